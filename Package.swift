@@ -1,0 +1,43 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Dependencies point one way: DICOM <- Imaging <- Loader -> Annotations, Boxes.
+// VinDrC (the C ABI, libVinDrC.so) and the `vindr` CLI sit on top and hold no logic.
+let package = Package(
+    name: "VinDr",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "VinDrC", type: .dynamic, targets: ["VinDrC"]),
+        .library(name: "VinDr", targets: ["VinDrDICOM", "VinDrImaging", "VinDrAnnotations", "VinDrBoxes"]),
+        .executable(name: "vindr", targets: ["vindr"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(
+            name: "CGDCM",
+            cxxSettings: [.define("NDEBUG")],
+            linkerSettings: [
+                .linkedLibrary("gdcmMSFF"), .linkedLibrary("gdcmDSED"), .linkedLibrary("gdcmCommon"),
+                .linkedLibrary("openjp2"),
+            ]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg"),
+        .target(name: "VinDrDICOM", dependencies: ["CGDCM"]),
+        .target(name: "VinDrImaging", dependencies: ["VinDrDICOM", "CTurboJPEG"]),
+        .target(name: "VinDrBoxes"),
+        .target(name: "VinDrAnnotations", dependencies: ["VinDrBoxes"]),
+        .target(name: "VinDrC", dependencies: ["VinDrDICOM", "VinDrImaging", "VinDrAnnotations", "VinDrBoxes"]),
+        .executableTarget(
+            name: "vindr",
+            dependencies: [
+                "VinDrDICOM", "VinDrImaging", "VinDrAnnotations", "VinDrBoxes",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "VinDrDICOMTests", dependencies: ["VinDrDICOM"]),
+        .testTarget(name: "VinDrImagingTests", dependencies: ["VinDrImaging"]),
+        .testTarget(name: "VinDrBoxesTests", dependencies: ["VinDrBoxes"]),
+        .testTarget(name: "VinDrAnnotationsTests", dependencies: ["VinDrAnnotations"]),
+    ],
+    cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,273 @@
+// GDCM side of the shim: parsing, attribute access, pixel data layout, GDCM's codecs.
+#include "cgdcm.h"
+#include "shim_error.hpp"
+
+#include <gdcm-3.0/gdcmImage.h>
+#include <gdcm-3.0/gdcmImageReader.h>
+#include <gdcm-3.0/gdcmReader.h>
+#include <gdcm-3.0/gdcmSequenceOfFragments.h>
+#include <gdcm-3.0/gdcmSequenceOfItems.h>
+#include <gdcm-3.0/gdcmStringFilter.h>
+#include <gdcm-3.0/gdcmTrace.h>
+
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+struct cgdcm_file {
+    std::string path;          // empty when opened from memory
+    std::string bytes;         // owned copy when opened from memory
+    std::unique_ptr<std::istringstream> memory;
+    std::unique_ptr<std::ifstream> stream;
+    gdcm::Reader reader;
+    gdcm::StringFilter filter;
+};
+
+namespace {
+
+const gdcm::DataElement *find(const gdcm::DataSet &ds, uint16_t g, uint16_t e) {
+    gdcm::Tag tag(g, e);
+    if (!ds.FindDataElement(tag)) return nullptr;
+    const gdcm::DataElement &de = ds.GetDataElement(tag);
+    return &de;
+}
+
+void put_text(const std::string &s, char *buf, size_t cap, size_t *len) {
+    if (len) *len = s.size();
+    if (buf && cap > 0) {
+        size_t n = s.size() < cap - 1 ? s.size() : cap - 1;
+        std::memcpy(buf, s.data(), n);
+        buf[n] = '\0';
+    }
+}
+
+int read_file(cgdcm_file *f, const char *what) {
+    if (!f->reader.Read()) {
+        return cgdcm::fail(CGDCM_ERR_PARSE, std::string(what) + ": not a readable DICOM file (GDCM could not parse it)");
+    }
+    f->filter.SetFile(f->reader.GetFile());
+    return CGDCM_OK;
+}
+
+gdcm::SmartPointer<gdcm::SequenceOfItems> sequence(cgdcm_file *f, uint16_t g, uint16_t e) {
+    const gdcm::DataElement *de = find(f->reader.GetFile().GetDataSet(), g, e);
+    if (!de) return nullptr;
+    return de->GetValueAsSQ();
+}
+
+/// Copy of an attribute inside item `item` (0-based) of a top-level sequence; DataElement copies
+/// share their value, so this is cheap and outlives any temporary sequence GDCM builds.
+int item_element(cgdcm_file *f, uint16_t sg, uint16_t se, size_t item, uint16_t g, uint16_t e,
+                 gdcm::DataElement &out) {
+    gdcm::SmartPointer<gdcm::SequenceOfItems> sq = sequence(f, sg, se);
+    if (!sq || item >= sq->GetNumberOfItems()) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "sequence item out of range");
+    const gdcm::DataElement *de = find(sq->GetItem(item + 1).GetNestedDataSet(), g, e);
+    if (!de) return CGDCM_ABSENT;
+    out = *de;
+    return CGDCM_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+void cgdcm_quiet(void) {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        gdcm::Trace::WarningOff();
+        gdcm::Trace::ErrorOff();
+        gdcm::Trace::DebugOff();
+    });
+}
+
+int cgdcm_open_path(const char *path, cgdcm_file **out) {
+    return cgdcm::guard([&]() -> int {
+        if (!path || !out) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        cgdcm_quiet();
+        auto f = std::make_unique<cgdcm_file>();
+        f->path = path;
+        f->stream = std::make_unique<std::ifstream>(path, std::ios::binary);
+        if (!f->stream->is_open()) return cgdcm::fail(CGDCM_ERR_IO, std::string(path) + ": cannot open file");
+        f->reader.SetStream(*f->stream);
+        int rc = read_file(f.get(), path);
+        if (rc != CGDCM_OK) return rc;
+        *out = f.release();
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_open_memory(const void *data, size_t size, cgdcm_file **out) {
+    return cgdcm::guard([&]() -> int {
+        if ((!data && size) || !out) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        cgdcm_quiet();
+        auto f = std::make_unique<cgdcm_file>();
+        f->bytes.assign(static_cast<const char *>(data), size);
+        f->memory = std::make_unique<std::istringstream>(f->bytes);
+        f->reader.SetStream(*f->memory);
+        int rc = read_file(f.get(), "<memory>");
+        if (rc != CGDCM_OK) return rc;
+        *out = f.release();
+        return CGDCM_OK;
+    });
+}
+
+void cgdcm_close(cgdcm_file *file) { delete file; }
+
+int cgdcm_transfer_syntax(cgdcm_file *file, char *buf, size_t cap, int *inferred) {
+    return cgdcm::guard([&]() -> int {
+        if (!file) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null handle");
+        const gdcm::FileMetaInformation &meta = file->reader.GetFile().GetHeader();
+        if (inferred) *inferred = meta.FindDataElement(gdcm::Tag(0x0002, 0x0010)) ? 0 : 1;
+        const gdcm::TransferSyntax &ts = meta.GetDataSetTransferSyntax();
+        const char *uid = ts.IsValid() ? ts.GetString() : "";
+        put_text(uid ? uid : "", buf, cap, nullptr);
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_string(cgdcm_file *file, uint16_t group, uint16_t element, char *buf, size_t cap, size_t *len) {
+    return cgdcm::guard([&]() -> int {
+        if (!file) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null handle");
+        const gdcm::DataSet &ds = group == 0x0002 ? file->reader.GetFile().GetHeader() : file->reader.GetFile().GetDataSet();
+        const gdcm::DataElement *de = find(ds, group, element);
+        if (!de) return CGDCM_ABSENT;
+        put_text(file->filter.ToString(*de), buf, cap, len);
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_sequence_count(cgdcm_file *file, uint16_t group, uint16_t element, size_t *count) {
+    return cgdcm::guard([&]() -> int {
+        if (!file || !count) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        gdcm::SmartPointer<gdcm::SequenceOfItems> sq = sequence(file, group, element);
+        *count = sq ? sq->GetNumberOfItems() : 0;
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_sequence_string(cgdcm_file *file, uint16_t sg, uint16_t se, size_t item, uint16_t group, uint16_t element,
+                          char *buf, size_t cap, size_t *len) {
+    return cgdcm::guard([&]() -> int {
+        if (!file) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null handle");
+        gdcm::DataElement de;
+        int status = item_element(file, sg, se, item, group, element, de);
+        if (status != CGDCM_OK) return status;
+        put_text(file->filter.ToString(de), buf, cap, len);
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_sequence_words(cgdcm_file *file, uint16_t sg, uint16_t se, size_t item, uint16_t group, uint16_t element,
+                         uint16_t *out, size_t cap, size_t *count) {
+    return cgdcm::guard([&]() -> int {
+        if (!file || !count) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        gdcm::DataElement de;
+        int status = item_element(file, sg, se, item, group, element, de);
+        if (status != CGDCM_OK) return status;
+        const gdcm::ByteValue *bv = de.GetByteValue();
+        size_t n = bv ? bv->GetLength() / 2 : 0;
+        *count = n;
+        if (out && bv) std::memcpy(out, bv->GetPointer(), 2 * (n < cap ? n : cap));
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_pixel_layout(cgdcm_file *file, int *kind, size_t *fragments, size_t *offsets) {
+    return cgdcm::guard([&]() -> int {
+        if (!file || !kind || !fragments || !offsets) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        *fragments = 0;
+        *offsets = 0;
+        const gdcm::DataElement *de = find(file->reader.GetFile().GetDataSet(), 0x7fe0, 0x0010);
+        if (!de || de->IsEmpty()) {
+            *kind = CGDCM_PIXELS_ABSENT;
+            return CGDCM_OK;
+        }
+        if (const gdcm::SequenceOfFragments *sf = de->GetSequenceOfFragments()) {
+            *kind = CGDCM_PIXELS_ENCAPSULATED;
+            *fragments = sf->GetNumberOfFragments();
+            const gdcm::ByteValue *table = sf->GetTable().GetByteValue();
+            *offsets = table ? table->GetLength() / 4 : 0;
+            return CGDCM_OK;
+        }
+        *kind = de->GetByteValue() ? CGDCM_PIXELS_NATIVE : CGDCM_PIXELS_ABSENT;
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_native_pixels(cgdcm_file *file, const void **data, size_t *size) {
+    return cgdcm::guard([&]() -> int {
+        if (!file || !data || !size) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        const gdcm::DataElement *de = find(file->reader.GetFile().GetDataSet(), 0x7fe0, 0x0010);
+        const gdcm::ByteValue *bv = de ? de->GetByteValue() : nullptr;
+        if (!bv) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "no native Pixel Data (7FE0,0010)");
+        *data = bv->GetPointer();
+        *size = bv->GetLength();
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_fragment(cgdcm_file *file, size_t index, const void **data, size_t *size) {
+    return cgdcm::guard([&]() -> int {
+        if (!file || !data || !size) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        const gdcm::DataElement *de = find(file->reader.GetFile().GetDataSet(), 0x7fe0, 0x0010);
+        const gdcm::SequenceOfFragments *sf = de ? de->GetSequenceOfFragments() : nullptr;
+        if (!sf || index >= sf->GetNumberOfFragments()) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "fragment index out of range");
+        const gdcm::ByteValue *bv = sf->GetFragment(index).GetByteValue();
+        *data = bv ? bv->GetPointer() : nullptr;
+        *size = bv ? static_cast<size_t>(bv->GetLength()) : 0;
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_offset(cgdcm_file *file, size_t index, uint32_t *offset) {
+    return cgdcm::guard([&]() -> int {
+        if (!file || !offset) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        const gdcm::DataElement *de = find(file->reader.GetFile().GetDataSet(), 0x7fe0, 0x0010);
+        const gdcm::SequenceOfFragments *sf = de ? de->GetSequenceOfFragments() : nullptr;
+        const gdcm::ByteValue *table = sf ? sf->GetTable().GetByteValue() : nullptr;
+        if (!table || index >= table->GetLength() / 4) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "offset index out of range");
+        std::memcpy(offset, table->GetPointer() + 4 * index, 4);
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_decode_frame(cgdcm_file *file, size_t frame, void *out, size_t expected) {
+    return cgdcm::guard([&]() -> int {
+        if (!file || !out) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        // A second, image-level read: ImageReader sets up the codec state (photometric, pixel
+        // format, lossy flag) that gdcm::Image::GetBuffer needs.
+        gdcm::ImageReader ir;
+        std::unique_ptr<std::istream> in;
+        if (file->path.empty()) {
+            in = std::make_unique<std::istringstream>(file->bytes);
+        } else {
+            in = std::make_unique<std::ifstream>(file->path, std::ios::binary);
+        }
+        ir.SetStream(*in);
+        if (!ir.Read()) return cgdcm::fail(CGDCM_ERR_DECODE, "GDCM could not read the image module");
+        const gdcm::Image &image = ir.GetImage();
+        size_t total = image.GetBufferLength();
+        const unsigned int *dims = image.GetDimensions();
+        size_t frames = image.GetNumberOfDimensions() > 2 ? dims[2] : 1;
+        if (frames == 0 || total % frames != 0 || total / frames != expected) {
+            return cgdcm::fail(CGDCM_ERR_DECODE, "GDCM decoded " + std::to_string(total) + " bytes for " +
+                                                     std::to_string(frames) + " frame(s), expected " +
+                                                     std::to_string(expected) + " per frame");
+        }
+        if (frame >= frames) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "frame index out of range");
+        if (frames == 1) {
+            if (!image.GetBuffer(static_cast<char *>(out))) return cgdcm::fail(CGDCM_ERR_DECODE, "GDCM failed to decode the pixel data");
+            return CGDCM_OK;
+        }
+        std::vector<char> all(total);
+        if (!image.GetBuffer(all.data())) return cgdcm::fail(CGDCM_ERR_DECODE, "GDCM failed to decode the pixel data");
+        std::memcpy(out, all.data() + frame * expected, expected);
+        return CGDCM_OK;
+    });
+}
+
+}  // extern "C"

@@ -1,0 +1,90 @@
+/* Pure-C interface over GDCM (DICOM parsing, JPEG-family codecs) and OpenJPEG (JPEG 2000).
+ * Every function catches every C++ exception; failures return a negative status and leave a
+ * message readable with cgdcm_last_error() (thread-local). Pointers returned through `const
+ * void **` are borrowed from the handle and stay valid until cgdcm_close(). */
+#ifndef CGDCM_H
+#define CGDCM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cgdcm_file cgdcm_file;
+
+/* Status values of this shim (mapped to the SDK's public codes by VinDrDICOM). */
+#define CGDCM_OK 0
+#define CGDCM_ABSENT 1          /* the attribute is not in the data set */
+#define CGDCM_ERR_IO -1         /* cannot open or read the file */
+#define CGDCM_ERR_PARSE -2      /* not DICOM, truncated, or malformed */
+#define CGDCM_ERR_DECODE -3     /* the codec failed */
+#define CGDCM_ERR_ARGUMENT -4   /* bad index, size, or null pointer */
+#define CGDCM_ERR_UNSUPPORTED -5
+
+/** Thread-local message of the last failure in this thread ("" if none). */
+const char *cgdcm_last_error(void);
+
+/** Silences GDCM's own std::cerr warnings and errors (idempotent). */
+void cgdcm_quiet(void);
+
+/** Parses a DICOM file (meta + data set; pixel data kept, not decoded). */
+int cgdcm_open_path(const char *path, cgdcm_file **out);
+/** Same, from memory: the bytes are copied into the handle. */
+int cgdcm_open_memory(const void *data, size_t size, cgdcm_file **out);
+void cgdcm_close(cgdcm_file *file);
+
+/** Transfer syntax UID of the data set (as read, or inferred by GDCM when the meta lacks it);
+ * `inferred` is set to 1 when (0002,0010) is absent from the file meta. */
+int cgdcm_transfer_syntax(cgdcm_file *file, char *buf, size_t cap, int *inferred);
+
+/** Value of a top-level attribute as text (binary VRs rendered, multiple values joined by '\').
+ * Returns CGDCM_ABSENT when missing. `*len` receives the full length; text is truncated to
+ * cap-1 and NUL-terminated. */
+int cgdcm_string(cgdcm_file *file, uint16_t group, uint16_t element, char *buf, size_t cap, size_t *len);
+
+/** Number of items in the top-level sequence (0 when absent). */
+int cgdcm_sequence_count(cgdcm_file *file, uint16_t group, uint16_t element, size_t *count);
+/** Text value of an attribute inside item `item` of a top-level sequence. */
+int cgdcm_sequence_string(cgdcm_file *file, uint16_t sgroup, uint16_t selement, size_t item,
+                          uint16_t group, uint16_t element, char *buf, size_t cap, size_t *len);
+/** Raw 16-bit words of an attribute inside a sequence item (LUT Data, PS3.3 C.11.1/C.11.2).
+ * `*count` receives the number of words available; at most `cap` are written. */
+int cgdcm_sequence_words(cgdcm_file *file, uint16_t sgroup, uint16_t selement, size_t item,
+                         uint16_t group, uint16_t element, uint16_t *out, size_t cap, size_t *count);
+
+/* Pixel Data (7FE0,0010) layout. */
+#define CGDCM_PIXELS_ABSENT 0
+#define CGDCM_PIXELS_NATIVE 1
+#define CGDCM_PIXELS_ENCAPSULATED 2
+/** kind: one of CGDCM_PIXELS_*; `fragments`: number of fragments when encapsulated;
+ * `offsets`: number of Basic Offset Table entries. */
+int cgdcm_pixel_layout(cgdcm_file *file, int *kind, size_t *fragments, size_t *offsets);
+/** Borrowed native pixel bytes (as GDCM read them: little-endian words). */
+int cgdcm_native_pixels(cgdcm_file *file, const void **data, size_t *size);
+/** Borrowed bytes of fragment `index` of encapsulated pixel data. */
+int cgdcm_fragment(cgdcm_file *file, size_t index, const void **data, size_t *size);
+/** Basic Offset Table entry `index`. */
+int cgdcm_offset(cgdcm_file *file, size_t index, uint32_t *offset);
+
+/** Decodes frame `frame` with GDCM's own codecs (any transfer syntax GDCM supports). The output
+ * is rows*columns*samples*bytes-per-sample bytes as GDCM lays it out; `expected` is that size and
+ * the call fails when GDCM produces another layout. */
+int cgdcm_decode_frame(cgdcm_file *file, size_t frame, void *out, size_t expected);
+
+/** JPEG 2000 (J2K codestream or JP2 file) header at resolution reduction `reduce` (0 = full):
+ * size of the decoded image, component count, precision, signedness, and the number of
+ * resolution levels the stream holds. */
+int cgdcm_j2k_header(const void *data, size_t size, int reduce, uint32_t *width, uint32_t *height,
+                     uint32_t *components, uint32_t *precision, int *is_signed, uint32_t *resolutions);
+/** Decodes the first component with OpenJPEG at `reduce` using `threads` threads into `out`,
+ * width*height samples of `bytes_per_sample` (1 or 2) bytes, truncating each value to that width
+ * (two's complement). */
+int cgdcm_j2k_decode(const void *data, size_t size, int reduce, int threads,
+                     void *out, size_t width, size_t height, int bytes_per_sample);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

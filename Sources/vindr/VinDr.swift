@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The `vindr` command-line tool. Exit codes: 0 success, 1 a data error (the message names the
+/// file and reason), 64 bad usage (swift-argument-parser's validation errors).
+@main
+struct VinDr: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vindr",
+        abstract: "Read, render and label VinDr-CXR chest X-rays.",
+        version: "0.1.0",
+        subcommands: [InfoCommand.self])
+}

@@ -1,0 +1,14 @@
+"""VinDr SDK: read, window and resize VinDr-CXR chest X-ray DICOMs, and work with their labels.
+
+All logic lives in the native library (libVinDrC.so); this package is a thin ctypes + numpy layer.
+"""
+from . import _lib
+from .errors import (BufferTooSmallError, CSVFormatError, DecodeError, FormatError, InternalError,
+                     InvalidArgumentError, NoPixelDataError, UnsupportedError, VinDrError, VinDrIOError)
+
+__version__ = "0.1.0"
+
+
+def version_number() -> int:
+    """The native library's version as major*10000 + minor*100 + patch."""
+    return _lib.version_number()

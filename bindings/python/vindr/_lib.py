@@ -1,0 +1,64 @@
+"""Loading libVinDrC.so and declaring the C prototypes (ctypes).
+
+Every C function the package calls is declared once with `prototype()`, which also records it in
+`PROTOTYPES`; a test checks that table against the header and the library's exports.
+
+The library is looked up in this order: the VINDR_LIBRARY environment variable, next to this
+package, then the checkout's .build/release/ when running from source.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import pathlib
+
+from .errors import raise_for_status
+
+LIBRARY_NAME = "libVinDrC.so"
+PROTOTYPES: dict[str, tuple[object, tuple[object, ...]]] = {}
+
+
+def _candidates() -> list[pathlib.Path]:
+    here = pathlib.Path(__file__).resolve().parent
+    found = []
+    env = os.environ.get("VINDR_LIBRARY")
+    if env:
+        found.append(pathlib.Path(env))
+    found.append(here / LIBRARY_NAME)
+    for parent in here.parents:
+        if (parent / "Package.swift").exists():
+            found.append(parent / ".build" / "release" / LIBRARY_NAME)
+            break
+    return found
+
+
+def _load() -> ctypes.CDLL:
+    tried = []
+    for path in _candidates():
+        if path.exists():
+            return ctypes.CDLL(str(path))
+        tried.append(str(path))
+    raise OSError(f"{LIBRARY_NAME} not found (set VINDR_LIBRARY); looked in: " + ", ".join(tried))
+
+
+lib = _load()
+
+
+def prototype(name: str, restype, *argtypes):
+    """Declares C function `name` and returns it."""
+    fn = getattr(lib, name)
+    fn.restype = restype
+    fn.argtypes = list(argtypes)
+    PROTOTYPES[name] = (restype, tuple(argtypes))
+    return fn
+
+
+def check(status: int) -> None:
+    """Raises the VinDrError subclass for a non-zero status, with this thread's message."""
+    if status != 0:
+        raise_for_status(status, _last_error().decode("utf-8", "replace"))
+
+
+_last_error = prototype("vdr_last_error", ctypes.c_char_p)
+status_string = prototype("vdr_status_string", ctypes.c_char_p, ctypes.c_int32)
+version_number = prototype("vdr_version_number", ctypes.c_int32)

@@ -27,7 +27,9 @@ let package = Package(
         .target(name: "VinDrImaging", dependencies: ["VinDrDICOM", "CTurboJPEG"]),
         .target(name: "VinDrBoxes"),
         .target(name: "VinDrAnnotations", dependencies: ["VinDrBoxes"]),
-        .target(name: "VinDrC", dependencies: ["VinDrDICOM", "VinDrImaging", "VinDrAnnotations", "VinDrBoxes"]),
+        .target(
+            name: "VinDrC", dependencies: ["VinDrDICOM", "VinDrImaging", "VinDrAnnotations", "VinDrBoxes"],
+            exclude: ["exports.map"]),
         .executableTarget(
             name: "vindr",
             dependencies: [
@@ -39,5 +41,6 @@ let package = Package(
         .testTarget(name: "VinDrBoxesTests", dependencies: ["VinDrBoxes"]),
         .testTarget(name: "VinDrAnnotationsTests", dependencies: ["VinDrAnnotations"]),
     ],
+    swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17
 )

@@ -12,3 +12,5 @@ __version__ = "0.1.0"
 def version_number() -> int:
     """The native library's version as major*10000 + minor*100 + patch."""
     return _lib.version_number()
+
+from .dicom import DicomImage, RenderTransform, read_dicom

@@ -1,0 +1,248 @@
+import Foundation
+import VinDrDICOM
+import VinDrImaging
+
+// vdr_render_options: how vdr_dicom_render turns a file into display pixels. Not thread-safe:
+// configure one per thread, or configure once and then only read it (render calls only read).
+
+/// Output size modes (vdr_render_options_set_size).
+public let VDR_SIZE_ORIGINAL: Int32 = 0
+public let VDR_SIZE_EXACT: Int32 = 1
+public let VDR_SIZE_LONGEST_SIDE: Int32 = 2
+
+/// Aspect policies for VDR_SIZE_EXACT (vdr_render_options_set_aspect).
+public let VDR_ASPECT_STRETCH: Int32 = 0
+public let VDR_ASPECT_LETTERBOX: Int32 = 1
+
+/// Window modes (vdr_render_options_set_window).
+/// The file's VOI: first VOI LUT item, else first window with its VOI LUT Function, else auto.
+public let VDR_WINDOW_DICOM: Int32 = 0
+/// Min-max of the modality output.
+public let VDR_WINDOW_AUTO: Int32 = 1
+/// Percentiles a (low) and b (high) of the modality output, 0..100.
+public let VDR_WINDOW_PERCENTILE: Int32 = 2
+/// Explicit center a, width b with VOI function `function`.
+public let VDR_WINDOW_EXPLICIT: Int32 = 3
+/// The file's window pair number `index`.
+public let VDR_WINDOW_FILE_INDEX: Int32 = 4
+/// The file's VOI LUT Sequence item number `index`.
+public let VDR_WINDOW_FILE_LUT: Int32 = 5
+
+/// VOI LUT Functions (PS3.3 C.11.2.1.3).
+public let VDR_VOI_LINEAR: Int32 = 0
+public let VDR_VOI_LINEAR_EXACT: Int32 = 1
+public let VDR_VOI_SIGMOID: Int32 = 2
+
+/// Scalar options (vdr_render_options_set_int).
+/// Frame to render (default 0).
+public let VDR_OPT_FRAME: Int32 = 1
+/// Decoder and resampler threads (default 1).
+public let VDR_OPT_THREADS: Int32 = 2
+/// Output type: VDR_DTYPE_UINT8 (default), VDR_DTYPE_UINT16 or VDR_DTYPE_FLOAT32.
+public let VDR_OPT_OUTPUT_TYPE: Int32 = 3
+/// 1 (default): invert MONOCHROME1 after VOI so 1 is white; 0: keep.
+public let VDR_OPT_INVERT_MONOCHROME1: Int32 = 4
+/// 1 (default): JPEG 2000 may decode at a reduced resolution level for small outputs.
+public let VDR_OPT_REDUCED_DECODE: Int32 = 5
+
+final class RenderOptionsBox {
+    var options = RenderOptions()
+}
+
+/// Creates render options with the defaults: original size, the file's window, uint8 output.
+@c public func vdr_render_options_create(_ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
+    abiCall {
+        try require(out, "out").pointee = Unmanaged.passRetained(RenderOptionsBox()).toOpaque()
+    }
+}
+
+/// Releases render options; NULL is accepted.
+@c public func vdr_render_options_destroy(_ options: UnsafeMutableRawPointer?) {
+    guard let options else { return }
+    Unmanaged<RenderOptionsBox>.fromOpaque(options).release()
+}
+
+/// Output size: VDR_SIZE_ORIGINAL (height, width ignored), VDR_SIZE_EXACT (height x width) or
+/// VDR_SIZE_LONGEST_SIDE (longest side = width; height ignored).
+@c public func vdr_render_options_set_size(_ options: UnsafeMutableRawPointer?, _ mode: Int32, _ height: Int32, _ width: Int32) -> Int32 {
+    abiCall {
+        let box = try renderOptions(options)
+        let size: OutputSize
+        switch mode {
+        case VDR_SIZE_ORIGINAL: size = .original
+        case VDR_SIZE_EXACT: size = .exact(height: Int(height), width: Int(width))
+        case VDR_SIZE_LONGEST_SIDE: size = .longestSide(Int(width))
+        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown size mode \(mode)")
+        }
+        // Validate now so the error points at this call.
+        _ = try RenderGeometry.plan(sourceWidth: 100, sourceHeight: 100, size: size, aspect: .stretch)
+        box.options.size = size
+    }
+}
+
+/// Aspect policy for exact sizes: VDR_ASPECT_STRETCH, or VDR_ASPECT_LETTERBOX with `pad` the
+/// display value (0..1) of the borders.
+@c public func vdr_render_options_set_aspect(_ options: UnsafeMutableRawPointer?, _ policy: Int32, _ pad: Double) -> Int32 {
+    abiCall {
+        let box = try renderOptions(options)
+        switch policy {
+        case VDR_ASPECT_STRETCH: box.options.aspect = .stretch
+        case VDR_ASPECT_LETTERBOX:
+            guard pad >= 0, pad <= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "pad \(pad) not in [0, 1]") }
+            box.options.aspect = .letterbox(pad: pad)
+        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown aspect policy \(policy)")
+        }
+    }
+}
+
+/// Window: mode VDR_WINDOW_*; `a`, `b` are center/width (EXPLICIT) or low/high percentiles
+/// (PERCENTILE); `function` is a VDR_VOI_* for EXPLICIT; `index` selects the file's window or
+/// VOI LUT for FILE_INDEX / FILE_LUT.
+@c public func vdr_render_options_set_window(_ options: UnsafeMutableRawPointer?, _ mode: Int32, _ a: Double, _ b: Double,
+                                             _ function: Int32, _ index: Int32) -> Int32 {
+    abiCall {
+        let box = try renderOptions(options)
+        switch mode {
+        case VDR_WINDOW_DICOM: box.options.window = .dicom
+        case VDR_WINDOW_AUTO: box.options.window = .auto
+        case VDR_WINDOW_PERCENTILE:
+            guard a >= 0, b <= 100, a < b else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "percentiles \(a), \(b) must satisfy 0 <= low < high <= 100") }
+            box.options.window = .percentile(low: a, high: b)
+        case VDR_WINDOW_EXPLICIT:
+            let f: VOIFunction
+            switch function {
+            case VDR_VOI_LINEAR: f = .linear
+            case VDR_VOI_LINEAR_EXACT: f = .linearExact
+            case VDR_VOI_SIGMOID: f = .sigmoid
+            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown VOI function \(function)")
+            }
+            guard a.isFinite, b.isFinite, f == .linear ? b >= 1 : b > 0 else {
+                throw ABIError(status: VDR_ERR_ARGUMENT, message: "window center \(a) width \(b) invalid for \(f.rawValue) (width >= 1 for LINEAR, > 0 otherwise)")
+            }
+            box.options.window = .explicit(center: a, width: b, function: f)
+        case VDR_WINDOW_FILE_INDEX:
+            guard index >= 0 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "window index \(index) is negative") }
+            box.options.window = .fileWindow(index: Int(index))
+        case VDR_WINDOW_FILE_LUT:
+            guard index >= 0 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "VOI LUT index \(index) is negative") }
+            box.options.window = .fileLUT(index: Int(index))
+        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown window mode \(mode)")
+        }
+    }
+}
+
+/// Sets a scalar option (VDR_OPT_*).
+@c public func vdr_render_options_set_int(_ options: UnsafeMutableRawPointer?, _ key: Int32, _ value: Int64) -> Int32 {
+    abiCall {
+        let box = try renderOptions(options)
+        func flag() throws -> Bool {
+            guard value == 0 || value == 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "option \(key) takes 0 or 1, got \(value)") }
+            return value == 1
+        }
+        switch key {
+        case VDR_OPT_FRAME:
+            guard value >= 0, value <= Int64(Int32.max) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "frame \(value) is negative") }
+            box.options.frame = Int(value)
+        case VDR_OPT_THREADS:
+            guard value >= 1, value <= 256 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "threads \(value) not in 1...256") }
+            box.options.threads = Int(value)
+        case VDR_OPT_OUTPUT_TYPE:
+            switch Int32(clamping: value) {
+            case VDR_DTYPE_UINT8: box.options.output = .uint8
+            case VDR_DTYPE_UINT16: box.options.output = .uint16
+            case VDR_DTYPE_FLOAT32: box.options.output = .float32
+            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "output type \(value) is not VDR_DTYPE_UINT8, _UINT16 or _FLOAT32")
+            }
+        case VDR_OPT_INVERT_MONOCHROME1: box.options.invertMonochrome1 = try flag()
+        case VDR_OPT_REDUCED_DECODE: box.options.allowReducedDecode = try flag()
+        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown option key \(key)")
+        }
+    }
+}
+
+/// The output size vdr_dicom_render will produce for this file and options (no decoding).
+@c public func vdr_dicom_render_size(_ handle: UnsafeMutableRawPointer?, _ options: UnsafeMutableRawPointer?,
+                                     _ height: UnsafeMutablePointer<Int32>?, _ width: UnsafeMutablePointer<Int32>?) -> Int32 {
+    abiCall {
+        let file = try dicom(handle)
+        let opts = try renderOptions(options).options
+        let h = try require(height, "height"), w = try require(width, "width")
+        let g = try Renderer.geometry(of: file.metadata, options: opts)
+        h.pointee = Int32(g.outputHeight)
+        w.pointee = Int32(g.outputWidth)
+    }
+}
+
+/// Decodes, windows and resizes the file into `out`: the vdr_dicom_render_size rows, `row_stride`
+/// bytes apart, of samples of the output type. When `transform` is not NULL it receives
+/// {scale_x, scale_y, offset_x, offset_y}: output = source * scale + offset (boxes follow with
+/// vdr_transform_boxes).
+@c public func vdr_dicom_render(_ handle: UnsafeMutableRawPointer?, _ options: UnsafeMutableRawPointer?,
+                                _ out: UnsafeMutableRawPointer?, _ size: Int, _ rowStride: Int,
+                                _ transform: UnsafeMutablePointer<Double>?) -> Int32 {
+    abiCall {
+        let file = try dicom(handle)
+        let opts = try renderOptions(options).options
+        let out = try require(out, "out")
+        let g0 = try Renderer.geometry(of: file.metadata, options: opts)
+        let rowBytes = g0.outputWidth * opts.output.bytesPerSample
+        try checkBuffer(size: size, rowStride: rowStride, rowBytes: rowBytes, rows: g0.outputHeight,
+                        align: opts.output.bytesPerSample, base: out)
+        let g = try Renderer.render(file, options: opts, into: UnsafeMutableRawBufferPointer(start: out, count: size),
+                                    rowStride: rowStride, workspace: Workspaces.current)
+        if let transform {
+            transform[0] = g.scaleX
+            transform[1] = g.scaleY
+            transform[2] = g.offsetX
+            transform[3] = g.offsetY
+        }
+    }
+}
+
+/// Applies a render transform {scale_x, scale_y, offset_x, offset_y} to `count` boxes
+/// (x_min, y_min, x_max, y_max as doubles) from `boxes` into `out` (may be the same memory);
+/// `inverse` = 1 maps output pixels back to source pixels.
+@c public func vdr_transform_boxes(_ transform: UnsafePointer<Double>?, _ boxes: UnsafePointer<Double>?, _ count: Int,
+                                   _ inverse: Int32, _ out: UnsafeMutablePointer<Double>?) -> Int32 {
+    abiCall {
+        guard let transform else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "transform is NULL") }
+        guard count >= 0, count < Int.max / 4 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "count \(count) out of range") }
+        guard count == 0 || (boxes != nil && out != nil) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "boxes or out is NULL") }
+        guard inverse == 0 || inverse == 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "inverse must be 0 or 1") }
+        let g = RenderGeometry(outputWidth: 0, outputHeight: 0, scaleX: transform[0], scaleY: transform[1],
+                               offsetX: transform[2], offsetY: transform[3], sourceWidth: 0, sourceHeight: 0)
+        guard g.scaleX.isFinite, g.scaleY.isFinite, g.scaleX != 0, g.scaleY != 0, g.offsetX.isFinite, g.offsetY.isFinite else {
+            throw ABIError(status: VDR_ERR_ARGUMENT, message: "transform must have finite, non-zero scales and finite offsets")
+        }
+        guard let boxes, let out else { return }
+        for i in 0..<count {
+            let b = (boxes[4 * i], boxes[4 * i + 1], boxes[4 * i + 2], boxes[4 * i + 3])
+            let t = inverse == 1 ? g.inverse(box: b) : g.transform(box: b)
+            out[4 * i] = t.0
+            out[4 * i + 1] = t.1
+            out[4 * i + 2] = t.2
+            out[4 * i + 3] = t.3
+        }
+    }
+}
+
+func renderOptions(_ p: UnsafeMutableRawPointer?) throws -> RenderOptionsBox {
+    guard let p else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "render options handle is NULL") }
+    return Unmanaged<RenderOptionsBox>.fromOpaque(p).takeUnretainedValue()
+}
+
+/// One render workspace per calling thread, so repeated renders reuse their buffers.
+enum Workspaces {
+    nonisolated(unsafe) private static var key: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k) { p in if let p { Unmanaged<RenderWorkspace>.fromOpaque(p).release() } }
+        return k
+    }()
+
+    static var current: RenderWorkspace {
+        if let p = pthread_getspecific(key) { return Unmanaged<RenderWorkspace>.fromOpaque(p).takeUnretainedValue() }
+        let w = RenderWorkspace()
+        pthread_setspecific(key, Unmanaged.passRetained(w).toOpaque())
+        return w
+    }
+}

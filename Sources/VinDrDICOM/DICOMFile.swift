@@ -1,0 +1,55 @@
+import CGDCM
+
+/// A parsed DICOM file: its image attributes (PS3.3 C.7.6.3 Image Pixel, C.11 LUTs) and access to
+/// the stored pixel values of any frame, for every transfer syntax GDCM or OpenJPEG decodes.
+///
+/// Opening parses the data set (and keeps the Pixel Data bytes) but decodes nothing. A
+/// `DICOMFile` may be read from several threads; each decode call is independent.
+public final class DICOMFile: @unchecked Sendable {
+    /// The path the file was opened from, or "<memory>".
+    public let source: String
+    public let metadata: DICOMMetadata
+    let handle: OpaquePointer
+
+    /// Opens a DICOM file from disk.
+    public convenience init(path: String) throws {
+        var h: OpaquePointer?
+        let rc = cgdcm_open_path(path, &h)
+        try self.init(handle: h, status: rc, source: path)
+    }
+
+    /// Opens a DICOM file held in memory (the bytes are copied).
+    public convenience init(bytes: UnsafeRawBufferPointer, source: String = "<memory>") throws {
+        var h: OpaquePointer?
+        let rc = cgdcm_open_memory(bytes.baseAddress, bytes.count, &h)
+        try self.init(handle: h, status: rc, source: source)
+    }
+
+    /// Opens a DICOM file held in memory (the bytes are copied).
+    public convenience init(bytes: [UInt8], source: String = "<memory>") throws {
+        var h: OpaquePointer?
+        let rc = bytes.withUnsafeBytes { cgdcm_open_memory($0.baseAddress, $0.count, &h) }
+        try self.init(handle: h, status: rc, source: source)
+    }
+
+    private init(handle: OpaquePointer?, status: Int32, source: String) throws {
+        guard status == CGDCM_OK, let handle else {
+            throw DICOMError(status == CGDCM_ERR_IO ? .io : .format, source, shimMessage())
+        }
+        self.source = source
+        self.handle = handle
+        do {
+            metadata = try DICOMMetadata(reading: handle, source: source)
+        } catch {
+            cgdcm_close(handle)
+            throw error
+        }
+    }
+
+    deinit { cgdcm_close(handle) }
+}
+
+/// The shim's thread-local message for the last failure.
+func shimMessage() -> String {
+    String(cString: cgdcm_last_error())
+}

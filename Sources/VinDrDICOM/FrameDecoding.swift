@@ -1,0 +1,160 @@
+import CGDCM
+
+extension DICOMFile {
+    /// Decodes the stored values of `frame` (0-based).
+    ///
+    /// - Parameters:
+    ///   - maxReduction: the decoder may return the image downscaled by up to 2^maxReduction per
+    ///     axis when the codec can do that cheaply (JPEG 2000 resolution levels, ISO 15444-1 B.5);
+    ///     `StoredPixels.reduction` says what was applied. Other syntaxes ignore it.
+    ///   - threads: decoder threads (JPEG 2000 only).
+    public func decode(frame: Int = 0, maxReduction: Int = 0, threads: Int = 1) throws -> StoredPixels {
+        let m = metadata
+        let format = try checkDecodable(frame: frame)
+        var kind: Int32 = 0
+        var fragments = 0
+        var offsets = 0
+        guard cgdcm_pixel_layout(handle, &kind, &fragments, &offsets) == CGDCM_OK else {
+            throw DICOMError(.format, source, shimMessage())
+        }
+        switch kind {
+        case CGDCM_PIXELS_NATIVE:
+            return try decodeNative(frame: frame, format: format)
+        case CGDCM_PIXELS_ENCAPSULATED:
+            if TransferSyntax.isJPEG2000(m.transferSyntaxUID) {
+                let stream = try frameStream(frame: frame, fragments: fragments, offsets: offsets)
+                return try decodeJPEG2000(stream, format: format, maxReduction: maxReduction, threads: threads)
+            }
+            if m.transferSyntaxUID == TransferSyntax.rle {
+                let stream = try frameStream(frame: frame, fragments: fragments, offsets: offsets)
+                return try RLEDecoder.decode(stream, width: m.columns, height: m.rows, format: format, source: source)
+            }
+            return try decodeWithGDCM(frame: frame, format: format)
+        default:
+            throw DICOMError(.noPixelData, source, "no Pixel Data (7FE0,0010)")
+        }
+    }
+
+    /// Validates the image attributes a monochrome decode needs and returns the sample format.
+    func checkDecodable(frame: Int) throws -> SampleFormat {
+        let m = metadata
+        guard m.hasPixelData else { throw DICOMError(.noPixelData, source, "no Pixel Data (7FE0,0010)") }
+        guard m.rows > 0, m.columns > 0 else {
+            throw DICOMError(.format, source, "Rows (0028,0010) and Columns (0028,0011) must be positive, got \(m.rows)x\(m.columns)")
+        }
+        guard m.rows <= 65535, m.columns <= 65535, m.frames >= 1 else {
+            throw DICOMError(.format, source, "implausible image size \(m.rows)x\(m.columns), \(m.frames) frame(s)")
+        }
+        guard m.isMonochrome else {
+            throw DICOMError(.unsupported, source,
+                             "Photometric Interpretation (0028,0004) '\(m.photometricInterpretation)' with \(m.samplesPerPixel) sample(s) per pixel: only MONOCHROME1/MONOCHROME2 are supported")
+        }
+        guard let format = m.sampleFormat else {
+            throw DICOMError(.unsupported, source, "Bits Allocated (0028,0100) \(m.bitsAllocated): only 8 and 16 are supported")
+        }
+        guard m.bitsStored >= 1, m.bitsStored <= m.bitsAllocated else {
+            throw DICOMError(.format, source, "Bits Stored (0028,0101) \(m.bitsStored) not in 1...\(m.bitsAllocated)")
+        }
+        guard frame >= 0, frame < m.frames else {
+            throw DICOMError(.argument, source, "frame \(frame) out of range: the file has \(m.frames) frame(s) (0028,0008)")
+        }
+        return format
+    }
+
+    /// Native (uncompressed) Pixel Data, PS3.5 8.1.1: frames are contiguous; trailing padding
+    /// (odd length, extra bytes) is ignored; a short value is an error.
+    func decodeNative(frame: Int, format: SampleFormat) throws -> StoredPixels {
+        let m = metadata
+        var ptr: UnsafeRawPointer?
+        var size = 0
+        guard cgdcm_native_pixels(handle, &ptr, &size) == CGDCM_OK, let ptr else {
+            throw DICOMError(.noPixelData, source, shimMessage())
+        }
+        let frameBytes = m.rows * m.columns * format.bytesPerSample
+        let needed = frameBytes * m.frames
+        guard size >= needed else {
+            throw DICOMError(.format, source, "Pixel Data (7FE0,0010) has \(size) bytes, \(m.rows)x\(m.columns)x\(m.frames) frame(s) of \(m.bitsAllocated)-bit samples need \(needed)")
+        }
+        let bytes = [UInt8](UnsafeRawBufferPointer(start: ptr + frame * frameBytes, count: frameBytes))
+        return StoredPixels(width: m.columns, height: m.rows, format: format, bytes: bytes)
+    }
+
+    /// The encapsulated bytes of one frame (PS3.5 A.4): one fragment per frame, or the fragments
+    /// the Basic Offset Table assigns to it, or all fragments for a single-frame image.
+    func frameStream(frame: Int, fragments: Int, offsets: Int) throws -> [UInt8] {
+        func fragment(_ i: Int) throws -> UnsafeRawBufferPointer {
+            var p: UnsafeRawPointer?
+            var n = 0
+            guard cgdcm_fragment(handle, i, &p, &n) == CGDCM_OK else { throw DICOMError(.format, source, shimMessage()) }
+            return UnsafeRawBufferPointer(start: p, count: n)
+        }
+        let frames = metadata.frames
+        guard fragments > 0 else { throw DICOMError(.format, source, "encapsulated Pixel Data (7FE0,0010) has no fragments") }
+        var selected: [Int]
+        if frames == 1 {
+            selected = Array(0..<fragments)
+        } else if fragments == frames {
+            selected = [frame]
+        } else if offsets == frames {
+            var table = [UInt32](repeating: 0, count: offsets)
+            for i in 0..<offsets { _ = cgdcm_offset(handle, i, &table[i]) }
+            let start = UInt64(table[frame])
+            let end = frame + 1 < frames ? UInt64(table[frame + 1]) : UInt64.max
+            selected = []
+            var position: UInt64 = 0
+            for i in 0..<fragments {
+                if position >= start && position < end { selected.append(i) }
+                position += 8 + UInt64(try fragment(i).count)
+            }
+        } else {
+            throw DICOMError(.format, source, "cannot locate frame \(frame): \(fragments) fragments, \(frames) frames and \(offsets) Basic Offset Table entries")
+        }
+        guard !selected.isEmpty else { throw DICOMError(.format, source, "frame \(frame) has no fragments") }
+        var out = [UInt8]()
+        for i in selected { out.append(contentsOf: try fragment(i)) }
+        return out
+    }
+
+    /// JPEG 2000 through OpenJPEG. The stream's own precision and signedness may disagree with
+    /// Bits Stored / Pixel Representation (seen in the released dataset): the decoded values are
+    /// kept as the stream defines them, in the file's sample format.
+    func decodeJPEG2000(_ stream: [UInt8], format: SampleFormat, maxReduction: Int, threads: Int) throws -> StoredPixels {
+        let m = metadata
+        var w: UInt32 = 0, h: UInt32 = 0, comps: UInt32 = 0, prec: UInt32 = 0, levels: UInt32 = 0
+        var sgnd: Int32 = 0
+        let rc = stream.withUnsafeBytes { cgdcm_j2k_header($0.baseAddress, $0.count, 0, &w, &h, &comps, &prec, &sgnd, &levels) }
+        guard rc == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
+        guard comps == 1 else {
+            throw DICOMError(.unsupported, source, "JPEG 2000 stream has \(comps) components; only monochrome is supported")
+        }
+        guard Int(w) == m.columns, Int(h) == m.rows else {
+            throw DICOMError(.format, source, "JPEG 2000 stream is \(w)x\(h) but Columns/Rows (0028,0011)/(0028,0010) say \(m.columns)x\(m.rows)")
+        }
+        guard Int(prec) <= 8 * format.bytesPerSample else {
+            throw DICOMError(.decode, source, "JPEG 2000 precision \(prec) exceeds Bits Allocated (0028,0100) \(m.bitsAllocated)")
+        }
+        let reduce = max(0, min(maxReduction, Int(levels) - 1))
+        if reduce > 0 {
+            let r = stream.withUnsafeBytes { cgdcm_j2k_header($0.baseAddress, $0.count, Int32(reduce), &w, &h, &comps, &prec, &sgnd, &levels) }
+            guard r == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
+        }
+        var bytes = [UInt8](repeating: 0, count: Int(w) * Int(h) * format.bytesPerSample)
+        let status = stream.withUnsafeBytes { src in
+            bytes.withUnsafeMutableBytes { dst in
+                cgdcm_j2k_decode(src.baseAddress, src.count, Int32(reduce), Int32(max(1, threads)), dst.baseAddress,
+                                 Int(w), Int(h), Int32(format.bytesPerSample))
+            }
+        }
+        guard status == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
+        return StoredPixels(width: Int(w), height: Int(h), format: format, bytes: bytes, reduction: reduce)
+    }
+
+    /// Any other encapsulated syntax (JPEG baseline/extended/lossless, JPEG-LS) with GDCM's codecs.
+    func decodeWithGDCM(frame: Int, format: SampleFormat) throws -> StoredPixels {
+        let m = metadata
+        var bytes = [UInt8](repeating: 0, count: m.rows * m.columns * format.bytesPerSample)
+        let rc = bytes.withUnsafeMutableBytes { cgdcm_decode_frame(handle, frame, $0.baseAddress, $0.count) }
+        guard rc == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
+        return StoredPixels(width: m.columns, height: m.rows, format: format, bytes: bytes)
+    }
+}

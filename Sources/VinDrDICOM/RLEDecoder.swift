@@ -1,0 +1,63 @@
+/// RLE Lossless (PS3.5 Annex G): a 64-byte header of segment count and offsets, then one
+/// PackBits segment per byte plane, most significant plane first. Decoded here in one pass;
+/// GDCM's reader would decode the frame twice (once to compute the lossy flag).
+enum RLEDecoder {
+    static func decode(_ frame: [UInt8], width: Int, height: Int, format: SampleFormat, source: String) throws -> StoredPixels {
+        let planes = format.bytesPerSample
+        let pixels = width * height
+        var out = [UInt8](repeating: 0, count: pixels * planes)
+        try frame.withUnsafeBytes { src in
+            guard src.count >= 64 else { throw DICOMError(.decode, source, "RLE frame shorter than its 64-byte header") }
+            let segments = Int(src.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian)
+            guard segments == planes else {
+                throw DICOMError(.decode, source, "RLE header has \(segments) segments, \(planes) expected for one \(8 * planes)-bit sample")
+            }
+            var offsets = (0..<segments).map { Int(src.loadUnaligned(fromByteOffset: 4 + 4 * $0, as: UInt32.self).littleEndian) }
+            offsets.append(src.count)
+            try out.withUnsafeMutableBytes { dst in
+                for s in 0..<segments {
+                    let start = offsets[s], end = offsets[s + 1]
+                    guard start >= 64, start <= end, end <= src.count else {
+                        throw DICOMError(.decode, source, "RLE segment \(s + 1) offsets \(start)..<\(end) outside the frame")
+                    }
+                    // Segment s holds byte (planes - 1 - s) of each little-endian sample.
+                    let written = unpack(src, from: start, to: end, into: dst, at: planes - 1 - s, stride: planes, count: pixels)
+                    guard written == pixels else {
+                        throw DICOMError(.decode, source, "RLE segment \(s + 1) decodes to \(written) bytes, \(pixels) expected")
+                    }
+                }
+            }
+        }
+        return StoredPixels(width: width, height: height, format: format, bytes: out)
+    }
+
+    /// PackBits (PS3.5 G.3.1): n in 0...127 copies n+1 literal bytes, -127...-1 repeats the next
+    /// byte 1-n times, -128 is a no-op. Returns the number of bytes produced (at most `count`).
+    private static func unpack(_ src: UnsafeRawBufferPointer, from start: Int, to end: Int,
+                               into dst: UnsafeMutableRawBufferPointer, at first: Int, stride: Int, count: Int) -> Int {
+        var i = start
+        var o = 0
+        var d = first
+        while i < end && o < count {
+            let n = Int(Int8(bitPattern: src[i]))
+            i += 1
+            if n >= 0 {
+                let k = min(n + 1, count - o, end - i)
+                for j in 0..<k { dst[d + j * stride] = src[i + j] }
+                i += n + 1
+                o += k
+                d += k * stride
+                if k < n + 1 { break }
+            } else if n != -128 {
+                guard i < end else { break }
+                let b = src[i]
+                i += 1
+                let k = min(1 - n, count - o)
+                for j in 0..<k { dst[d + j * stride] = b }
+                o += k
+                d += k * stride
+            }
+        }
+        return o
+    }
+}

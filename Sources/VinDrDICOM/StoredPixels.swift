@@ -1,0 +1,70 @@
+/// How stored pixel values are held in memory: one sample per pixel, little-endian words.
+public enum SampleFormat: Sendable, Equatable {
+    case uint8, int8, uint16, int16
+
+    /// Bits Allocated (0028,0100) 8 or 16 with Pixel Representation (0028,0103); nil otherwise.
+    public init?(bitsAllocated: Int, signed: Bool) {
+        switch (bitsAllocated, signed) {
+        case (8, false): self = .uint8
+        case (8, true): self = .int8
+        case (16, false): self = .uint16
+        case (16, true): self = .int16
+        default: return nil
+        }
+    }
+
+    public var bytesPerSample: Int {
+        switch self {
+        case .uint8, .int8: return 1
+        case .uint16, .int16: return 2
+        }
+    }
+
+    public var isSigned: Bool { self == .int8 || self == .int16 }
+}
+
+/// One decoded frame of stored values (PS3.3 C.7.6.3.1), before any LUT.
+///
+/// Values are as the codec produced them: bits above Bits Stored are not cleared here; the
+/// imaging pipeline reads each value through `StoredValueRange` which masks or sign-extends.
+public struct StoredPixels: Sendable {
+    public var width: Int
+    public var height: Int
+    public var format: SampleFormat
+    /// width * height samples of `format.bytesPerSample` bytes, row-major.
+    public var bytes: [UInt8]
+    /// log2 of the downscale applied while decoding (JPEG 2000 resolution reduction); 0 = full size.
+    public var reduction: Int
+
+    public init(width: Int, height: Int, format: SampleFormat, bytes: [UInt8], reduction: Int = 0) {
+        self.width = width
+        self.height = height
+        self.format = format
+        self.bytes = bytes
+        self.reduction = reduction
+    }
+
+    /// The value of pixel (row, column) with bits above `bitsStored` masked (unsigned) or
+    /// sign-extended (signed), as PS3.5 8.1.1 prescribes.
+    public func value(row: Int, column: Int, bitsStored: Int) -> Int {
+        let i = row * width + column
+        let raw: Int
+        switch format {
+        case .uint8, .int8: raw = Int(bytes[i])
+        case .uint16, .int16: raw = Int(bytes[2 * i]) | Int(bytes[2 * i + 1]) << 8
+        }
+        return StoredValueRange.interpret(raw, bitsStored: bitsStored, signed: format.isSigned)
+    }
+}
+
+/// The meaning of a raw sample under Bits Stored and Pixel Representation.
+public enum StoredValueRange {
+    /// Raw sample bits -> stored value: the low `bitsStored` bits, masked (unsigned) or
+    /// sign-extended (two's complement).
+    @inlinable public static func interpret(_ raw: Int, bitsStored: Int, signed: Bool) -> Int {
+        let mask = (1 << bitsStored) - 1
+        let v = raw & mask
+        if signed && v & (1 << (bitsStored - 1)) != 0 { return v - (1 << bitsStored) }
+        return v
+    }
+}

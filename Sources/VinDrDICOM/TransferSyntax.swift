@@ -1,0 +1,36 @@
+/// Transfer syntaxes (PS3.6 Annex A) and which decoder handles each.
+public enum TransferSyntax {
+    public static let implicitLittle = "1.2.840.10008.1.2"
+    public static let explicitLittle = "1.2.840.10008.1.2.1"
+    public static let deflatedExplicitLittle = "1.2.840.10008.1.2.1.99"
+    public static let explicitBig = "1.2.840.10008.1.2.2"
+    public static let jpegBaseline = "1.2.840.10008.1.2.4.50"
+    public static let jpegExtended = "1.2.840.10008.1.2.4.51"
+    public static let jpegLossless = "1.2.840.10008.1.2.4.57"
+    public static let jpegLosslessSV1 = "1.2.840.10008.1.2.4.70"
+    public static let jpegLSLossless = "1.2.840.10008.1.2.4.80"
+    public static let jpegLSNearLossless = "1.2.840.10008.1.2.4.81"
+    public static let jpeg2000Lossless = "1.2.840.10008.1.2.4.90"
+    public static let jpeg2000 = "1.2.840.10008.1.2.4.91"
+    public static let rle = "1.2.840.10008.1.2.5"
+
+    /// Short names for display.
+    public static let names: [String: String] = [
+        implicitLittle: "Implicit VR Little Endian",
+        explicitLittle: "Explicit VR Little Endian",
+        deflatedExplicitLittle: "Deflated Explicit VR Little Endian",
+        explicitBig: "Explicit VR Big Endian",
+        jpegBaseline: "JPEG Baseline (Process 1)",
+        jpegExtended: "JPEG Extended (Process 2 & 4)",
+        jpegLossless: "JPEG Lossless (Process 14)",
+        jpegLosslessSV1: "JPEG Lossless SV1",
+        jpegLSLossless: "JPEG-LS Lossless",
+        jpegLSNearLossless: "JPEG-LS Near-Lossless",
+        jpeg2000Lossless: "JPEG 2000 Lossless",
+        jpeg2000: "JPEG 2000",
+        rle: "RLE Lossless",
+    ]
+
+    /// True for the JPEG 2000 syntaxes, which OpenJPEG decodes directly (threads, reduced resolution).
+    public static func isJPEG2000(_ uid: String) -> Bool { uid == jpeg2000Lossless || uid == jpeg2000 }
+}

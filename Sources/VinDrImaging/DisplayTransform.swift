@@ -1,0 +1,192 @@
+import Foundation
+import VinDrDICOM
+
+/// The grayscale display pipeline of PS3.3 C.11 as one function of the stored value:
+/// Modality LUT (rescale or LUT sequence) -> VOI (window with LINEAR, LINEAR_EXACT or SIGMOID,
+/// or VOI LUT sequence, or a data-driven range) -> MONOCHROME1 inversion, giving display
+/// values in [0, 1] with 1 = white.
+public struct DisplayTransform: Sendable, Equatable {
+    public enum Modality: Sendable, Equatable {
+        case rescale(slope: Double, intercept: Double)
+        case lut(LookupTable)
+    }
+
+    public enum VOI: Sendable, Equatable {
+        case window(center: Double, width: Double, function: VOIFunction)
+        case lut(LookupTable)
+        /// Linear from `low` to `high` of the modality output (auto and percentile windows).
+        case range(low: Double, high: Double)
+    }
+
+    public var modality: Modality
+    public var voi: VOI
+    public var invert: Bool
+
+    public init(modality: Modality, voi: VOI, invert: Bool) {
+        self.modality = modality
+        self.voi = voi
+        self.invert = invert
+    }
+
+    /// PS3.3 C.11.1: Modality LUT Sequence if present, else Rescale Slope/Intercept (identity
+    /// when absent).
+    public static func modality(of m: DICOMMetadata) -> Modality {
+        if let lut = m.modalityLUT { return .lut(lut) }
+        return .rescale(slope: m.rescaleSlope ?? 1, intercept: m.rescaleIntercept ?? 0)
+    }
+
+    @inlinable public func modalityValue(_ stored: Double) -> Double {
+        switch modality {
+        case .rescale(let m, let b): return m * stored + b
+        case .lut(let t): return t.lookup(stored)
+        }
+    }
+
+    /// VOI output in [0, 1] for modality value `x`.
+    @inlinable public func voiValue(_ x: Double) -> Double {
+        switch voi {
+        case .window(let c, let w, .linear):
+            // C.11.2.1.2.1
+            if x <= c - 0.5 - (w - 1) / 2 { return 0 }
+            if x > c - 0.5 + (w - 1) / 2 { return 1 }
+            return (x - (c - 0.5)) / (w - 1) + 0.5
+        case .window(let c, let w, .linearExact):
+            // C.11.2.1.3.2
+            if x <= c - w / 2 { return 0 }
+            if x > c + w / 2 { return 1 }
+            return (x - c) / w + 0.5
+        case .window(let c, let w, .sigmoid):
+            // C.11.2.1.3.1
+            return 1 / (1 + exp(-4 * (x - c) / w))
+        case .lut(let t):
+            // C.11.2.1.1: entries scaled by the descriptor's bit depth.
+            return t.lookup(x) / Double((1 << t.bitsPerEntry) - 1)
+        case .range(let lo, let hi):
+            guard hi > lo else { return 0 }
+            return min(1, max(0, (x - lo) / (hi - lo)))
+        }
+    }
+
+    /// Display value of a stored value.
+    @inlinable public func displayValue(stored: Int) -> Double {
+        let y = voiValue(modalityValue(Double(stored)))
+        return invert ? 1 - y : y
+    }
+
+    /// The table of display values indexed by raw sample bits (the raw value, or the bit pattern
+    /// of a signed sample), covering every value a sample of `format` can hold; bits above
+    /// `bitsStored` are ignored (masked or sign-extended) as PS3.5 8.1.1 requires.
+    public func table(format: SampleFormat, bitsStored: Int) -> [Float] {
+        let size = 1 << (8 * format.bytesPerSample)
+        return (0..<size).map { raw in
+            Float(displayValue(stored: StoredValueRange.interpret(raw, bitsStored: bitsStored, signed: format.isSigned)))
+        }
+    }
+}
+
+extension DisplayTransform {
+    /// Resolves `choice` against the file's attributes and, for data-driven windows, the image.
+    public static func make(metadata m: DICOMMetadata, pixels: StoredPixels, choice: WindowChoice,
+                            invertMonochrome1: Bool, source: String) throws -> DisplayTransform {
+        let modality = modality(of: m)
+        let invert = invertMonochrome1 && m.photometricInterpretation == "MONOCHROME1"
+        func check(_ c: Double, _ w: Double, _ f: VOIFunction) throws -> VOI {
+            guard c.isFinite, w.isFinite, f == .linear ? w >= 1 : w > 0 else {
+                throw DICOMError(.format, source, "window center \(c) width \(w) invalid for \(f.rawValue) (PS3.3 C.11.2.1.2: width >= 1 for LINEAR, > 0 otherwise)")
+            }
+            return .window(center: c, width: w, function: f)
+        }
+        var t = DisplayTransform(modality: modality, voi: .range(low: 0, high: 0), invert: invert)
+        switch choice {
+        case .dicom:
+            if let lut = m.voiLUTs.first {
+                t.voi = .lut(lut)
+            } else if let w = m.windows.first {
+                t.voi = try check(w.center, w.width, m.voiFunction)
+            } else {
+                t.voi = t.dataRange(pixels, bitsStored: m.bitsStored, percentiles: nil)
+            }
+        case .fileWindow(let i):
+            guard i >= 0, i < m.windows.count else {
+                throw DICOMError(.argument, source, "window index \(i) out of range: Window Center/Width (0028,1050)/(0028,1051) hold \(m.windows.count)")
+            }
+            t.voi = try check(m.windows[i].center, m.windows[i].width, m.voiFunction)
+        case .fileLUT(let i):
+            guard i >= 0, i < m.voiLUTs.count else {
+                throw DICOMError(.argument, source, "VOI LUT index \(i) out of range: VOI LUT Sequence (0028,3010) holds \(m.voiLUTs.count)")
+            }
+            t.voi = .lut(m.voiLUTs[i])
+        case .auto:
+            t.voi = t.dataRange(pixels, bitsStored: m.bitsStored, percentiles: nil)
+        case .percentile(let lo, let hi):
+            guard lo >= 0, hi <= 100, lo < hi else {
+                throw DICOMError(.argument, source, "percentiles \(lo), \(hi) must satisfy 0 <= low < high <= 100")
+            }
+            t.voi = t.dataRange(pixels, bitsStored: m.bitsStored, percentiles: (lo, hi))
+        case .explicit(let c, let w, let f):
+            t.voi = try check(c, w, f)
+        }
+        return t
+    }
+
+    /// Min-max (or percentiles, numpy's default linear interpolation) of the modality output,
+    /// from a histogram of the stored values: exact, one pass over the pixels.
+    func dataRange(_ pixels: StoredPixels, bitsStored: Int, percentiles: (Double, Double)?) -> VOI {
+        let hist = Histogram.of(pixels, bitsStored: bitsStored)
+        // (modality value, count) for each stored value present, sorted by modality value.
+        var values: [(Double, Int)] = []
+        for (i, n) in hist.counts.enumerated() where n > 0 {
+            values.append((modalityValue(Double(i + hist.minStored)), n))
+        }
+        values.sort { $0.0 < $1.0 }
+        guard let first = values.first, let last = values.last else { return .range(low: 0, high: 0) }
+        guard let (pLo, pHi) = percentiles else { return .range(low: first.0, high: last.0) }
+        let total = values.reduce(0) { $0 + $1.1 }
+        func quantile(_ p: Double) -> Double {
+            let pos = p / 100 * Double(total - 1)
+            let k = Int(pos.rounded(.down))
+            let frac = pos - Double(k)
+            var seen = 0
+            var lower = last.0, upper = last.0
+            for (i, (v, n)) in values.enumerated() {
+                if seen + n > k {
+                    lower = v
+                    upper = seen + n > k + 1 ? v : (i + 1 < values.count ? values[i + 1].0 : v)
+                    break
+                }
+                seen += n
+            }
+            return lower + (upper - lower) * frac
+        }
+        return .range(low: quantile(pLo), high: quantile(pHi))
+    }
+}
+
+/// Counts of each stored value (after masking / sign extension to Bits Stored).
+struct Histogram {
+    var minStored: Int
+    var counts: [Int]
+
+    static func of(_ p: StoredPixels, bitsStored: Int) -> Histogram {
+        let signed = p.format.isSigned
+        let lo = signed ? -(1 << (bitsStored - 1)) : 0
+        let size = 1 << bitsStored
+        var raw = [Int](repeating: 0, count: 1 << (8 * p.format.bytesPerSample))
+        let n = p.width * p.height
+        p.bytes.withUnsafeBytes { b in
+            raw.withUnsafeMutableBufferPointer { r in
+                if p.format.bytesPerSample == 1 {
+                    for i in 0..<n { r[Int(b[i])] += 1 }
+                } else {
+                    let w = b.bindMemory(to: UInt16.self)
+                    for i in 0..<n { r[Int(UInt16(littleEndian: w[i]))] += 1 }
+                }
+            }
+        }
+        var counts = [Int](repeating: 0, count: size)
+        for (bits, c) in raw.enumerated() where c > 0 {
+            counts[StoredValueRange.interpret(bits, bitsStored: bitsStored, signed: signed) - lo] += c
+        }
+        return Histogram(minStored: lo, counts: counts)
+    }
+}

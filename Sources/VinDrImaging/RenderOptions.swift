@@ -1,0 +1,153 @@
+import VinDrDICOM
+
+/// Which VOI transform (PS3.3 C.11.2) maps modality values to display values.
+public enum WindowChoice: Sendable, Equatable {
+    /// The file's own VOI: its first VOI LUT Sequence item if present, else its first window
+    /// center/width with the file's VOI LUT Function, else `.auto`.
+    case dicom
+    /// The file's window pair `index` (0-based) with the file's VOI LUT Function.
+    case fileWindow(index: Int)
+    /// The file's VOI LUT Sequence item `index` (0-based).
+    case fileLUT(index: Int)
+    /// Min-max of the modality output of this image.
+    case auto
+    /// Linear between the `low` and `high` percentiles (0...100, numpy's linear interpolation)
+    /// of the modality output of this image.
+    case percentile(low: Double, high: Double)
+    /// An explicit window, overriding the file's.
+    case explicit(center: Double, width: Double, function: VOIFunction)
+}
+
+/// Output sample type. Display values in [0, 1] map to 0...max (rounded); 1 is white.
+public enum OutputType: Int, Sendable, Equatable {
+    case uint8 = 1, uint16 = 2, float32 = 4
+
+    public var bytesPerSample: Int { rawValue }
+}
+
+/// Output size.
+public enum OutputSize: Sendable, Equatable {
+    /// The decoded image's own size.
+    case original
+    /// Exactly `height` x `width`.
+    case exact(height: Int, width: Int)
+    /// Longest side `n`, the other side scaled to keep the aspect ratio (rounded).
+    case longestSide(Int)
+}
+
+/// How the image fills an `.exact` output whose aspect ratio differs from the source.
+public enum AspectPolicy: Sendable, Equatable {
+    /// Scale to fit, centred, the rest filled with `pad` (a display value in [0, 1]).
+    case letterbox(pad: Double)
+    /// Scale each axis independently.
+    case stretch
+}
+
+/// Everything a render needs besides the file.
+public struct RenderOptions: Sendable, Equatable {
+    public var frame: Int
+    public var size: OutputSize
+    public var aspect: AspectPolicy
+    public var window: WindowChoice
+    public var output: OutputType
+    /// Invert MONOCHROME1 after VOI so that 1 is white (PS3.3 C.7.6.3.1.2). On by default.
+    public var invertMonochrome1: Bool
+    /// Let JPEG 2000 decode at a reduced resolution level when the output is at least 2x smaller.
+    public var allowReducedDecode: Bool
+    /// Threads for decoding and resampling (1 or more).
+    public var threads: Int
+
+    public init(frame: Int = 0, size: OutputSize = .original, aspect: AspectPolicy = .stretch,
+                window: WindowChoice = .dicom, output: OutputType = .uint8, invertMonochrome1: Bool = true,
+                allowReducedDecode: Bool = true, threads: Int = 1) {
+        self.frame = frame
+        self.size = size
+        self.aspect = aspect
+        self.window = window
+        self.output = output
+        self.invertMonochrome1 = invertMonochrome1
+        self.allowReducedDecode = allowReducedDecode
+        self.threads = threads
+    }
+}
+
+/// Where the source image landed in the output: output = source * scale + offset, in pixel
+/// coordinates of the full-resolution source (top-left corner convention, so box corners map
+/// exactly with the same formula).
+public struct RenderGeometry: Sendable, Equatable {
+    public var outputWidth: Int
+    public var outputHeight: Int
+    public var scaleX: Double
+    public var scaleY: Double
+    public var offsetX: Double
+    public var offsetY: Double
+    public var sourceWidth: Int
+    public var sourceHeight: Int
+
+    public init(outputWidth: Int, outputHeight: Int, scaleX: Double, scaleY: Double, offsetX: Double, offsetY: Double,
+                sourceWidth: Int, sourceHeight: Int) {
+        self.outputWidth = outputWidth
+        self.outputHeight = outputHeight
+        self.scaleX = scaleX
+        self.scaleY = scaleY
+        self.offsetX = offsetX
+        self.offsetY = offsetY
+        self.sourceWidth = sourceWidth
+        self.sourceHeight = sourceHeight
+    }
+
+    /// Maps a box (x_min, y_min, x_max, y_max) in source pixels to output pixels.
+    public func transform(box b: (Double, Double, Double, Double)) -> (Double, Double, Double, Double) {
+        (b.0 * scaleX + offsetX, b.1 * scaleY + offsetY, b.2 * scaleX + offsetX, b.3 * scaleY + offsetY)
+    }
+
+    /// Maps a box in output pixels back to source pixels.
+    public func inverse(box b: (Double, Double, Double, Double)) -> (Double, Double, Double, Double) {
+        ((b.0 - offsetX) / scaleX, (b.1 - offsetY) / scaleY, (b.2 - offsetX) / scaleX, (b.3 - offsetY) / scaleY)
+    }
+
+    /// The geometry of rendering a `width` x `height` source with `size` and `aspect`.
+    public static func plan(sourceWidth width: Int, sourceHeight height: Int, size: OutputSize,
+                            aspect: AspectPolicy) throws -> RenderGeometry {
+        func whole(_ w: Int, _ h: Int) -> RenderGeometry {
+            RenderGeometry(outputWidth: w, outputHeight: h, scaleX: Double(w) / Double(width),
+                           scaleY: Double(h) / Double(height), offsetX: 0, offsetY: 0,
+                           sourceWidth: width, sourceHeight: height)
+        }
+        switch size {
+        case .original:
+            return whole(width, height)
+        case .longestSide(let n):
+            guard n >= 1, n <= 65535 else { throw RenderError("longest side \(n) not in 1...65535") }
+            if width >= height {
+                return whole(n, max(1, Int((Double(height) * Double(n) / Double(width)).rounded())))
+            }
+            return whole(max(1, Int((Double(width) * Double(n) / Double(height)).rounded())), n)
+        case .exact(let h, let w):
+            guard h >= 1, w >= 1, h <= 65535, w <= 65535 else { throw RenderError("output size \(h)x\(w) not in 1...65535") }
+            switch aspect {
+            case .stretch:
+                return whole(w, h)
+            case .letterbox(let pad):
+                guard pad >= 0, pad <= 1 else { throw RenderError("pad value \(pad) not a display value in [0, 1]") }
+                let s = min(Double(w) / Double(width), Double(h) / Double(height))
+                let cw = min(w, max(1, Int((Double(width) * s).rounded())))
+                let ch = min(h, max(1, Int((Double(height) * s).rounded())))
+                return RenderGeometry(outputWidth: w, outputHeight: h, scaleX: Double(cw) / Double(width),
+                                      scaleY: Double(ch) / Double(height), offsetX: Double((w - cw) / 2),
+                                      offsetY: Double((h - ch) / 2), sourceWidth: width, sourceHeight: height)
+            }
+        }
+    }
+
+    /// Size of the image content inside the output (equals the output size unless letterboxed).
+    public var contentWidth: Int { Int((Double(sourceWidth) * scaleX).rounded()) }
+    public var contentHeight: Int { Int((Double(sourceHeight) * scaleY).rounded()) }
+}
+
+/// An invalid render request (size, window, pad, buffer).
+public struct RenderError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,203 @@
+import Dispatch
+import VinDrDICOM
+
+/// Reusable scratch memory for renders: the resampling intermediate and the last display table.
+/// One workspace serves one render at a time (not thread-safe); reuse it across images to avoid
+/// re-allocating and re-faulting large buffers.
+public final class RenderWorkspace: @unchecked Sendable {
+    var intermediate: [Float] = []
+    var rowScratch: [Float] = []
+    var tableKey: (DisplayTransform, SampleFormat, Int)?
+    var table: [Float] = []
+
+    public init() {}
+
+    /// The display table of `t`, rebuilt only when the transform or sample layout changes.
+    func displayTable(_ t: DisplayTransform, format: SampleFormat, bitsStored: Int) -> [Float] {
+        let key = (t, format, bitsStored)
+        if let k = tableKey, k.0 == key.0, k.1 == key.1, k.2 == key.2 { return table }
+        table = t.table(format: format, bitsStored: bitsStored)
+        tableKey = key
+        return table
+    }
+}
+
+/// DICOM -> display-ready pixels: decode (at a reduced JPEG 2000 level when the output is small
+/// enough), display transform through a per-value table, separable area/bilinear resampling,
+/// letterbox or stretch, output as uint8, uint16 or float32.
+public enum Renderer {
+    /// The output geometry of rendering `metadata`'s image with `options` (no decoding).
+    public static func geometry(of m: DICOMMetadata, options: RenderOptions) throws -> RenderGeometry {
+        try RenderGeometry.plan(sourceWidth: m.columns, sourceHeight: m.rows, size: options.size, aspect: options.aspect)
+    }
+
+    /// Renders into a new buffer of outputHeight rows of outputWidth samples.
+    public static func render(_ file: DICOMFile, options: RenderOptions = RenderOptions(),
+                              workspace: RenderWorkspace = RenderWorkspace()) throws -> (bytes: [UInt8], geometry: RenderGeometry) {
+        let g = try geometry(of: file.metadata, options: options)
+        let rowBytes = g.outputWidth * options.output.bytesPerSample
+        var bytes = [UInt8](repeating: 0, count: rowBytes * g.outputHeight)
+        let out = try bytes.withUnsafeMutableBytes {
+            try render(file, options: options, into: $0, rowStride: rowBytes, workspace: workspace)
+        }
+        return (bytes, out)
+    }
+
+    /// Renders into caller memory: outputHeight rows, `rowStride` bytes apart, each of
+    /// outputWidth samples of the output type. Nothing is written when an error is thrown.
+    @discardableResult
+    public static func render(_ file: DICOMFile, options: RenderOptions, into buffer: UnsafeMutableRawBufferPointer,
+                              rowStride: Int, workspace: RenderWorkspace = RenderWorkspace()) throws -> RenderGeometry {
+        let m = file.metadata
+        let g = try geometry(of: m, options: options)
+        let rowBytes = g.outputWidth * options.output.bytesPerSample
+        guard rowStride % options.output.bytesPerSample == 0,
+              Int(bitPattern: buffer.baseAddress) % options.output.bytesPerSample == 0 else {
+            throw RenderError("buffer and row stride must be aligned to the \(options.output.bytesPerSample)-byte output sample")
+        }
+        guard rowStride >= rowBytes else { throw RenderError("row stride \(rowStride) is less than a row's \(rowBytes) bytes") }
+        guard buffer.count >= rowStride * (g.outputHeight - 1) + rowBytes else {
+            throw RenderError("buffer of \(buffer.count) bytes is too small for \(g.outputHeight) rows of stride \(rowStride)")
+        }
+        guard options.threads >= 1, options.threads <= 256 else { throw RenderError("threads \(options.threads) not in 1...256") }
+        let cw = g.contentWidth, ch = g.contentHeight
+        var reduction = 0
+        if options.allowReducedDecode && TransferSyntax.isJPEG2000(m.transferSyntaxUID) {
+            while reduction < 8 && ceilShift(m.columns, reduction + 1) >= cw && ceilShift(m.rows, reduction + 1) >= ch {
+                reduction += 1
+            }
+        }
+        let pixels = try file.decode(frame: options.frame, maxReduction: reduction, threads: options.threads)
+        let transform = try DisplayTransform.make(metadata: m, pixels: pixels, choice: options.window,
+                                                  invertMonochrome1: options.invertMonochrome1, source: file.source)
+        let table = workspace.displayTable(transform, format: pixels.format, bitsStored: m.bitsStored)
+        let base = buffer.baseAddress!
+        let writer = RowWriter(type: options.output)
+        // Padding first (letterbox), then the content rectangle.
+        if cw != g.outputWidth || ch != g.outputHeight {
+            let pad: Float
+            if case .letterbox(let p) = options.aspect { pad = Float(p) } else { pad = 0 }
+            for y in 0..<g.outputHeight { writer.fill(base + y * rowStride, count: g.outputWidth, value: pad) }
+        }
+        let content = base + Int(g.offsetY) * rowStride + Int(g.offsetX) * options.output.bytesPerSample
+        table.withUnsafeBufferPointer { lut in
+            pixels.bytes.withUnsafeBytes { src in
+                resample(src, width: pixels.width, height: pixels.height, format: pixels.format, lut: lut.baseAddress!,
+                         into: content, rowStride: rowStride, width: cw, height: ch, writer: writer,
+                         threads: options.threads, workspace: workspace)
+            }
+        }
+        return g
+    }
+
+    /// ceil(n / 2^k).
+    static func ceilShift(_ n: Int, _ k: Int) -> Int { (n + (1 << k) - 1) >> k }
+
+    /// Table lookup of one source row into floats.
+    @inline(__always)
+    static func lookupRow(_ src: UnsafeRawPointer, format: SampleFormat, count: Int, lut: UnsafePointer<Float>,
+                          into dst: UnsafeMutablePointer<Float>) {
+        if format.bytesPerSample == 1 {
+            let s = src.assumingMemoryBound(to: UInt8.self)
+            for i in 0..<count { dst[i] = lut[Int(s[i])] }
+        } else {
+            let s = src.assumingMemoryBound(to: UInt16.self)
+            for i in 0..<count { dst[i] = lut[Int(UInt16(littleEndian: s[i]))] }
+        }
+    }
+
+    static func resample(_ src: UnsafeRawBufferPointer, width w: Int, height h: Int, format: SampleFormat,
+                         lut: UnsafePointer<Float>, into out: UnsafeMutableRawPointer, rowStride: Int,
+                         width ow: Int, height oh: Int, writer: RowWriter, threads: Int, workspace: RenderWorkspace) {
+        let srcBase = src.baseAddress!
+        let srcRow = w * format.bytesPerSample
+        let bands = min(threads, oh)
+        if w == ow && h == oh {
+            // No resampling: table lookup straight to the output type.
+            let rowScratchSize = w
+            if workspace.rowScratch.count < rowScratchSize * bands { workspace.rowScratch = [Float](repeating: 0, count: rowScratchSize * bands) }
+            workspace.rowScratch.withUnsafeMutableBufferPointer { scratch in
+                let scratchBase = scratch.baseAddress!
+                parallelBands(oh, bands) { band, rows in
+                    let tmp = scratchBase + band * rowScratchSize
+                    for y in rows {
+                        lookupRow(srcBase + y * srcRow, format: format, count: w, lut: lut, into: tmp)
+                        writer.write(tmp, count: w, to: out + y * rowStride)
+                    }
+                }
+            }
+            return
+        }
+        let r = Resampler(inputWidth: w, inputHeight: h, outputWidth: ow, outputHeight: oh)
+        let interRows = h + r.vertical.taps
+        let rowScratchSize = w + r.horizontal.taps
+        if workspace.intermediate.count < interRows * ow { workspace.intermediate = [Float](repeating: 0, count: interRows * ow) }
+        if workspace.rowScratch.count < (rowScratchSize + ow) * threads {
+            workspace.rowScratch = [Float](repeating: 0, count: (rowScratchSize + ow) * threads)
+        }
+        workspace.intermediate.withUnsafeMutableBufferPointer { inter in
+            workspace.rowScratch.withUnsafeMutableBufferPointer { scratch in
+                let interBase = inter.baseAddress!
+                let scratchBase = scratch.baseAddress!
+                // Zero tail rows: vertical taps past the last input row carry zero weight.
+                (interBase + h * ow).update(repeating: 0, count: r.vertical.taps * ow)
+                // Pass 1: table lookup + horizontal resampling of each source row.
+                parallelBands(h, min(threads, h)) { band, rows in
+                    let tmp = scratchBase + band * (rowScratchSize + ow)
+                    (tmp + w).update(repeating: 0, count: r.horizontal.taps)
+                    for y in rows {
+                        lookupRow(srcBase + y * srcRow, format: format, count: w, lut: lut, into: tmp)
+                        r.resampleRow(tmp, into: interBase + y * ow)
+                    }
+                }
+                // Pass 2: vertical resampling into the output type.
+                parallelBands(oh, bands) { band, rows in
+                    let tmp = scratchBase + band * (rowScratchSize + ow)
+                    r.resampleColumns(interBase, rows: rows, scratch: tmp) { y, row in
+                        writer.write(row, count: ow, to: out + y * rowStride)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Splits 0..<n into `bands` contiguous ranges run concurrently (inline when one).
+    static func parallelBands(_ n: Int, _ bands: Int, _ body: (Int, Range<Int>) -> Void) {
+        if bands <= 1 {
+            body(0, 0..<n)
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: bands) { b in
+                body(b, (n * b / bands)..<(n * (b + 1) / bands))
+            }
+        }
+    }
+}
+
+/// Converts display values in [0, 1] to the output type (round to nearest; values are in range
+/// by construction, the min/max only absorbs float rounding at the ends).
+struct RowWriter {
+    let type: OutputType
+
+    @inline(__always)
+    func write(_ v: UnsafePointer<Float>, count: Int, to dst: UnsafeMutableRawPointer) {
+        switch type {
+        case .uint8:
+            let d = dst.assumingMemoryBound(to: UInt8.self)
+            for i in 0..<count { d[i] = UInt8(min(max(v[i] * 255 + 0.5, 0), 255)) }
+        case .uint16:
+            let d = dst.assumingMemoryBound(to: UInt16.self)
+            for i in 0..<count { d[i] = UInt16(min(max(v[i] * 65535 + 0.5, 0), 65535)) }
+        case .float32:
+            dst.assumingMemoryBound(to: Float.self).update(from: v, count: count)
+        }
+    }
+
+    func fill(_ dst: UnsafeMutableRawPointer, count: Int, value: Float) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: count) { tmp in
+            tmp.initialize(repeating: value)
+            write(tmp.baseAddress!, count: count, to: dst)
+        }
+    }
+}

@@ -1,0 +1,270 @@
+"""DICOM reading and rendering: `read_dicom(path_or_bytes)` -> `DicomImage`."""
+from __future__ import annotations
+
+import ctypes
+import os
+from typing import NamedTuple, Sequence, Union
+
+import numpy as np
+
+from . import _lib
+from ._lib import check, prototype
+
+_vp = ctypes.c_void_p
+_i32 = ctypes.c_int32
+_size = ctypes.c_size_t
+_ssize = ctypes.c_ssize_t
+_dp = ctypes.POINTER(ctypes.c_double)
+
+_open = prototype("vdr_dicom_open", _i32, ctypes.c_char_p, ctypes.POINTER(_vp))
+_open_memory = prototype("vdr_dicom_open_memory", _i32, ctypes.c_void_p, _ssize, ctypes.POINTER(_vp))
+_close = prototype("vdr_dicom_close", None, _vp)
+_get_int = prototype("vdr_dicom_get_int", _i32, _vp, _i32, ctypes.POINTER(ctypes.c_int64))
+_get_double = prototype("vdr_dicom_get_double", _i32, _vp, _i32, _ssize, _dp)
+_get_string = prototype("vdr_dicom_get_string", _i32, _vp, _i32, ctypes.c_char_p, _ssize, ctypes.POINTER(_ssize))
+_decode = prototype("vdr_dicom_decode", _i32, _vp, _i32, ctypes.c_void_p, _ssize, _ssize)
+_opts_create = prototype("vdr_render_options_create", _i32, ctypes.POINTER(_vp))
+_opts_destroy = prototype("vdr_render_options_destroy", None, _vp)
+_opts_size = prototype("vdr_render_options_set_size", _i32, _vp, _i32, _i32, _i32)
+_opts_aspect = prototype("vdr_render_options_set_aspect", _i32, _vp, _i32, ctypes.c_double)
+_opts_window = prototype("vdr_render_options_set_window", _i32, _vp, _i32, ctypes.c_double, ctypes.c_double, _i32, _i32)
+_opts_int = prototype("vdr_render_options_set_int", _i32, _vp, _i32, ctypes.c_int64)
+_render_size = prototype("vdr_dicom_render_size", _i32, _vp, _vp, ctypes.POINTER(_i32), ctypes.POINTER(_i32))
+_render = prototype("vdr_dicom_render", _i32, _vp, _vp, ctypes.c_void_p, _ssize, _ssize, _dp)
+_transform_boxes = prototype("vdr_transform_boxes", _i32, _dp, _dp, _ssize, _i32, _dp)
+
+# Constants of include/vindr.h used here.
+_INT = {"rows": 1, "columns": 2, "frames": 3, "samples_per_pixel": 4, "bits_allocated": 5, "bits_stored": 6,
+        "high_bit": 7, "pixel_representation": 8, "transfer_syntax_inferred": 9, "has_pixel_data": 10}
+_WINDOW_COUNT, _VOI_LUT_COUNT, _HAS_MODALITY_LUT, _SAMPLE_TYPE = 11, 12, 13, 14
+_RESCALE_SLOPE, _RESCALE_INTERCEPT, _WINDOW_CENTER, _WINDOW_WIDTH, _PIXEL_SPACING = 20, 21, 22, 23, 24
+_STR = {"transfer_syntax_uid": 40, "photometric_interpretation": 41, "voi_lut_function": 42, "patient_sex": 43,
+        "patient_age": 44, "sop_instance_uid": 45, "media_storage_sop_instance_uid": 46, "modality": 47,
+        "body_part_examined": 48, "view_position": 49, "rescale_type": 50}
+_DTYPES = {1: np.uint8, 2: np.int8, 3: np.uint16, 4: np.int16, 5: np.float32}
+_OUTPUT = {"uint8": 1, "uint16": 3, "float32": 5}
+_VOI = {"LINEAR": 0, "LINEAR_EXACT": 1, "SIGMOID": 2}
+_SIZE_ORIGINAL, _SIZE_EXACT, _SIZE_LONGEST = 0, 1, 2
+_ASPECT = {"stretch": 0, "letterbox": 1}
+_W_DICOM, _W_AUTO, _W_PERCENTILE, _W_EXPLICIT, _W_FILE_INDEX, _W_FILE_LUT = 0, 1, 2, 3, 4, 5
+_OPT_FRAME, _OPT_THREADS, _OPT_OUTPUT, _OPT_INVERT, _OPT_REDUCED = 1, 2, 3, 4, 5
+
+Window = Union[str, Sequence[float]]
+
+
+class RenderTransform(NamedTuple):
+    """output = source * scale + offset, per axis, in pixel coordinates (box corners map exactly)."""
+
+    scale_x: float
+    scale_y: float
+    offset_x: float
+    offset_y: float
+
+    def apply(self, boxes, inverse: bool = False) -> np.ndarray:
+        """Maps float[N, 4] xyxy boxes from source to output pixels (or back with inverse=True)."""
+        b = np.ascontiguousarray(boxes, dtype=np.float64).reshape(-1, 4)
+        out = np.empty_like(b)
+        t = (ctypes.c_double * 4)(*self)
+        check(_transform_boxes(t, b.ctypes.data_as(_dp), b.shape[0], int(inverse), out.ctypes.data_as(_dp)))
+        return out
+
+
+class DicomImage:
+    """An opened DICOM file. Attributes mirror the Image Pixel module and the LUT attributes;
+    `pixels()` gives stored values, `render()` display-ready pixels."""
+
+    rows: int
+    columns: int
+    frames: int
+    samples_per_pixel: int
+    bits_allocated: int
+    bits_stored: int
+    high_bit: int
+    pixel_representation: int
+    transfer_syntax_inferred: bool
+    has_pixel_data: bool
+    transfer_syntax_uid: str
+    photometric_interpretation: str
+    voi_lut_function: str
+    patient_sex: str
+    patient_age: str
+    sop_instance_uid: str
+    media_storage_sop_instance_uid: str
+    modality: str
+    body_part_examined: str
+    view_position: str
+    rescale_type: str
+    rescale_slope: float | None
+    rescale_intercept: float | None
+    windows: list[tuple[float, float]]
+    pixel_spacing: tuple[float, float] | None
+    voi_lut_count: int
+    has_modality_lut: bool
+
+    def __init__(self, source: Union[str, os.PathLike, bytes, bytearray, memoryview]):
+        handle = _vp()
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            data = bytes(source)
+            check(_open_memory(data, len(data), ctypes.byref(handle)))
+            self.source = "<memory>"
+        else:
+            self.source = os.fspath(source)
+            check(_open(self.source.encode("utf-8"), ctypes.byref(handle)))
+        self._h = handle
+        for name, key in _INT.items():
+            v = self._int(key)
+            setattr(self, name, bool(v) if name in ("transfer_syntax_inferred", "has_pixel_data") else v)
+        for name, key in _STR.items():
+            setattr(self, name, self._str(key))
+        self.rescale_slope = self._opt_double(_RESCALE_SLOPE)
+        self.rescale_intercept = self._opt_double(_RESCALE_INTERCEPT)
+        self.windows = [(self._double(_WINDOW_CENTER, i), self._double(_WINDOW_WIDTH, i))
+                        for i in range(self._int(_WINDOW_COUNT))]
+        spacing = self._opt_double(_PIXEL_SPACING)
+        self.pixel_spacing = (spacing, self._double(_PIXEL_SPACING, 1)) if spacing is not None else None
+        self.voi_lut_count = self._int(_VOI_LUT_COUNT)
+        self.has_modality_lut = bool(self._int(_HAS_MODALITY_LUT))
+        self._sample_type = self._int(_SAMPLE_TYPE)
+
+    # -- attribute access ------------------------------------------------------------------
+    def _int(self, key: int) -> int:
+        v = ctypes.c_int64()
+        check(_get_int(self._handle(), key, ctypes.byref(v)))
+        return v.value
+
+    def _double(self, key: int, index: int = 0) -> float:
+        v = ctypes.c_double()
+        check(_get_double(self._handle(), key, index, ctypes.byref(v)))
+        return v.value
+
+    def _opt_double(self, key: int) -> float | None:
+        v = ctypes.c_double()
+        return v.value if _get_double(self._handle(), key, 0, ctypes.byref(v)) == 0 else None
+
+    def _str(self, key: int) -> str:
+        n = _ssize()
+        check(_get_string(self._handle(), key, None, 0, ctypes.byref(n)))
+        buf = ctypes.create_string_buffer(n.value + 1)
+        check(_get_string(self._handle(), key, buf, len(buf), ctypes.byref(n)))
+        return buf.value.decode("utf-8", "replace")
+
+    def _handle(self):
+        if self._h is None:
+            raise ValueError("DicomImage is closed")
+        return self._h
+
+    # -- pixels ----------------------------------------------------------------------------
+    def pixels(self, frame: int = 0) -> np.ndarray:
+        """Stored values of `frame` (no LUT applied): shape (rows, columns), dtype uint8, int8,
+        uint16 or int16 as the file stores them."""
+        dtype = _DTYPES.get(self._sample_type)
+        if dtype is None:
+            raise _lib_error(5, f"{self.source}: Bits Allocated {self.bits_allocated} is not supported")
+        out = np.empty((self.rows, self.columns), dtype=dtype)
+        check(_decode(self._handle(), frame, out.ctypes.data, out.nbytes, out.strides[0]))
+        return out
+
+    def render(self, size: int | tuple[int, int] | None = None, window: Window = "dicom", dtype: str = "uint8", *,
+               aspect: str = "stretch", pad: float = 0.0, window_function: str = "LINEAR",
+               percentiles: tuple[float, float] = (0.5, 99.5), index: int = 0, frame: int = 0, threads: int = 1,
+               invert_monochrome1: bool = True, reduced_decode: bool = True, out: np.ndarray | None = None,
+               return_transform: bool = False):
+        """Display-ready pixels: modality LUT -> VOI -> MONOCHROME1 inversion -> resize.
+
+        size: None (original), an int (longest side, aspect kept) or (height, width).
+        window: "dicom" (the file's first VOI LUT item, else first window, else "auto"), "auto"
+            (min-max), "percentile" (`percentiles`), "file" / "lut" (the file's window or VOI LUT
+            number `index`), or (center, width) with `window_function`.
+        dtype: "uint8", "uint16" or "float32" (display values in [0, 1]); 1 / max is white.
+        aspect: "stretch" or "letterbox" (for (height, width) sizes; borders get `pad` in [0, 1]).
+        out: optional preallocated C-contiguous array of the right shape and dtype.
+        return_transform: also return the RenderTransform mapping source boxes to output pixels.
+        """
+        opts = _RenderOptions()
+        if size is None:
+            check(_opts_size(opts.h, _SIZE_ORIGINAL, 0, 0))
+        elif isinstance(size, (int, np.integer)):
+            check(_opts_size(opts.h, _SIZE_LONGEST, 0, int(size)))
+        else:
+            h, w = size
+            check(_opts_size(opts.h, _SIZE_EXACT, int(h), int(w)))
+        if aspect not in _ASPECT:
+            raise _lib_error(1, f"aspect must be one of {sorted(_ASPECT)}, got {aspect!r}")
+        check(_opts_aspect(opts.h, _ASPECT[aspect], float(pad)))
+        check(_set_window(opts.h, window, window_function, percentiles, index))
+        if dtype not in _OUTPUT:
+            raise _lib_error(1, f"dtype must be one of {sorted(_OUTPUT)}, got {dtype!r}")
+        for key, value in ((_OPT_OUTPUT, _OUTPUT[dtype]), (_OPT_FRAME, frame), (_OPT_THREADS, threads),
+                           (_OPT_INVERT, int(invert_monochrome1)), (_OPT_REDUCED, int(reduced_decode))):
+            check(_opts_int(opts.h, key, int(value)))
+        oh, ow = _i32(), _i32()
+        check(_render_size(self._handle(), opts.h, ctypes.byref(oh), ctypes.byref(ow)))
+        shape = (oh.value, ow.value)
+        np_dtype = _DTYPES[_OUTPUT[dtype]]
+        if out is None:
+            out = np.empty(shape, dtype=np_dtype)
+        elif out.shape != shape or out.dtype != np_dtype:
+            raise _lib_error(1, f"out must have shape {shape} and dtype {np.dtype(np_dtype).name}")
+        elif out.strides[1] != out.itemsize:
+            raise _lib_error(1, "out rows must be contiguous")
+        t = (ctypes.c_double * 4)()
+        check(_render(self._handle(), opts.h, out.ctypes.data, out.strides[0] * (shape[0] - 1) + shape[1] * out.itemsize,
+                      out.strides[0], t))
+        if return_transform:
+            return out, RenderTransform(*t)
+        return out
+
+    # -- lifetime --------------------------------------------------------------------------
+    def close(self) -> None:
+        if self._h is not None:
+            _close(self._h)
+            self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_h", None) is not None:
+            _close(self._h)
+
+    def __repr__(self) -> str:
+        return (f"DicomImage({self.source!r}, {self.rows}x{self.columns}, {self.frames} frame(s), "
+                f"{self.photometric_interpretation}, {self.bits_stored}/{self.bits_allocated} bits, "
+                f"TS {self.transfer_syntax_uid})")
+
+
+class _RenderOptions:
+    def __init__(self):
+        self.h = _vp()
+        check(_opts_create(ctypes.byref(self.h)))
+
+    def __del__(self):
+        _opts_destroy(self.h)
+
+
+def _set_window(h, window: Window, function: str, percentiles, index: int) -> int:
+    if isinstance(window, str):
+        modes = {"dicom": _W_DICOM, "auto": _W_AUTO, "file": _W_FILE_INDEX, "lut": _W_FILE_LUT}
+        if window == "percentile":
+            lo, hi = percentiles
+            return _opts_window(h, _W_PERCENTILE, float(lo), float(hi), 0, 0)
+        if window not in modes:
+            raise _lib_error(1, f"window must be 'dicom', 'auto', 'percentile', 'file', 'lut' or (center, width); got {window!r}")
+        return _opts_window(h, modes[window], 0.0, 0.0, 0, int(index))
+    center, width = window
+    if function.upper() not in _VOI:
+        raise _lib_error(1, f"window_function must be one of {sorted(_VOI)}, got {function!r}")
+    return _opts_window(h, _W_EXPLICIT, float(center), float(width), _VOI[function.upper()], 0)
+
+
+def _lib_error(status: int, message: str):
+    from .errors import _BY_STATUS
+    return _BY_STATUS[status](message, status)
+
+
+def read_dicom(source: Union[str, os.PathLike, bytes, bytearray, memoryview]) -> DicomImage:
+    """Opens a DICOM file from a path or from its bytes (any transfer syntax GDCM/OpenJPEG decode)."""
+    return DicomImage(source)

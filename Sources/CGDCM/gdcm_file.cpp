@@ -1,5 +1,6 @@
 // GDCM side of the shim: parsing, attribute access, pixel data layout, GDCM's codecs.
 #include "cgdcm.h"
+#include "meta_repair.hpp"
 #include "shim_error.hpp"
 
 #include <gdcm-3.0/gdcmImage.h>
@@ -19,10 +20,10 @@
 #include <vector>
 
 struct cgdcm_file {
-    std::string path;          // empty when opened from memory
-    std::string bytes;         // owned copy when opened from memory
-    std::unique_ptr<std::istringstream> memory;
-    std::unique_ptr<std::ifstream> stream;
+    std::string bytes;  // the whole file; GDCM parses it in place through `buffer`
+    std::unique_ptr<cgdcm::MemoryBuffer> buffer;
+    std::unique_ptr<std::istream> stream;
+    bool transfer_syntax_inferred = false;
     gdcm::Reader reader;
     gdcm::StringFilter filter;
 };
@@ -45,10 +46,14 @@ void put_text(const std::string &s, char *buf, size_t cap, size_t *len) {
     }
 }
 
-int read_file(cgdcm_file *f, const char *what) {
-    if (!f->reader.Read()) {
-        return cgdcm::fail(CGDCM_ERR_PARSE, std::string(what) + ": not a readable DICOM file (GDCM could not parse it)");
-    }
+/// Repairs a missing transfer syntax, then parses `f->bytes`.
+int parse(cgdcm_file *f) {
+    std::string uid;
+    f->transfer_syntax_inferred = cgdcm::repair_missing_transfer_syntax(f->bytes, uid);
+    f->buffer = std::make_unique<cgdcm::MemoryBuffer>(f->bytes.data(), f->bytes.size());
+    f->stream = std::make_unique<std::istream>(f->buffer.get());
+    f->reader.SetStream(*f->stream);
+    if (!f->reader.Read()) return cgdcm::fail(CGDCM_ERR_PARSE, "not a readable DICOM file (GDCM could not parse it)");
     f->filter.SetFile(f->reader.GetFile());
     return CGDCM_OK;
 }
@@ -88,12 +93,16 @@ int cgdcm_open_path(const char *path, cgdcm_file **out) {
     return cgdcm::guard([&]() -> int {
         if (!path || !out) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
         cgdcm_quiet();
+        std::ifstream in(path, std::ios::binary);
+        if (!in.is_open()) return cgdcm::fail(CGDCM_ERR_IO, "cannot open file");
         auto f = std::make_unique<cgdcm_file>();
-        f->path = path;
-        f->stream = std::make_unique<std::ifstream>(path, std::ios::binary);
-        if (!f->stream->is_open()) return cgdcm::fail(CGDCM_ERR_IO, std::string(path) + ": cannot open file");
-        f->reader.SetStream(*f->stream);
-        int rc = read_file(f.get(), path);
+        in.seekg(0, std::ios::end);
+        std::streamoff size = in.tellg();
+        if (size < 0) return cgdcm::fail(CGDCM_ERR_IO, "cannot read file");
+        f->bytes.resize(static_cast<size_t>(size));
+        in.seekg(0);
+        if (size > 0 && !in.read(&f->bytes[0], size)) return cgdcm::fail(CGDCM_ERR_IO, "cannot read file");
+        int rc = parse(f.get());
         if (rc != CGDCM_OK) return rc;
         *out = f.release();
         return CGDCM_OK;
@@ -106,9 +115,7 @@ int cgdcm_open_memory(const void *data, size_t size, cgdcm_file **out) {
         cgdcm_quiet();
         auto f = std::make_unique<cgdcm_file>();
         f->bytes.assign(static_cast<const char *>(data), size);
-        f->memory = std::make_unique<std::istringstream>(f->bytes);
-        f->reader.SetStream(*f->memory);
-        int rc = read_file(f.get(), "<memory>");
+        int rc = parse(f.get());
         if (rc != CGDCM_OK) return rc;
         *out = f.release();
         return CGDCM_OK;
@@ -121,7 +128,7 @@ int cgdcm_transfer_syntax(cgdcm_file *file, char *buf, size_t cap, int *inferred
     return cgdcm::guard([&]() -> int {
         if (!file) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null handle");
         const gdcm::FileMetaInformation &meta = file->reader.GetFile().GetHeader();
-        if (inferred) *inferred = meta.FindDataElement(gdcm::Tag(0x0002, 0x0010)) ? 0 : 1;
+        if (inferred) *inferred = file->transfer_syntax_inferred || !meta.FindDataElement(gdcm::Tag(0x0002, 0x0010)) ? 1 : 0;
         const gdcm::TransferSyntax &ts = meta.GetDataSetTransferSyntax();
         const char *uid = ts.IsValid() ? ts.GetString() : "";
         put_text(uid ? uid : "", buf, cap, nullptr);
@@ -241,13 +248,9 @@ int cgdcm_decode_frame(cgdcm_file *file, size_t frame, void *out, size_t expecte
         // A second, image-level read: ImageReader sets up the codec state (photometric, pixel
         // format, lossy flag) that gdcm::Image::GetBuffer needs.
         gdcm::ImageReader ir;
-        std::unique_ptr<std::istream> in;
-        if (file->path.empty()) {
-            in = std::make_unique<std::istringstream>(file->bytes);
-        } else {
-            in = std::make_unique<std::ifstream>(file->path, std::ios::binary);
-        }
-        ir.SetStream(*in);
+        cgdcm::MemoryBuffer buffer(file->bytes.data(), file->bytes.size());
+        std::istream in(&buffer);
+        ir.SetStream(in);
         if (!ir.Read()) return cgdcm::fail(CGDCM_ERR_DECODE, "GDCM could not read the image module");
         const gdcm::Image &image = ir.GetImage();
         size_t total = image.GetBufferLength();

@@ -1,0 +1,32 @@
+#pragma once
+#include <streambuf>
+#include <string>
+
+namespace cgdcm {
+
+/// When `bytes` is a PS3.10 file whose meta lacks Transfer Syntax UID (0002,0010), inserts that
+/// element with the syntax inferred from the data set (explicit/implicit VR, and the first
+/// fragment's codec for encapsulated Pixel Data), sets `uid` and returns true.
+bool repair_missing_transfer_syntax(std::string &bytes, std::string &uid);
+
+/// A read-only stream buffer over memory the caller keeps alive (no copy).
+class MemoryBuffer : public std::streambuf {
+  public:
+    MemoryBuffer(const char *data, size_t size) {
+        char *p = const_cast<char *>(data);
+        setg(p, p, p + size);
+    }
+
+  protected:
+    pos_type seekoff(off_type off, std::ios_base::seekdir dir, std::ios_base::openmode) override {
+        char *target = (dir == std::ios_base::beg ? eback() : dir == std::ios_base::cur ? gptr() : egptr()) + off;
+        if (target < eback() || target > egptr()) return pos_type(off_type(-1));
+        setg(eback(), target, egptr());
+        return pos_type(target - eback());
+    }
+    pos_type seekpos(pos_type pos, std::ios_base::openmode which) override {
+        return seekoff(off_type(pos), std::ios_base::beg, which);
+    }
+};
+
+}  // namespace cgdcm

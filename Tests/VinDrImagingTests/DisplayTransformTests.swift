@@ -1,0 +1,45 @@
+import XCTest
+import VinDrDICOM
+@testable import VinDrImaging
+
+final class DisplayTransformTests: XCTestCase {
+    func voi(_ v: DisplayTransform.VOI, _ x: Double) -> Double {
+        DisplayTransform(modality: .rescale(slope: 1, intercept: 0), voi: v, invert: false).voiValue(x)
+    }
+
+    func testLinearFollowsPS33BoundariesExactly() {
+        // PS3.3 C.11.2.1.2.1 with c = 100, w = 21: x <= 89.5 -> 0, x > 109.5 -> 1.
+        let w = DisplayTransform.VOI.window(center: 100, width: 21, function: .linear)
+        XCTAssertEqual(voi(w, 89.5), 0)
+        XCTAssertEqual(voi(w, 109.6), 1)
+        XCTAssertEqual(voi(w, 99.5), 0.5, accuracy: 1e-12)
+        XCTAssertEqual(voi(w, 104.5), (104.5 - 99.5) / 20 + 0.5, accuracy: 1e-12)
+    }
+
+    func testLinearExactAndSigmoid() {
+        let e = DisplayTransform.VOI.window(center: 0, width: 10, function: .linearExact)
+        XCTAssertEqual(voi(e, -5), 0)
+        XCTAssertEqual(voi(e, 2.5), 0.75, accuracy: 1e-12)
+        XCTAssertEqual(voi(e, 5.01), 1)
+        let s = DisplayTransform.VOI.window(center: 10, width: 4, function: .sigmoid)
+        XCTAssertEqual(voi(s, 10), 0.5, accuracy: 1e-12)
+        XCTAssertEqual(voi(s, 11), 1 / (1 + exp(-1.0)), accuracy: 1e-12)
+    }
+
+    func testVOILUTAndModalityLUTClampAtTheEnds() {
+        let lut = LookupTable(firstMapped: -2, bitsPerEntry: 8, data: [0, 51, 255])
+        let t = DisplayTransform(modality: .lut(lut), voi: .lut(LookupTable(firstMapped: 0, bitsPerEntry: 8, data: Array(0...255))), invert: true)
+        XCTAssertEqual(t.modalityValue(-10), 0)
+        XCTAssertEqual(t.modalityValue(-1), 51)
+        XCTAssertEqual(t.modalityValue(40), 255)
+        XCTAssertEqual(t.displayValue(stored: -1), 1 - 51.0 / 255, accuracy: 1e-12)
+    }
+
+    func testTableMasksBitsAboveBitsStored() {
+        let t = DisplayTransform(modality: .rescale(slope: 1, intercept: 0), voi: .range(low: 0, high: 4095), invert: false)
+        let table = t.table(format: .uint16, bitsStored: 12)
+        XCTAssertEqual(table.count, 65536)
+        XCTAssertEqual(table[0xF000], 0)
+        XCTAssertEqual(table[0x1FFF], 1)
+    }
+}

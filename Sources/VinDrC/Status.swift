@@ -2,6 +2,7 @@ import Foundation
 import VinDrAnnotations
 import VinDrBoxes
 import VinDrDICOM
+import VinDrImaging
 
 // Status codes of the C ABI. Values are explicit and never reused; 0 is success.
 // scripts/gen_header.py copies every `VDR_*` constant of this file into include/vindr.h.
@@ -101,6 +102,7 @@ func statusAndMessage(of error: Error) -> (Int32, String) {
     case let e as DICOMError: return (dicomStatus(e.kind), e.description)
     case let e as CSVError: return (VDR_ERR_CSV, e.description)
     case let e as BoxError: return (VDR_ERR_ARGUMENT, e.description)
+    case let e as RenderError: return (VDR_ERR_ARGUMENT, e.description)
     default: return (VDR_ERR_INTERNAL, String(describing: error))
     }
 }

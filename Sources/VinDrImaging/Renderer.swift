@@ -83,8 +83,9 @@ public enum Renderer {
         table.withUnsafeBufferPointer { lut in
             pixels.bytes.withUnsafeBytes { src in
                 resample(src, width: pixels.width, height: pixels.height, format: pixels.format, lut: lut.baseAddress!,
-                         into: content, rowStride: rowStride, width: cw, height: ch, writer: writer,
-                         threads: options.threads, workspace: workspace)
+                         into: content, rowStride: rowStride, width: cw, height: ch,
+                         grid: SourceGrid(reduction: pixels.reduction, sourceWidth: m.columns, sourceHeight: m.rows),
+                         writer: writer, threads: options.threads, workspace: workspace)
             }
         }
         return g
@@ -108,11 +109,12 @@ public enum Renderer {
 
     static func resample(_ src: UnsafeRawBufferPointer, width w: Int, height h: Int, format: SampleFormat,
                          lut: UnsafePointer<Float>, into out: UnsafeMutableRawPointer, rowStride: Int,
-                         width ow: Int, height oh: Int, writer: RowWriter, threads: Int, workspace: RenderWorkspace) {
+                         width ow: Int, height oh: Int, grid: SourceGrid, writer: RowWriter, threads: Int,
+                         workspace: RenderWorkspace) {
         let srcBase = src.baseAddress!
         let srcRow = w * format.bytesPerSample
         let bands = min(threads, oh)
-        if w == ow && h == oh {
+        if w == ow && h == oh && grid.reduction == 0 {
             // No resampling: table lookup straight to the output type.
             let rowScratchSize = w
             if workspace.rowScratch.count < rowScratchSize * bands { workspace.rowScratch = [Float](repeating: 0, count: rowScratchSize * bands) }
@@ -128,7 +130,8 @@ public enum Renderer {
             }
             return
         }
-        let r = Resampler(inputWidth: w, inputHeight: h, outputWidth: ow, outputHeight: oh)
+        let r = Resampler(horizontal: grid.taps(input: w, output: ow, sourceCount: grid.sourceWidth),
+                          vertical: grid.taps(input: h, output: oh, sourceCount: grid.sourceHeight))
         let interRows = h + r.vertical.taps
         let rowScratchSize = w + r.horizontal.taps
         if workspace.intermediate.count < interRows * ow { workspace.intermediate = [Float](repeating: 0, count: interRows * ow) }
@@ -172,6 +175,23 @@ public enum Renderer {
                 body(b, (n * b / bands)..<(n * (b + 1) / bands))
             }
         }
+    }
+}
+
+/// Where the decoded samples sit on the full-resolution source grid. A JPEG 2000 image decoded
+/// `reduction` levels down is the wavelet low band (ISO 15444-1 F.3.8): sample i is centred on
+/// source pixel 2^r * i, not on the middle of the 2^r block it stands for, so source coordinate X
+/// lies at decoded coordinate (X + (2^r - 1) / 2) / 2^r.
+struct SourceGrid {
+    let reduction: Int
+    let sourceWidth: Int
+    let sourceHeight: Int
+
+    func taps(input: Int, output: Int, sourceCount: Int) -> AxisTaps {
+        guard reduction > 0 else { return AxisTaps(input: input, output: output) }
+        let f = Double(1 << reduction)
+        return AxisTaps(input: input, output: output, scale: Double(sourceCount) / Double(output) / f,
+                        offset: (f - 1) / (2 * f))
     }
 }
 

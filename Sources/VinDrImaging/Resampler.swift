@@ -11,35 +11,37 @@ struct AxisTaps {
     var start: [Int]
     var weights: [Float]
 
-    /// True when the axis maps input to output one-to-one.
-    var isIdentity: Bool { inputCount == outputCount }
-
-    init(input n: Int, output m: Int) {
+    /// Output pixel j covers input coordinates [j * scale + offset, (j + 1) * scale + offset)
+    /// (area mode, clipped to the image and renormalised) or is sampled at (j + 0.5) * scale - 0.5
+    /// + offset (bilinear mode, used when scale < 1). `scale` defaults to n / m.
+    init(input n: Int, output m: Int, scale: Double? = nil, offset: Double = 0) {
         inputCount = n
         outputCount = m
-        if m < n {
-            let scale = Double(n) / Double(m)
-            taps = Int(scale.rounded(.up)) + 1
-            start = [Int](repeating: 0, count: m)
+        let scale = scale ?? Double(n) / Double(m)
+        start = [Int](repeating: 0, count: m)
+        if scale > 1 {
+            taps = Int(scale.rounded(.up)) + 2
             weights = [Float](repeating: 0, count: m * taps)
             for j in 0..<m {
-                let a = Double(j) * scale, b = Double(j + 1) * scale
-                let first = Int(a.rounded(.down))
+                let a = max(0, Double(j) * scale + offset), b = min(Double(n), Double(j + 1) * scale + offset)
+                let first = min(max(0, Int(a.rounded(.down))), n - 1)
                 start[j] = first
+                guard b > a else {
+                    weights[j * taps] = 1
+                    continue
+                }
                 var k = first
-                while Double(k) < b && k < n {
+                while Double(k) < b && k < n && k - first < taps {
                     let overlap = min(Double(k + 1), b) - max(Double(k), a)
-                    if overlap > 0 { weights[j * taps + (k - first)] = Float(overlap / scale) }
+                    if overlap > 0 { weights[j * taps + (k - first)] = Float(overlap / (b - a)) }
                     k += 1
                 }
             }
         } else {
             taps = 2
-            start = [Int](repeating: 0, count: m)
             weights = [Float](repeating: 0, count: m * 2)
-            let scale = Double(n) / Double(m)
             for j in 0..<m {
-                let x = (Double(j) + 0.5) * scale - 0.5
+                let x = (Double(j) + 0.5) * scale - 0.5 + offset
                 var x0 = Int(x.rounded(.down))
                 var f = x - Double(x0)
                 if x0 < 0 { x0 = 0; f = 0 }
@@ -58,9 +60,9 @@ struct Resampler {
     let horizontal: AxisTaps
     let vertical: AxisTaps
 
-    init(inputWidth: Int, inputHeight: Int, outputWidth: Int, outputHeight: Int) {
-        horizontal = AxisTaps(input: inputWidth, output: outputWidth)
-        vertical = AxisTaps(input: inputHeight, output: outputHeight)
+    init(horizontal: AxisTaps, vertical: AxisTaps) {
+        self.horizontal = horizontal
+        self.vertical = vertical
     }
 
     /// Horizontal pass of one input row (`row` has inputWidth + taps readable floats, the tail

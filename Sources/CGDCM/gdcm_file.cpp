@@ -15,6 +15,7 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -24,7 +25,13 @@ struct cgdcm_file {
     std::unique_ptr<cgdcm::MemoryBuffer> buffer;
     std::unique_ptr<std::istream> stream;
     bool transfer_syntax_inferred = false;
-    gdcm::Reader reader;
+    // Native little-endian Pixel Data is not copied by GDCM: its value stays in `bytes` at
+    // [native_offset, native_offset + native_length) (length as declared; may exceed the file).
+    bool native_in_place = false;
+    size_t native_offset = 0;
+    size_t native_length = 0;
+    std::unique_ptr<gdcm::Reader> reader_ptr = std::make_unique<gdcm::Reader>();
+    gdcm::Reader &reader() { return *reader_ptr; }
     gdcm::StringFilter filter;
 };
 
@@ -46,20 +53,55 @@ void put_text(const std::string &s, char *buf, size_t cap, size_t *len) {
     }
 }
 
-/// Repairs a missing transfer syntax, then parses `f->bytes`.
+/// Reads the data set up to Pixel Data; when that is native and little-endian, records where its
+/// value lies in `f->bytes` instead of letting GDCM copy it (PS3.5 7.1: the 4 bytes before a value
+/// are its length in both explicit long form and implicit VR).
+bool parse_in_place(cgdcm_file *f) {
+    const gdcm::Tag pixel(0x7fe0, 0x0010);
+    std::set<gdcm::Tag> skip{pixel};
+    if (!f->reader().ReadUpToTag(pixel, skip)) return false;
+    const gdcm::TransferSyntax &ts = f->reader().GetFile().GetHeader().GetDataSetTransferSyntax();
+    if (!ts.IsValid() || ts.IsEncapsulated() || ts.GetSwapCode() != gdcm::SwapCode::LittleEndian ||
+        ts == gdcm::TransferSyntax::DeflatedExplicitVRLittleEndian) {
+        return false;
+    }
+    std::streamoff pos = f->stream->tellg();
+    if (pos < 12 || static_cast<size_t>(pos) > f->bytes.size()) return false;
+    size_t at = static_cast<size_t>(pos);
+    const unsigned char *b = reinterpret_cast<const unsigned char *>(f->bytes.data());
+    size_t header = ts.IsExplicit() ? 12 : 8;
+    if (!(b[at - header] == 0xE0 && b[at - header + 1] == 0x7F && b[at - header + 2] == 0x10 && b[at - header + 3] == 0x00)) {
+        return false;
+    }
+    uint32_t length = b[at - 4] | b[at - 3] << 8 | b[at - 2] << 16 | static_cast<uint32_t>(b[at - 1]) << 24;
+    if (length == 0xFFFFFFFFu) return false;
+    f->native_in_place = true;
+    f->native_offset = at;
+    f->native_length = length;
+    return true;
+}
+
+/// Repairs a missing transfer syntax, then parses `f->bytes` (in place when possible, else fully).
 int parse(cgdcm_file *f) {
     std::string uid;
     f->transfer_syntax_inferred = cgdcm::repair_missing_transfer_syntax(f->bytes, uid);
     f->buffer = std::make_unique<cgdcm::MemoryBuffer>(f->bytes.data(), f->bytes.size());
     f->stream = std::make_unique<std::istream>(f->buffer.get());
-    f->reader.SetStream(*f->stream);
-    if (!f->reader.Read()) return cgdcm::fail(CGDCM_ERR_PARSE, "not a readable DICOM file (GDCM could not parse it)");
-    f->filter.SetFile(f->reader.GetFile());
+    f->reader().SetStream(*f->stream);
+    if (!parse_in_place(f)) {
+        f->native_in_place = false;
+        f->reader_ptr = std::make_unique<gdcm::Reader>();
+        f->stream->clear();
+        f->stream->seekg(0);
+        f->reader().SetStream(*f->stream);
+        if (!f->reader().Read()) return cgdcm::fail(CGDCM_ERR_PARSE, "not a readable DICOM file (GDCM could not parse it)");
+    }
+    f->filter.SetFile(f->reader().GetFile());
     return CGDCM_OK;
 }
 
 gdcm::SmartPointer<gdcm::SequenceOfItems> sequence(cgdcm_file *f, uint16_t g, uint16_t e) {
-    const gdcm::DataElement *de = find(f->reader.GetFile().GetDataSet(), g, e);
+    const gdcm::DataElement *de = find(f->reader().GetFile().GetDataSet(), g, e);
     if (!de) return nullptr;
     return de->GetValueAsSQ();
 }
@@ -127,7 +169,7 @@ void cgdcm_close(cgdcm_file *file) { delete file; }
 int cgdcm_transfer_syntax(cgdcm_file *file, char *buf, size_t cap, int *inferred) {
     return cgdcm::guard([&]() -> int {
         if (!file) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null handle");
-        const gdcm::FileMetaInformation &meta = file->reader.GetFile().GetHeader();
+        const gdcm::FileMetaInformation &meta = file->reader().GetFile().GetHeader();
         if (inferred) *inferred = file->transfer_syntax_inferred || !meta.FindDataElement(gdcm::Tag(0x0002, 0x0010)) ? 1 : 0;
         const gdcm::TransferSyntax &ts = meta.GetDataSetTransferSyntax();
         const char *uid = ts.IsValid() ? ts.GetString() : "";
@@ -139,7 +181,7 @@ int cgdcm_transfer_syntax(cgdcm_file *file, char *buf, size_t cap, int *inferred
 int cgdcm_string(cgdcm_file *file, uint16_t group, uint16_t element, char *buf, size_t cap, size_t *len) {
     return cgdcm::guard([&]() -> int {
         if (!file) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null handle");
-        const gdcm::DataSet &ds = group == 0x0002 ? file->reader.GetFile().GetHeader() : file->reader.GetFile().GetDataSet();
+        const gdcm::DataSet &ds = group == 0x0002 ? file->reader().GetFile().GetHeader() : file->reader().GetFile().GetDataSet();
         const gdcm::DataElement *de = find(ds, group, element);
         if (!de) return CGDCM_ABSENT;
         put_text(file->filter.ToString(*de), buf, cap, len);
@@ -188,7 +230,11 @@ int cgdcm_pixel_layout(cgdcm_file *file, int *kind, size_t *fragments, size_t *o
         if (!file || !kind || !fragments || !offsets) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
         *fragments = 0;
         *offsets = 0;
-        const gdcm::DataElement *de = find(file->reader.GetFile().GetDataSet(), 0x7fe0, 0x0010);
+        if (file->native_in_place) {
+            *kind = file->native_length ? CGDCM_PIXELS_NATIVE : CGDCM_PIXELS_ABSENT;
+            return CGDCM_OK;
+        }
+        const gdcm::DataElement *de = find(file->reader().GetFile().GetDataSet(), 0x7fe0, 0x0010);
         if (!de || de->IsEmpty()) {
             *kind = CGDCM_PIXELS_ABSENT;
             return CGDCM_OK;
@@ -208,7 +254,13 @@ int cgdcm_pixel_layout(cgdcm_file *file, int *kind, size_t *fragments, size_t *o
 int cgdcm_native_pixels(cgdcm_file *file, const void **data, size_t *size) {
     return cgdcm::guard([&]() -> int {
         if (!file || !data || !size) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
-        const gdcm::DataElement *de = find(file->reader.GetFile().GetDataSet(), 0x7fe0, 0x0010);
+        if (file->native_in_place) {
+            size_t available = file->bytes.size() - file->native_offset;
+            *data = file->bytes.data() + file->native_offset;
+            *size = file->native_length < available ? file->native_length : available;
+            return CGDCM_OK;
+        }
+        const gdcm::DataElement *de = find(file->reader().GetFile().GetDataSet(), 0x7fe0, 0x0010);
         const gdcm::ByteValue *bv = de ? de->GetByteValue() : nullptr;
         if (!bv) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "no native Pixel Data (7FE0,0010)");
         *data = bv->GetPointer();
@@ -220,7 +272,7 @@ int cgdcm_native_pixels(cgdcm_file *file, const void **data, size_t *size) {
 int cgdcm_fragment(cgdcm_file *file, size_t index, const void **data, size_t *size) {
     return cgdcm::guard([&]() -> int {
         if (!file || !data || !size) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
-        const gdcm::DataElement *de = find(file->reader.GetFile().GetDataSet(), 0x7fe0, 0x0010);
+        const gdcm::DataElement *de = find(file->reader().GetFile().GetDataSet(), 0x7fe0, 0x0010);
         const gdcm::SequenceOfFragments *sf = de ? de->GetSequenceOfFragments() : nullptr;
         if (!sf || index >= sf->GetNumberOfFragments()) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "fragment index out of range");
         const gdcm::ByteValue *bv = sf->GetFragment(index).GetByteValue();
@@ -233,7 +285,7 @@ int cgdcm_fragment(cgdcm_file *file, size_t index, const void **data, size_t *si
 int cgdcm_offset(cgdcm_file *file, size_t index, uint32_t *offset) {
     return cgdcm::guard([&]() -> int {
         if (!file || !offset) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
-        const gdcm::DataElement *de = find(file->reader.GetFile().GetDataSet(), 0x7fe0, 0x0010);
+        const gdcm::DataElement *de = find(file->reader().GetFile().GetDataSet(), 0x7fe0, 0x0010);
         const gdcm::SequenceOfFragments *sf = de ? de->GetSequenceOfFragments() : nullptr;
         const gdcm::ByteValue *table = sf ? sf->GetTable().GetByteValue() : nullptr;
         if (!table || index >= table->GetLength() / 4) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "offset index out of range");

@@ -1,7 +1,7 @@
 import CGDCM
 
 extension DICOMFile {
-    /// Decodes the stored values of `frame` (0-based).
+    /// Decodes the stored values of `frame` (0-based) into memory owned by the result.
     ///
     /// - Parameters:
     ///   - maxReduction: the decoder may return the image downscaled by up to 2^maxReduction per
@@ -9,6 +9,15 @@ extension DICOMFile {
     ///     `StoredPixels.reduction` says what was applied. Other syntaxes ignore it.
     ///   - threads: decoder threads (JPEG 2000 only).
     public func decode(frame: Int = 0, maxReduction: Int = 0, threads: Int = 1) throws -> StoredPixels {
+        try withPixels(frame: frame, maxReduction: maxReduction, threads: threads) { v in
+            StoredPixels(width: v.width, height: v.height, format: v.format, bytes: [UInt8](v.bytes), reduction: v.reduction)
+        }
+    }
+
+    /// Calls `body` with the stored values of `frame`; native (uncompressed) frames are lent
+    /// straight from the file's bytes, without a copy. The view is valid only inside `body`.
+    public func withPixels<R>(frame: Int = 0, maxReduction: Int = 0, threads: Int = 1,
+                              _ body: (PixelView) throws -> R) throws -> R {
         let m = metadata
         let format = try checkDecodable(frame: frame)
         var kind: Int32 = 0
@@ -17,21 +26,24 @@ extension DICOMFile {
         guard cgdcm_pixel_layout(handle, &kind, &fragments, &offsets) == CGDCM_OK else {
             throw DICOMError(.format, source, shimMessage())
         }
+        let decoded: StoredPixels
         switch kind {
         case CGDCM_PIXELS_NATIVE:
-            return try decodeNative(frame: frame, format: format)
+            return try withExtendedLifetime(self) { try body(nativeFrame(frame, format: format)) }
         case CGDCM_PIXELS_ENCAPSULATED:
+            let stream = try frameStream(frame: frame, fragments: fragments, offsets: offsets)
             if TransferSyntax.isJPEG2000(m.transferSyntaxUID) {
-                let stream = try frameStream(frame: frame, fragments: fragments, offsets: offsets)
-                return try decodeJPEG2000(stream, format: format, maxReduction: maxReduction, threads: threads)
+                decoded = try decodeJPEG2000(stream, format: format, maxReduction: maxReduction, threads: threads)
+            } else if m.transferSyntaxUID == TransferSyntax.rle {
+                decoded = try RLEDecoder.decode(stream, width: m.columns, height: m.rows, format: format, source: source)
+            } else {
+                decoded = try decodeWithGDCM(frame: frame, format: format)
             }
-            if m.transferSyntaxUID == TransferSyntax.rle {
-                let stream = try frameStream(frame: frame, fragments: fragments, offsets: offsets)
-                return try RLEDecoder.decode(stream, width: m.columns, height: m.rows, format: format, source: source)
-            }
-            return try decodeWithGDCM(frame: frame, format: format)
         default:
             throw DICOMError(.noPixelData, source, "no Pixel Data (7FE0,0010)")
+        }
+        return try decoded.bytes.withUnsafeBytes {
+            try body(PixelView(width: decoded.width, height: decoded.height, format: format, bytes: $0, reduction: decoded.reduction))
         }
     }
 
@@ -62,8 +74,8 @@ extension DICOMFile {
     }
 
     /// Native (uncompressed) Pixel Data, PS3.5 8.1.1: frames are contiguous; trailing padding
-    /// (odd length, extra bytes) is ignored; a short value is an error.
-    func decodeNative(frame: Int, format: SampleFormat) throws -> StoredPixels {
+    /// (odd length, extra bytes) is ignored; a short value is an error. Borrowed from the handle.
+    func nativeFrame(_ frame: Int, format: SampleFormat) throws -> PixelView {
         let m = metadata
         var ptr: UnsafeRawPointer?
         var size = 0
@@ -75,8 +87,8 @@ extension DICOMFile {
         guard size >= needed else {
             throw DICOMError(.format, source, "Pixel Data (7FE0,0010) has \(size) bytes, \(m.rows)x\(m.columns)x\(m.frames) frame(s) of \(m.bitsAllocated)-bit samples need \(needed)")
         }
-        let bytes = [UInt8](UnsafeRawBufferPointer(start: ptr + frame * frameBytes, count: frameBytes))
-        return StoredPixels(width: m.columns, height: m.rows, format: format, bytes: bytes)
+        return PixelView(width: m.columns, height: m.rows, format: format,
+                         bytes: UnsafeRawBufferPointer(start: ptr + frame * frameBytes, count: frameBytes), reduction: 0)
     }
 
     /// The encapsulated bytes of one frame (PS3.5 A.4): one fragment per frame, or the fragments

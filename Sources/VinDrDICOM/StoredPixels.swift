@@ -57,6 +57,15 @@ public struct StoredPixels: Sendable {
     }
 }
 
+/// Borrowed stored values of one frame: same layout as `StoredPixels`, memory owned elsewhere.
+public struct PixelView {
+    public var width: Int
+    public var height: Int
+    public var format: SampleFormat
+    public var bytes: UnsafeRawBufferPointer
+    public var reduction: Int
+}
+
 /// The meaning of a raw sample under Bits Stored and Pixel Representation.
 public enum StoredValueRange {
     /// Raw sample bits -> stored value: the low `bitsStored` bits, masked (unsigned) or

@@ -73,11 +73,12 @@ public struct DisplayTransform: Sendable, Equatable {
         return invert ? 1 - y : y
     }
 
-    /// The table of display values indexed by raw sample bits (the raw value, or the bit pattern
-    /// of a signed sample), covering every value a sample of `format` can hold; bits above
-    /// `bitsStored` are ignored (masked or sign-extended) as PS3.5 8.1.1 requires.
+    /// The table of display values indexed by the low `bitsStored` bits of a raw sample (the
+    /// stored value, or its two's-complement bit pattern when signed): 2^bitsStored entries.
+    /// Readers index it with `raw & (2^bitsStored - 1)`, which ignores the bits above Bits
+    /// Stored as PS3.5 8.1.1 requires.
     public func table(format: SampleFormat, bitsStored: Int) -> [Float] {
-        let size = 1 << (8 * format.bytesPerSample)
+        let size = 1 << bitsStored
         return (0..<size).map { raw in
             Float(displayValue(stored: StoredValueRange.interpret(raw, bitsStored: bitsStored, signed: format.isSigned)))
         }
@@ -86,7 +87,7 @@ public struct DisplayTransform: Sendable, Equatable {
 
 extension DisplayTransform {
     /// Resolves `choice` against the file's attributes and, for data-driven windows, the image.
-    public static func make(metadata m: DICOMMetadata, pixels: StoredPixels, choice: WindowChoice,
+    public static func make(metadata m: DICOMMetadata, pixels: PixelView, choice: WindowChoice,
                             invertMonochrome1: Bool, source: String) throws -> DisplayTransform {
         let modality = modality(of: m)
         let invert = invertMonochrome1 && m.photometricInterpretation == "MONOCHROME1"
@@ -131,7 +132,7 @@ extension DisplayTransform {
 
     /// Min-max (or percentiles, numpy's default linear interpolation) of the modality output,
     /// from a histogram of the stored values: exact, one pass over the pixels.
-    func dataRange(_ pixels: StoredPixels, bitsStored: Int, percentiles: (Double, Double)?) -> VOI {
+    func dataRange(_ pixels: PixelView, bitsStored: Int, percentiles: (Double, Double)?) -> VOI {
         let hist = Histogram.of(pixels, bitsStored: bitsStored)
         // (modality value, count) for each stored value present, sorted by modality value.
         var values: [(Double, Int)] = []
@@ -167,20 +168,18 @@ struct Histogram {
     var minStored: Int
     var counts: [Int]
 
-    static func of(_ p: StoredPixels, bitsStored: Int) -> Histogram {
+    static func of(_ p: PixelView, bitsStored: Int) -> Histogram {
         let signed = p.format.isSigned
         let lo = signed ? -(1 << (bitsStored - 1)) : 0
         let size = 1 << bitsStored
         var raw = [Int](repeating: 0, count: 1 << (8 * p.format.bytesPerSample))
         let n = p.width * p.height
-        p.bytes.withUnsafeBytes { b in
-            raw.withUnsafeMutableBufferPointer { r in
-                if p.format.bytesPerSample == 1 {
-                    for i in 0..<n { r[Int(b[i])] += 1 }
-                } else {
-                    let w = b.bindMemory(to: UInt16.self)
-                    for i in 0..<n { r[Int(UInt16(littleEndian: w[i]))] += 1 }
-                }
+        raw.withUnsafeMutableBufferPointer { r in
+            if p.format.bytesPerSample == 1 {
+                for i in 0..<n { r[Int(p.bytes[i])] += 1 }
+            } else {
+                let w = p.bytes.baseAddress!.assumingMemoryBound(to: UInt16.self)
+                for i in 0..<n { r[Int(UInt16(littleEndian: w[i]))] += 1 }
             }
         }
         var counts = [Int](repeating: 0, count: size)

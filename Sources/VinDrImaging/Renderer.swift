@@ -67,23 +67,22 @@ public enum Renderer {
                 reduction += 1
             }
         }
-        let pixels = try file.decode(frame: options.frame, maxReduction: reduction, threads: options.threads)
-        let transform = try DisplayTransform.make(metadata: m, pixels: pixels, choice: options.window,
-                                                  invertMonochrome1: options.invertMonochrome1, source: file.source)
-        let table = workspace.displayTable(transform, format: pixels.format, bitsStored: m.bitsStored)
-        let base = buffer.baseAddress!
-        let writer = RowWriter(type: options.output)
-        // Padding first (letterbox), then the content rectangle.
-        if cw != g.outputWidth || ch != g.outputHeight {
-            let pad: Float
-            if case .letterbox(let p) = options.aspect { pad = Float(p) } else { pad = 0 }
-            for y in 0..<g.outputHeight { writer.fill(base + y * rowStride, count: g.outputWidth, value: pad) }
-        }
-        let content = base + Int(g.offsetY) * rowStride + Int(g.offsetX) * options.output.bytesPerSample
-        table.withUnsafeBufferPointer { lut in
-            pixels.bytes.withUnsafeBytes { src in
-                resample(src, width: pixels.width, height: pixels.height, format: pixels.format, lut: lut.baseAddress!,
-                         into: content, rowStride: rowStride, width: cw, height: ch,
+        try file.withPixels(frame: options.frame, maxReduction: reduction, threads: options.threads) { pixels in
+            let transform = try DisplayTransform.make(metadata: m, pixels: pixels, choice: options.window,
+                                                      invertMonochrome1: options.invertMonochrome1, source: file.source)
+            let table = workspace.displayTable(transform, format: pixels.format, bitsStored: m.bitsStored)
+            let base = buffer.baseAddress!
+            let writer = RowWriter(type: options.output)
+            // Padding first (letterbox), then the content rectangle.
+            if cw != g.outputWidth || ch != g.outputHeight {
+                let pad: Float
+                if case .letterbox(let p) = options.aspect { pad = Float(p) } else { pad = 0 }
+                for y in 0..<g.outputHeight { writer.fill(base + y * rowStride, count: g.outputWidth, value: pad) }
+            }
+            let content = base + Int(g.offsetY) * rowStride + Int(g.offsetX) * options.output.bytesPerSample
+            table.withUnsafeBufferPointer { lut in
+                resample(pixels, lut: lut.baseAddress!, mask: (1 << m.bitsStored) - 1, into: content, rowStride: rowStride,
+                         width: cw, height: ch,
                          grid: SourceGrid(reduction: pixels.reduction, sourceWidth: m.columns, sourceHeight: m.rows),
                          writer: writer, threads: options.threads, workspace: workspace)
             }
@@ -94,24 +93,26 @@ public enum Renderer {
     /// ceil(n / 2^k).
     static func ceilShift(_ n: Int, _ k: Int) -> Int { (n + (1 << k) - 1) >> k }
 
-    /// Table lookup of one source row into floats.
+    /// Table lookup of one source row into floats (`mask` keeps the Bits Stored bits).
     @inline(__always)
     static func lookupRow(_ src: UnsafeRawPointer, format: SampleFormat, count: Int, lut: UnsafePointer<Float>,
-                          into dst: UnsafeMutablePointer<Float>) {
+                          mask: Int, into dst: UnsafeMutablePointer<Float>) {
         if format.bytesPerSample == 1 {
             let s = src.assumingMemoryBound(to: UInt8.self)
-            for i in 0..<count { dst[i] = lut[Int(s[i])] }
+            let m = UInt8(truncatingIfNeeded: mask)
+            for i in 0..<count { dst[i] = lut[Int(s[i] & m)] }
         } else {
             let s = src.assumingMemoryBound(to: UInt16.self)
-            for i in 0..<count { dst[i] = lut[Int(UInt16(littleEndian: s[i]))] }
+            let m = UInt16(truncatingIfNeeded: mask)
+            for i in 0..<count { dst[i] = lut[Int(UInt16(littleEndian: s[i]) & m)] }
         }
     }
 
-    static func resample(_ src: UnsafeRawBufferPointer, width w: Int, height h: Int, format: SampleFormat,
-                         lut: UnsafePointer<Float>, into out: UnsafeMutableRawPointer, rowStride: Int,
+    static func resample(_ pixels: PixelView, lut: UnsafePointer<Float>, mask: Int, into out: UnsafeMutableRawPointer, rowStride: Int,
                          width ow: Int, height oh: Int, grid: SourceGrid, writer: RowWriter, threads: Int,
                          workspace: RenderWorkspace) {
-        let srcBase = src.baseAddress!
+        let (w, h, format) = (pixels.width, pixels.height, pixels.format)
+        let srcBase = pixels.bytes.baseAddress!
         let srcRow = w * format.bytesPerSample
         let bands = min(threads, oh)
         if w == ow && h == oh && grid.reduction == 0 {
@@ -123,7 +124,7 @@ public enum Renderer {
                 parallelBands(oh, bands) { band, rows in
                     let tmp = scratchBase + band * rowScratchSize
                     for y in rows {
-                        lookupRow(srcBase + y * srcRow, format: format, count: w, lut: lut, into: tmp)
+                        lookupRow(srcBase + y * srcRow, format: format, count: w, lut: lut, mask: mask, into: tmp)
                         writer.write(tmp, count: w, to: out + y * rowStride)
                     }
                 }
@@ -149,7 +150,7 @@ public enum Renderer {
                     let tmp = scratchBase + band * (rowScratchSize + ow)
                     (tmp + w).update(repeating: 0, count: r.horizontal.taps)
                     for y in rows {
-                        lookupRow(srcBase + y * srcRow, format: format, count: w, lut: lut, into: tmp)
+                        lookupRow(srcBase + y * srcRow, format: format, count: w, lut: lut, mask: mask, into: tmp)
                         r.resampleRow(tmp, into: interBase + y * ow)
                     }
                 }

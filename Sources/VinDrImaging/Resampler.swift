@@ -20,7 +20,8 @@ struct AxisTaps {
         let scale = scale ?? Double(n) / Double(m)
         start = [Int](repeating: 0, count: m)
         if scale > 1 {
-            taps = Int(scale.rounded(.up)) + 2
+            // Enough taps for the widest interval: ceil(scale) + 1 pixels can overlap it.
+            taps = Int(scale.rounded(.up)) + 1
             weights = [Float](repeating: 0, count: m * taps)
             for j in 0..<m {
                 let a = max(0, Double(j) * scale + offset), b = min(Double(n), Double(j + 1) * scale + offset)

@@ -35,11 +35,11 @@ final class DisplayTransformTests: XCTestCase {
         XCTAssertEqual(t.displayValue(stored: -1), 1 - 51.0 / 255, accuracy: 1e-12)
     }
 
-    func testTableMasksBitsAboveBitsStored() {
-        let t = DisplayTransform(modality: .rescale(slope: 1, intercept: 0), voi: .range(low: 0, high: 4095), invert: false)
-        let table = t.table(format: .uint16, bitsStored: 12)
-        XCTAssertEqual(table.count, 65536)
-        XCTAssertEqual(table[0xF000], 0)
-        XCTAssertEqual(table[0x1FFF], 1)
+    func testTableCoversTheBitsStoredRange() {
+        let t = DisplayTransform(modality: .rescale(slope: 1, intercept: 0), voi: .range(low: -2048, high: 2047), invert: false)
+        let table = t.table(format: .int16, bitsStored: 12)
+        XCTAssertEqual(table.count, 4096)
+        XCTAssertEqual(table[0x800], 0)  // bit pattern of -2048
+        XCTAssertEqual(table[0x7FF], 1)  // 2047
     }
 }

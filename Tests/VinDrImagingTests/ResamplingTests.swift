@@ -42,6 +42,17 @@ final class ResamplingTests: XCTestCase {
         XCTAssertEqual(g.scaleX, 0.5)
     }
 
+    func testBitsAboveBitsStoredDoNotChangeTheImage() throws {
+        let clean = [0, 100, 4095, 2048]
+        let dirty = clean.map { $0 | 0xF000 }
+        func render(_ v: [Int]) throws -> [UInt8] {
+            let file = try DICOMFile(bytes: TestDICOM.file(rows: 2, columns: 2, pixels: TestDICOM.le16(v)))
+            return try Renderer.render(file, options: RenderOptions(window: .auto)).bytes
+        }
+        XCTAssertEqual(try render(dirty), try render(clean))
+        XCTAssertEqual(try render(clean), [0, 6, 255, 128])
+    }
+
     func testRenderRejectsBadBuffersWithoutWriting() throws {
         let file = try DICOMFile(bytes: TestDICOM.file(rows: 2, columns: 2, pixels: TestDICOM.le16([1, 2, 3, 4])))
         var buf = [UInt8](repeating: 7, count: 3)

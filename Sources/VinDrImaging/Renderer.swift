@@ -1,11 +1,10 @@
 import Dispatch
 import VinDrDICOM
 
-/// Reusable scratch memory for renders: the resampling intermediate and the last display table.
+/// Reusable scratch memory for renders: per-band row buffers and the last display table.
 /// One workspace serves one render at a time (not thread-safe); reuse it across images to avoid
-/// re-allocating and re-faulting large buffers.
+/// re-allocating buffers and rebuilding tables.
 public final class RenderWorkspace: @unchecked Sendable {
-    var intermediate: [Float] = []
     var rowScratch: [Float] = []
     var tableKey: (DisplayTransform, SampleFormat, Int)?
     var table: [Float] = []
@@ -133,34 +132,18 @@ public enum Renderer {
         }
         let r = Resampler(horizontal: grid.taps(input: w, output: ow, sourceCount: grid.sourceWidth),
                           vertical: grid.taps(input: h, output: oh, sourceCount: grid.sourceHeight))
-        let interRows = h + r.vertical.taps
-        let rowScratchSize = w + r.horizontal.taps
-        if workspace.intermediate.count < interRows * ow { workspace.intermediate = [Float](repeating: 0, count: interRows * ow) }
-        if workspace.rowScratch.count < (rowScratchSize + ow) * threads {
-            workspace.rowScratch = [Float](repeating: 0, count: (rowScratchSize + ow) * threads)
-        }
-        workspace.intermediate.withUnsafeMutableBufferPointer { inter in
-            workspace.rowScratch.withUnsafeMutableBufferPointer { scratch in
-                let interBase = inter.baseAddress!
-                let scratchBase = scratch.baseAddress!
-                // Zero tail rows: vertical taps past the last input row carry zero weight.
-                (interBase + h * ow).update(repeating: 0, count: r.vertical.taps * ow)
-                // Pass 1: table lookup + horizontal resampling of each source row.
-                parallelBands(h, min(threads, h)) { band, rows in
-                    let tmp = scratchBase + band * (rowScratchSize + ow)
-                    (tmp + w).update(repeating: 0, count: r.horizontal.taps)
-                    for y in rows {
-                        lookupRow(srcBase + y * srcRow, format: format, count: w, lut: lut, mask: mask, into: tmp)
-                        r.resampleRow(tmp, into: interBase + y * ow)
-                    }
-                }
-                // Pass 2: vertical resampling into the output type.
-                parallelBands(oh, bands) { band, rows in
-                    let tmp = scratchBase + band * (rowScratchSize + ow)
-                    r.resampleColumns(interBase, rows: rows, scratch: tmp) { y, row in
-                        writer.write(row, count: ow, to: out + y * rowStride)
-                    }
-                }
+        let perBand = r.scratchPerBand
+        if workspace.rowScratch.count < perBand * bands { workspace.rowScratch = [Float](repeating: 0, count: perBand * bands) }
+        workspace.rowScratch.withUnsafeMutableBufferPointer { scratch in
+            let scratchBase = scratch.baseAddress!
+            parallelBands(oh, bands) { band, rows in
+                let cap = r.rowCapacity
+                r.run(rows: rows, scratch: scratchBase + band * perBand, produce: { y, dst in
+                    lookupRow(srcBase + y * srcRow, format: format, count: w, lut: lut, mask: mask, into: dst)
+                    (dst + w).update(repeating: 0, count: cap - w)
+                }, emit: { y, row in
+                    writer.write(row, count: ow, to: out + y * rowStride)
+                })
             }
         }
     }
@@ -196,20 +179,29 @@ struct SourceGrid {
     }
 }
 
-/// Converts display values in [0, 1] to the output type (round to nearest; values are in range
-/// by construction, the min/max only absorbs float rounding at the ends).
+/// Converts display values in [0, 1] to the output type, rounding to nearest (ties to even).
+/// Values are in range by construction; the min/max only absorbs float rounding at the ends.
+/// Rounding uses the float adder: for 0 <= x < 2^23, the low mantissa bits of x + 2^23 are the
+/// integer nearest x, which avoids a checked float-to-integer conversion per pixel.
 struct RowWriter {
     let type: OutputType
 
     @inline(__always)
     func write(_ v: UnsafePointer<Float>, count: Int, to dst: UnsafeMutableRawPointer) {
+        let magic: Float = 8_388_608  // 2^23
         switch type {
         case .uint8:
             let d = dst.assumingMemoryBound(to: UInt8.self)
-            for i in 0..<count { d[i] = UInt8(min(max(v[i] * 255 + 0.5, 0), 255)) }
+            for i in 0..<count {
+                let x = min(max(v[i], 0), 1) * 255 + magic
+                d[i] = UInt8(truncatingIfNeeded: x.bitPattern)
+            }
         case .uint16:
             let d = dst.assumingMemoryBound(to: UInt16.self)
-            for i in 0..<count { d[i] = UInt16(min(max(v[i] * 65535 + 0.5, 0), 65535)) }
+            for i in 0..<count {
+                let x = min(max(v[i], 0), 1) * 65535 + magic
+                d[i] = UInt16(truncatingIfNeeded: x.bitPattern)
+            }
         case .float32:
             dst.assumingMemoryBound(to: Float.self).update(from: v, count: count)
         }

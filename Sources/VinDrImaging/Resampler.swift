@@ -55,51 +55,72 @@ struct AxisTaps {
     }
 }
 
-/// Separable resampling of a float image whose rows come from a producer (so that the LUT can
-/// be applied row by row without a full-size float copy of the source).
+/// Separable resampling, vertical pass first: each output row is a weighted sum of a few
+/// source rows (vectorisable over the full row), then one horizontal pass over that row. Source
+/// rows are produced on demand by a callback (table lookup of the stored values) and cached, so
+/// each is converted once per band even when two output rows share it.
 struct Resampler {
     let horizontal: AxisTaps
     let vertical: AxisTaps
 
-    init(horizontal: AxisTaps, vertical: AxisTaps) {
-        self.horizontal = horizontal
-        self.vertical = vertical
+    /// Floats of scratch one band needs: the row cache, the vertical sum and the output row.
+    var scratchPerBand: Int {
+        (vertical.taps + 1) * rowCapacity + rowCapacity + horizontal.outputCount
     }
 
-    /// Horizontal pass of one input row (`row` has inputWidth + taps readable floats, the tail
-    /// zero) into `out` (outputWidth floats).
-    @inline(__always)
-    func resampleRow(_ row: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
-        let taps = horizontal.taps
-        horizontal.start.withUnsafeBufferPointer { start in
-            horizontal.weights.withUnsafeBufferPointer { w in
-                for j in 0..<horizontal.outputCount {
-                    let s = row + start[j]
-                    let wj = w.baseAddress! + j * taps
-                    var acc: Float = 0
-                    for t in 0..<taps { acc += wj[t] * s[t] }
-                    out[j] = acc
+    /// A source row plus zeroed room for the horizontal taps that run past its end.
+    var rowCapacity: Int { horizontal.inputCount + horizontal.taps }
+
+    /// Produces output rows `rows` of one band. `produce(y, dst)` writes source row y as floats;
+    /// `emit(i, row)` receives each finished output row.
+    func run(rows: Range<Int>, scratch: UnsafeMutablePointer<Float>,
+             produce: (Int, UnsafeMutablePointer<Float>) -> Void, emit: (Int, UnsafePointer<Float>) -> Void) {
+        let w = horizontal.inputCount
+        let cap = rowCapacity
+        let slots = vertical.taps + 1
+        let cache = scratch
+        let acc = scratch + slots * cap
+        let out = acc + cap
+        (acc + w).update(repeating: 0, count: cap - w)
+        var cached = [Int](repeating: -1, count: slots)
+        vertical.start.withUnsafeBufferPointer { vStart in
+            vertical.weights.withUnsafeBufferPointer { vWeights in
+                for i in rows {
+                    acc.update(repeating: 0, count: w)
+                    for t in 0..<vertical.taps {
+                        let weight = vWeights[i * vertical.taps + t]
+                        let y = vStart[i] + t
+                        if weight == 0 || y >= vertical.inputCount { continue }
+                        let slot = y % slots
+                        let row = cache + slot * cap
+                        if cached[slot] != y {
+                            produce(y, row)
+                            cached[slot] = y
+                        }
+                        for x in 0..<w { acc[x] += weight * row[x] }
+                    }
+                    resampleRow(acc, into: out)
+                    emit(i, out)
                 }
             }
         }
     }
 
-    /// Vertical pass for output rows `rows`: `intermediate` holds inputHeight + taps rows of
-    /// outputWidth floats (the tail zero); `emit(i, row)` receives each finished output row.
-    func resampleColumns(_ intermediate: UnsafePointer<Float>, rows: Range<Int>, scratch: UnsafeMutablePointer<Float>,
-                         emit: (Int, UnsafePointer<Float>) -> Void) {
-        let width = horizontal.outputCount
-        let taps = vertical.taps
-        for i in rows {
-            scratch.update(repeating: 0, count: width)
-            let first = vertical.start[i]
-            for t in 0..<taps {
-                let w = vertical.weights[i * taps + t]
-                if w == 0 { continue }
-                let src = intermediate + (first + t) * width
-                for x in 0..<width { scratch[x] += w * src[x] }
+    /// Horizontal pass of one row (`row` has rowCapacity readable floats, the tail zero).
+    @inline(__always)
+    func resampleRow(_ row: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        let taps = horizontal.taps
+        horizontal.start.withUnsafeBufferPointer { start in
+            horizontal.weights.withUnsafeBufferPointer { w in
+                let weights = w.baseAddress!
+                for j in 0..<horizontal.outputCount {
+                    let s = row + start[j]
+                    let wj = weights + (j &* taps)
+                    var acc: Float = 0
+                    for t in 0..<taps { acc += wj[t] * s[t] }
+                    out[j] = acc
+                }
             }
-            emit(i, UnsafePointer(scratch))
         }
     }
 }

@@ -9,6 +9,11 @@ namespace cgdcm {
 /// fragment's codec for encapsulated Pixel Data), sets `uid` and returns true.
 bool repair_missing_transfer_syntax(std::string &bytes, std::string &uid);
 
+/// Checks that every element, item and fragment of the file lies within it, so that GDCM (whose
+/// Debian build aborts on some malformed input) only parses structurally complete files. Sets
+/// `why` and returns false otherwise.
+bool check_structure(const std::string &bytes, std::string &why);
+
 /// A read-only stream buffer over memory the caller keeps alive (no copy).
 class MemoryBuffer : public std::streambuf {
   public:

@@ -1,0 +1,212 @@
+// A structural walk of the data set before GDCM sees it. Debian's GDCM is built with assertions
+// enabled, and some truncated or inconsistent files reach an assert() inside it, which aborts
+// the whole process. Checking here that every element, item and fragment lies within the file
+// (PS3.5 7.1, 7.5, A.4) turns those files into ordinary errors.
+#include "meta_repair.hpp"
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include <zlib.h>
+
+namespace {
+
+struct Walker {
+    const unsigned char *p;
+    size_t size;
+    bool explicit_vr;
+    bool big_endian;
+    std::string error;
+
+    uint16_t u16(size_t at, bool big) const {
+        return big ? static_cast<uint16_t>(p[at] << 8 | p[at + 1]) : static_cast<uint16_t>(p[at] | p[at + 1] << 8);
+    }
+    uint32_t u32(size_t at, bool big) const {
+        return big ? static_cast<uint32_t>(u16(at, true)) << 16 | u16(at + 2, true)
+                   : u16(at, false) | static_cast<uint32_t>(u16(at + 2, false)) << 16;
+    }
+
+    bool fail(const std::string &why, uint16_t g, uint16_t e) {
+        char tag[16];
+        std::snprintf(tag, sizeof tag, "(%04X,%04X)", g, e);
+        error = std::string("element ") + tag + ": " + why;
+        return false;
+    }
+
+    static bool long_vr(const unsigned char *vr) {
+        static const char *kinds[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"};
+        for (const char *k : kinds)
+            if (std::memcmp(vr, k, 2) == 0) return true;
+        return false;
+    }
+
+    /// Walks elements in [pos, end) (end = size for the top level); stops at an item delimiter
+    /// when `in_item` and an undefined-length item is being walked.
+    bool dataset(size_t &pos, size_t end, bool big, bool explicit_vr_here, int depth, bool undefined_item) {
+        if (depth > 32) return fail("sequences nested deeper than 32 levels", 0, 0);
+        while (pos < end) {
+            if (pos + 8 > end) return fail("truncated element header at byte " + std::to_string(pos), 0, 0);
+            uint16_t g = u16(pos, big), e = u16(pos + 2, big);
+            if (g == 0xFFFE && e == 0xE00D) {  // item delimitation
+                if (!undefined_item) return fail("item delimiter outside an item", g, e);
+                pos += 8;
+                return true;
+            }
+            // Group 0002 is always explicit little endian (PS3.10 7.1).
+            bool ex = g == 0x0002 ? true : explicit_vr_here;
+            bool bg = g == 0x0002 ? false : big;
+            size_t header;
+            uint32_t len;
+            bool sequence = false;
+            if (ex) {
+                const unsigned char *vr = p + pos + 4;
+                if (vr[0] < 'A' || vr[0] > 'Z' || vr[1] < 'A' || vr[1] > 'Z') return fail("invalid VR", g, e);
+                if (long_vr(vr)) {
+                    if (pos + 12 > end) return fail("truncated element header", g, e);
+                    header = 12;
+                    len = u32(pos + 8, bg);
+                } else {
+                    header = 8;
+                    len = u16(pos + 6, bg);
+                }
+                sequence = std::memcmp(vr, "SQ", 2) == 0;
+                if (len == 0xFFFFFFFFu && !long_vr(vr)) return fail("undefined length on a short VR", g, e);
+                if (len == 0xFFFFFFFFu && std::memcmp(vr, "UN", 2) == 0) sequence = true;
+            } else {
+                header = 8;
+                len = u32(pos + 4, bg);
+                sequence = len == 0xFFFFFFFFu;
+            }
+            pos += header;
+            if (len == 0xFFFFFFFFu) {
+                bool fragments = g == 0x7FE0 && e == 0x0010 && !sequence;
+                if (g == 0x7FE0 && e == 0x0010 && ex) fragments = true;
+                if (!items(pos, end, bg, ex && !(g == 0x7FE0 && e == 0x0010), depth, fragments, g, e)) return false;
+                continue;
+            }
+            if (len > end - pos) {
+                return fail("value length " + std::to_string(len) + " runs past the end of the " +
+                                (end == size ? "file" : "enclosing item") + " (" + std::to_string(end - pos) +
+                                " bytes left): truncated or corrupt",
+                            g, e);
+            }
+            if (sequence) {
+                size_t sq = pos;
+                if (!items(sq, pos + len, bg, ex, depth, false, g, e)) return false;
+            }
+            pos += len;
+        }
+        return true;
+    }
+
+    /// Items of a sequence or encapsulated Pixel Data, up to a sequence delimiter (undefined
+    /// length) or `end` (defined length).
+    bool items(size_t &pos, size_t end, bool big, bool explicit_vr_here, int depth, bool fragments, uint16_t sg, uint16_t se) {
+        while (pos < end) {
+            if (pos + 8 > end) return fail("truncated item header", sg, se);
+            uint16_t g = u16(pos, big), e = u16(pos + 2, big);
+            uint32_t len = u32(pos + 4, big);
+            pos += 8;
+            if (g == 0xFFFE && e == 0xE0DD) return true;  // sequence delimitation
+            if (g != 0xFFFE || e != 0xE000) return fail("expected an item tag inside the sequence", sg, se);
+            if (len == 0xFFFFFFFFu) {
+                if (fragments) return fail("fragment of undefined length", sg, se);
+                if (!dataset(pos, end, big, explicit_vr_here, depth + 1, true)) return false;
+                continue;
+            }
+            if (len > end - pos) return fail("item length " + std::to_string(len) + " runs past the end: truncated or corrupt", sg, se);
+            if (!fragments) {
+                size_t inner = pos;
+                if (!dataset(inner, pos + len, big, explicit_vr_here, depth + 1, false)) return false;
+            }
+            pos += len;
+        }
+        if (end == size) return fail("sequence or encapsulated data not terminated: truncated", sg, se);
+        return true;
+    }
+};
+
+/// Inflates a Deflated Explicit VR Little Endian data set (PS3.5 A.5: raw deflate, no header).
+bool inflate_dataset(const unsigned char *data, size_t size, std::string &out, std::string &why) {
+    z_stream z{};
+    if (inflateInit2(&z, -MAX_WBITS) != Z_OK) {
+        why = "cannot initialise zlib";
+        return false;
+    }
+    z.next_in = const_cast<unsigned char *>(data);
+    z.avail_in = static_cast<uInt>(size);
+    int rc = Z_OK;
+    char chunk[1 << 16];
+    while (rc == Z_OK) {
+        z.next_out = reinterpret_cast<unsigned char *>(chunk);
+        z.avail_out = sizeof chunk;
+        rc = inflate(&z, Z_NO_FLUSH);
+        out.append(chunk, sizeof chunk - z.avail_out);
+        if (rc == Z_BUF_ERROR && z.avail_in == 0) break;
+    }
+    inflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        why = "deflated data set is truncated or corrupt (zlib: " + std::string(z.msg ? z.msg : "incomplete stream") + ")";
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+namespace cgdcm {
+
+bool check_structure(const std::string &bytes, std::string &why) {
+    const auto *p = reinterpret_cast<const unsigned char *>(bytes.data());
+    size_t size = bytes.size();
+    size_t pos = 0;
+    if (size >= 132 && std::memcmp(p + 128, "DICM", 4) == 0) pos = 132;
+    else if (size < 8) {
+        why = "file too short to be DICOM (" + std::to_string(size) + " bytes)";
+        return false;
+    }
+    // Transfer syntax from the meta group's (0002,0010), when present.
+    bool explicit_vr = true, big = false, deflated = false;
+    size_t meta_end = pos;
+    for (size_t at = pos; at + 8 <= size && p[at] == 0x02 && p[at + 1] == 0x00;) {
+        bool lv = Walker::long_vr(p + at + 4);
+        if (at + (lv ? 12 : 8) > size) break;
+        uint32_t len = lv ? (p[at + 8] | p[at + 9] << 8 | p[at + 10] << 16 | static_cast<uint32_t>(p[at + 11]) << 24)
+                          : (p[at + 6] | p[at + 7] << 8);
+        size_t value = at + (lv ? 12 : 8);
+        if (len > size - value) break;
+        if (p[at + 2] == 0x10 && p[at + 3] == 0x00) {
+            std::string uid(reinterpret_cast<const char *>(p + value), len);
+            while (!uid.empty() && (uid.back() == '\0' || uid.back() == ' ')) uid.pop_back();
+            if (uid == "1.2.840.10008.1.2") explicit_vr = false;
+            if (uid == "1.2.840.10008.1.2.2") big = true;
+            deflated = uid == "1.2.840.10008.1.2.1.99";
+        }
+        at = value + len;
+        meta_end = at;
+    }
+    if (meta_end == size || (pos == 132 && meta_end == pos)) {
+        why = pos == 132 && meta_end == pos ? "no File Meta Information after the DICM prefix" : "no data set after the File Meta Information";
+        return false;
+    }
+    if (deflated) {
+        std::string inflated;
+        if (!inflate_dataset(p + meta_end, size - meta_end, inflated, why)) return false;
+        Walker w{reinterpret_cast<const unsigned char *>(inflated.data()), inflated.size(), true, false, {}};
+        size_t start = 0;
+        if (!w.dataset(start, inflated.size(), false, true, 0, false)) {
+            why = w.error + " (in the inflated data set)";
+            return false;
+        }
+        return true;
+    }
+    Walker w{p, size, explicit_vr, big, {}};
+    if (!w.dataset(pos, size, big, explicit_vr, 0, false)) {
+        why = w.error;
+        return false;
+    }
+    return true;
+}
+
+}  // namespace cgdcm

@@ -1,0 +1,135 @@
+"""Bad input: every broken file gives a VinDrError naming the file, and never crashes the host.
+
+The corpus: truncations at many offsets (header, attributes, pixel data, inside codec streams),
+empty and random bytes, text, a missing Pixel Data element, lengths that lie, corrupted codec
+streams. Each case is opened from a path and from memory, then decoded and rendered.
+"""
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pydicom
+import pytest
+
+import vindr
+
+
+def attempt(source):
+    """Opens, decodes and renders; returns the error raised (None when everything succeeded)."""
+    try:
+        im = vindr.read_dicom(source)
+        im.pixels()
+        im.render(size=256)
+        im.render(dtype="float32", window="auto")
+    except vindr.VinDrError as e:
+        assert e.message, "errors carry a message"
+        assert e.status != 0
+        return e
+    return None
+
+
+def cases_truncated(corpus):
+    for variant, syntax in [("u12m2", "explicit"), ("u12m2", "implicit"), ("u12m2", "big"), ("u12m2", "j2k90"),
+                            ("u12m2", "rle"), ("u12m2", "jpeg70"), ("u12m2", "jpegls80"), ("u12m2", "deflated"),
+                            ("u8", "jpeg50"), ("multiframe", "j2k90")]:
+        data = corpus[variant][syntax].read_bytes()
+        n = len(data)
+        cuts = sorted({0, 1, 64, 128, 131, 132, 140, 200, 300, 500, 700, 900, n // 4, n // 2, 3 * n // 4, n - 100, n - 9, n - 2})
+        for cut in cuts:
+            if 0 <= cut < n - 1:
+                yield f"{variant}-{syntax}-cut{cut}", data[:cut]
+
+
+def test_truncated_files_fail_cleanly(corpus, tmp_path):
+    failures = []
+    for name, data in cases_truncated(corpus):
+        path = tmp_path / f"{name}.dcm"
+        path.write_bytes(data)
+        for source in (path, data):
+            err = attempt(source)
+            if err is None:
+                # A cut inside a trailing JPEG/J2K marker may still decode; only pixel-complete data may.
+                if len(data) < 0.99 * len(path.read_bytes()):
+                    failures.append(f"{name}: no error")
+            elif isinstance(source, type(path)) and str(path) not in err.message:
+                failures.append(f"{name}: message does not name the file: {err.message}")
+    assert not failures, failures
+
+
+@pytest.mark.parametrize("data", [b"", b"\x00" * 1000, b"DICM" * 10, b"hello, I am not a DICOM file\n" * 50,
+                                  bytes(np.random.default_rng(7).integers(0, 256, 5000, dtype=np.uint8)),
+                                  b"\x00" * 128 + b"DICM" + bytes(np.random.default_rng(8).integers(0, 256, 3000, dtype=np.uint8))])
+def test_garbage_is_an_error(tmp_path, data):
+    path = tmp_path / "garbage.dcm"
+    path.write_bytes(data)
+    err = attempt(path)
+    assert isinstance(err, (vindr.FormatError, vindr.NoPixelDataError)), err
+    assert "garbage.dcm" in err.message
+    assert isinstance(attempt(data), (vindr.FormatError, vindr.NoPixelDataError))
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(vindr.VinDrIOError, match="nope.dcm"):
+        vindr.read_dicom(tmp_path / "nope.dcm")
+    with pytest.raises(vindr.VinDrError):
+        vindr.read_dicom(tmp_path)
+
+
+def patch_pixel_length(data: bytes, new_length: int) -> bytes:
+    at = data.rfind(b"\xe0\x7f\x10\x00OW\x00\x00")
+    assert at > 0
+    return data[:at + 8] + struct.pack("<I", new_length) + data[at + 12:]
+
+
+def test_lengths_that_lie(corpus, tmp_path):
+    data = corpus["u12m2"]["explicit"].read_bytes()
+    cases = {
+        "pixel-longer-than-file": patch_pixel_length(data, len(data) * 2),
+        "pixel-shorter-than-image": patch_pixel_length(data, 1000),
+        "pixel-odd-huge": patch_pixel_length(data, 0xFFFFFFF1),
+    }
+    # An attribute whose 16-bit length runs past the end of the data set.
+    at = data.find(b"\x28\x00\x04\x00CS")
+    cases["attribute-length-past-end"] = data[:at + 6] + b"\xff\xff" + data[at + 8:at + 40]
+    for name, bad in cases.items():
+        path = tmp_path / f"{name}.dcm"
+        path.write_bytes(bad)
+        err = attempt(path)
+        assert err is not None, name
+        assert name in err.message, err.message
+
+
+def test_corrupted_codec_streams_do_not_crash(corpus, tmp_path):
+    rng = np.random.default_rng(11)
+    for syntax in ["j2k90", "rle", "jpeg70", "jpegls80"]:
+        data = bytearray(corpus["u12m2"][syntax].read_bytes())
+        for k in range(4):
+            bad = bytearray(data)
+            start = len(bad) // 2 + k * 997
+            bad[start:start + 64] = rng.integers(0, 256, 64, dtype=np.uint8).tobytes()
+            path = tmp_path / f"{syntax}-{k}.dcm"
+            path.write_bytes(bytes(bad))
+            attempt(path)  # an error or (for entropy-coded garbage) noise pixels; never a crash
+
+
+def test_rle_header_lies(corpus, tmp_path):
+    ds = pydicom.dcmread(corpus["multiframe"]["rle"])
+    frames = list(pydicom.encaps.generate_frames(ds.PixelData, number_of_frames=3))
+    bad = bytearray(frames[0])
+    bad[4:8] = struct.pack("<I", 10_000_000)  # first segment offset beyond the frame
+    ds.PixelData = pydicom.encaps.encapsulate([bytes(bad)] + frames[1:])
+    out = tmp_path / "rle-lies.dcm"
+    ds.save_as(out)
+    with pytest.raises(vindr.DecodeError, match="rle-lies.dcm.*RLE segment"):
+        vindr.read_dicom(out).pixels()
+    np.testing.assert_array_equal(vindr.read_dicom(out).pixels(frame=1), pydicom.dcmread(corpus["multiframe"]["rle"]).pixel_array[1])
+
+
+def test_bad_arguments_through_the_abi_raise(corpus):
+    im = vindr.read_dicom(corpus["u8"]["explicit"])
+    with pytest.raises(vindr.InvalidArgumentError):
+        im.pixels(frame=-1)
+    im.close()
+    with pytest.raises(ValueError):
+        im.pixels()

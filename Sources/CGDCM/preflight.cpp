@@ -47,15 +47,16 @@ struct Walker {
         if (depth > 32) return fail("sequences nested deeper than 32 levels", 0, 0);
         while (pos < end) {
             if (pos + 8 > end) return fail("truncated element header at byte " + std::to_string(pos), 0, 0);
-            uint16_t g = u16(pos, big), e = u16(pos + 2, big);
+            // Group 0002 is always explicit little endian (PS3.10 7.1).
+            bool meta = u16(pos, false) == 0x0002;
+            bool bg = meta ? false : big;
+            uint16_t g = u16(pos, bg), e = u16(pos + 2, bg);
             if (g == 0xFFFE && e == 0xE00D) {  // item delimitation
                 if (!undefined_item) return fail("item delimiter outside an item", g, e);
                 pos += 8;
                 return true;
             }
-            // Group 0002 is always explicit little endian (PS3.10 7.1).
-            bool ex = g == 0x0002 ? true : explicit_vr_here;
-            bool bg = g == 0x0002 ? false : big;
+            bool ex = meta ? true : explicit_vr_here;
             size_t header;
             uint32_t len;
             bool sequence = false;

@@ -3,8 +3,8 @@
 #include "meta_repair.hpp"
 #include "shim_error.hpp"
 
-#include <gdcm-3.0/gdcmImage.h>
-#include <gdcm-3.0/gdcmImageReader.h>
+#include <gdcm-3.0/gdcmJPEGCodec.h>
+#include <gdcm-3.0/gdcmJPEGLSCodec.h>
 #include <gdcm-3.0/gdcmReader.h>
 #include <gdcm-3.0/gdcmSequenceOfFragments.h>
 #include <gdcm-3.0/gdcmSequenceOfItems.h>
@@ -118,6 +118,25 @@ int item_element(cgdcm_file *f, uint16_t sg, uint16_t se, size_t item, uint16_t 
     if (!de) return CGDCM_ABSENT;
     out = *de;
     return CGDCM_OK;
+}
+
+/// Sample precision P from the first SOF marker of a JPEG stream (ITU-T T.81 B.2.2); -1 if none.
+int jpeg_precision(const unsigned char *p, size_t n) {
+    if (n < 4 || p[0] != 0xFF || p[1] != 0xD8) return -1;
+    size_t i = 2;
+    while (i + 4 < n) {
+        if (p[i] != 0xFF) return -1;
+        unsigned char m = p[i + 1];
+        if (m == 0xFF) {  // fill byte
+            ++i;
+            continue;
+        }
+        size_t len = static_cast<size_t>(p[i + 2]) << 8 | p[i + 3];
+        bool sof = m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
+        if (sof) return i + 4 < n ? p[i + 4] : -1;
+        i += 2 + len;
+    }
+    return -1;
 }
 
 }  // namespace
@@ -296,33 +315,52 @@ int cgdcm_offset(cgdcm_file *file, size_t index, uint32_t *offset) {
     });
 }
 
-int cgdcm_decode_frame(cgdcm_file *file, size_t frame, void *out, size_t expected) {
+int cgdcm_decode_jpeg(const void *data, size_t size, int codec, uint32_t rows, uint32_t columns, uint16_t bits_allocated,
+                      uint16_t bits_stored, uint16_t pixel_representation, const char *photometric, void *out,
+                      size_t expected) {
     return cgdcm::guard([&]() -> int {
-        if (!file || !out) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
-        // A second, image-level read: ImageReader sets up the codec state (photometric, pixel
-        // format, lossy flag) that gdcm::Image::GetBuffer needs.
-        gdcm::ImageReader ir;
-        cgdcm::MemoryBuffer buffer(file->bytes.data(), file->bytes.size());
-        std::istream in(&buffer);
-        ir.SetStream(in);
-        if (!ir.Read()) return cgdcm::fail(CGDCM_ERR_DECODE, "GDCM could not read the image module");
-        const gdcm::Image &image = ir.GetImage();
-        size_t total = image.GetBufferLength();
-        const unsigned int *dims = image.GetDimensions();
-        size_t frames = image.GetNumberOfDimensions() > 2 ? dims[2] : 1;
-        if (frames == 0 || total % frames != 0 || total / frames != expected) {
-            return cgdcm::fail(CGDCM_ERR_DECODE, "GDCM decoded " + std::to_string(total) + " bytes for " +
-                                                     std::to_string(frames) + " frame(s), expected " +
-                                                     std::to_string(expected) + " per frame");
+        if (!data || !out || !photometric || size > 0xFFFFFFF0u) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "bad argument");
+        gdcm::SmartPointer<gdcm::SequenceOfFragments> fragments = new gdcm::SequenceOfFragments;
+        gdcm::Fragment fragment;
+        fragment.SetByteValue(static_cast<const char *>(data), static_cast<uint32_t>(size));
+        fragments->AddFragment(fragment);
+        gdcm::DataElement in(gdcm::Tag(0x7fe0, 0x0010));
+        in.SetValue(*fragments);
+        gdcm::DataElement decoded;
+        unsigned int dims[3] = {columns, rows, 1};
+        bool ok;
+        if (codec == CGDCM_CODEC_JPEG) {
+            // The codec is chosen by sample precision; take it from the stream's SOF so that GDCM
+            // never enters its header/stream mismatch path, which aborts on unexpected values.
+            int precision = jpeg_precision(static_cast<const unsigned char *>(data), size);
+            if (precision < 2 || precision > 16 || precision > bits_allocated) {
+                return cgdcm::fail(CGDCM_ERR_DECODE, "JPEG stream has no usable SOF marker (precision " + std::to_string(precision) + ")");
+            }
+            gdcm::PixelFormat pf(1, bits_allocated, static_cast<unsigned short>(precision),
+                                 static_cast<unsigned short>(precision - 1), pixel_representation);
+            gdcm::JPEGCodec c;
+            c.SetNumberOfDimensions(2);
+            c.SetDimensions(dims);
+            c.SetPhotometricInterpretation(gdcm::PhotometricInterpretation::GetPIType(photometric));
+            c.SetPixelFormat(pf);  // last: it configures the internal codec from the settings above
+            ok = c.Decode(in, decoded);
+        } else if (codec == CGDCM_CODEC_JPEG_LS) {
+            gdcm::PixelFormat pf(1, bits_allocated, bits_stored, static_cast<unsigned short>(bits_stored - 1), pixel_representation);
+            gdcm::JPEGLSCodec c;
+            c.SetNumberOfDimensions(2);
+            c.SetDimensions(dims);
+            c.SetPhotometricInterpretation(gdcm::PhotometricInterpretation::GetPIType(photometric));
+            c.SetPixelFormat(pf);
+            ok = c.Decode(in, decoded);
+        } else {
+            return cgdcm::fail(CGDCM_ERR_ARGUMENT, "unknown codec");
         }
-        if (frame >= frames) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "frame index out of range");
-        if (frames == 1) {
-            if (!image.GetBuffer(static_cast<char *>(out))) return cgdcm::fail(CGDCM_ERR_DECODE, "GDCM failed to decode the pixel data");
-            return CGDCM_OK;
+        const gdcm::ByteValue *bv = decoded.GetByteValue();
+        if (!ok || !bv) return cgdcm::fail(CGDCM_ERR_DECODE, codec == CGDCM_CODEC_JPEG ? "JPEG stream could not be decoded" : "JPEG-LS stream could not be decoded");
+        if (bv->GetLength() < expected) {
+            return cgdcm::fail(CGDCM_ERR_DECODE, "decoded " + std::to_string(bv->GetLength()) + " bytes, expected " + std::to_string(expected));
         }
-        std::vector<char> all(total);
-        if (!image.GetBuffer(all.data())) return cgdcm::fail(CGDCM_ERR_DECODE, "GDCM failed to decode the pixel data");
-        std::memcpy(out, all.data() + frame * expected, expected);
+        std::memcpy(out, bv->GetPointer(), expected);
         return CGDCM_OK;
     });
 }

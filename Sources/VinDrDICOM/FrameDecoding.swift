@@ -8,9 +8,16 @@ extension DICOMFile {
     ///     axis when the codec can do that cheaply (JPEG 2000 resolution levels, ISO 15444-1 B.5);
     ///     `StoredPixels.reduction` says what was applied. Other syntaxes ignore it.
     ///   - threads: decoder threads (JPEG 2000 only).
+    ///
+    /// Values are stored values proper (PS3.5 8.1.1): bits above Bits Stored are cleared, or
+    /// copies of the sign bit when Pixel Representation is signed, whatever the codec left there
+    /// (e.g. a JPEG 2000 stream that codes signed data as unsigned).
     public func decode(frame: Int = 0, maxReduction: Int = 0, threads: Int = 1) throws -> StoredPixels {
-        try withPixels(frame: frame, maxReduction: maxReduction, threads: threads) { v in
-            StoredPixels(width: v.width, height: v.height, format: v.format, bytes: [UInt8](v.bytes), reduction: v.reduction)
+        let bitsStored = metadata.bitsStored
+        return try withPixels(frame: frame, maxReduction: maxReduction, threads: threads) { v in
+            var p = StoredPixels(width: v.width, height: v.height, format: v.format, bytes: [UInt8](v.bytes), reduction: v.reduction)
+            p.normalize(bitsStored: bitsStored)
+            return p
         }
     }
 
@@ -36,8 +43,10 @@ extension DICOMFile {
                 decoded = try decodeJPEG2000(stream, format: format, maxReduction: maxReduction, threads: threads)
             } else if m.transferSyntaxUID == TransferSyntax.rle {
                 decoded = try RLEDecoder.decode(stream, width: m.columns, height: m.rows, format: format, source: source)
+            } else if let codec = TransferSyntax.gdcmCodec(m.transferSyntaxUID) {
+                decoded = try decodeJPEG(stream, codec: codec, format: format)
             } else {
-                decoded = try decodeWithGDCM(frame: frame, format: format)
+                throw DICOMError(.unsupported, source, "transfer syntax \(m.transferSyntaxUID) (0002,0010) is not supported")
             }
         default:
             throw DICOMError(.noPixelData, source, "no Pixel Data (7FE0,0010)")
@@ -161,11 +170,17 @@ extension DICOMFile {
         return StoredPixels(width: Int(w), height: Int(h), format: format, bytes: bytes, reduction: reduce)
     }
 
-    /// Any other encapsulated syntax (JPEG baseline/extended/lossless, JPEG-LS) with GDCM's codecs.
-    func decodeWithGDCM(frame: Int, format: SampleFormat) throws -> StoredPixels {
+    /// JPEG and JPEG-LS frames through GDCM's codecs.
+    func decodeJPEG(_ stream: [UInt8], codec: Int32, format: SampleFormat) throws -> StoredPixels {
         let m = metadata
         var bytes = [UInt8](repeating: 0, count: m.rows * m.columns * format.bytesPerSample)
-        let rc = bytes.withUnsafeMutableBytes { cgdcm_decode_frame(handle, frame, $0.baseAddress, $0.count) }
+        let rc = stream.withUnsafeBytes { src in
+            bytes.withUnsafeMutableBytes { dst in
+                cgdcm_decode_jpeg(src.baseAddress, src.count, codec, UInt32(m.rows), UInt32(m.columns), UInt16(m.bitsAllocated),
+                                  UInt16(m.bitsStored), UInt16(m.pixelRepresentation), m.photometricInterpretation,
+                                  dst.baseAddress, dst.count)
+            }
+        }
         guard rc == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
         return StoredPixels(width: m.columns, height: m.rows, format: format, bytes: bytes)
     }

@@ -24,9 +24,6 @@ public enum SampleFormat: Sendable, Equatable {
 }
 
 /// One decoded frame of stored values (PS3.3 C.7.6.3.1), before any LUT.
-///
-/// Values are as the codec produced them: bits above Bits Stored are not cleared here; the
-/// imaging pipeline reads each value through `StoredValueRange` which masks or sign-extends.
 public struct StoredPixels: Sendable {
     public var width: Int
     public var height: Int
@@ -42,6 +39,30 @@ public struct StoredPixels: Sendable {
         self.format = format
         self.bytes = bytes
         self.reduction = reduction
+    }
+
+    /// Clears the bits above `bitsStored` (unsigned) or sets them to the sign bit (signed).
+    mutating func normalize(bitsStored: Int) {
+        let bits = 8 * format.bytesPerSample
+        guard bitsStored < bits else { return }
+        let shift = bits - bitsStored
+        let n = width * height
+        bytes.withUnsafeMutableBytes { raw in
+            switch format {
+            case .uint8:
+                let p = raw.bindMemory(to: UInt8.self)
+                for i in 0..<n { p[i] = (p[i] << shift) >> shift }
+            case .int8:
+                let p = raw.bindMemory(to: Int8.self)
+                for i in 0..<n { p[i] = (p[i] << shift) >> shift }
+            case .uint16:
+                let p = raw.bindMemory(to: UInt16.self)
+                for i in 0..<n { p[i] = (p[i] << shift) >> shift }
+            case .int16:
+                let p = raw.bindMemory(to: Int16.self)
+                for i in 0..<n { p[i] = (p[i] << shift) >> shift }
+            }
+        }
     }
 
     /// The value of pixel (row, column) with bits above `bitsStored` masked (unsigned) or

@@ -1,3 +1,5 @@
+import CGDCM
+
 /// Transfer syntaxes (PS3.6 Annex A) and which decoder handles each.
 public enum TransferSyntax {
     public static let implicitLittle = "1.2.840.10008.1.2"
@@ -30,6 +32,15 @@ public enum TransferSyntax {
         jpeg2000: "JPEG 2000",
         rle: "RLE Lossless",
     ]
+
+    /// GDCM codec (CGDCM_CODEC_*) for the JPEG and JPEG-LS syntaxes; nil for others.
+    static func gdcmCodec(_ uid: String) -> Int32? {
+        switch uid {
+        case jpegBaseline, jpegExtended, jpegLossless, jpegLosslessSV1: return CGDCM_CODEC_JPEG
+        case jpegLSLossless, jpegLSNearLossless: return CGDCM_CODEC_JPEG_LS
+        default: return nil
+        }
+    }
 
     /// True for the JPEG 2000 syntaxes, which OpenJPEG decodes directly (threads, reduced resolution).
     public static func isJPEG2000(_ uid: String) -> Bool { uid == jpeg2000Lossless || uid == jpeg2000 }

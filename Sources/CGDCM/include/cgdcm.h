@@ -68,10 +68,16 @@ int cgdcm_fragment(cgdcm_file *file, size_t index, const void **data, size_t *si
 /** Basic Offset Table entry `index`. */
 int cgdcm_offset(cgdcm_file *file, size_t index, uint32_t *offset);
 
-/** Decodes frame `frame` with GDCM's own codecs (any transfer syntax GDCM supports). The output
- * is rows*columns*samples*bytes-per-sample bytes as GDCM lays it out; `expected` is that size and
- * the call fails when GDCM produces another layout. */
-int cgdcm_decode_frame(cgdcm_file *file, size_t frame, void *out, size_t expected);
+/* Codecs for cgdcm_decode_jpeg. */
+#define CGDCM_CODEC_JPEG 1    /* ITU-T T.81: baseline, extended, lossless (PS3.5 A.4.1, A.4.2) */
+#define CGDCM_CODEC_JPEG_LS 2 /* ISO 14495-1 (PS3.5 A.4.3) */
+
+/** Decodes one frame's JPEG or JPEG-LS stream with GDCM's codec for it (and only that codec:
+ * GDCM's image-level fallbacks would spawn external programs). The output is rows*columns
+ * samples of bits_allocated/8 bytes; `expected` is that size. */
+int cgdcm_decode_jpeg(const void *data, size_t size, int codec, uint32_t rows, uint32_t columns,
+                      uint16_t bits_allocated, uint16_t bits_stored, uint16_t pixel_representation,
+                      const char *photometric, void *out, size_t expected);
 
 /** JPEG 2000 (J2K codestream or JP2 file) header at resolution reduction `reduce` (0 = full):
  * size of the decoded image, component count, precision, signedness, and the number of

@@ -12,6 +12,88 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Integer attributes (vdr_dicom_get_int). */
+#define VDR_ATTR_ROWS 1
+#define VDR_ATTR_COLUMNS 2
+#define VDR_ATTR_FRAMES 3
+#define VDR_ATTR_SAMPLES_PER_PIXEL 4
+#define VDR_ATTR_BITS_ALLOCATED 5
+#define VDR_ATTR_BITS_STORED 6
+#define VDR_ATTR_HIGH_BIT 7
+#define VDR_ATTR_PIXEL_REPRESENTATION 8
+/* 1 when the file meta lacked TransferSyntaxUID (0002,0010) and it was inferred. */
+#define VDR_ATTR_TRANSFER_SYNTAX_INFERRED 9
+/* 1 when the file has Pixel Data (7FE0,0010). */
+#define VDR_ATTR_HAS_PIXEL_DATA 10
+/* Number of window center/width pairs (index them with VDR_ATTR_WINDOW_CENTER/WIDTH). */
+#define VDR_ATTR_WINDOW_COUNT 11
+/* Number of VOI LUT Sequence items. */
+#define VDR_ATTR_VOI_LUT_COUNT 12
+/* 1 when a Modality LUT Sequence is present. */
+#define VDR_ATTR_HAS_MODALITY_LUT 13
+/* Stored sample type of vdr_dicom_decode: one of VDR_DTYPE_*; 0 when not decodable. */
+#define VDR_ATTR_SAMPLE_TYPE 14
+/* Real attributes (vdr_dicom_get_double; index selects a value of a multi-valued attribute). */
+#define VDR_ATTR_RESCALE_SLOPE 20
+#define VDR_ATTR_RESCALE_INTERCEPT 21
+#define VDR_ATTR_WINDOW_CENTER 22
+#define VDR_ATTR_WINDOW_WIDTH 23
+/* Pixel Spacing (0028,0030), else Imager Pixel Spacing (0018,1164): index 0 row, 1 column (mm). */
+#define VDR_ATTR_PIXEL_SPACING 24
+/* Text attributes (vdr_dicom_get_string). */
+#define VDR_ATTR_TRANSFER_SYNTAX_UID 40
+#define VDR_ATTR_PHOTOMETRIC_INTERPRETATION 41
+#define VDR_ATTR_VOI_LUT_FUNCTION 42
+#define VDR_ATTR_PATIENT_SEX 43
+#define VDR_ATTR_PATIENT_AGE 44
+#define VDR_ATTR_SOP_INSTANCE_UID 45
+#define VDR_ATTR_MEDIA_STORAGE_SOP_INSTANCE_UID 46
+#define VDR_ATTR_MODALITY 47
+#define VDR_ATTR_BODY_PART_EXAMINED 48
+#define VDR_ATTR_VIEW_POSITION 49
+#define VDR_ATTR_RESCALE_TYPE 50
+#define VDR_ATTR_SOURCE 51
+/* Sample types (stored values and render outputs). */
+#define VDR_DTYPE_UINT8 1
+#define VDR_DTYPE_INT8 2
+#define VDR_DTYPE_UINT16 3
+#define VDR_DTYPE_INT16 4
+#define VDR_DTYPE_FLOAT32 5
+/* Output size modes (vdr_render_options_set_size). */
+#define VDR_SIZE_ORIGINAL 0
+#define VDR_SIZE_EXACT 1
+#define VDR_SIZE_LONGEST_SIDE 2
+/* Aspect policies for VDR_SIZE_EXACT (vdr_render_options_set_aspect). */
+#define VDR_ASPECT_STRETCH 0
+#define VDR_ASPECT_LETTERBOX 1
+/* Window modes (vdr_render_options_set_window). */
+/* The file's VOI: first VOI LUT item, else first window with its VOI LUT Function, else auto. */
+#define VDR_WINDOW_DICOM 0
+/* Min-max of the modality output. */
+#define VDR_WINDOW_AUTO 1
+/* Percentiles a (low) and b (high) of the modality output, 0..100. */
+#define VDR_WINDOW_PERCENTILE 2
+/* Explicit center a, width b with VOI function `function`. */
+#define VDR_WINDOW_EXPLICIT 3
+/* The file's window pair number `index`. */
+#define VDR_WINDOW_FILE_INDEX 4
+/* The file's VOI LUT Sequence item number `index`. */
+#define VDR_WINDOW_FILE_LUT 5
+/* VOI LUT Functions (PS3.3 C.11.2.1.3). */
+#define VDR_VOI_LINEAR 0
+#define VDR_VOI_LINEAR_EXACT 1
+#define VDR_VOI_SIGMOID 2
+/* Scalar options (vdr_render_options_set_int). */
+/* Frame to render (default 0). */
+#define VDR_OPT_FRAME 1
+/* Decoder and resampler threads (default 1). */
+#define VDR_OPT_THREADS 2
+/* Output type: VDR_DTYPE_UINT8 (default), VDR_DTYPE_UINT16 or VDR_DTYPE_FLOAT32. */
+#define VDR_OPT_OUTPUT_TYPE 3
+/* 1 (default): invert MONOCHROME1 after VOI so 1 is white; 0: keep. */
+#define VDR_OPT_INVERT_MONOCHROME1 4
+/* 1 (default): JPEG 2000 may decode at a reduced resolution level for small outputs. */
+#define VDR_OPT_REDUCED_DECODE 5
 #define VDR_OK 0
 /* A null pointer, out-of-range value or unknown option/key was passed. */
 #define VDR_ERR_ARGUMENT 1
@@ -41,12 +123,73 @@
 extern "C" {
 #endif
 
+/// Releases a handle from vdr_dicom_open*; NULL is accepted.
+void vdr_dicom_close(void * handle);
+
+/// Decodes the stored values of `frame` into `out`: rows x columns samples of the type
+/// VDR_ATTR_SAMPLE_TYPE gives, rows `row_stride` bytes apart, `size` bytes in all.
+int32_t vdr_dicom_decode(void * handle, int32_t frame, void * out_, ptrdiff_t size, ptrdiff_t rowStride);
+
+/// Reads value `index` of a real attribute. VDR_ERR_ARGUMENT when the attribute is absent or
+/// the index out of range (the message says which).
+int32_t vdr_dicom_get_double(void * handle, int32_t key, ptrdiff_t index, double * out_);
+
+/// Reads an integer attribute (VDR_ATTR_* of the integer group).
+int32_t vdr_dicom_get_int(void * handle, int32_t key, int64_t * out_);
+
+/// Copies a text attribute into `buf` (NUL-terminated, truncated to cap-1 bytes); `*len`
+/// receives the full length in bytes. Absent attributes give "" (length 0).
+int32_t vdr_dicom_get_string(void * handle, int32_t key, char * buf, ptrdiff_t cap, ptrdiff_t * len);
+
+/// Opens the DICOM file at `path` (UTF-8). On success `*out` receives a handle to close with
+/// vdr_dicom_close.
+int32_t vdr_dicom_open(char const * path, void * * out_);
+
+/// Opens a DICOM file from `size` bytes at `data` (copied; the caller may free them after).
+int32_t vdr_dicom_open_memory(void const * data, ptrdiff_t size, void * * out_);
+
+/// Decodes, windows and resizes the file into `out`: the vdr_dicom_render_size rows, `row_stride`
+/// bytes apart, of samples of the output type. When `transform` is not NULL it receives
+/// {scale_x, scale_y, offset_x, offset_y}: output = source * scale + offset (boxes follow with
+/// vdr_transform_boxes).
+int32_t vdr_dicom_render(void * handle, void * options, void * out_, ptrdiff_t size, ptrdiff_t rowStride, double * transform);
+
+/// The output size vdr_dicom_render will produce for this file and options (no decoding).
+int32_t vdr_dicom_render_size(void * handle, void * options, int32_t * height, int32_t * width);
+
 /// The message of the last failed call on this thread ("" when none); valid until the next
 /// failing call on the same thread.
 char const * vdr_last_error(void);
 
+/// Creates render options with the defaults: original size, the file's window, uint8 output.
+int32_t vdr_render_options_create(void * * out_);
+
+/// Releases render options; NULL is accepted.
+void vdr_render_options_destroy(void * options);
+
+/// Aspect policy for exact sizes: VDR_ASPECT_STRETCH, or VDR_ASPECT_LETTERBOX with `pad` the
+/// display value (0..1) of the borders.
+int32_t vdr_render_options_set_aspect(void * options, int32_t policy, double pad);
+
+/// Sets a scalar option (VDR_OPT_*).
+int32_t vdr_render_options_set_int(void * options, int32_t key, int64_t value);
+
+/// Output size: VDR_SIZE_ORIGINAL (height, width ignored), VDR_SIZE_EXACT (height x width) or
+/// VDR_SIZE_LONGEST_SIDE (longest side = width; height ignored).
+int32_t vdr_render_options_set_size(void * options, int32_t mode, int32_t height, int32_t width);
+
+/// Window: mode VDR_WINDOW_*; `a`, `b` are center/width (EXPLICIT) or low/high percentiles
+/// (PERCENTILE); `function` is a VDR_VOI_* for EXPLICIT; `index` selects the file's window or
+/// VOI LUT for FILE_INDEX / FILE_LUT.
+int32_t vdr_render_options_set_window(void * options, int32_t mode, double a, double b, int32_t function, int32_t index);
+
 /// Human-readable name of a status code (static storage, never freed).
 char const * vdr_status_string(int32_t status);
+
+/// Applies a render transform {scale_x, scale_y, offset_x, offset_y} to `count` boxes
+/// (x_min, y_min, x_max, y_max as doubles) from `boxes` into `out` (may be the same memory);
+/// `inverse` = 1 maps output pixels back to source pixels.
+int32_t vdr_transform_boxes(double const * transform, double const * boxes, ptrdiff_t count, int32_t inverse, double * out_);
 
 /// The library's version as major*10000 + minor*100 + patch.
 int32_t vdr_version_number(void);

@@ -265,6 +265,22 @@ def _lib_error(status: int, message: str):
     return _BY_STATUS[status](message, status)
 
 
+_TS_NAMES = {
+    "1.2.840.10008.1.2": "Implicit VR Little Endian", "1.2.840.10008.1.2.1": "Explicit VR Little Endian",
+    "1.2.840.10008.1.2.1.99": "Deflated Explicit VR Little Endian", "1.2.840.10008.1.2.2": "Explicit VR Big Endian",
+    "1.2.840.10008.1.2.4.50": "JPEG Baseline", "1.2.840.10008.1.2.4.51": "JPEG Extended",
+    "1.2.840.10008.1.2.4.57": "JPEG Lossless", "1.2.840.10008.1.2.4.70": "JPEG Lossless SV1",
+    "1.2.840.10008.1.2.4.80": "JPEG-LS Lossless", "1.2.840.10008.1.2.4.81": "JPEG-LS Near-Lossless",
+    "1.2.840.10008.1.2.4.90": "JPEG 2000 Lossless", "1.2.840.10008.1.2.4.91": "JPEG 2000",
+    "1.2.840.10008.1.2.5": "RLE Lossless",
+}
+
+
+def transfer_syntax_name(uid: str) -> str:
+    """Display name of a transfer syntax UID (the UID itself when unknown)."""
+    return _TS_NAMES.get(uid, uid)
+
+
 def read_dicom(source: Union[str, os.PathLike, bytes, bytearray, memoryview]) -> DicomImage:
     """Opens a DICOM file from a path or from its bytes (any transfer syntax GDCM/OpenJPEG decode)."""
     return DicomImage(source)

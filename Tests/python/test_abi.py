@@ -1,0 +1,97 @@
+"""The C ABI as C, C++ and Python see it: programs built against include/vindr.h with strict
+flags, the exported symbol set, the header and the Python prototype table agreeing, versions."""
+from __future__ import annotations
+
+import pathlib
+import re
+import subprocess
+
+import numpy as np
+import pydicom
+import pytest
+
+import vindr
+from vindr import _lib
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+HEADER = ROOT / "include" / "vindr.h"
+LIBDIR = pathlib.Path(_lib.lib._name).parent
+
+
+def build(tmp_path, source: str, compiler: list[str]) -> pathlib.Path:
+    exe = tmp_path / pathlib.Path(source).stem
+    cmd = compiler + ["-I", str(ROOT / "include"), str(ROOT / "Tests" / "abi" / source), "-o", str(exe),
+                      "-L", str(LIBDIR), "-lVinDrC", f"-Wl,-rpath,{LIBDIR}"]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return exe
+
+
+def parse(output: str) -> dict[str, str]:
+    return dict(kv.split("=", 1) for line in output.splitlines() for kv in line.split())
+
+
+def test_header_compiles_cleanly_as_c99_and_cpp17(tmp_path):
+    for cmd in (["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-x", "c"],
+                ["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-x", "c++"]):
+        subprocess.run(cmd + ["-fsyntax-only", str(HEADER)], check=True)
+
+
+def test_c_program(tmp_path, corpus):
+    exe = build(tmp_path, "abi_test.c", ["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+    path = corpus["u12m2"]["explicit"]
+    out = subprocess.run([str(exe), str(path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr + out.stdout
+    kv = parse(out.stdout)
+    ds = pydicom.dcmread(path)
+    assert int(kv["rows"]) == ds.Rows and int(kv["columns"]) == ds.Columns
+    assert kv["ts"] == ds.file_meta.TransferSyntaxUID
+    assert int(kv["stored_sum"]) == int(ds.pixel_array.astype(np.uint64).sum())
+    # The C render equals the Python render of the same options.
+    im = vindr.read_dicom(path)
+    py, t = im.render(size=(512, 512), aspect="letterbox", threads=2, return_transform=True)
+    assert (int(kv["render_h"]), int(kv["render_w"])) == py.shape
+    assert int(kv["render_sum"]) == int(py.astype(np.uint64).sum())
+    assert [float(v) for v in kv["transform"].split(",")] == pytest.approx(list(t))
+    assert [float(v) for v in kv["box"].split(",")] == pytest.approx(t.apply([[10, 20, 110, 220]])[0].tolist())
+    assert kv["version"] == kv["header_version"] == str(vindr.version_number())
+
+
+def test_cpp_program(tmp_path, corpus):
+    exe = build(tmp_path, "abi_test.cpp", ["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror"])
+    path = corpus["u12m1rescale"]["j2k90"]
+    out = subprocess.run([str(exe), str(path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    kv = parse(out.stdout)
+    expected = vindr.read_dicom(path).render(size=256, window="auto", dtype="float32")
+    assert (int(kv["h"]), int(kv["w"])) == expected.shape
+    assert float(kv["mean"]) == pytest.approx(float(expected.mean()), abs=1e-6)
+
+
+def exported_symbols() -> set[str]:
+    out = subprocess.run(["nm", "-D", "--defined-only", "--extern-only", str(_lib.lib._name)], capture_output=True, text=True, check=True)
+    return {line.split()[-1] for line in out.stdout.splitlines() if line.strip()}
+
+
+def header_functions() -> set[str]:
+    return set(re.findall(r"\b(vdr_[a-z0-9_]+)\s*\(", HEADER.read_text()))
+
+
+def test_exports_header_and_python_prototypes_agree():
+    exported = exported_symbols()
+    assert exported, "no exported symbols"
+    non_vdr = sorted(s for s in exported if not s.startswith("vdr_"))
+    assert not non_vdr, f"symbols other than vdr_* leave the library: {non_vdr[:10]}"
+    declared = header_functions()
+    assert exported == declared, (sorted(exported - declared), sorted(declared - exported))
+    assert set(_lib.PROTOTYPES) == declared, (sorted(declared - set(_lib.PROTOTYPES)), sorted(set(_lib.PROTOTYPES) - declared))
+
+
+def test_header_is_generated_from_the_sources():
+    subprocess.run(["python3", str(ROOT / "scripts" / "gen_header.py"), "--check"], check=True)
+
+
+def test_versions_agree():
+    text = HEADER.read_text()
+    major, minor, patch = (int(re.search(rf"#define VDR_VERSION_{k} (\d+)", text).group(1)) for k in ("MAJOR", "MINOR", "PATCH"))
+    assert vindr.version_number() == major * 10000 + minor * 100 + patch
+    assert vindr.__version__ == f"{major}.{minor}.{patch}"

@@ -8,7 +8,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "VinDrC", type: .dynamic, targets: ["VinDrC"]),
-        .library(name: "VinDr", targets: ["VinDrDICOM", "VinDrImaging", "VinDrAnnotations", "VinDrBoxes"]),
+        .library(name: "VinDr", targets: ["VinDrDICOM", "VinDrImaging", "VinDrLoader", "VinDrAnnotations", "VinDrBoxes"]),
         .executable(name: "vindr", targets: ["vindr"]),
     ],
     dependencies: [
@@ -27,8 +27,9 @@ let package = Package(
         .target(name: "VinDrImaging", dependencies: ["VinDrDICOM", "CTurboJPEG"]),
         .target(name: "VinDrBoxes"),
         .target(name: "VinDrAnnotations", dependencies: ["VinDrBoxes"]),
+        .target(name: "VinDrLoader", dependencies: ["VinDrDICOM", "VinDrImaging", "VinDrAnnotations", "VinDrBoxes"]),
         .target(
-            name: "VinDrC", dependencies: ["VinDrDICOM", "VinDrImaging", "VinDrAnnotations", "VinDrBoxes"],
+            name: "VinDrC", dependencies: ["VinDrDICOM", "VinDrImaging", "VinDrLoader", "VinDrAnnotations", "VinDrBoxes"],
             exclude: ["exports.map"]),
         .executableTarget(
             name: "vindr",

@@ -59,6 +59,41 @@
 #define VDR_DTYPE_UINT16 3
 #define VDR_DTYPE_INT16 4
 #define VDR_DTYPE_FLOAT32 5
+/* Loader options (vdr_loader_options_set). */
+/* Output height and width in pixels (default 1024 x 1024). */
+#define VDR_LOPT_HEIGHT 1
+#define VDR_LOPT_WIDTH 2
+/* 1 (default): letterbox, keeping the aspect ratio; 0: stretch. */
+#define VDR_LOPT_LETTERBOX 3
+/* Letterbox pad as a display value in [0, 1] (default 0). */
+#define VDR_LOPT_PAD 4
+/* VDR_DTYPE_UINT8 (default), VDR_DTYPE_FLOAT16 or VDR_DTYPE_FLOAT32. */
+#define VDR_LOPT_DTYPE 5
+/* VDR_LAYOUT_NCHW (default) or VDR_LAYOUT_NHWC. */
+#define VDR_LOPT_LAYOUT 6
+/* 1 (default) or 3 channels (grey replicated). */
+#define VDR_LOPT_CHANNELS 7
+#define VDR_LOPT_BATCH_SIZE 8
+/* 1 (default): shuffle each epoch with the seed; 0: file order. */
+#define VDR_LOPT_SHUFFLE 9
+#define VDR_LOPT_SEED 10
+#define VDR_LOPT_DROP_LAST 11
+/* Rank and world size for sharding (torch.distributed semantics). */
+#define VDR_LOPT_RANK 12
+#define VDR_LOPT_WORLD_SIZE 13
+#define VDR_LOPT_WORKERS 14
+#define VDR_LOPT_PREFETCH 15
+/* Probability in [0, 1] of a horizontal flip per sample (boxes follow). */
+#define VDR_LOPT_FLIP_PROBABILITY 16
+/* VDR_ON_ERROR_RAISE (default) or VDR_ON_ERROR_SKIP. */
+#define VDR_LOPT_ON_ERROR 17
+/* Window: VDR_WINDOW_DICOM (default) or VDR_WINDOW_AUTO. */
+#define VDR_LOPT_WINDOW 18
+#define VDR_DTYPE_FLOAT16 6
+#define VDR_LAYOUT_NCHW 0
+#define VDR_LAYOUT_NHWC 1
+#define VDR_ON_ERROR_RAISE 0
+#define VDR_ON_ERROR_SKIP 1
 /* Output size modes (vdr_render_options_set_size). */
 #define VDR_SIZE_ORIGINAL 0
 #define VDR_SIZE_EXACT 1
@@ -123,6 +158,22 @@
 extern "C" {
 #endif
 
+/// Borrowed pointers to the batch's arrays: images (count x image bytes), boxes (float[boxes][4],
+/// output pixels, xyxy), labels (int64[boxes]), box offsets (int64[count + 1]), global labels
+/// (float[count][global_count]), transforms (double[count][5]: scale_x, scale_y, offset_x,
+/// offset_y, flipped). Any output pointer may be NULL.
+int32_t vdr_batch_arrays(void * batch, void const * * images, float const * * boxes, int64_t const * * labels, int64_t const * * offsets, float const * * globalLabels, double const * * transforms);
+
+/// Counts of a batch: images, boxes (all images), skipped images; epoch and step.
+int32_t vdr_batch_counts(void * batch, ptrdiff_t * images, ptrdiff_t * boxes, ptrdiff_t * skipped, int64_t * epoch, int64_t * step);
+
+/// Image id of image `index` (or of skipped image `index` when `skipped` = 1, with the reason in
+/// `reason`), copied as NUL-terminated strings; `*len` gets the id's full length.
+int32_t vdr_batch_image_id(void * batch, ptrdiff_t index, int32_t skipped, char * buf, ptrdiff_t cap, ptrdiff_t * len, char * reason, ptrdiff_t reasonCap);
+
+/// Releases a batch handle; NULL is accepted.
+void vdr_batch_release(void * batch);
+
 /// Releases a handle from vdr_dicom_open*; NULL is accepted.
 void vdr_dicom_close(void * handle);
 
@@ -161,6 +212,38 @@ int32_t vdr_dicom_render_size(void * handle, void * options, int32_t * height, i
 /// failing call on the same thread.
 char const * vdr_last_error(void);
 
+/// Stops the running epoch at once (workers finish the image they are on); the loader can be
+/// started again.
+int32_t vdr_loader_close(void * loader);
+
+/// Creates a loader over a copy of `samples` with `options`.
+int32_t vdr_loader_create(void * samples, void * options, void * * out_);
+
+/// Stops the loader's workers and releases it; NULL is accepted. Batches already handed out
+/// keep their targets; their image memory is gone.
+void vdr_loader_destroy(void * loader);
+
+/// Waits for the next batch. `*out` is the batch (release it with vdr_batch_release), or NULL at
+/// the end of the epoch. The previous batch's image memory is recycled by this call. A failed
+/// image under VDR_ON_ERROR_RAISE returns VDR_ERR_DECODE (or the image's own status) naming it.
+int32_t vdr_loader_next(void * loader, void * * out_);
+
+/// Creates loader options with the defaults (1024 x 1024 letterboxed uint8, batch 16, shuffle,
+/// seed 0, 2 workers, prefetch 2).
+int32_t vdr_loader_options_create(void * * out_);
+
+/// Releases loader options; NULL is accepted.
+void vdr_loader_options_destroy(void * options);
+
+/// Sets option `key` (VDR_LOPT_*); integer options take integral values.
+int32_t vdr_loader_options_set(void * options, int32_t key, double value);
+
+/// Batches per epoch on this rank, and bytes per image.
+int32_t vdr_loader_shape(void * loader, ptrdiff_t * batches, ptrdiff_t * imageBytes);
+
+/// Starts (or restarts) rendering `epoch` from batch `step`; a running epoch is stopped first.
+int32_t vdr_loader_start(void * loader, int64_t epoch, int64_t step);
+
 /// Creates render options with the defaults: original size, the file's window, uint8 output.
 int32_t vdr_render_options_create(void * * out_);
 
@@ -182,6 +265,20 @@ int32_t vdr_render_options_set_size(void * options, int32_t mode, int32_t height
 /// (PERCENTILE); `function` is a VDR_VOI_* for EXPLICIT; `index` selects the file's window or
 /// VOI LUT for FILE_INDEX / FILE_LUT.
 int32_t vdr_render_options_set_window(void * options, int32_t mode, double a, double b, int32_t function, int32_t index);
+
+/// Appends an image: `boxes` holds `box_count` x (x_min, y_min, x_max, y_max) in source pixels,
+/// `labels` its class indices, `global_labels` a multi-hot vector of `global_count` values (the
+/// same length for every sample).
+int32_t vdr_samples_add(void * samples, char const * imageID, char const * path, float const * boxes, int64_t const * labels, ptrdiff_t boxCount, float const * globalLabels, ptrdiff_t globalCount);
+
+/// Number of samples in the list.
+int32_t vdr_samples_count(void * samples, ptrdiff_t * count);
+
+/// Creates an empty sample list.
+int32_t vdr_samples_create(void * * out_);
+
+/// Releases a sample list; NULL is accepted.
+void vdr_samples_destroy(void * samples);
 
 /// Human-readable name of a status code (static storage, never freed).
 char const * vdr_status_string(int32_t status);

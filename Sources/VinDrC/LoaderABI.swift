@@ -1,0 +1,304 @@
+import VinDrDICOM
+import VinDrImaging
+import VinDrLoader
+
+// vdr_samples: a list of images with their targets (source pixels) to build a loader from.
+// vdr_loader: renders epochs of batches on native threads. vdr_batch: one batch; its image
+// memory is valid until the next vdr_loader_next or vdr_loader_close on the same loader, its
+// targets until vdr_batch_release. Thread safety: one consumer thread per loader.
+
+/// Loader options (vdr_loader_options_set).
+/// Output height and width in pixels (default 1024 x 1024).
+public let VDR_LOPT_HEIGHT: Int32 = 1
+public let VDR_LOPT_WIDTH: Int32 = 2
+/// 1 (default): letterbox, keeping the aspect ratio; 0: stretch.
+public let VDR_LOPT_LETTERBOX: Int32 = 3
+/// Letterbox pad as a display value in [0, 1] (default 0).
+public let VDR_LOPT_PAD: Int32 = 4
+/// VDR_DTYPE_UINT8 (default), VDR_DTYPE_FLOAT16 or VDR_DTYPE_FLOAT32.
+public let VDR_LOPT_DTYPE: Int32 = 5
+/// VDR_LAYOUT_NCHW (default) or VDR_LAYOUT_NHWC.
+public let VDR_LOPT_LAYOUT: Int32 = 6
+/// 1 (default) or 3 channels (grey replicated).
+public let VDR_LOPT_CHANNELS: Int32 = 7
+public let VDR_LOPT_BATCH_SIZE: Int32 = 8
+/// 1 (default): shuffle each epoch with the seed; 0: file order.
+public let VDR_LOPT_SHUFFLE: Int32 = 9
+public let VDR_LOPT_SEED: Int32 = 10
+public let VDR_LOPT_DROP_LAST: Int32 = 11
+/// Rank and world size for sharding (torch.distributed semantics).
+public let VDR_LOPT_RANK: Int32 = 12
+public let VDR_LOPT_WORLD_SIZE: Int32 = 13
+public let VDR_LOPT_WORKERS: Int32 = 14
+public let VDR_LOPT_PREFETCH: Int32 = 15
+/// Probability in [0, 1] of a horizontal flip per sample (boxes follow).
+public let VDR_LOPT_FLIP_PROBABILITY: Int32 = 16
+/// VDR_ON_ERROR_RAISE (default) or VDR_ON_ERROR_SKIP.
+public let VDR_LOPT_ON_ERROR: Int32 = 17
+/// Window: VDR_WINDOW_DICOM (default) or VDR_WINDOW_AUTO.
+public let VDR_LOPT_WINDOW: Int32 = 18
+
+public let VDR_DTYPE_FLOAT16: Int32 = 6
+public let VDR_LAYOUT_NCHW: Int32 = 0
+public let VDR_LAYOUT_NHWC: Int32 = 1
+public let VDR_ON_ERROR_RAISE: Int32 = 0
+public let VDR_ON_ERROR_SKIP: Int32 = 1
+
+final class SamplesBox {
+    var samples: [LoaderSample] = []
+}
+
+final class LoaderBox {
+    let loader: Loader
+    var run: EpochRun?
+    init(loader: Loader) { self.loader = loader }
+}
+
+final class LoaderOptionsBox {
+    var options = LoaderOptions()
+}
+
+/// Creates an empty sample list.
+@c public func vdr_samples_create(_ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
+    abiCall { try require(out, "out").pointee = Unmanaged.passRetained(SamplesBox()).toOpaque() }
+}
+
+/// Releases a sample list; NULL is accepted.
+@c public func vdr_samples_destroy(_ samples: UnsafeMutableRawPointer?) {
+    guard let samples else { return }
+    Unmanaged<SamplesBox>.fromOpaque(samples).release()
+}
+
+/// Appends an image: `boxes` holds `box_count` x (x_min, y_min, x_max, y_max) in source pixels,
+/// `labels` its class indices, `global_labels` a multi-hot vector of `global_count` values (the
+/// same length for every sample).
+@c public func vdr_samples_add(_ samples: UnsafeMutableRawPointer?, _ imageID: UnsafePointer<CChar>?, _ path: UnsafePointer<CChar>?,
+                               _ boxes: UnsafePointer<Float>?, _ labels: UnsafePointer<Int64>?, _ boxCount: Int,
+                               _ globalLabels: UnsafePointer<Float>?, _ globalCount: Int) -> Int32 {
+    abiCall {
+        let box = try unbox(samples, SamplesBox.self, "samples")
+        let id = try requireString(imageID, "image_id"), p = try requireString(path, "path")
+        guard boxCount >= 0, boxCount < 1 << 24, globalCount >= 0, globalCount < 1 << 16 else {
+            throw ABIError(status: VDR_ERR_ARGUMENT, message: "box or global label count out of range")
+        }
+        guard boxCount == 0 || (boxes != nil && labels != nil), globalCount == 0 || globalLabels != nil else {
+            throw ABIError(status: VDR_ERR_ARGUMENT, message: "boxes, labels or global_labels is NULL")
+        }
+        let b = boxCount == 0 ? [] : Array(UnsafeBufferPointer(start: boxes, count: 4 * boxCount))
+        guard b.allSatisfy(\.isFinite) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "image \(id): box coordinates must be finite") }
+        let l = boxCount == 0 ? [] : Array(UnsafeBufferPointer(start: labels, count: boxCount))
+        let g = globalCount == 0 ? [] : Array(UnsafeBufferPointer(start: globalLabels, count: globalCount))
+        box.samples.append(LoaderSample(imageID: id, path: p, boxes: b, labels: l, globalLabels: g))
+    }
+}
+
+/// Number of samples in the list.
+@c public func vdr_samples_count(_ samples: UnsafeMutableRawPointer?, _ count: UnsafeMutablePointer<Int>?) -> Int32 {
+    abiCall { try require(count, "count").pointee = try unbox(samples, SamplesBox.self, "samples").samples.count }
+}
+
+/// Creates loader options with the defaults (1024 x 1024 letterboxed uint8, batch 16, shuffle,
+/// seed 0, 2 workers, prefetch 2).
+@c public func vdr_loader_options_create(_ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
+    abiCall { try require(out, "out").pointee = Unmanaged.passRetained(LoaderOptionsBox()).toOpaque() }
+}
+
+/// Releases loader options; NULL is accepted.
+@c public func vdr_loader_options_destroy(_ options: UnsafeMutableRawPointer?) {
+    guard let options else { return }
+    Unmanaged<LoaderOptionsBox>.fromOpaque(options).release()
+}
+
+/// Sets option `key` (VDR_LOPT_*); integer options take integral values.
+@c public func vdr_loader_options_set(_ options: UnsafeMutableRawPointer?, _ key: Int32, _ value: Double) -> Int32 {
+    abiCall {
+        let box = try unbox(options, LoaderOptionsBox.self, "options")
+        func int(_ range: ClosedRange<Int>) throws -> Int {
+            guard value.isFinite, value == value.rounded(), value >= Double(range.lowerBound), value <= Double(range.upperBound) else {
+                throw ABIError(status: VDR_ERR_ARGUMENT, message: "loader option \(key) = \(value) not an integer in \(range)")
+            }
+            return Int(value)
+        }
+        var o = box.options
+        switch key {
+        case VDR_LOPT_HEIGHT: o.height = try int(1...16384)
+        case VDR_LOPT_WIDTH: o.width = try int(1...16384)
+        case VDR_LOPT_LETTERBOX: o.letterbox = try int(0...1) == 1
+        case VDR_LOPT_PAD:
+            guard value >= 0, value <= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "pad \(value) not in [0, 1]") }
+            o.pad = value
+        case VDR_LOPT_DTYPE:
+            switch Int32(try int(0...100)) {
+            case VDR_DTYPE_UINT8: o.dtype = .uint8
+            case VDR_DTYPE_FLOAT16: o.dtype = .float16
+            case VDR_DTYPE_FLOAT32: o.dtype = .float32
+            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "loader dtype \(value) is not VDR_DTYPE_UINT8, _FLOAT16 or _FLOAT32")
+            }
+        case VDR_LOPT_LAYOUT: o.layout = try int(0...1) == Int(VDR_LAYOUT_NHWC) ? .nhwc : .nchw
+        case VDR_LOPT_CHANNELS:
+            let c = try int(1...3)
+            guard c != 2 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "channels must be 1 or 3") }
+            o.channels = c
+        case VDR_LOPT_BATCH_SIZE: o.batchSize = try int(1...65536)
+        case VDR_LOPT_SHUFFLE: o.shuffle = try int(0...1) == 1
+        case VDR_LOPT_SEED: o.seed = UInt64(try int(0...Int(1 << 53)))
+        case VDR_LOPT_DROP_LAST: o.dropLast = try int(0...1) == 1
+        case VDR_LOPT_RANK: o.rank = try int(0...65535)
+        case VDR_LOPT_WORLD_SIZE: o.worldSize = try int(1...65536)
+        case VDR_LOPT_WORKERS: o.workers = try int(1...256)
+        case VDR_LOPT_PREFETCH: o.prefetch = try int(1...64)
+        case VDR_LOPT_FLIP_PROBABILITY:
+            guard value >= 0, value <= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "flip probability \(value) not in [0, 1]") }
+            o.flipProbability = value
+        case VDR_LOPT_ON_ERROR: o.errorPolicy = try int(0...1) == Int(VDR_ON_ERROR_SKIP) ? .skip : .raise
+        case VDR_LOPT_WINDOW:
+            switch Int32(try int(0...5)) {
+            case VDR_WINDOW_DICOM: o.window = .dicom
+            case VDR_WINDOW_AUTO: o.window = .auto
+            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "loader window must be VDR_WINDOW_DICOM or VDR_WINDOW_AUTO")
+            }
+        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown loader option \(key)")
+        }
+        box.options = o
+    }
+}
+
+/// Creates a loader over a copy of `samples` with `options`.
+@c public func vdr_loader_create(_ samples: UnsafeMutableRawPointer?, _ options: UnsafeMutableRawPointer?,
+                                 _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
+    abiCall {
+        let s = try unbox(samples, SamplesBox.self, "samples").samples
+        let o = try unbox(options, LoaderOptionsBox.self, "options").options
+        let out = try require(out, "out")
+        do {
+            out.pointee = Unmanaged.passRetained(LoaderBox(loader: try Loader(samples: s, options: o))).toOpaque()
+        } catch let e as LoaderError {
+            throw ABIError(status: VDR_ERR_ARGUMENT, message: e.message)
+        }
+    }
+}
+
+/// Stops the loader's workers and releases it; NULL is accepted. Batches already handed out
+/// keep their targets; their image memory is gone.
+@c public func vdr_loader_destroy(_ loader: UnsafeMutableRawPointer?) {
+    guard let loader else { return }
+    let box = Unmanaged<LoaderBox>.fromOpaque(loader)
+    box.takeUnretainedValue().run?.close()
+    box.release()
+}
+
+/// Batches per epoch on this rank, and bytes per image.
+@c public func vdr_loader_shape(_ loader: UnsafeMutableRawPointer?, _ batches: UnsafeMutablePointer<Int>?,
+                                _ imageBytes: UnsafeMutablePointer<Int>?) -> Int32 {
+    abiCall {
+        let l = try unbox(loader, LoaderBox.self, "loader").loader
+        try require(batches, "batches").pointee = l.batchesPerEpoch
+        try require(imageBytes, "image_bytes").pointee = l.imageBytes
+    }
+}
+
+/// Starts (or restarts) rendering `epoch` from batch `step`; a running epoch is stopped first.
+@c public func vdr_loader_start(_ loader: UnsafeMutableRawPointer?, _ epoch: Int64, _ step: Int64) -> Int32 {
+    abiCall {
+        let box = try unbox(loader, LoaderBox.self, "loader")
+        guard epoch >= 0, epoch < 1 << 40, step >= 0, step < 1 << 40 else {
+            throw ABIError(status: VDR_ERR_ARGUMENT, message: "epoch and step must be non-negative")
+        }
+        box.run?.close()
+        box.run = nil
+        do {
+            box.run = try box.loader.start(epoch: Int(epoch), step: Int(step))
+        } catch let e as LoaderError {
+            throw ABIError(status: VDR_ERR_ARGUMENT, message: e.message)
+        }
+    }
+}
+
+/// Waits for the next batch. `*out` is the batch (release it with vdr_batch_release), or NULL at
+/// the end of the epoch. The previous batch's image memory is recycled by this call. A failed
+/// image under VDR_ON_ERROR_RAISE returns VDR_ERR_DECODE (or the image's own status) naming it.
+@c public func vdr_loader_next(_ loader: UnsafeMutableRawPointer?, _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
+    abiCall {
+        let box = try unbox(loader, LoaderBox.self, "loader")
+        let out = try require(out, "out")
+        guard let run = box.run else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "vdr_loader_start was not called") }
+        do {
+            out.pointee = try run.next().map { Unmanaged.passRetained($0).toOpaque() }
+        } catch let e as LoaderError {
+            throw ABIError(status: VDR_ERR_DECODE, message: e.message)
+        }
+    }
+}
+
+/// Stops the running epoch at once (workers finish the image they are on); the loader can be
+/// started again.
+@c public func vdr_loader_close(_ loader: UnsafeMutableRawPointer?) -> Int32 {
+    abiCall {
+        let box = try unbox(loader, LoaderBox.self, "loader")
+        box.run?.close()
+        box.run = nil
+    }
+}
+
+/// Releases a batch handle; NULL is accepted.
+@c public func vdr_batch_release(_ batch: UnsafeMutableRawPointer?) {
+    guard let batch else { return }
+    Unmanaged<Batch>.fromOpaque(batch).release()
+}
+
+/// Counts of a batch: images, boxes (all images), skipped images; epoch and step.
+@c public func vdr_batch_counts(_ batch: UnsafeMutableRawPointer?, _ images: UnsafeMutablePointer<Int>?,
+                                _ boxes: UnsafeMutablePointer<Int>?, _ skipped: UnsafeMutablePointer<Int>?,
+                                _ epoch: UnsafeMutablePointer<Int64>?, _ step: UnsafeMutablePointer<Int64>?) -> Int32 {
+    abiCall {
+        let b = try unbox(batch, Batch.self, "batch")
+        try require(images, "images").pointee = b.count
+        try require(boxes, "boxes").pointee = b.labels.count
+        try require(skipped, "skipped").pointee = b.skipped.count
+        try require(epoch, "epoch").pointee = Int64(b.epoch)
+        try require(step, "step").pointee = Int64(b.step)
+    }
+}
+
+/// Borrowed pointers to the batch's arrays: images (count x image bytes), boxes (float[boxes][4],
+/// output pixels, xyxy), labels (int64[boxes]), box offsets (int64[count + 1]), global labels
+/// (float[count][global_count]), transforms (double[count][5]: scale_x, scale_y, offset_x,
+/// offset_y, flipped). Any output pointer may be NULL.
+@c public func vdr_batch_arrays(_ batch: UnsafeMutableRawPointer?, _ images: UnsafeMutablePointer<UnsafeRawPointer?>?,
+                                _ boxes: UnsafeMutablePointer<UnsafePointer<Float>?>?, _ labels: UnsafeMutablePointer<UnsafePointer<Int64>?>?,
+                                _ offsets: UnsafeMutablePointer<UnsafePointer<Int64>?>?,
+                                _ globalLabels: UnsafeMutablePointer<UnsafePointer<Float>?>?,
+                                _ transforms: UnsafeMutablePointer<UnsafePointer<Double>?>?) -> Int32 {
+    abiCall {
+        let b = try unbox(batch, Batch.self, "batch")
+        images?.pointee = UnsafeRawPointer(b.images.baseAddress)
+        boxes?.pointee = b.boxes.withUnsafeBufferPointer { $0.baseAddress }
+        labels?.pointee = b.labels.withUnsafeBufferPointer { $0.baseAddress }
+        offsets?.pointee = b.boxOffsets.withUnsafeBufferPointer { $0.baseAddress }
+        globalLabels?.pointee = b.globalLabels.withUnsafeBufferPointer { $0.baseAddress }
+        transforms?.pointee = b.transforms.withUnsafeBufferPointer { $0.baseAddress }
+    }
+}
+
+/// Image id of image `index` (or of skipped image `index` when `skipped` = 1, with the reason in
+/// `reason`), copied as NUL-terminated strings; `*len` gets the id's full length.
+@c public func vdr_batch_image_id(_ batch: UnsafeMutableRawPointer?, _ index: Int, _ skipped: Int32,
+                                  _ buf: UnsafeMutablePointer<CChar>?, _ cap: Int, _ len: UnsafeMutablePointer<Int>?,
+                                  _ reason: UnsafeMutablePointer<CChar>?, _ reasonCap: Int) -> Int32 {
+    abiCall {
+        let b = try unbox(batch, Batch.self, "batch")
+        if skipped == 1 {
+            guard index >= 0, index < b.skipped.count else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "skipped index \(index) out of range") }
+            try copyString(b.skipped[index].0, into: buf, cap: cap, len: len)
+            try copyString(b.skipped[index].1, into: reason, cap: reasonCap, len: nil)
+        } else {
+            guard index >= 0, index < b.count else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "image index \(index) out of range") }
+            try copyString(b.imageIDs[index], into: buf, cap: cap, len: len)
+        }
+    }
+}
+
+func unbox<T: AnyObject>(_ p: UnsafeMutableRawPointer?, _ type: T.Type, _ name: String) throws -> T {
+    guard let p else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) handle is NULL") }
+    return Unmanaged<T>.fromOpaque(p).takeUnretainedValue()
+}

@@ -1,0 +1,49 @@
+/// Memory for one batch of images, reused from batch to batch.
+final class BatchBuffer: @unchecked Sendable {
+    let bytes: UnsafeMutableRawBufferPointer
+
+    init(byteCount: Int) {
+        bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+        bytes.initializeMemory(as: UInt8.self, repeating: 0)
+    }
+
+    deinit { bytes.deallocate() }
+}
+
+/// One batch: a contiguous image array and per-image targets in output pixels.
+///
+/// `images` is borrowed from the loader's buffer pool: it stays valid until the next call to
+/// `EpochRun.next()` or `close()` (copy it to keep it).
+public final class Batch: @unchecked Sendable {
+    public let epoch: Int
+    public let step: Int
+    /// Images in this batch (fewer than the batch size for a short last batch or skipped images).
+    public internal(set) var count = 0
+    public internal(set) var imageIDs: [String] = []
+    /// Indices of the samples in the loader's sample list.
+    public internal(set) var sampleIndices: [Int] = []
+    /// count x (channels, height, width) or (height, width, channels) samples of the dtype.
+    public var images: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<(count * imageBytes)]) }
+    /// Boxes of all images, x_min, y_min, x_max, y_max in output pixels, 4 values per box.
+    public internal(set) var boxes: [Float] = []
+    public internal(set) var labels: [Int64] = []
+    /// Image i owns boxes boxOffsets[i] ..< boxOffsets[i + 1] (count + 1 entries).
+    public internal(set) var boxOffsets: [Int64] = [0]
+    /// count x globalLabelCount multi-hot values.
+    public internal(set) var globalLabels: [Float] = []
+    /// Per image: scale_x, scale_y, offset_x, offset_y (output = source * scale + offset, before
+    /// any flip) and 1.0 when flipped horizontally, else 0.0: 5 values per image.
+    public internal(set) var transforms: [Double] = []
+    /// Images left out under ErrorPolicy.skip: (image id, reason).
+    public internal(set) var skipped: [(String, String)] = []
+
+    let buffer: BatchBuffer
+    let imageBytes: Int
+
+    init(epoch: Int, step: Int, buffer: BatchBuffer, imageBytes: Int) {
+        self.epoch = epoch
+        self.step = step
+        self.buffer = buffer
+        self.imageBytes = imageBytes
+    }
+}

@@ -1,0 +1,201 @@
+import Foundation
+import VinDrDICOM
+import VinDrImaging
+
+/// Streams batches of decoded, windowed, resized images with their targets, rendered by a pool
+/// of native threads. The order of samples in an epoch depends only on the seed, epoch, rank and
+/// world size (never on the number of workers); an epoch can start at any step (resume).
+public final class Loader: @unchecked Sendable {
+    public let samples: [LoaderSample]
+    public let options: LoaderOptions
+    public let sampler: Sampler
+    /// Length of every sample's global label vector.
+    public let globalLabelCount: Int
+
+    public init(samples: [LoaderSample], options: LoaderOptions) throws {
+        try options.validate()
+        self.samples = samples
+        self.options = options
+        sampler = try Sampler(count: samples.count, batchSize: options.batchSize, shuffle: options.shuffle, seed: options.seed,
+                              dropLast: options.dropLast, rank: options.rank, worldSize: options.worldSize)
+        globalLabelCount = samples.first?.globalLabels.count ?? 0
+        for s in samples {
+            guard s.boxes.count % 4 == 0, s.boxes.count / 4 == s.labels.count else {
+                throw LoaderError("image \(s.imageID): \(s.boxes.count) box values for \(s.labels.count) labels")
+            }
+            guard s.globalLabels.count == globalLabelCount else {
+                throw LoaderError("image \(s.imageID): \(s.globalLabels.count) global labels, others have \(globalLabelCount)")
+            }
+        }
+    }
+
+    /// Number of batches per epoch on this rank.
+    public var batchesPerEpoch: Int { sampler.batches(epoch: 0).count }
+
+    /// Bytes of one image in a batch.
+    public var imageBytes: Int { options.height * options.width * options.channels * options.dtype.bytesPerSample }
+
+    /// Starts rendering `epoch` from batch `step` on the worker threads.
+    public func start(epoch: Int, step: Int = 0) throws -> EpochRun {
+        let plan = sampler.batches(epoch: epoch)
+        guard step >= 0, step <= plan.count else { throw LoaderError("step \(step) not in 0...\(plan.count)") }
+        return EpochRun(loader: self, epoch: epoch, plan: plan, firstStep: step)
+    }
+}
+
+/// One epoch being rendered. `next()` blocks until the following batch is ready; `close()`
+/// stops the workers at once. Not for concurrent use by several consumers.
+public final class EpochRun: @unchecked Sendable {
+    let loader: Loader
+    public let epoch: Int
+    let plan: [[Int]]
+    private let lock = NSCondition()
+    private var nextToRender: Int
+    private var nextToDeliver: Int
+    private var ready: [Int: Result<Batch, Error>] = [:]
+    private var free: [BatchBuffer]
+    private var held: Batch?
+    private var cancelled = false
+    private var running = 0
+    private var threads: [Thread] = []
+
+    init(loader: Loader, epoch: Int, plan: [[Int]], firstStep: Int) {
+        self.loader = loader
+        self.epoch = epoch
+        self.plan = plan
+        nextToRender = firstStep
+        nextToDeliver = firstStep
+        let bytes = loader.imageBytes * loader.options.batchSize
+        free = (0...loader.options.prefetch).map { _ in BatchBuffer(byteCount: bytes) }
+        let workers = min(loader.options.workers, max(plan.count - firstStep, 1))
+        running = workers
+        for _ in 0..<workers {
+            let t = Thread { [unowned self] in self.work() }
+            t.stackSize = 1 << 20
+            threads.append(t)
+            t.start()
+        }
+    }
+
+    deinit { close() }
+
+    /// Batches still to be delivered in this epoch.
+    public var remaining: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return plan.count - nextToDeliver
+    }
+
+    /// The next batch, or nil at the end of the epoch. The previous batch's images are recycled.
+    public func next() throws -> Batch? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let h = held {
+            free.append(h.buffer)
+            held = nil
+            lock.broadcast()
+        }
+        while !cancelled && nextToDeliver < plan.count && ready[nextToDeliver] == nil { lock.wait() }
+        guard !cancelled, nextToDeliver < plan.count, let result = ready.removeValue(forKey: nextToDeliver) else { return nil }
+        nextToDeliver += 1
+        lock.broadcast()
+        switch result {
+        case .success(let b):
+            held = b
+            return b
+        case .failure(let e):
+            throw e
+        }
+    }
+
+    /// Stops the workers (an image being decoded is finished first) and waits for them.
+    public func close() {
+        lock.lock()
+        cancelled = true
+        lock.broadcast()
+        while running > 0 { lock.wait() }
+        lock.unlock()
+    }
+
+    private func work() {
+        let workspace = RenderWorkspace()
+        while true {
+            lock.lock()
+            while !cancelled && nextToRender < plan.count && (nextToRender >= nextToDeliver + loader.options.prefetch || free.isEmpty) {
+                lock.wait()
+            }
+            if cancelled || nextToRender >= plan.count {
+                running -= 1
+                lock.broadcast()
+                lock.unlock()
+                return
+            }
+            let step = nextToRender
+            nextToRender += 1
+            let buffer = free.removeLast()
+            lock.unlock()
+
+            let result: Result<Batch, Error>
+            do {
+                result = .success(try render(step: step, into: buffer, workspace: workspace))
+            } catch {
+                result = .failure(error)
+            }
+            lock.lock()
+            if case .failure = result { free.append(buffer) }
+            ready[step] = result
+            lock.broadcast()
+            lock.unlock()
+        }
+    }
+
+    private var isCancelled: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return cancelled
+    }
+
+    private func render(step: Int, into buffer: BatchBuffer, workspace: RenderWorkspace) throws -> Batch {
+        let o = loader.options
+        let batch = Batch(epoch: epoch, step: step, buffer: buffer, imageBytes: loader.imageBytes)
+        let renderer = SampleRenderer(options: o, workspace: workspace)
+        for index in plan[step] {
+            if isCancelled { break }
+            let sample = loader.samples[index]
+            let slot = buffer.bytes.baseAddress! + batch.count * loader.imageBytes
+            let flip = o.flipProbability > 0 && loader.sampler.coin(epoch: epoch, sample: index, salt: 0x666C6970) < o.flipProbability
+            do {
+                let g = try renderer.render(sample.path, into: slot, flip: flip)
+                batch.append(sample: sample, index: index, geometry: g, flip: flip, width: o.width)
+            } catch {
+                let reason = "image \(sample.imageID) (\(sample.path)): \(error)"
+                if o.errorPolicy == .raise { throw LoaderError(reason) }
+                batch.skipped.append((sample.imageID, String(describing: error)))
+            }
+        }
+        return batch
+    }
+}
+
+extension Batch {
+    /// Records a rendered image's targets: boxes mapped through the render geometry, then
+    /// mirrored (x -> width - x, min and max swapped) when flipped.
+    func append(sample: LoaderSample, index: Int, geometry g: RenderGeometry, flip: Bool, width: Int) {
+        count += 1
+        imageIDs.append(sample.imageID)
+        sampleIndices.append(index)
+        let w = Float(width)
+        for i in 0..<sample.labels.count {
+            var x0 = Float(Double(sample.boxes[4 * i]) * g.scaleX + g.offsetX)
+            let y0 = Float(Double(sample.boxes[4 * i + 1]) * g.scaleY + g.offsetY)
+            var x1 = Float(Double(sample.boxes[4 * i + 2]) * g.scaleX + g.offsetX)
+            let y1 = Float(Double(sample.boxes[4 * i + 3]) * g.scaleY + g.offsetY)
+            if flip { (x0, x1) = (w - x1, w - x0) }
+            boxes += [x0, y0, x1, y1]
+        }
+        labels += sample.labels
+        boxOffsets.append(Int64(labels.count))
+        globalLabels += sample.globalLabels
+        transforms += [g.scaleX, g.scaleY, g.offsetX, g.offsetY, flip ? 1 : 0]
+    }
+}

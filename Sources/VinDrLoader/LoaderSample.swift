@@ -1,0 +1,102 @@
+import VinDrDICOM
+import VinDrImaging
+
+/// One image and its training targets, in source pixel coordinates.
+public struct LoaderSample: Sendable, Equatable {
+    public var imageID: String
+    public var path: String
+    /// Boxes as x_min, y_min, x_max, y_max in source pixels, 4 values per box.
+    public var boxes: [Float]
+    /// Class index per box.
+    public var labels: [Int64]
+    /// Multi-hot vector of image-level labels (may be empty).
+    public var globalLabels: [Float]
+
+    public init(imageID: String, path: String, boxes: [Float] = [], labels: [Int64] = [], globalLabels: [Float] = []) {
+        self.imageID = imageID
+        self.path = path
+        self.boxes = boxes
+        self.labels = labels
+        self.globalLabels = globalLabels
+    }
+}
+
+/// Output sample type of loader images.
+public enum LoaderDType: Int, Sendable {
+    case uint8 = 1, float16 = 2, float32 = 4
+
+    public var bytesPerSample: Int { rawValue }
+}
+
+/// Memory layout of a batch of images with `channels` channels.
+public enum LoaderLayout: Sendable {
+    case nchw, nhwc
+}
+
+/// What happens when an image cannot be read.
+public enum ErrorPolicy: Sendable {
+    /// The batch fails with an error naming the image and the reason.
+    case raise
+    /// The image is left out of its batch and reported in `Batch.skipped`.
+    case skip
+}
+
+/// Loader configuration.
+public struct LoaderOptions: Sendable {
+    public var height: Int
+    public var width: Int
+    /// Letterbox (pad value in [0, 1]) or stretch to height x width.
+    public var letterbox: Bool
+    public var pad: Double
+    public var window: WindowChoice
+    public var dtype: LoaderDType
+    public var layout: LoaderLayout
+    /// 1 (grey) or 3 (grey replicated, for backbones trained on RGB).
+    public var channels: Int
+    public var batchSize: Int
+    public var shuffle: Bool
+    public var seed: UInt64
+    public var dropLast: Bool
+    public var rank: Int
+    public var worldSize: Int
+    /// Worker threads rendering batches.
+    public var workers: Int
+    /// Batches rendered ahead of the consumer (memory is bounded by prefetch + 1 batches).
+    public var prefetch: Int
+    /// Probability of a horizontal flip per sample (boxes flipped too); 0 disables.
+    public var flipProbability: Double
+    public var errorPolicy: ErrorPolicy
+
+    public init(height: Int = 1024, width: Int = 1024, letterbox: Bool = true, pad: Double = 0, window: WindowChoice = .dicom,
+                dtype: LoaderDType = .uint8, layout: LoaderLayout = .nchw, channels: Int = 1, batchSize: Int = 16,
+                shuffle: Bool = true, seed: UInt64 = 0, dropLast: Bool = false, rank: Int = 0, worldSize: Int = 1,
+                workers: Int = 2, prefetch: Int = 2, flipProbability: Double = 0, errorPolicy: ErrorPolicy = .raise) {
+        self.height = height
+        self.width = width
+        self.letterbox = letterbox
+        self.pad = pad
+        self.window = window
+        self.dtype = dtype
+        self.layout = layout
+        self.channels = channels
+        self.batchSize = batchSize
+        self.shuffle = shuffle
+        self.seed = seed
+        self.dropLast = dropLast
+        self.rank = rank
+        self.worldSize = worldSize
+        self.workers = workers
+        self.prefetch = prefetch
+        self.flipProbability = flipProbability
+        self.errorPolicy = errorPolicy
+    }
+
+    func validate() throws {
+        guard height >= 1, width >= 1, height <= 16384, width <= 16384 else { throw LoaderError("image size \(height)x\(width) not in 1...16384") }
+        guard channels == 1 || channels == 3 else { throw LoaderError("channels must be 1 or 3, got \(channels)") }
+        guard workers >= 1, workers <= 256 else { throw LoaderError("workers \(workers) not in 1...256") }
+        guard prefetch >= 1, prefetch <= 64 else { throw LoaderError("prefetch \(prefetch) not in 1...64") }
+        guard flipProbability >= 0, flipProbability <= 1 else { throw LoaderError("flip probability \(flipProbability) not in [0, 1]") }
+        guard pad >= 0, pad <= 1 else { throw LoaderError("pad \(pad) not in [0, 1]") }
+    }
+}

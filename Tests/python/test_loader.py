@@ -1,0 +1,200 @@
+"""The native loader: order and content independent of thread count, sharding, resume, boxes that
+stay on the lesion through letterbox and flip, error policies, early close, bounded memory."""
+from __future__ import annotations
+
+import pathlib
+import threading
+
+import numpy as np
+import pytest
+
+import corpus as corpus_module
+import vindr
+
+ROWS, COLS = 300, 240
+
+
+@pytest.fixture(scope="module")
+def lesion_set(tmp_path_factory):
+    """24 small DICOMs: dark background, one bright rectangle (the 'lesion') whose box is known."""
+    out = tmp_path_factory.mktemp("lesions")
+    rng = np.random.default_rng(5)
+    samples = []
+    for i in range(24):
+        img = np.full((ROWS, COLS), 200, np.uint16)
+        x0, y0 = int(rng.integers(5, COLS - 80)), int(rng.integers(5, ROWS - 100))
+        x1, y1 = x0 + int(rng.integers(30, 70)), y0 + int(rng.integers(40, 90))
+        img[y0:y1, x0:x1] = 3800
+        v = corpus_module.Variant(f"l{i}", ROWS, COLS, windows=[(2000, 4000)],
+                                  photometric="MONOCHROME1" if i % 5 == 0 else "MONOCHROME2")
+        if v.photometric == "MONOCHROME1":
+            img = 4095 - img
+        path = out / f"l{i}.dcm"
+        corpus_module.base_dataset(v, img).save_as(path, enforce_file_format=True)
+        samples.append(vindr.Sample(f"img{i:02d}", str(path), boxes=np.array([[x0, y0, x1, y1]], np.float32),
+                                    labels=np.array([i % 3]), global_labels=np.array([i % 2, 1 - i % 2], np.float32)))
+    return samples
+
+
+def epoch(loader, e=0, start=0):
+    loader.epoch, loader.start_step = e, start
+    return [(b.step, [t["image_id"] for t in b.targets], b.images.copy(), [t["boxes"] for t in b.targets]) for b in loader]
+
+
+def test_same_batches_whatever_the_worker_count(lesion_set):
+    runs = [epoch(vindr.Loader(lesion_set, (128, 160), batch_size=5, seed=3, workers=w, flip=0.5)) for w in (1, 2, 3)]
+    for other in runs[1:]:
+        assert [r[1] for r in other] == [r[1] for r in runs[0]]
+        for a, b in zip(other, runs[0]):
+            np.testing.assert_array_equal(a[2], b[2])
+            for x, y in zip(a[3], b[3]):
+                np.testing.assert_array_equal(x, y)
+
+
+def test_epochs_shuffle_and_cover_everything(lesion_set):
+    loader = vindr.Loader(lesion_set, 64, batch_size=5, seed=1, workers=2)
+    e0 = [i for _, ids, _, _ in epoch(loader, 0) for i in ids]
+    e1 = [i for _, ids, _, _ in epoch(loader, 1) for i in ids]
+    assert sorted(e0) == sorted(e1) == sorted(s.image_id for s in lesion_set)
+    assert e0 != e1
+    assert e0 == [i for _, ids, _, _ in epoch(loader, 0) for i in ids]
+    assert len(loader) == 5
+    assert [len(ids) for _, ids, _, _ in epoch(loader, 0)] == [5, 5, 5, 5, 4]
+    dropped = vindr.Loader(lesion_set, 64, batch_size=5, drop_last=True)
+    assert len(dropped) == 4 and len(epoch(dropped)) == 4
+
+
+@pytest.mark.parametrize("world", [2, 3, 5])
+def test_shards_are_disjoint_and_cover_the_data(lesion_set, world):
+    """torch DistributedSampler semantics: ceil(n / world) per rank, padding repeats the start."""
+    shards = []
+    for rank in range(world):
+        loader = vindr.Loader(lesion_set, 32, batch_size=4, seed=9, rank=rank, world_size=world)
+        shards.append([i for _, ids, _, _ in epoch(loader, 2) for i in ids])
+    n = len(lesion_set)
+    per = -(-n // world)
+    assert all(len(s) == per for s in shards)
+    flat = [i for s in shards for i in s]
+    assert set(flat) == {s.image_id for s in lesion_set}
+    assert len(flat) - len(set(flat)) == per * world - n
+
+
+def test_resume_from_a_step(lesion_set):
+    loader = vindr.Loader(lesion_set, 64, batch_size=4, seed=4, workers=2)
+    full = epoch(loader, 1)
+    tail = epoch(loader, 1, start=3)
+    assert [r[0] for r in tail] == [r[0] for r in full[3:]]
+    assert [r[1] for r in tail] == [r[1] for r in full[3:]]
+
+
+def expected_box(box, out_h, out_w, letterbox, flip):
+    """Independent transform of a source box: scale to fit, centre, mirror."""
+    x0, y0, x1, y1 = box
+    if letterbox:
+        s = min(out_w / COLS, out_h / ROWS)
+        cw, ch = round(COLS * s), round(ROWS * s)
+        sx, sy, ox, oy = cw / COLS, ch / ROWS, (out_w - cw) // 2, (out_h - ch) // 2
+    else:
+        sx, sy, ox, oy = out_w / COLS, out_h / ROWS, 0, 0
+    b = [x0 * sx + ox, y0 * sy + oy, x1 * sx + ox, y1 * sy + oy]
+    if flip:
+        b = [out_w - b[2], b[1], out_w - b[0], b[3]]
+    return np.array(b)
+
+
+@pytest.mark.parametrize("letterbox", [True, False])
+def test_boxes_stay_on_the_lesion(lesion_set, letterbox):
+    out_h, out_w = 200, 256
+    loader = vindr.Loader(lesion_set, (out_h, out_w), batch_size=6, letterbox=letterbox, flip=0.5, seed=2,
+                          dtype="float32")
+    by_id = {s.image_id: s for s in lesion_set}
+    flips = 0
+    for b in loader:
+        for img, t in zip(b.images[:, 0], b.targets):
+            flipped = bool(t["transform"][4])
+            flips += flipped
+            exp = expected_box(by_id[t["image_id"]].boxes[0], out_h, out_w, letterbox, flipped)
+            np.testing.assert_allclose(t["boxes"][0], exp, atol=1e-3)
+            x0, y0, x1, y1 = exp
+            inner = img[int(np.ceil(y0)) + 1:int(y1) - 1, int(np.ceil(x0)) + 1:int(x1) - 1]
+            assert inner.min() > 0.85, (t["image_id"], inner.min())
+            outside = img.copy()
+            outside[max(int(y0) - 1, 0):int(np.ceil(y1)) + 1, max(int(x0) - 1, 0):int(np.ceil(x1)) + 1] = 0
+            assert outside.max() < 0.2
+            assert t["labels"].tolist() == by_id[t["image_id"]].labels.tolist()
+            np.testing.assert_array_equal(t["global_labels"], by_id[t["image_id"]].global_labels)
+    assert 0 < flips < len(lesion_set)
+
+
+def test_images_equal_single_renders_in_every_dtype_and_layout(lesion_set):
+    s = lesion_set[3]
+    ref = vindr.read_dicom(s.path).render(size=(96, 80), aspect="letterbox", dtype="float32")
+    ref8 = vindr.read_dicom(s.path).render(size=(96, 80), aspect="letterbox")
+    for dtype, layout, channels in [("uint8", "NCHW", 1), ("float32", "NHWC", 3), ("float16", "NCHW", 3), ("uint8", "NHWC", 3)]:
+        loader = vindr.Loader([s], (96, 80), batch_size=1, dtype=dtype, layout=layout, channels=channels, copy=True)
+        (b,) = list(loader)
+        img = b.images[0]
+        assert img.shape == ((channels, 96, 80) if layout == "NCHW" else (96, 80, channels))
+        for c in range(channels):
+            plane = img[c] if layout == "NCHW" else img[..., c]
+            if dtype == "uint8":
+                np.testing.assert_array_equal(plane, ref8)
+            else:
+                np.testing.assert_allclose(plane.astype(np.float32), ref, atol=1e-3 if dtype == "float16" else 0)
+
+
+def test_error_policies_name_the_image(lesion_set, tmp_path):
+    bad = tmp_path / "broken.dcm"
+    bad.write_bytes(b"\x00" * 500)
+    samples = lesion_set[:6] + [vindr.Sample("broken-one", str(bad), global_labels=np.zeros(2, np.float32))] + lesion_set[6:9]
+    with pytest.raises(vindr.VinDrError, match="broken-one"):
+        for _ in vindr.Loader(samples, 64, batch_size=4, shuffle=False):
+            pass
+    seen, skipped = [], []
+    for b in vindr.Loader(samples, 64, batch_size=4, shuffle=False, on_error="skip"):
+        seen += [t["image_id"] for t in b.targets]
+        skipped += b.skipped
+    assert [s[0] for s in skipped] == ["broken-one"]
+    assert "broken.dcm" in skipped[0][1] and "not a readable DICOM file" in skipped[0][1]
+    assert len(seen) == 9
+
+
+def test_break_mid_epoch_returns_and_restarts(corpus):
+    files = [p for v in corpus.values() for k, p in v.items() if k in ("explicit", "j2k90")]
+    samples = [vindr.Sample(f"f{i}", str(p)) for i, p in enumerate(files * 4)]
+    loader = vindr.Loader(samples, 256, batch_size=2, workers=2, prefetch=2)
+    done = threading.Event()
+
+    def consume():
+        for i, _ in enumerate(loader):
+            if i == 1:
+                break
+        done.set()
+
+    t = threading.Thread(target=consume)
+    t.start()
+    t.join(timeout=60)
+    assert done.is_set(), "breaking out of an epoch hung"
+    assert len(next(iter(loader)).targets) == 2  # usable again after the early exit
+    loader.close()
+    with pytest.raises(ValueError):
+        next(iter(loader))
+
+
+def rss_mb() -> float:
+    for line in pathlib.Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_five_epochs_without_memory_growth(lesion_set):
+    loader = vindr.Loader(lesion_set * 4, 256, batch_size=8, workers=2, flip=0.5)
+    for b in loader:
+        pass
+    start = rss_mb()
+    for e in range(1, 6):
+        loader.epoch = e
+        for b in loader:
+            pass
+    assert rss_mb() - start < 15, (start, rss_mb())

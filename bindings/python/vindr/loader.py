@@ -1,0 +1,216 @@
+"""`Loader`: batches of decoded, windowed, resized CXRs with their targets, rendered by native
+threads (no Python worker processes; the GIL is released while waiting)."""
+from __future__ import annotations
+
+import ctypes
+import os
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from ._lib import check, prototype
+
+_vp = ctypes.c_void_p
+_i32, _i64, _ssize = ctypes.c_int32, ctypes.c_int64, ctypes.c_ssize_t
+_fp, _i64p, _dp = ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_double)
+
+_samples_create = prototype("vdr_samples_create", _i32, ctypes.POINTER(_vp))
+_samples_destroy = prototype("vdr_samples_destroy", None, _vp)
+_samples_add = prototype("vdr_samples_add", _i32, _vp, ctypes.c_char_p, ctypes.c_char_p, _fp, _i64p, _ssize, _fp, _ssize)
+_samples_count = prototype("vdr_samples_count", _i32, _vp, ctypes.POINTER(_ssize))
+_opts_create = prototype("vdr_loader_options_create", _i32, ctypes.POINTER(_vp))
+_opts_destroy = prototype("vdr_loader_options_destroy", None, _vp)
+_opts_set = prototype("vdr_loader_options_set", _i32, _vp, _i32, ctypes.c_double)
+_create = prototype("vdr_loader_create", _i32, _vp, _vp, ctypes.POINTER(_vp))
+_destroy = prototype("vdr_loader_destroy", None, _vp)
+_shape = prototype("vdr_loader_shape", _i32, _vp, ctypes.POINTER(_ssize), ctypes.POINTER(_ssize))
+_start = prototype("vdr_loader_start", _i32, _vp, _i64, _i64)
+_next = prototype("vdr_loader_next", _i32, _vp, ctypes.POINTER(_vp))
+_close = prototype("vdr_loader_close", _i32, _vp)
+_batch_release = prototype("vdr_batch_release", None, _vp)
+_batch_counts = prototype("vdr_batch_counts", _i32, _vp, ctypes.POINTER(_ssize), ctypes.POINTER(_ssize),
+                          ctypes.POINTER(_ssize), ctypes.POINTER(_i64), ctypes.POINTER(_i64))
+_batch_arrays = prototype("vdr_batch_arrays", _i32, _vp, ctypes.POINTER(_vp), ctypes.POINTER(_fp), ctypes.POINTER(_i64p),
+                          ctypes.POINTER(_i64p), ctypes.POINTER(_fp), ctypes.POINTER(_dp))
+_batch_image_id = prototype("vdr_batch_image_id", _i32, _vp, _ssize, _i32, ctypes.c_char_p, _ssize, ctypes.POINTER(_ssize),
+                            ctypes.c_char_p, _ssize)
+
+_OPT = {"height": 1, "width": 2, "letterbox": 3, "pad": 4, "dtype": 5, "layout": 6, "channels": 7, "batch_size": 8,
+        "shuffle": 9, "seed": 10, "drop_last": 11, "rank": 12, "world_size": 13, "workers": 14, "prefetch": 15,
+        "flip": 16, "on_error": 17, "window": 18}
+_DTYPES = {"uint8": (1, np.uint8), "float16": (6, np.float16), "float32": (5, np.float32)}
+
+
+@dataclass
+class Sample:
+    """One image and its targets in source pixels: boxes float[N, 4] xyxy, labels int[N],
+    global_labels a multi-hot vector (the same length for every sample)."""
+
+    image_id: str
+    path: str
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    labels: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.int64))
+    global_labels: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
+
+
+@dataclass
+class Batch:
+    """images: (B, C, H, W) or (B, H, W, C); per image targets as in torchvision detection:
+    `targets[i]` = {"boxes": float32[N, 4] xyxy output pixels, "labels": int64[N],
+    "global_labels": float32[G], "image_id": str, "transform": float64[5] (scale_x, scale_y,
+    offset_x, offset_y, flipped)}; `skipped`: [(image_id, reason)] under on_error="skip"."""
+
+    images: np.ndarray
+    targets: list[dict]
+    epoch: int
+    step: int
+    skipped: list[tuple[str, str]]
+
+
+class Loader:
+    """Iterates batches of one epoch per `iter()`; set `epoch` (and `start_step` to resume).
+
+    `images` of a batch is a zero-copy view of the loader's memory, valid until the next batch
+    is requested (pass copy=True to get arrays you may keep). Targets are always copies.
+    """
+
+    def __init__(self, samples: Sequence[Sample], size: int | tuple[int, int] = 1024, *, batch_size: int = 16,
+                 letterbox: bool = True, pad: float = 0.0, window: str = "dicom", dtype: str = "uint8",
+                 layout: str = "NCHW", channels: int = 1, shuffle: bool = True, seed: int = 0, drop_last: bool = False,
+                 rank: int = 0, world_size: int = 1, workers: int | None = None, prefetch: int = 2, flip: float = 0.0,
+                 on_error: str = "raise", copy: bool = False):
+        h, w = (size, size) if isinstance(size, int) else size
+        if dtype not in _DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+        if layout.upper() not in ("NCHW", "NHWC"):
+            raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        if window not in ("dicom", "auto"):
+            raise ValueError(f"window must be 'dicom' or 'auto', got {window!r}")
+        self.shape = (h, w)
+        self.channels = channels
+        self.layout = layout.upper()
+        self.copy = copy
+        self.epoch = 0
+        self.start_step = 0
+        self._np_dtype = _DTYPES[dtype][1]
+        self._h = _vp()
+        handles = _Handles()
+        check(_samples_create(ctypes.byref(handles.samples)))
+        self._global_count = 0
+        for s in samples:
+            boxes = np.ascontiguousarray(s.boxes, dtype=np.float32).reshape(-1, 4)
+            labels = np.ascontiguousarray(s.labels, dtype=np.int64).reshape(-1)
+            glob = np.ascontiguousarray(s.global_labels, dtype=np.float32).reshape(-1)
+            self._global_count = len(glob)
+            if len(labels) != len(boxes):
+                raise ValueError(f"image {s.image_id}: {len(boxes)} boxes but {len(labels)} labels")
+            check(_samples_add(handles.samples, str(s.image_id).encode(), os.fspath(s.path).encode(),
+                               boxes.ctypes.data_as(_fp), labels.ctypes.data_as(_i64p), len(labels),
+                               glob.ctypes.data_as(_fp), len(glob)))
+        check(_opts_create(ctypes.byref(handles.options)))
+        values = {"height": h, "width": w, "letterbox": int(letterbox), "pad": pad, "dtype": _DTYPES[dtype][0],
+                  "layout": 0 if self.layout == "NCHW" else 1, "channels": channels, "batch_size": batch_size,
+                  "shuffle": int(shuffle), "seed": seed, "drop_last": int(drop_last), "rank": rank,
+                  "world_size": world_size, "workers": workers or os.cpu_count() or 1, "prefetch": prefetch,
+                  "flip": flip, "on_error": 0 if on_error == "raise" else 1, "window": 0 if window == "dicom" else 1}
+        for key, value in values.items():
+            check(_opts_set(handles.options, _OPT[key], float(value)))
+        check(_create(handles.samples, handles.options, ctypes.byref(self._h)))
+        batches, image_bytes = _ssize(), _ssize()
+        check(_shape(self._h, ctypes.byref(batches), ctypes.byref(image_bytes)))
+        self._batches = batches.value
+        self._image_bytes = image_bytes.value
+
+    def __len__(self) -> int:
+        """Batches per epoch on this rank."""
+        return self._batches
+
+    def __iter__(self) -> Iterator[Batch]:
+        check(_start(self._handle(), self.epoch, self.start_step))
+        previous = _vp()
+        try:
+            while True:
+                batch = _vp()
+                check(_next(self._handle(), ctypes.byref(batch)))  # waits with the GIL released
+                if previous:
+                    _batch_release(previous)
+                previous = batch
+                if not batch:
+                    return
+                yield self._convert(batch)
+        finally:
+            if previous:
+                _batch_release(previous)
+            if self._h:
+                _close(self._h)
+
+    def _convert(self, batch) -> Batch:
+        n, nb, ns = _ssize(), _ssize(), _ssize()
+        epoch, step = _i64(), _i64()
+        check(_batch_counts(batch, ctypes.byref(n), ctypes.byref(nb), ctypes.byref(ns), ctypes.byref(epoch), ctypes.byref(step)))
+        images, boxes, labels, offsets, glob, transforms = _vp(), _fp(), _i64p(), _i64p(), _fp(), _dp()
+        check(_batch_arrays(batch, ctypes.byref(images), ctypes.byref(boxes), ctypes.byref(labels), ctypes.byref(offsets),
+                            ctypes.byref(glob), ctypes.byref(transforms)))
+        h, w = self.shape
+        c = self.channels
+        shape = (n.value, c, h, w) if self.layout == "NCHW" else (n.value, h, w, c)
+        count = int(np.prod(shape))
+        if count and images.value:
+            buf = (ctypes.c_char * (count * np.dtype(self._np_dtype).itemsize)).from_address(images.value)
+            arr = np.frombuffer(buf, dtype=self._np_dtype).reshape(shape)
+            arr = arr.copy() if self.copy else arr
+        else:
+            arr = np.zeros(shape, dtype=self._np_dtype)
+        all_boxes = np.ctypeslib.as_array(boxes, (nb.value, 4)).copy() if nb.value else np.zeros((0, 4), np.float32)
+        all_labels = np.ctypeslib.as_array(labels, (nb.value,)).copy() if nb.value else np.zeros((0,), np.int64)
+        offs = np.ctypeslib.as_array(offsets, (n.value + 1,)).copy()
+        gcount = self._global_count if n.value else 0
+        globals_ = np.ctypeslib.as_array(glob, (n.value, gcount)).copy() if gcount else np.zeros((n.value, 0), np.float32)
+        trans = np.ctypeslib.as_array(transforms, (n.value, 5)).copy() if n.value else np.zeros((0, 5))
+        targets = []
+        for i in range(n.value):
+            targets.append({"boxes": all_boxes[offs[i]:offs[i + 1]], "labels": all_labels[offs[i]:offs[i + 1]],
+                            "global_labels": globals_[i], "image_id": self._image_id(batch, i, 0)[0],
+                            "transform": trans[i]})
+        skipped = [self._image_id(batch, i, 1) for i in range(ns.value)]
+        return Batch(arr, targets, epoch.value, step.value, skipped)
+
+    def _image_id(self, batch, index: int, skipped: int) -> tuple[str, str]:
+        buf = ctypes.create_string_buffer(256)
+        reason = ctypes.create_string_buffer(1024)
+        n = _ssize()
+        check(_batch_image_id(batch, index, skipped, buf, len(buf), ctypes.byref(n), reason, len(reason)))
+        if n.value >= len(buf):
+            buf = ctypes.create_string_buffer(n.value + 1)
+            check(_batch_image_id(batch, index, skipped, buf, len(buf), ctypes.byref(n), reason, len(reason)))
+        return buf.value.decode(), reason.value.decode()
+
+    def _handle(self):
+        if not self._h:
+            raise ValueError("Loader is closed")
+        return self._h
+
+    def close(self) -> None:
+        """Stops the workers and frees the loader (views of its batches become invalid)."""
+        if self._h:
+            _destroy(self._h)
+            self._h = _vp()
+
+    def __del__(self):
+        if getattr(self, "_h", None):
+            _destroy(self._h)
+
+
+class _Handles:
+    """Sample list and options, released when the loader has copied them."""
+
+    def __init__(self):
+        self.samples = _vp()
+        self.options = _vp()
+
+    def __del__(self):
+        _samples_destroy(self.samples)
+        _opts_destroy(self.options)

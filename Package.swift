@@ -24,10 +24,10 @@ let package = Package(
             ]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg"),
         .target(name: "VinDrDICOM", dependencies: ["CGDCM"]),
-        .target(name: "VinDrImaging", dependencies: ["VinDrDICOM", "CTurboJPEG"]),
+        .target(name: "VinDrImaging", dependencies: ["VinDrDICOM"]),
         .target(name: "VinDrBoxes"),
         .target(name: "VinDrAnnotations", dependencies: ["VinDrBoxes"]),
-        .target(name: "VinDrLoader", dependencies: ["VinDrDICOM", "VinDrImaging", "VinDrAnnotations", "VinDrBoxes"]),
+        .target(name: "VinDrLoader", dependencies: ["VinDrDICOM", "VinDrImaging", "VinDrAnnotations", "VinDrBoxes", "CTurboJPEG"]),
         .target(
             name: "VinDrC", dependencies: ["VinDrDICOM", "VinDrImaging", "VinDrLoader", "VinDrAnnotations", "VinDrBoxes"],
             exclude: ["exports.map"]),

@@ -94,6 +94,9 @@
 #define VDR_LAYOUT_NHWC 1
 #define VDR_ON_ERROR_RAISE 0
 #define VDR_ON_ERROR_SKIP 1
+/* Cache formats (vdr_cache_build). */
+#define VDR_CACHE_JPEG 0
+#define VDR_CACHE_RAW 1
 /* Output size modes (vdr_render_options_set_size). */
 #define VDR_SIZE_ORIGINAL 0
 #define VDR_SIZE_EXACT 1
@@ -174,6 +177,13 @@ int32_t vdr_batch_image_id(void * batch, ptrdiff_t index, int32_t skipped, char 
 /// Releases a batch handle; NULL is accepted.
 void vdr_batch_release(void * batch);
 
+/// Renders every sample once into `dir` at the loader options' size, letterbox, pad and window
+/// (VDR_WINDOW_DICOM or _AUTO), as VDR_CACHE_JPEG at `quality` or VDR_CACHE_RAW, on `workers`
+/// threads. Resumable: unchanged images already cached are kept. `progress(done, total, user)`
+/// is called from this thread after each chunk (may be NULL). `rendered`, `reused`, `failed`
+/// receive the counts; failed images are left out of the cache (vdr_last_error is not set for them).
+int32_t vdr_cache_build(void * samples, void * options, char const * dir, int32_t format, int32_t quality, void (* progress)(int64_t, int64_t, void *), void * user, int64_t * rendered, int64_t * reused, int64_t * failed);
+
 /// Releases a handle from vdr_dicom_open*; NULL is accepted.
 void vdr_dicom_close(void * handle);
 
@@ -212,6 +222,9 @@ int32_t vdr_dicom_render_size(void * handle, void * options, int32_t * height, i
 /// failing call on the same thread.
 char const * vdr_last_error(void);
 
+/// Whether the loader reads from its cache, and if not, why (empty without a cache).
+int32_t vdr_loader_cache_status(void * loader, char * buf, ptrdiff_t cap, ptrdiff_t * len);
+
 /// Stops the running epoch at once (workers finish the image they are on); the loader can be
 /// started again.
 int32_t vdr_loader_close(void * loader);
@@ -237,6 +250,10 @@ void vdr_loader_options_destroy(void * options);
 
 /// Sets option `key` (VDR_LOPT_*); integer options take integral values.
 int32_t vdr_loader_options_set(void * options, int32_t key, double value);
+
+/// Reads images from the cache directory `dir` (built by vdr_cache_build) when its settings match
+/// the other options; NULL clears it. vdr_loader_cache_status tells whether it is used and why.
+int32_t vdr_loader_options_set_cache(void * options, char const * dir);
 
 /// Batches per epoch on this rank, and bytes per image.
 int32_t vdr_loader_shape(void * loader, ptrdiff_t * batches, ptrdiff_t * imageBytes);

@@ -302,3 +302,51 @@ func unbox<T: AnyObject>(_ p: UnsafeMutableRawPointer?, _ type: T.Type, _ name: 
     guard let p else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) handle is NULL") }
     return Unmanaged<T>.fromOpaque(p).takeUnretainedValue()
 }
+
+/// Cache formats (vdr_cache_build).
+public let VDR_CACHE_JPEG: Int32 = 0
+public let VDR_CACHE_RAW: Int32 = 1
+
+/// Reads images from the cache directory `dir` (built by vdr_cache_build) when its settings match
+/// the other options; NULL clears it. vdr_loader_cache_status tells whether it is used and why.
+@c public func vdr_loader_options_set_cache(_ options: UnsafeMutableRawPointer?, _ dir: UnsafePointer<CChar>?) -> Int32 {
+    abiCall { try unbox(options, LoaderOptionsBox.self, "options").options.cache = dir.map { String(cString: $0) } }
+}
+
+/// Whether the loader reads from its cache, and if not, why (empty without a cache).
+@c public func vdr_loader_cache_status(_ loader: UnsafeMutableRawPointer?, _ buf: UnsafeMutablePointer<CChar>?, _ cap: Int,
+                                       _ len: UnsafeMutablePointer<Int>?) -> Int32 {
+    abiCall { try copyString(try unbox(loader, LoaderBox.self, "loader").loader.cacheStatus, into: buf, cap: cap, len: len) }
+}
+
+/// Renders every sample once into `dir` at the loader options' size, letterbox, pad and window
+/// (VDR_WINDOW_DICOM or _AUTO), as VDR_CACHE_JPEG at `quality` or VDR_CACHE_RAW, on `workers`
+/// threads. Resumable: unchanged images already cached are kept. `progress(done, total, user)`
+/// is called from this thread after each chunk (may be NULL). `rendered`, `reused`, `failed`
+/// receive the counts; failed images are left out of the cache (vdr_last_error is not set for them).
+@c public func vdr_cache_build(_ samples: UnsafeMutableRawPointer?, _ options: UnsafeMutableRawPointer?, _ dir: UnsafePointer<CChar>?,
+                               _ format: Int32, _ quality: Int32,
+                               _ progress: (@convention(c) (Int64, Int64, UnsafeMutableRawPointer?) -> Void)?,
+                               _ user: UnsafeMutableRawPointer?, _ rendered: UnsafeMutablePointer<Int64>?,
+                               _ reused: UnsafeMutablePointer<Int64>?, _ failed: UnsafeMutablePointer<Int64>?) -> Int32 {
+    abiCall {
+        let s = try unbox(samples, SamplesBox.self, "samples").samples
+        let o = try unbox(options, LoaderOptionsBox.self, "options").options
+        let directory = try requireString(dir, "dir")
+        guard format == VDR_CACHE_JPEG || format == VDR_CACHE_RAW else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown cache format \(format)") }
+        let (needed, why) = CacheSettings.required(by: o)
+        guard var settings = needed else { throw ABIError(status: VDR_ERR_ARGUMENT, message: why ?? "unsupported options") }
+        settings.format = format == VDR_CACHE_JPEG ? "jpeg" : "raw"
+        settings.quality = Int(quality)
+        do {
+            let report = try CacheBuilder.build(samples: s, directory: directory, settings: settings, workers: o.workers) { done, total in
+                progress?(Int64(done), Int64(total), user)
+            }
+            rendered?.pointee = Int64(report.rendered)
+            reused?.pointee = Int64(report.reused)
+            failed?.pointee = Int64(report.failures.count)
+        } catch let e as LoaderError {
+            throw ABIError(status: VDR_ERR_IO, message: e.message)
+        }
+    }
+}

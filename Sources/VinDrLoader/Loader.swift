@@ -11,6 +11,9 @@ public final class Loader: @unchecked Sendable {
     public let sampler: Sampler
     /// Length of every sample's global label vector.
     public let globalLabelCount: Int
+    /// Whether images come from the cache, and if not, why ("" when no cache was given).
+    public let cacheStatus: String
+    let cache: CacheReader?
 
     public init(samples: [LoaderSample], options: LoaderOptions) throws {
         try options.validate()
@@ -19,6 +22,7 @@ public final class Loader: @unchecked Sendable {
         sampler = try Sampler(count: samples.count, batchSize: options.batchSize, shuffle: options.shuffle, seed: options.seed,
                               dropLast: options.dropLast, rank: options.rank, worldSize: options.worldSize)
         globalLabelCount = samples.first?.globalLabels.count ?? 0
+        (cache, cacheStatus) = try Loader.openCache(options: options, samples: samples)
         for s in samples {
             guard s.boxes.count % 4 == 0, s.boxes.count / 4 == s.labels.count else {
                 throw LoaderError("image \(s.imageID): \(s.boxes.count) box values for \(s.labels.count) labels")
@@ -27,6 +31,17 @@ public final class Loader: @unchecked Sendable {
                 throw LoaderError("image \(s.imageID): \(s.globalLabels.count) global labels, others have \(globalLabelCount)")
             }
         }
+    }
+
+    /// The cache when its settings match the options (else nil and the reason).
+    static func openCache(options: LoaderOptions, samples: [LoaderSample]) throws -> (CacheReader?, String) {
+        guard let dir = options.cache else { return (nil, "") }
+        let reader = try CacheReader(directory: dir)
+        let (needed, why) = CacheSettings.required(by: options)
+        guard let needed else { return (nil, "not using cache \(dir): \(why ?? "")") }
+        if let mismatch = reader.index.settings.mismatch(with: needed) { return (nil, "not using cache \(dir): \(mismatch)") }
+        let hits = samples.filter { s in reader.entry(s.imageID).map { $0.source == s.path } ?? false }.count
+        return (reader, "using cache \(dir): \(hits) of \(samples.count) images cached (\(reader.index.settings.format))")
     }
 
     /// Number of batches per epoch on this rank.
@@ -119,6 +134,7 @@ public final class EpochRun: @unchecked Sendable {
 
     private func work() {
         let workspace = RenderWorkspace()
+        let codec = loader.cache?.index.settings.format == "jpeg" ? try? GrayJPEG() : nil
         while true {
             lock.lock()
             while !cancelled && nextToRender < plan.count && (nextToRender >= nextToDeliver + loader.options.prefetch || free.isEmpty) {
@@ -137,7 +153,7 @@ public final class EpochRun: @unchecked Sendable {
 
             let result: Result<Batch, Error>
             do {
-                result = .success(try render(step: step, into: buffer, workspace: workspace))
+                result = .success(try render(step: step, into: buffer, workspace: workspace, codec: codec))
             } catch {
                 result = .failure(error)
             }
@@ -155,17 +171,17 @@ public final class EpochRun: @unchecked Sendable {
         return cancelled
     }
 
-    private func render(step: Int, into buffer: BatchBuffer, workspace: RenderWorkspace) throws -> Batch {
+    private func render(step: Int, into buffer: BatchBuffer, workspace: RenderWorkspace, codec: GrayJPEG?) throws -> Batch {
         let o = loader.options
         let batch = Batch(epoch: epoch, step: step, buffer: buffer, imageBytes: loader.imageBytes)
-        let renderer = SampleRenderer(options: o, workspace: workspace)
+        let renderer = SampleRenderer(options: o, workspace: workspace, cache: loader.cache, codec: codec)
         for index in plan[step] {
             if isCancelled { break }
             let sample = loader.samples[index]
             let slot = buffer.bytes.baseAddress! + batch.count * loader.imageBytes
             let flip = o.flipProbability > 0 && loader.sampler.coin(epoch: epoch, sample: index, salt: 0x666C6970) < o.flipProbability
             do {
-                let g = try renderer.render(sample.path, into: slot, flip: flip)
+                let g = try renderer.render(sample, into: slot, flip: flip)
                 batch.append(sample: sample, index: index, geometry: g, flip: flip, width: o.width)
             } catch {
                 let reason = "image \(sample.imageID) (\(sample.path)): \(error)"

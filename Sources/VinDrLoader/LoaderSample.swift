@@ -66,11 +66,14 @@ public struct LoaderOptions: Sendable {
     /// Probability of a horizontal flip per sample (boxes flipped too); 0 disables.
     public var flipProbability: Double
     public var errorPolicy: ErrorPolicy
+    /// A cache directory (CacheBuilder) to read images from when its settings match.
+    public var cache: String?
 
     public init(height: Int = 1024, width: Int = 1024, letterbox: Bool = true, pad: Double = 0, window: WindowChoice = .dicom,
                 dtype: LoaderDType = .uint8, layout: LoaderLayout = .nchw, channels: Int = 1, batchSize: Int = 16,
                 shuffle: Bool = true, seed: UInt64 = 0, dropLast: Bool = false, rank: Int = 0, worldSize: Int = 1,
-                workers: Int = 2, prefetch: Int = 2, flipProbability: Double = 0, errorPolicy: ErrorPolicy = .raise) {
+                workers: Int = 2, prefetch: Int = 2, flipProbability: Double = 0, errorPolicy: ErrorPolicy = .raise,
+                cache: String? = nil) {
         self.height = height
         self.width = width
         self.letterbox = letterbox
@@ -89,6 +92,7 @@ public struct LoaderOptions: Sendable {
         self.prefetch = prefetch
         self.flipProbability = flipProbability
         self.errorPolicy = errorPolicy
+        self.cache = cache
     }
 
     func validate() throws {

@@ -1,69 +1,77 @@
 import VinDrDICOM
 import VinDrImaging
 
-/// Renders one DICOM into a batch slot in the loader's dtype, channel count and layout.
+/// Renders one sample into a batch slot in the loader's dtype, channel count and layout: from
+/// its cache entry when there is one (uint8, decoded from the shard), else from the DICOM.
 struct SampleRenderer {
     let options: LoaderOptions
     let workspace: RenderWorkspace
+    let cache: CacheReader?
+    let codec: GrayJPEG?
 
-    func render(_ path: String, into slot: UnsafeMutableRawPointer, flip: Bool) throws -> RenderGeometry {
+    func render(_ sample: LoaderSample, into slot: UnsafeMutableRawPointer, flip: Bool) throws -> RenderGeometry {
         let o = options
-        let file = try DICOMFile(path: path)
         let plane = o.height * o.width
-        let direct = o.dtype != .float16 && (o.channels == 1 || o.layout == .nchw)
-        var ro = RenderOptions(size: .exact(height: o.height, width: o.width),
-                               aspect: o.letterbox ? .letterbox(pad: o.pad) : .stretch, window: o.window,
-                               output: o.dtype == .uint8 ? .uint8 : .float32)
-        ro.threads = 1
+        let entry = cache?.entry(sample.imageID)
+        // Channel 0 is produced as uint8 (cache, or uint8 output) or float32 (display values).
+        let planeIsByte = entry != nil || o.dtype == .uint8
+        let planeBytes = plane * (planeIsByte ? 1 : 4)
+        let direct = (planeIsByte ? o.dtype == .uint8 : o.dtype == .float32) && (o.channels == 1 || o.layout == .nchw)
+        let scratch = direct ? nil : UnsafeMutableRawBufferPointer.allocate(byteCount: planeBytes, alignment: 16)
+        defer { scratch?.deallocate() }
+        let target = scratch?.baseAddress ?? slot
         let g: RenderGeometry
+        if let entry, let cache {
+            try cache.read(entry, into: target, codec: codec)
+            g = RenderGeometry(outputWidth: o.width, outputHeight: o.height, scaleX: entry.transform[0], scaleY: entry.transform[1],
+                               offsetX: entry.transform[2], offsetY: entry.transform[3],
+                               sourceWidth: entry.sourceWidth, sourceHeight: entry.sourceHeight)
+        } else {
+            var ro = RenderOptions(size: .exact(height: o.height, width: o.width),
+                                   aspect: o.letterbox ? .letterbox(pad: o.pad) : .stretch, window: o.window,
+                                   output: planeIsByte ? .uint8 : .float32)
+            ro.threads = 1
+            g = try Renderer.render(try DICOMFile(path: sample.path), options: ro,
+                                    into: UnsafeMutableRawBufferPointer(start: target, count: planeBytes),
+                                    rowStride: o.width * (planeIsByte ? 1 : 4), workspace: workspace)
+        }
+        if flip { mirror(target, rows: o.height, width: o.width, bytesPerSample: planeIsByte ? 1 : 4) }
         if direct {
-            // Channel 0 is rendered in place; further NCHW planes are copies of it.
             let bytes = plane * o.dtype.bytesPerSample
-            g = try Renderer.render(file, options: ro, into: UnsafeMutableRawBufferPointer(start: slot, count: bytes),
-                                    rowStride: o.width * o.dtype.bytesPerSample, workspace: workspace)
-            if flip { mirror(slot, rows: o.height, width: o.width, bytesPerSample: o.dtype.bytesPerSample) }
             for c in 1..<max(o.channels, 1) { (slot + c * bytes).copyMemory(from: slot, byteCount: bytes) }
             return g
         }
-        // float16 and/or interleaved channels: render to float32 (or uint8) scratch, then convert.
-        let scratchBytes = plane * ro.output.bytesPerSample
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: scratchBytes, alignment: 16)
-        defer { scratch.deallocate() }
-        g = try Renderer.render(file, options: ro, into: scratch, rowStride: o.width * ro.output.bytesPerSample, workspace: workspace)
-        if flip { mirror(scratch.baseAddress!, rows: o.height, width: o.width, bytesPerSample: ro.output.bytesPerSample) }
         let (pixelStride, planeStride) = o.layout == .nhwc ? (o.channels, 1) : (1, plane)
         for c in 0..<o.channels {
-            switch o.dtype {
-            case .float16:
-                let src = scratch.baseAddress!.assumingMemoryBound(to: Float.self)
-                let dst = slot.assumingMemoryBound(to: Float16.self) + c * planeStride
-                for i in 0..<plane { dst[i * pixelStride] = Float16(src[i]) }
-            case .float32:
-                let src = scratch.baseAddress!.assumingMemoryBound(to: Float.self)
-                let dst = slot.assumingMemoryBound(to: Float.self) + c * planeStride
-                for i in 0..<plane { dst[i * pixelStride] = src[i] }
-            case .uint8:
-                let src = scratch.baseAddress!.assumingMemoryBound(to: UInt8.self)
-                let dst = slot.assumingMemoryBound(to: UInt8.self) + c * planeStride
-                for i in 0..<plane { dst[i * pixelStride] = src[i] }
+            switch (planeIsByte, o.dtype) {
+            case (true, .uint8): copy(target, UInt8.self, slot, UInt8.self, c * planeStride, pixelStride, plane) { $0 }
+            case (true, .float16): copy(target, UInt8.self, slot, Float16.self, c * planeStride, pixelStride, plane) { Float16(Float($0) / 255) }
+            case (true, .float32): copy(target, UInt8.self, slot, Float.self, c * planeStride, pixelStride, plane) { Float($0) / 255 }
+            case (false, .float16): copy(target, Float.self, slot, Float16.self, c * planeStride, pixelStride, plane) { Float16($0) }
+            case (false, _): copy(target, Float.self, slot, Float.self, c * planeStride, pixelStride, plane) { $0 }
             }
         }
         return g
     }
 
+    /// dst[first + i * stride] = convert(src[i]) for i in 0..<count.
+    @inline(__always)
+    private func copy<S, D>(_ src: UnsafeMutableRawPointer, _: S.Type, _ dst: UnsafeMutableRawPointer, _: D.Type, _ first: Int,
+                            _ stride: Int, _ count: Int, _ convert: (S) -> D) {
+        let s = src.assumingMemoryBound(to: S.self)
+        let d = dst.assumingMemoryBound(to: D.self) + first
+        for i in 0..<count { d[i * stride] = convert(s[i]) }
+    }
+
     /// Mirrors each row in place (horizontal flip).
     private func mirror(_ p: UnsafeMutableRawPointer, rows: Int, width: Int, bytesPerSample: Int) {
         for y in 0..<rows {
-            let row = p + y * width * bytesPerSample
-            var a = 0, b = width - 1
-            while a < b {
-                for k in 0..<bytesPerSample {
-                    let t = row.load(fromByteOffset: a * bytesPerSample + k, as: UInt8.self)
-                    row.storeBytes(of: row.load(fromByteOffset: b * bytesPerSample + k, as: UInt8.self), toByteOffset: a * bytesPerSample + k, as: UInt8.self)
-                    row.storeBytes(of: t, toByteOffset: b * bytesPerSample + k, as: UInt8.self)
-                }
-                a += 1
-                b -= 1
+            if bytesPerSample == 1 {
+                var row = UnsafeMutableBufferPointer(start: p.assumingMemoryBound(to: UInt8.self) + y * width, count: width)
+                row.reverse()
+            } else {
+                var row = UnsafeMutableBufferPointer(start: p.assumingMemoryBound(to: Float.self) + y * width, count: width)
+                row.reverse()
             }
         }
     }

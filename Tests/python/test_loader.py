@@ -198,3 +198,54 @@ def test_five_epochs_without_memory_growth(lesion_set):
         for b in loader:
             pass
     assert rss_mb() - start < 15, (start, rss_mb())
+
+
+def test_cache_raw_equals_rendering_and_resumes(lesion_set, tmp_path):
+    import dataclasses
+    import pydicom
+
+    copies = []
+    for s in lesion_set:
+        path = tmp_path / pathlib.Path(s.path).name
+        path.write_bytes(pathlib.Path(s.path).read_bytes())
+        copies.append(dataclasses.replace(s, path=str(path)))
+    lesion_set = copies
+    cache = tmp_path / "cache"
+    seen = []
+    report = vindr.build_cache(lesion_set, cache, (96, 128), format="raw", workers=2, progress=lambda d, t: seen.append((d, t)))
+    assert (report.rendered, report.reused, report.failed) == (24, 0, 0)
+    assert seen[-1] == (24, 24)
+    direct = vindr.Loader(lesion_set, (96, 128), batch_size=6, seed=8, flip=0.5)
+    cached = vindr.Loader(lesion_set, (96, 128), batch_size=6, seed=8, flip=0.5, cache=cache)
+    assert cached.cache_status.startswith("using cache") and "24 of 24" in cached.cache_status
+    for a, b in zip(epoch(direct), epoch(cached)):
+        assert a[1] == b[1]
+        np.testing.assert_array_equal(a[2], b[2])
+        for x, y in zip(a[3], b[3]):
+            np.testing.assert_allclose(x, y, atol=1e-4)
+    again = vindr.build_cache(lesion_set, cache, (96, 128), format="raw")
+    assert (again.rendered, again.reused) == (0, 24)
+    # A changed source is rendered again.
+    ds = pydicom.dcmread(lesion_set[0].path)
+    ds.WindowCenter = 1900
+    ds.save_as(lesion_set[0].path)
+    assert vindr.build_cache(lesion_set, cache, (96, 128), format="raw").rendered == 1
+    other = vindr.Loader(lesion_set, (64, 64), cache=cache)
+    assert other.cache_status.startswith("not using cache") and "size" in other.cache_status
+    with pytest.raises(vindr.VinDrError, match="other|settings|jpeg"):
+        vindr.build_cache(lesion_set, cache, (96, 128), format="jpeg")
+
+
+def test_cache_jpeg_is_close_and_checksummed(lesion_set, tmp_path):
+    cache = tmp_path / "jpeg"
+    vindr.build_cache(lesion_set, cache, 128, format="jpeg", quality=95)
+    direct = np.concatenate([b.images.copy() for b in vindr.Loader(lesion_set, 128, batch_size=8, shuffle=False)])
+    cached = np.concatenate([b.images.copy() for b in vindr.Loader(lesion_set, 128, batch_size=8, shuffle=False, cache=cache)])
+    assert np.abs(direct.astype(int) - cached.astype(int)).mean() < 1.0
+    shard = next(cache.glob("shard-*.bin"))
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    with pytest.raises(vindr.VinDrError, match="CRC-32"):
+        for _ in vindr.Loader(lesion_set, 128, batch_size=8, shuffle=False, cache=cache):
+            pass

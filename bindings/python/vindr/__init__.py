@@ -14,4 +14,4 @@ def version_number() -> int:
     return _lib.version_number()
 
 from .dicom import DicomImage, RenderTransform, read_dicom
-from .loader import Batch, Loader, Sample
+from .loader import Batch, CacheReport, Loader, Sample, build_cache

@@ -28,6 +28,11 @@ _shape = prototype("vdr_loader_shape", _i32, _vp, ctypes.POINTER(_ssize), ctypes
 _start = prototype("vdr_loader_start", _i32, _vp, _i64, _i64)
 _next = prototype("vdr_loader_next", _i32, _vp, ctypes.POINTER(_vp))
 _close = prototype("vdr_loader_close", _i32, _vp)
+_opts_cache = prototype("vdr_loader_options_set_cache", _i32, _vp, ctypes.c_char_p)
+_cache_status = prototype("vdr_loader_cache_status", _i32, _vp, ctypes.c_char_p, _ssize, ctypes.POINTER(_ssize))
+_PROGRESS = ctypes.CFUNCTYPE(None, _i64, _i64, _vp)
+_cache_build = prototype("vdr_cache_build", _i32, _vp, _vp, ctypes.c_char_p, _i32, _i32, _PROGRESS, _vp,
+                         ctypes.POINTER(_i64), ctypes.POINTER(_i64), ctypes.POINTER(_i64))
 _batch_release = prototype("vdr_batch_release", None, _vp)
 _batch_counts = prototype("vdr_batch_counts", _i32, _vp, ctypes.POINTER(_ssize), ctypes.POINTER(_ssize),
                           ctypes.POINTER(_ssize), ctypes.POINTER(_i64), ctypes.POINTER(_i64))
@@ -79,50 +84,35 @@ class Loader:
                  letterbox: bool = True, pad: float = 0.0, window: str = "dicom", dtype: str = "uint8",
                  layout: str = "NCHW", channels: int = 1, shuffle: bool = True, seed: int = 0, drop_last: bool = False,
                  rank: int = 0, world_size: int = 1, workers: int | None = None, prefetch: int = 2, flip: float = 0.0,
-                 on_error: str = "raise", copy: bool = False):
+                 on_error: str = "raise", copy: bool = False, cache: str | os.PathLike | None = None):
         h, w = (size, size) if isinstance(size, int) else size
-        if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
-        if layout.upper() not in ("NCHW", "NHWC"):
-            raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
-        if on_error not in ("raise", "skip"):
-            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-        if window not in ("dicom", "auto"):
-            raise ValueError(f"window must be 'dicom' or 'auto', got {window!r}")
         self.shape = (h, w)
         self.channels = channels
         self.layout = layout.upper()
         self.copy = copy
         self.epoch = 0
         self.start_step = 0
-        self._np_dtype = _DTYPES[dtype][1]
+        self._np_dtype = _DTYPES[dtype][1] if dtype in _DTYPES else None
         self._h = _vp()
-        handles = _Handles()
-        check(_samples_create(ctypes.byref(handles.samples)))
-        self._global_count = 0
-        for s in samples:
-            boxes = np.ascontiguousarray(s.boxes, dtype=np.float32).reshape(-1, 4)
-            labels = np.ascontiguousarray(s.labels, dtype=np.int64).reshape(-1)
-            glob = np.ascontiguousarray(s.global_labels, dtype=np.float32).reshape(-1)
-            self._global_count = len(glob)
-            if len(labels) != len(boxes):
-                raise ValueError(f"image {s.image_id}: {len(boxes)} boxes but {len(labels)} labels")
-            check(_samples_add(handles.samples, str(s.image_id).encode(), os.fspath(s.path).encode(),
-                               boxes.ctypes.data_as(_fp), labels.ctypes.data_as(_i64p), len(labels),
-                               glob.ctypes.data_as(_fp), len(glob)))
-        check(_opts_create(ctypes.byref(handles.options)))
-        values = {"height": h, "width": w, "letterbox": int(letterbox), "pad": pad, "dtype": _DTYPES[dtype][0],
-                  "layout": 0 if self.layout == "NCHW" else 1, "channels": channels, "batch_size": batch_size,
-                  "shuffle": int(shuffle), "seed": seed, "drop_last": int(drop_last), "rank": rank,
-                  "world_size": world_size, "workers": workers or os.cpu_count() or 1, "prefetch": prefetch,
-                  "flip": flip, "on_error": 0 if on_error == "raise" else 1, "window": 0 if window == "dicom" else 1}
-        for key, value in values.items():
-            check(_opts_set(handles.options, _OPT[key], float(value)))
+        handles, self._global_count = _prepare(samples, (h, w), batch_size=batch_size, letterbox=letterbox, pad=pad,
+                                               window=window, dtype=dtype, layout=layout, channels=channels,
+                                               shuffle=shuffle, seed=seed, drop_last=drop_last, rank=rank,
+                                               world_size=world_size, workers=workers, prefetch=prefetch, flip=flip,
+                                               on_error=on_error, cache=cache)
         check(_create(handles.samples, handles.options, ctypes.byref(self._h)))
         batches, image_bytes = _ssize(), _ssize()
         check(_shape(self._h, ctypes.byref(batches), ctypes.byref(image_bytes)))
         self._batches = batches.value
         self._image_bytes = image_bytes.value
+
+    @property
+    def cache_status(self) -> str:
+        """Whether images come from the cache, and if not, why ("" without a cache)."""
+        n = _ssize()
+        check(_cache_status(self._handle(), None, 0, ctypes.byref(n)))
+        buf = ctypes.create_string_buffer(n.value + 1)
+        check(_cache_status(self._handle(), buf, len(buf), ctypes.byref(n)))
+        return buf.value.decode()
 
     def __len__(self) -> int:
         """Batches per epoch on this rank."""
@@ -202,6 +192,71 @@ class Loader:
     def __del__(self):
         if getattr(self, "_h", None):
             _destroy(self._h)
+
+
+def _prepare(samples, size, *, batch_size, letterbox, pad, window, dtype, layout, channels, shuffle, seed, drop_last,
+             rank, world_size, workers, prefetch, flip, on_error, cache):
+    """Native sample list and options from Python arguments; returns (handles, global label count)."""
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+    if layout.upper() not in ("NCHW", "NHWC"):
+        raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    if window not in ("dicom", "auto"):
+        raise ValueError(f"window must be 'dicom' or 'auto', got {window!r}")
+    h, w = size
+    handles = _Handles()
+    check(_samples_create(ctypes.byref(handles.samples)))
+    global_count = 0
+    for s in samples:
+        boxes = np.ascontiguousarray(s.boxes, dtype=np.float32).reshape(-1, 4)
+        labels = np.ascontiguousarray(s.labels, dtype=np.int64).reshape(-1)
+        glob = np.ascontiguousarray(s.global_labels, dtype=np.float32).reshape(-1)
+        global_count = len(glob)
+        if len(labels) != len(boxes):
+            raise ValueError(f"image {s.image_id}: {len(boxes)} boxes but {len(labels)} labels")
+        check(_samples_add(handles.samples, str(s.image_id).encode(), os.fspath(s.path).encode(),
+                           boxes.ctypes.data_as(_fp), labels.ctypes.data_as(_i64p), len(labels),
+                           glob.ctypes.data_as(_fp), len(glob)))
+    check(_opts_create(ctypes.byref(handles.options)))
+    values = {"height": h, "width": w, "letterbox": int(letterbox), "pad": pad, "dtype": _DTYPES[dtype][0],
+              "layout": 0 if layout.upper() == "NCHW" else 1, "channels": channels, "batch_size": batch_size,
+              "shuffle": int(shuffle), "seed": seed, "drop_last": int(drop_last), "rank": rank,
+              "world_size": world_size, "workers": workers or os.cpu_count() or 1, "prefetch": prefetch,
+              "flip": flip, "on_error": 0 if on_error == "raise" else 1, "window": 0 if window == "dicom" else 1}
+    for key, value in values.items():
+        check(_opts_set(handles.options, _OPT[key], float(value)))
+    if cache is not None:
+        check(_opts_cache(handles.options, os.fspath(cache).encode()))
+    return handles, global_count
+
+
+@dataclass
+class CacheReport:
+    rendered: int
+    reused: int
+    failed: int
+
+
+def build_cache(samples: Sequence[Sample], directory: str | os.PathLike, size: int | tuple[int, int] = 512, *,
+                format: str = "jpeg", quality: int = 90, letterbox: bool = True, pad: float = 0.0,
+                window: str = "dicom", workers: int | None = None, progress=None) -> CacheReport:
+    """Renders every sample once into `directory` (shards + index.json with CRC-32 checksums),
+    as greyscale JPEG at `quality` or raw uint8. Resumable: unchanged cached images are kept.
+    A Loader with the same size, letterbox, pad and window and `cache=directory` reads from it.
+    `progress(done, total)` is called after each chunk."""
+    if format not in ("jpeg", "raw"):
+        raise ValueError(f"format must be 'jpeg' or 'raw', got {format!r}")
+    h, w = (size, size) if isinstance(size, int) else size
+    handles, _ = _prepare(samples, (h, w), batch_size=1, letterbox=letterbox, pad=pad, window=window, dtype="uint8",
+                          layout="NCHW", channels=1, shuffle=False, seed=0, drop_last=False, rank=0, world_size=1,
+                          workers=workers, prefetch=1, flip=0.0, on_error="raise", cache=None)
+    callback = _PROGRESS((lambda done, total, _: progress(done, total)) if progress else (lambda *_: None))
+    rendered, reused, failed = _i64(), _i64(), _i64()
+    check(_cache_build(handles.samples, handles.options, os.fspath(directory).encode(), 0 if format == "jpeg" else 1,
+                       quality, callback, None, ctypes.byref(rendered), ctypes.byref(reused), ctypes.byref(failed)))
+    return CacheReport(rendered.value, reused.value, failed.value)
 
 
 class _Handles:

@@ -1,0 +1,129 @@
+import Dispatch
+import Foundation
+import VinDrDICOM
+import VinDrImaging
+
+/// Renders every sample once into a cache directory: shard files of encoded images plus
+/// index.json. Resumable: entries already in the index whose source file is unchanged are kept,
+/// new ones go to a new shard, and the index (written atomically after each chunk, after the
+/// shard data is flushed) only ever lists complete entries.
+public enum CacheBuilder {
+    public struct Report: Sendable {
+        public var rendered = 0
+        public var reused = 0
+        /// (image id, reason) of images that could not be rendered (left out of the cache).
+        public var failures: [(String, String)] = []
+    }
+
+    public static func build(samples: [LoaderSample], directory: String, settings: CacheSettings, workers: Int = 2,
+                             progress: (Int, Int) -> Void = { _, _ in }) throws -> Report {
+        guard settings.format == "jpeg" || settings.format == "raw" else { throw LoaderError("cache format must be 'jpeg' or 'raw', got '\(settings.format)'") }
+        guard (1...100).contains(settings.quality) || settings.format == "raw" else { throw LoaderError("JPEG quality \(settings.quality) not in 1...100") }
+        guard settings.window == "dicom" || settings.window == "auto" else { throw LoaderError("cache window must be 'dicom' or 'auto'") }
+        guard workers >= 1, workers <= 256 else { throw LoaderError("workers \(workers) not in 1...256") }
+        let fm = FileManager.default
+        do { try fm.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            throw LoaderError("\(directory): cannot create the cache directory (\(error.localizedDescription))")
+        }
+        var index = CacheIndex(settings: settings, entries: [])
+        if fm.fileExists(atPath: URL(fileURLWithPath: directory).appendingPathComponent(CacheIndex.fileName).path) {
+            let old = try CacheIndex.load(directory)
+            if let why = old.settings.mismatch(with: settings) ?? (old.settings.format != settings.format || old.settings.quality != settings.quality
+                ? "cache built as \(old.settings.format) q\(old.settings.quality)" : nil) {
+                throw LoaderError("\(directory): \(why); use another directory for these settings")
+            }
+            index = old
+        }
+        var report = Report()
+        var keep: [String: CacheEntry] = [:]
+        for e in index.entries { keep[e.imageID] = e }
+        var todo: [LoaderSample] = []
+        var entries: [CacheEntry] = []
+        for s in samples {
+            if let e = keep[s.imageID], let st = stat(s.path), st.0 == e.sourceSize, st.1 == e.sourceModified, e.source == s.path {
+                entries.append(e)
+                report.reused += 1
+            } else {
+                todo.append(s)
+            }
+        }
+        index.entries = entries
+        let shard = (index.entries.map(\.shard).max() ?? -1) + 1
+        let shardPath = URL(fileURLWithPath: directory).appendingPathComponent(CacheIndex.shardName(shard)).path
+        guard fm.createFile(atPath: shardPath, contents: nil), let handle = FileHandle(forWritingAtPath: shardPath) else {
+            throw LoaderError("\(shardPath): cannot create the cache shard")
+        }
+        defer { try? handle.close() }
+        var offset: Int64 = 0
+        let total = samples.count
+        progress(report.reused, total)
+        let chunk = max(workers * 8, 16)
+        var start = 0
+        while start < todo.count {
+            let part = Array(todo[start..<min(start + chunk, todo.count)])
+            var results = [Result<(CacheEntry, [UInt8]), Error>?](repeating: nil, count: part.count)
+            results.withUnsafeMutableBufferPointer { out in
+                let base = out.baseAddress!
+                DispatchQueue.concurrentPerform(iterations: min(workers, part.count)) { w in
+                    let workspace = RenderWorkspace()
+                    let codec = settings.format == "jpeg" ? try? GrayJPEG() : nil
+                    var i = w
+                    while i < part.count {
+                        base[i] = Result { try renderOne(part[i], settings: settings, workspace: workspace, codec: codec) }
+                        i += min(workers, part.count)
+                    }
+                }
+            }
+            for (s, r) in zip(part, results) {
+                switch r {
+                case .success(let (entryValue, bytes))?:
+                    var entry = entryValue
+                    entry.shard = shard
+                    entry.offset = offset
+                    do { try handle.write(contentsOf: bytes) } catch { throw LoaderError("\(shardPath): write failed (\(error.localizedDescription))") }
+                    offset += Int64(bytes.count)
+                    index.entries.append(entry)
+                    report.rendered += 1
+                case .failure(let e)?:
+                    report.failures.append((s.imageID, String(describing: e)))
+                case nil:
+                    report.failures.append((s.imageID, "not rendered"))
+                }
+            }
+            try handle.synchronize()
+            try index.save(directory)
+            start += chunk
+            progress(report.reused + report.rendered + report.failures.count, total)
+        }
+        try index.save(directory)
+        return report
+    }
+
+    static func stat(_ path: String) -> (Int64, Double)? {
+        guard let a = try? FileManager.default.attributesOfItem(atPath: path),
+              let size = (a[.size] as? NSNumber)?.int64Value, let date = a[.modificationDate] as? Date else { return nil }
+        return (size, date.timeIntervalSince1970)
+    }
+
+    static func renderOne(_ s: LoaderSample, settings: CacheSettings, workspace: RenderWorkspace, codec: GrayJPEG?) throws -> (CacheEntry, [UInt8]) {
+        let file = try DICOMFile(path: s.path)
+        var options = RenderOptions(size: .exact(height: settings.height, width: settings.width),
+                                    aspect: settings.letterbox ? .letterbox(pad: settings.pad) : .stretch,
+                                    window: settings.windowChoice, output: .uint8)
+        options.threads = 1
+        let (pixels, g) = try Renderer.render(file, options: options, workspace: workspace)
+        let bytes: [UInt8]
+        if settings.format == "raw" {
+            bytes = pixels
+        } else {
+            guard let codec else { throw LoaderError("cannot initialise TurboJPEG") }
+            bytes = try pixels.withUnsafeBytes { try codec.encode($0.baseAddress!, width: settings.width, height: settings.height, quality: settings.quality) }
+        }
+        let st = stat(s.path) ?? (0, 0)
+        let crc = bytes.withUnsafeBytes { CRC32.checksum($0) }
+        let entry = CacheEntry(imageID: s.imageID, source: s.path, sourceSize: st.0, sourceModified: st.1, shard: 0, offset: 0,
+                               length: bytes.count, crc32: crc, transform: [g.scaleX, g.scaleY, g.offsetX, g.offsetY],
+                               sourceWidth: g.sourceWidth, sourceHeight: g.sourceHeight)
+        return (entry, bytes)
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import VinDrDICOM
+import VinDrImaging
+
+/// What a cache holds: every image rendered once at one size and window, so epochs read small
+/// encoded images instead of decoding DICOMs.
+public struct CacheSettings: Codable, Equatable, Sendable {
+    public var height: Int
+    public var width: Int
+    public var letterbox: Bool
+    public var pad: Double
+    /// "dicom" or "auto".
+    public var window: String
+    /// "jpeg" (TurboJPEG, greyscale) or "raw" (uint8 pixels).
+    public var format: String
+    public var quality: Int
+
+    public init(height: Int, width: Int, letterbox: Bool, pad: Double, window: String, format: String, quality: Int) {
+        self.height = height
+        self.width = width
+        self.letterbox = letterbox
+        self.pad = pad
+        self.window = window
+        self.format = format
+        self.quality = quality
+    }
+
+    /// The settings a loader with `options` would need; nil (with the reason) when no cache can
+    /// serve it.
+    public static func required(by o: LoaderOptions) -> (CacheSettings?, String?) {
+        let window: String
+        switch o.window {
+        case .dicom: window = "dicom"
+        case .auto: window = "auto"
+        default: return (nil, "the loader's window is neither 'dicom' nor 'auto'")
+        }
+        return (CacheSettings(height: o.height, width: o.width, letterbox: o.letterbox, pad: o.pad, window: window, format: "", quality: 0), nil)
+    }
+
+    /// Why `self` cannot serve a loader needing `other` (nil when it can).
+    func mismatch(with other: CacheSettings) -> String? {
+        var diffs: [String] = []
+        if height != other.height || width != other.width { diffs.append("size \(height)x\(width) vs \(other.height)x\(other.width)") }
+        if letterbox != other.letterbox { diffs.append("letterbox \(letterbox) vs \(other.letterbox)") }
+        if pad != other.pad { diffs.append("pad \(pad) vs \(other.pad)") }
+        if window != other.window { diffs.append("window \(window) vs \(other.window)") }
+        return diffs.isEmpty ? nil : "cache built with " + diffs.joined(separator: ", ")
+    }
+
+    var windowChoice: WindowChoice { window == "auto" ? .auto : .dicom }
+}
+
+/// One cached image: where its bytes are, their checksum, and the render geometry.
+public struct CacheEntry: Codable, Equatable, Sendable {
+    public var imageID: String
+    public var source: String
+    /// Source file size and modification time (seconds) when rendered: a changed file is re-rendered.
+    public var sourceSize: Int64
+    public var sourceModified: Double
+    public var shard: Int
+    public var offset: Int64
+    public var length: Int
+    public var crc32: UInt32
+    /// scale_x, scale_y, offset_x, offset_y of the render.
+    public var transform: [Double]
+    /// Source image size (width, height) in pixels.
+    public var sourceWidth: Int
+    public var sourceHeight: Int
+}
+
+/// The cache's index file (index.json): settings plus entries, rewritten atomically.
+public struct CacheIndex: Codable, Sendable {
+    public static let fileName = "index.json"
+    public var version = 1
+    public var settings: CacheSettings
+    public var entries: [CacheEntry]
+
+    public static func load(_ directory: String) throws -> CacheIndex {
+        let url = URL(fileURLWithPath: directory).appendingPathComponent(fileName)
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch { throw LoaderError("\(url.path): cannot read the cache index (\(error.localizedDescription))") }
+        do { return try JSONDecoder().decode(CacheIndex.self, from: data) } catch { throw LoaderError("\(url.path): malformed cache index (\(error))") }
+    }
+
+    func save(_ directory: String) throws {
+        let url = URL(fileURLWithPath: directory).appendingPathComponent(Self.fileName)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try encoder.encode(self).write(to: url, options: .atomic)
+    }
+
+    static func shardName(_ n: Int) -> String { String(format: "shard-%05d.bin", n) }
+}
+
+/// Reads cached images (shards mapped read-only; entries looked up by image id).
+final class CacheReader: @unchecked Sendable {
+    let index: CacheIndex
+    private let shards: [Data]
+    private let byID: [String: Int]
+
+    init(directory: String) throws {
+        index = try CacheIndex.load(directory)
+        let count = (index.entries.map(\.shard).max() ?? -1) + 1
+        shards = try (0..<count).map { n in
+            let path = URL(fileURLWithPath: directory).appendingPathComponent(CacheIndex.shardName(n)).path
+            do { return try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
+                throw LoaderError("\(path): cannot map cache shard (\(error.localizedDescription))")
+            }
+        }
+        var m: [String: Int] = [:]
+        for (i, e) in index.entries.enumerated() { m[e.imageID] = i }
+        byID = m
+    }
+
+    func entry(_ imageID: String) -> CacheEntry? { byID[imageID].map { index.entries[$0] } }
+
+    /// Decodes the cached image into `slot` (height x width uint8), verifying its checksum.
+    func read(_ e: CacheEntry, into slot: UnsafeMutableRawPointer, codec: GrayJPEG?) throws {
+        let s = index.settings
+        guard e.shard < shards.count, e.offset >= 0, Int(e.offset) + e.length <= shards[e.shard].count else {
+            throw LoaderError("cache entry of \(e.imageID) points outside shard \(e.shard)")
+        }
+        try shards[e.shard].withUnsafeBytes { raw in
+            let bytes = UnsafeRawBufferPointer(rebasing: raw[Int(e.offset)..<(Int(e.offset) + e.length)])
+            guard CRC32.checksum(bytes) == e.crc32 else { throw LoaderError("cache entry of \(e.imageID) fails its CRC-32 check") }
+            if s.format == "raw" {
+                guard e.length == s.height * s.width else { throw LoaderError("cache entry of \(e.imageID) has \(e.length) bytes") }
+                slot.copyMemory(from: bytes.baseAddress!, byteCount: e.length)
+            } else {
+                guard let codec else { throw LoaderError("no JPEG decoder") }
+                try codec.decode(bytes, width: s.width, height: s.height, into: slot)
+            }
+        }
+    }
+}

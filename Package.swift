@@ -40,6 +40,7 @@ let package = Package(
         .target(name: "VinDrTestSupport", path: "Tests/VinDrTestSupport"),
         .testTarget(name: "VinDrDICOMTests", dependencies: ["VinDrDICOM", "VinDrTestSupport"]),
         .testTarget(name: "VinDrImagingTests", dependencies: ["VinDrImaging", "VinDrTestSupport"]),
+        .testTarget(name: "VinDrLoaderTests", dependencies: ["VinDrLoader", "VinDrTestSupport"]),
         .testTarget(name: "VinDrBoxesTests", dependencies: ["VinDrBoxes"]),
         .testTarget(name: "VinDrAnnotationsTests", dependencies: ["VinDrAnnotations"]),
     ],

@@ -20,7 +20,7 @@ let package = Package(
             cxxSettings: [.define("NDEBUG")],
             linkerSettings: [
                 .linkedLibrary("gdcmMSFF"), .linkedLibrary("gdcmDSED"), .linkedLibrary("gdcmCommon"),
-                .linkedLibrary("openjp2"), .linkedLibrary("z"),
+                .linkedLibrary("openjp2"), .linkedLibrary("charls"), .linkedLibrary("z"),
             ]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg"),
         .target(name: "VinDrDICOM", dependencies: ["CGDCM"]),

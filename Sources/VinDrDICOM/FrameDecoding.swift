@@ -43,6 +43,8 @@ extension DICOMFile {
                 decoded = try decodeJPEG2000(stream, format: format, maxReduction: maxReduction, threads: threads)
             } else if m.transferSyntaxUID == TransferSyntax.rle {
                 decoded = try RLEDecoder.decode(stream, width: m.columns, height: m.rows, format: format, source: source)
+            } else if m.transferSyntaxUID == TransferSyntax.jpegLSLossless || m.transferSyntaxUID == TransferSyntax.jpegLSNearLossless {
+                decoded = try decodeJPEGLS(stream, format: format)
             } else if let codec = TransferSyntax.gdcmCodec(m.transferSyntaxUID) {
                 decoded = try decodeJPEG(stream, codec: codec, format: format)
             } else {
@@ -170,7 +172,21 @@ extension DICOMFile {
         return StoredPixels(width: Int(w), height: Int(h), format: format, bytes: bytes, reduction: reduce)
     }
 
-    /// JPEG and JPEG-LS frames through GDCM's codecs.
+    /// JPEG-LS frames through CharLS.
+    func decodeJPEGLS(_ stream: [UInt8], format: SampleFormat) throws -> StoredPixels {
+        let m = metadata
+        var bytes = [UInt8](repeating: 0, count: m.rows * m.columns * format.bytesPerSample)
+        let rc = stream.withUnsafeBytes { src in
+            bytes.withUnsafeMutableBytes { dst in
+                cgdcm_jpegls_decode(src.baseAddress, src.count, UInt32(m.rows), UInt32(m.columns), Int32(format.bytesPerSample),
+                                    dst.baseAddress, dst.count)
+            }
+        }
+        guard rc == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
+        return StoredPixels(width: m.columns, height: m.rows, format: format, bytes: bytes)
+    }
+
+    /// JPEG frames through GDCM's codec.
     func decodeJPEG(_ stream: [UInt8], codec: Int32, format: SampleFormat) throws -> StoredPixels {
         let m = metadata
         var bytes = [UInt8](repeating: 0, count: m.rows * m.columns * format.bytesPerSample)

@@ -33,11 +33,10 @@ public enum TransferSyntax {
         rle: "RLE Lossless",
     ]
 
-    /// GDCM codec (CGDCM_CODEC_*) for the JPEG and JPEG-LS syntaxes; nil for others.
+    /// GDCM codec (CGDCM_CODEC_*) for the JPEG syntaxes; nil for others.
     static func gdcmCodec(_ uid: String) -> Int32? {
         switch uid {
         case jpegBaseline, jpegExtended, jpegLossless, jpegLosslessSV1: return CGDCM_CODEC_JPEG
-        case jpegLSLossless, jpegLSNearLossless: return CGDCM_CODEC_JPEG_LS
         default: return nil
         }
     }

@@ -79,6 +79,12 @@ int cgdcm_decode_jpeg(const void *data, size_t size, int codec, uint32_t rows, u
                       uint16_t bits_allocated, uint16_t bits_stored, uint16_t pixel_representation,
                       const char *photometric, void *out, size_t expected);
 
+/** Decodes one frame's JPEG-LS stream with CharLS straight into `out` (rows*columns samples of
+ * bytes_per_sample bytes, `expected` bytes in all); fails when the stream's size, component count
+ * or precision does not fit. */
+int cgdcm_jpegls_decode(const void *data, size_t size, uint32_t rows, uint32_t columns, int bytes_per_sample,
+                        void *out, size_t expected);
+
 /** JPEG 2000 (J2K codestream or JP2 file) header at resolution reduction `reduce` (0 = full):
  * size of the decoded image, component count, precision, signedness, and the number of
  * resolution levels the stream holds. */

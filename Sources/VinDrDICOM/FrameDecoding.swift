@@ -161,7 +161,7 @@ extension DICOMFile {
             let r = stream.withUnsafeBytes { cgdcm_j2k_header($0.baseAddress, $0.count, Int32(reduce), &w, &h, &comps, &prec, &sgnd, &levels) }
             guard r == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
         }
-        var bytes = [UInt8](repeating: 0, count: Int(w) * Int(h) * format.bytesPerSample)
+        var bytes = uninitializedBytes(Int(w) * Int(h) * format.bytesPerSample)
         let status = stream.withUnsafeBytes { src in
             bytes.withUnsafeMutableBytes { dst in
                 cgdcm_j2k_decode(src.baseAddress, src.count, Int32(reduce), Int32(max(1, threads)), dst.baseAddress,
@@ -175,7 +175,7 @@ extension DICOMFile {
     /// JPEG-LS frames through CharLS.
     func decodeJPEGLS(_ stream: [UInt8], format: SampleFormat) throws -> StoredPixels {
         let m = metadata
-        var bytes = [UInt8](repeating: 0, count: m.rows * m.columns * format.bytesPerSample)
+        var bytes = uninitializedBytes(m.rows * m.columns * format.bytesPerSample)
         let rc = stream.withUnsafeBytes { src in
             bytes.withUnsafeMutableBytes { dst in
                 cgdcm_jpegls_decode(src.baseAddress, src.count, UInt32(m.rows), UInt32(m.columns), Int32(format.bytesPerSample),
@@ -189,7 +189,7 @@ extension DICOMFile {
     /// JPEG frames through GDCM's codec.
     func decodeJPEG(_ stream: [UInt8], codec: Int32, format: SampleFormat) throws -> StoredPixels {
         let m = metadata
-        var bytes = [UInt8](repeating: 0, count: m.rows * m.columns * format.bytesPerSample)
+        var bytes = uninitializedBytes(m.rows * m.columns * format.bytesPerSample)
         let rc = stream.withUnsafeBytes { src in
             bytes.withUnsafeMutableBytes { dst in
                 cgdcm_decode_jpeg(src.baseAddress, src.count, codec, UInt32(m.rows), UInt32(m.columns), UInt16(m.bitsAllocated),
@@ -200,4 +200,10 @@ extension DICOMFile {
         guard rc == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
         return StoredPixels(width: m.columns, height: m.rows, format: format, bytes: bytes)
     }
+}
+
+/// A byte array whose contents the caller overwrites entirely (every decoder checks it wrote
+/// every byte before the array is used), skipping the zero fill of a multi-megabyte frame.
+func uninitializedBytes(_ count: Int) -> [UInt8] {
+    [UInt8](unsafeUninitializedCapacity: count) { _, n in n = count }
 }

@@ -5,7 +5,10 @@ enum RLEDecoder {
     static func decode(_ frame: [UInt8], width: Int, height: Int, format: SampleFormat, source: String) throws -> StoredPixels {
         let planes = format.bytesPerSample
         let pixels = width * height
-        var out = [UInt8](repeating: 0, count: pixels * planes)
+        var out = uninitializedBytes(pixels * planes)
+        // Each segment is unpacked into a contiguous byte plane (runs become memset/memcpy), then
+        // the planes are interleaved into little-endian samples.
+        var plane = uninitializedBytes(planes > 1 ? pixels : 0)
         try frame.withUnsafeBytes { src in
             guard src.count >= 64 else { throw DICOMError(.decode, source, "RLE frame shorter than its 64-byte header") }
             let segments = Int(src.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian)
@@ -15,15 +18,23 @@ enum RLEDecoder {
             var offsets = (0..<segments).map { Int(src.loadUnaligned(fromByteOffset: 4 + 4 * $0, as: UInt32.self).littleEndian) }
             offsets.append(src.count)
             try out.withUnsafeMutableBytes { dst in
-                for s in 0..<segments {
-                    let start = offsets[s], end = offsets[s + 1]
-                    guard start >= 64, start <= end, end <= src.count else {
-                        throw DICOMError(.decode, source, "RLE segment \(s + 1) offsets \(start)..<\(end) outside the frame")
-                    }
-                    // Segment s holds byte (planes - 1 - s) of each little-endian sample.
-                    let written = unpack(src, from: start, to: end, into: dst, at: planes - 1 - s, stride: planes, count: pixels)
-                    guard written == pixels else {
-                        throw DICOMError(.decode, source, "RLE segment \(s + 1) decodes to \(written) bytes, \(pixels) expected")
+                try plane.withUnsafeMutableBytes { tmp in
+                    for s in 0..<segments {
+                        let start = offsets[s], end = offsets[s + 1]
+                        guard start >= 64, start <= end, end <= src.count else {
+                            throw DICOMError(.decode, source, "RLE segment \(s + 1) offsets \(start)..<\(end) outside the frame")
+                        }
+                        let target = planes == 1 ? dst : tmp
+                        let written = unpack(src, from: start, to: end, into: target.baseAddress!, count: pixels)
+                        guard written == pixels else {
+                            throw DICOMError(.decode, source, "RLE segment \(s + 1) decodes to \(written) bytes, \(pixels) expected")
+                        }
+                        // Segment s holds byte (planes - 1 - s) of each little-endian sample.
+                        if planes > 1 {
+                            let d = dst.baseAddress!.assumingMemoryBound(to: UInt8.self) + (planes - 1 - s)
+                            let t = tmp.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                            for i in 0..<pixels { d[i &* planes] = t[i] }
+                        }
                     }
                 }
             }
@@ -34,28 +45,25 @@ enum RLEDecoder {
     /// PackBits (PS3.5 G.3.1): n in 0...127 copies n+1 literal bytes, -127...-1 repeats the next
     /// byte 1-n times, -128 is a no-op. Returns the number of bytes produced (at most `count`).
     private static func unpack(_ src: UnsafeRawBufferPointer, from start: Int, to end: Int,
-                               into dst: UnsafeMutableRawBufferPointer, at first: Int, stride: Int, count: Int) -> Int {
+                               into dst: UnsafeMutableRawPointer, count: Int) -> Int {
+        let base = src.baseAddress!
         var i = start
         var o = 0
-        var d = first
         while i < end && o < count {
-            let n = Int(Int8(bitPattern: src[i]))
+            let n = Int(Int8(bitPattern: base.load(fromByteOffset: i, as: UInt8.self)))
             i += 1
             if n >= 0 {
                 let k = min(n + 1, count - o, end - i)
-                for j in 0..<k { dst[d + j * stride] = src[i + j] }
+                (dst + o).copyMemory(from: base + i, byteCount: k)
                 i += n + 1
                 o += k
-                d += k * stride
                 if k < n + 1 { break }
             } else if n != -128 {
                 guard i < end else { break }
-                let b = src[i]
-                i += 1
                 let k = min(1 - n, count - o)
-                for j in 0..<k { dst[d + j * stride] = b }
+                (dst + o).initializeMemory(as: UInt8.self, repeating: base.load(fromByteOffset: i, as: UInt8.self), count: k)
+                i += 1
                 o += k
-                d += k * stride
             }
         }
         return o

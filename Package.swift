@@ -23,11 +23,12 @@ let package = Package(
                 .linkedLibrary("openjp2"), .linkedLibrary("charls"), .linkedLibrary("z"),
             ]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg"),
+        .systemLibrary(name: "CZlib"),
         .target(name: "VinDrDICOM", dependencies: ["CGDCM"]),
         .target(name: "VinDrImaging", dependencies: ["VinDrDICOM"]),
         .target(name: "VinDrBoxes"),
         .target(name: "VinDrAnnotations", dependencies: ["VinDrBoxes"]),
-        .target(name: "VinDrLoader", dependencies: ["VinDrDICOM", "VinDrImaging", "VinDrAnnotations", "VinDrBoxes", "CTurboJPEG"]),
+        .target(name: "VinDrLoader", dependencies: ["VinDrDICOM", "VinDrImaging", "VinDrAnnotations", "VinDrBoxes", "CTurboJPEG", "CZlib"]),
         .target(
             name: "VinDrC", dependencies: ["VinDrDICOM", "VinDrImaging", "VinDrLoader", "VinDrAnnotations", "VinDrBoxes"],
             exclude: ["exports.map"]),

@@ -9,7 +9,8 @@ Pipelines, each run in its own process so peak RSS is its own:
   dicomsdl open -> pixelData() (rescaled) -> numpy LINEAR window -> MONOCHROME1 -> uint8 ->
            cv2.resize INTER_AREA  (same pooling)
 
-Rounds interleave the pipelines; the table gives medians of images/s and the ratio of vindr to
+Every process runs with OPENBLAS_NUM_THREADS=1, so idle OpenBLAS threads do not compete for the
+cores. Rounds interleave the pipelines; the table gives medians of images/s and the ratio of vindr to
 each peer measured in the same round. Usage:
 
     python3 benchmarks/bench_decode.py [--images 6] [--rounds 3] [--sizes 1024 512]
@@ -181,7 +182,7 @@ def main() -> int:
                         passes = args.passes * (4 if name == "vindr" else 1)
                         cmd = [sys.executable, __file__, "--passes", str(passes), "--worker", name, str(size),
                                str(workers), json.dumps(files[syntax])]
-                        out = subprocess.run(cmd, capture_output=True, text=True)
+                        out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
                         if out.returncode != 0:
                             print(f"{name} {syntax} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
                             continue

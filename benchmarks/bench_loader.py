@@ -6,8 +6,11 @@
    apply_voi_lut, MONOCHROME1, min-max uint8, cv2.resize INTER_AREA, letterbox pad) in two worker
    processes with batches collated in the parent (what torch DataLoader(num_workers=2) does;
    torch itself is not installed here: a multiprocessing pool stands in for it).
-2. From a preprocessed cache at 512x512: vindr.Loader(cache=JPEG shards)  vs  two worker
-   processes decoding the same JPEG files with simplejpeg and collating batches.
+2. From a preprocessed cache at 512x512: vindr.Loader(cache=JPEG shards, and raw shards)  vs
+   two worker processes decoding the same JPEG files with simplejpeg and collating batches.
+
+Every process runs with OPENBLAS_NUM_THREADS=1 (as DataLoader workers are usually set up), so
+idle OpenBLAS threads do not compete for the two cores.
 
 Prints images/s, peak RSS (this process + workers) and ratios; rounds interleave the pipelines.
 
@@ -135,6 +138,8 @@ def main() -> int:
     samples = [vindr.Sample(pathlib.Path(f).stem, f) for f in files]
     cache = args.dir / "cache512"
     vindr.build_cache(samples, cache, 512, format="jpeg", quality=90)
+    raw = args.dir / "raw512"
+    vindr.build_cache(samples, raw, 512, format="raw")
     jpegs = args.dir / "jpeg512"
     jpegs.mkdir(exist_ok=True)
     jpeg_files = []
@@ -151,12 +156,15 @@ def main() -> int:
                       ("pydicom", {"files": files, "size": 1024, "batch": 16})],
         "cache512": [("vindr", {"files": files, "size": 512, "batch": 64, "cache": str(cache), "epochs": 8}),
                      ("jpeg", {"files": jpeg_files * 4, "size": 512, "batch": 64})],
+        "raw512": [("vindr", {"files": files, "size": 512, "batch": 64, "cache": str(raw), "epochs": 16}),
+                   ("jpeg", {"files": jpeg_files * 4, "size": 512, "batch": 64})],
     }
     results: dict[tuple, list] = {}
     for r in range(args.rounds):
         for name, runs in configs.items():
             for kind, spec in (runs if r % 2 == 0 else runs[::-1]):
-                out = subprocess.run([sys.executable, __file__, "--worker", kind, json.dumps(spec)], capture_output=True, text=True)
+                out = subprocess.run([sys.executable, __file__, "--worker", kind, json.dumps(spec)], capture_output=True, text=True,
+                                     env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
                 if out.returncode != 0:
                     print(out.stderr[-2000:], file=sys.stderr)
                     continue

@@ -1,10 +1,10 @@
-/// Memory for one batch of images, reused from batch to batch.
+/// Memory for one batch of images, reused from batch to batch and epoch to epoch. Not zeroed:
+/// every image slot handed out is fully written by its renderer first.
 final class BatchBuffer: @unchecked Sendable {
     let bytes: UnsafeMutableRawBufferPointer
 
     init(byteCount: Int) {
         bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
-        bytes.initializeMemory(as: UInt8.self, repeating: 0)
     }
 
     deinit { bytes.deallocate() }

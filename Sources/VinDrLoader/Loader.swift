@@ -14,6 +14,25 @@ public final class Loader: @unchecked Sendable {
     /// Whether images come from the cache, and if not, why ("" when no cache was given).
     public let cacheStatus: String
     let cache: CacheReader?
+    /// Batch buffers kept between epochs (prefetch + 1 of them at most).
+    private let poolLock = NSLock()
+    private var pool: [BatchBuffer] = []
+
+    func takeBuffers() -> [BatchBuffer] {
+        poolLock.lock()
+        defer { poolLock.unlock() }
+        let bytes = imageBytes * options.batchSize
+        var out = pool
+        pool = []
+        while out.count < options.prefetch + 1 { out.append(BatchBuffer(byteCount: bytes)) }
+        return out
+    }
+
+    func returnBuffers(_ buffers: [BatchBuffer]) {
+        poolLock.lock()
+        pool = Array(buffers.prefix(options.prefetch + 1))
+        poolLock.unlock()
+    }
 
     public init(samples: [LoaderSample], options: LoaderOptions) throws {
         try options.validate()
@@ -80,8 +99,7 @@ public final class EpochRun: @unchecked Sendable {
         self.plan = plan
         nextToRender = firstStep
         nextToDeliver = firstStep
-        let bytes = loader.imageBytes * loader.options.batchSize
-        free = (0...loader.options.prefetch).map { _ in BatchBuffer(byteCount: bytes) }
+        free = loader.takeBuffers()
         let workers = min(loader.options.workers, max(plan.count - firstStep, 1))
         running = workers
         for _ in 0..<workers {
@@ -123,13 +141,19 @@ public final class EpochRun: @unchecked Sendable {
         }
     }
 
-    /// Stops the workers (an image being decoded is finished first) and waits for them.
+    /// Stops the workers (an image being decoded is finished first) and waits for them. The
+    /// batch buffers go back to the loader, except the one a delivered batch may still show.
     public func close() {
         lock.lock()
+        let first = !cancelled
         cancelled = true
         lock.broadcast()
         while running > 0 { lock.wait() }
+        let buffers = free + ready.values.compactMap { try? $0.get().buffer }
+        free = []
+        ready = [:]
         lock.unlock()
+        if first { loader.returnBuffers(buffers) }
     }
 
     private func work() {

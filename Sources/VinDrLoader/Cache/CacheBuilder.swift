@@ -1,4 +1,5 @@
 import Dispatch
+import CZlib
 import Foundation
 import VinDrDICOM
 import VinDrImaging
@@ -120,7 +121,7 @@ public enum CacheBuilder {
             bytes = try pixels.withUnsafeBytes { try codec.encode($0.baseAddress!, width: settings.width, height: settings.height, quality: settings.quality) }
         }
         let st = stat(s.path) ?? (0, 0)
-        let crc = bytes.withUnsafeBytes { CRC32.checksum($0) }
+        let crc = bytes.withUnsafeBytes { crc32Checksum($0) }
         let entry = CacheEntry(imageID: s.imageID, source: s.path, sourceSize: st.0, sourceModified: st.1, shard: 0, offset: 0,
                                length: bytes.count, crc32: crc, transform: [g.scaleX, g.scaleY, g.offsetX, g.offsetY],
                                sourceWidth: g.sourceWidth, sourceHeight: g.sourceHeight)

@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 import VinDrDICOM
 import VinDrImaging
@@ -122,7 +123,7 @@ final class CacheReader: @unchecked Sendable {
         }
         try shards[e.shard].withUnsafeBytes { raw in
             let bytes = UnsafeRawBufferPointer(rebasing: raw[Int(e.offset)..<(Int(e.offset) + e.length)])
-            guard CRC32.checksum(bytes) == e.crc32 else { throw LoaderError("cache entry of \(e.imageID) fails its CRC-32 check") }
+            guard crc32Checksum(bytes) == e.crc32 else { throw LoaderError("cache entry of \(e.imageID) fails its CRC-32 check") }
             if s.format == "raw" {
                 guard e.length == s.height * s.width else { throw LoaderError("cache entry of \(e.imageID) has \(e.length) bytes") }
                 slot.copyMemory(from: bytes.baseAddress!, byteCount: e.length)
@@ -132,4 +133,10 @@ final class CacheReader: @unchecked Sendable {
             }
         }
     }
+}
+
+/// CRC-32 (ISO 3309, zlib's polynomial) of a cache entry, computed by zlib.
+func crc32Checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    guard let base = bytes.baseAddress, bytes.count > 0 else { return 0 }
+    return UInt32(crc32(0, base.assumingMemoryBound(to: Bytef.self), uInt(bytes.count)))
 }

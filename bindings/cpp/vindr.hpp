@@ -1,0 +1,288 @@
+// vindr.hpp: header-only C++17 RAII wrapper over the VinDr C ABI (include/vindr.h).
+//
+// Handles are owned by move-only objects that close them; every failing call throws
+// vindr::Error carrying the status code and the library's message; buffers are spans.
+//
+//   vindr::Dicom dcm("image.dicom");
+//   vindr::RenderOptions opts;
+//   opts.longest_side(1024);
+//   std::vector<uint8_t> img = dcm.render_u8(opts);
+#ifndef VINDR_HPP
+#define VINDR_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vindr.h"
+
+namespace vindr {
+
+/// A failed call: `status()` is the VDR_* code, `what()` the message (names the file or tag).
+class Error : public std::runtime_error {
+  public:
+    Error(int32_t status, const std::string &message) : std::runtime_error(message), status_(status) {}
+    int32_t status() const noexcept { return status_; }
+
+  private:
+    int32_t status_;
+};
+
+inline void check(int32_t status) {
+    if (status != VDR_OK) {
+        std::string message = vdr_last_error();
+        throw Error(status, message.empty() ? vdr_status_string(status) : message);
+    }
+}
+
+/// A contiguous view (the subset of std::span this wrapper needs, for C++17).
+template <typename T>
+class Span {
+  public:
+    Span() = default;
+    Span(T *data, std::size_t size) : data_(data), size_(size) {}
+    T *data() const noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+    T &operator[](std::size_t i) const { return data_[i]; }
+    T *begin() const noexcept { return data_; }
+    T *end() const noexcept { return data_ + size_; }
+
+  private:
+    T *data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+namespace detail {
+template <void (*Close)(void *)>
+struct Closer {
+    void operator()(void *p) const noexcept { Close(p); }
+};
+template <void (*Close)(void *)>
+using Handle = std::unique_ptr<void, Closer<Close>>;
+}  // namespace detail
+
+/// Render options (size, aspect, window, output type, threads).
+class RenderOptions {
+  public:
+    RenderOptions() {
+        void *h = nullptr;
+        check(vdr_render_options_create(&h));
+        h_.reset(h);
+    }
+    RenderOptions &original() { check(vdr_render_options_set_size(h_.get(), VDR_SIZE_ORIGINAL, 0, 0)); return *this; }
+    RenderOptions &exact(int32_t height, int32_t width) { check(vdr_render_options_set_size(h_.get(), VDR_SIZE_EXACT, height, width)); return *this; }
+    RenderOptions &longest_side(int32_t n) { check(vdr_render_options_set_size(h_.get(), VDR_SIZE_LONGEST_SIDE, 0, n)); return *this; }
+    RenderOptions &letterbox(double pad = 0.0) { check(vdr_render_options_set_aspect(h_.get(), VDR_ASPECT_LETTERBOX, pad)); return *this; }
+    RenderOptions &stretch() { check(vdr_render_options_set_aspect(h_.get(), VDR_ASPECT_STRETCH, 0.0)); return *this; }
+    RenderOptions &window_dicom() { check(vdr_render_options_set_window(h_.get(), VDR_WINDOW_DICOM, 0, 0, 0, 0)); return *this; }
+    RenderOptions &window_auto() { check(vdr_render_options_set_window(h_.get(), VDR_WINDOW_AUTO, 0, 0, 0, 0)); return *this; }
+    RenderOptions &window(double center, double width, int32_t function = VDR_VOI_LINEAR) {
+        check(vdr_render_options_set_window(h_.get(), VDR_WINDOW_EXPLICIT, center, width, function, 0));
+        return *this;
+    }
+    RenderOptions &percentiles(double low, double high) {
+        check(vdr_render_options_set_window(h_.get(), VDR_WINDOW_PERCENTILE, low, high, 0, 0));
+        return *this;
+    }
+    RenderOptions &set(int32_t key, int64_t value) { check(vdr_render_options_set_int(h_.get(), key, value)); return *this; }
+    void *get() const noexcept { return h_.get(); }
+
+  private:
+    detail::Handle<vdr_render_options_destroy> h_;
+};
+
+/// output = source * scale + offset, per axis.
+struct Transform {
+    double scale_x = 1, scale_y = 1, offset_x = 0, offset_y = 0;
+};
+
+/// An opened DICOM file. Several threads may render the same Dicom at once.
+class Dicom {
+  public:
+    explicit Dicom(const std::string &path) {
+        void *h = nullptr;
+        check(vdr_dicom_open(path.c_str(), &h));
+        h_.reset(h);
+    }
+    static Dicom from_memory(const void *data, std::size_t size) {
+        void *h = nullptr;
+        check(vdr_dicom_open_memory(data, static_cast<ptrdiff_t>(size), &h));
+        return Dicom(h);
+    }
+
+    int64_t get_int(int32_t key) const {
+        int64_t v = 0;
+        check(vdr_dicom_get_int(h_.get(), key, &v));
+        return v;
+    }
+    double get_double(int32_t key, std::size_t index = 0) const {
+        double v = 0;
+        check(vdr_dicom_get_double(h_.get(), key, static_cast<ptrdiff_t>(index), &v));
+        return v;
+    }
+    std::string get_string(int32_t key) const {
+        ptrdiff_t n = 0;
+        check(vdr_dicom_get_string(h_.get(), key, nullptr, 0, &n));
+        std::string s(static_cast<std::size_t>(n) + 1, '\0');
+        check(vdr_dicom_get_string(h_.get(), key, &s[0], static_cast<ptrdiff_t>(s.size()), &n));
+        s.resize(static_cast<std::size_t>(n));
+        return s;
+    }
+    int64_t rows() const { return get_int(VDR_ATTR_ROWS); }
+    int64_t columns() const { return get_int(VDR_ATTR_COLUMNS); }
+
+    /// Output size of a render with `opts`: {height, width}.
+    std::pair<int32_t, int32_t> render_size(const RenderOptions &opts) const {
+        int32_t h = 0, w = 0;
+        check(vdr_dicom_render_size(h_.get(), opts.get(), &h, &w));
+        return {h, w};
+    }
+
+    /// Renders into caller memory (rows `row_stride` bytes apart); returns the transform.
+    Transform render_into(const RenderOptions &opts, Span<unsigned char> out, std::size_t row_stride) const {
+        double t[4];
+        check(vdr_dicom_render(h_.get(), opts.get(), out.data(), static_cast<ptrdiff_t>(out.size()), static_cast<ptrdiff_t>(row_stride), t));
+        return Transform{t[0], t[1], t[2], t[3]};
+    }
+
+    /// Renders as 8-bit (set VDR_OPT_OUTPUT_TYPE to VDR_DTYPE_UINT8, the default).
+    std::vector<uint8_t> render_u8(const RenderOptions &opts, Transform *transform = nullptr) const {
+        auto hw = render_size(opts);
+        std::vector<uint8_t> img(static_cast<std::size_t>(hw.first) * static_cast<std::size_t>(hw.second));
+        Transform t = render_into(opts, Span<unsigned char>(img.data(), img.size()), static_cast<std::size_t>(hw.second));
+        if (transform) *transform = t;
+        return img;
+    }
+
+  private:
+    explicit Dicom(void *h) : h_(h) {}
+    detail::Handle<vdr_dicom_close> h_;
+};
+
+/// One image's targets inside a batch (views valid while the Batch lives).
+struct Target {
+    std::string image_id;
+    Span<const float> boxes;  // 4 floats per box, xyxy output pixels
+    Span<const int64_t> labels;
+    Span<const float> global_labels;
+    Span<const double> transform;  // scale_x, scale_y, offset_x, offset_y, flipped
+};
+
+/// A batch from Loader::next(). `images()` is valid until the loader's next next() call.
+class Batch {
+  public:
+    explicit Batch(void *h) : h_(h) {
+        int64_t epoch = 0, step = 0;
+        check(vdr_batch_counts(h_.get(), &count_, &boxes_, &skipped_, &epoch, &step));
+        check(vdr_batch_arrays(h_.get(), &images_, &box_data_, &labels_, &offsets_, &globals_, &transforms_));
+        epoch_ = epoch;
+        step_ = step;
+    }
+    std::size_t size() const noexcept { return static_cast<std::size_t>(count_); }
+    int64_t epoch() const noexcept { return epoch_; }
+    int64_t step() const noexcept { return step_; }
+    const void *images() const noexcept { return images_; }
+    std::size_t skipped() const noexcept { return static_cast<std::size_t>(skipped_); }
+
+    Target target(std::size_t i, std::size_t global_count) const {
+        if (i >= size()) throw Error(VDR_ERR_ARGUMENT, "target index out of range");
+        std::size_t a = static_cast<std::size_t>(offsets_[i]), b = static_cast<std::size_t>(offsets_[i + 1]);
+        Target t;
+        t.image_id = id(i);
+        t.boxes = Span<const float>(box_data_ ? box_data_ + 4 * a : nullptr, 4 * (b - a));
+        t.labels = Span<const int64_t>(labels_ ? labels_ + a : nullptr, b - a);
+        t.global_labels = Span<const float>(globals_ ? globals_ + i * global_count : nullptr, global_count);
+        t.transform = Span<const double>(transforms_ + 5 * i, 5);
+        return t;
+    }
+
+  private:
+    std::string id(std::size_t i) const {
+        ptrdiff_t n = 0;
+        check(vdr_batch_image_id(h_.get(), static_cast<ptrdiff_t>(i), 0, nullptr, 0, &n, nullptr, 0));
+        std::string s(static_cast<std::size_t>(n) + 1, '\0');
+        check(vdr_batch_image_id(h_.get(), static_cast<ptrdiff_t>(i), 0, &s[0], static_cast<ptrdiff_t>(s.size()), &n, nullptr, 0));
+        s.resize(static_cast<std::size_t>(n));
+        return s;
+    }
+
+    detail::Handle<vdr_batch_release> h_;
+    ptrdiff_t count_ = 0, boxes_ = 0, skipped_ = 0;
+    int64_t epoch_ = 0, step_ = 0;
+    const void *images_ = nullptr;
+    const float *box_data_ = nullptr;
+    const int64_t *labels_ = nullptr;
+    const int64_t *offsets_ = nullptr;
+    const float *globals_ = nullptr;
+    const double *transforms_ = nullptr;
+};
+
+/// Images and their targets for a loader.
+class Samples {
+  public:
+    Samples() {
+        void *h = nullptr;
+        check(vdr_samples_create(&h));
+        h_.reset(h);
+    }
+    void add(const std::string &image_id, const std::string &path, const std::vector<float> &boxes = {},
+             const std::vector<int64_t> &labels = {}, const std::vector<float> &global_labels = {}) {
+        if (boxes.size() != 4 * labels.size()) throw Error(VDR_ERR_ARGUMENT, "boxes must hold 4 values per label");
+        check(vdr_samples_add(h_.get(), image_id.c_str(), path.c_str(), boxes.data(), labels.data(), static_cast<ptrdiff_t>(labels.size()),
+                              global_labels.data(), static_cast<ptrdiff_t>(global_labels.size())));
+    }
+    void *get() const noexcept { return h_.get(); }
+
+  private:
+    detail::Handle<vdr_samples_destroy> h_;
+};
+
+/// Loader options: set(VDR_LOPT_*, value).
+class LoaderOptions {
+  public:
+    LoaderOptions() {
+        void *h = nullptr;
+        check(vdr_loader_options_create(&h));
+        h_.reset(h);
+    }
+    LoaderOptions &set(int32_t key, double value) { check(vdr_loader_options_set(h_.get(), key, value)); return *this; }
+    LoaderOptions &cache(const std::string &dir) { check(vdr_loader_options_set_cache(h_.get(), dir.c_str())); return *this; }
+    void *get() const noexcept { return h_.get(); }
+
+  private:
+    detail::Handle<vdr_loader_options_destroy> h_;
+};
+
+/// Native loader; one consumer thread.
+class Loader {
+  public:
+    Loader(const Samples &samples, const LoaderOptions &options) {
+        void *h = nullptr;
+        check(vdr_loader_create(samples.get(), options.get(), &h));
+        h_.reset(h);
+    }
+    std::size_t batches_per_epoch() const {
+        ptrdiff_t n = 0, bytes = 0;
+        check(vdr_loader_shape(h_.get(), &n, &bytes));
+        return static_cast<std::size_t>(n);
+    }
+    void start(int64_t epoch, int64_t step = 0) { check(vdr_loader_start(h_.get(), epoch, step)); }
+    /// The next batch, or nullptr at the end of the epoch.
+    std::unique_ptr<Batch> next() {
+        void *b = nullptr;
+        check(vdr_loader_next(h_.get(), &b));
+        return b ? std::make_unique<Batch>(b) : nullptr;
+    }
+    void close() { check(vdr_loader_close(h_.get())); }
+
+  private:
+    detail::Handle<vdr_loader_destroy> h_;
+};
+
+}  // namespace vindr
+
+#endif  // VINDR_HPP

@@ -25,10 +25,10 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg"),
         .systemLibrary(name: "CZlib"),
         .target(name: "VinDrDICOM", dependencies: ["CGDCM"]),
-        .target(name: "VinDrImaging", dependencies: ["VinDrDICOM"]),
+        .target(name: "VinDrImaging", dependencies: ["VinDrDICOM", "CTurboJPEG", "CZlib"]),
         .target(name: "VinDrBoxes"),
         .target(name: "VinDrAnnotations", dependencies: ["VinDrBoxes"]),
-        .target(name: "VinDrLoader", dependencies: ["VinDrDICOM", "VinDrImaging", "VinDrAnnotations", "VinDrBoxes", "CTurboJPEG", "CZlib"]),
+        .target(name: "VinDrLoader", dependencies: ["VinDrDICOM", "VinDrImaging", "VinDrAnnotations", "VinDrBoxes", "CZlib"]),
         .target(
             name: "VinDrC", dependencies: ["VinDrDICOM", "VinDrImaging", "VinDrLoader", "VinDrAnnotations", "VinDrBoxes"],
             exclude: ["exports.map"]),

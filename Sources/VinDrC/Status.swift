@@ -3,6 +3,7 @@ import VinDrAnnotations
 import VinDrBoxes
 import VinDrDICOM
 import VinDrImaging
+import VinDrLoader
 
 // Status codes of the C ABI. Values are explicit and never reused; 0 is success.
 // scripts/gen_header.py copies every `VDR_*` constant of this file into include/vindr.h.
@@ -103,6 +104,8 @@ func statusAndMessage(of error: Error) -> (Int32, String) {
     case let e as CSVError: return (VDR_ERR_CSV, e.description)
     case let e as BoxError: return (VDR_ERR_ARGUMENT, e.description)
     case let e as RenderError: return (VDR_ERR_ARGUMENT, e.description)
+    case let e as EncodingError: return (VDR_ERR_IO, e.description)
+    case let e as LoaderError: return (VDR_ERR_ARGUMENT, e.description)
     default: return (VDR_ERR_INTERNAL, String(describing: error))
     }
 }

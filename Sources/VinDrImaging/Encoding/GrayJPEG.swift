@@ -1,12 +1,12 @@
 import CTurboJPEG
 
 /// Greyscale JPEG through libjpeg-turbo's TurboJPEG API (one handle per thread).
-final class GrayJPEG {
+public final class GrayJPEG {
     private let compressor: tjhandle
     private let decompressor: tjhandle
 
-    init() throws {
-        guard let c = tjInitCompress(), let d = tjInitDecompress() else { throw LoaderError("cannot initialise TurboJPEG") }
+    public init() throws {
+        guard let c = tjInitCompress(), let d = tjInitDecompress() else { throw EncodingError("cannot initialise TurboJPEG") }
         compressor = c
         decompressor = d
     }
@@ -17,29 +17,29 @@ final class GrayJPEG {
     }
 
     /// Encodes a width x height 8-bit image (rows `width` bytes apart) at `quality` (1...100).
-    func encode(_ pixels: UnsafeRawPointer, width: Int, height: Int, quality: Int) throws -> [UInt8] {
+    public func encode(_ pixels: UnsafeRawPointer, width: Int, height: Int, quality: Int) throws -> [UInt8] {
         var out: UnsafeMutablePointer<UInt8>?
         var size: UInt = 0
         let rc = tjCompress2(compressor, pixels.assumingMemoryBound(to: UInt8.self), Int32(width), Int32(width), Int32(height),
                              Int32(TJPF_GRAY.rawValue), &out, &size, Int32(TJSAMP_GRAY.rawValue), Int32(quality), 0)
         defer { if let out { tjFree(out) } }
-        guard rc == 0, let out else { throw LoaderError("JPEG encoding failed: \(String(cString: tjGetErrorStr2(compressor)))") }
+        guard rc == 0, let out else { throw EncodingError("JPEG encoding failed: \(String(cString: tjGetErrorStr2(compressor)))") }
         return Array(UnsafeBufferPointer(start: out, count: Int(size)))
     }
 
     /// Decodes a greyscale JPEG of exactly width x height into `dst` (rows `width` bytes apart),
     /// with libjpeg-turbo's fast integer IDCT (the cache is lossy already; decoding is the cost
     /// of a cached epoch).
-    func decode(_ jpeg: UnsafeRawBufferPointer, width: Int, height: Int, into dst: UnsafeMutableRawPointer) throws {
+    public func decode(_ jpeg: UnsafeRawBufferPointer, width: Int, height: Int, into dst: UnsafeMutableRawPointer) throws {
         var w: Int32 = 0, h: Int32 = 0, sub: Int32 = 0, space: Int32 = 0
         let base = jpeg.baseAddress?.assumingMemoryBound(to: UInt8.self)
         guard tjDecompressHeader3(decompressor, base, UInt(jpeg.count), &w, &h, &sub, &space) == 0 else {
-            throw LoaderError("cached JPEG is corrupt: \(String(cString: tjGetErrorStr2(decompressor)))")
+            throw EncodingError("cached JPEG is corrupt: \(String(cString: tjGetErrorStr2(decompressor)))")
         }
-        guard Int(w) == width, Int(h) == height else { throw LoaderError("cached JPEG is \(w)x\(h), expected \(width)x\(height)") }
+        guard Int(w) == width, Int(h) == height else { throw EncodingError("cached JPEG is \(w)x\(h), expected \(width)x\(height)") }
         guard tjDecompress2(decompressor, base, UInt(jpeg.count), dst.assumingMemoryBound(to: UInt8.self), w, w, h,
                             Int32(TJPF_GRAY.rawValue), TJFLAG_FASTDCT) == 0 else {
-            throw LoaderError("cached JPEG is corrupt: \(String(cString: tjGetErrorStr2(decompressor)))")
+            throw EncodingError("cached JPEG is corrupt: \(String(cString: tjGetErrorStr2(decompressor)))")
         }
     }
 }

@@ -1,0 +1,120 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import VinDrDICOM
+import VinDrImaging
+
+struct RenderCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render", abstract: "Render DICOM files (or trees of them) to PNG or JPEG.",
+        discussion: """
+            Each output mirrors its input's path under --out, with the extension of --format.
+            Examples:
+              vindr render image.dicom --out out/ --size 1024
+              vindr render sample/train --out png/ --size 512 --window auto --format jpg
+              vindr render image.dicom --out out/ --window 40,400 --exact 1024x1024 --letterbox
+            """)
+
+    @Argument(help: "DICOM files or folders (searched for .dcm/.dicom)") var inputs: [String]
+    @Option(help: "Output folder") var out: String
+    @Option(help: "Longest side in pixels (0 = original size)") var size = 1024
+    @Option(help: "Exact output size HxW (overrides --size)") var exact: String?
+    @Flag(help: "With --exact: keep the aspect ratio, pad with black") var letterbox = false
+    @Option(help: "dicom, auto, or CENTER,WIDTH") var window = "dicom"
+    @Option(help: "png or jpg") var format = "png"
+    @Option(help: "JPEG quality 1-100") var quality = 92
+    @Option(help: "Worker threads") var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        guard format == "png" || format == "jpg" else { throw ValidationError("--format must be png or jpg") }
+        guard (1...100).contains(quality) else { throw ValidationError("--quality must be in 1...100") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        _ = try renderOptions()
+    }
+
+    func renderOptions() throws -> RenderOptions {
+        var o = RenderOptions()
+        if let exact {
+            let parts = exact.split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 2 else { throw ValidationError("--exact must look like 1024x1024") }
+            o.size = .exact(height: parts[0], width: parts[1])
+            o.aspect = letterbox ? .letterbox(pad: 0) : .stretch
+        } else if size > 0 {
+            o.size = .longestSide(size)
+        }
+        switch window {
+        case "dicom": o.window = .dicom
+        case "auto": o.window = .auto
+        default:
+            let v = window.split(separator: ",").compactMap { Double($0) }
+            guard v.count == 2 else { throw ValidationError("--window must be dicom, auto or CENTER,WIDTH") }
+            o.window = .explicit(center: v[0], width: v[1], function: .linear)
+        }
+        return o
+    }
+
+    func run() throws {
+        let options = try renderOptions()
+        let jobs = try DICOMTree.files(inputs)
+        guard !jobs.isEmpty else { throw ValidationError("no .dcm or .dicom files in \(inputs.joined(separator: ", "))") }
+        let progress = Progress("render", total: jobs.count)
+        let lock = NSLock()
+        var done = 0
+        var failures: [String] = []
+        DispatchQueue.concurrentPerform(iterations: min(threads, jobs.count)) { worker in
+            let workspace = RenderWorkspace()
+            let jpeg = format == "jpg" ? try? GrayJPEG() : nil
+            var i = worker
+            while i < jobs.count {
+                let (path, relative) = jobs[i]
+                let target = URL(fileURLWithPath: out).appendingPathComponent(relative).deletingPathExtension().appendingPathExtension(format).path
+                do {
+                    let (pixels, g) = try Renderer.render(try DICOMFile(path: path), options: options, workspace: workspace)
+                    try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                    if let jpeg {
+                        let bytes = try pixels.withUnsafeBytes { try jpeg.encode($0.baseAddress!, width: g.outputWidth, height: g.outputHeight, quality: quality) }
+                        try writeAtomically(bytes, to: target)
+                    } else {
+                        try PNGWriter.write(pixels, width: g.outputWidth, height: g.outputHeight, channels: 1, to: target)
+                    }
+                } catch {
+                    lock.lock()
+                    failures.append("\(error)")
+                    lock.unlock()
+                }
+                lock.lock()
+                done += 1
+                progress.update(done)
+                lock.unlock()
+                i += min(threads, jobs.count)
+            }
+        }
+        for f in failures { FileHandle.standardError.write("vindr render: \(f)\n".data(using: .utf8)!) }
+        print("rendered \(jobs.count - failures.count) of \(jobs.count) image(s) into \(out)")
+        if !failures.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// DICOM files named on the command line or found under folders, with their paths relative to
+/// the folder they were found in.
+enum DICOMTree {
+    static func files(_ inputs: [String]) throws -> [(String, String)] {
+        var out: [(String, String)] = []
+        for input in inputs {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: input, isDirectory: &isDir) else {
+                throw ValidationError("\(input): no such file or folder")
+            }
+            if !isDir.boolValue {
+                out.append((input, (input as NSString).lastPathComponent))
+                continue
+            }
+            let base = URL(fileURLWithPath: input).standardizedFileURL.path
+            guard let e = FileManager.default.enumerator(atPath: base) else { continue }
+            for case let rel as String in e where rel.hasSuffix(".dcm") || rel.hasSuffix(".dicom") {
+                out.append((base + "/" + rel, rel))
+            }
+        }
+        return out.sorted { $0.0 < $1.0 }
+    }
+}

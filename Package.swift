@@ -38,7 +38,7 @@ let package = Package(
                 "VinDrDICOM", "VinDrImaging", "VinDrAnnotations", "VinDrBoxes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .target(name: "VinDrTestSupport", path: "Tests/VinDrTestSupport"),
+        .target(name: "VinDrTestSupport", dependencies: ["VinDrDICOM"], path: "Tests/VinDrTestSupport"),
         .testTarget(name: "VinDrDICOMTests", dependencies: ["VinDrDICOM", "VinDrTestSupport"]),
         .testTarget(name: "VinDrImagingTests", dependencies: ["VinDrImaging", "VinDrTestSupport"]),
         .testTarget(name: "VinDrLoaderTests", dependencies: ["VinDrLoader", "VinDrTestSupport"]),

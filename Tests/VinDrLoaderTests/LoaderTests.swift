@@ -26,7 +26,7 @@ final class LoaderTests: XCTestCase {
         for i in 0..<5 {
             let path = dir.appendingPathComponent("\(i).dcm").path
             let pixels = TestDICOM.le16((0..<(20 * 10)).map { ($0 * 7 + i) % 4096 })
-            FileManager.default.createFile(atPath: path, contents: Data(TestDICOM.file(rows: 20, columns: 10, pixels: pixels)))
+            XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(TestDICOM.file(rows: 20, columns: 10, pixels: pixels))))
             samples.append(LoaderSample(imageID: "img\(i)", path: path, boxes: [0, 0, 10, 20], labels: [Int64(i)]))
         }
         let loader = try Loader(samples: samples, options: LoaderOptions(height: 40, width: 40, window: .auto, batchSize: 2, workers: 2))

@@ -35,7 +35,7 @@ let package = Package(
         .executableTarget(
             name: "vindr",
             dependencies: [
-                "VinDrDICOM", "VinDrImaging", "VinDrAnnotations", "VinDrBoxes",
+                "VinDrDICOM", "VinDrImaging", "VinDrLoader", "VinDrAnnotations", "VinDrBoxes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .target(name: "VinDrTestSupport", dependencies: ["VinDrDICOM"], path: "Tests/VinDrTestSupport"),

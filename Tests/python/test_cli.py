@@ -1,0 +1,71 @@
+"""The `vindr` command line as a user runs it: output, files written, exit codes, messages."""
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+
+import cv2
+import numpy as np
+import pydicom
+import pytest
+
+import vindr
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CLI = ROOT / ".build" / "release" / "vindr"
+
+
+def run(*args, check=True):
+    out = subprocess.run([str(CLI), *map(str, args)], capture_output=True, text=True)
+    if check and out.returncode != 0:
+        raise AssertionError(out.stderr)
+    return out
+
+
+def test_info_json_matches_pydicom(corpus):
+    path = corpus["u12m1rescale"]["j2k90"]
+    info = json.loads(run("info", "--json", path).stdout)
+    ds = pydicom.dcmread(path)
+    assert (info["rows"], info["columns"], info["bits_stored"]) == (ds.Rows, ds.Columns, ds.BitsStored)
+    assert info["photometric_interpretation"] == "MONOCHROME1"
+    assert info["transfer_syntax_uid"] == ds.file_meta.TransferSyntaxUID
+    assert info["rescale_slope"] == 2.0 and info["windows"] == [[2000.0, 5000.0]]
+    human = run("info", path).stdout
+    assert "JPEG 2000 Lossless" in human and "2560 x 2304" in human
+
+
+def test_info_error_names_the_file_and_exits_1(tmp_path):
+    bad = tmp_path / "broken.dcm"
+    bad.write_bytes(b"not dicom at all")
+    out = run("info", bad, check=False)
+    assert out.returncode == 1
+    assert "broken.dcm" in out.stderr
+
+
+def test_render_tree_to_png_equals_python_render(corpus, tmp_path):
+    src = tmp_path / "in" / "nested"
+    src.mkdir(parents=True)
+    for key in ("explicit", "rle"):
+        (src / f"{key}.dicom").write_bytes(corpus["u12m2"][key].read_bytes())
+    out = run("render", tmp_path / "in", "--out", tmp_path / "out", "--size", "300", "--threads", "2")
+    assert "rendered 2 of 2" in out.stdout
+    png = tmp_path / "out" / "nested" / "rle.png"
+    img = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(img, vindr.read_dicom(corpus["u12m2"]["rle"]).render(size=300))
+
+
+def test_render_usage_errors_exit_64():
+    out = run("render", "x.dcm", "--out", "o", "--window", "bogus", check=False)
+    assert out.returncode == 64 and "--window" in out.stderr
+
+
+def test_cache_build_is_resumable(corpus, tmp_path):
+    src = tmp_path / "imgs"
+    src.mkdir()
+    for key in ("explicit", "j2k90"):
+        (src / f"{key}.dcm").write_bytes(corpus["u8"][key].read_bytes())
+    assert "2 rendered, 0 already cached" in run("cache", "build", src, "--out", tmp_path / "c", "--size", "128").stdout
+    assert "0 rendered, 2 already cached" in run("cache", "build", src, "--out", tmp_path / "c", "--size", "128").stdout
+    index = json.loads((tmp_path / "c" / "index.json").read_text())
+    assert sorted(e["imageID"] for e in index["entries"]) == ["explicit", "j2k90"]

@@ -12,3 +12,4 @@ __version__ = "0.1.0"
 def version_number() -> int:
     """The native library's version as major*10000 + minor*100 + patch."""
     return _lib.version_number()
+from .boxes import box_iou, convert_boxes, nms, soft_nms, weighted_boxes_fusion

@@ -1,0 +1,222 @@
+import VinDrBoxes
+
+/// A set of the 28 taxonomy labels, as a bit mask (bit i = `Taxonomy.labels[i]`).
+public struct LabelSet: Hashable, Sendable, Sequence {
+    public var bits: UInt32
+
+    public init(bits: UInt32 = 0) { self.bits = bits & ((1 << 28) - 1) }
+
+    public func contains(_ label: Int) -> Bool { label >= 0 && label < 28 && bits & (1 << UInt32(label)) != 0 }
+    public mutating func insert(_ label: Int) { if label >= 0 && label < 28 { bits |= 1 << UInt32(label) } }
+    public var isEmpty: Bool { bits == 0 }
+    public var count: Int { bits.nonzeroBitCount }
+
+    public func makeIterator() -> some IteratorProtocol<Int> {
+        var rest = bits
+        return AnyIterator {
+            guard rest != 0 else { return nil }
+            let i = rest.trailingZeroBitCount
+            rest &= rest - 1
+            return i
+        }
+    }
+}
+
+/// Where a row came from: the index of its file in `AnnotationIndex.sources` and its line.
+public struct RowLocation: Hashable, Sendable {
+    public var source: Int
+    public var line: Int
+}
+
+/// A box drawn by one radiologist (or by the consensus), in pixels.
+public struct BoxAnnotation: Sendable {
+    /// Index in `Taxonomy.labels`.
+    public var label: Int
+    /// The box with ordered corners (reversed corners in the file are swapped and reported by QC).
+    public var box: Box
+    /// True when the file gave x_max < x_min or y_max < y_min.
+    public var hadReversedCorners: Bool
+    public var location: RowLocation
+}
+
+/// An image-level label given without a box: a global label, or "No finding".
+public struct LabelRow: Sendable {
+    public var label: Int
+    public var location: RowLocation
+    /// The row carried box coordinates although its label takes none (they are ignored).
+    public var ignoredBox: Bool
+    /// A local finding given without a box.
+    public var missingBox: Bool
+}
+
+/// Everything one radiologist (or the consensus, `reader == nil`) said about one image.
+public struct Reading: Sendable {
+    public var reader: String?
+    public var boxes: [BoxAnnotation] = []
+    public var labelRows: [LabelRow] = []
+    /// Image-level labels: ticked in an image_labels file or implied by annotation rows.
+    public var labels = LabelSet()
+    /// Rows of image_labels files for this reader and image (for QC).
+    public var imageLabelRows: [RowLocation] = []
+}
+
+/// One image and all readings of it.
+public struct ImageRecord: Sendable {
+    public let id: String
+    public var readings: [Reading] = []
+    /// Pixel size when known (`AnnotationIndex.setImageSize`): enables out-of-image checks and
+    /// normalised exports.
+    public var width: Int?
+    public var height: Int?
+
+    public init(id: String) { self.id = id }
+
+    mutating func reading(for reader: String?) -> Int {
+        if let k = readings.firstIndex(where: { $0.reader == reader }) { return k }
+        readings.append(Reading(reader: reader))
+        return readings.count - 1
+    }
+}
+
+/// The dataset index: image -> radiologist -> boxes and image-level labels, built from any mix of
+/// the PhysioNet and Kaggle CSV layouts (`add(path:)` detects each file's layout from its header).
+/// Test-split files without rad_id become one consensus reading (`reader == nil`) per image.
+/// Not thread-safe while adding files; read-only use from several threads is safe.
+public final class AnnotationIndex: @unchecked Sendable {
+    public private(set) var images: [ImageRecord] = []
+    /// Files added, in order; `RowLocation.source` indexes this.
+    public private(set) var sources: [String] = []
+    public private(set) var layouts: [CSVLayout] = []
+    /// Data rows read per source.
+    public private(set) var rowCounts: [Int] = []
+    private var positions: [String: Int] = [:]
+
+    public init() {}
+
+    /// Reads every file into a new index.
+    public convenience init(paths: [String]) throws {
+        self.init()
+        for p in paths { try add(path: p) }
+    }
+
+    public func position(of imageID: String) -> Int? { positions[imageID] }
+
+    public func image(_ imageID: String) -> ImageRecord? { positions[imageID].map { images[$0] } }
+
+    /// Records an image's size in pixels (from its DICOM header).
+    public func setImageSize(_ imageID: String, width: Int, height: Int) throws {
+        guard width > 0, height > 0 else { throw BoxError("image size \(width) x \(height) must be positive") }
+        guard let p = positions[imageID] else { throw BoxError("unknown image_id \(imageID)") }
+        images[p].width = width
+        images[p].height = height
+    }
+
+    private func imagePosition(_ id: String) -> Int {
+        if let p = positions[id] { return p }
+        positions[id] = images.count
+        images.append(ImageRecord(id: id))
+        return images.count - 1
+    }
+
+    /// Adds one annotation or image-label file (any layout but a submission) and returns its
+    /// layout. On error the index keeps the rows read before the failing line.
+    @discardableResult
+    public func add(path: String) throws -> CSVLayout {
+        let source = sources.count
+        var map: ColumnMap?
+        var rows = 0
+        try CSVReader.forEachRow(path: path) { row in
+            guard let m = map else {
+                let header = (0..<row.count).map { row.string($0) }
+                let detected = try ColumnMap.detect(header: header, file: path)
+                if detected.layout == .kaggleSubmission {
+                    throw CSVError(file: path, line: row.line, reason: "a submission file holds predictions, not annotations")
+                }
+                map = detected
+                sources.append(path)
+                layouts.append(detected.layout)
+                rowCounts.append(0)
+                return
+            }
+            try addRow(row, m, source: source, path: path)
+            rows += 1
+        }
+        guard let m = map else { throw CSVError(file: path, line: 1, reason: "empty file (no header)") }
+        rowCounts[source] = rows
+        return m.layout
+    }
+
+    private func addRow(_ row: CSVRow, _ m: ColumnMap, source: Int, path: String) throws {
+        func fail(_ column: Int?, _ reason: String) -> CSVError {
+            CSVError(file: path, line: row.line, column: column.map { m.names[$0] }, reason: reason)
+        }
+        guard row.count == m.names.count else {
+            throw fail(nil, "\(row.count) fields, the header has \(m.names.count)")
+        }
+        let imageID = row.string(m.imageID).trimmingSpaces
+        guard !imageID.isEmpty else { throw fail(m.imageID, "empty image_id") }
+        var reader: String?
+        if let r = m.readerID {
+            let id = row.string(r).trimmingSpaces
+            guard !id.isEmpty else { throw fail(r, "empty rad_id") }
+            reader = id
+        }
+        let location = RowLocation(source: source, line: row.line)
+        let p = imagePosition(imageID)
+        let k = images[p].reading(for: reader)
+
+        if !m.labelColumns.isEmpty {
+            images[p].readings[k].imageLabelRows.append(location)
+            for (column, label) in m.labelColumns {
+                guard let v = row.double(column), v == 0 || v == 1 else {
+                    throw fail(column, "expected 0 or 1, got \"\(row.string(column))\"")
+                }
+                if v == 1 { images[p].readings[k].labels.insert(label) }
+            }
+            return
+        }
+
+        guard let nameColumn = m.className else { throw fail(nil, "no class_name column") }
+        let name = row.string(nameColumn)
+        guard let label = Taxonomy.label(named: name.trimmingSpaces) else {
+            throw fail(nameColumn, "unknown label \"\(name)\"")
+        }
+        if let idColumn = m.classID {
+            guard let id = row.double(idColumn), let kaggle = Taxonomy.label(kaggleClassID: Int(exactly: id) ?? -1) else {
+                throw fail(idColumn, "not a Kaggle class id (0...14): \"\(row.string(idColumn))\"")
+            }
+            guard kaggle.index == label.index else {
+                throw fail(idColumn, "class_id \(row.string(idColumn)) is \(kaggle.name), but class_name says \(name)")
+            }
+        }
+        var values = [Double]()
+        var blanks = 0
+        for c in m.box {
+            if row.isBlank(c) { blanks += 1; continue }
+            guard let v = row.double(c) else { throw fail(c, "not a finite number: \"\(row.string(c))\"") }
+            values.append(v)
+        }
+        guard blanks == 0 || blanks == 4 else {
+            let c = m.box.first(where: { row.isBlank($0) }) ?? m.box[0]
+            throw fail(c, "box fields must be all empty or all present")
+        }
+        images[p].readings[k].labels.insert(label.index)
+        if values.count == 4, label.kind == .local {
+            var b = Box(x1: values[0], y1: values[1], x2: values[2], y2: values[3])
+            let reversed = b.x2 < b.x1 || b.y2 < b.y1
+            if b.x2 < b.x1 { swap(&b.x1, &b.x2) }
+            if b.y2 < b.y1 { swap(&b.y1, &b.y2) }
+            images[p].readings[k].boxes.append(BoxAnnotation(label: label.index, box: b, hadReversedCorners: reversed, location: location))
+        } else {
+            images[p].readings[k].labelRows.append(LabelRow(label: label.index, location: location,
+                                                            ignoredBox: values.count == 4,
+                                                            missingBox: label.kind == .local))
+        }
+    }
+
+    /// "file:line" of a row location.
+    public func describe(_ location: RowLocation) -> String {
+        let file = sources.indices.contains(location.source) ? sources[location.source] : "?"
+        return "\(file):\(location.line)"
+    }
+}

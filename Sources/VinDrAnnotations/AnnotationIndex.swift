@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import VinDrBoxes
 
 /// A set of the 28 taxonomy labels, as a bit mask (bit i = `Taxonomy.labels[i]`).
@@ -58,6 +63,67 @@ public struct Reading: Sendable {
     public var labels = LabelSet()
     /// Rows of image_labels files for this reader and image (for QC).
     public var imageLabelRows: [RowLocation] = []
+
+    public init(reader: String?) { self.reader = reader }
+}
+
+/// Byte strings to dense ids (0, 1, 2, ... in insertion order), found without building a String:
+/// an open-addressing hash table (FNV-1a, linear probing) over one contiguous key store.
+struct ByteTable {
+    private var slots = [Int32](repeating: -1, count: 64)
+    private var hashes: [UInt64] = []
+    private var store: [UInt8] = []
+    private var ends: [Int] = []
+
+    private static func hash(_ b: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for c in b { h = (h ^ UInt64(c)) &* 0x100_0000_01b3 }
+        return h
+    }
+
+    private func equals(_ id: Int, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        let start = id == 0 ? 0 : ends[id - 1]
+        guard ends[id] - start == b.count else { return false }
+        return store.withUnsafeBufferPointer { s in
+            guard let base = s.baseAddress, let other = b.baseAddress else { return b.isEmpty }
+            return memcmp(base + start, other, b.count) == 0
+        }
+    }
+
+    func find(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
+        let h = ByteTable.hash(b)
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: h) & mask
+        while slots[i] >= 0 {
+            let id = Int(slots[i])
+            if hashes[id] == h && equals(id, b) { return id }
+            i = (i + 1) & mask
+        }
+        return nil
+    }
+
+    /// Adds `b` (not already present) and returns its id.
+    mutating func insert(_ b: UnsafeBufferPointer<UInt8>) -> Int {
+        let id = hashes.count
+        let h = ByteTable.hash(b)
+        hashes.append(h)
+        store.append(contentsOf: b)
+        ends.append(store.count)
+        if 2 * hashes.count > slots.count {
+            slots = [Int32](repeating: -1, count: slots.count * 2)
+            for (k, hk) in hashes.enumerated() { place(Int32(k), hk) }
+        } else {
+            place(Int32(id), h)
+        }
+        return id
+    }
+
+    private mutating func place(_ id: Int32, _ h: UInt64) {
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: h) & mask
+        while slots[i] >= 0 { i = (i + 1) & mask }
+        slots[i] = id
+    }
 }
 
 /// One image and all readings of it.
@@ -68,12 +134,17 @@ public struct ImageRecord: Sendable {
     /// normalised exports.
     public var width: Int?
     public var height: Int?
+    /// The index's interned number of each reading's reader (-1 for consensus), parallel to
+    /// `readings`.
+    var readerKeys: [Int] = []
 
     public init(id: String) { self.id = id }
 
-    mutating func reading(for reader: String?) -> Int {
-        if let k = readings.firstIndex(where: { $0.reader == reader }) { return k }
-        readings.append(Reading(reader: reader))
+    /// The position of the reading of interned reader `key` (-1: consensus), appending it when new.
+    mutating func reading(for key: Int, name: String?) -> Int {
+        if let k = readerKeys.firstIndex(of: key) { return k }
+        readings.append(Reading(reader: name))
+        readerKeys.append(key)
         return readings.count - 1
     }
 }
@@ -90,6 +161,12 @@ public final class AnnotationIndex: @unchecked Sendable {
     /// Data rows read per source.
     public private(set) var rowCounts: [Int] = []
     private var positions: [String: Int] = [:]
+    // Byte-level interning of the values repeated across rows, so a row allocates no strings.
+    private var imageTable = ByteTable()
+    private var readerTable = ByteTable()
+    private var readerNames: [String] = []
+    private var labelTable = ByteTable()
+    private var labelTableLabels: [Int] = []
 
     public init() {}
 
@@ -111,6 +188,8 @@ public final class AnnotationIndex: @unchecked Sendable {
         images[p].height = height
     }
 
+    /// The position of image `id`, appending it when new. `imageTable` holds the same ids in
+    /// the same order (filled by the parser before calling this).
     private func imagePosition(_ id: String) -> Int {
         if let p = positions[id] { return p }
         positions[id] = images.count
@@ -153,17 +232,23 @@ public final class AnnotationIndex: @unchecked Sendable {
         guard row.count == m.names.count else {
             throw fail(nil, "\(row.count) fields, the header has \(m.names.count)")
         }
-        let imageID = row.string(m.imageID).trimmingSpaces
-        guard !imageID.isEmpty else { throw fail(m.imageID, "empty image_id") }
-        var reader: String?
+        let p = try row.withTrimmedField(m.imageID) { bytes -> Int in
+            guard !bytes.isEmpty else { throw fail(m.imageID, "empty image_id") }
+            if let p = imageTable.find(bytes) { return p }
+            _ = imageTable.insert(bytes)
+            return imagePosition(String(decoding: bytes, as: UTF8.self))
+        }
+        var reader = -1
         if let r = m.readerID {
-            let id = row.string(r).trimmingSpaces
-            guard !id.isEmpty else { throw fail(r, "empty rad_id") }
-            reader = id
+            reader = try row.withTrimmedField(r) { bytes -> Int in
+                guard !bytes.isEmpty else { throw fail(r, "empty rad_id") }
+                if let k = readerTable.find(bytes) { return k }
+                readerNames.append(String(decoding: bytes, as: UTF8.self))
+                return readerTable.insert(bytes)
+            }
         }
         let location = RowLocation(source: source, line: row.line)
-        let p = imagePosition(imageID)
-        let k = images[p].reading(for: reader)
+        let k = images[p].reading(for: reader, name: reader < 0 ? nil : readerNames[reader])
 
         if !m.labelColumns.isEmpty {
             images[p].readings[k].imageLabelRows.append(location)
@@ -177,10 +262,15 @@ public final class AnnotationIndex: @unchecked Sendable {
         }
 
         guard let nameColumn = m.className else { throw fail(nil, "no class_name column") }
-        let name = row.string(nameColumn)
-        guard let label = Taxonomy.label(named: name.trimmingSpaces) else {
-            throw fail(nameColumn, "unknown label \"\(name)\"")
+        let label = try row.withTrimmedField(nameColumn) { bytes -> Label in
+            if let k = labelTable.find(bytes) { return Taxonomy.labels[labelTableLabels[k]] }
+            let name = String(decoding: bytes, as: UTF8.self)
+            guard let label = Taxonomy.label(named: name) else { throw fail(nameColumn, "unknown label \"\(name)\"") }
+            _ = labelTable.insert(bytes)
+            labelTableLabels.append(label.index)
+            return label
         }
+        let name = label.name
         if let idColumn = m.classID {
             guard let id = row.double(idColumn), let kaggle = Taxonomy.label(kaggleClassID: Int(exactly: id) ?? -1) else {
                 throw fail(idColumn, "not a Kaggle class id (0...14): \"\(row.string(idColumn))\"")
@@ -189,27 +279,32 @@ public final class AnnotationIndex: @unchecked Sendable {
                 throw fail(idColumn, "class_id \(row.string(idColumn)) is \(kaggle.name), but class_name says \(name)")
             }
         }
-        var values = [Double]()
+        var values: (Double, Double, Double, Double) = (0, 0, 0, 0)
         var blanks = 0
-        for c in m.box {
+        for (n, c) in m.box.enumerated() {
             if row.isBlank(c) { blanks += 1; continue }
             guard let v = row.double(c) else { throw fail(c, "not a finite number: \"\(row.string(c))\"") }
-            values.append(v)
+            switch n {
+            case 0: values.0 = v
+            case 1: values.1 = v
+            case 2: values.2 = v
+            default: values.3 = v
+            }
         }
         guard blanks == 0 || blanks == 4 else {
             let c = m.box.first(where: { row.isBlank($0) }) ?? m.box[0]
             throw fail(c, "box fields must be all empty or all present")
         }
         images[p].readings[k].labels.insert(label.index)
-        if values.count == 4, label.kind == .local {
-            var b = Box(x1: values[0], y1: values[1], x2: values[2], y2: values[3])
+        if blanks == 0, label.kind == .local {
+            var b = Box(x1: values.0, y1: values.1, x2: values.2, y2: values.3)
             let reversed = b.x2 < b.x1 || b.y2 < b.y1
             if b.x2 < b.x1 { swap(&b.x1, &b.x2) }
             if b.y2 < b.y1 { swap(&b.y1, &b.y2) }
             images[p].readings[k].boxes.append(BoxAnnotation(label: label.index, box: b, hadReversedCorners: reversed, location: location))
         } else {
             images[p].readings[k].labelRows.append(LabelRow(label: label.index, location: location,
-                                                            ignoredBox: values.count == 4,
+                                                            ignoredBox: blanks == 0,
                                                             missingBox: label.kind == .local))
         }
     }

@@ -24,6 +24,16 @@ public struct CSVRow {
         String(decoding: bytes[range(i)], as: UTF8.self)
     }
 
+    /// Calls `body` with field `i`'s bytes, leading and trailing spaces and tabs removed.
+    public func withTrimmedField<R>(_ i: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try bytes.withUnsafeBufferPointer { all in
+            var r = range(i)
+            while r.lowerBound < r.upperBound, all[r.lowerBound] == 0x20 || all[r.lowerBound] == 0x09 { r = (r.lowerBound + 1)..<r.upperBound }
+            while r.lowerBound < r.upperBound, all[r.upperBound - 1] == 0x20 || all[r.upperBound - 1] == 0x09 { r = r.lowerBound..<(r.upperBound - 1) }
+            return try body(UnsafeBufferPointer(rebasing: all[r]))
+        }
+    }
+
     /// True when field `i` is absent or holds only spaces.
     public func isBlank(_ i: Int) -> Bool {
         bytes[range(i)].allSatisfy { $0 == 0x20 || $0 == 0x09 }
@@ -177,7 +187,17 @@ public enum CSVReader {
                     case 0x0A: try endRow(body); line += 1
                     case 0x0D: pendingCR = true
                     case 0x22 where state == .fieldStart: state = .quoted
-                    default: row.bytes.append(c); state = .unquoted
+                    default:
+                        // Copy the run of ordinary bytes up to the next delimiter in one go.
+                        var j = i
+                        while j < data.count {
+                            let d = data[j]
+                            if d == 0x2C || d == 0x0A || d == 0x0D || d == 0x22 { break }
+                            j += 1
+                        }
+                        row.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: data[(i - 1)..<j]))
+                        i = j
+                        state = .unquoted
                     }
                 case .quoted:
                     if c == 0x22 { state = .quoteInQuoted } else {

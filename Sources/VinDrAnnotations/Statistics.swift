@@ -145,8 +145,8 @@ extension AnnotationIndex {
     }
 }
 
-/// "R2" before "R10": numeric suffixes compare as numbers.
-func readerOrder(_ a: String, _ b: String) -> Bool {
+/// Natural order of reader ids, "R2" before "R10": numeric suffixes compare as numbers.
+public func readerOrder(_ a: String, _ b: String) -> Bool {
     func split(_ s: String) -> (String, Int?) {
         let digits = s.reversed().prefix { $0.isNumber }
         return (String(s.dropLast(digits.count)), Int(String(digits.reversed())))

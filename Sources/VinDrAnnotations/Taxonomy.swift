@@ -46,6 +46,8 @@ public enum Taxonomy {
     public static let kaggleClasses: [Label] = labels.filter { $0.kaggleClassID != nil }
         .sorted { ($0.kaggleClassID ?? 0) < ($1.kaggleClassID ?? 0) }
 
+    private static let byName: [String: Label] = Dictionary(uniqueKeysWithValues: labels.map { ($0.name, $0) })
+
     private static let byKey: [String: Label] = {
         var map = [String: Label]()
         for l in labels { map[key(l.name)] = l }
@@ -59,7 +61,7 @@ public enum Taxonomy {
 
     /// The label spelled `name` (exact, alias, or differing in case or spaces), or nil.
     public static func label(named name: some StringProtocol) -> Label? {
-        if let l = labels.first(where: { $0.name == name }) { return l }
+        if let l = byName[String(name)] { return l }
         return byKey[key(name)]
     }
 

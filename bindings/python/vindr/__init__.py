@@ -13,3 +13,5 @@ def version_number() -> int:
     """The native library's version as major*10000 + minor*100 + patch."""
     return _lib.version_number()
 from .boxes import box_iou, convert_boxes, nms, soft_nms, weighted_boxes_fusion
+from .annotations import KAGGLE_CLASSES, LABELS, Annotations, Label, label
+from .metrics import average_precision, evaluate

@@ -190,6 +190,8 @@ def weighted_boxes_fusion(boxes_list: Sequence, scores_list: Sequence, labels_li
         raise InvalidArgumentError(f"conf_type must be one of {list(CONF_TYPES)}, got {conf_type!r}")
     models = _Models(boxes_list, scores_list, labels_list, integer_labels=True)
     w = None if weights is None else np.ascontiguousarray(weights, dtype=np.float64).reshape(-1)
+    if w is not None and len(w) != len(boxes_list):
+        raise InvalidArgumentError(f"{len(w)} weights for {len(boxes_list)} models: give one weight per model")
     n = models.n
     out_boxes = np.empty((n, 4), dtype=np.float64)
     out_scores = np.empty(n, dtype=np.float64)

@@ -118,25 +118,30 @@ extension AnnotationIndex {
 
     /// The VinBigData competition metric: AP per Kaggle class at IoU > `iouThreshold` (PASCAL VOC
     /// 2010 all-point, or COCO 101-point), averaged over the classes present in the ground truth.
+    /// Detections with equal scores rank in submission-file order.
     public func evaluate(_ submission: Submission, readers: GroundTruthReaders = .asGiven, iouThreshold: Double = 0.4,
                          interpolation: APInterpolation = .voc2010) throws -> CompetitionEvaluation {
         let truth = try kaggleGroundTruth(readers)
         var gt = [GroundTruthBox]()
-        var dets = [ScoredBox]()
-        var scored = 0
-        var missing = 0
-        var known = Set<String>()
+        var slots = [String: Int]()
         for (i, t) in truth.enumerated() {
             guard let t else { continue }
-            let slot = scored
-            scored += 1
-            let id = images[i].id
-            known.insert(id)
+            let slot = slots.count
+            slots[images[i].id] = slot
             for k in 0..<t.count { gt.append(GroundTruthBox(image: slot, label: t.labels[k], box: t.boxes[k])) }
-            guard let p = submission.predictions[id] else { missing += 1; continue }
+        }
+        // Detections in submission order, so equal scores rank as they appear in the file.
+        var dets = [ScoredBox]()
+        var unknown = 0
+        var seen = 0
+        for id in submission.imageIDs {
+            guard let slot = slots[id] else { unknown += 1; continue }
+            seen += 1
+            guard let p = submission.predictions[id] else { continue }
             for k in 0..<p.count { dets.append(ScoredBox(image: slot, label: p.labels[k], score: p.scores[k], box: p.boxes[k])) }
         }
-        let unknown = submission.imageIDs.filter { !known.contains($0) }.count
+        let scored = slots.count
+        let missing = scored - seen
         let e = try evaluateDetections(groundTruth: gt, detections: dets, imageCount: scored,
                                        iouThreshold: iouThreshold, interpolation: interpolation)
         return CompetitionEvaluation(evaluation: e, images: scored, unknownImages: unknown, missingImages: missing)

@@ -104,6 +104,8 @@ private struct PreparedEnsembleInput {
     init(_ models: [Detections], weights: [Double]?) throws {
         let w = try weights.map { try validatedWeights($0, models: models.count) }
         let total = w.map(numpySum)
+        let n = models.reduce(0) { $0 + $1.count }
+        boxes.reserveCapacity(n); scores.reserveCapacity(n); labels.reserveCapacity(n); source.reserveCapacity(n)
         var offset = 0
         for (m, d) in models.enumerated() {
             for i in 0..<d.count {
@@ -120,9 +122,16 @@ private struct PreparedEnsembleInput {
 
 /// Index groups per distinct label, labels ascending, input order within a group.
 func groupsByAscendingLabel(_ labels: [Int]) -> [[Int]] {
-    var byLabel = [Int: [Int]]()
-    for (i, l) in labels.enumerated() { byLabel[l, default: []].append(i) }
-    return byLabel.keys.sorted().compactMap { byLabel[$0] }
+    let order = labels.indices.sorted { labels[$0] < labels[$1] || (labels[$0] == labels[$1] && $0 < $1) }
+    var groups = [[Int]]()
+    var start = 0
+    while start < order.count {
+        var end = start + 1
+        while end < order.count && labels[order[end]] == labels[order[start]] { end += 1 }
+        groups.append(Array(order[start..<end]))
+        start = end
+    }
+    return groups
 }
 
 /// The greedy loop shared by the NMS entry points; inputs already validated.

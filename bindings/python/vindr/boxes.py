@@ -18,9 +18,8 @@ import numpy as np
 from . import _lib
 from .errors import InvalidArgumentError
 
-_dp = ctypes.POINTER(ctypes.c_double)
-_i64p = ctypes.POINTER(ctypes.c_int64)
-_szp = ctypes.POINTER(ctypes.c_size_t)
+# Array arguments are passed as raw addresses (c_void_p), the cheapest ctypes conversion.
+_dp = _i64p = _szp = ctypes.c_void_p
 
 _iou = _lib.prototype("vdr_box_iou", ctypes.c_int32, _dp, ctypes.c_size_t, _dp, ctypes.c_size_t, _dp)
 _convert = _lib.prototype("vdr_box_convert", ctypes.c_int32, _dp, ctypes.c_size_t, ctypes.c_int32, ctypes.c_int32,
@@ -37,8 +36,9 @@ FORMATS = {"xyxy": 0, "xywh": 1, "cxcywh": 2}
 CONF_TYPES = {"avg": 0, "max": 1, "box_and_model_avg": 2, "absent_model_aware_avg": 3}
 
 
-def _ptr(a: np.ndarray | None, ptype):
-    return None if a is None else a.ctypes.data_as(ptype)
+def _ptr(a: np.ndarray | None, ptype=None):
+    """The address of a C-contiguous array's data (None for None)."""
+    return None if a is None else a.ctypes.data
 
 
 def _f64(a, shape_msg: str, ncol: int | None = None) -> np.ndarray:
@@ -93,11 +93,13 @@ class _Models:
         self.labels_in = np.concatenate(labels) if labels else np.zeros(0)
         self.boxes = _f64(self.boxes_in, "boxes", 4)
         self.scores = np.ascontiguousarray(self.scores_in, dtype=np.float64).reshape(-1)
-        if integer_labels:
-            self.codes = np.ascontiguousarray(self.labels_in.astype(np.int64).reshape(-1))
+        flat = self.labels_in.reshape(-1)
+        codes = np.ascontiguousarray(flat, dtype=np.int64)
+        if integer_labels or flat.dtype.kind in "iub" or np.array_equal(codes, flat):
+            self.codes = codes  # integer-valued labels group and sort as themselves
         else:
-            # Any label values (numpy sorts them as ensemble-boxes' np.unique does) -> int codes.
-            _, inverse = np.unique(self.labels_in.reshape(-1), return_inverse=True)
+            # Other label values -> int codes in np.unique order (ensemble-boxes groups by np.unique).
+            _, inverse = np.unique(flat, return_inverse=True)
             self.codes = np.ascontiguousarray(inverse.reshape(-1), dtype=np.int64)
         self.n = self.boxes.shape[0]
 

@@ -126,6 +126,23 @@ struct ByteTable {
     }
 }
 
+/// One parsed data row, held flat until `AnnotationIndex.apply` files it.
+private struct PendingRow {
+    enum Kind: UInt8 { case box, labelOnly, imageLabels }
+    var image: Int32 = 0
+    var reader: Int32 = -1
+    var line: Int32
+    var kind = Kind.labelOnly
+    var label: UInt8 = 0
+    var reversed = false
+    var ignoredBox = false
+    var missingBox = false
+    var labels = LabelSet()
+    var box = Box(x1: 0, y1: 0, x2: 0, y2: 0)
+
+    init(line: Int32) { self.line = line }
+}
+
 /// One image and all readings of it.
 public struct ImageRecord: Sendable {
     public let id: String
@@ -160,13 +177,15 @@ public final class AnnotationIndex: @unchecked Sendable {
     public private(set) var layouts: [CSVLayout] = []
     /// Data rows read per source.
     public private(set) var rowCounts: [Int] = []
-    private var positions: [String: Int] = [:]
     // Byte-level interning of the values repeated across rows, so a row allocates no strings.
+    // `imageTable` ids are positions in `images`.
     private var imageTable = ByteTable()
     private var readerTable = ByteTable()
     private var readerNames: [String] = []
     private var labelTable = ByteTable()
     private var labelTableLabels: [Int] = []
+    /// Local labels come first in the taxonomy: index < this means local.
+    private let localLabelCount = Taxonomy.labels.filter { $0.kind == .local }.count
 
     public init() {}
 
@@ -176,25 +195,22 @@ public final class AnnotationIndex: @unchecked Sendable {
         for p in paths { try add(path: p) }
     }
 
-    public func position(of imageID: String) -> Int? { positions[imageID] }
+    public func position(of imageID: String) -> Int? {
+        var id = imageID
+        return id.withUTF8 { imageTable.find($0) }
+    }
 
-    public func image(_ imageID: String) -> ImageRecord? { positions[imageID].map { images[$0] } }
+    public func image(_ imageID: String) -> ImageRecord? { position(of: imageID).map { images[$0] } }
+
+    /// Reader ids in order of first appearance.
+    public var readerIDs: [String] { readerNames }
 
     /// Records an image's size in pixels (from its DICOM header).
     public func setImageSize(_ imageID: String, width: Int, height: Int) throws {
         guard width > 0, height > 0 else { throw BoxError("image size \(width) x \(height) must be positive") }
-        guard let p = positions[imageID] else { throw BoxError("unknown image_id \(imageID)") }
+        guard let p = position(of: imageID) else { throw BoxError("unknown image_id \(imageID)") }
         images[p].width = width
         images[p].height = height
-    }
-
-    /// The position of image `id`, appending it when new. `imageTable` holds the same ids in
-    /// the same order (filled by the parser before calling this).
-    private func imagePosition(_ id: String) -> Int {
-        if let p = positions[id] { return p }
-        positions[id] = images.count
-        images.append(ImageRecord(id: id))
-        return images.count - 1
     }
 
     /// Adds one annotation or image-label file (any layout but a submission) and returns its
@@ -203,109 +219,150 @@ public final class AnnotationIndex: @unchecked Sendable {
     public func add(path: String) throws -> CSVLayout {
         let source = sources.count
         var map: ColumnMap?
-        var rows = 0
-        try CSVReader.forEachRow(path: path) { row in
-            guard let m = map else {
-                let header = (0..<row.count).map { row.string($0) }
-                let detected = try ColumnMap.detect(header: header, file: path)
-                if detected.layout == .kaggleSubmission {
-                    throw CSVError(file: path, line: row.line, reason: "a submission file holds predictions, not annotations")
+        var pending = [PendingRow]()
+        do {
+            try CSVReader.forEachRow(path: path) { row in
+                guard let m = map else {
+                    let header = (0..<row.count).map { row.string($0) }
+                    let detected = try ColumnMap.detect(header: header, file: path)
+                    if detected.layout == .kaggleSubmission {
+                        throw CSVError(file: path, line: row.line, reason: "a submission file holds predictions, not annotations")
+                    }
+                    map = detected
+                    sources.append(path)
+                    layouts.append(detected.layout)
+                    rowCounts.append(0)
+                    return
                 }
-                map = detected
-                sources.append(path)
-                layouts.append(detected.layout)
-                rowCounts.append(0)
-                return
+                pending.append(try parseRow(row, m, path: path))
             }
-            try addRow(row, m, source: source, path: path)
-            rows += 1
+        } catch {
+            if map != nil { apply(pending, source: source) }
+            throw error
         }
         guard let m = map else { throw CSVError(file: path, line: 1, reason: "empty file (no header)") }
-        rowCounts[source] = rows
+        apply(pending, source: source)
         return m.layout
     }
 
-    private func addRow(_ row: CSVRow, _ m: ColumnMap, source: Int, path: String) throws {
+    /// Parses one data row into a flat record (no per-row allocation); `apply` files it.
+    private func parseRow(_ row: CSVRow, _ m: ColumnMap, path: String) throws -> PendingRow {
         func fail(_ column: Int?, _ reason: String) -> CSVError {
             CSVError(file: path, line: row.line, column: column.map { m.names[$0] }, reason: reason)
         }
         guard row.count == m.names.count else {
             throw fail(nil, "\(row.count) fields, the header has \(m.names.count)")
         }
-        let p = try row.withTrimmedField(m.imageID) { bytes -> Int in
+        var out = PendingRow(line: Int32(clamping: row.line))
+        out.image = Int32(try row.withTrimmedField(m.imageID) { bytes -> Int in
             guard !bytes.isEmpty else { throw fail(m.imageID, "empty image_id") }
             if let p = imageTable.find(bytes) { return p }
-            _ = imageTable.insert(bytes)
-            return imagePosition(String(decoding: bytes, as: UTF8.self))
-        }
-        var reader = -1
+            images.append(ImageRecord(id: String(decoding: bytes, as: UTF8.self)))
+            return imageTable.insert(bytes)
+        })
         if let r = m.readerID {
-            reader = try row.withTrimmedField(r) { bytes -> Int in
+            out.reader = Int32(try row.withTrimmedField(r) { bytes -> Int in
                 guard !bytes.isEmpty else { throw fail(r, "empty rad_id") }
                 if let k = readerTable.find(bytes) { return k }
                 readerNames.append(String(decoding: bytes, as: UTF8.self))
                 return readerTable.insert(bytes)
-            }
+            })
         }
-        let location = RowLocation(source: source, line: row.line)
-        let k = images[p].reading(for: reader, name: reader < 0 ? nil : readerNames[reader])
 
         if !m.labelColumns.isEmpty {
-            images[p].readings[k].imageLabelRows.append(location)
+            out.kind = .imageLabels
             for (column, label) in m.labelColumns {
                 guard let v = row.double(column), v == 0 || v == 1 else {
                     throw fail(column, "expected 0 or 1, got \"\(row.string(column))\"")
                 }
-                if v == 1 { images[p].readings[k].labels.insert(label) }
+                if v == 1 { out.labels.insert(label) }
             }
-            return
+            return out
         }
 
         guard let nameColumn = m.className else { throw fail(nil, "no class_name column") }
-        let label = try row.withTrimmedField(nameColumn) { bytes -> Label in
-            if let k = labelTable.find(bytes) { return Taxonomy.labels[labelTableLabels[k]] }
+        let labelIndex = try row.withTrimmedField(nameColumn) { bytes -> Int in
+            if let k = labelTable.find(bytes) { return labelTableLabels[k] }
             let name = String(decoding: bytes, as: UTF8.self)
             guard let label = Taxonomy.label(named: name) else { throw fail(nameColumn, "unknown label \"\(name)\"") }
             _ = labelTable.insert(bytes)
             labelTableLabels.append(label.index)
-            return label
+            return label.index
         }
-        let name = label.name
+        let isLocal = labelIndex < localLabelCount
         if let idColumn = m.classID {
             guard let id = row.double(idColumn), let kaggle = Taxonomy.label(kaggleClassID: Int(exactly: id) ?? -1) else {
                 throw fail(idColumn, "not a Kaggle class id (0...14): \"\(row.string(idColumn))\"")
             }
-            guard kaggle.index == label.index else {
-                throw fail(idColumn, "class_id \(row.string(idColumn)) is \(kaggle.name), but class_name says \(name)")
+            guard kaggle.index == labelIndex else {
+                throw fail(idColumn, "class_id \(row.string(idColumn)) is \(kaggle.name), but class_name says \(row.string(nameColumn))")
             }
         }
         var values: (Double, Double, Double, Double) = (0, 0, 0, 0)
         var blanks = 0
-        for (n, c) in m.box.enumerated() {
-            if row.isBlank(c) { blanks += 1; continue }
+        func read(_ c: Int) throws -> Double {
+            if row.isBlank(c) { blanks += 1; return 0 }
             guard let v = row.double(c) else { throw fail(c, "not a finite number: \"\(row.string(c))\"") }
-            switch n {
-            case 0: values.0 = v
-            case 1: values.1 = v
-            case 2: values.2 = v
-            default: values.3 = v
-            }
+            return v
         }
+        let columns = m.boxColumns
+        values = (try read(columns.0), try read(columns.1), try read(columns.2), try read(columns.3))
         guard blanks == 0 || blanks == 4 else {
             let c = m.box.first(where: { row.isBlank($0) }) ?? m.box[0]
             throw fail(c, "box fields must be all empty or all present")
         }
-        images[p].readings[k].labels.insert(label.index)
-        if blanks == 0, label.kind == .local {
+        out.label = UInt8(labelIndex)
+        if blanks == 0, isLocal {
             var b = Box(x1: values.0, y1: values.1, x2: values.2, y2: values.3)
-            let reversed = b.x2 < b.x1 || b.y2 < b.y1
+            out.reversed = b.x2 < b.x1 || b.y2 < b.y1
             if b.x2 < b.x1 { swap(&b.x1, &b.x2) }
             if b.y2 < b.y1 { swap(&b.y1, &b.y2) }
-            images[p].readings[k].boxes.append(BoxAnnotation(label: label.index, box: b, hadReversedCorners: reversed, location: location))
+            out.kind = .box
+            out.box = b
         } else {
-            images[p].readings[k].labelRows.append(LabelRow(label: label.index, location: location,
-                                                            ignoredBox: blanks == 0,
-                                                            missingBox: label.kind == .local))
+            out.kind = .labelOnly
+            out.ignoredBox = blanks == 0
+            out.missingBox = isLocal
+        }
+        return out
+    }
+
+    /// Files parsed rows under their images and readers: rows are bucketed by image (counting
+    /// sort), then each image record is updated once, as a local value.
+    private func apply(_ rows: [PendingRow], source: Int) {
+        rowCounts[source] = rows.count
+        var start = [Int](repeating: 0, count: images.count + 1)
+        for r in rows { start[Int(r.image) + 1] += 1 }
+        for i in 0..<images.count { start[i + 1] += start[i] }
+        var fill = start
+        var order = [Int](repeating: 0, count: rows.count)
+        for (k, r) in rows.enumerated() {
+            order[fill[Int(r.image)]] = k
+            fill[Int(r.image)] += 1
+        }
+        for p in 0..<images.count where start[p] < start[p + 1] {
+            var record = ImageRecord(id: "")
+            swap(&record, &images[p])
+            for k in order[start[p]..<start[p + 1]] {
+                let r = rows[k]
+                let key = Int(r.reader)
+                let j = record.reading(for: key, name: key < 0 ? nil : readerNames[key])
+                let location = RowLocation(source: source, line: Int(r.line))
+                switch r.kind {
+                case .imageLabels:
+                    record.readings[j].imageLabelRows.append(location)
+                    record.readings[j].labels.bits |= r.labels.bits
+                case .box:
+                    record.readings[j].labels.insert(Int(r.label))
+                    record.readings[j].boxes.append(BoxAnnotation(label: Int(r.label), box: r.box,
+                                                                  hadReversedCorners: r.reversed, location: location))
+                case .labelOnly:
+                    record.readings[j].labels.insert(Int(r.label))
+                    record.readings[j].labelRows.append(LabelRow(label: Int(r.label), location: location,
+                                                                 ignoredBox: r.ignoredBox, missingBox: r.missingBox))
+                }
+            }
+            swap(&record, &images[p])
         }
     }
 

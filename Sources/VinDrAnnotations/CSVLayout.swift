@@ -15,8 +15,8 @@ public enum CSVLayout: String, CaseIterable, Sendable {
     case kaggleSubmission
 }
 
-/// Where each needed column sits in a file of a given layout.
-struct ColumnMap {
+/// Where each needed column sits in a file of a given layout (a class: rows share one instance).
+final class ColumnMap {
     var layout: CSVLayout
     var names: [String]
     var imageID = -1
@@ -24,8 +24,15 @@ struct ColumnMap {
     var className: Int?
     var classID: Int?
     var box: [Int] = []  // x_min, y_min, x_max, y_max
+    var boxColumns: (Int, Int, Int, Int) { box.count == 4 ? (box[0], box[1], box[2], box[3]) : (-1, -1, -1, -1) }
     var labelColumns: [(column: Int, label: Int)] = []
     var prediction = -1
+
+    init(layout: CSVLayout, names: [String], imageID: Int) {
+        self.layout = layout
+        self.names = names
+        self.imageID = imageID
+    }
 
     static func detect(header: [String], file: String) throws -> ColumnMap {
         let names = header.map { $0.trimmingSpaces }
@@ -34,7 +41,7 @@ struct ColumnMap {
         guard let imageID = column("image_id") else {
             throw CSVError(file: file, line: 1, reason: "header has no image_id column: \(names.joined(separator: ","))")
         }
-        var map = ColumnMap(layout: .annotations, names: names, imageID: imageID)
+        let map = ColumnMap(layout: .annotations, names: names, imageID: imageID)
         map.readerID = column("rad_id")
         if let p = column("predictionstring") {
             map.layout = .kaggleSubmission

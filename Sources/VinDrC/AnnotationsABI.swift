@@ -81,9 +81,7 @@ final class AnnotationsHandle {
     }
 
     func refreshReaders() {
-        var seen = Set<String>()
-        for image in index.images { for r in image.readings { if let id = r.reader { seen.insert(id) } } }
-        readers = seen.sorted(by: readerOrder)
+        readers = index.readerIDs.sorted(by: readerOrder)
         readerPosition = Dictionary(uniqueKeysWithValues: readers.enumerated().map { ($0.element, Int32($0.offset)) })
     }
 }

@@ -6,6 +6,8 @@ final class TaxonomyTests: XCTestCase {
         XCTAssertEqual(Taxonomy.count, 28)
         XCTAssertEqual(Taxonomy.labels.filter { $0.kind == .local }.count, 22)
         XCTAssertEqual(Taxonomy.labels.filter { $0.kind == .global }.count, 6)
+        // Local labels first: the index relies on it to tell kinds apart by position.
+        XCTAssertEqual(Taxonomy.labels.prefix(22).map(\.kind), [LabelKind](repeating: .local, count: 22))
         // The competition's class list, copied from its data description.
         let kaggle = ["Aortic enlargement", "Atelectasis", "Calcification", "Cardiomegaly", "Consolidation", "ILD",
                       "Infiltration", "Lung Opacity", "Nodule/Mass", "Other lesion", "Pleural effusion",

@@ -31,10 +31,11 @@ public enum BoxConsensus: Sendable {
 extension ImageRecord {
     /// Image-level labels by vote (the rule behind the paper's Table 2): a label holds when at
     /// least `minimumVotes` included readers gave it (1 gives the union). A consensus reading
-    /// (test split) is the answer itself.
+    /// (test split) is the answer itself, and so is the one reader a filter chooses.
     public func consensusLabels(minimumVotes: Int = 2, filter: ReaderFilter = ReaderFilter()) -> LabelSet {
         let included = readings.filter(filter.includes)
         if let consensus = included.first(where: { $0.reader == nil }) { return consensus.labels }
+        if filter.reader != nil { return included.first?.labels ?? LabelSet() }
         var votes = [Int](repeating: 0, count: Taxonomy.count)
         for r in included { for l in r.labels { votes[l] += 1 } }
         var out = LabelSet()

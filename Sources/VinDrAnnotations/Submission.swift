@@ -55,6 +55,28 @@ public struct Submission: Sendable {
     }
 }
 
+extension Submission {
+    /// The submission as CSV text (`image_id,PredictionString`), images in `imageIDs` order.
+    /// Coordinates are written with the shortest round-trip representation; an image without
+    /// predictions gets an empty prediction string.
+    public var csvText: String {
+        var out = "image_id,PredictionString\n"
+        for id in imageIDs {
+            out += id + ","
+            if let d = predictions[id] {
+                var parts = [String]()
+                for i in 0..<d.count {
+                    let b = d.boxes[i]
+                    parts.append("\(d.labels[i]) \(d.scores[i]) \(b.x1) \(b.y1) \(b.x2) \(b.y2)")
+                }
+                out += parts.joined(separator: " ")
+            }
+            out += "\n"
+        }
+        return out
+    }
+}
+
 /// Which readers' rows form the ground truth of an evaluation.
 public enum GroundTruthReaders: Sendable {
     /// Every row as given (the test split's consensus; on train.csv, every reader's boxes).

@@ -36,8 +36,15 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
     abiCall {
         let a = try boxArray(boxes1, n1, "boxes1")
         let b = try boxArray(boxes2, n2, "boxes2")
-        let m = try iouMatrix(a, b)
-        try copy(m, to: out, "out")
+        try Box.validate(a, what: "boxes1")
+        try Box.validate(b, what: "boxes2")
+        if a.isEmpty || b.isEmpty { return }
+        // Written straight into the caller's n1 * n2 buffer: no intermediate matrix.
+        let o = try required(out, "out")
+        for i in 0..<a.count {
+            let row = o + i * b.count
+            for j in 0..<b.count { row[j] = iou(a[i], b[j]) }
+        }
     }
 }
 

@@ -6,9 +6,10 @@ import VinDrBoxes
 /// `vindr export coco|yolo`: training targets in the two common detection formats.
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "export", abstract: "Export boxes as COCO JSON or YOLO label files, per reader or fused.")
+        commandName: "export",
+        abstract: "Export boxes as COCO JSON, YOLO label files or a Kaggle submission, per reader or fused.")
 
-    @Argument(help: "coco or yolo") var format: String
+    @Argument(help: "coco, yolo or submission") var format: String
     @Option(name: .customLong("annotations"), help: "Annotation CSV; repeatable.") var annotations: [String]
     @Option(help: "CSV of image sizes (image_id,width,height or image_id,dim0,dim1); required for yolo.") var sizes: String?
     @Option(help: "Box targets: all (every reader's boxes) or fused (WBF across readers).") var boxes = "fused"
@@ -19,7 +20,9 @@ struct ExportCommand: ParsableCommand {
     @OptionGroup var consensus: ConsensusOptions
 
     func run() throws {
-        guard format == "coco" || format == "yolo" else { throw ValidationError("format must be coco or yolo") }
+        guard ["coco", "yolo", "submission"].contains(format) else {
+            throw ValidationError("format must be coco, yolo or submission")
+        }
         let mode: BoxConsensus
         switch boxes {
         case "all": mode = .all
@@ -38,12 +41,30 @@ struct ExportCommand: ParsableCommand {
 
         let index = try AnnotationIndex(paths: annotations)
         if let sizes { try loadImageSizes(sizes, into: index) }
+        if format == "submission" {
+            // Kaggle classes with their scores; "No finding" by majority vote as `14 1 0 0 1 1`.
+            var submission = Submission()
+            for image in index.images {
+                let d = try image.consensusBoxes(mode, filter: consensus.filter)
+                var p = Detections()
+                for i in 0..<d.count {
+                    if let c = Taxonomy.labels[d.labels[i]].kaggleClassID { p.append(d.boxes[i], score: d.scores[i], label: c) }
+                }
+                if image.consensusLabels(minimumVotes: consensus.minVotes, filter: consensus.filter).contains(Taxonomy.noFinding.index) {
+                    p.append(noFindingBox, score: 1, label: 14)
+                }
+                submission.imageIDs.append(image.id)
+                submission.predictions[image.id] = p
+            }
+            try writeOutput(submission.csvText, to: output)
+            return
+        }
         if format == "yolo" {
             guard let output else { throw ValidationError("yolo needs --output DIRECTORY") }
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             for image in index.images {
                 guard let w = image.width, let h = image.height else {
-                    throw ValidationError("no size for image \(image.id): give --sizes")
+                    throw CommandError("no size for image \(image.id): give --sizes with every image's width and height")
                 }
                 let d = try image.consensusBoxes(mode, filter: consensus.filter)
                 var text = ""

@@ -224,3 +224,25 @@ def test_cli_eval_and_stats_json(kaggle_train_csv, r9_submission, train_df):
     bad = subprocess.run([cli(), "eval", "--gt", "/nonexistent/gt.csv", "--pred", r9_submission],
                          capture_output=True, text=True)
     assert bad.returncode == 1 and "/nonexistent/gt.csv" in bad.stderr
+
+
+def test_cli_exports(kaggle_train_csv, tmp_path):
+    # A reader's own boxes exported as a submission score perfectly against that reader.
+    sub = tmp_path / "r9.csv"
+    subprocess.run([cli(), "export", "submission", "--annotations", kaggle_train_csv, "--reader", "R9", "--boxes", "all",
+                    "-o", sub], check=True)
+    result = vindr.evaluate(kaggle_train_csv, sub, gt_readers="R9")
+    assert result["mAP"] == 1.0 and set(result["ap"].values()) == {1.0}
+    # YOLO lines: class cx cy w h normalised by the image size, classes in Kaggle order.
+    ann = tmp_path / "a.csv"
+    ann.write_text("image_id,rad_id,class_name,x_min,y_min,x_max,y_max\n"
+                   "img,R1,Pleural effusion,100,200,300,600\nimg,R1,Rib fracture,1,1,2,2\n")
+    sizes = tmp_path / "sizes.csv"
+    sizes.write_text("image_id,dim0,dim1\nimg,1000,2000\n")  # Kaggle train_meta.csv: dim0 rows, dim1 columns
+    out = tmp_path / "yolo"
+    subprocess.run([cli(), "export", "yolo", "--annotations", ann, "--sizes", sizes, "--boxes", "all", "-o", out],
+                   check=True)
+    cx, cy, w, h = (100 + 300) / 2 / 2000, (200 + 600) / 2 / 1000, 200 / 2000, 400 / 1000
+    assert (out / "img.txt").read_text() == f"10 {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n"  # Rib fracture: no Kaggle class
+    missing = subprocess.run([cli(), "export", "yolo", "--annotations", ann, "-o", out], capture_output=True, text=True)
+    assert missing.returncode == 1 and "no size for image img" in missing.stderr

@@ -52,14 +52,49 @@ extension ImageRecord {
             for r in included { for b in r.boxes { d.append(b.box, score: 1, label: b.label) } }
             return d
         case let .fused(iouThreshold, confidenceType):
-            let models = included.map { r in
-                var d = Detections()
-                for b in r.boxes { d.append(b.box, score: 1, label: b.label) }
-                return d
-            }
-            guard !models.isEmpty else { return Detections() }
-            let options = FusionOptions(iouThreshold: iouThreshold, confidenceType: confidenceType, normalisedCoordinates: false)
-            return try weightedBoxesFusion(models, options: options).detections
+            var fusers = ReaderFusers(iouThreshold: iouThreshold, confidenceType: confidenceType)
+            return try fusers.fuse(included, filter: ReaderFilter()) ?? Detections()
+        }
+    }
+}
+
+/// Fuses readers' boxes image after image, reusing one fuser per reader count.
+struct ReaderFusers {
+    let options: FusionOptions
+    private var byReaders: [Int: WeightedBoxesFuser] = [:]
+    private var input = FusionInput()
+
+    init(iouThreshold: Double, confidenceType: ConfidenceType) {
+        options = FusionOptions(iouThreshold: iouThreshold, confidenceType: confidenceType, normalisedCoordinates: false)
+    }
+
+    /// Weighted boxes fusion of the included readings (each one model of weight 1, score 1 per
+    /// box); nil when no reading is included.
+    mutating func fuse(_ readings: [Reading], filter: ReaderFilter) throws -> Detections? {
+        input.removeAll()
+        var models = 0
+        for r in readings where filter.includes(r) {
+            for b in r.boxes { input.append(b.box, score: 1, label: b.label, model: models) }
+            models += 1
+        }
+        guard models > 0 else { return nil }
+        // Taken out of the cache while in use, so its scratch buffers stay uniquely referenced.
+        var fuser = try byReaders.removeValue(forKey: models) ?? WeightedBoxesFuser(models: models, options: options)
+        defer { byReaders[models] = fuser }
+        return try fuser.fuse(input).detections
+    }
+}
+
+extension AnnotationIndex {
+    /// Box targets of every image, in index order, under a consensus rule (one pass; fusion
+    /// scratch storage is reused across images).
+    public func consensusBoxes(_ mode: BoxConsensus, filter: ReaderFilter = ReaderFilter()) throws -> [Detections] {
+        switch mode {
+        case .all:
+            return try images.map { try $0.consensusBoxes(.all, filter: filter) }
+        case let .fused(iouThreshold, confidenceType):
+            var fusers = ReaderFusers(iouThreshold: iouThreshold, confidenceType: confidenceType)
+            return try images.map { try fusers.fuse($0.readings, filter: filter) ?? Detections() }
         }
     }
 }

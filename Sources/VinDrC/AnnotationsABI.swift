@@ -272,8 +272,11 @@ final class TargetsResult {
             guard iouThr.isFinite, iouThr >= 0, iouThr <= 1 else {
                 throw ABIError(status: VDR_ERR_ARGUMENT, message: "iou_thr \(iouThr) must be in [0, 1]")
             }
-            for (i, image) in a.index.images.enumerated() {
-                let d = try image.consensusBoxes(.fused(iouThreshold: iouThr, confidenceType: .avg), filter: filter)
+            let fused = try a.index.consensusBoxes(.fused(iouThreshold: iouThr, confidenceType: .avg), filter: filter)
+            let total = fused.reduce(0) { $0 + $1.count }
+            imageColumn.reserveCapacity(total); boxes.reserveCapacity(total); scores.reserveCapacity(total)
+            labels.reserveCapacity(total); readers.reserveCapacity(total)
+            for (i, d) in fused.enumerated() {
                 for k in 0..<d.count {
                     imageColumn.append(Int64(i)); boxes.append(d.boxes[k]); scores.append(d.scores[k])
                     labels.append(Int32(d.labels[k])); readers.append(-1)

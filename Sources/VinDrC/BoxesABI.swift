@@ -53,7 +53,7 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
 @c public func vdr_box_convert(_ boxes: UnsafePointer<Double>?, _ n: UInt, _ from: Int32, _ to: Int32,
                                _ scaleX: Double, _ scaleY: Double, _ out: UnsafeMutablePointer<Double>?) -> Int32 {
     abiCall {
-        let values = try doubles(boxes, try scaledCount(n, by: 4, "n"), "boxes")
+        let values = try buffer(boxes, try scaledCount(n, by: 4, "n"), "boxes")
         let converted = try convertBoxes(Array(values), from: try boxFormat(from), to: try boxFormat(to),
                                          scaleX: scaleX, scaleY: scaleY)
         try copy(converted, to: out, "out")
@@ -156,7 +156,7 @@ func scaledCount(_ n: UInt, by factor: Int, _ name: String) throws -> Int {
 }
 
 /// A caller buffer of `count` elements; NULL is accepted only when count is 0.
-func doubles<T>(_ p: UnsafePointer<T>?, _ count: Int, _ name: String) throws -> UnsafeBufferPointer<T> {
+func buffer<T>(_ p: UnsafePointer<T>?, _ count: Int, _ name: String) throws -> UnsafeBufferPointer<T> {
     if count == 0 { return UnsafeBufferPointer(start: nil, count: 0) }
     guard let p else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) is NULL") }
     return UnsafeBufferPointer(start: p, count: count)
@@ -179,7 +179,7 @@ func copy(_ values: [Double], to out: UnsafeMutablePointer<Double>?, _ name: Str
 }
 
 func boxArray(_ p: UnsafePointer<Double>?, _ n: UInt, _ name: String) throws -> [Box] {
-    try Box.array(fromFlat: try doubles(p, try scaledCount(n, by: 4, name), name), what: name)
+    try Box.array(fromFlat: try buffer(p, try scaledCount(n, by: 4, name), name), what: name)
 }
 
 /// Every model's detections read from the concatenated caller arrays.
@@ -190,16 +190,16 @@ struct ModelsInput {
     init(_ boxes: UnsafePointer<Double>?, _ scores: UnsafePointer<Double>?, _ labels: UnsafePointer<Int64>?,
          _ modelSizes: UnsafePointer<UInt>?, _ nModels: UInt, _ weightsPointer: UnsafePointer<Double>?) throws {
         let m = try scaledCount(nModels, by: 1, "n_models")
-        let sizes = try doubles(modelSizes, m, "model_sizes")
+        let sizes = try buffer(modelSizes, m, "model_sizes")
         var total = 0
         for s in sizes {
             let (t, overflow) = total.addingReportingOverflow(try scaledCount(s, by: 1, "model_sizes[]"))
             guard !overflow else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "model_sizes sum overflows") }
             total = t
         }
-        let allBoxes = try Box.array(fromFlat: try doubles(boxes, try scaledCount(UInt(total), by: 4, "boxes"), "boxes"))
-        let allScores = try doubles(scores, total, "scores")
-        let allLabels = try doubles(labels, total, "labels")
+        let allBoxes = try Box.array(fromFlat: try buffer(boxes, try scaledCount(UInt(total), by: 4, "boxes"), "boxes"))
+        let allScores = try buffer(scores, total, "scores")
+        let allLabels = try buffer(labels, total, "labels")
         var offset = 0
         for s in sizes {
             let r = offset..<(offset + Int(s))
@@ -207,7 +207,7 @@ struct ModelsInput {
                                          labels: allLabels[r].map { Int($0) }))
             offset = r.upperBound
         }
-        if weightsPointer != nil { weights = Array(try doubles(weightsPointer, m, "weights")) }
+        if weightsPointer != nil { weights = Array(try buffer(weightsPointer, m, "weights")) }
     }
 }
 

@@ -73,9 +73,9 @@ private func interpolation(_ code: Int32) throws -> APInterpolation {
         let images = try scaledCount(nImages, by: 1, "n_images")
         let labels = try scaledCount(nLabels, by: 1, "n_labels")
         let g = try scaledCount(nGT, by: 1, "n_gt"), d = try scaledCount(nDet, by: 1, "n_det")
-        let (gi, gl) = (try doubles(gtImage, g, "gt_image"), try doubles(gtLabel, g, "gt_label"))
+        let (gi, gl) = (try buffer(gtImage, g, "gt_image"), try buffer(gtLabel, g, "gt_label"))
         let gb = try boxArray(gtBoxes, nGT, "gt_boxes")
-        let (di, dl, ds) = (try doubles(detImage, d, "det_image"), try doubles(detLabel, d, "det_label"), try doubles(detScores, d, "det_scores"))
+        let (di, dl, ds) = (try buffer(detImage, d, "det_image"), try buffer(detLabel, d, "det_label"), try buffer(detScores, d, "det_scores"))
         let db = try boxArray(detBoxes, nDet, "det_boxes")
         func label(_ v: Int64, _ what: String) throws -> Int {
             guard v >= 0, v < Int64(labels) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(what) label \(v) outside 0..<\(labels)") }

@@ -1,6 +1,7 @@
 """Box functions against ensemble-boxes 1.0.9 (the reference implementation) and plain numpy."""
 from __future__ import annotations
 
+import ctypes
 import warnings
 
 import numpy as np
@@ -156,3 +157,25 @@ def test_repairs_are_reported_with_counts():
     with pytest.warns(UserWarning, match=r"swapped reversed corners of 1 boxes.*clamped 2 coordinates.*removed 1 boxes"):
         out = vindr.nms(boxes, [np.array([0.9, 0.8])], [np.array([0, 0])])
     np.testing.assert_array_equal(out[0], [[0, 0.2, 0.5, 1]])
+
+
+def test_c_abi_rejects_null_pointers_and_bad_enums_without_trapping():
+    from vindr import _lib, annotations as A, boxes as B
+    assert B._wbf(None, None, None, None, 3, None, 0.5, 0.0, 0, False, True, None, None, None, None, None) == 1
+    assert "model_sizes is NULL" in _lib._last_error().decode()
+    one = np.array([[0.1, 0.1, 0.2, 0.2]])
+    ptr = one.ctypes.data
+    sizes = np.array([1], dtype=np.uintp)
+    scores, labels = np.array([0.5]), np.array([0], dtype=np.int64)
+    out = np.empty(8)
+    count = ctypes.c_size_t()
+    assert B._wbf(ptr, scores.ctypes.data, labels.ctypes.data, sizes.ctypes.data, 1, None, 0.5, 0.0, 99, False, True,
+                  out.ctypes.data, out.ctypes.data, out.ctypes.data, ctypes.byref(count), None) == 1
+    assert "conf_type 99" in _lib._last_error().decode()
+    assert B._soft_nms(ptr, scores.ctypes.data, labels.ctypes.data, sizes.ctypes.data, 1, None, 7, 0.5, 0.5, 0.001,
+                       None, None, None, None, None, None, None) == 1
+    assert B._iou(None, 2, None, 0, None) == 1
+    A._close(None)
+    A._targets_release(None)
+    assert A._targets_view(None, None, None, None, None, None, None) == 1
+    assert A._image_count(None, None) == 1

@@ -98,7 +98,7 @@ extern "C" {
 
 /// Adds another CSV to the index (e.g. image_labels_train.csv after annotations_train.csv);
 /// writes its layout (VDR_LAYOUT_*) to out_layout when not NULL.
-int32_t vdr_annotations_add(void * h, char const * path, int32_t * outLayout);
+int32_t vdr_annotations_add(void * h, char const * path, int32_t * out_layout);
 
 /// Releases a dataset index; NULL is accepted.
 void vdr_annotations_close(void * h);
@@ -107,19 +107,19 @@ void vdr_annotations_close(void * h);
 int32_t vdr_annotations_create(void * * out_);
 
 /// Number of images in the index.
-int32_t vdr_annotations_image_count(void * h, size_t * outCount);
+int32_t vdr_annotations_image_count(void * h, size_t * out_count);
 
 /// The image_id of image `index` (query the length with buf NULL, then fill).
-int32_t vdr_annotations_image_id(void * h, size_t index, char * buf, size_t capacity, size_t * outLen);
+int32_t vdr_annotations_image_id(void * h, size_t index, char * buf, size_t capacity, size_t * out_len);
 
 /// All image ids, in index order, separated by '\n' (query the length with buf NULL, then fill).
-int32_t vdr_annotations_image_ids(void * h, char * buf, size_t capacity, size_t * outLen);
+int32_t vdr_annotations_image_ids(void * h, char * buf, size_t capacity, size_t * out_len);
 
 /// Consensus image labels: out[i * 28 + l] = 1 when label l holds for image i, i.e. at least
 /// `min_votes` included readers gave it (a consensus reading is the answer itself).
 /// `reader` (NULL = all) picks one reader; `exclude` (NULL or comma-separated rad_ids) drops
 /// readers. out: image_count * 28 bytes.
-int32_t vdr_annotations_labels(void * h, int32_t minVotes, char const * reader, char const * exclude, uint8_t * out_);
+int32_t vdr_annotations_labels(void * h, int32_t min_votes, char const * reader, char const * exclude, uint8_t * out_);
 
 /// Opens a dataset index from one annotation or image-label CSV (layout detected from the
 /// header). Close with vdr_annotations_close.
@@ -129,27 +129,27 @@ int32_t vdr_annotations_open(char const * path, void * * out_);
 int32_t vdr_annotations_qc_json(void * h, char * * out_);
 
 /// Number of distinct readers (rad_id values); consensus readings are not counted.
-int32_t vdr_annotations_reader_count(void * h, size_t * outCount);
+int32_t vdr_annotations_reader_count(void * h, size_t * out_count);
 
 /// The rad_id of reader `index` (readers are in natural order: R1, R2, ?, R10, ?).
-int32_t vdr_annotations_reader_name(void * h, size_t index, char * buf, size_t capacity, size_t * outLen);
+int32_t vdr_annotations_reader_name(void * h, size_t index, char * buf, size_t capacity, size_t * out_len);
 
 /// Records an image's size in pixels (enables out-of-image QC).
-int32_t vdr_annotations_set_image_size(void * h, char const * imageID, int32_t width, int32_t height);
+int32_t vdr_annotations_set_image_size(void * h, char const * image_id, int32_t width, int32_t height);
 
 /// Statistics as JSON (the layout of `vindr stats --json`): images, rows, boxes, per-label
 /// majority/any counts, box F1 at `iou_thr` between reader pairs, Fleiss' kappa, per-reader
 /// counts. *out is freed with vdr_string_free.
-int32_t vdr_annotations_stats_json(void * h, int32_t minVotes, double iouThr, char * * out_);
+int32_t vdr_annotations_stats_json(void * h, int32_t min_votes, double iou_thr, char * * out_);
 
 /// Box targets (pixels) of every image under a consensus rule (VDR_TARGETS_*), in one call.
 /// VDR_TARGETS_FUSED fuses included readers' boxes per image with weighted boxes fusion at
 /// `iou_thr`. The result is read with vdr_targets_view and released with vdr_targets_release.
-int32_t vdr_annotations_targets(void * h, int32_t mode, double iouThr, char const * reader, char const * exclude, void * * out_);
+int32_t vdr_annotations_targets(void * h, int32_t mode, double iou_thr, char const * reader, char const * exclude, void * * out_);
 
 /// Converts n boxes between layouts (VDR_BOX_*), multiplying x by scale_x and y by scale_y
 /// (1/width, 1/height normalise pixels). out: n * 4 doubles; may equal boxes.
-int32_t vdr_box_convert(double const * boxes, size_t n, int32_t from, int32_t to, double scaleX, double scaleY, double * out_);
+int32_t vdr_box_convert(double const * boxes, size_t n, int32_t from, int32_t to, double scale_x, double scale_y, double * out_);
 
 /// IoU matrix of two box sets: out[i * n2 + j] = IoU(boxes1[i], boxes2[j]) (out: n1 * n2 doubles).
 int32_t vdr_box_iou(double const * boxes1, size_t n1, double const * boxes2, size_t n2, double * out_);
@@ -158,20 +158,20 @@ int32_t vdr_box_iou(double const * boxes1, size_t n1, double const * boxes2, siz
 /// index (0..n_images-1) and label (0..n_labels-1); detections likewise plus scores. Writes the
 /// mean over labels present in the ground truth and, when not NULL, out_ap[n_labels] (NaN for
 /// labels without ground truth).
-int32_t vdr_evaluate(int64_t const * gtImage, int64_t const * gtLabel, double const * gtBoxes, size_t nGT, int64_t const * detImage, int64_t const * detLabel, double const * detScores, double const * detBoxes, size_t nDet, size_t nImages, size_t nLabels, double iouThr, int32_t interp, double * outMeanAP, double * outAP);
+int32_t vdr_evaluate(int64_t const * gt_image, int64_t const * gt_label, double const * gt_boxes, size_t n_gt, int64_t const * det_image, int64_t const * det_label, double const * det_scores, double const * det_boxes, size_t n_det, size_t n_images, size_t n_labels, double iou_thr, int32_t interp, double * out_mean_ap, double * out_ap);
 
 /// Scores a Kaggle submission file against a ground-truth CSV (Kaggle train.csv or PhysioNet
 /// annotations_test.csv layout). gt_mode is VDR_GT_*; `reader` is used with VDR_GT_READER.
 /// Writes the mean AP (NaN when the ground truth is empty) and, when not NULL, out_ap[15]
 /// (AP per Kaggle class, NaN for classes absent from the ground truth) and out_gt_counts[15].
-int32_t vdr_evaluate_files(char const * gtPath, char const * predPath, int32_t gtMode, char const * reader, double fuseIou, double iouThr, int32_t interp, double * outMeanAP, double * outAP, int64_t * outGTCounts);
+int32_t vdr_evaluate_files(char const * gt_path, char const * pred_path, int32_t gt_mode, char const * reader, double fuse_iou, double iou_thr, int32_t interp, double * out_mean_ap, double * out_ap, int64_t * out_gt_counts);
 
 /// Describes label `index` (0..27, the column order of image_labels_train.csv): its exact
 /// dataset spelling (static storage), VDR_LABEL_LOCAL/GLOBAL, and its Kaggle class id (-1 if none).
-int32_t vdr_label_info(int32_t index, char const * * outName, int32_t * outKind, int32_t * outKaggleID);
+int32_t vdr_label_info(int32_t index, char const * * out_name, int32_t * out_kind, int32_t * out_kaggle_id);
 
 /// Finds a label by name: exact spelling, an alias ("Other disease"), or another letter case.
-int32_t vdr_label_lookup(char const * name, int32_t * outIndex);
+int32_t vdr_label_lookup(char const * name, int32_t * out_index);
 
 /// The message of the last failed call on this thread ("" when none); valid until the next
 /// failing call on the same thread.
@@ -182,13 +182,13 @@ char const * vdr_last_error(void);
 /// clamped to [0, 1] and zero-area boxes dropped, counted in out_adjustments).
 /// Writes *out_count kept boxes grouped by ascending label, best first: out_index (position in
 /// the concatenated input), out_boxes, out_scores, out_labels. out_adjustments may be NULL.
-int32_t vdr_nms(double const * boxes, double const * scores, int64_t const * labels, size_t const * modelSizes, size_t nModels, double const * weights, double iouThr, int64_t * outIndex, double * outBoxes, double * outScores, int64_t * outLabels, size_t * outCount, int64_t * outAdjustments);
+int32_t vdr_nms(double const * boxes, double const * scores, int64_t const * labels, size_t const * model_sizes, size_t n_models, double const * weights, double iou_thr, int64_t * out_index, double * out_boxes, double * out_scores, int64_t * out_labels, size_t * out_count, int64_t * out_adjustments);
 
 /// Soft-NMS (method VDR_SOFT_NMS_*) with ensemble-boxes 1.0.9 `soft_nms` semantics: same input
 /// handling as vdr_nms; keeps boxes whose decayed score ends above `thresh`, in selection order
 /// per ascending label. out_scores receives the undecayed (weighted) scores, as ensemble-boxes
 /// returns them; out_decayed (may be NULL) the decayed ones.
-int32_t vdr_soft_nms(double const * boxes, double const * scores, int64_t const * labels, size_t const * modelSizes, size_t nModels, double const * weights, int32_t method, double iouThr, double sigma, double thresh, int64_t * outIndex, double * outBoxes, double * outScores, double * outDecayed, int64_t * outLabels, size_t * outCount, int64_t * outAdjustments);
+int32_t vdr_soft_nms(double const * boxes, double const * scores, int64_t const * labels, size_t const * model_sizes, size_t n_models, double const * weights, int32_t method, double iou_thr, double sigma, double thresh, int64_t * out_index, double * out_boxes, double * out_scores, double * out_decayed, int64_t * out_labels, size_t * out_count, int64_t * out_adjustments);
 
 /// Human-readable name of a status code (static storage, never freed).
 char const * vdr_status_string(int32_t status);
@@ -202,7 +202,7 @@ void vdr_targets_release(void * t);
 /// Borrowed views of a targets result, valid until vdr_targets_release: per box its image index,
 /// box (x_min, y_min, x_max, y_max pixels), score, label index (taxonomy) and reader index
 /// (vdr_annotations_reader_name; -1 for consensus or fused boxes). Any output may be NULL.
-int32_t vdr_targets_view(void * t, size_t * outCount, int64_t const * * outImage, double const * * outBoxes, double const * * outScores, int32_t const * * outLabels, int32_t const * * outReaders);
+int32_t vdr_targets_view(void * t, size_t * out_count, int64_t const * * out_image, double const * * out_boxes, double const * * out_scores, int32_t const * * out_labels, int32_t const * * out_readers);
 
 /// The library's version as major*10000 + minor*100 + patch.
 int32_t vdr_version_number(void);
@@ -210,7 +210,7 @@ int32_t vdr_version_number(void);
 /// Weighted boxes fusion with ensemble-boxes 1.0.9 `weighted_boxes_fusion` semantics
 /// (conf_type VDR_CONF_*). Writes *out_count fused boxes, best first. With `normalised` false the
 /// coordinates may be pixels: corners must be ordered and nothing is clamped.
-int32_t vdr_wbf(double const * boxes, double const * scores, int64_t const * labels, size_t const * modelSizes, size_t nModels, double const * weights, double iouThr, double skipBoxThr, int32_t confType, bool allowsOverflow, bool normalised, double * outBoxes, double * outScores, int64_t * outLabels, size_t * outCount, int64_t * outAdjustments);
+int32_t vdr_wbf(double const * boxes, double const * scores, int64_t const * labels, size_t const * model_sizes, size_t n_models, double const * weights, double iou_thr, double skip_box_thr, int32_t conf_type, bool allows_overflow, bool normalised, double * out_boxes, double * out_scores, int64_t * out_labels, size_t * out_count, int64_t * out_adjustments);
 
 #ifdef __cplusplus
 }

@@ -43,24 +43,24 @@ nonisolated(unsafe) private let labelNames: [UnsafeMutablePointer<CChar>?] = Tax
 
 /// Describes label `index` (0..27, the column order of image_labels_train.csv): its exact
 /// dataset spelling (static storage), VDR_LABEL_LOCAL/GLOBAL, and its Kaggle class id (-1 if none).
-@c public func vdr_label_info(_ index: Int32, _ outName: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
-                              _ outKind: UnsafeMutablePointer<Int32>?, _ outKaggleID: UnsafeMutablePointer<Int32>?) -> Int32 {
+@c public func vdr_label_info(_ index: Int32, _ out_name: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                              _ out_kind: UnsafeMutablePointer<Int32>?, _ out_kaggle_id: UnsafeMutablePointer<Int32>?) -> Int32 {
     abiCall {
         guard index >= 0, Int(index) < Taxonomy.count, let name = labelNames[Int(index)] else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "label index \(index) outside 0..<\(Taxonomy.count)")
         }
         let label = Taxonomy.labels[Int(index)]
-        if let outName { outName.pointee = UnsafePointer(name) }
-        if let outKind { outKind.pointee = label.kind == .local ? VDR_LABEL_LOCAL : VDR_LABEL_GLOBAL }
-        if let outKaggleID { outKaggleID.pointee = Int32(label.kaggleClassID ?? -1) }
+        if let out_name { out_name.pointee = UnsafePointer(name) }
+        if let out_kind { out_kind.pointee = label.kind == .local ? VDR_LABEL_LOCAL : VDR_LABEL_GLOBAL }
+        if let out_kaggle_id { out_kaggle_id.pointee = Int32(label.kaggleClassID ?? -1) }
     }
 }
 
 /// Finds a label by name: exact spelling, an alias ("Other disease"), or another letter case.
-@c public func vdr_label_lookup(_ name: UnsafePointer<CChar>?, _ outIndex: UnsafeMutablePointer<Int32>?) -> Int32 {
+@c public func vdr_label_lookup(_ name: UnsafePointer<CChar>?, _ out_index: UnsafeMutablePointer<Int32>?) -> Int32 {
     abiCall {
         let text = try requiredString(name, "name")
-        let out = try required(outIndex, "out_index")
+        let out = try required(out_index, "out_index")
         guard let label = Taxonomy.label(named: text) else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "\"\(text)\" is not a VinDr-CXR label")
         }
@@ -123,12 +123,12 @@ private func layoutCode(_ l: CSVLayout) -> Int32 {
 
 /// Adds another CSV to the index (e.g. image_labels_train.csv after annotations_train.csv);
 /// writes its layout (VDR_LAYOUT_*) to out_layout when not NULL.
-@c public func vdr_annotations_add(_ h: OpaquePointer?, _ path: UnsafePointer<CChar>?, _ outLayout: UnsafeMutablePointer<Int32>?) -> Int32 {
+@c public func vdr_annotations_add(_ h: OpaquePointer?, _ path: UnsafePointer<CChar>?, _ out_layout: UnsafeMutablePointer<Int32>?) -> Int32 {
     abiCall {
         let a = try annotations(h)
         let layout = try a.index.add(path: try requiredString(path, "path"))
         a.refreshReaders()
-        outLayout?.pointee = layoutCode(layout)
+        out_layout?.pointee = layoutCode(layout)
     }
 }
 
@@ -139,16 +139,16 @@ private func layoutCode(_ l: CSVLayout) -> Int32 {
 }
 
 /// Number of images in the index.
-@c public func vdr_annotations_image_count(_ h: OpaquePointer?, _ outCount: UnsafeMutablePointer<UInt>?) -> Int32 {
-    abiCall { try required(outCount, "out_count").pointee = UInt(try annotations(h).index.images.count) }
+@c public func vdr_annotations_image_count(_ h: OpaquePointer?, _ out_count: UnsafeMutablePointer<UInt>?) -> Int32 {
+    abiCall { try required(out_count, "out_count").pointee = UInt(try annotations(h).index.images.count) }
 }
 
 /// Writes a string into a caller buffer: *out_len receives its length without the NUL; with
 /// buf NULL only the length is written; a buffer shorter than length + 1 is
 /// VDR_ERR_BUFFER_TOO_SMALL.
-func writeString(_ s: String, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: UInt, _ outLen: UnsafeMutablePointer<UInt>?) throws {
+func writeString(_ s: String, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: UInt, _ out_len: UnsafeMutablePointer<UInt>?) throws {
     let bytes = Array(s.utf8)
-    let len = try required(outLen, "out_len")
+    let len = try required(out_len, "out_len")
     if let buf {
         guard capacity > UInt(bytes.count) else {
             throw ABIError(status: VDR_ERR_BUFFER_TOO_SMALL, message: "buffer of \(capacity) bytes; \(bytes.count + 1) needed")
@@ -161,42 +161,42 @@ func writeString(_ s: String, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: U
 
 /// The image_id of image `index` (query the length with buf NULL, then fill).
 @c public func vdr_annotations_image_id(_ h: OpaquePointer?, _ index: UInt, _ buf: UnsafeMutablePointer<CChar>?,
-                                        _ capacity: UInt, _ outLen: UnsafeMutablePointer<UInt>?) -> Int32 {
+                                        _ capacity: UInt, _ out_len: UnsafeMutablePointer<UInt>?) -> Int32 {
     abiCall {
         let images = try annotations(h).index.images
         guard index < UInt(images.count) else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "image index \(index) outside 0..<\(images.count)")
         }
-        try writeString(images[Int(index)].id, buf, capacity, outLen)
+        try writeString(images[Int(index)].id, buf, capacity, out_len)
     }
 }
 
 /// All image ids, in index order, separated by '\n' (query the length with buf NULL, then fill).
 @c public func vdr_annotations_image_ids(_ h: OpaquePointer?, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: UInt,
-                                         _ outLen: UnsafeMutablePointer<UInt>?) -> Int32 {
-    abiCall { try writeString(try annotations(h).index.images.map(\.id).joined(separator: "\n"), buf, capacity, outLen) }
+                                         _ out_len: UnsafeMutablePointer<UInt>?) -> Int32 {
+    abiCall { try writeString(try annotations(h).index.images.map(\.id).joined(separator: "\n"), buf, capacity, out_len) }
 }
 
 /// Number of distinct readers (rad_id values); consensus readings are not counted.
-@c public func vdr_annotations_reader_count(_ h: OpaquePointer?, _ outCount: UnsafeMutablePointer<UInt>?) -> Int32 {
-    abiCall { try required(outCount, "out_count").pointee = UInt(try annotations(h).readers.count) }
+@c public func vdr_annotations_reader_count(_ h: OpaquePointer?, _ out_count: UnsafeMutablePointer<UInt>?) -> Int32 {
+    abiCall { try required(out_count, "out_count").pointee = UInt(try annotations(h).readers.count) }
 }
 
 /// The rad_id of reader `index` (readers are in natural order: R1, R2, ..., R10, ...).
 @c public func vdr_annotations_reader_name(_ h: OpaquePointer?, _ index: UInt, _ buf: UnsafeMutablePointer<CChar>?,
-                                           _ capacity: UInt, _ outLen: UnsafeMutablePointer<UInt>?) -> Int32 {
+                                           _ capacity: UInt, _ out_len: UnsafeMutablePointer<UInt>?) -> Int32 {
     abiCall {
         let readers = try annotations(h).readers
         guard index < UInt(readers.count) else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "reader index \(index) outside 0..<\(readers.count)")
         }
-        try writeString(readers[Int(index)], buf, capacity, outLen)
+        try writeString(readers[Int(index)], buf, capacity, out_len)
     }
 }
 
 /// Records an image's size in pixels (enables out-of-image QC).
-@c public func vdr_annotations_set_image_size(_ h: OpaquePointer?, _ imageID: UnsafePointer<CChar>?, _ width: Int32, _ height: Int32) -> Int32 {
-    abiCall { try annotations(h).index.setImageSize(try requiredString(imageID, "image_id"), width: Int(width), height: Int(height)) }
+@c public func vdr_annotations_set_image_size(_ h: OpaquePointer?, _ image_id: UnsafePointer<CChar>?, _ width: Int32, _ height: Int32) -> Int32 {
+    abiCall { try annotations(h).index.setImageSize(try requiredString(image_id, "image_id"), width: Int(width), height: Int(height)) }
 }
 
 /// Reader selection from C arguments: `reader` (NULL = all) and a comma-separated `exclude` list.
@@ -209,13 +209,13 @@ func readerFilter(_ reader: UnsafePointer<CChar>?, _ exclude: UnsafePointer<CCha
 /// `min_votes` included readers gave it (a consensus reading is the answer itself).
 /// `reader` (NULL = all) picks one reader; `exclude` (NULL or comma-separated rad_ids) drops
 /// readers. out: image_count * 28 bytes.
-@c public func vdr_annotations_labels(_ h: OpaquePointer?, _ minVotes: Int32, _ reader: UnsafePointer<CChar>?,
+@c public func vdr_annotations_labels(_ h: OpaquePointer?, _ min_votes: Int32, _ reader: UnsafePointer<CChar>?,
                                       _ exclude: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UInt8>?) -> Int32 {
     abiCall {
         let images = try annotations(h).index.images
-        guard minVotes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be at least 1") }
+        guard min_votes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be at least 1") }
         let filter = readerFilter(reader, exclude)
-        let rows = images.map { $0.consensusLabels(minimumVotes: Int(minVotes), filter: filter) }
+        let rows = images.map { $0.consensusLabels(minimumVotes: Int(min_votes), filter: filter) }
         if rows.isEmpty { return }
         let o = try required(out, "out")
         for (i, set) in rows.enumerated() {
@@ -250,7 +250,7 @@ final class TargetsResult {
 /// Box targets (pixels) of every image under a consensus rule (VDR_TARGETS_*), in one call.
 /// VDR_TARGETS_FUSED fuses included readers' boxes per image with weighted boxes fusion at
 /// `iou_thr`. The result is read with vdr_targets_view and released with vdr_targets_release.
-@c public func vdr_annotations_targets(_ h: OpaquePointer?, _ mode: Int32, _ iouThr: Double, _ reader: UnsafePointer<CChar>?,
+@c public func vdr_annotations_targets(_ h: OpaquePointer?, _ mode: Int32, _ iou_thr: Double, _ reader: UnsafePointer<CChar>?,
                                        _ exclude: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     abiCall {
         let a = try annotations(h)
@@ -269,10 +269,10 @@ final class TargetsResult {
                 }
             }
         case VDR_TARGETS_FUSED:
-            guard iouThr.isFinite, iouThr >= 0, iouThr <= 1 else {
-                throw ABIError(status: VDR_ERR_ARGUMENT, message: "iou_thr \(iouThr) must be in [0, 1]")
+            guard iou_thr.isFinite, iou_thr >= 0, iou_thr <= 1 else {
+                throw ABIError(status: VDR_ERR_ARGUMENT, message: "iou_thr \(iou_thr) must be in [0, 1]")
             }
-            let fused = try a.index.consensusBoxes(.fused(iouThreshold: iouThr, confidenceType: .avg), filter: filter)
+            let fused = try a.index.consensusBoxes(.fused(iouThreshold: iou_thr, confidenceType: .avg), filter: filter)
             let total = fused.reduce(0) { $0 + $1.count }
             imageColumn.reserveCapacity(total); boxes.reserveCapacity(total); scores.reserveCapacity(total)
             labels.reserveCapacity(total); readers.reserveCapacity(total)
@@ -299,21 +299,21 @@ final class TargetsResult {
 /// Borrowed views of a targets result, valid until vdr_targets_release: per box its image index,
 /// box (x_min, y_min, x_max, y_max pixels), score, label index (taxonomy) and reader index
 /// (vdr_annotations_reader_name; -1 for consensus or fused boxes). Any output may be NULL.
-@c public func vdr_targets_view(_ t: OpaquePointer?, _ outCount: UnsafeMutablePointer<UInt>?,
-                                _ outImage: UnsafeMutablePointer<UnsafePointer<Int64>?>?,
-                                _ outBoxes: UnsafeMutablePointer<UnsafePointer<Double>?>?,
-                                _ outScores: UnsafeMutablePointer<UnsafePointer<Double>?>?,
-                                _ outLabels: UnsafeMutablePointer<UnsafePointer<Int32>?>?,
-                                _ outReaders: UnsafeMutablePointer<UnsafePointer<Int32>?>?) -> Int32 {
+@c public func vdr_targets_view(_ t: OpaquePointer?, _ out_count: UnsafeMutablePointer<UInt>?,
+                                _ out_image: UnsafeMutablePointer<UnsafePointer<Int64>?>?,
+                                _ out_boxes: UnsafeMutablePointer<UnsafePointer<Double>?>?,
+                                _ out_scores: UnsafeMutablePointer<UnsafePointer<Double>?>?,
+                                _ out_labels: UnsafeMutablePointer<UnsafePointer<Int32>?>?,
+                                _ out_readers: UnsafeMutablePointer<UnsafePointer<Int32>?>?) -> Int32 {
     abiCall {
         guard let t else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "targets handle is NULL") }
         let r = Unmanaged<TargetsResult>.fromOpaque(UnsafeRawPointer(t)).takeUnretainedValue()
-        outCount?.pointee = UInt(r.count)
-        outImage?.pointee = UnsafePointer(r.image.baseAddress)
-        outBoxes?.pointee = UnsafePointer(r.boxes.baseAddress)
-        outScores?.pointee = UnsafePointer(r.scores.baseAddress)
-        outLabels?.pointee = UnsafePointer(r.labels.baseAddress)
-        outReaders?.pointee = UnsafePointer(r.readers.baseAddress)
+        out_count?.pointee = UInt(r.count)
+        out_image?.pointee = UnsafePointer(r.image.baseAddress)
+        out_boxes?.pointee = UnsafePointer(r.boxes.baseAddress)
+        out_scores?.pointee = UnsafePointer(r.scores.baseAddress)
+        out_labels?.pointee = UnsafePointer(r.labels.baseAddress)
+        out_readers?.pointee = UnsafePointer(r.readers.baseAddress)
     }
 }
 
@@ -337,15 +337,15 @@ func mallocString(_ s: String) throws -> UnsafeMutablePointer<CChar> {
 /// Statistics as JSON (the layout of `vindr stats --json`): images, rows, boxes, per-label
 /// majority/any counts, box F1 at `iou_thr` between reader pairs, Fleiss' kappa, per-reader
 /// counts. *out is freed with vdr_string_free.
-@c public func vdr_annotations_stats_json(_ h: OpaquePointer?, _ minVotes: Int32, _ iouThr: Double,
+@c public func vdr_annotations_stats_json(_ h: OpaquePointer?, _ min_votes: Int32, _ iou_thr: Double,
                                           _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     abiCall {
         let a = try annotations(h)
         let o = try required(out, "out")
-        guard minVotes >= 1, iouThr.isFinite else {
+        guard min_votes >= 1, iou_thr.isFinite else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be >= 1 and iou_thr finite")
         }
-        o.pointee = try mallocString(a.index.statistics(minimumVotes: Int(minVotes), iouThreshold: iouThr).json.text)
+        o.pointee = try mallocString(a.index.statistics(minimumVotes: Int(min_votes), iouThreshold: iou_thr).json.text)
     }
 }
 

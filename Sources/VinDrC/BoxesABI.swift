@@ -51,11 +51,11 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
 /// Converts n boxes between layouts (VDR_BOX_*), multiplying x by scale_x and y by scale_y
 /// (1/width, 1/height normalise pixels). out: n * 4 doubles; may equal boxes.
 @c public func vdr_box_convert(_ boxes: UnsafePointer<Double>?, _ n: UInt, _ from: Int32, _ to: Int32,
-                               _ scaleX: Double, _ scaleY: Double, _ out: UnsafeMutablePointer<Double>?) -> Int32 {
+                               _ scale_x: Double, _ scale_y: Double, _ out: UnsafeMutablePointer<Double>?) -> Int32 {
     abiCall {
         let values = try buffer(boxes, try scaledCount(n, by: 4, "n"), "boxes")
         let converted = try convertBoxes(Array(values), from: try boxFormat(from), to: try boxFormat(to),
-                                         scaleX: scaleX, scaleY: scaleY)
+                                         scaleX: scale_x, scaleY: scale_y)
         try copy(converted, to: out, "out")
     }
 }
@@ -66,15 +66,15 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
 /// Writes *out_count kept boxes grouped by ascending label, best first: out_index (position in
 /// the concatenated input), out_boxes, out_scores, out_labels. out_adjustments may be NULL.
 @c public func vdr_nms(_ boxes: UnsafePointer<Double>?, _ scores: UnsafePointer<Double>?, _ labels: UnsafePointer<Int64>?,
-                       _ modelSizes: UnsafePointer<UInt>?, _ nModels: UInt, _ weights: UnsafePointer<Double>?,
-                       _ iouThr: Double,
-                       _ outIndex: UnsafeMutablePointer<Int64>?, _ outBoxes: UnsafeMutablePointer<Double>?,
-                       _ outScores: UnsafeMutablePointer<Double>?, _ outLabels: UnsafeMutablePointer<Int64>?,
-                       _ outCount: UnsafeMutablePointer<UInt>?, _ outAdjustments: UnsafeMutablePointer<Int64>?) -> Int32 {
+                       _ model_sizes: UnsafePointer<UInt>?, _ n_models: UInt, _ weights: UnsafePointer<Double>?,
+                       _ iou_thr: Double,
+                       _ out_index: UnsafeMutablePointer<Int64>?, _ out_boxes: UnsafeMutablePointer<Double>?,
+                       _ out_scores: UnsafeMutablePointer<Double>?, _ out_labels: UnsafeMutablePointer<Int64>?,
+                       _ out_count: UnsafeMutablePointer<UInt>?, _ out_adjustments: UnsafeMutablePointer<Int64>?) -> Int32 {
     abiCall {
-        let input = try ModelsInput(boxes, scores, labels, modelSizes, nModels, weights)
-        let r = try ensembleNMS(input.models, weights: input.weights, iouThreshold: iouThr)
-        try writeEnsemble(r, outIndex, outBoxes, outScores, nil, outLabels, outCount, outAdjustments)
+        let input = try ModelsInput(boxes, scores, labels, model_sizes, n_models, weights)
+        let r = try ensembleNMS(input.models, weights: input.weights, iouThreshold: iou_thr)
+        try writeEnsemble(r, out_index, out_boxes, out_scores, nil, out_labels, out_count, out_adjustments)
     }
 }
 
@@ -83,20 +83,20 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
 /// per ascending label. out_scores receives the undecayed (weighted) scores, as ensemble-boxes
 /// returns them; out_decayed (may be NULL) the decayed ones.
 @c public func vdr_soft_nms(_ boxes: UnsafePointer<Double>?, _ scores: UnsafePointer<Double>?, _ labels: UnsafePointer<Int64>?,
-                            _ modelSizes: UnsafePointer<UInt>?, _ nModels: UInt, _ weights: UnsafePointer<Double>?,
-                            _ method: Int32, _ iouThr: Double, _ sigma: Double, _ thresh: Double,
-                            _ outIndex: UnsafeMutablePointer<Int64>?, _ outBoxes: UnsafeMutablePointer<Double>?,
-                            _ outScores: UnsafeMutablePointer<Double>?, _ outDecayed: UnsafeMutablePointer<Double>?,
-                            _ outLabels: UnsafeMutablePointer<Int64>?, _ outCount: UnsafeMutablePointer<UInt>?,
-                            _ outAdjustments: UnsafeMutablePointer<Int64>?) -> Int32 {
+                            _ model_sizes: UnsafePointer<UInt>?, _ n_models: UInt, _ weights: UnsafePointer<Double>?,
+                            _ method: Int32, _ iou_thr: Double, _ sigma: Double, _ thresh: Double,
+                            _ out_index: UnsafeMutablePointer<Int64>?, _ out_boxes: UnsafeMutablePointer<Double>?,
+                            _ out_scores: UnsafeMutablePointer<Double>?, _ out_decayed: UnsafeMutablePointer<Double>?,
+                            _ out_labels: UnsafeMutablePointer<Int64>?, _ out_count: UnsafeMutablePointer<UInt>?,
+                            _ out_adjustments: UnsafeMutablePointer<Int64>?) -> Int32 {
     abiCall {
         guard let m = SoftNMSMethod(rawValue: Int(method)) else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "soft-NMS method \(method) is not VDR_SOFT_NMS_LINEAR or VDR_SOFT_NMS_GAUSSIAN")
         }
-        let input = try ModelsInput(boxes, scores, labels, modelSizes, nModels, weights)
-        let r = try ensembleSoftNMS(input.models, weights: input.weights, method: m, iouThreshold: iouThr,
+        let input = try ModelsInput(boxes, scores, labels, model_sizes, n_models, weights)
+        let r = try ensembleSoftNMS(input.models, weights: input.weights, method: m, iouThreshold: iou_thr,
                                     sigma: sigma, threshold: thresh)
-        try writeEnsemble(r, outIndex, outBoxes, outScores, outDecayed, outLabels, outCount, outAdjustments)
+        try writeEnsemble(r, out_index, out_boxes, out_scores, out_decayed, out_labels, out_count, out_adjustments)
     }
 }
 
@@ -104,23 +104,23 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
 /// (conf_type VDR_CONF_*). Writes *out_count fused boxes, best first. With `normalised` false the
 /// coordinates may be pixels: corners must be ordered and nothing is clamped.
 @c public func vdr_wbf(_ boxes: UnsafePointer<Double>?, _ scores: UnsafePointer<Double>?, _ labels: UnsafePointer<Int64>?,
-                       _ modelSizes: UnsafePointer<UInt>?, _ nModels: UInt, _ weights: UnsafePointer<Double>?,
-                       _ iouThr: Double, _ skipBoxThr: Double, _ confType: Int32, _ allowsOverflow: Bool, _ normalised: Bool,
-                       _ outBoxes: UnsafeMutablePointer<Double>?, _ outScores: UnsafeMutablePointer<Double>?,
-                       _ outLabels: UnsafeMutablePointer<Int64>?, _ outCount: UnsafeMutablePointer<UInt>?,
-                       _ outAdjustments: UnsafeMutablePointer<Int64>?) -> Int32 {
+                       _ model_sizes: UnsafePointer<UInt>?, _ n_models: UInt, _ weights: UnsafePointer<Double>?,
+                       _ iou_thr: Double, _ skip_box_thr: Double, _ conf_type: Int32, _ allows_overflow: Bool, _ normalised: Bool,
+                       _ out_boxes: UnsafeMutablePointer<Double>?, _ out_scores: UnsafeMutablePointer<Double>?,
+                       _ out_labels: UnsafeMutablePointer<Int64>?, _ out_count: UnsafeMutablePointer<UInt>?,
+                       _ out_adjustments: UnsafeMutablePointer<Int64>?) -> Int32 {
     abiCall {
-        let conf = try confidenceType(confType)
-        let input = try ModelsInput(boxes, scores, labels, modelSizes, nModels, weights)
-        let options = FusionOptions(weights: input.weights, iouThreshold: iouThr, skipBoxThreshold: skipBoxThr,
-                                    confidenceType: conf, allowsOverflow: allowsOverflow, normalisedCoordinates: normalised)
+        let conf = try confidenceType(conf_type)
+        let input = try ModelsInput(boxes, scores, labels, model_sizes, n_models, weights)
+        let options = FusionOptions(weights: input.weights, iouThreshold: iou_thr, skipBoxThreshold: skip_box_thr,
+                                    confidenceType: conf, allowsOverflow: allows_overflow, normalisedCoordinates: normalised)
         let r = try weightedBoxesFusion(input.models, options: options)
         let d = r.detections
-        let (ob, os, ol, oc) = try (required(outBoxes, "out_boxes"), required(outScores, "out_scores"),
-                                    required(outLabels, "out_labels"), required(outCount, "out_count"))
+        let (ob, os, ol, oc) = try (required(out_boxes, "out_boxes"), required(out_scores, "out_scores"),
+                                    required(out_labels, "out_labels"), required(out_count, "out_count"))
         writeDetections(d, ob, os, ol)
         oc.pointee = UInt(d.count)
-        writeAdjustments(r.adjustments, outAdjustments)
+        writeAdjustments(r.adjustments, out_adjustments)
     }
 }
 
@@ -188,9 +188,9 @@ struct ModelsInput {
     var weights: [Double]?
 
     init(_ boxes: UnsafePointer<Double>?, _ scores: UnsafePointer<Double>?, _ labels: UnsafePointer<Int64>?,
-         _ modelSizes: UnsafePointer<UInt>?, _ nModels: UInt, _ weightsPointer: UnsafePointer<Double>?) throws {
-        let m = try scaledCount(nModels, by: 1, "n_models")
-        let sizes = try buffer(modelSizes, m, "model_sizes")
+         _ model_sizes: UnsafePointer<UInt>?, _ n_models: UInt, _ weightsPointer: UnsafePointer<Double>?) throws {
+        let m = try scaledCount(n_models, by: 1, "n_models")
+        let sizes = try buffer(model_sizes, m, "model_sizes")
         var total = 0
         for s in sizes {
             let (t, overflow) = total.addingReportingOverflow(try scaledCount(s, by: 1, "model_sizes[]"))
@@ -229,16 +229,16 @@ func writeAdjustments(_ a: InputAdjustments, _ out: UnsafeMutablePointer<Int64>?
     out[3] = Int64(a.droppedLowScore)
 }
 
-private func writeEnsemble(_ r: EnsembleResult, _ outIndex: UnsafeMutablePointer<Int64>?, _ outBoxes: UnsafeMutablePointer<Double>?,
-                           _ outScores: UnsafeMutablePointer<Double>?, _ outDecayed: UnsafeMutablePointer<Double>?,
-                           _ outLabels: UnsafeMutablePointer<Int64>?, _ outCount: UnsafeMutablePointer<UInt>?,
-                           _ outAdjustments: UnsafeMutablePointer<Int64>?) throws {
-    let (oi, ob, os, ol, oc) = try (required(outIndex, "out_index"), required(outBoxes, "out_boxes"),
-                                    required(outScores, "out_scores"), required(outLabels, "out_labels"),
-                                    required(outCount, "out_count"))
+private func writeEnsemble(_ r: EnsembleResult, _ out_index: UnsafeMutablePointer<Int64>?, _ out_boxes: UnsafeMutablePointer<Double>?,
+                           _ out_scores: UnsafeMutablePointer<Double>?, _ out_decayed: UnsafeMutablePointer<Double>?,
+                           _ out_labels: UnsafeMutablePointer<Int64>?, _ out_count: UnsafeMutablePointer<UInt>?,
+                           _ out_adjustments: UnsafeMutablePointer<Int64>?) throws {
+    let (oi, ob, os, ol, oc) = try (required(out_index, "out_index"), required(out_boxes, "out_boxes"),
+                                    required(out_scores, "out_scores"), required(out_labels, "out_labels"),
+                                    required(out_count, "out_count"))
     writeDetections(r.detections, ob, os, ol)
     for (i, s) in r.sourceIndices.enumerated() { oi[i] = Int64(s) }
-    if let outDecayed { for (i, s) in r.decayedScores.enumerated() { outDecayed[i] = s } }
+    if let out_decayed { for (i, s) in r.decayedScores.enumerated() { out_decayed[i] = s } }
     oc.pointee = UInt(r.detections.count)
-    writeAdjustments(r.adjustments, outAdjustments)
+    writeAdjustments(r.adjustments, out_adjustments)
 }

@@ -1,31 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import VinDrBoxes
-
-/// A set of the 28 taxonomy labels, as a bit mask (bit i = `Taxonomy.labels[i]`).
-public struct LabelSet: Hashable, Sendable, Sequence {
-    public var bits: UInt32
-
-    public init(bits: UInt32 = 0) { self.bits = bits & ((1 << 28) - 1) }
-
-    public func contains(_ label: Int) -> Bool { label >= 0 && label < 28 && bits & (1 << UInt32(label)) != 0 }
-    public mutating func insert(_ label: Int) { if label >= 0 && label < 28 { bits |= 1 << UInt32(label) } }
-    public var isEmpty: Bool { bits == 0 }
-    public var count: Int { bits.nonzeroBitCount }
-
-    public func makeIterator() -> some IteratorProtocol<Int> {
-        var rest = bits
-        return AnyIterator {
-            guard rest != 0 else { return nil }
-            let i = rest.trailingZeroBitCount
-            rest &= rest - 1
-            return i
-        }
-    }
-}
 
 /// Where a row came from: the index of its file in `AnnotationIndex.sources` and its line.
 public struct RowLocation: Hashable, Sendable {
@@ -65,65 +38,6 @@ public struct Reading: Sendable {
     public var imageLabelRows: [RowLocation] = []
 
     public init(reader: String?) { self.reader = reader }
-}
-
-/// Byte strings to dense ids (0, 1, 2, ... in insertion order), found without building a String:
-/// an open-addressing hash table (FNV-1a, linear probing) over one contiguous key store.
-struct ByteTable {
-    private var slots = [Int32](repeating: -1, count: 64)
-    private var hashes: [UInt64] = []
-    private var store: [UInt8] = []
-    private var ends: [Int] = []
-
-    private static func hash(_ b: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for c in b { h = (h ^ UInt64(c)) &* 0x100_0000_01b3 }
-        return h
-    }
-
-    private func equals(_ id: Int, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
-        let start = id == 0 ? 0 : ends[id - 1]
-        guard ends[id] - start == b.count else { return false }
-        return store.withUnsafeBufferPointer { s in
-            guard let base = s.baseAddress, let other = b.baseAddress else { return b.isEmpty }
-            return memcmp(base + start, other, b.count) == 0
-        }
-    }
-
-    func find(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
-        let h = ByteTable.hash(b)
-        let mask = slots.count - 1
-        var i = Int(truncatingIfNeeded: h) & mask
-        while slots[i] >= 0 {
-            let id = Int(slots[i])
-            if hashes[id] == h && equals(id, b) { return id }
-            i = (i + 1) & mask
-        }
-        return nil
-    }
-
-    /// Adds `b` (not already present) and returns its id.
-    mutating func insert(_ b: UnsafeBufferPointer<UInt8>) -> Int {
-        let id = hashes.count
-        let h = ByteTable.hash(b)
-        hashes.append(h)
-        store.append(contentsOf: b)
-        ends.append(store.count)
-        if 2 * hashes.count > slots.count {
-            slots = [Int32](repeating: -1, count: slots.count * 2)
-            for (k, hk) in hashes.enumerated() { place(Int32(k), hk) }
-        } else {
-            place(Int32(id), h)
-        }
-        return id
-    }
-
-    private mutating func place(_ id: Int32, _ h: UInt64) {
-        let mask = slots.count - 1
-        var i = Int(truncatingIfNeeded: h) & mask
-        while slots[i] >= 0 { i = (i + 1) & mask }
-        slots[i] = id
-    }
 }
 
 /// One parsed data row, held flat until `AnnotationIndex.apply` files it.

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import VinDrBoxes
 
 /// Where a row came from: the index of its file in `AnnotationIndex.sources` and its line.
@@ -71,10 +76,9 @@ public struct ImageRecord: Sendable {
 
     public init(id: String) { self.id = id }
 
-    /// The position of the reading of interned reader `key` (-1: consensus), appending it when new.
-    mutating func reading(for key: Int, name: String?) -> Int {
-        if let k = readerKeys.firstIndex(of: key) { return k }
-        readings.append(Reading(reader: name))
+    /// Appends an empty reading for interned reader `key` (-1: consensus) and returns its position.
+    mutating func addReading(key: Int, reader: String?) -> Int {
+        readings.append(Reading(reader: reader))
         readerKeys.append(key)
         return readings.count - 1
     }
@@ -134,6 +138,8 @@ public final class AnnotationIndex: @unchecked Sendable {
         let source = sources.count
         var map: ColumnMap?
         var pending = [PendingRow]()
+        var info = stat()
+        if stat(path, &info) == 0 { pending.reserveCapacity(Int(info.st_size) / 48) }  // rows are >= ~48 bytes
         do {
             try CSVReader.forEachRow(path: path) { row in
                 guard let m = map else {
@@ -260,7 +266,8 @@ public final class AnnotationIndex: @unchecked Sendable {
             for k in order[start[p]..<start[p + 1]] {
                 let r = rows[k]
                 let key = Int(r.reader)
-                let j = record.reading(for: key, name: key < 0 ? nil : readerNames[key])
+                let j = record.readerKeys.firstIndex(of: key)
+                    ?? record.addReading(key: key, reader: key < 0 ? nil : readerNames[key])
                 let location = RowLocation(source: source, line: Int(r.line))
                 switch r.kind {
                 case .imageLabels:

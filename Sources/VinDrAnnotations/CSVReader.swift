@@ -122,6 +122,12 @@ public enum CSVReader {
     static let chunkSize = 1 << 20
 
     public static func forEachRow(path: String, _ body: (inout CSVRow) throws -> Void) throws {
+        try forEachRow(path: path, chunkSize: chunkSize, body)
+    }
+
+    /// `forEachRow(path:)` with a chosen chunk size (tests use tiny chunks to split every token).
+    static func forEachRow(path: String, chunkSize: Int, _ body: (inout CSVRow) throws -> Void) throws {
+        precondition(chunkSize > 0)
         guard let file = fopen(path, "rb") else {
             throw CSVError(file: path, line: 0, reason: "cannot open: \(String(cString: strerror(errno)))")
         }
@@ -155,16 +161,34 @@ public enum CSVReader {
         var rowStarted = false
         var line = 1
         var atFileStart = true
+        var head: [UInt8] = []
         var pendingCR = false
 
         init(file: String) { self.file = file }
 
+        /// Feeds the next bytes of the file. The first three bytes are held back until it is
+        /// known whether they are a UTF-8 byte-order mark (dropped) or data.
         mutating func feed(_ data: UnsafeBufferPointer<UInt8>, _ body: (inout CSVRow) throws -> Void) throws {
-            var i = 0
+            var rest = data
             if atFileStart {
-                atFileStart = false
-                if data.count >= 3, data[0] == 0xEF, data[1] == 0xBB, data[2] == 0xBF { i = 3 }
+                let take = min(3 - head.count, rest.count)
+                head.append(contentsOf: rest.prefix(take))
+                rest = UnsafeBufferPointer(rebasing: rest[take...])
+                guard head.count == 3 else { return }
+                try releaseHead(body)
             }
+            try consume(rest, body)
+        }
+
+        private mutating func releaseHead(_ body: (inout CSVRow) throws -> Void) throws {
+            atFileStart = false
+            let bytes = head == [0xEF, 0xBB, 0xBF] ? [] : head
+            head = []
+            try bytes.withUnsafeBufferPointer { try consume($0, body) }
+        }
+
+        private mutating func consume(_ data: UnsafeBufferPointer<UInt8>, _ body: (inout CSVRow) throws -> Void) throws {
+            var i = 0
             while i < data.count {
                 let c = data[i]
                 i += 1
@@ -217,6 +241,7 @@ public enum CSVReader {
         }
 
         mutating func finish(_ body: (inout CSVRow) throws -> Void) throws {
+            if atFileStart { try releaseHead(body) }
             pendingCR = false
             if state == .quoted {
                 throw CSVError(file: file, line: row.line, reason: "unterminated quoted field")

@@ -152,3 +152,37 @@ final class AnnotationIndexTests: XCTestCase {
         XCTAssertEqual(cardio?.fleissKappa ?? -1, 0.25, accuracy: 1e-12)
     }
 }
+
+final class CSVStreamingTests: XCTestCase {
+    /// Rows that straddle the reader's 1 MiB chunks (quoted newlines, "" escapes, CRLF split
+    /// between chunks) come out exactly as written.
+    func testRecordsAcrossChunkBoundaries() throws {
+        var expected = [[String]]()
+        var text = "\u{FEFF}id,note,value\r\n"
+        var k = 0
+        while text.utf8.count < 3 * CSVReader.chunkSize {
+            let note = k % 7 == 0 ? "multi\nline \"quoted\", \(k)" : "plain \(k)"
+            expected.append([String(k), note, String(Double(k) / 8)])
+            let field = note.contains(where: { $0 == "\n" || $0 == "\"" || $0 == "," })
+                ? "\"" + note.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : note
+            text += "\(k),\(field),\(Double(k) / 8)\r\n"
+            k += 1
+        }
+        let path = temporaryFile(text)
+        var rows = [[String]]()
+        try CSVReader.forEachRow(path: path) { row in rows.append((0..<row.count).map { row.string($0) }) }
+        XCTAssertEqual(rows.first, ["id", "note", "value"])
+        XCTAssertEqual(Array(rows.dropFirst()), expected)
+    }
+
+    /// Every split point of a small file: BOM, CRLF, quotes and "" escapes cut between chunks.
+    func testTinyChunks() throws {
+        let text = "\u{FEFF}a,b\r\n\"x\r\ny\",\"say \"\"hi\"\"\"\r\n\r\n1,\r\n2,3"
+        let path = temporaryFile(text)
+        for chunk in 1...8 {
+            var rows = [[String]]()
+            try CSVReader.forEachRow(path: path, chunkSize: chunk) { row in rows.append((0..<row.count).map { row.string($0) }) }
+            XCTAssertEqual(rows, [["a", "b"], ["x\r\ny", "say \"hi\""], ["1", ""], ["2", "3"]], "chunk \(chunk)")
+        }
+    }
+}

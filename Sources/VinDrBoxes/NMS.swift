@@ -56,12 +56,17 @@ public struct EnsembleResult: Equatable, Sendable {
 /// scaled by `weight / sum(weights)` when weights are given, coordinates clamped to [0, 1] and
 /// zero-area boxes dropped (both counted in `adjustments`), then NMS runs per label.
 public func ensembleNMS(_ models: [Detections], weights: [Double]? = nil, iouThreshold: Double = 0.5) throws -> EnsembleResult {
+    try ensembleNMS(FusionInput(models), models: models.count, weights: weights, iouThreshold: iouThreshold)
+}
+
+/// `ensembleNMS` over every model's boxes in one flat list (`input.models` tags each box).
+public func ensembleNMS(_ input: FusionInput, models: Int, weights: [Double]? = nil, iouThreshold: Double = 0.5) throws -> EnsembleResult {
     guard iouThreshold.isFinite else { throw BoxError("iou_thr must be finite") }
-    let input = try PreparedEnsembleInput(models, weights: weights)
-    var result = EnsembleResult(detections: Detections(), sourceIndices: [], decayedScores: [], adjustments: input.adjustments)
-    for group in groupsByAscendingLabel(input.labels) {
-        let kept = greedyNMS(group.map { input.boxes[$0] }, group.map { input.scores[$0] }, iouThreshold)
-        for k in kept { result.append(input, group[k], decayed: input.scores[group[k]]) }
+    let prepared = try PreparedEnsembleInput(input, models: models, weights: weights)
+    var result = EnsembleResult(detections: Detections(), sourceIndices: [], decayedScores: [], adjustments: prepared.adjustments)
+    for group in groupsByAscendingLabel(prepared.labels) {
+        let kept = greedyNMS(group.map { prepared.boxes[$0] }, group.map { prepared.scores[$0] }, iouThreshold)
+        for k in kept { result.append(prepared, group[k], decayed: prepared.scores[group[k]]) }
     }
     return result
 }
@@ -72,14 +77,21 @@ public func ensembleNMS(_ models: [Detections], weights: [Double]? = nil, iouThr
 /// rest), keeping boxes whose decayed score ends above `threshold`.
 public func ensembleSoftNMS(_ models: [Detections], weights: [Double]? = nil, method: SoftNMSMethod = .gaussian,
                             iouThreshold: Double = 0.5, sigma: Double = 0.5, threshold: Double = 0.001) throws -> EnsembleResult {
+    try ensembleSoftNMS(FusionInput(models), models: models.count, weights: weights, method: method,
+                        iouThreshold: iouThreshold, sigma: sigma, threshold: threshold)
+}
+
+/// `ensembleSoftNMS` over every model's boxes in one flat list (`input.models` tags each box).
+public func ensembleSoftNMS(_ input: FusionInput, models: Int, weights: [Double]? = nil, method: SoftNMSMethod = .gaussian,
+                            iouThreshold: Double = 0.5, sigma: Double = 0.5, threshold: Double = 0.001) throws -> EnsembleResult {
     guard iouThreshold.isFinite, threshold.isFinite else { throw BoxError("iou_thr and thresh must be finite") }
     guard sigma.isFinite, sigma > 0 else { throw BoxError("sigma must be finite and positive, got \(sigma)") }
-    let input = try PreparedEnsembleInput(models, weights: weights)
-    var result = EnsembleResult(detections: Detections(), sourceIndices: [], decayedScores: [], adjustments: input.adjustments)
-    for group in groupsByAscendingLabel(input.labels) {
-        let kept = softNMS(group.map { input.boxes[$0] }, group.map { input.scores[$0] }, method: method,
+    let prepared = try PreparedEnsembleInput(input, models: models, weights: weights)
+    var result = EnsembleResult(detections: Detections(), sourceIndices: [], decayedScores: [], adjustments: prepared.adjustments)
+    for group in groupsByAscendingLabel(prepared.labels) {
+        let kept = softNMS(group.map { prepared.boxes[$0] }, group.map { prepared.scores[$0] }, method: method,
                            iouThreshold: iouThreshold, sigma: sigma, threshold: threshold)
-        for (k, decayed) in kept { result.append(input, group[k], decayed: decayed) }
+        for (k, decayed) in kept { result.append(prepared, group[k], decayed: decayed) }
     }
     return result
 }
@@ -101,21 +113,23 @@ private struct PreparedEnsembleInput {
     var source: [Int] = []
     var adjustments = InputAdjustments()
 
-    init(_ models: [Detections], weights: [Double]?) throws {
-        let w = try weights.map { try validatedWeights($0, models: models.count) }
+    init(_ input: FusionInput, models: Int, weights: [Double]?) throws {
+        let w = try weights.map { try validatedWeights($0, models: models) }
         let total = w.map(numpySum)
-        let n = models.reduce(0) { $0 + $1.count }
+        let n = input.count
         boxes.reserveCapacity(n); scores.reserveCapacity(n); labels.reserveCapacity(n); source.reserveCapacity(n)
-        var offset = 0
-        for (m, d) in models.enumerated() {
-            for i in 0..<d.count {
-                defer { offset += 1 }
-                guard let b = adjustments.repair(d.boxes[i]) else { continue }
-                boxes.append(b)
-                if let w, let total { scores.append(d.scores[i] * w[m] / total) } else { scores.append(d.scores[i]) }
-                labels.append(d.labels[i])
-                source.append(offset)
+        for i in 0..<n {
+            let m = input.models[i]
+            guard m >= 0, m < models else { throw BoxError("box \(i): model \(m) outside 0..<\(models)") }
+            let raw = input.boxes[i], score = input.scores[i]
+            guard raw.x1.isFinite, raw.y1.isFinite, raw.x2.isFinite, raw.y2.isFinite, score.isFinite else {
+                throw BoxError("box \(i) \(raw) or its score \(score) is not finite")
             }
+            guard let b = adjustments.repair(raw) else { continue }
+            boxes.append(b)
+            if let w, let total { scores.append(score * w[m] / total) } else { scores.append(score) }
+            labels.append(input.labels[i])
+            source.append(i)
         }
     }
 }

@@ -53,14 +53,7 @@ public struct FusionResult: Equatable, Sendable {
 /// descending score. Unlike ensemble-boxes, a wrong number of weights is an error, not a reset.
 public func weightedBoxesFusion(_ models: [Detections], options: FusionOptions = FusionOptions()) throws -> FusionResult {
     var fuser = try WeightedBoxesFuser(models: models.count, options: options)
-    var input = FusionInput()
-    for (m, d) in models.enumerated() {
-        guard d.boxes.count == d.scores.count, d.boxes.count == d.labels.count else {
-            throw BoxError("model \(m): \(d.boxes.count) boxes, \(d.scores.count) scores, \(d.labels.count) labels")
-        }
-        for i in 0..<d.count { input.append(d.boxes[i], score: d.scores[i], label: d.labels[i], model: m) }
-    }
-    return try fuser.fuse(input)
+    return try fuser.fuse(FusionInput(models))
 }
 
 /// Every model's boxes in one flat list, each tagged with its model (reusable across calls).
@@ -71,6 +64,16 @@ public struct FusionInput: Sendable {
     public var models: [Int] = []
 
     public init() {}
+
+    /// The models' detections in model order, box order within a model.
+    public init(_ models: [Detections]) throws {
+        for (m, d) in models.enumerated() {
+            guard d.boxes.count == d.scores.count, d.boxes.count == d.labels.count else {
+                throw BoxError("model \(m): \(d.boxes.count) boxes, \(d.scores.count) scores, \(d.labels.count) labels")
+            }
+            for i in 0..<d.count { append(d.boxes[i], score: d.scores[i], label: d.labels[i], model: m) }
+        }
+    }
 
     public var count: Int { boxes.count }
 

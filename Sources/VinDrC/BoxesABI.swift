@@ -73,7 +73,7 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
                        _ out_count: UnsafeMutablePointer<UInt>?, _ out_adjustments: UnsafeMutablePointer<Int64>?) -> Int32 {
     abiCall {
         let input = try ModelsInput(boxes, scores, labels, model_sizes, n_models, weights)
-        let r = try ensembleNMS(input.models, weights: input.weights, iouThreshold: iou_thr)
+        let r = try ensembleNMS(input.input, models: input.models, weights: input.weights, iouThreshold: iou_thr)
         try writeEnsemble(r, out_index, out_boxes, out_scores, nil, out_labels, out_count, out_adjustments)
     }
 }
@@ -94,7 +94,7 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "soft-NMS method \(method) is not VDR_SOFT_NMS_LINEAR or VDR_SOFT_NMS_GAUSSIAN")
         }
         let input = try ModelsInput(boxes, scores, labels, model_sizes, n_models, weights)
-        let r = try ensembleSoftNMS(input.models, weights: input.weights, method: m, iouThreshold: iou_thr,
+        let r = try ensembleSoftNMS(input.input, models: input.models, weights: input.weights, method: m, iouThreshold: iou_thr,
                                     sigma: sigma, threshold: thresh)
         try writeEnsemble(r, out_index, out_boxes, out_scores, out_decayed, out_labels, out_count, out_adjustments)
     }
@@ -114,7 +114,8 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
         let input = try ModelsInput(boxes, scores, labels, model_sizes, n_models, weights)
         let options = FusionOptions(weights: input.weights, iouThreshold: iou_thr, skipBoxThreshold: skip_box_thr,
                                     confidenceType: conf, allowsOverflow: allows_overflow, normalisedCoordinates: normalised)
-        let r = try weightedBoxesFusion(input.models, options: options)
+        var fuser = try WeightedBoxesFuser(models: input.models, options: options)
+        let r = try fuser.fuse(input.input)
         let d = r.detections
         let (ob, os, ol, oc) = try (required(out_boxes, "out_boxes"), required(out_scores, "out_scores"),
                                     required(out_labels, "out_labels"), required(out_count, "out_count"))
@@ -182,32 +183,36 @@ func boxArray(_ p: UnsafePointer<Double>?, _ n: UInt, _ name: String) throws -> 
     try Box.array(fromFlat: try buffer(p, try scaledCount(n, by: 4, name), name), what: name)
 }
 
-/// Every model's detections read from the concatenated caller arrays.
+/// Every model's boxes read from the concatenated caller arrays, tagged with their model.
 struct ModelsInput {
-    var models: [Detections] = []
+    var input = FusionInput()
+    var models = 0
     var weights: [Double]?
 
     init(_ boxes: UnsafePointer<Double>?, _ scores: UnsafePointer<Double>?, _ labels: UnsafePointer<Int64>?,
-         _ model_sizes: UnsafePointer<UInt>?, _ n_models: UInt, _ weightsPointer: UnsafePointer<Double>?) throws {
-        let m = try scaledCount(n_models, by: 1, "n_models")
-        let sizes = try buffer(model_sizes, m, "model_sizes")
+         _ model_sizes: UnsafePointer<UInt>?, _ n_models: UInt, _ weights_pointer: UnsafePointer<Double>?) throws {
+        models = try scaledCount(n_models, by: 1, "n_models")
+        let sizes = try buffer(model_sizes, models, "model_sizes")
         var total = 0
         for s in sizes {
             let (t, overflow) = total.addingReportingOverflow(try scaledCount(s, by: 1, "model_sizes[]"))
             guard !overflow else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "model_sizes sum overflows") }
             total = t
         }
-        let allBoxes = try Box.array(fromFlat: try buffer(boxes, try scaledCount(UInt(total), by: 4, "boxes"), "boxes"))
+        let flat = try buffer(boxes, try scaledCount(UInt(total), by: 4, "boxes"), "boxes")
         let allScores = try buffer(scores, total, "scores")
         let allLabels = try buffer(labels, total, "labels")
-        var offset = 0
-        for s in sizes {
-            let r = offset..<(offset + Int(s))
-            models.append(try Detections(boxes: Array(allBoxes[r]), scores: Array(allScores[r]),
-                                         labels: allLabels[r].map { Int($0) }))
-            offset = r.upperBound
+        input.boxes.reserveCapacity(total); input.scores.reserveCapacity(total)
+        input.labels.reserveCapacity(total); input.models.reserveCapacity(total)
+        var i = 0
+        for (m, s) in sizes.enumerated() {
+            for _ in 0..<Int(s) {
+                let b = Box(x1: flat[4 * i], y1: flat[4 * i + 1], x2: flat[4 * i + 2], y2: flat[4 * i + 3])
+                input.append(b, score: allScores[i], label: Int(allLabels[i]), model: m)
+                i += 1
+            }
         }
-        if weightsPointer != nil { weights = Array(try buffer(weightsPointer, m, "weights")) }
+        if weights_pointer != nil { weights = Array(try buffer(weights_pointer, models, "weights")) }
     }
 }
 

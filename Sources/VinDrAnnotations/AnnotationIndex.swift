@@ -45,6 +45,39 @@ public struct Reading: Sendable {
     public init(reader: String?) { self.reader = reader }
 }
 
+/// The interning tables of an index: image ids (ids are positions in `images`), reader ids and
+/// label spellings seen so far.
+private struct Interning {
+    var images = ByteTable()
+    var readers = ByteTable()
+    var readerNames: [String] = []
+    var labels = ByteTable()
+    var labelIndices: [Int] = []
+}
+
+/// The columns a data row is read from, copied out of `ColumnMap` (plain integers; -1 = absent).
+private struct RowColumns {
+    var fieldCount = 0
+    var imageID = -1
+    var readerID = -1
+    var className = -1
+    var classID = -1
+    var box = (-1, -1, -1, -1)
+    var hasLabelColumns = false
+
+    init() {}
+
+    init(_ m: ColumnMap) {
+        fieldCount = m.names.count
+        imageID = m.imageID
+        readerID = m.readerID ?? -1
+        className = m.className ?? -1
+        classID = m.classID ?? -1
+        box = m.boxColumns
+        hasLabelColumns = !m.labelColumns.isEmpty
+    }
+}
+
 /// One parsed data row, held flat until `AnnotationIndex.apply` files it.
 private struct PendingRow {
     enum Kind: UInt8 { case box, labelOnly, imageLabels }
@@ -95,13 +128,8 @@ public final class AnnotationIndex: @unchecked Sendable {
     public private(set) var layouts: [CSVLayout] = []
     /// Data rows read per source.
     public private(set) var rowCounts: [Int] = []
-    // Byte-level interning of the values repeated across rows, so a row allocates no strings.
-    // `imageTable` ids are positions in `images`.
-    private var imageTable = ByteTable()
-    private var readerTable = ByteTable()
-    private var readerNames: [String] = []
-    private var labelTable = ByteTable()
-    private var labelTableLabels: [Int] = []
+    /// Byte-level interning of the values repeated across rows, so a row allocates no strings.
+    private var interning = Interning()
     /// Local labels come first in the taxonomy: index < this means local.
     private let localLabelCount = Taxonomy.labels.filter { $0.kind == .local }.count
 
@@ -115,13 +143,13 @@ public final class AnnotationIndex: @unchecked Sendable {
 
     public func position(of imageID: String) -> Int? {
         var id = imageID
-        return id.withUTF8 { imageTable.find($0) }
+        return id.withUTF8 { interning.images.find($0) }
     }
 
     public func image(_ imageID: String) -> ImageRecord? { position(of: imageID).map { images[$0] } }
 
     /// Reader ids in order of first appearance.
-    public var readerIDs: [String] { readerNames }
+    public var readerIDs: [String] { interning.readerNames }
 
     /// Records an image's size in pixels (from its DICOM header).
     public func setImageSize(_ imageID: String, width: Int, height: Int) throws {
@@ -137,9 +165,15 @@ public final class AnnotationIndex: @unchecked Sendable {
     public func add(path: String) throws -> CSVLayout {
         let source = sources.count
         var map: ColumnMap?
+        var columns = RowColumns()
         var pending = [PendingRow]()
         var info = stat()
         if stat(path, &info) == 0 { pending.reserveCapacity(Int(info.st_size) / 48) }  // rows are >= ~48 bytes
+        // Parsing state lives in locals while the file is read: no class-property access per row.
+        var tables = Interning()
+        swap(&tables, &interning)
+        var newImages = [String]()
+        defer { swap(&tables, &interning) }
         do {
             try CSVReader.forEachRow(path: path) { row in
                 guard let m = map else {
@@ -149,47 +183,56 @@ public final class AnnotationIndex: @unchecked Sendable {
                         throw CSVError(file: path, line: row.line, reason: "a submission file holds predictions, not annotations")
                     }
                     map = detected
+                    columns = RowColumns(detected)
                     sources.append(path)
                     layouts.append(detected.layout)
                     rowCounts.append(0)
                     return
                 }
-                pending.append(try parseRow(row, m, path: path))
+                pending.append(try parseRow(row, columns, m, &tables, &newImages, path: path))
             }
         } catch {
-            if map != nil { apply(pending, source: source) }
+            if map != nil { finishAdd(pending, source: source, tables: &tables, newImages: &newImages) }
             throw error
         }
         guard let m = map else { throw CSVError(file: path, line: 1, reason: "empty file (no header)") }
-        apply(pending, source: source)
+        finishAdd(pending, source: source, tables: &tables, newImages: &newImages)
         return m.layout
     }
 
+    /// Registers the images first seen in a file, then files its rows.
+    private func finishAdd(_ pending: [PendingRow], source: Int, tables: inout Interning, newImages: inout [String]) {
+        for id in newImages { images.append(ImageRecord(id: id)) }
+        newImages.removeAll()
+        apply(pending, source: source, readerNames: tables.readerNames)
+    }
+
     /// Parses one data row into a flat record (no per-row allocation); `apply` files it.
-    private func parseRow(_ row: CSVRow, _ m: ColumnMap, path: String) throws -> PendingRow {
+    private func parseRow(_ row: CSVRow, _ c: RowColumns, _ m: ColumnMap, _ t: inout Interning, _ newImages: inout [String],
+                          path: String) throws -> PendingRow {
         func fail(_ column: Int?, _ reason: String) -> CSVError {
             CSVError(file: path, line: row.line, column: column.map { m.names[$0] }, reason: reason)
         }
-        guard row.count == m.names.count else {
-            throw fail(nil, "\(row.count) fields, the header has \(m.names.count)")
+        guard row.count == c.fieldCount else {
+            throw fail(nil, "\(row.count) fields, the header has \(c.fieldCount)")
         }
         var out = PendingRow(line: Int32(clamping: row.line))
-        out.image = Int32(try row.withTrimmedField(m.imageID) { bytes -> Int in
-            guard !bytes.isEmpty else { throw fail(m.imageID, "empty image_id") }
-            if let p = imageTable.find(bytes) { return p }
-            images.append(ImageRecord(id: String(decoding: bytes, as: UTF8.self)))
-            return imageTable.insert(bytes)
+        out.image = Int32(try row.withTrimmedField(c.imageID) { bytes -> Int in
+            guard !bytes.isEmpty else { throw fail(c.imageID, "empty image_id") }
+            if let p = t.images.find(bytes) { return p }
+            newImages.append(String(decoding: bytes, as: UTF8.self))
+            return t.images.insert(bytes)
         })
-        if let r = m.readerID {
-            out.reader = Int32(try row.withTrimmedField(r) { bytes -> Int in
-                guard !bytes.isEmpty else { throw fail(r, "empty rad_id") }
-                if let k = readerTable.find(bytes) { return k }
-                readerNames.append(String(decoding: bytes, as: UTF8.self))
-                return readerTable.insert(bytes)
+        if c.readerID >= 0 {
+            out.reader = Int32(try row.withTrimmedField(c.readerID) { bytes -> Int in
+                guard !bytes.isEmpty else { throw fail(c.readerID, "empty rad_id") }
+                if let k = t.readers.find(bytes) { return k }
+                t.readerNames.append(String(decoding: bytes, as: UTF8.self))
+                return t.readers.insert(bytes)
             })
         }
 
-        if !m.labelColumns.isEmpty {
+        if c.hasLabelColumns {
             out.kind = .imageLabels
             for (column, label) in m.labelColumns {
                 guard let v = row.double(column), v == 0 || v == 1 else {
@@ -200,17 +243,19 @@ public final class AnnotationIndex: @unchecked Sendable {
             return out
         }
 
-        guard let nameColumn = m.className else { throw fail(nil, "no class_name column") }
+        let nameColumn = c.className
+        guard nameColumn >= 0 else { throw fail(nil, "no class_name column") }
         let labelIndex = try row.withTrimmedField(nameColumn) { bytes -> Int in
-            if let k = labelTable.find(bytes) { return labelTableLabels[k] }
+            if let k = t.labels.find(bytes) { return t.labelIndices[k] }
             let name = String(decoding: bytes, as: UTF8.self)
             guard let label = Taxonomy.label(named: name) else { throw fail(nameColumn, "unknown label \"\(name)\"") }
-            _ = labelTable.insert(bytes)
-            labelTableLabels.append(label.index)
+            _ = t.labels.insert(bytes)
+            t.labelIndices.append(label.index)
             return label.index
         }
         let isLocal = labelIndex < localLabelCount
-        if let idColumn = m.classID {
+        if c.classID >= 0 {
+            let idColumn = c.classID
             guard let id = row.double(idColumn), let kaggle = Taxonomy.label(kaggleClassID: Int(exactly: id) ?? -1) else {
                 throw fail(idColumn, "not a Kaggle class id (0...14): \"\(row.string(idColumn))\"")
             }
@@ -225,8 +270,7 @@ public final class AnnotationIndex: @unchecked Sendable {
             guard let v = row.double(c) else { throw fail(c, "not a finite number: \"\(row.string(c))\"") }
             return v
         }
-        let columns = m.boxColumns
-        values = (try read(columns.0), try read(columns.1), try read(columns.2), try read(columns.3))
+        values = (try read(c.box.0), try read(c.box.1), try read(c.box.2), try read(c.box.3))
         guard blanks == 0 || blanks == 4 else {
             let c = m.box.first(where: { row.isBlank($0) }) ?? m.box[0]
             throw fail(c, "box fields must be all empty or all present")
@@ -249,7 +293,7 @@ public final class AnnotationIndex: @unchecked Sendable {
 
     /// Files parsed rows under their images and readers: rows are bucketed by image (counting
     /// sort), then each image record is updated once, as a local value.
-    private func apply(_ rows: [PendingRow], source: Int) {
+    private func apply(_ rows: [PendingRow], source: Int, readerNames: [String]) {
         rowCounts[source] = rows.count
         var start = [Int](repeating: 0, count: images.count + 1)
         for r in rows { start[Int(r.image) + 1] += 1 }

@@ -12,10 +12,22 @@ struct ByteTable {
     private var store: [UInt8] = []
     private var ends: [Int] = []
 
+    /// 64-bit hash, eight bytes at a time (multiply-xorshift mixing), then the tail bytes.
     private static func hash(_ b: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for c in b { h = (h ^ UInt64(c)) &* 0x100_0000_01b3 }
-        return h
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(b.count)
+        guard let base = b.baseAddress else { return h }
+        let raw = UnsafeRawPointer(base)
+        var i = 0
+        while i + 8 <= b.count {
+            h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
+            h ^= h >> 29
+            i += 8
+        }
+        while i < b.count {
+            h = (h ^ UInt64(b[i])) &* 0x100_0000_01b3
+            i += 1
+        }
+        return h ^ (h >> 32)
     }
 
     private func equals(_ id: Int, _ b: UnsafeBufferPointer<UInt8>) -> Bool {

@@ -192,19 +192,18 @@ public final class AnnotationIndex: @unchecked Sendable {
                 pending.append(try parseRow(row, columns, m, &tables, &newImages, path: path))
             }
         } catch {
-            if map != nil { finishAdd(pending, source: source, tables: &tables, newImages: &newImages) }
+            if map != nil { finishAdd(pending, source: source, newImages: newImages, readerNames: tables.readerNames) }
             throw error
         }
         guard let m = map else { throw CSVError(file: path, line: 1, reason: "empty file (no header)") }
-        finishAdd(pending, source: source, tables: &tables, newImages: &newImages)
+        finishAdd(pending, source: source, newImages: newImages, readerNames: tables.readerNames)
         return m.layout
     }
 
     /// Registers the images first seen in a file, then files its rows.
-    private func finishAdd(_ pending: [PendingRow], source: Int, tables: inout Interning, newImages: inout [String]) {
+    private func finishAdd(_ pending: [PendingRow], source: Int, newImages: [String], readerNames: [String]) {
         for id in newImages { images.append(ImageRecord(id: id)) }
-        newImages.removeAll()
-        apply(pending, source: source, readerNames: tables.readerNames)
+        apply(pending, source: source, readerNames: readerNames)
     }
 
     /// Parses one data row into a flat record (no per-row allocation); `apply` files it.

@@ -246,3 +246,22 @@ def test_cli_exports(kaggle_train_csv, tmp_path):
     assert (out / "img.txt").read_text() == f"10 {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n"  # Rib fracture: no Kaggle class
     missing = subprocess.run([cli(), "export", "yolo", "--annotations", ann, "-o", out], capture_output=True, text=True)
     assert missing.returncode == 1 and "no size for image img" in missing.stderr
+
+
+def test_physionet_test_layout_ground_truth(tmp_path):
+    """annotations_test.csv layout: consensus rows without rad_id; empty box fields on "No finding"
+    mean the box 0 0 1 1; labels without a Kaggle class (e.g. Rib fracture) are not scored."""
+    gt = tmp_path / "annotations_test.csv"
+    gt.write_text("image_id,class_name,x_min,y_min,x_max,y_max\n"
+                  "a,Nodule/Mass,10,10,50,50\na,Nodule/Mass,100,100,140,140\na,Rib fracture,1,1,5,5\n"
+                  "b,No finding,,,,\n")
+    sub = tmp_path / "sub.csv"
+    # a: one nodule found (0.9), a false nodule (0.8); b: "no finding" found.
+    sub.write_text("image_id,PredictionString\na,8 0.9 12 10 50 52 8 0.8 300 300 340 340\nb,14 1 0 0 1 1\n")
+    result = vindr.evaluate(gt, sub)
+    expected_nodule = voc2010_ap({"a": np.array([[10, 10, 50, 50], [100, 100, 140, 140]], float)},
+                                 [("a", 0.9, np.array([12, 10, 50, 52.0])), ("a", 0.8, np.array([300, 300, 340, 340.0]))], 0.4)
+    assert expected_nodule == pytest.approx(0.5)
+    assert result["ap"] == {"Nodule/Mass": pytest.approx(expected_nodule), "No finding": 1.0}
+    assert result["mAP"] == pytest.approx((expected_nodule + 1) / 2)
+    assert result["gt_counts"] == {"Nodule/Mass": 2, "No finding": 1}

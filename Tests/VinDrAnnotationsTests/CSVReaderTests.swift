@@ -6,7 +6,7 @@ func temporaryFile(_ text: String, name: String = "test.csv") -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vindr-ann-\(UUID().uuidString)")
     try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     let url = dir.appendingPathComponent(name)
-    FileManager.default.createFile(atPath: url.path, contents: Data(text.utf8))
+    XCTAssertTrue(FileManager.default.createFile(atPath: url.path, contents: Data(text.utf8)), "cannot write \(url.path)")
     return url.path
 }
 

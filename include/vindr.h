@@ -122,8 +122,8 @@ int32_t vdr_annotations_image_ids(void * h, char * buf, size_t capacity, size_t 
 int32_t vdr_annotations_labels(void * h, int32_t min_votes, char const * reader, char const * exclude, uint8_t * out_);
 
 /// Opens a dataset index from one annotation or image-label CSV (layout detected from the
-/// header). Close with vdr_annotations_close.
-int32_t vdr_annotations_open(char const * path, void * * out_);
+/// header, written to out_layout as VDR_LAYOUT_* when not NULL). Close with vdr_annotations_close.
+int32_t vdr_annotations_open(char const * path, void * * out_, int32_t * out_layout);
 
 /// Label QC issues as JSON (the layout of `vindr qc --json`); *out is freed with vdr_string_free.
 int32_t vdr_annotations_qc_json(void * h, char * * out_);

@@ -111,13 +111,16 @@ private func layoutCode(_ l: CSVLayout) -> Int32 {
 }
 
 /// Opens a dataset index from one annotation or image-label CSV (layout detected from the
-/// header). Close with vdr_annotations_close.
-@c public func vdr_annotations_open(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+/// header, written to out_layout as VDR_LAYOUT_* when not NULL). Close with vdr_annotations_close.
+@c public func vdr_annotations_open(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
+                                    _ out_layout: UnsafeMutablePointer<Int32>?) -> Int32 {
     abiCall {
         let p = try requiredString(path, "path")
         let o = try required(out, "out")
-        let handle = AnnotationsHandle(try AnnotationIndex(paths: [p]))
-        o.pointee = OpaquePointer(Unmanaged.passRetained(handle).toOpaque())
+        let index = AnnotationIndex()
+        let layout = try index.add(path: p)
+        out_layout?.pointee = layoutCode(layout)
+        o.pointee = OpaquePointer(Unmanaged.passRetained(AnnotationsHandle(index)).toOpaque())
     }
 }
 

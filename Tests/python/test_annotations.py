@@ -232,6 +232,9 @@ def test_physionet_layouts_and_consensus(tmp_path):
         "1" if n == "Other diseases" else "0" for n in PAPER_LABELS))
     ann = vindr.Annotations(train, test)
     assert ann.layouts == ["image_labels", "consensus_image_labels"]
+    grown = vindr.Annotations.empty()
+    assert len(grown) == 0 and grown.add(train) == "image_labels" and grown.add(test) == "consensus_image_labels"
+    np.testing.assert_array_equal(grown.labels(), ann.labels())
     labels = ann.labels(min_votes=2)
     assert [PAPER_LABELS[k] for k in np.flatnonzero(labels[0])] == ["COPD"]
     assert [PAPER_LABELS[k] for k in np.flatnonzero(labels[1])] == ["Other diseases"]

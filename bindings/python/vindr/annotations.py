@@ -28,6 +28,7 @@ _cp = ctypes.c_char_p
 _label_info = _lib.prototype("vdr_label_info", ctypes.c_int32, ctypes.c_int32, ctypes.POINTER(ctypes.c_char_p),
                              ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_int32))
 _label_lookup = _lib.prototype("vdr_label_lookup", ctypes.c_int32, _cp, ctypes.POINTER(ctypes.c_int32))
+_open = _lib.prototype("vdr_annotations_open", ctypes.c_int32, _cp, ctypes.POINTER(_vp), ctypes.POINTER(ctypes.c_int32))
 _create = _lib.prototype("vdr_annotations_create", ctypes.c_int32, ctypes.POINTER(_vp))
 _add = _lib.prototype("vdr_annotations_add", ctypes.c_int32, _vp, _cp, ctypes.POINTER(ctypes.c_int32))
 _close = _lib.prototype("vdr_annotations_close", None, _vp)
@@ -126,9 +127,21 @@ class Annotations:
         self._h = _vp()
         self._ids = None
         self.layouts: list[str] = []
-        _lib.check(_create(ctypes.byref(self._h)))
-        for p in paths:
+        layout = ctypes.c_int32()
+        _lib.check(_open(os.fsencode(paths[0]), ctypes.byref(self._h), ctypes.byref(layout)))
+        self.layouts.append(LAYOUTS[layout.value])
+        for p in paths[1:]:
             self.add(p)
+
+    @classmethod
+    def empty(cls) -> "Annotations":
+        """An index with no files yet; fill it with `add`."""
+        self = cls.__new__(cls)
+        self._h = _vp()
+        self._ids = None
+        self.layouts = []
+        _lib.check(_create(ctypes.byref(self._h)))
+        return self
 
     def add(self, path: str | os.PathLike) -> str:
         """Adds another CSV (layout detected from its header) and returns its layout name."""

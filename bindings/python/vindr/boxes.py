@@ -5,7 +5,11 @@ functions of the same names take and return (lists of per-model arrays, normalis
 coordinates) and give the same results. Differences, all deliberate: invalid input (NaN, a wrong
 number of weights or scores, an unknown conf_type) raises `InvalidArgumentError` instead of
 printing and exiting or silently resetting the weights; coordinate repairs (swapped corners,
-clamping into [0, 1], zero-area boxes) are reported in one warning with counts.
+clamping into [0, 1], zero-area boxes) are reported in one warning with counts; arithmetic is
+float64 throughout (ensemble-boxes keeps float32 inputs in float32 in NMS and soft-NMS; WBF's own
+float32 accumulation is reproduced exactly); the caller's score arrays are never modified
+(ensemble-boxes' NMS overwrites the list entries when weights are given). Boxes with exactly equal
+scores beyond 16 per label may come out in a different order than numpy's unstable sort gives.
 """
 from __future__ import annotations
 

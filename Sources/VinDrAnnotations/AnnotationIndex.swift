@@ -189,7 +189,7 @@ public final class AnnotationIndex: @unchecked Sendable {
                     rowCounts.append(0)
                     return
                 }
-                pending.append(try parseRow(row, columns, m, &tables, &newImages, path: path))
+                pending.append(try row.withView { try parseRow($0, columns, m, &tables, &newImages, path: path) })
             }
         } catch {
             if map != nil { finishAdd(pending, source: source, newImages: newImages, readerNames: tables.readerNames) }
@@ -207,7 +207,7 @@ public final class AnnotationIndex: @unchecked Sendable {
     }
 
     /// Parses one data row into a flat record (no per-row allocation); `apply` files it.
-    private func parseRow(_ row: CSVRow, _ c: RowColumns, _ m: ColumnMap, _ t: inout Interning, _ newImages: inout [String],
+    private func parseRow(_ row: RowView, _ c: RowColumns, _ m: ColumnMap, _ t: inout Interning, _ newImages: inout [String],
                           path: String) throws -> PendingRow {
         func fail(_ column: Int?, _ reason: String) -> CSVError {
             CSVError(file: path, line: row.line, column: column.map { m.names[$0] }, reason: reason)
@@ -216,19 +216,23 @@ public final class AnnotationIndex: @unchecked Sendable {
             throw fail(nil, "\(row.count) fields, the header has \(c.fieldCount)")
         }
         var out = PendingRow(line: Int32(clamping: row.line))
-        out.image = Int32(try row.withTrimmedField(c.imageID) { bytes -> Int in
-            guard !bytes.isEmpty else { throw fail(c.imageID, "empty image_id") }
-            if let p = t.images.find(bytes) { return p }
-            newImages.append(String(decoding: bytes, as: UTF8.self))
-            return t.images.insert(bytes)
-        })
+        let imageBytes = row.field(c.imageID)
+        guard !imageBytes.isEmpty else { throw fail(c.imageID, "empty image_id") }
+        if let p = t.images.find(imageBytes) {
+            out.image = Int32(p)
+        } else {
+            newImages.append(String(decoding: imageBytes, as: UTF8.self))
+            out.image = Int32(t.images.insert(imageBytes))
+        }
         if c.readerID >= 0 {
-            out.reader = Int32(try row.withTrimmedField(c.readerID) { bytes -> Int in
-                guard !bytes.isEmpty else { throw fail(c.readerID, "empty rad_id") }
-                if let k = t.readers.find(bytes) { return k }
-                t.readerNames.append(String(decoding: bytes, as: UTF8.self))
-                return t.readers.insert(bytes)
-            })
+            let readerBytes = row.field(c.readerID)
+            guard !readerBytes.isEmpty else { throw fail(c.readerID, "empty rad_id") }
+            if let k = t.readers.find(readerBytes) {
+                out.reader = Int32(k)
+            } else {
+                t.readerNames.append(String(decoding: readerBytes, as: UTF8.self))
+                out.reader = Int32(t.readers.insert(readerBytes))
+            }
         }
 
         if c.hasLabelColumns {
@@ -244,13 +248,16 @@ public final class AnnotationIndex: @unchecked Sendable {
 
         let nameColumn = c.className
         guard nameColumn >= 0 else { throw fail(nil, "no class_name column") }
-        let labelIndex = try row.withTrimmedField(nameColumn) { bytes -> Int in
-            if let k = t.labels.find(bytes) { return t.labelIndices[k] }
-            let name = String(decoding: bytes, as: UTF8.self)
+        let nameBytes = row.field(nameColumn)
+        let labelIndex: Int
+        if let k = t.labels.find(nameBytes) {
+            labelIndex = t.labelIndices[k]
+        } else {
+            let name = String(decoding: nameBytes, as: UTF8.self)
             guard let label = Taxonomy.label(named: name) else { throw fail(nameColumn, "unknown label \"\(name)\"") }
-            _ = t.labels.insert(bytes)
+            _ = t.labels.insert(nameBytes)
             t.labelIndices.append(label.index)
-            return label.index
+            labelIndex = label.index
         }
         let isLocal = labelIndex < localLabelCount
         if c.classID >= 0 {
@@ -262,14 +269,14 @@ public final class AnnotationIndex: @unchecked Sendable {
                 throw fail(idColumn, "class_id \(row.string(idColumn)) is \(kaggle.name), but class_name says \(row.string(nameColumn))")
             }
         }
-        var values: (Double, Double, Double, Double) = (0, 0, 0, 0)
         var blanks = 0
         func read(_ c: Int) throws -> Double {
-            if row.isBlank(c) { blanks += 1; return 0 }
-            guard let v = row.double(c) else { throw fail(c, "not a finite number: \"\(row.string(c))\"") }
+            let f = row.field(c)
+            if f.isEmpty { blanks += 1; return 0 }
+            guard let v = parseDouble(f) else { throw fail(c, "not a finite number: \"\(row.string(c))\"") }
             return v
         }
-        values = (try read(c.box.0), try read(c.box.1), try read(c.box.2), try read(c.box.3))
+        let values = (try read(c.box.0), try read(c.box.1), try read(c.box.2), try read(c.box.3))
         guard blanks == 0 || blanks == 4 else {
             let c = m.box.first(where: { row.isBlank($0) }) ?? m.box[0]
             throw fail(c, "box fields must be all empty or all present")

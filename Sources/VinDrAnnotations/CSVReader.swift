@@ -24,16 +24,6 @@ public struct CSVRow {
         String(decoding: bytes[range(i)], as: UTF8.self)
     }
 
-    /// Calls `body` with field `i`'s bytes, leading and trailing spaces and tabs removed.
-    public func withTrimmedField<R>(_ i: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        try bytes.withUnsafeBufferPointer { all in
-            var r = range(i)
-            while r.lowerBound < r.upperBound, all[r.lowerBound] == 0x20 || all[r.lowerBound] == 0x09 { r = (r.lowerBound + 1)..<r.upperBound }
-            while r.lowerBound < r.upperBound, all[r.upperBound - 1] == 0x20 || all[r.upperBound - 1] == 0x09 { r = r.lowerBound..<(r.upperBound - 1) }
-            return try body(UnsafeBufferPointer(rebasing: all[r]))
-        }
-    }
-
     /// True when field `i` is absent or holds only spaces.
     public func isBlank(_ i: Int) -> Bool {
         bytes[range(i)].allSatisfy { $0 == 0x20 || $0 == 0x09 }
@@ -64,6 +54,37 @@ public struct CSVRow {
             }
         }
         return ok ? out : nil
+    }
+}
+
+/// A borrowed view of a row's storage for hot loops: field access without reference counting.
+/// Valid only inside `CSVRow.withView`.
+struct RowView {
+    let bytes: UnsafeBufferPointer<UInt8>
+    let ends: UnsafeBufferPointer<Int>
+    let line: Int
+
+    var count: Int { ends.count }
+
+    /// Field `i` without leading and trailing spaces or tabs (empty when absent).
+    func field(_ i: Int) -> UnsafeBufferPointer<UInt8> {
+        guard i >= 0, i < ends.count else { return UnsafeBufferPointer(start: nil, count: 0) }
+        var lo = i == 0 ? 0 : ends[i - 1], hi = ends[i]
+        while lo < hi, bytes[lo] == 0x20 || bytes[lo] == 0x09 { lo += 1 }
+        while hi > lo, bytes[hi - 1] == 0x20 || bytes[hi - 1] == 0x09 { hi -= 1 }
+        return UnsafeBufferPointer(rebasing: bytes[lo..<hi])
+    }
+
+    func isBlank(_ i: Int) -> Bool { field(i).isEmpty }
+    func double(_ i: Int) -> Double? { parseDouble(field(i)) }
+    func string(_ i: Int) -> String { String(decoding: field(i), as: UTF8.self) }
+}
+
+extension CSVRow {
+    func withView<R>(_ body: (RowView) throws -> R) rethrows -> R {
+        try bytes.withUnsafeBufferPointer { b in
+            try ends.withUnsafeBufferPointer { e in try body(RowView(bytes: b, ends: e, line: line)) }
+        }
     }
 }
 

@@ -89,14 +89,14 @@ class _Models:
         if not (len(boxes_list) == len(scores_list) == len(labels_list)):
             raise InvalidArgumentError(
                 f"{len(boxes_list)} box arrays, {len(scores_list)} score arrays and {len(labels_list)} label arrays")
-        boxes = [np.asarray(b) for b in boxes_list]
-        boxes = [b.reshape(0, 4) if b.size == 0 else b for b in boxes]
-        scores = [np.asarray(s) for s in scores_list]
-        labels = [np.asarray(l) for l in labels_list]
-        for m, (b, s, l) in enumerate(zip(boxes, scores, labels)):
+        boxes, scores, labels = [], [], []
+        for m, (b, s, l) in enumerate(zip(boxes_list, scores_list, labels_list)):
+            b, s, l = np.asarray(b), np.asarray(s), np.asarray(l)
+            if b.size == 0:
+                b = b.reshape(0, 4)
             if len(b) != len(s) or len(b) != len(l):
-                raise InvalidArgumentError(
-                    f"model {m}: {len(b)} boxes, {len(s)} scores and {len(l)} labels")
+                raise InvalidArgumentError(f"model {m}: {len(b)} boxes, {len(s)} scores and {len(l)} labels")
+            boxes.append(b), scores.append(s), labels.append(l)
         self.sizes = np.array([len(b) for b in boxes], dtype=np.uintp)
         self.boxes_in = np.concatenate(boxes) if boxes else np.zeros((0, 4))
         self.scores_in = np.concatenate(scores) if scores else np.zeros(0)
@@ -105,7 +105,7 @@ class _Models:
         self.scores = np.ascontiguousarray(self.scores_in, dtype=np.float64).reshape(-1)
         flat = self.labels_in.reshape(-1)
         codes = np.ascontiguousarray(flat, dtype=np.int64)
-        if integer_labels or flat.dtype.kind in "iub" or np.array_equal(codes, flat):
+        if integer_labels or flat.dtype.kind in "iub" or bool((codes == flat).all()):
             self.codes = codes  # integer-valued labels group and sort as themselves
         else:
             # Other label values -> int codes in np.unique order (ensemble-boxes groups by np.unique).

@@ -12,6 +12,49 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Label kind: a local finding, marked with boxes. */
+#define VDR_LABEL_LOCAL 0
+/* Label kind: a global, image-level label. */
+#define VDR_LABEL_GLOBAL 1
+/* Number of labels in the VinDr-CXR taxonomy (22 local, 6 global). */
+#define VDR_LABEL_COUNT 28
+/* CSV layout: PhysioNet annotations_train.csv. */
+#define VDR_LAYOUT_ANNOTATIONS 0
+/* CSV layout: PhysioNet annotations_test.csv (consensus, no rad_id). */
+#define VDR_LAYOUT_CONSENSUS_ANNOTATIONS 1
+/* CSV layout: PhysioNet image_labels_train.csv. */
+#define VDR_LAYOUT_IMAGE_LABELS 2
+/* CSV layout: PhysioNet image_labels_test.csv (consensus, no rad_id). */
+#define VDR_LAYOUT_CONSENSUS_IMAGE_LABELS 3
+/* CSV layout: Kaggle VinBigData train.csv. */
+#define VDR_LAYOUT_KAGGLE_TRAIN 4
+/* CSV layout: Kaggle submission (image_id,PredictionString). */
+#define VDR_LAYOUT_KAGGLE_SUBMISSION 5
+/* Box targets: every included reader's boxes (score 1). */
+#define VDR_TARGETS_ALL 0
+/* Box targets: readers' boxes fused per image by weighted boxes fusion (score = reader share). */
+#define VDR_TARGETS_FUSED 1
+/* Box layout: corners x_min, y_min, x_max, y_max. */
+#define VDR_BOX_XYXY 0
+/* Box layout: x_min, y_min, width, height (COCO). */
+#define VDR_BOX_XYWH 1
+/* Box layout: centre x, centre y, width, height (YOLO). */
+#define VDR_BOX_CXCYWH 2
+/* Soft-NMS decay: scores of boxes with IoU > iou_thr are multiplied by 1 - IoU. */
+#define VDR_SOFT_NMS_LINEAR 1
+/* Soft-NMS decay: every score is multiplied by exp(-IoU^2 / sigma). */
+#define VDR_SOFT_NMS_GAUSSIAN 2
+/* WBF confidence: mean score rescaled by min(models, boxes) / sum(weights) ("avg"). */
+#define VDR_CONF_AVG 0
+/* WBF confidence: highest weighted score divided by the largest weight ("max"). */
+#define VDR_CONF_MAX 1
+/* WBF confidence: "box_and_model_avg" of ensemble-boxes. */
+#define VDR_CONF_BOX_AND_MODEL_AVG 2
+/* WBF confidence: "absent_model_aware_avg" of ensemble-boxes. */
+#define VDR_CONF_ABSENT_MODEL_AWARE_AVG 3
+/* Length of the `out_adjustments` array of the multi-model calls: boxes whose corners were */
+/* swapped, coordinates clamped into [0, 1], zero-area boxes dropped, low-score boxes skipped. */
+#define VDR_ADJUSTMENT_COUNT 4
 /* Integer attributes (vdr_dicom_get_int). */
 #define VDR_ATTR_ROWS 1
 #define VDR_ATTR_COLUMNS 2
@@ -69,7 +112,7 @@
 #define VDR_LOPT_PAD 4
 /* VDR_DTYPE_UINT8 (default), VDR_DTYPE_FLOAT16 or VDR_DTYPE_FLOAT32. */
 #define VDR_LOPT_DTYPE 5
-/* VDR_LAYOUT_NCHW (default) or VDR_LAYOUT_NHWC. */
+/* VDR_IMAGE_LAYOUT_NCHW (default) or VDR_IMAGE_LAYOUT_NHWC. */
 #define VDR_LOPT_LAYOUT 6
 /* 1 (default) or 3 channels (grey replicated). */
 #define VDR_LOPT_CHANNELS 7
@@ -90,13 +133,25 @@
 /* Window: VDR_WINDOW_DICOM (default) or VDR_WINDOW_AUTO. */
 #define VDR_LOPT_WINDOW 18
 #define VDR_DTYPE_FLOAT16 6
-#define VDR_LAYOUT_NCHW 0
-#define VDR_LAYOUT_NHWC 1
+#define VDR_IMAGE_LAYOUT_NCHW 0
+#define VDR_IMAGE_LAYOUT_NHWC 1
 #define VDR_ON_ERROR_RAISE 0
 #define VDR_ON_ERROR_SKIP 1
 /* Cache formats (vdr_cache_build). */
 #define VDR_CACHE_JPEG 0
 #define VDR_CACHE_RAW 1
+/* AP interpolation: PASCAL VOC 2010 all-point (the competition's metric). */
+#define VDR_AP_VOC2010 0
+/* AP interpolation: COCO 101-point, pycocotools matching, at one IoU threshold. */
+#define VDR_AP_COCO101 1
+/* Ground truth: every row as given (test consensus; on train.csv every reader's boxes). */
+#define VDR_GT_AS_GIVEN 0
+/* Ground truth: one reader's rows (the `reader` argument). */
+#define VDR_GT_READER 1
+/* Ground truth: readers' boxes fused per image by weighted boxes fusion at `fuse_iou`. */
+#define VDR_GT_FUSED 2
+/* Number of Kaggle classes (0..13 findings, 14 "No finding"). */
+#define VDR_KAGGLE_CLASS_COUNT 15
 /* Output size modes (vdr_render_options_set_size). */
 #define VDR_SIZE_ORIGINAL 0
 #define VDR_SIZE_EXACT 1
@@ -161,6 +216,57 @@
 extern "C" {
 #endif
 
+/// Adds another CSV to the index (e.g. image_labels_train.csv after annotations_train.csv);
+/// writes its layout (VDR_LAYOUT_*) to out_layout when not NULL.
+int32_t vdr_annotations_add(void * h, char const * path, int32_t * out_layout);
+
+/// Releases a dataset index; NULL is accepted.
+void vdr_annotations_close(void * h);
+
+/// Creates an empty dataset index; fill it with vdr_annotations_add. Close with vdr_annotations_close.
+int32_t vdr_annotations_create(void * * out_);
+
+/// Number of images in the index.
+int32_t vdr_annotations_image_count(void * h, size_t * out_count);
+
+/// The image_id of image `index` (query the length with buf NULL, then fill).
+int32_t vdr_annotations_image_id(void * h, size_t index, char * buf, size_t capacity, size_t * out_len);
+
+/// All image ids, in index order, separated by '\n' (query the length with buf NULL, then fill).
+int32_t vdr_annotations_image_ids(void * h, char * buf, size_t capacity, size_t * out_len);
+
+/// Consensus image labels: out[i * 28 + l] = 1 when label l holds for image i, i.e. at least
+/// `min_votes` included readers gave it (a consensus reading is the answer itself).
+/// `reader` (NULL = all) picks one reader; `exclude` (NULL or comma-separated rad_ids) drops
+/// readers. out: image_count * 28 bytes.
+int32_t vdr_annotations_labels(void * h, int32_t min_votes, char const * reader, char const * exclude, uint8_t * out_);
+
+/// Opens a dataset index from one annotation or image-label CSV (layout detected from the
+/// header, written to out_layout as VDR_LAYOUT_* when not NULL). Close with vdr_annotations_close.
+int32_t vdr_annotations_open(char const * path, void * * out_, int32_t * out_layout);
+
+/// Label QC issues as JSON (the layout of `vindr qc --json`); *out is freed with vdr_string_free.
+int32_t vdr_annotations_qc_json(void * h, char * * out_);
+
+/// Number of distinct readers (rad_id values); consensus readings are not counted.
+int32_t vdr_annotations_reader_count(void * h, size_t * out_count);
+
+/// The rad_id of reader `index` (readers are in natural order: R1, R2, ?, R10, ?).
+int32_t vdr_annotations_reader_name(void * h, size_t index, char * buf, size_t capacity, size_t * out_len);
+
+/// Records an image's size in pixels (enables out-of-image QC).
+int32_t vdr_annotations_set_image_size(void * h, char const * image_id, int32_t width, int32_t height);
+
+/// Statistics as JSON (the layout of `vindr stats --json`): images, rows, boxes, per-label
+/// majority/any counts, box F1 at `iou_thr` between reader pairs, Fleiss' kappa, per-reader
+/// counts. *out is freed with vdr_string_free.
+int32_t vdr_annotations_stats_json(void * h, int32_t min_votes, double iou_thr, char * * out_);
+
+/// Box targets (pixels) of every image under a consensus rule (VDR_TARGETS_*), in one call.
+/// VDR_TARGETS_FUSED fuses included readers' boxes per image with weighted boxes fusion at
+/// `iou_thr`. The result is read with vdr_targets_view and released with vdr_targets_release.
+int32_t vdr_annotations_targets(void * h, int32_t mode, double iou_thr, char const * reader, char const * exclude, void * * out_);
+
 /// Borrowed pointers to the batch's arrays: images (count x image bytes), boxes (float[boxes][4],
 /// output pixels, xyxy), labels (int64[boxes]), box offsets (int64[count + 1]), global labels
 /// (float[count][global_count]), transforms (double[count][5]: scale_x, scale_y, offset_x,
@@ -176,6 +282,13 @@ int32_t vdr_batch_image_id(void * batch, ptrdiff_t index, int32_t skipped, char 
 
 /// Releases a batch handle; NULL is accepted.
 void vdr_batch_release(void * batch);
+
+/// Converts n boxes between layouts (VDR_BOX_*), multiplying x by scale_x and y by scale_y
+/// (1/width, 1/height normalise pixels). out: n * 4 doubles; may equal boxes.
+int32_t vdr_box_convert(double const * boxes, size_t n, int32_t from, int32_t to, double scale_x, double scale_y, double * out_);
+
+/// IoU matrix of two box sets: out[i * n2 + j] = IoU(boxes1[i], boxes2[j]) (out: n1 * n2 doubles).
+int32_t vdr_box_iou(double const * boxes1, size_t n1, double const * boxes2, size_t n2, double * out_);
 
 /// Renders every sample once into `dir` at the loader options' size, letterbox, pad and window
 /// (VDR_WINDOW_DICOM or _AUTO), as VDR_CACHE_JPEG at `quality` or VDR_CACHE_RAW, on `workers`
@@ -217,6 +330,25 @@ int32_t vdr_dicom_render(void * handle, void * options, void * out_, ptrdiff_t s
 
 /// The output size vdr_dicom_render will produce for this file and options (no decoding).
 int32_t vdr_dicom_render_size(void * handle, void * options, int32_t * height, int32_t * width);
+
+/// AP per class from arrays. Ground truth: n_gt boxes (x_min, y_min, x_max, y_max) with image
+/// index (0..n_images-1) and label (0..n_labels-1); detections likewise plus scores. Writes the
+/// mean over labels present in the ground truth and, when not NULL, out_ap[n_labels] (NaN for
+/// labels without ground truth).
+int32_t vdr_evaluate(int64_t const * gt_image, int64_t const * gt_label, double const * gt_boxes, size_t n_gt, int64_t const * det_image, int64_t const * det_label, double const * det_scores, double const * det_boxes, size_t n_det, size_t n_images, size_t n_labels, double iou_thr, int32_t interp, double * out_mean_ap, double * out_ap);
+
+/// Scores a Kaggle submission file against a ground-truth CSV (Kaggle train.csv or PhysioNet
+/// annotations_test.csv layout). gt_mode is VDR_GT_*; `reader` is used with VDR_GT_READER.
+/// Writes the mean AP (NaN when the ground truth is empty) and, when not NULL, out_ap[15]
+/// (AP per Kaggle class, NaN for classes absent from the ground truth) and out_gt_counts[15].
+int32_t vdr_evaluate_files(char const * gt_path, char const * pred_path, int32_t gt_mode, char const * reader, double fuse_iou, double iou_thr, int32_t interp, double * out_mean_ap, double * out_ap, int64_t * out_gt_counts);
+
+/// Describes label `index` (0..27, the column order of image_labels_train.csv): its exact
+/// dataset spelling (static storage), VDR_LABEL_LOCAL/GLOBAL, and its Kaggle class id (-1 if none).
+int32_t vdr_label_info(int32_t index, char const * * out_name, int32_t * out_kind, int32_t * out_kaggle_id);
+
+/// Finds a label by name: exact spelling, an alias ("Other disease"), or another letter case.
+int32_t vdr_label_lookup(char const * name, int32_t * out_index);
 
 /// The message of the last failed call on this thread ("" when none); valid until the next
 /// failing call on the same thread.
@@ -261,6 +393,13 @@ int32_t vdr_loader_shape(void * loader, ptrdiff_t * batches, ptrdiff_t * imageBy
 /// Starts (or restarts) rendering `epoch` from batch `step`; a running epoch is stopped first.
 int32_t vdr_loader_start(void * loader, int64_t epoch, int64_t step);
 
+/// Class-aware NMS over several models with ensemble-boxes 1.0.9 `nms` semantics (normalised
+/// coordinates; scores scaled by weight / sum(weights) when `weights` is not NULL; coordinates
+/// clamped to [0, 1] and zero-area boxes dropped, counted in out_adjustments).
+/// Writes *out_count kept boxes grouped by ascending label, best first: out_index (position in
+/// the concatenated input), out_boxes, out_scores, out_labels. out_adjustments may be NULL.
+int32_t vdr_nms(double const * boxes, double const * scores, int64_t const * labels, size_t const * model_sizes, size_t n_models, double const * weights, double iou_thr, int64_t * out_index, double * out_boxes, double * out_scores, int64_t * out_labels, size_t * out_count, int64_t * out_adjustments);
+
 /// Creates render options with the defaults: original size, the file's window, uint8 output.
 int32_t vdr_render_options_create(void * * out_);
 
@@ -297,8 +436,25 @@ int32_t vdr_samples_create(void * * out_);
 /// Releases a sample list; NULL is accepted.
 void vdr_samples_destroy(void * samples);
 
+/// Soft-NMS (method VDR_SOFT_NMS_*) with ensemble-boxes 1.0.9 `soft_nms` semantics: same input
+/// handling as vdr_nms; keeps boxes whose decayed score ends above `thresh`, in selection order
+/// per ascending label. out_scores receives the undecayed (weighted) scores, as ensemble-boxes
+/// returns them; out_decayed (may be NULL) the decayed ones.
+int32_t vdr_soft_nms(double const * boxes, double const * scores, int64_t const * labels, size_t const * model_sizes, size_t n_models, double const * weights, int32_t method, double iou_thr, double sigma, double thresh, int64_t * out_index, double * out_boxes, double * out_scores, double * out_decayed, int64_t * out_labels, size_t * out_count, int64_t * out_adjustments);
+
 /// Human-readable name of a status code (static storage, never freed).
 char const * vdr_status_string(int32_t status);
+
+/// Frees a string returned by the library (vdr_annotations_stats_json, ?); NULL is accepted.
+void vdr_string_free(char * s);
+
+/// Releases a targets result; NULL is accepted.
+void vdr_targets_release(void * t);
+
+/// Borrowed views of a targets result, valid until vdr_targets_release: per box its image index,
+/// box (x_min, y_min, x_max, y_max pixels), score, label index (taxonomy) and reader index
+/// (vdr_annotations_reader_name; -1 for consensus or fused boxes). Any output may be NULL.
+int32_t vdr_targets_view(void * t, size_t * out_count, int64_t const * * out_image, double const * * out_boxes, double const * * out_scores, int32_t const * * out_labels, int32_t const * * out_readers);
 
 /// Applies a render transform {scale_x, scale_y, offset_x, offset_y} to `count` boxes
 /// (x_min, y_min, x_max, y_max as doubles) from `boxes` into `out` (may be the same memory);
@@ -307,6 +463,11 @@ int32_t vdr_transform_boxes(double const * transform, double const * boxes, ptrd
 
 /// The library's version as major*10000 + minor*100 + patch.
 int32_t vdr_version_number(void);
+
+/// Weighted boxes fusion with ensemble-boxes 1.0.9 `weighted_boxes_fusion` semantics
+/// (conf_type VDR_CONF_*). Writes *out_count fused boxes, best first. With `normalised` false the
+/// coordinates may be pixels: corners must be ordered and nothing is clamped.
+int32_t vdr_wbf(double const * boxes, double const * scores, int64_t const * labels, size_t const * model_sizes, size_t n_models, double const * weights, double iou_thr, double skip_box_thr, int32_t conf_type, bool allows_overflow, bool normalised, double * out_boxes, double * out_scores, int64_t * out_labels, size_t * out_count, int64_t * out_adjustments);
 
 #ifdef __cplusplus
 }

@@ -17,7 +17,7 @@ public let VDR_LOPT_LETTERBOX: Int32 = 3
 public let VDR_LOPT_PAD: Int32 = 4
 /// VDR_DTYPE_UINT8 (default), VDR_DTYPE_FLOAT16 or VDR_DTYPE_FLOAT32.
 public let VDR_LOPT_DTYPE: Int32 = 5
-/// VDR_LAYOUT_NCHW (default) or VDR_LAYOUT_NHWC.
+/// VDR_IMAGE_LAYOUT_NCHW (default) or VDR_IMAGE_LAYOUT_NHWC.
 public let VDR_LOPT_LAYOUT: Int32 = 6
 /// 1 (default) or 3 channels (grey replicated).
 public let VDR_LOPT_CHANNELS: Int32 = 7
@@ -39,8 +39,8 @@ public let VDR_LOPT_ON_ERROR: Int32 = 17
 public let VDR_LOPT_WINDOW: Int32 = 18
 
 public let VDR_DTYPE_FLOAT16: Int32 = 6
-public let VDR_LAYOUT_NCHW: Int32 = 0
-public let VDR_LAYOUT_NHWC: Int32 = 1
+public let VDR_IMAGE_LAYOUT_NCHW: Int32 = 0
+public let VDR_IMAGE_LAYOUT_NHWC: Int32 = 1
 public let VDR_ON_ERROR_RAISE: Int32 = 0
 public let VDR_ON_ERROR_SKIP: Int32 = 1
 
@@ -134,7 +134,7 @@ final class LoaderOptionsBox {
             case VDR_DTYPE_FLOAT32: o.dtype = .float32
             default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "loader dtype \(value) is not VDR_DTYPE_UINT8, _FLOAT16 or _FLOAT32")
             }
-        case VDR_LOPT_LAYOUT: o.layout = try int(0...1) == Int(VDR_LAYOUT_NHWC) ? .nhwc : .nchw
+        case VDR_LOPT_LAYOUT: o.layout = try int(0...1) == Int(VDR_IMAGE_LAYOUT_NHWC) ? .nhwc : .nchw
         case VDR_LOPT_CHANNELS:
             let c = try int(1...3)
             guard c != 2 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "channels must be 1 or 3") }

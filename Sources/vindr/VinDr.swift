@@ -8,5 +8,8 @@ struct VinDr: ParsableCommand {
         commandName: "vindr",
         abstract: "Read, render and label VinDr-CXR chest X-rays.",
         version: "0.1.0",
-        subcommands: [InfoCommand.self, RenderCommand.self, CacheCommand.self])
+        subcommands: [
+            InfoCommand.self, RenderCommand.self, StatsCommand.self, EvalCommand.self, FuseCommand.self, QCCommand.self,
+            ExportCommand.self, CacheCommand.self,
+        ])
 }

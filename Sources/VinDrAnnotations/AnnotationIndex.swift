@@ -1,0 +1,345 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import VinDrBoxes
+
+/// Where a row came from: the index of its file in `AnnotationIndex.sources` and its line.
+public struct RowLocation: Hashable, Sendable {
+    public var source: Int
+    public var line: Int
+}
+
+/// A box drawn by one radiologist (or by the consensus), in pixels.
+public struct BoxAnnotation: Sendable {
+    /// Index in `Taxonomy.labels`.
+    public var label: Int
+    /// The box with ordered corners (reversed corners in the file are swapped and reported by QC).
+    public var box: Box
+    /// True when the file gave x_max < x_min or y_max < y_min.
+    public var hadReversedCorners: Bool
+    public var location: RowLocation
+}
+
+/// An image-level label given without a box: a global label, or "No finding".
+public struct LabelRow: Sendable {
+    public var label: Int
+    public var location: RowLocation
+    /// The row carried box coordinates although its label takes none (they are ignored).
+    public var ignoredBox: Bool
+    /// A local finding given without a box.
+    public var missingBox: Bool
+}
+
+/// Everything one radiologist (or the consensus, `reader == nil`) said about one image.
+public struct Reading: Sendable {
+    public var reader: String?
+    public var boxes: [BoxAnnotation] = []
+    public var labelRows: [LabelRow] = []
+    /// Image-level labels: ticked in an image_labels file or implied by annotation rows.
+    public var labels = LabelSet()
+    /// Rows of image_labels files for this reader and image (for QC).
+    public var imageLabelRows: [RowLocation] = []
+
+    public init(reader: String?) { self.reader = reader }
+}
+
+/// The interning tables of an index: image ids (ids are positions in `images`), reader ids and
+/// label spellings seen so far.
+private struct Interning {
+    var images = ByteTable()
+    var readers = ByteTable()
+    var readerNames: [String] = []
+    var labels = ByteTable()
+    var labelIndices: [Int] = []
+}
+
+/// The columns a data row is read from, copied out of `ColumnMap` (plain integers; -1 = absent).
+private struct RowColumns {
+    var fieldCount = 0
+    var imageID = -1
+    var readerID = -1
+    var className = -1
+    var classID = -1
+    var box = (-1, -1, -1, -1)
+    var hasLabelColumns = false
+
+    init() {}
+
+    init(_ m: ColumnMap) {
+        fieldCount = m.names.count
+        imageID = m.imageID
+        readerID = m.readerID ?? -1
+        className = m.className ?? -1
+        classID = m.classID ?? -1
+        box = m.boxColumns
+        hasLabelColumns = !m.labelColumns.isEmpty
+    }
+}
+
+/// One parsed data row, held flat until `AnnotationIndex.apply` files it.
+private struct PendingRow {
+    enum Kind: UInt8 { case box, labelOnly, imageLabels }
+    var image: Int32 = 0
+    var reader: Int32 = -1
+    var line: Int32
+    var kind = Kind.labelOnly
+    var label: UInt8 = 0
+    var reversed = false
+    var ignoredBox = false
+    var missingBox = false
+    var labels = LabelSet()
+    var box = Box(x1: 0, y1: 0, x2: 0, y2: 0)
+
+    init(line: Int32) { self.line = line }
+}
+
+/// One image and all readings of it.
+public struct ImageRecord: Sendable {
+    public let id: String
+    public var readings: [Reading] = []
+    /// Pixel size when known (`AnnotationIndex.setImageSize`): enables out-of-image checks and
+    /// normalised exports.
+    public var width: Int?
+    public var height: Int?
+    /// The index's interned number of each reading's reader (-1 for consensus), parallel to
+    /// `readings`.
+    var readerKeys: [Int] = []
+
+    public init(id: String) { self.id = id }
+
+    /// Appends an empty reading for interned reader `key` (-1: consensus) and returns its position.
+    mutating func addReading(key: Int, reader: String?) -> Int {
+        readings.append(Reading(reader: reader))
+        readerKeys.append(key)
+        return readings.count - 1
+    }
+}
+
+/// The dataset index: image -> radiologist -> boxes and image-level labels, built from any mix of
+/// the PhysioNet and Kaggle CSV layouts (`add(path:)` detects each file's layout from its header).
+/// Test-split files without rad_id become one consensus reading (`reader == nil`) per image.
+/// Not thread-safe while adding files; read-only use from several threads is safe.
+public final class AnnotationIndex: @unchecked Sendable {
+    public private(set) var images: [ImageRecord] = []
+    /// Files added, in order; `RowLocation.source` indexes this.
+    public private(set) var sources: [String] = []
+    public private(set) var layouts: [CSVLayout] = []
+    /// Data rows read per source.
+    public private(set) var rowCounts: [Int] = []
+    /// Byte-level interning of the values repeated across rows, so a row allocates no strings.
+    private var interning = Interning()
+    /// Local labels come first in the taxonomy: index < this means local.
+    private let localLabelCount = Taxonomy.labels.filter { $0.kind == .local }.count
+
+    public init() {}
+
+    /// Reads every file into a new index.
+    public convenience init(paths: [String]) throws {
+        self.init()
+        for p in paths { try add(path: p) }
+    }
+
+    public func position(of imageID: String) -> Int? {
+        var id = imageID
+        return id.withUTF8 { interning.images.find($0) }
+    }
+
+    public func image(_ imageID: String) -> ImageRecord? { position(of: imageID).map { images[$0] } }
+
+    /// Reader ids in order of first appearance.
+    public var readerIDs: [String] { interning.readerNames }
+
+    /// Records an image's size in pixels (from its DICOM header).
+    public func setImageSize(_ imageID: String, width: Int, height: Int) throws {
+        guard width > 0, height > 0 else { throw BoxError("image size \(width) x \(height) must be positive") }
+        guard let p = position(of: imageID) else { throw BoxError("unknown image_id \(imageID)") }
+        images[p].width = width
+        images[p].height = height
+    }
+
+    /// Adds one annotation or image-label file (any layout but a submission) and returns its
+    /// layout. On error the index keeps the rows read before the failing line.
+    @discardableResult
+    public func add(path: String) throws -> CSVLayout {
+        let source = sources.count
+        var map: ColumnMap?
+        var columns = RowColumns()
+        var pending = [PendingRow]()
+        var info = stat()
+        if stat(path, &info) == 0 { pending.reserveCapacity(Int(info.st_size) / 48) }  // rows are >= ~48 bytes
+        // Parsing state lives in locals while the file is read: no class-property access per row.
+        var tables = Interning()
+        swap(&tables, &interning)
+        var newImages = [String]()
+        defer { swap(&tables, &interning) }
+        do {
+            try CSVReader.forEachRow(path: path) { row in
+                guard let m = map else {
+                    let header = (0..<row.count).map { row.string($0) }
+                    let detected = try ColumnMap.detect(header: header, file: path)
+                    if detected.layout == .kaggleSubmission {
+                        throw CSVError(file: path, line: row.line, reason: "a submission file holds predictions, not annotations")
+                    }
+                    map = detected
+                    columns = RowColumns(detected)
+                    sources.append(path)
+                    layouts.append(detected.layout)
+                    rowCounts.append(0)
+                    return
+                }
+                pending.append(try row.withView { try parseRow($0, columns, m, &tables, &newImages, path: path) })
+            }
+        } catch {
+            if map != nil { finishAdd(pending, source: source, newImages: newImages, readerNames: tables.readerNames) }
+            throw error
+        }
+        guard let m = map else { throw CSVError(file: path, line: 1, reason: "empty file (no header)") }
+        finishAdd(pending, source: source, newImages: newImages, readerNames: tables.readerNames)
+        return m.layout
+    }
+
+    /// Registers the images first seen in a file, then files its rows.
+    private func finishAdd(_ pending: [PendingRow], source: Int, newImages: [String], readerNames: [String]) {
+        for id in newImages { images.append(ImageRecord(id: id)) }
+        apply(pending, source: source, readerNames: readerNames)
+    }
+
+    /// Parses one data row into a flat record (no per-row allocation); `apply` files it.
+    private func parseRow(_ row: RowView, _ c: RowColumns, _ m: ColumnMap, _ t: inout Interning, _ newImages: inout [String],
+                          path: String) throws -> PendingRow {
+        func fail(_ column: Int?, _ reason: String) -> CSVError {
+            CSVError(file: path, line: row.line, column: column.map { m.names[$0] }, reason: reason)
+        }
+        guard row.count == c.fieldCount else {
+            throw fail(nil, "\(row.count) fields, the header has \(c.fieldCount)")
+        }
+        var out = PendingRow(line: Int32(clamping: row.line))
+        let imageBytes = row.field(c.imageID)
+        guard !imageBytes.isEmpty else { throw fail(c.imageID, "empty image_id") }
+        if let p = t.images.find(imageBytes) {
+            out.image = Int32(p)
+        } else {
+            newImages.append(String(decoding: imageBytes, as: UTF8.self))
+            out.image = Int32(t.images.insert(imageBytes))
+        }
+        if c.readerID >= 0 {
+            let readerBytes = row.field(c.readerID)
+            guard !readerBytes.isEmpty else { throw fail(c.readerID, "empty rad_id") }
+            if let k = t.readers.find(readerBytes) {
+                out.reader = Int32(k)
+            } else {
+                t.readerNames.append(String(decoding: readerBytes, as: UTF8.self))
+                out.reader = Int32(t.readers.insert(readerBytes))
+            }
+        }
+
+        if c.hasLabelColumns {
+            out.kind = .imageLabels
+            for (column, label) in m.labelColumns {
+                guard let v = row.double(column), v == 0 || v == 1 else {
+                    throw fail(column, "expected 0 or 1, got \"\(row.string(column))\"")
+                }
+                if v == 1 { out.labels.insert(label) }
+            }
+            return out
+        }
+
+        let nameColumn = c.className
+        guard nameColumn >= 0 else { throw fail(nil, "no class_name column") }
+        let nameBytes = row.field(nameColumn)
+        let labelIndex: Int
+        if let k = t.labels.find(nameBytes) {
+            labelIndex = t.labelIndices[k]
+        } else {
+            let name = String(decoding: nameBytes, as: UTF8.self)
+            guard let label = Taxonomy.label(named: name) else { throw fail(nameColumn, "unknown label \"\(name)\"") }
+            _ = t.labels.insert(nameBytes)
+            t.labelIndices.append(label.index)
+            labelIndex = label.index
+        }
+        let isLocal = labelIndex < localLabelCount
+        if c.classID >= 0 {
+            let idColumn = c.classID
+            guard let id = row.double(idColumn), let kaggle = Taxonomy.label(kaggleClassID: Int(exactly: id) ?? -1) else {
+                throw fail(idColumn, "not a Kaggle class id (0...14): \"\(row.string(idColumn))\"")
+            }
+            guard kaggle.index == labelIndex else {
+                throw fail(idColumn, "class_id \(row.string(idColumn)) is \(kaggle.name), but class_name says \(row.string(nameColumn))")
+            }
+        }
+        var blanks = 0
+        func read(_ c: Int) throws -> Double {
+            let f = row.field(c)
+            if f.isEmpty { blanks += 1; return 0 }
+            guard let v = parseDouble(f) else { throw fail(c, "not a finite number: \"\(row.string(c))\"") }
+            return v
+        }
+        let values = (try read(c.box.0), try read(c.box.1), try read(c.box.2), try read(c.box.3))
+        guard blanks == 0 || blanks == 4 else {
+            let c = m.box.first(where: { row.isBlank($0) }) ?? m.box[0]
+            throw fail(c, "box fields must be all empty or all present")
+        }
+        out.label = UInt8(labelIndex)
+        if blanks == 0, isLocal {
+            var b = Box(x1: values.0, y1: values.1, x2: values.2, y2: values.3)
+            out.reversed = b.x2 < b.x1 || b.y2 < b.y1
+            if b.x2 < b.x1 { swap(&b.x1, &b.x2) }
+            if b.y2 < b.y1 { swap(&b.y1, &b.y2) }
+            out.kind = .box
+            out.box = b
+        } else {
+            out.kind = .labelOnly
+            out.ignoredBox = blanks == 0
+            out.missingBox = isLocal
+        }
+        return out
+    }
+
+    /// Files parsed rows under their images and readers: rows are bucketed by image (counting
+    /// sort), then each image record is updated once, as a local value.
+    private func apply(_ rows: [PendingRow], source: Int, readerNames: [String]) {
+        rowCounts[source] = rows.count
+        var start = [Int](repeating: 0, count: images.count + 1)
+        for r in rows { start[Int(r.image) + 1] += 1 }
+        for i in 0..<images.count { start[i + 1] += start[i] }
+        var fill = start
+        var order = [Int](repeating: 0, count: rows.count)
+        for (k, r) in rows.enumerated() {
+            order[fill[Int(r.image)]] = k
+            fill[Int(r.image)] += 1
+        }
+        for p in 0..<images.count where start[p] < start[p + 1] {
+            var record = ImageRecord(id: "")
+            swap(&record, &images[p])
+            for k in order[start[p]..<start[p + 1]] {
+                let r = rows[k]
+                let key = Int(r.reader)
+                let j = record.readerKeys.firstIndex(of: key)
+                    ?? record.addReading(key: key, reader: key < 0 ? nil : readerNames[key])
+                let location = RowLocation(source: source, line: Int(r.line))
+                switch r.kind {
+                case .imageLabels:
+                    record.readings[j].imageLabelRows.append(location)
+                    record.readings[j].labels.bits |= r.labels.bits
+                case .box:
+                    record.readings[j].labels.insert(Int(r.label))
+                    record.readings[j].boxes.append(BoxAnnotation(label: Int(r.label), box: r.box,
+                                                                  hadReversedCorners: r.reversed, location: location))
+                case .labelOnly:
+                    record.readings[j].labels.insert(Int(r.label))
+                    record.readings[j].labelRows.append(LabelRow(label: Int(r.label), location: location,
+                                                                 ignoredBox: r.ignoredBox, missingBox: r.missingBox))
+                }
+            }
+            swap(&record, &images[p])
+        }
+    }
+
+    /// "file:line" of a row location.
+    public func describe(_ location: RowLocation) -> String {
+        let file = sources.indices.contains(location.source) ? sources[location.source] : "?"
+        return "\(file):\(location.line)"
+    }
+}

@@ -1,0 +1,294 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One parsed CSV record. Field bytes are unquoted and unescaped; the row's storage is reused for
+/// the next record, so keep what you need, not the row.
+public struct CSVRow {
+    /// 1-based line number where the record starts.
+    public internal(set) var line = 0
+    var bytes: [UInt8] = []
+    var ends: [Int] = []
+
+    public var count: Int { ends.count }
+
+    func range(_ i: Int) -> Range<Int> {
+        guard i >= 0, i < ends.count else { return 0..<0 }
+        return (i == 0 ? 0 : ends[i - 1])..<ends[i]
+    }
+
+    /// Field `i` as a string, "" when absent.
+    public func string(_ i: Int) -> String {
+        String(decoding: bytes[range(i)], as: UTF8.self)
+    }
+
+    /// True when field `i` is absent or holds only spaces.
+    public func isBlank(_ i: Int) -> Bool {
+        bytes[range(i)].allSatisfy { $0 == 0x20 || $0 == 0x09 }
+    }
+
+    /// Field `i` as a finite number, or nil when it is not one.
+    public func double(_ i: Int) -> Double? {
+        bytes.withUnsafeBufferPointer { parseDouble(UnsafeBufferPointer(rebasing: $0[range(i)])) }
+    }
+
+    /// Field `i` split on ASCII whitespace, each token parsed as a finite number.
+    func numbers(_ i: Int) -> [Double]? {
+        var out = [Double]()
+        var ok = true
+        bytes.withUnsafeBufferPointer { all in
+            let field = UnsafeBufferPointer(rebasing: all[range(i)])
+            var start = 0
+            var k = 0
+            while k <= field.count {
+                if k == field.count || field[k] == 0x20 || field[k] == 0x09 {
+                    if k > start {
+                        guard let v = parseDouble(UnsafeBufferPointer(rebasing: field[start..<k])) else { ok = false; return }
+                        out.append(v)
+                    }
+                    start = k + 1
+                }
+                k += 1
+            }
+        }
+        return ok ? out : nil
+    }
+}
+
+/// A borrowed view of a row's storage for hot loops: field access without reference counting.
+/// Valid only inside `CSVRow.withView`.
+struct RowView {
+    let bytes: UnsafeBufferPointer<UInt8>
+    let ends: UnsafeBufferPointer<Int>
+    let line: Int
+
+    var count: Int { ends.count }
+
+    /// Field `i` without leading and trailing spaces or tabs (empty when absent).
+    func field(_ i: Int) -> UnsafeBufferPointer<UInt8> {
+        guard i >= 0, i < ends.count else { return UnsafeBufferPointer(start: nil, count: 0) }
+        var lo = i == 0 ? 0 : ends[i - 1], hi = ends[i]
+        while lo < hi, bytes[lo] == 0x20 || bytes[lo] == 0x09 { lo += 1 }
+        while hi > lo, bytes[hi - 1] == 0x20 || bytes[hi - 1] == 0x09 { hi -= 1 }
+        return UnsafeBufferPointer(rebasing: bytes[lo..<hi])
+    }
+
+    func isBlank(_ i: Int) -> Bool { field(i).isEmpty }
+    func double(_ i: Int) -> Double? { parseDouble(field(i)) }
+    func string(_ i: Int) -> String { String(decoding: field(i), as: UTF8.self) }
+}
+
+extension CSVRow {
+    func withView<R>(_ body: (RowView) throws -> R) rethrows -> R {
+        try bytes.withUnsafeBufferPointer { b in
+            try ends.withUnsafeBufferPointer { e in try body(RowView(bytes: b, ends: e, line: line)) }
+        }
+    }
+}
+
+private let powersOfTen: [Double] = (0...22).map { e in (0..<e).reduce(1.0) { r, _ in r * 10 } }
+
+/// Parses a decimal number (optional sign, digits, fraction, exponent; surrounding spaces
+/// allowed). Short inputs take Clinger's exact fast path (integer mantissa below 2^53 and a
+/// power of ten up to 1e22, one correctly rounded division or product); anything else goes to
+/// strtod. Returns nil for anything that is not a finite number.
+func parseDouble(_ f: UnsafeBufferPointer<UInt8>) -> Double? {
+    var lo = 0, hi = f.count
+    while lo < hi, f[lo] == 0x20 || f[lo] == 0x09 { lo += 1 }
+    while hi > lo, f[hi - 1] == 0x20 || f[hi - 1] == 0x09 { hi -= 1 }
+    guard lo < hi else { return nil }
+    var i = lo
+    var negative = false
+    if f[i] == 0x2D || f[i] == 0x2B { negative = f[i] == 0x2D; i += 1 }
+    var mantissa: UInt64 = 0
+    var digits = 0, fractionDigits = 0
+    var sawPoint = false
+    while i < hi {
+        let c = f[i]
+        if c >= 0x30, c <= 0x39 {
+            if digits < 19 { mantissa = mantissa &* 10 &+ UInt64(c - 0x30) }
+            digits += 1
+            if sawPoint { fractionDigits += 1 }
+        } else if c == 0x2E, !sawPoint {
+            sawPoint = true
+        } else {
+            break
+        }
+        i += 1
+    }
+    guard digits > 0 else { return nil }
+    if i == hi, digits <= 15, fractionDigits <= 22 {
+        let v = Double(mantissa) / powersOfTen[fractionDigits]
+        return negative ? -v : v
+    }
+    // Exponents, long mantissas and anything unusual: the C library's correctly rounded strtod.
+    let n = hi - lo
+    return withUnsafeTemporaryAllocation(of: CChar.self, capacity: n + 1) { buf -> Double? in
+        for k in 0..<n { buf[k] = CChar(bitPattern: f[lo + k]) }
+        buf[n] = 0
+        guard let base = buf.baseAddress else { return nil }
+        var end: UnsafeMutablePointer<CChar>? = nil
+        let v = strtod(base, &end)
+        guard let end, end == base + n, v.isFinite else { return nil }
+        return v
+    }
+}
+
+/// A streaming RFC 4180 reader: reads the file in fixed-size chunks and hands each record to a
+/// closure. Handles a UTF-8 byte-order mark, CRLF or LF line ends, quoted fields with embedded
+/// commas, quotes ("") and newlines, and skips blank lines. Errors name the file and line.
+public enum CSVReader {
+    static let chunkSize = 1 << 20
+
+    public static func forEachRow(path: String, _ body: (inout CSVRow) throws -> Void) throws {
+        try forEachRow(path: path, chunkSize: chunkSize, body)
+    }
+
+    /// `forEachRow(path:)` with a chosen chunk size (tests use tiny chunks to split every token).
+    static func forEachRow(path: String, chunkSize: Int, _ body: (inout CSVRow) throws -> Void) throws {
+        precondition(chunkSize > 0)
+        guard let file = fopen(path, "rb") else {
+            throw CSVError(file: path, line: 0, reason: "cannot open: \(String(cString: strerror(errno)))")
+        }
+        defer { fclose(file) }
+        var parser = Parser(file: path)
+        var chunk = [UInt8](repeating: 0, count: chunkSize)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, chunkSize, file) }
+            if n == 0 {
+                if ferror(file) != 0 { throw CSVError(file: path, line: parser.line, reason: "read error") }
+                break
+            }
+            try chunk.withUnsafeBufferPointer { try parser.feed(UnsafeBufferPointer(rebasing: $0[0..<n]), body) }
+        }
+        try parser.finish(body)
+    }
+
+    /// Parses CSV text held in memory (same rules as `forEachRow(path:)`); `name` labels errors.
+    public static func forEachRow(text: String, name: String, _ body: (inout CSVRow) throws -> Void) throws {
+        var parser = Parser(file: name)
+        var copy = text
+        try copy.withUTF8 { try parser.feed($0, body) }
+        try parser.finish(body)
+    }
+
+    struct Parser {
+        enum State { case fieldStart, unquoted, quoted, quoteInQuoted }
+        let file: String
+        var state = State.fieldStart
+        var row = CSVRow()
+        var rowStarted = false
+        var line = 1
+        var atFileStart = true
+        var head: [UInt8] = []
+        var pendingCR = false
+
+        init(file: String) { self.file = file }
+
+        /// Feeds the next bytes of the file. The first three bytes are held back until it is
+        /// known whether they are a UTF-8 byte-order mark (dropped) or data.
+        mutating func feed(_ data: UnsafeBufferPointer<UInt8>, _ body: (inout CSVRow) throws -> Void) throws {
+            var rest = data
+            if atFileStart {
+                let take = min(3 - head.count, rest.count)
+                head.append(contentsOf: rest.prefix(take))
+                rest = UnsafeBufferPointer(rebasing: rest[take...])
+                guard head.count == 3 else { return }
+                try releaseHead(body)
+            }
+            try consume(rest, body)
+        }
+
+        private mutating func releaseHead(_ body: (inout CSVRow) throws -> Void) throws {
+            atFileStart = false
+            let bytes = head == [0xEF, 0xBB, 0xBF] ? [] : head
+            head = []
+            try bytes.withUnsafeBufferPointer { try consume($0, body) }
+        }
+
+        private mutating func consume(_ data: UnsafeBufferPointer<UInt8>, _ body: (inout CSVRow) throws -> Void) throws {
+            var i = 0
+            while i < data.count {
+                let c = data[i]
+                i += 1
+                if pendingCR {
+                    pendingCR = false
+                    if c == 0x0A { try endRow(body); line += 1; continue }
+                    if state == .quoteInQuoted { throw error("unexpected character after a closing quote") }
+                    row.bytes.append(0x0D)
+                    state = .unquoted
+                }
+                if !rowStarted {
+                    if c == 0x0A { line += 1; continue }  // blank line
+                    rowStarted = true
+                    row.line = line
+                }
+                switch state {
+                case .fieldStart, .unquoted:
+                    switch c {
+                    case 0x2C: endField()
+                    case 0x0A: try endRow(body); line += 1
+                    case 0x0D: pendingCR = true
+                    case 0x22 where state == .fieldStart: state = .quoted
+                    default:
+                        // Copy the run of ordinary bytes up to the next delimiter in one go.
+                        var j = i
+                        while j < data.count {
+                            let d = data[j]
+                            if d == 0x2C || d == 0x0A || d == 0x0D || d == 0x22 { break }
+                            j += 1
+                        }
+                        row.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: data[(i - 1)..<j]))
+                        i = j
+                        state = .unquoted
+                    }
+                case .quoted:
+                    if c == 0x22 { state = .quoteInQuoted } else {
+                        if c == 0x0A { line += 1 }
+                        row.bytes.append(c)
+                    }
+                case .quoteInQuoted:
+                    switch c {
+                    case 0x22: row.bytes.append(c); state = .quoted
+                    case 0x2C: endField()
+                    case 0x0A: try endRow(body); line += 1
+                    case 0x0D: pendingCR = true
+                    default: throw error("unexpected character after a closing quote")
+                    }
+                }
+            }
+        }
+
+        mutating func finish(_ body: (inout CSVRow) throws -> Void) throws {
+            if atFileStart { try releaseHead(body) }
+            pendingCR = false
+            if state == .quoted {
+                throw CSVError(file: file, line: row.line, reason: "unterminated quoted field")
+            }
+            if rowStarted { try endRow(body) }
+        }
+
+        private func error(_ reason: String) -> CSVError {
+            CSVError(file: file, line: line, reason: reason)
+        }
+
+        private mutating func endField() {
+            row.ends.append(row.bytes.count)
+            state = .fieldStart
+        }
+
+        private mutating func endRow(_ body: (inout CSVRow) throws -> Void) throws {
+            let blank = row.ends.isEmpty && row.bytes.isEmpty && state == .fieldStart  // "\r\n" alone
+            if rowStarted && !blank {
+                row.ends.append(row.bytes.count)
+                try body(&row)
+            }
+            row.bytes.removeAll(keepingCapacity: true)
+            row.ends.removeAll(keepingCapacity: true)
+            rowStarted = false
+            state = .fieldStart
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import VinDrBoxes
+
+/// The labeling rules the VinDr Lab platform enforced, checked on the released files.
+public enum QCRule: String, CaseIterable, Sendable {
+    /// A reader chose "No finding" and also marked a finding or another label on the image.
+    case lesionWithNoFinding = "lesion_with_no_finding"
+    /// A reader's image_labels row ticks no label at all.
+    case noImageLabel = "no_image_label"
+    /// The box was given with x_max < x_min or y_max < y_min (the corners were swapped).
+    case reversedCorners = "reversed_corners"
+    /// The box has zero width or height.
+    case degenerateBox = "degenerate_box"
+    /// The box reaches outside the image (negative, or beyond its size when known).
+    case outOfImage = "out_of_image"
+    /// The same reader gave the same label (and box) twice on the image.
+    case duplicateRow = "duplicate_row"
+    /// A local finding without box coordinates.
+    case missingBox = "missing_box"
+    /// A global label or "No finding" row carrying box coordinates (ignored).
+    case boxOnGlobalLabel = "box_on_global_label"
+}
+
+/// One QC finding, with every row involved.
+public struct QCIssue: Sendable {
+    public var rule: QCRule
+    public var imageID: String
+    public var reader: String?
+    public var locations: [RowLocation]
+    public var message: String
+}
+
+private struct DuplicateKey: Hashable {
+    var label: Int
+    var box: [UInt64]
+}
+
+extension AnnotationIndex {
+    /// Every QC issue, by image in index order, then rule.
+    public func qualityIssues() -> [QCIssue] {
+        var issues = [QCIssue]()
+        for image in images {
+            for r in image.readings {
+                func issue(_ rule: QCRule, _ locations: [RowLocation], _ message: String) {
+                    issues.append(QCIssue(rule: rule, imageID: image.id, reader: r.reader, locations: locations, message: message))
+                }
+                let noFinding = Taxonomy.noFinding.index
+                if r.labels.contains(noFinding), r.labels.count > 1 {
+                    let nf = r.labelRows.filter { $0.label == noFinding }.map(\.location)
+                    let others = r.boxes.map(\.location) + r.labelRows.filter { $0.label != noFinding }.map(\.location)
+                    let names = r.labels.filter { $0 != noFinding }.map { Taxonomy.labels[$0].name }
+                    issue(.lesionWithNoFinding, nf + others + (nf.isEmpty ? r.imageLabelRows : []),
+                          "\"No finding\" together with \(names.joined(separator: ", "))")
+                }
+                for row in r.imageLabelRows where r.labels.isEmpty {
+                    issue(.noImageLabel, [row], "no label ticked")
+                }
+                var seen = [DuplicateKey: RowLocation]()
+                for b in r.boxes {
+                    let name = Taxonomy.labels[b.label].name
+                    if b.hadReversedCorners { issue(.reversedCorners, [b.location], "\(name) box had reversed corners") }
+                    if b.box.width == 0 || b.box.height == 0 { issue(.degenerateBox, [b.location], "\(name) box \(b.box) has zero area") }
+                    let outside = b.box.x1 < 0 || b.box.y1 < 0
+                        || image.width.map { b.box.x2 > Double($0) } == true
+                        || image.height.map { b.box.y2 > Double($0) } == true
+                    if outside {
+                        let size = image.width.map { w in " (image \(w) x \(image.height ?? 0))" } ?? ""
+                        issue(.outOfImage, [b.location], "\(name) box \(b.box) outside the image\(size)")
+                    }
+                    let key = DuplicateKey(label: b.label, box: [b.box.x1, b.box.y1, b.box.x2, b.box.y2].map(\.bitPattern))
+                    if let first = seen[key] { issue(.duplicateRow, [first, b.location], "\(name) box \(b.box) given twice") }
+                    else { seen[key] = b.location }
+                }
+                var seenLabels = [Int: RowLocation]()
+                for row in r.labelRows {
+                    let name = Taxonomy.labels[row.label].name
+                    if row.missingBox { issue(.missingBox, [row.location], "\(name) without a box") }
+                    if row.ignoredBox { issue(.boxOnGlobalLabel, [row.location], "\(name) row has box coordinates (ignored)") }
+                    if let first = seenLabels[row.label] { issue(.duplicateRow, [first, row.location], "\(name) given twice") }
+                    else { seenLabels[row.label] = row.location }
+                }
+            }
+        }
+        return issues
+    }
+}

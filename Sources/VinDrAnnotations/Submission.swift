@@ -1,0 +1,171 @@
+import VinDrBoxes
+
+/// A Kaggle VinBigData submission: `image_id,PredictionString`, where the prediction string is
+/// groups of `class score x_min y_min x_max y_max` (pixels; "No finding" is `14 1 0 0 1 1`).
+public struct Submission: Sendable {
+    /// Image ids in file order.
+    public var imageIDs: [String] = []
+    /// Predictions per image; labels are Kaggle class ids.
+    public var predictions: [String: Detections] = [:]
+
+    public init() {}
+
+    /// Reads a submission file; malformed groups are CSV errors naming the line and group.
+    public init(path: String) throws {
+        var map: ColumnMap?
+        var result = Submission()
+        try CSVReader.forEachRow(path: path) { row in
+            guard let m = map else {
+                let detected = try ColumnMap.detect(header: (0..<row.count).map { row.string($0) }, file: path)
+                guard detected.layout == .kaggleSubmission else {
+                    throw CSVError(file: path, line: row.line, reason: "not a submission (expected image_id,PredictionString)")
+                }
+                map = detected
+                return
+            }
+            func fail(_ column: Int, _ reason: String) -> CSVError {
+                CSVError(file: path, line: row.line, column: m.names[column], reason: reason)
+            }
+            guard row.count == m.names.count else {
+                throw CSVError(file: path, line: row.line, reason: "\(row.count) fields, the header has \(m.names.count)")
+            }
+            let id = row.string(m.imageID).trimmingSpaces
+            guard !id.isEmpty else { throw fail(m.imageID, "empty image_id") }
+            guard result.predictions[id] == nil else { throw fail(m.imageID, "image \(id) appears twice") }
+            guard let values = row.numbers(m.prediction) else { throw fail(m.prediction, "not a list of numbers") }
+            guard values.count % 6 == 0 else {
+                throw fail(m.prediction, "\(values.count) numbers; expected groups of 6 (class score x_min y_min x_max y_max)")
+            }
+            var d = Detections()
+            for g in stride(from: 0, to: values.count, by: 6) {
+                guard let c = Int(exactly: values[g]), Taxonomy.label(kaggleClassID: c) != nil else {
+                    throw fail(m.prediction, "group \(g / 6 + 1): class \(values[g]) is not a Kaggle class id 0...14")
+                }
+                let b = Box(x1: values[g + 2], y1: values[g + 3], x2: values[g + 4], y2: values[g + 5])
+                guard b.x1 <= b.x2, b.y1 <= b.y2 else {
+                    throw fail(m.prediction, "group \(g / 6 + 1): box \(b) has x_max < x_min or y_max < y_min")
+                }
+                d.append(b, score: values[g + 1], label: c)
+            }
+            result.imageIDs.append(id)
+            result.predictions[id] = d
+        }
+        guard map != nil else { throw CSVError(file: path, line: 1, reason: "empty file (no header)") }
+        self = result
+    }
+}
+
+extension Submission {
+    /// The submission as CSV text (`image_id,PredictionString`), images in `imageIDs` order.
+    /// Coordinates are written with the shortest round-trip representation; an image without
+    /// predictions gets an empty prediction string.
+    public var csvText: String {
+        var out = "image_id,PredictionString\n"
+        for id in imageIDs {
+            out += id + ","
+            if let d = predictions[id] {
+                var parts = [String]()
+                for i in 0..<d.count {
+                    let b = d.boxes[i]
+                    parts.append("\(d.labels[i]) \(d.scores[i]) \(b.x1) \(b.y1) \(b.x2) \(b.y2)")
+                }
+                out += parts.joined(separator: " ")
+            }
+            out += "\n"
+        }
+        return out
+    }
+}
+
+/// Which readers' rows form the ground truth of an evaluation.
+public enum GroundTruthReaders: Sendable {
+    /// Every row as given (the test split's consensus; on train.csv, every reader's boxes).
+    case asGiven
+    /// One radiologist's rows (images that reader did not read are left out).
+    case reader(String)
+    /// Readers' boxes fused per image by weighted boxes fusion at this IoU.
+    case fused(iouThreshold: Double)
+}
+
+/// The competition score of a submission plus bookkeeping.
+public struct CompetitionEvaluation: Sendable {
+    public var evaluation: DetectionEvaluation
+    public var images: Int
+    /// Submission rows whose image is not in the ground truth (ignored).
+    public var unknownImages: Int
+    /// Ground-truth images the submission has no row for (scored as no predictions).
+    public var missingImages: Int
+
+    /// `{"mAP": .., "ap": {class name: AP}, "images": .., ...}`.
+    public var json: JSONValue {
+        let ap = evaluation.ap.keys.sorted().map { k -> (String, JSONValue) in
+            (Taxonomy.label(kaggleClassID: k)?.name ?? String(k), .number(evaluation.ap[k] ?? 0))
+        }
+        return .object([
+            ("mAP", evaluation.meanAP.map(JSONValue.number) ?? .null), ("ap", .object(ap)),
+            ("images", .integer(images)), ("unknown_images", .integer(unknownImages)),
+            ("missing_images", .integer(missingImages)),
+        ])
+    }
+}
+
+/// "No finding" is scored as Kaggle class 14 with this box.
+public let noFindingBox = Box(x1: 0, y1: 0, x2: 1, y2: 1)
+
+extension AnnotationIndex {
+    /// Ground-truth boxes in Kaggle classes, one list per image in index order (images excluded by
+    /// `readers` are nil). Rows of labels outside the 15 Kaggle classes are left out; a "No
+    /// finding" row is a class-14 box 0 0 1 1.
+    public func kaggleGroundTruth(_ readers: GroundTruthReaders) throws -> [Detections?] {
+        try images.map { image -> Detections? in
+            var filter = ReaderFilter()
+            if case let .reader(id) = readers { filter.reader = id }
+            let included = image.readings.filter(filter.includes)
+            if included.isEmpty { return nil }
+            let perReader = included.map { r -> Detections in
+                var d = Detections()
+                for b in r.boxes { if let c = Taxonomy.labels[b.label].kaggleClassID { d.append(b.box, score: 1, label: c) } }
+                for lr in r.labelRows where lr.label == Taxonomy.noFinding.index { d.append(noFindingBox, score: 1, label: 14) }
+                return d
+            }
+            if case let .fused(iou) = readers {
+                let options = FusionOptions(iouThreshold: iou, normalisedCoordinates: false)
+                return try weightedBoxesFusion(perReader, options: options).detections
+            }
+            var all = Detections()
+            for d in perReader { for i in 0..<d.count { all.append(d.boxes[i], score: 1, label: d.labels[i]) } }
+            return all
+        }
+    }
+
+    /// The VinBigData competition metric: AP per Kaggle class at IoU > `iouThreshold` (PASCAL VOC
+    /// 2010 all-point, or COCO 101-point), averaged over the classes present in the ground truth.
+    /// Detections with equal scores rank in submission-file order.
+    public func evaluate(_ submission: Submission, readers: GroundTruthReaders = .asGiven, iouThreshold: Double = 0.4,
+                         interpolation: APInterpolation = .voc2010) throws -> CompetitionEvaluation {
+        let truth = try kaggleGroundTruth(readers)
+        var gt = [GroundTruthBox]()
+        var slots = [String: Int]()
+        for (i, t) in truth.enumerated() {
+            guard let t else { continue }
+            let slot = slots.count
+            slots[images[i].id] = slot
+            for k in 0..<t.count { gt.append(GroundTruthBox(image: slot, label: t.labels[k], box: t.boxes[k])) }
+        }
+        // Detections in submission order, so equal scores rank as they appear in the file.
+        var dets = [ScoredBox]()
+        var unknown = 0
+        var seen = 0
+        for id in submission.imageIDs {
+            guard let slot = slots[id] else { unknown += 1; continue }
+            seen += 1
+            guard let p = submission.predictions[id] else { continue }
+            for k in 0..<p.count { dets.append(ScoredBox(image: slot, label: p.labels[k], score: p.scores[k], box: p.boxes[k])) }
+        }
+        let scored = slots.count
+        let missing = scored - seen
+        let e = try evaluateDetections(groundTruth: gt, detections: dets, imageCount: scored,
+                                       iouThreshold: iouThreshold, interpolation: interpolation)
+        return CompetitionEvaluation(evaluation: e, images: scored, unknownImages: unknown, missingImages: missing)
+    }
+}

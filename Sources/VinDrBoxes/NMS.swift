@@ -1,0 +1,194 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Greedy non-maximum suppression of one class. Visits boxes by descending score and keeps a box
+/// unless its IoU with an already kept box exceeds `iouThreshold` (a box with IoU equal to the
+/// threshold survives, as in ensemble-boxes and torchvision). Returns kept indices, best first.
+public func nms(boxes: [Box], scores: [Double], iouThreshold: Double) throws -> [Int] {
+    guard boxes.count == scores.count else {
+        throw BoxError("\(boxes.count) boxes but \(scores.count) scores")
+    }
+    try Box.validate(boxes)
+    if let i = scores.firstIndex(where: { !$0.isFinite }) { throw BoxError("scores[\(i)] is not finite") }
+    guard iouThreshold.isFinite else { throw BoxError("iou_thr must be finite") }
+    return greedyNMS(boxes, scores, iouThreshold)
+}
+
+/// Class-aware NMS: suppression only between boxes of the same label. Returns kept indices
+/// grouped by ascending label, best score first within a label.
+public func nms(_ detections: Detections, iouThreshold: Double) throws -> [Int] {
+    try Box.validate(detections.boxes)
+    guard iouThreshold.isFinite else { throw BoxError("iou_thr must be finite") }
+    var keep = [Int]()
+    for group in groupsByAscendingLabel(detections.labels) {
+        let kept = greedyNMS(group.map { detections.boxes[$0] }, group.map { detections.scores[$0] }, iouThreshold)
+        keep.append(contentsOf: kept.map { group[$0] })
+    }
+    return keep
+}
+
+/// Soft-NMS decay functions (Bodla et al., 2017) as in ensemble-boxes' `soft_nms` methods 1 and 2.
+public enum SoftNMSMethod: Int, Sendable {
+    /// Scores of boxes with IoU > `iouThreshold` are multiplied by `1 - IoU`.
+    case linear = 1
+    /// Every score is multiplied by `exp(-IoU^2 / sigma)`.
+    case gaussian = 2
+}
+
+/// The result of an ensemble-style call over several models' predictions.
+public struct EnsembleResult: Equatable, Sendable {
+    /// Kept boxes (after ensemble-boxes' input repair), their scores and labels, grouped by
+    /// ascending label and in selection order within a label.
+    public var detections: Detections
+    /// For each kept box, its index in the concatenation of all models' inputs.
+    public var sourceIndices: [Int]
+    /// Soft-NMS only: each kept box's decayed score (ensemble-boxes reports the undecayed
+    /// `detections.scores` and uses these only to select).
+    public var decayedScores: [Double]
+    /// What the input repair changed.
+    public var adjustments: InputAdjustments
+}
+
+/// ensemble-boxes 1.0.9 `nms(boxes_list, scores_list, labels_list, iou_thr, weights)`: scores are
+/// scaled by `weight / sum(weights)` when weights are given, coordinates clamped to [0, 1] and
+/// zero-area boxes dropped (both counted in `adjustments`), then NMS runs per label.
+public func ensembleNMS(_ models: [Detections], weights: [Double]? = nil, iouThreshold: Double = 0.5) throws -> EnsembleResult {
+    try ensembleNMS(FusionInput(models), models: models.count, weights: weights, iouThreshold: iouThreshold)
+}
+
+/// `ensembleNMS` over every model's boxes in one flat list (`input.models` tags each box).
+public func ensembleNMS(_ input: FusionInput, models: Int, weights: [Double]? = nil, iouThreshold: Double = 0.5) throws -> EnsembleResult {
+    guard iouThreshold.isFinite else { throw BoxError("iou_thr must be finite") }
+    let prepared = try PreparedEnsembleInput(input, models: models, weights: weights)
+    var result = EnsembleResult(detections: Detections(), sourceIndices: [], decayedScores: [], adjustments: prepared.adjustments)
+    for group in groupsByAscendingLabel(prepared.labels) {
+        let kept = greedyNMS(group.map { prepared.boxes[$0] }, group.map { prepared.scores[$0] }, iouThreshold)
+        for k in kept { result.append(prepared, group[k], decayed: prepared.scores[group[k]]) }
+    }
+    return result
+}
+
+/// ensemble-boxes 1.0.9 `soft_nms(boxes_list, scores_list, labels_list, method, iou_thr, sigma,
+/// thresh, weights)`: same input repair as `ensembleNMS`, then per label the soft-NMS loop of
+/// `cpu_soft_nms_float` (repeatedly bring the best remaining decayed score forward, decay the
+/// rest), keeping boxes whose decayed score ends above `threshold`.
+public func ensembleSoftNMS(_ models: [Detections], weights: [Double]? = nil, method: SoftNMSMethod = .gaussian,
+                            iouThreshold: Double = 0.5, sigma: Double = 0.5, threshold: Double = 0.001) throws -> EnsembleResult {
+    try ensembleSoftNMS(FusionInput(models), models: models.count, weights: weights, method: method,
+                        iouThreshold: iouThreshold, sigma: sigma, threshold: threshold)
+}
+
+/// `ensembleSoftNMS` over every model's boxes in one flat list (`input.models` tags each box).
+public func ensembleSoftNMS(_ input: FusionInput, models: Int, weights: [Double]? = nil, method: SoftNMSMethod = .gaussian,
+                            iouThreshold: Double = 0.5, sigma: Double = 0.5, threshold: Double = 0.001) throws -> EnsembleResult {
+    guard iouThreshold.isFinite, threshold.isFinite else { throw BoxError("iou_thr and thresh must be finite") }
+    guard sigma.isFinite, sigma > 0 else { throw BoxError("sigma must be finite and positive, got \(sigma)") }
+    let prepared = try PreparedEnsembleInput(input, models: models, weights: weights)
+    var result = EnsembleResult(detections: Detections(), sourceIndices: [], decayedScores: [], adjustments: prepared.adjustments)
+    for group in groupsByAscendingLabel(prepared.labels) {
+        let kept = softNMS(group.map { prepared.boxes[$0] }, group.map { prepared.scores[$0] }, method: method,
+                           iouThreshold: iouThreshold, sigma: sigma, threshold: threshold)
+        for (k, decayed) in kept { result.append(prepared, group[k], decayed: decayed) }
+    }
+    return result
+}
+
+extension EnsembleResult {
+    fileprivate mutating func append(_ input: PreparedEnsembleInput, _ i: Int, decayed: Double) {
+        detections.append(input.boxes[i], score: input.scores[i], label: input.labels[i])
+        sourceIndices.append(input.source[i])
+        decayedScores.append(decayed)
+    }
+}
+
+/// All models' predictions concatenated, weighted and repaired as ensemble-boxes'
+/// `nms_method` + `prepare_boxes` do.
+private struct PreparedEnsembleInput {
+    var boxes: [Box] = []
+    var scores: [Double] = []
+    var labels: [Int] = []
+    var source: [Int] = []
+    var adjustments = InputAdjustments()
+
+    init(_ input: FusionInput, models: Int, weights: [Double]?) throws {
+        let w = try weights.map { try validatedWeights($0, models: models) }
+        let total = w.map(numpySum)
+        let n = input.count
+        boxes.reserveCapacity(n); scores.reserveCapacity(n); labels.reserveCapacity(n); source.reserveCapacity(n)
+        for i in 0..<n {
+            let m = input.models[i]
+            guard m >= 0, m < models else { throw BoxError("box \(i): model \(m) outside 0..<\(models)") }
+            let raw = input.boxes[i], score = input.scores[i]
+            guard raw.x1.isFinite, raw.y1.isFinite, raw.x2.isFinite, raw.y2.isFinite, score.isFinite else {
+                throw BoxError("box \(i) \(raw) or its score \(score) is not finite")
+            }
+            guard let b = adjustments.repair(raw) else { continue }
+            boxes.append(b)
+            if let w, let total { scores.append(score * w[m] / total) } else { scores.append(score) }
+            labels.append(input.labels[i])
+            source.append(i)
+        }
+    }
+}
+
+/// Index groups per distinct label, labels ascending, input order within a group.
+func groupsByAscendingLabel(_ labels: [Int]) -> [[Int]] {
+    let order = labels.indices.sorted { labels[$0] < labels[$1] || (labels[$0] == labels[$1] && $0 < $1) }
+    var groups = [[Int]]()
+    var start = 0
+    while start < order.count {
+        var end = start + 1
+        while end < order.count && labels[order[end]] == labels[order[start]] { end += 1 }
+        groups.append(Array(order[start..<end]))
+        start = end
+    }
+    return groups
+}
+
+/// The greedy loop shared by the NMS entry points; inputs already validated.
+func greedyNMS(_ boxes: [Box], _ scores: [Double], _ threshold: Double) -> [Int] {
+    let order = descendingOrder(scores)
+    var suppressed = [Bool](repeating: false, count: boxes.count)
+    var keep = [Int]()
+    for (rank, i) in order.enumerated() where !suppressed[i] {
+        keep.append(i)
+        let bi = boxes[i]
+        for j in order[(rank + 1)...] where !suppressed[j] && iou(bi, boxes[j]) > threshold {
+            suppressed[j] = true
+        }
+    }
+    return keep
+}
+
+/// `cpu_soft_nms_float` of one label group: returns (index, decayed score) of kept boxes in
+/// selection order.
+func softNMS(_ boxes: [Box], _ scores: [Double], method: SoftNMSMethod, iouThreshold: Double,
+             sigma: Double, threshold: Double) -> [(Int, Double)] {
+    let n = boxes.count
+    var b = boxes
+    var s = scores
+    var idx = Array(0..<n)
+    for i in 0..<n {
+        if i + 1 < n {
+            var best = i + 1
+            for j in (i + 2)..<max(i + 2, n) where s[j] > s[best] { best = j }
+            if s[i] < s[best] {
+                b.swapAt(i, best)
+                s.swapAt(i, best)
+                idx.swapAt(i, best)
+            }
+        }
+        let bi = b[i]
+        for j in (i + 1)..<max(i + 1, n) {
+            let o = iou(bi, b[j])
+            switch method {
+            case .linear: if o > iouThreshold { s[j] *= 1 - o }
+            case .gaussian: s[j] *= exp(-(o * o) / sigma)
+            }
+        }
+    }
+    return (0..<n).filter { s[$0] > threshold }.map { (idx[$0], s[$0]) }
+}

@@ -1,0 +1,369 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import VinDrAnnotations
+import VinDrBoxes
+
+// C ABI of VinDrAnnotations: the label taxonomy, the dataset index (vdr_annotations handle),
+// consensus labels and box targets, statistics and QC reports.
+//
+// Thread safety: a vdr_annotations handle may be read from several threads at once, but
+// vdr_annotations_add and vdr_annotations_set_image_size must not run concurrently with anything
+// else on the same handle. vdr_targets results are immutable.
+
+/// Label kind: a local finding, marked with boxes.
+public let VDR_LABEL_LOCAL: Int32 = 0
+/// Label kind: a global, image-level label.
+public let VDR_LABEL_GLOBAL: Int32 = 1
+/// Number of labels in the VinDr-CXR taxonomy (22 local, 6 global).
+public let VDR_LABEL_COUNT: Int32 = 28
+
+/// CSV layout: PhysioNet annotations_train.csv.
+public let VDR_LAYOUT_ANNOTATIONS: Int32 = 0
+/// CSV layout: PhysioNet annotations_test.csv (consensus, no rad_id).
+public let VDR_LAYOUT_CONSENSUS_ANNOTATIONS: Int32 = 1
+/// CSV layout: PhysioNet image_labels_train.csv.
+public let VDR_LAYOUT_IMAGE_LABELS: Int32 = 2
+/// CSV layout: PhysioNet image_labels_test.csv (consensus, no rad_id).
+public let VDR_LAYOUT_CONSENSUS_IMAGE_LABELS: Int32 = 3
+/// CSV layout: Kaggle VinBigData train.csv.
+public let VDR_LAYOUT_KAGGLE_TRAIN: Int32 = 4
+/// CSV layout: Kaggle submission (image_id,PredictionString).
+public let VDR_LAYOUT_KAGGLE_SUBMISSION: Int32 = 5
+
+/// Box targets: every included reader's boxes (score 1).
+public let VDR_TARGETS_ALL: Int32 = 0
+/// Box targets: readers' boxes fused per image by weighted boxes fusion (score = reader share).
+public let VDR_TARGETS_FUSED: Int32 = 1
+
+/// Static label names, created once and never freed (immutable after initialisation).
+nonisolated(unsafe) private let labelNames: [UnsafeMutablePointer<CChar>?] = Taxonomy.labels.map { strdup($0.name) }
+
+/// Describes label `index` (0..27, the column order of image_labels_train.csv): its exact
+/// dataset spelling (static storage), VDR_LABEL_LOCAL/GLOBAL, and its Kaggle class id (-1 if none).
+@c public func vdr_label_info(_ index: Int32, _ out_name: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                              _ out_kind: UnsafeMutablePointer<Int32>?, _ out_kaggle_id: UnsafeMutablePointer<Int32>?) -> Int32 {
+    abiCall {
+        guard index >= 0, Int(index) < Taxonomy.count, let name = labelNames[Int(index)] else {
+            throw ABIError(status: VDR_ERR_ARGUMENT, message: "label index \(index) outside 0..<\(Taxonomy.count)")
+        }
+        let label = Taxonomy.labels[Int(index)]
+        if let out_name { out_name.pointee = UnsafePointer(name) }
+        if let out_kind { out_kind.pointee = label.kind == .local ? VDR_LABEL_LOCAL : VDR_LABEL_GLOBAL }
+        if let out_kaggle_id { out_kaggle_id.pointee = Int32(label.kaggleClassID ?? -1) }
+    }
+}
+
+/// Finds a label by name: exact spelling, an alias ("Other disease"), or another letter case.
+@c public func vdr_label_lookup(_ name: UnsafePointer<CChar>?, _ out_index: UnsafeMutablePointer<Int32>?) -> Int32 {
+    abiCall {
+        let text = try requiredString(name, "name")
+        let out = try required(out_index, "out_index")
+        guard let label = Taxonomy.label(named: text) else {
+            throw ABIError(status: VDR_ERR_ARGUMENT, message: "\"\(text)\" is not a VinDr-CXR label")
+        }
+        out.pointee = Int32(label.index)
+    }
+}
+
+/// The object behind a vdr_annotations handle.
+final class AnnotationsHandle {
+    let index: AnnotationIndex
+    /// Reader ids in natural order (R1, R2, ..., R10); targets refer to them by position.
+    private(set) var readers: [String] = []
+    private(set) var readerPosition: [String: Int32] = [:]
+
+    init(_ index: AnnotationIndex) {
+        self.index = index
+        refreshReaders()
+    }
+
+    func refreshReaders() {
+        readers = index.readerIDs.sorted(by: readerOrder)
+        readerPosition = Dictionary(uniqueKeysWithValues: readers.enumerated().map { ($0.element, Int32($0.offset)) })
+    }
+}
+
+func annotations(_ h: OpaquePointer?) throws -> AnnotationsHandle {
+    guard let h else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "annotations handle is NULL") }
+    return Unmanaged<AnnotationsHandle>.fromOpaque(UnsafeRawPointer(h)).takeUnretainedValue()
+}
+
+private func layoutCode(_ l: CSVLayout) -> Int32 {
+    switch l {
+    case .annotations: return VDR_LAYOUT_ANNOTATIONS
+    case .consensusAnnotations: return VDR_LAYOUT_CONSENSUS_ANNOTATIONS
+    case .imageLabels: return VDR_LAYOUT_IMAGE_LABELS
+    case .consensusImageLabels: return VDR_LAYOUT_CONSENSUS_IMAGE_LABELS
+    case .kaggleTrain: return VDR_LAYOUT_KAGGLE_TRAIN
+    case .kaggleSubmission: return VDR_LAYOUT_KAGGLE_SUBMISSION
+    }
+}
+
+/// Creates an empty dataset index; fill it with vdr_annotations_add. Close with vdr_annotations_close.
+@c public func vdr_annotations_create(_ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    abiCall {
+        let o = try required(out, "out")
+        o.pointee = OpaquePointer(Unmanaged.passRetained(AnnotationsHandle(AnnotationIndex())).toOpaque())
+    }
+}
+
+/// Opens a dataset index from one annotation or image-label CSV (layout detected from the
+/// header, written to out_layout as VDR_LAYOUT_* when not NULL). Close with vdr_annotations_close.
+@c public func vdr_annotations_open(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
+                                    _ out_layout: UnsafeMutablePointer<Int32>?) -> Int32 {
+    abiCall {
+        let p = try requiredString(path, "path")
+        let o = try required(out, "out")
+        let index = AnnotationIndex()
+        let layout = try index.add(path: p)
+        out_layout?.pointee = layoutCode(layout)
+        o.pointee = OpaquePointer(Unmanaged.passRetained(AnnotationsHandle(index)).toOpaque())
+    }
+}
+
+/// Adds another CSV to the index (e.g. image_labels_train.csv after annotations_train.csv);
+/// writes its layout (VDR_LAYOUT_*) to out_layout when not NULL.
+@c public func vdr_annotations_add(_ h: OpaquePointer?, _ path: UnsafePointer<CChar>?, _ out_layout: UnsafeMutablePointer<Int32>?) -> Int32 {
+    abiCall {
+        let a = try annotations(h)
+        let layout = try a.index.add(path: try requiredString(path, "path"))
+        a.refreshReaders()
+        out_layout?.pointee = layoutCode(layout)
+    }
+}
+
+/// Releases a dataset index; NULL is accepted.
+@c public func vdr_annotations_close(_ h: OpaquePointer?) {
+    guard let h else { return }
+    Unmanaged<AnnotationsHandle>.fromOpaque(UnsafeRawPointer(h)).release()
+}
+
+/// Number of images in the index.
+@c public func vdr_annotations_image_count(_ h: OpaquePointer?, _ out_count: UnsafeMutablePointer<UInt>?) -> Int32 {
+    abiCall { try required(out_count, "out_count").pointee = UInt(try annotations(h).index.images.count) }
+}
+
+/// Writes a string into a caller buffer: *out_len receives its length without the NUL; with
+/// buf NULL only the length is written; a buffer shorter than length + 1 is
+/// VDR_ERR_BUFFER_TOO_SMALL.
+func writeString(_ s: String, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: UInt, _ out_len: UnsafeMutablePointer<UInt>?) throws {
+    let bytes = Array(s.utf8)
+    let len = try required(out_len, "out_len")
+    if let buf {
+        guard capacity > UInt(bytes.count) else {
+            throw ABIError(status: VDR_ERR_BUFFER_TOO_SMALL, message: "buffer of \(capacity) bytes; \(bytes.count + 1) needed")
+        }
+        for (i, b) in bytes.enumerated() { buf[i] = CChar(bitPattern: b) }
+        buf[bytes.count] = 0
+    }
+    len.pointee = UInt(bytes.count)
+}
+
+/// The image_id of image `index` (query the length with buf NULL, then fill).
+@c public func vdr_annotations_image_id(_ h: OpaquePointer?, _ index: UInt, _ buf: UnsafeMutablePointer<CChar>?,
+                                        _ capacity: UInt, _ out_len: UnsafeMutablePointer<UInt>?) -> Int32 {
+    abiCall {
+        let images = try annotations(h).index.images
+        guard index < UInt(images.count) else {
+            throw ABIError(status: VDR_ERR_ARGUMENT, message: "image index \(index) outside 0..<\(images.count)")
+        }
+        try writeString(images[Int(index)].id, buf, capacity, out_len)
+    }
+}
+
+/// All image ids, in index order, separated by '\n' (query the length with buf NULL, then fill).
+@c public func vdr_annotations_image_ids(_ h: OpaquePointer?, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: UInt,
+                                         _ out_len: UnsafeMutablePointer<UInt>?) -> Int32 {
+    abiCall { try writeString(try annotations(h).index.images.map(\.id).joined(separator: "\n"), buf, capacity, out_len) }
+}
+
+/// Number of distinct readers (rad_id values); consensus readings are not counted.
+@c public func vdr_annotations_reader_count(_ h: OpaquePointer?, _ out_count: UnsafeMutablePointer<UInt>?) -> Int32 {
+    abiCall { try required(out_count, "out_count").pointee = UInt(try annotations(h).readers.count) }
+}
+
+/// The rad_id of reader `index` (readers are in natural order: R1, R2, ..., R10, ...).
+@c public func vdr_annotations_reader_name(_ h: OpaquePointer?, _ index: UInt, _ buf: UnsafeMutablePointer<CChar>?,
+                                           _ capacity: UInt, _ out_len: UnsafeMutablePointer<UInt>?) -> Int32 {
+    abiCall {
+        let readers = try annotations(h).readers
+        guard index < UInt(readers.count) else {
+            throw ABIError(status: VDR_ERR_ARGUMENT, message: "reader index \(index) outside 0..<\(readers.count)")
+        }
+        try writeString(readers[Int(index)], buf, capacity, out_len)
+    }
+}
+
+/// Records an image's size in pixels (enables out-of-image QC).
+@c public func vdr_annotations_set_image_size(_ h: OpaquePointer?, _ image_id: UnsafePointer<CChar>?, _ width: Int32, _ height: Int32) -> Int32 {
+    abiCall { try annotations(h).index.setImageSize(try requiredString(image_id, "image_id"), width: Int(width), height: Int(height)) }
+}
+
+/// Reader selection from C arguments: `reader` (NULL = all) and a comma-separated `exclude` list.
+func readerFilter(_ reader: UnsafePointer<CChar>?, _ exclude: UnsafePointer<CChar>?) -> ReaderFilter {
+    let excluded = exclude.map { String(cString: $0).split(separator: ",").map { String($0.filter { $0 != " " }) } } ?? []
+    return ReaderFilter(reader: reader.map { String(cString: $0) }, excluded: Set(excluded.filter { !$0.isEmpty }))
+}
+
+/// Consensus image labels: out[i * 28 + l] = 1 when label l holds for image i, i.e. at least
+/// `min_votes` included readers gave it (a consensus reading is the answer itself).
+/// `reader` (NULL = all) picks one reader; `exclude` (NULL or comma-separated rad_ids) drops
+/// readers. out: image_count * 28 bytes.
+@c public func vdr_annotations_labels(_ h: OpaquePointer?, _ min_votes: Int32, _ reader: UnsafePointer<CChar>?,
+                                      _ exclude: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UInt8>?) -> Int32 {
+    abiCall {
+        let images = try annotations(h).index.images
+        guard min_votes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be at least 1") }
+        let filter = readerFilter(reader, exclude)
+        let rows = images.map { $0.consensusLabels(minimumVotes: Int(min_votes), filter: filter) }
+        if rows.isEmpty { return }
+        let o = try required(out, "out")
+        for (i, set) in rows.enumerated() {
+            for l in 0..<Taxonomy.count { o[i * Taxonomy.count + l] = set.contains(l) ? 1 : 0 }
+        }
+    }
+}
+
+/// Box targets of every image, in columns owned by the library.
+final class TargetsResult {
+    let count: Int
+    let image: UnsafeMutableBufferPointer<Int64>
+    let boxes: UnsafeMutableBufferPointer<Double>
+    let scores: UnsafeMutableBufferPointer<Double>
+    let labels: UnsafeMutableBufferPointer<Int32>
+    let readers: UnsafeMutableBufferPointer<Int32>
+
+    init(count: Int) {
+        self.count = count
+        image = .allocate(capacity: max(count, 1))
+        boxes = .allocate(capacity: max(4 * count, 1))
+        scores = .allocate(capacity: max(count, 1))
+        labels = .allocate(capacity: max(count, 1))
+        readers = .allocate(capacity: max(count, 1))
+    }
+
+    deinit {
+        image.deallocate(); boxes.deallocate(); scores.deallocate(); labels.deallocate(); readers.deallocate()
+    }
+}
+
+/// Box targets (pixels) of every image under a consensus rule (VDR_TARGETS_*), in one call.
+/// VDR_TARGETS_FUSED fuses included readers' boxes per image with weighted boxes fusion at
+/// `iou_thr`. The result is read with vdr_targets_view and released with vdr_targets_release.
+@c public func vdr_annotations_targets(_ h: OpaquePointer?, _ mode: Int32, _ iou_thr: Double, _ reader: UnsafePointer<CChar>?,
+                                       _ exclude: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    abiCall {
+        let a = try annotations(h)
+        let o = try required(out, "out")
+        let filter = readerFilter(reader, exclude)
+        var imageColumn = [Int64](), boxes = [Box](), scores = [Double](), labels = [Int32](), readers = [Int32]()
+        switch mode {
+        case VDR_TARGETS_ALL:
+            for (i, image) in a.index.images.enumerated() {
+                for r in image.readings where filter.includes(r) {
+                    let who = r.reader.flatMap { a.readerPosition[$0] } ?? -1
+                    for b in r.boxes {
+                        imageColumn.append(Int64(i)); boxes.append(b.box); scores.append(1)
+                        labels.append(Int32(b.label)); readers.append(who)
+                    }
+                }
+            }
+        case VDR_TARGETS_FUSED:
+            guard iou_thr.isFinite, iou_thr >= 0, iou_thr <= 1 else {
+                throw ABIError(status: VDR_ERR_ARGUMENT, message: "iou_thr \(iou_thr) must be in [0, 1]")
+            }
+            let fused = try a.index.consensusBoxes(.fused(iouThreshold: iou_thr, confidenceType: .avg), filter: filter)
+            let total = fused.reduce(0) { $0 + $1.count }
+            imageColumn.reserveCapacity(total); boxes.reserveCapacity(total); scores.reserveCapacity(total)
+            labels.reserveCapacity(total); readers.reserveCapacity(total)
+            for (i, d) in fused.enumerated() {
+                for k in 0..<d.count {
+                    imageColumn.append(Int64(i)); boxes.append(d.boxes[k]); scores.append(d.scores[k])
+                    labels.append(Int32(d.labels[k])); readers.append(-1)
+                }
+            }
+        default:
+            throw ABIError(status: VDR_ERR_ARGUMENT, message: "targets mode \(mode) is not one of VDR_TARGETS_*")
+        }
+        let result = TargetsResult(count: boxes.count)
+        for k in 0..<boxes.count {
+            result.image[k] = imageColumn[k]
+            let b = boxes[k]
+            result.boxes[4 * k] = b.x1; result.boxes[4 * k + 1] = b.y1; result.boxes[4 * k + 2] = b.x2; result.boxes[4 * k + 3] = b.y2
+            result.scores[k] = scores[k]; result.labels[k] = labels[k]; result.readers[k] = readers[k]
+        }
+        o.pointee = OpaquePointer(Unmanaged.passRetained(result).toOpaque())
+    }
+}
+
+/// Borrowed views of a targets result, valid until vdr_targets_release: per box its image index,
+/// box (x_min, y_min, x_max, y_max pixels), score, label index (taxonomy) and reader index
+/// (vdr_annotations_reader_name; -1 for consensus or fused boxes). Any output may be NULL.
+@c public func vdr_targets_view(_ t: OpaquePointer?, _ out_count: UnsafeMutablePointer<UInt>?,
+                                _ out_image: UnsafeMutablePointer<UnsafePointer<Int64>?>?,
+                                _ out_boxes: UnsafeMutablePointer<UnsafePointer<Double>?>?,
+                                _ out_scores: UnsafeMutablePointer<UnsafePointer<Double>?>?,
+                                _ out_labels: UnsafeMutablePointer<UnsafePointer<Int32>?>?,
+                                _ out_readers: UnsafeMutablePointer<UnsafePointer<Int32>?>?) -> Int32 {
+    abiCall {
+        guard let t else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "targets handle is NULL") }
+        let r = Unmanaged<TargetsResult>.fromOpaque(UnsafeRawPointer(t)).takeUnretainedValue()
+        out_count?.pointee = UInt(r.count)
+        out_image?.pointee = UnsafePointer(r.image.baseAddress)
+        out_boxes?.pointee = UnsafePointer(r.boxes.baseAddress)
+        out_scores?.pointee = UnsafePointer(r.scores.baseAddress)
+        out_labels?.pointee = UnsafePointer(r.labels.baseAddress)
+        out_readers?.pointee = UnsafePointer(r.readers.baseAddress)
+    }
+}
+
+/// Releases a targets result; NULL is accepted.
+@c public func vdr_targets_release(_ t: OpaquePointer?) {
+    guard let t else { return }
+    Unmanaged<TargetsResult>.fromOpaque(UnsafeRawPointer(t)).release()
+}
+
+/// A malloc'ed copy of `s` for the caller to free with vdr_string_free.
+func mallocString(_ s: String) throws -> UnsafeMutablePointer<CChar> {
+    guard let p = strdup(s) else { throw ABIError(status: VDR_ERR_INTERNAL, message: "out of memory") }
+    return p
+}
+
+/// Frees a string returned by the library (vdr_annotations_stats_json, ...); NULL is accepted.
+@c public func vdr_string_free(_ s: UnsafeMutablePointer<CChar>?) {
+    free(s)
+}
+
+/// Statistics as JSON (the layout of `vindr stats --json`): images, rows, boxes, per-label
+/// majority/any counts, box F1 at `iou_thr` between reader pairs, Fleiss' kappa, per-reader
+/// counts. *out is freed with vdr_string_free.
+@c public func vdr_annotations_stats_json(_ h: OpaquePointer?, _ min_votes: Int32, _ iou_thr: Double,
+                                          _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    abiCall {
+        let a = try annotations(h)
+        let o = try required(out, "out")
+        guard min_votes >= 1, iou_thr.isFinite else {
+            throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be >= 1 and iou_thr finite")
+        }
+        o.pointee = try mallocString(a.index.statistics(minimumVotes: Int(min_votes), iouThreshold: iou_thr).json.text)
+    }
+}
+
+/// Label QC issues as JSON (the layout of `vindr qc --json`); *out is freed with vdr_string_free.
+@c public func vdr_annotations_qc_json(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    abiCall {
+        let a = try annotations(h)
+        let o = try required(out, "out")
+        let issues = a.index.qualityIssues()
+        let items: [JSONValue] = issues.map { i in
+            .object([("rule", .string(i.rule.rawValue)), ("image_id", .string(i.imageID)),
+                     ("rad_id", i.reader.map(JSONValue.string) ?? .null),
+                     ("rows", .array(i.locations.map { .string(a.index.describe($0)) })), ("message", .string(i.message))])
+        }
+        let counts = QCRule.allCases.map { rule in (rule.rawValue, JSONValue.integer(issues.filter { $0.rule == rule }.count)) }
+        o.pointee = try mallocString(JSONValue.object([("counts", .object(counts)), ("issues", .array(items))]).text)
+    }
+}

@@ -1,0 +1,249 @@
+import VinDrBoxes
+
+// C ABI of VinDrBoxes: box formats, IoU, NMS, soft-NMS and weighted boxes fusion.
+// Boxes cross the ABI as row-major double[n][4]. Multi-model calls take every model's boxes
+// concatenated, with `model_sizes[m]` boxes for model m; their outputs never hold more boxes than
+// the input, so callers size every output array to the total input count.
+
+/// Box layout: corners x_min, y_min, x_max, y_max.
+public let VDR_BOX_XYXY: Int32 = 0
+/// Box layout: x_min, y_min, width, height (COCO).
+public let VDR_BOX_XYWH: Int32 = 1
+/// Box layout: centre x, centre y, width, height (YOLO).
+public let VDR_BOX_CXCYWH: Int32 = 2
+
+/// Soft-NMS decay: scores of boxes with IoU > iou_thr are multiplied by 1 - IoU.
+public let VDR_SOFT_NMS_LINEAR: Int32 = 1
+/// Soft-NMS decay: every score is multiplied by exp(-IoU^2 / sigma).
+public let VDR_SOFT_NMS_GAUSSIAN: Int32 = 2
+
+/// WBF confidence: mean score rescaled by min(models, boxes) / sum(weights) ("avg").
+public let VDR_CONF_AVG: Int32 = 0
+/// WBF confidence: highest weighted score divided by the largest weight ("max").
+public let VDR_CONF_MAX: Int32 = 1
+/// WBF confidence: "box_and_model_avg" of ensemble-boxes.
+public let VDR_CONF_BOX_AND_MODEL_AVG: Int32 = 2
+/// WBF confidence: "absent_model_aware_avg" of ensemble-boxes.
+public let VDR_CONF_ABSENT_MODEL_AWARE_AVG: Int32 = 3
+
+/// Length of the `out_adjustments` array of the multi-model calls: boxes whose corners were
+/// swapped, coordinates clamped into [0, 1], zero-area boxes dropped, low-score boxes skipped.
+public let VDR_ADJUSTMENT_COUNT: Int32 = 4
+
+/// IoU matrix of two box sets: out[i * n2 + j] = IoU(boxes1[i], boxes2[j]) (out: n1 * n2 doubles).
+@c public func vdr_box_iou(_ boxes1: UnsafePointer<Double>?, _ n1: UInt, _ boxes2: UnsafePointer<Double>?, _ n2: UInt,
+                           _ out: UnsafeMutablePointer<Double>?) -> Int32 {
+    abiCall {
+        let a = try boxArray(boxes1, n1, "boxes1")
+        let b = try boxArray(boxes2, n2, "boxes2")
+        try Box.validate(a, what: "boxes1")
+        try Box.validate(b, what: "boxes2")
+        if a.isEmpty || b.isEmpty { return }
+        // Written straight into the caller's n1 * n2 buffer: no intermediate matrix.
+        let o = try required(out, "out")
+        for i in 0..<a.count {
+            let row = o + i * b.count
+            for j in 0..<b.count { row[j] = iou(a[i], b[j]) }
+        }
+    }
+}
+
+/// Converts n boxes between layouts (VDR_BOX_*), multiplying x by scale_x and y by scale_y
+/// (1/width, 1/height normalise pixels). out: n * 4 doubles; may equal boxes.
+@c public func vdr_box_convert(_ boxes: UnsafePointer<Double>?, _ n: UInt, _ from: Int32, _ to: Int32,
+                               _ scale_x: Double, _ scale_y: Double, _ out: UnsafeMutablePointer<Double>?) -> Int32 {
+    abiCall {
+        let values = try buffer(boxes, try scaledCount(n, by: 4, "n"), "boxes")
+        let converted = try convertBoxes(Array(values), from: try boxFormat(from), to: try boxFormat(to),
+                                         scaleX: scale_x, scaleY: scale_y)
+        try copy(converted, to: out, "out")
+    }
+}
+
+/// Class-aware NMS over several models with ensemble-boxes 1.0.9 `nms` semantics (normalised
+/// coordinates; scores scaled by weight / sum(weights) when `weights` is not NULL; coordinates
+/// clamped to [0, 1] and zero-area boxes dropped, counted in out_adjustments).
+/// Writes *out_count kept boxes grouped by ascending label, best first: out_index (position in
+/// the concatenated input), out_boxes, out_scores, out_labels. out_adjustments may be NULL.
+@c public func vdr_nms(_ boxes: UnsafePointer<Double>?, _ scores: UnsafePointer<Double>?, _ labels: UnsafePointer<Int64>?,
+                       _ model_sizes: UnsafePointer<UInt>?, _ n_models: UInt, _ weights: UnsafePointer<Double>?,
+                       _ iou_thr: Double,
+                       _ out_index: UnsafeMutablePointer<Int64>?, _ out_boxes: UnsafeMutablePointer<Double>?,
+                       _ out_scores: UnsafeMutablePointer<Double>?, _ out_labels: UnsafeMutablePointer<Int64>?,
+                       _ out_count: UnsafeMutablePointer<UInt>?, _ out_adjustments: UnsafeMutablePointer<Int64>?) -> Int32 {
+    abiCall {
+        let input = try ModelsInput(boxes, scores, labels, model_sizes, n_models, weights)
+        let r = try ensembleNMS(input.input, models: input.models, weights: input.weights, iouThreshold: iou_thr)
+        try writeEnsemble(r, out_index, out_boxes, out_scores, nil, out_labels, out_count, out_adjustments)
+    }
+}
+
+/// Soft-NMS (method VDR_SOFT_NMS_*) with ensemble-boxes 1.0.9 `soft_nms` semantics: same input
+/// handling as vdr_nms; keeps boxes whose decayed score ends above `thresh`, in selection order
+/// per ascending label. out_scores receives the undecayed (weighted) scores, as ensemble-boxes
+/// returns them; out_decayed (may be NULL) the decayed ones.
+@c public func vdr_soft_nms(_ boxes: UnsafePointer<Double>?, _ scores: UnsafePointer<Double>?, _ labels: UnsafePointer<Int64>?,
+                            _ model_sizes: UnsafePointer<UInt>?, _ n_models: UInt, _ weights: UnsafePointer<Double>?,
+                            _ method: Int32, _ iou_thr: Double, _ sigma: Double, _ thresh: Double,
+                            _ out_index: UnsafeMutablePointer<Int64>?, _ out_boxes: UnsafeMutablePointer<Double>?,
+                            _ out_scores: UnsafeMutablePointer<Double>?, _ out_decayed: UnsafeMutablePointer<Double>?,
+                            _ out_labels: UnsafeMutablePointer<Int64>?, _ out_count: UnsafeMutablePointer<UInt>?,
+                            _ out_adjustments: UnsafeMutablePointer<Int64>?) -> Int32 {
+    abiCall {
+        guard let m = SoftNMSMethod(rawValue: Int(method)) else {
+            throw ABIError(status: VDR_ERR_ARGUMENT, message: "soft-NMS method \(method) is not VDR_SOFT_NMS_LINEAR or VDR_SOFT_NMS_GAUSSIAN")
+        }
+        let input = try ModelsInput(boxes, scores, labels, model_sizes, n_models, weights)
+        let r = try ensembleSoftNMS(input.input, models: input.models, weights: input.weights, method: m, iouThreshold: iou_thr,
+                                    sigma: sigma, threshold: thresh)
+        try writeEnsemble(r, out_index, out_boxes, out_scores, out_decayed, out_labels, out_count, out_adjustments)
+    }
+}
+
+/// Weighted boxes fusion with ensemble-boxes 1.0.9 `weighted_boxes_fusion` semantics
+/// (conf_type VDR_CONF_*). Writes *out_count fused boxes, best first. With `normalised` false the
+/// coordinates may be pixels: corners must be ordered and nothing is clamped.
+@c public func vdr_wbf(_ boxes: UnsafePointer<Double>?, _ scores: UnsafePointer<Double>?, _ labels: UnsafePointer<Int64>?,
+                       _ model_sizes: UnsafePointer<UInt>?, _ n_models: UInt, _ weights: UnsafePointer<Double>?,
+                       _ iou_thr: Double, _ skip_box_thr: Double, _ conf_type: Int32, _ allows_overflow: Bool, _ normalised: Bool,
+                       _ out_boxes: UnsafeMutablePointer<Double>?, _ out_scores: UnsafeMutablePointer<Double>?,
+                       _ out_labels: UnsafeMutablePointer<Int64>?, _ out_count: UnsafeMutablePointer<UInt>?,
+                       _ out_adjustments: UnsafeMutablePointer<Int64>?) -> Int32 {
+    abiCall {
+        let conf = try confidenceType(conf_type)
+        let input = try ModelsInput(boxes, scores, labels, model_sizes, n_models, weights)
+        let options = FusionOptions(weights: input.weights, iouThreshold: iou_thr, skipBoxThreshold: skip_box_thr,
+                                    confidenceType: conf, allowsOverflow: allows_overflow, normalisedCoordinates: normalised)
+        var fuser = try WeightedBoxesFuser(models: input.models, options: options)
+        let r = try fuser.fuse(input.input)
+        let d = r.detections
+        let (ob, os, ol, oc) = try (required(out_boxes, "out_boxes"), required(out_scores, "out_scores"),
+                                    required(out_labels, "out_labels"), required(out_count, "out_count"))
+        writeDetections(d, ob, os, ol)
+        oc.pointee = UInt(d.count)
+        writeAdjustments(r.adjustments, out_adjustments)
+    }
+}
+
+// MARK: - Translation helpers shared by the ABI files
+
+func boxFormat(_ code: Int32) throws -> BoxFormat {
+    switch code {
+    case VDR_BOX_XYXY: return .xyxy
+    case VDR_BOX_XYWH: return .xywh
+    case VDR_BOX_CXCYWH: return .cxcywh
+    default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "box layout \(code) is not one of VDR_BOX_*")
+    }
+}
+
+func confidenceType(_ code: Int32) throws -> ConfidenceType {
+    switch code {
+    case VDR_CONF_AVG: return .avg
+    case VDR_CONF_MAX: return .max
+    case VDR_CONF_BOX_AND_MODEL_AVG: return .boxAndModelAvg
+    case VDR_CONF_ABSENT_MODEL_AWARE_AVG: return .absentModelAwareAvg
+    default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "conf_type \(code) is not one of VDR_CONF_*")
+    }
+}
+
+/// `n * factor` as Int, rejecting sizes that overflow.
+func scaledCount(_ n: UInt, by factor: Int, _ name: String) throws -> Int {
+    guard let c = Int(exactly: n) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) = \(n) is too large") }
+    let (p, overflow) = c.multipliedReportingOverflow(by: factor)
+    guard !overflow, p <= Int(Int32.max) * 64 else {
+        throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) = \(n) is too large")
+    }
+    return p
+}
+
+/// A caller buffer of `count` elements; NULL is accepted only when count is 0.
+func buffer<T>(_ p: UnsafePointer<T>?, _ count: Int, _ name: String) throws -> UnsafeBufferPointer<T> {
+    if count == 0 { return UnsafeBufferPointer(start: nil, count: 0) }
+    guard let p else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) is NULL") }
+    return UnsafeBufferPointer(start: p, count: count)
+}
+
+func required<T>(_ p: UnsafeMutablePointer<T>?, _ name: String) throws -> UnsafeMutablePointer<T> {
+    guard let p else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) is NULL") }
+    return p
+}
+
+func requiredString(_ p: UnsafePointer<CChar>?, _ name: String) throws -> String {
+    guard let p else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) is NULL") }
+    return String(cString: p)
+}
+
+func copy(_ values: [Double], to out: UnsafeMutablePointer<Double>?, _ name: String) throws {
+    if values.isEmpty { return }
+    let o = try required(out, name)
+    for (i, v) in values.enumerated() { o[i] = v }
+}
+
+func boxArray(_ p: UnsafePointer<Double>?, _ n: UInt, _ name: String) throws -> [Box] {
+    try Box.array(fromFlat: try buffer(p, try scaledCount(n, by: 4, name), name), what: name)
+}
+
+/// Every model's boxes read from the concatenated caller arrays, tagged with their model.
+struct ModelsInput {
+    var input = FusionInput()
+    var models = 0
+    var weights: [Double]?
+
+    init(_ boxes: UnsafePointer<Double>?, _ scores: UnsafePointer<Double>?, _ labels: UnsafePointer<Int64>?,
+         _ model_sizes: UnsafePointer<UInt>?, _ n_models: UInt, _ weights_pointer: UnsafePointer<Double>?) throws {
+        models = try scaledCount(n_models, by: 1, "n_models")
+        let sizes = try buffer(model_sizes, models, "model_sizes")
+        var total = 0
+        for s in sizes {
+            let (t, overflow) = total.addingReportingOverflow(try scaledCount(s, by: 1, "model_sizes[]"))
+            guard !overflow else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "model_sizes sum overflows") }
+            total = t
+        }
+        let flat = try buffer(boxes, try scaledCount(UInt(total), by: 4, "boxes"), "boxes")
+        let allScores = try buffer(scores, total, "scores")
+        let allLabels = try buffer(labels, total, "labels")
+        input.boxes.reserveCapacity(total); input.scores.reserveCapacity(total)
+        input.labels.reserveCapacity(total); input.models.reserveCapacity(total)
+        var i = 0
+        for (m, s) in sizes.enumerated() {
+            for _ in 0..<Int(s) {
+                let b = Box(x1: flat[4 * i], y1: flat[4 * i + 1], x2: flat[4 * i + 2], y2: flat[4 * i + 3])
+                input.append(b, score: allScores[i], label: Int(allLabels[i]), model: m)
+                i += 1
+            }
+        }
+        if weights_pointer != nil { weights = Array(try buffer(weights_pointer, models, "weights")) }
+    }
+}
+
+func writeDetections(_ d: Detections, _ boxes: UnsafeMutablePointer<Double>, _ scores: UnsafeMutablePointer<Double>,
+                     _ labels: UnsafeMutablePointer<Int64>) {
+    for i in 0..<d.count {
+        let b = d.boxes[i]
+        boxes[4 * i] = b.x1; boxes[4 * i + 1] = b.y1; boxes[4 * i + 2] = b.x2; boxes[4 * i + 3] = b.y2
+        scores[i] = d.scores[i]
+        labels[i] = Int64(d.labels[i])
+    }
+}
+
+func writeAdjustments(_ a: InputAdjustments, _ out: UnsafeMutablePointer<Int64>?) {
+    guard let out else { return }
+    out[0] = Int64(a.swappedBoxes)
+    out[1] = Int64(a.clampedCoordinates)
+    out[2] = Int64(a.droppedZeroArea)
+    out[3] = Int64(a.droppedLowScore)
+}
+
+private func writeEnsemble(_ r: EnsembleResult, _ out_index: UnsafeMutablePointer<Int64>?, _ out_boxes: UnsafeMutablePointer<Double>?,
+                           _ out_scores: UnsafeMutablePointer<Double>?, _ out_decayed: UnsafeMutablePointer<Double>?,
+                           _ out_labels: UnsafeMutablePointer<Int64>?, _ out_count: UnsafeMutablePointer<UInt>?,
+                           _ out_adjustments: UnsafeMutablePointer<Int64>?) throws {
+    let (oi, ob, os, ol, oc) = try (required(out_index, "out_index"), required(out_boxes, "out_boxes"),
+                                    required(out_scores, "out_scores"), required(out_labels, "out_labels"),
+                                    required(out_count, "out_count"))
+    writeDetections(r.detections, ob, os, ol)
+    for (i, s) in r.sourceIndices.enumerated() { oi[i] = Int64(s) }
+    if let out_decayed { for (i, s) in r.decayedScores.enumerated() { out_decayed[i] = s } }
+    oc.pointee = UInt(r.detections.count)
+    writeAdjustments(r.adjustments, out_adjustments)
+}

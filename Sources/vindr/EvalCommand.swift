@@ -1,0 +1,43 @@
+import ArgumentParser
+import VinDrAnnotations
+import VinDrBoxes
+
+/// `vindr eval`: the VinBigData competition metric of a submission.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Score a Kaggle submission: PASCAL VOC 2010 mAP at IoU > 0.4 over the classes in the ground truth.")
+
+    @Option(help: "Ground truth: Kaggle train.csv layout or PhysioNet annotations_test.csv layout.") var gt: String
+    @Option(help: "Submission CSV (image_id,PredictionString).") var pred: String
+    @Option(help: "IoU threshold.") var iou = 0.4
+    @Option(help: "voc (all-point, the competition's) or coco (101-point).") var mode = "voc"
+    @Option(help: "Ground-truth readers: all (every row), fused (WBF across readers) or a rad_id such as R8.")
+    var gtReaders = "all"
+    @Option(help: "IoU threshold of the reader fusion with --gt-readers fused.") var fuseIou = 0.4
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        guard let interpolation: APInterpolation = ["voc": .voc2010, "coco": .coco101][mode] else {
+            throw ValidationError("--mode must be voc or coco")
+        }
+        let readers: GroundTruthReaders
+        switch gtReaders {
+        case "all": readers = .asGiven
+        case "fused": readers = .fused(iouThreshold: fuseIou)
+        default: readers = .reader(gtReaders)
+        }
+        let index = try AnnotationIndex(paths: [gt])
+        let result = try index.evaluate(try Submission(path: pred), readers: readers, iouThreshold: iou, interpolation: interpolation)
+        if json {
+            print(result.json.text)
+            return
+        }
+        for (k, ap) in result.evaluation.ap.sorted(by: { $0.key < $1.key }) {
+            let name = Taxonomy.label(kaggleClassID: k)?.name ?? String(k)
+            print("\(k)\t\(name)\t\(ap)")
+        }
+        print("mAP\t\(result.evaluation.meanAP.map { String($0) } ?? "n/a")\t(\(result.images) images, "
+              + "\(result.missingImages) without predictions, \(result.unknownImages) unknown ignored)")
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import VinDrAnnotations
+
+/// `vindr qc`: the labeling platform's rules checked on annotation files, with line numbers.
+struct QCCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "qc", abstract: "Check annotation files against the labeling rules; one line per issue.")
+
+    @Option(name: .customLong("annotations"), help: "Annotation or image-label CSV; repeatable.") var annotations: [String]
+    @Option(help: "CSV of image sizes (image_id,width,height or Kaggle's image_id,dim0,dim1) for out-of-image checks.")
+    var sizes: String?
+    @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Exit with status 1 when any issue is found.") var strict = false
+
+    func run() throws {
+        let index = try AnnotationIndex(paths: annotations)
+        if let sizes { try loadImageSizes(sizes, into: index) }
+        let issues = index.qualityIssues()
+        if json {
+            let items: [JSONValue] = issues.map { i in
+                .object([("rule", .string(i.rule.rawValue)), ("image_id", .string(i.imageID)),
+                         ("rad_id", i.reader.map(JSONValue.string) ?? .null),
+                         ("rows", .array(i.locations.map { .string(index.describe($0)) })), ("message", .string(i.message))])
+            }
+            var counts = [(String, JSONValue)]()
+            for rule in QCRule.allCases { counts.append((rule.rawValue, .integer(issues.filter { $0.rule == rule }.count))) }
+            print(JSONValue.object([("counts", .object(counts)), ("issues", .array(items))]).text)
+        } else {
+            for i in issues {
+                let rows = i.locations.map { index.describe($0) }.joined(separator: ", ")
+                print("\(rows): \(i.rule.rawValue): image \(i.imageID) reader \(i.reader ?? "consensus"): \(i.message)")
+            }
+            for rule in QCRule.allCases {
+                let n = issues.filter { $0.rule == rule }.count
+                if n > 0 { print("\(rule.rawValue): \(n)") }
+            }
+        }
+        if strict && !issues.isEmpty { throw ExitCode.failure }
+    }
+}

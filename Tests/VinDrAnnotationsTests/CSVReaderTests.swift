@@ -1,0 +1,188 @@
+import XCTest
+@testable import VinDrAnnotations
+
+/// Writes `text` to a fresh temporary file and returns its path.
+func temporaryFile(_ text: String, name: String = "test.csv") -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vindr-ann-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let url = dir.appendingPathComponent(name)
+    XCTAssertTrue(FileManager.default.createFile(atPath: url.path, contents: Data(text.utf8)), "cannot write \(url.path)")
+    return url.path
+}
+
+final class CSVReaderTests: XCTestCase {
+    func rows(_ text: String) throws -> [[String]] {
+        var out = [[String]]()
+        try CSVReader.forEachRow(text: text, name: "mem.csv") { row in out.append((0..<row.count).map { row.string($0) }) }
+        return out
+    }
+
+    func testQuotesCRLFBOMAndBlankLines() throws {
+        let text = "\u{FEFF}a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\r\n\r\n1,\"multi\nline\",3\n"
+        XCTAssertEqual(try rows(text), [["a", "b", "c"], ["x, y", "say \"hi\"", ""], ["1", "multi\nline", "3"]])
+    }
+
+    func testLineNumbersCountPhysicalLines() throws {
+        var lines = [Int]()
+        try CSVReader.forEachRow(text: "h\n\"a\nb\"\n\nc\n", name: "m") { lines.append($0.line) }
+        XCTAssertEqual(lines, [1, 2, 5])
+    }
+
+    func testMalformedQuotesNameTheLine() {
+        XCTAssertThrowsError(try rows("a,b\n\"x\"y,1\n")) { e in
+            XCTAssertEqual((e as? CSVError)?.line, 2)
+        }
+        XCTAssertThrowsError(try rows("a\n\"open\n")) { e in
+            XCTAssertEqual((e as? CSVError)?.reason, "unterminated quoted field")
+        }
+    }
+
+    func testNumberParsingMatchesStrtod() throws {
+        for s in ["691", "-0.5", "1234.5678", "0.1", "1e3", "2.5E-3", " 7 ", "12345678901234567890.5", "0.30000000000000004"] {
+            var v: Double?
+            try CSVReader.forEachRow(text: s, name: "m") { v = $0.double(0) }
+            XCTAssertEqual(v, strtod(s, nil), s)
+        }
+        for s in ["", "abc", "1.2.3", "nan", "inf", "1e999"] {
+            var v: Double? = 0
+            try CSVReader.forEachRow(text: "\(s),x", name: "m") { v = $0.double(0) }
+            XCTAssertNil(v, s)
+        }
+    }
+}
+
+final class AnnotationIndexTests: XCTestCase {
+    let kaggle = """
+        image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max
+        img1,Cardiomegaly,3,R8,100,200,300,400
+        img1,Cardiomegaly,3,R9,110,210,310,410
+        img1,No finding,14,R10,,,,
+        img1,Aortic enlargement,0,R9,10,10,20,20
+        img2,No finding,14,R8,,,,
+        img2,No finding,14,R9,,,,
+        img2,No finding,14,R10,,,,
+        """
+
+    func testLayoutDetection() throws {
+        let index = AnnotationIndex()
+        XCTAssertEqual(try index.add(path: temporaryFile(kaggle)), .kaggleTrain)
+        XCTAssertEqual(try index.add(path: temporaryFile("image_id,rad_id,class_name,x_min,y_min,x_max,y_max\nimg3,R1,Nodule/Mass,1,2,3,4\n")), .annotations)
+        XCTAssertEqual(try index.add(path: temporaryFile("image_id,class_name,x_min,y_min,x_max,y_max\nimg4,No finding,,,,\n")), .consensusAnnotations)
+        let labels = (["image_id"] + Taxonomy.labels.map(\.name).map { $0 == "Other diseases" ? "Other disease" : $0 }).joined(separator: ",")
+        let row = "img4," + Taxonomy.labels.map { $0.name == "No finding" ? "1" : "0" }.joined(separator: ",")
+        XCTAssertEqual(try index.add(path: temporaryFile(labels + "\n" + row + "\n")), .consensusImageLabels)
+        XCTAssertEqual(index.images.map(\.id), ["img1", "img2", "img3", "img4"])
+        XCTAssertEqual(index.image("img4")?.readings.count, 1)
+        XCTAssertNil(index.image("img4")?.readings[0].reader)
+        XCTAssertTrue(index.image("img4")?.readings[0].labels.contains(Taxonomy.noFinding.index) == true)
+    }
+
+    func testErrorsNameFileLineAndColumn() {
+        let path = temporaryFile("image_id,rad_id,class_name,x_min,y_min,x_max,y_max\nimg,R1,Cardiomegaly,1,2,3,4\nimg,R1,Cardiomegaly,1,x,3,4\n")
+        XCTAssertThrowsError(try AnnotationIndex(paths: [path])) { e in
+            let err = e as? CSVError
+            XCTAssertEqual(err?.file, path)
+            XCTAssertEqual(err?.line, 3)
+            XCTAssertEqual(err?.column, "y_min")
+        }
+        let partial = temporaryFile("image_id,rad_id,class_name,x_min,y_min,x_max,y_max\nimg,R1,Cardiomegaly,1,,3,4\n")
+        XCTAssertThrowsError(try AnnotationIndex(paths: [partial])) { e in XCTAssertEqual((e as? CSVError)?.column, "y_min") }
+        let unknown = temporaryFile("image_id,rad_id,class_name,x_min,y_min,x_max,y_max\nimg,R1,Fracture,1,2,3,4\n")
+        XCTAssertThrowsError(try AnnotationIndex(paths: [unknown])) { e in XCTAssertEqual((e as? CSVError)?.column, "class_name") }
+        let mismatch = temporaryFile("image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max\nimg,ILD,4,R1,1,2,3,4\n")
+        XCTAssertThrowsError(try AnnotationIndex(paths: [mismatch])) { e in XCTAssertEqual((e as? CSVError)?.column, "class_id") }
+    }
+
+    func testConsensusMajorityUnionReaderAndFusion() throws {
+        let index = try AnnotationIndex(paths: [temporaryFile(kaggle)])
+        guard let img1 = index.image("img1") else { return XCTFail("img1 missing") }
+        let cardio = Taxonomy.label(named: "Cardiomegaly")!.index
+        let aortic = Taxonomy.label(named: "Aortic enlargement")!.index
+        XCTAssertEqual(Array(img1.consensusLabels()), [cardio])
+        XCTAssertEqual(Set(img1.consensusLabels(minimumVotes: 1)), [aortic, cardio, Taxonomy.noFinding.index])
+        XCTAssertEqual(Array(img1.consensusLabels(minimumVotes: 1, filter: ReaderFilter(reader: "R8"))), [cardio])
+        XCTAssertEqual(Array(img1.consensusLabels(filter: ReaderFilter(excluded: ["R9"]))), [])
+        XCTAssertEqual(try img1.consensusBoxes(.all).count, 3)
+        let fused = try img1.consensusBoxes(.fused(iouThreshold: 0.4, confidenceType: .avg))
+        XCTAssertEqual(fused.count, 2)
+        // Two readers agree on cardiomegaly out of three: score 2/3, box the mean of theirs.
+        XCTAssertEqual(fused.scores[0], 2.0 / 3.0, accuracy: 1e-6)
+        XCTAssertEqual(fused.boxes[0].x1, 105, accuracy: 1e-4)
+        XCTAssertEqual(fused.boxes[0].y2, 405, accuracy: 1e-4)
+    }
+
+    func testQualityRules() throws {
+        let text = """
+            image_id,rad_id,class_name,x_min,y_min,x_max,y_max
+            a,R1,No finding,,,,
+            a,R1,Nodule/Mass,5,5,10,10
+            a,R2,Nodule/Mass,10,5,5,10
+            a,R2,Nodule/Mass,-1,5,5,5
+            a,R2,Nodule/Mass,-1,5,5,5
+            a,R3,Cardiomegaly,,,,
+            a,R3,COPD,1,2,3,4
+            """
+        let path = temporaryFile(text)
+        let issues = try AnnotationIndex(paths: [path]).qualityIssues()
+        func lines(_ rule: QCRule) -> [[Int]] { issues.filter { $0.rule == rule }.map { $0.locations.map(\.line) } }
+        XCTAssertEqual(lines(.lesionWithNoFinding), [[2, 3]])
+        XCTAssertEqual(lines(.reversedCorners), [[4]])
+        XCTAssertEqual(lines(.degenerateBox), [[5], [6]])
+        XCTAssertEqual(lines(.outOfImage), [[5], [6]])
+        XCTAssertEqual(lines(.duplicateRow), [[5, 6]])
+        XCTAssertEqual(lines(.missingBox), [[7]])
+        XCTAssertEqual(lines(.boxOnGlobalLabel), [[8]])
+    }
+
+    func testStatisticsCountsAndKappa() throws {
+        let index = try AnnotationIndex(paths: [temporaryFile(kaggle)])
+        let s = index.statistics()
+        let cardio = s.labels.first { $0.label.name == "Cardiomegaly" }
+        XCTAssertEqual(s.images, 2)
+        XCTAssertEqual(cardio?.majority, 1)
+        XCTAssertEqual(cardio?.any, 1)
+        XCTAssertEqual(cardio?.boxes, 2)
+        // Pairs: R8-R9 overlap with IoU 190*190 / (2*200*200 - 190*190) > 0.4, one match of 2 boxes;
+        // R8-R10 and R9-R10 match nothing of 1 box each. Pooled F1 = 2 * 1 / (2 + 1 + 1).
+        XCTAssertEqual(cardio?.boxF1 ?? -1, 0.5, accuracy: 1e-12)
+        XCTAssertEqual(s.rows, 7)
+        XCTAssertEqual(s.readers.map(\.reader), ["R8", "R9", "R10"])
+        // Fleiss' kappa, by hand: cardiomegaly ratings (2 of 3, 0 of 3). P1 = (4+1-3)/6 = 1/3,
+        // P2 = 1, Pbar = 2/3; p = 2/6, Pe = 1/9 + 4/9 = 5/9; kappa = (2/3 - 5/9) / (4/9) = 1/4.
+        XCTAssertEqual(cardio?.fleissKappa ?? -1, 0.25, accuracy: 1e-12)
+    }
+}
+
+final class CSVStreamingTests: XCTestCase {
+    /// Rows that straddle the reader's 1 MiB chunks (quoted newlines, "" escapes, CRLF split
+    /// between chunks) come out exactly as written.
+    func testRecordsAcrossChunkBoundaries() throws {
+        var expected = [[String]]()
+        var text = "\u{FEFF}id,note,value\r\n"
+        var k = 0
+        while text.utf8.count < 3 * CSVReader.chunkSize {
+            let note = k % 7 == 0 ? "multi\nline \"quoted\", \(k)" : "plain \(k)"
+            expected.append([String(k), note, String(Double(k) / 8)])
+            let field = note.contains(where: { $0 == "\n" || $0 == "\"" || $0 == "," })
+                ? "\"" + note.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : note
+            text += "\(k),\(field),\(Double(k) / 8)\r\n"
+            k += 1
+        }
+        let path = temporaryFile(text)
+        var rows = [[String]]()
+        try CSVReader.forEachRow(path: path) { row in rows.append((0..<row.count).map { row.string($0) }) }
+        XCTAssertEqual(rows.first, ["id", "note", "value"])
+        XCTAssertEqual(Array(rows.dropFirst()), expected)
+    }
+
+    /// Every split point of a small file: BOM, CRLF, quotes and "" escapes cut between chunks.
+    func testTinyChunks() throws {
+        let text = "\u{FEFF}a,b\r\n\"x\r\ny\",\"say \"\"hi\"\"\"\r\n\r\n1,\r\n2,3"
+        let path = temporaryFile(text)
+        for chunk in 1...8 {
+            var rows = [[String]]()
+            try CSVReader.forEachRow(path: path, chunkSize: chunk) { row in rows.append((0..<row.count).map { row.string($0) }) }
+            XCTAssertEqual(rows, [["a", "b"], ["x\r\ny", "say \"hi\""], ["1", ""], ["2", "3"]], "chunk \(chunk)")
+        }
+    }
+}

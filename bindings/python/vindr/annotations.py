@@ -1,0 +1,263 @@
+"""The VinDr-CXR label taxonomy and dataset index: image -> radiologist -> boxes + labels.
+
+    ann = vindr.Annotations("annotations/annotations_train.csv", "annotations/image_labels_train.csv")
+    ann.labels(min_votes=2)            # (images, 28) uint8, majority vote (the paper's Table 2 rule)
+    t = ann.targets("fused", iou_thr=0.4)  # every image's boxes fused across readers, in one call
+    ann.statistics()["labels"]["Cardiomegaly"]["majority"]
+
+Any mix of the PhysioNet and Kaggle CSV layouts is accepted; each file's layout is detected from
+its header. Boxes are in pixels, x_min, y_min, x_max, y_max.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from . import _lib
+from .errors import InvalidArgumentError
+
+_vp = ctypes.c_void_p
+_szp = ctypes.POINTER(ctypes.c_size_t)
+_cp = ctypes.c_char_p
+
+_label_info = _lib.prototype("vdr_label_info", ctypes.c_int32, ctypes.c_int32, ctypes.POINTER(ctypes.c_char_p),
+                             ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_int32))
+_label_lookup = _lib.prototype("vdr_label_lookup", ctypes.c_int32, _cp, ctypes.POINTER(ctypes.c_int32))
+_open = _lib.prototype("vdr_annotations_open", ctypes.c_int32, _cp, ctypes.POINTER(_vp), ctypes.POINTER(ctypes.c_int32))
+_create = _lib.prototype("vdr_annotations_create", ctypes.c_int32, ctypes.POINTER(_vp))
+_add = _lib.prototype("vdr_annotations_add", ctypes.c_int32, _vp, _cp, ctypes.POINTER(ctypes.c_int32))
+_close = _lib.prototype("vdr_annotations_close", None, _vp)
+_image_count = _lib.prototype("vdr_annotations_image_count", ctypes.c_int32, _vp, _szp)
+_image_id = _lib.prototype("vdr_annotations_image_id", ctypes.c_int32, _vp, ctypes.c_size_t, ctypes.c_char_p,
+                           ctypes.c_size_t, _szp)
+_image_ids = _lib.prototype("vdr_annotations_image_ids", ctypes.c_int32, _vp, ctypes.c_char_p, ctypes.c_size_t, _szp)
+_reader_count = _lib.prototype("vdr_annotations_reader_count", ctypes.c_int32, _vp, _szp)
+_reader_name = _lib.prototype("vdr_annotations_reader_name", ctypes.c_int32, _vp, ctypes.c_size_t, ctypes.c_char_p,
+                              ctypes.c_size_t, _szp)
+_set_size = _lib.prototype("vdr_annotations_set_image_size", ctypes.c_int32, _vp, _cp, ctypes.c_int32, ctypes.c_int32)
+_labels = _lib.prototype("vdr_annotations_labels", ctypes.c_int32, _vp, ctypes.c_int32, _cp, _cp,
+                         ctypes.POINTER(ctypes.c_uint8))
+_targets = _lib.prototype("vdr_annotations_targets", ctypes.c_int32, _vp, ctypes.c_int32, ctypes.c_double, _cp, _cp,
+                          ctypes.POINTER(_vp))
+_targets_view = _lib.prototype("vdr_targets_view", ctypes.c_int32, _vp, _szp,
+                               ctypes.POINTER(ctypes.POINTER(ctypes.c_int64)),
+                               ctypes.POINTER(ctypes.POINTER(ctypes.c_double)),
+                               ctypes.POINTER(ctypes.POINTER(ctypes.c_double)),
+                               ctypes.POINTER(ctypes.POINTER(ctypes.c_int32)),
+                               ctypes.POINTER(ctypes.POINTER(ctypes.c_int32)))
+_targets_release = _lib.prototype("vdr_targets_release", None, _vp)
+_string_free = _lib.prototype("vdr_string_free", None, ctypes.c_void_p)
+_stats_json = _lib.prototype("vdr_annotations_stats_json", ctypes.c_int32, _vp, ctypes.c_int32, ctypes.c_double,
+                             ctypes.POINTER(ctypes.c_void_p))
+_qc_json = _lib.prototype("vdr_annotations_qc_json", ctypes.c_int32, _vp, ctypes.POINTER(ctypes.c_void_p))
+
+LAYOUTS = ("annotations", "consensus_annotations", "image_labels", "consensus_image_labels", "kaggle_train",
+           "kaggle_submission")
+TARGET_MODES = {"all": 0, "fused": 1}
+
+
+@dataclass(frozen=True)
+class Label:
+    """One of the 28 VinDr-CXR labels: exact dataset spelling, kind and Kaggle class id."""
+    index: int
+    name: str
+    kind: str  # "local" (has boxes) or "global"
+    kaggle_class_id: int | None
+
+
+def _load_labels() -> tuple[Label, ...]:
+    out = []
+    for i in range(28):
+        name, kind, kid = ctypes.c_char_p(), ctypes.c_int32(), ctypes.c_int32()
+        _lib.check(_label_info(i, ctypes.byref(name), ctypes.byref(kind), ctypes.byref(kid)))
+        out.append(Label(i, name.value.decode(), "local" if kind.value == 0 else "global",
+                         None if kid.value < 0 else kid.value))
+    return tuple(out)
+
+
+LABELS: tuple[Label, ...] = _load_labels()
+"""The 28 labels in the column order of image_labels_train.csv (22 local, then 6 global)."""
+KAGGLE_CLASSES: tuple[Label, ...] = tuple(sorted((l for l in LABELS if l.kaggle_class_id is not None),
+                                                 key=lambda l: l.kaggle_class_id))
+"""The 15 Kaggle VinBigData classes, indexed by class id (14 = "No finding")."""
+
+
+def label(name: str) -> Label:
+    """The label spelled `name`: exact, an alias ("Other disease") or another letter case."""
+    idx = ctypes.c_int32()
+    _lib.check(_label_lookup(name.encode(), ctypes.byref(idx)))
+    return LABELS[idx.value]
+
+
+def _string(call, *args) -> str:
+    n = ctypes.c_size_t()
+    _lib.check(call(*args, None, 0, ctypes.byref(n)))
+    buf = ctypes.create_string_buffer(n.value + 1)
+    _lib.check(call(*args, buf, n.value + 1, ctypes.byref(n)))
+    return buf.value.decode("utf-8")
+
+
+def _owned_json(call, *args) -> dict:
+    out = ctypes.c_void_p()
+    _lib.check(call(*args, ctypes.byref(out)))
+    try:
+        return json.loads(ctypes.string_at(out.value).decode("utf-8"))
+    finally:
+        _string_free(out)
+
+
+def _opt(s: str | None) -> bytes | None:
+    return None if s is None else s.encode()
+
+
+class Annotations:
+    """A dataset index over one or more annotation / image-label CSV files.
+
+    Not safe to add files from one thread while another reads; reading from several threads is.
+    """
+
+    def __init__(self, *paths: str | os.PathLike):
+        if not paths:
+            raise InvalidArgumentError("give at least one CSV path")
+        self._h = _vp()
+        self._ids = None
+        self.layouts: list[str] = []
+        layout = ctypes.c_int32()
+        _lib.check(_open(os.fsencode(paths[0]), ctypes.byref(self._h), ctypes.byref(layout)))
+        self.layouts.append(LAYOUTS[layout.value])
+        for p in paths[1:]:
+            self.add(p)
+
+    @classmethod
+    def empty(cls) -> "Annotations":
+        """An index with no files yet; fill it with `add`."""
+        self = cls.__new__(cls)
+        self._h = _vp()
+        self._ids = None
+        self.layouts = []
+        _lib.check(_create(ctypes.byref(self._h)))
+        return self
+
+    def add(self, path: str | os.PathLike) -> str:
+        """Adds another CSV (layout detected from its header) and returns its layout name."""
+        layout = ctypes.c_int32()
+        _lib.check(_add(self._handle, os.fsencode(path), ctypes.byref(layout)))
+        self.layouts.append(LAYOUTS[layout.value])
+        self._ids = None
+        return self.layouts[-1]
+
+    @property
+    def _handle(self):
+        if not self._h:
+            raise InvalidArgumentError("the Annotations object is closed")
+        return self._h
+
+    def close(self) -> None:
+        """Releases the native index (also done when the object is garbage collected)."""
+        if getattr(self, "_h", None):
+            _close(self._h)
+            self._h = _vp()
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self) -> "Annotations":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        n = ctypes.c_size_t()
+        _lib.check(_image_count(self._handle, ctypes.byref(n)))
+        return n.value
+
+    @property
+    def image_ids(self) -> list[str]:
+        """Image ids in index order (first appearance across the files)."""
+        if self._ids is None:
+            text = _string(_image_ids, self._handle)
+            self._ids = text.split("\n") if text else []
+        return self._ids
+
+    def __contains__(self, image_id: str) -> bool:
+        return image_id in set(self.image_ids)
+
+    @property
+    def readers(self) -> list[str]:
+        """rad_id values in natural order (R1, R2, ..., R10, ...); target `readers` index this."""
+        n = ctypes.c_size_t()
+        _lib.check(_reader_count(self._handle, ctypes.byref(n)))
+        return [_string(_reader_name, self._handle, i) for i in range(n.value)]
+
+    def set_image_size(self, image_id: str, width: int, height: int) -> None:
+        """Records an image's pixel size (enables out-of-image QC)."""
+        _lib.check(_set_size(self._handle, image_id.encode(), int(width), int(height)))
+
+    def labels(self, min_votes: int = 2, reader: str | None = None, exclude: Iterable[str] = ()) -> np.ndarray:
+        """Image-level labels, uint8 (images, 28) in `LABELS` order.
+
+        A label holds when at least `min_votes` of the included readers gave it (1 = union;
+        consensus test rows are the answer themselves). `reader` keeps one radiologist;
+        `exclude` drops some.
+        """
+        out = np.zeros((len(self), 28), dtype=np.uint8)
+        _lib.check(_labels(self._handle, int(min_votes), _opt(reader), ",".join(exclude).encode(),
+                           out.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8))))
+        return out
+
+    def targets(self, mode: str = "fused", iou_thr: float = 0.4, reader: str | None = None,
+                exclude: Iterable[str] = ()) -> dict[str, np.ndarray]:
+        """Box targets of every image in one call.
+
+        mode: 'all' (every included reader's boxes, score 1) or 'fused' (weighted boxes fusion
+        across readers at `iou_thr`; score = share of readers in the cluster).
+        Returns numpy columns: image (int64 index into image_ids), boxes (float64 (N, 4) pixels),
+        scores (float64), labels (int32 `LABELS` index), readers (int32 index into `readers`,
+        -1 for consensus or fused boxes).
+        """
+        if mode not in TARGET_MODES:
+            raise InvalidArgumentError(f"mode must be one of {list(TARGET_MODES)}, got {mode!r}")
+        t = _vp()
+        _lib.check(_targets(self._handle, TARGET_MODES[mode], float(iou_thr), _opt(reader), ",".join(exclude).encode(),
+                            ctypes.byref(t)))
+        try:
+            n = ctypes.c_size_t()
+            ptrs = [ctypes.POINTER(ctypes.c_int64)(), ctypes.POINTER(ctypes.c_double)(),
+                    ctypes.POINTER(ctypes.c_double)(), ctypes.POINTER(ctypes.c_int32)(),
+                    ctypes.POINTER(ctypes.c_int32)()]
+            _lib.check(_targets_view(t, ctypes.byref(n), *[ctypes.byref(p) for p in ptrs]))
+            k = n.value
+            if k == 0:
+                return {"image": np.zeros(0, np.int64), "boxes": np.zeros((0, 4)), "scores": np.zeros(0),
+                        "labels": np.zeros(0, np.int32), "readers": np.zeros(0, np.int32)}
+            shapes = [(k,), (k, 4), (k,), (k,), (k,)]
+            cols = [np.ctypeslib.as_array(p, shape=shape).copy() for p, shape in zip(ptrs, shapes)]
+            return dict(zip(("image", "boxes", "scores", "labels", "readers"), cols))
+        finally:
+            _targets_release(t)
+
+    def boxes(self, image_id: str, mode: str = "all", **kwargs) -> dict[str, np.ndarray]:
+        """The targets of one image (see `targets`), without the image column."""
+        ids = self.image_ids
+        try:
+            i = ids.index(image_id)
+        except ValueError:
+            raise InvalidArgumentError(f"unknown image_id {image_id!r}") from None
+        t = self.targets(mode, **kwargs)
+        sel = t["image"] == i
+        return {k: v[sel] for k, v in t.items() if k != "image"}
+
+    def statistics(self, min_votes: int = 2, iou_thr: float = 0.4) -> dict:
+        """Table 2 statistics: {'images', 'rows', 'boxes', 'labels': {name: {'majority', 'percent',
+        'any', 'rows', 'boxes', 'box_f1', 'fleiss_kappa', ...}}, 'readers': {rad_id: {...}}}."""
+        return _owned_json(_stats_json, self._handle, int(min_votes), float(iou_thr))
+
+    def quality_issues(self) -> dict:
+        """Label QC: {'counts': {rule: n}, 'issues': [{'rule', 'image_id', 'rad_id', 'rows', 'message'}]}."""
+        return _owned_json(_qc_json, self._handle)

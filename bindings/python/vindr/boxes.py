@@ -1,0 +1,218 @@
+"""Box math with numpy in, numpy out: formats, IoU, NMS, soft-NMS and weighted boxes fusion.
+
+`nms`, `soft_nms` and `weighted_boxes_fusion` take and return what ensemble-boxes 1.0.9's
+functions of the same names take and return (lists of per-model arrays, normalised x1, y1, x2, y2
+coordinates) and give the same results. Differences, all deliberate: invalid input (NaN, a wrong
+number of weights or scores, an unknown conf_type) raises `InvalidArgumentError` instead of
+printing and exiting or silently resetting the weights; coordinate repairs (swapped corners,
+clamping into [0, 1], zero-area boxes) are reported in one warning with counts; arithmetic is
+float64 throughout (ensemble-boxes keeps float32 inputs in float32 in NMS and soft-NMS; WBF's own
+float32 accumulation is reproduced exactly); the caller's score arrays are never modified
+(ensemble-boxes' NMS overwrites the list entries when weights are given). Boxes with exactly equal
+scores beyond 16 per label may come out in a different order than numpy's unstable sort gives.
+"""
+from __future__ import annotations
+
+import ctypes
+import warnings
+from typing import Sequence
+
+import numpy as np
+
+from . import _lib
+from .errors import InvalidArgumentError
+
+# Array arguments are passed as raw addresses (c_void_p), the cheapest ctypes conversion.
+_dp = _i64p = _szp = ctypes.c_void_p
+
+_iou = _lib.prototype("vdr_box_iou", ctypes.c_int32, _dp, ctypes.c_size_t, _dp, ctypes.c_size_t, _dp)
+_convert = _lib.prototype("vdr_box_convert", ctypes.c_int32, _dp, ctypes.c_size_t, ctypes.c_int32, ctypes.c_int32,
+                          ctypes.c_double, ctypes.c_double, _dp)
+_nms = _lib.prototype("vdr_nms", ctypes.c_int32, _dp, _dp, _i64p, _szp, ctypes.c_size_t, _dp, ctypes.c_double,
+                      _i64p, _dp, _dp, _i64p, _szp, _i64p)
+_soft_nms = _lib.prototype("vdr_soft_nms", ctypes.c_int32, _dp, _dp, _i64p, _szp, ctypes.c_size_t, _dp,
+                           ctypes.c_int32, ctypes.c_double, ctypes.c_double, ctypes.c_double,
+                           _i64p, _dp, _dp, _dp, _i64p, _szp, _i64p)
+_wbf = _lib.prototype("vdr_wbf", ctypes.c_int32, _dp, _dp, _i64p, _szp, ctypes.c_size_t, _dp, ctypes.c_double,
+                      ctypes.c_double, ctypes.c_int32, ctypes.c_bool, ctypes.c_bool, _dp, _dp, _i64p, _szp, _i64p)
+
+FORMATS = {"xyxy": 0, "xywh": 1, "cxcywh": 2}
+CONF_TYPES = {"avg": 0, "max": 1, "box_and_model_avg": 2, "absent_model_aware_avg": 3}
+
+
+def _ptr(a: np.ndarray | None, ptype=None):
+    """The address of a C-contiguous array's data (None for None). `c_char.from_buffer` is
+    several times cheaper than `ndarray.ctypes`; read-only and empty arrays take the slow path."""
+    if a is None:
+        return None
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(a))
+    except (TypeError, ValueError):
+        return a.ctypes.data
+
+
+def _f64(a, shape_msg: str, ncol: int | None = None) -> np.ndarray:
+    arr = np.ascontiguousarray(a, dtype=np.float64)
+    if ncol is not None:
+        if arr.size == 0:
+            arr = arr.reshape(0, ncol)
+        if arr.ndim != 2 or arr.shape[1] != ncol:
+            raise InvalidArgumentError(f"{shape_msg} must have shape (N, {ncol}), got {arr.shape}")
+    return arr
+
+
+def box_iou(boxes1, boxes2) -> np.ndarray:
+    """IoU matrix (float64, shape (N, M)) of two arrays of x1, y1, x2, y2 boxes (any unit)."""
+    a = _f64(boxes1, "boxes1", 4)
+    b = _f64(boxes2, "boxes2", 4)
+    out = np.empty((a.shape[0], b.shape[0]), dtype=np.float64)
+    _lib.check(_iou(_ptr(a, _dp), a.shape[0], _ptr(b, _dp), b.shape[0], _ptr(out, _dp)))
+    return out
+
+
+def convert_boxes(boxes, src: str = "xyxy", dst: str = "xywh", scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+    """Converts (N, 4) boxes between 'xyxy', 'xywh' and 'cxcywh', then multiplies x by scale[0] and
+    y by scale[1] (pass (1/width, 1/height) to normalise pixels, (width, height) to undo it)."""
+    if src not in FORMATS or dst not in FORMATS:
+        raise InvalidArgumentError(f"formats must be among {sorted(FORMATS)}, got {src!r} -> {dst!r}")
+    a = _f64(boxes, "boxes", 4)
+    out = np.empty_like(a)
+    _lib.check(_convert(_ptr(a, _dp), a.shape[0], FORMATS[src], FORMATS[dst], float(scale[0]), float(scale[1]),
+                        _ptr(out, _dp)))
+    return out
+
+
+class _Models:
+    """Per-model lists concatenated into the flat arrays the C calls take."""
+
+    def __init__(self, boxes_list, scores_list, labels_list, integer_labels):
+        if not (len(boxes_list) == len(scores_list) == len(labels_list)):
+            raise InvalidArgumentError(
+                f"{len(boxes_list)} box arrays, {len(scores_list)} score arrays and {len(labels_list)} label arrays")
+        boxes, scores, labels = [], [], []
+        for m, (b, s, l) in enumerate(zip(boxes_list, scores_list, labels_list)):
+            b, s, l = np.asarray(b), np.asarray(s), np.asarray(l)
+            if b.size == 0:
+                b = b.reshape(0, 4)
+            if len(b) != len(s) or len(b) != len(l):
+                raise InvalidArgumentError(f"model {m}: {len(b)} boxes, {len(s)} scores and {len(l)} labels")
+            boxes.append(b), scores.append(s), labels.append(l)
+        self.sizes = np.array([len(b) for b in boxes], dtype=np.uintp)
+        self.boxes_in = np.concatenate(boxes) if boxes else np.zeros((0, 4))
+        self.scores_in = np.concatenate(scores) if scores else np.zeros(0)
+        self.labels_in = np.concatenate(labels) if labels else np.zeros(0)
+        self.boxes = _f64(self.boxes_in, "boxes", 4)
+        self.scores = np.ascontiguousarray(self.scores_in, dtype=np.float64).reshape(-1)
+        flat = self.labels_in.reshape(-1)
+        codes = np.ascontiguousarray(flat, dtype=np.int64)
+        if integer_labels or flat.dtype.kind in "iub" or bool((codes == flat).all()):
+            self.codes = codes  # integer-valued labels group and sort as themselves
+        else:
+            # Other label values -> int codes in np.unique order (ensemble-boxes groups by np.unique).
+            _, inverse = np.unique(flat, return_inverse=True)
+            self.codes = np.ascontiguousarray(inverse.reshape(-1), dtype=np.int64)
+        self.n = self.boxes.shape[0]
+
+    def args(self, weights):
+        return (_ptr(self.boxes, _dp), _ptr(self.scores, _dp), _ptr(self.codes, _i64p), _ptr(self.sizes, _szp),
+                len(self.sizes), _ptr(weights, _dp))
+
+
+def _warn_adjustments(fn: str, adj: np.ndarray) -> None:
+    parts = []
+    if adj[0]:
+        parts.append(f"swapped reversed corners of {adj[0]} boxes")
+    if adj[1]:
+        parts.append(f"clamped {adj[1]} coordinates into [0, 1] (check that boxes are normalised)")
+    if adj[2]:
+        parts.append(f"removed {adj[2]} boxes with zero area")
+    if parts:
+        warnings.warn(f"{fn}: " + "; ".join(parts), stacklevel=3)
+
+
+def _weighted_scores(scores_list, weights):
+    """ensemble-boxes' `nms_method` scaling: score * weight / sum(weights), per model."""
+    if weights is None:
+        return scores_list
+    weights = np.asarray(weights)
+    if len(weights) != len(scores_list):
+        raise InvalidArgumentError(f"{len(weights)} weights for {len(scores_list)} models")
+    return [(np.asarray(s) * weights[i]) / weights.sum() for i, s in enumerate(scores_list)]
+
+
+def _nms_common(fn_name, call, boxes, scores, labels, weights, decayed):
+    models = _Models(boxes, _weighted_scores(scores, weights), labels, integer_labels=False)
+    n = models.n
+    index = np.empty(n, dtype=np.int64)
+    out_boxes = np.empty((n, 4), dtype=np.float64)
+    out_scores = np.empty(n, dtype=np.float64)
+    out_labels = np.empty(n, dtype=np.int64)
+    count = ctypes.c_size_t()
+    adj = np.zeros(4, dtype=np.int64)
+    extra = (_ptr(np.empty(n), _dp),) if decayed else ()
+    _lib.check(call(models.args(None), index, out_boxes, out_scores, out_labels, count, adj, extra))
+    _warn_adjustments(fn_name, adj)
+    k = count.value
+    keep = index[:k]
+    box_dtype = models.boxes_in.dtype if models.boxes_in.dtype.kind == "f" else np.float64
+    return (out_boxes[:k].astype(box_dtype, copy=False), models.scores_in[keep], models.labels_in[keep])
+
+
+def nms(boxes: Sequence, scores: Sequence, labels: Sequence, iou_thr: float = 0.5, weights=None):
+    """Class-aware NMS over several models' predictions (ensemble-boxes `nms`).
+
+    boxes: list over models of (N_m, 4) normalised x1, y1, x2, y2; scores, labels: lists of (N_m,).
+    weights: optional per-model weights (scores become score * weight / sum(weights)).
+    Returns (boxes, scores, labels), grouped by ascending label and best first within a label.
+    """
+    def call(args, index, ob, os, ol, count, adj, extra):
+        return _nms(*args, float(iou_thr), _ptr(index, _i64p), _ptr(ob, _dp), _ptr(os, _dp), _ptr(ol, _i64p),
+                    ctypes.byref(count), _ptr(adj, _i64p))
+    return _nms_common("nms", call, boxes, scores, labels, weights, decayed=False)
+
+
+def soft_nms(boxes: Sequence, scores: Sequence, labels: Sequence, method: int = 2, iou_thr: float = 0.5,
+             sigma: float = 0.5, thresh: float = 0.001, weights=None):
+    """Soft-NMS over several models' predictions (ensemble-boxes `soft_nms`).
+
+    method: 1 linear (scores of boxes with IoU > iou_thr times 1 - IoU), 2 gaussian
+    (exp(-IoU^2 / sigma)). Keeps boxes whose decayed score ends above `thresh` and, like
+    ensemble-boxes, returns their undecayed scores.
+    """
+    if method not in (1, 2):
+        raise InvalidArgumentError(f"method must be 1 (linear) or 2 (gaussian), got {method!r}")
+
+    def call(args, index, ob, os, ol, count, adj, extra):
+        return _soft_nms(*args, int(method), float(iou_thr), float(sigma), float(thresh), _ptr(index, _i64p),
+                         _ptr(ob, _dp), _ptr(os, _dp), extra[0], _ptr(ol, _i64p), ctypes.byref(count),
+                         _ptr(adj, _i64p))
+    return _nms_common("soft_nms", call, boxes, scores, labels, weights, decayed=True)
+
+
+def weighted_boxes_fusion(boxes_list: Sequence, scores_list: Sequence, labels_list: Sequence, weights=None,
+                          iou_thr: float = 0.55, skip_box_thr: float = 0.0, conf_type: str = "avg",
+                          allows_overflow: bool = False):
+    """Weighted boxes fusion (ensemble-boxes `weighted_boxes_fusion`, same arguments and results).
+
+    boxes_list: list over models of (N_m, 4) normalised x1, y1, x2, y2; scores_list, labels_list:
+    lists of (N_m,). conf_type: 'avg', 'max', 'box_and_model_avg' or 'absent_model_aware_avg'.
+    Returns (boxes float64 (K, 4), scores float64 (K,), labels float64 (K,)), best score first.
+    """
+    if conf_type not in CONF_TYPES:
+        raise InvalidArgumentError(f"conf_type must be one of {list(CONF_TYPES)}, got {conf_type!r}")
+    models = _Models(boxes_list, scores_list, labels_list, integer_labels=True)
+    w = None if weights is None else np.ascontiguousarray(weights, dtype=np.float64).reshape(-1)
+    if w is not None and len(w) != len(boxes_list):
+        raise InvalidArgumentError(f"{len(w)} weights for {len(boxes_list)} models: give one weight per model")
+    n = models.n
+    out_boxes = np.empty((n, 4), dtype=np.float64)
+    out_scores = np.empty(n, dtype=np.float64)
+    out_labels = np.empty(n, dtype=np.int64)
+    count = ctypes.c_size_t()
+    adj = np.zeros(4, dtype=np.int64)
+    _lib.check(_wbf(*models.args(w), float(iou_thr), float(skip_box_thr), CONF_TYPES[conf_type],
+                    bool(allows_overflow), True, _ptr(out_boxes, _dp), _ptr(out_scores, _dp),
+                    _ptr(out_labels, _i64p), ctypes.byref(count), _ptr(adj, _i64p)))
+    _warn_adjustments("weighted_boxes_fusion", adj)
+    k = count.value
+    return out_boxes[:k], out_scores[:k], out_labels[:k].astype(np.float64)

@@ -1,0 +1,87 @@
+"""The VinBigData competition metric: PASCAL VOC 2010 all-point AP at IoU > 0.4 per Kaggle class,
+averaged over the classes present in the ground truth ("No finding" is class 14 with the box
+0 0 1 1), plus a COCO-style 101-point mode (pycocotools' matching at one IoU threshold).
+"""
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+
+import numpy as np
+
+from . import _lib
+from .annotations import KAGGLE_CLASSES
+from .errors import InvalidArgumentError
+
+_dp = ctypes.POINTER(ctypes.c_double)
+_i64p = ctypes.POINTER(ctypes.c_int64)
+
+_evaluate_files = _lib.prototype("vdr_evaluate_files", ctypes.c_int32, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int32,
+                                 ctypes.c_char_p, ctypes.c_double, ctypes.c_double, ctypes.c_int32, _dp, _dp, _i64p)
+_evaluate = _lib.prototype("vdr_evaluate", ctypes.c_int32, _i64p, _i64p, _dp, ctypes.c_size_t, _i64p, _i64p, _dp, _dp,
+                           ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_double, ctypes.c_int32, _dp, _dp)
+
+MODES = {"voc": 0, "coco": 1}
+
+
+def _mode(mode: str) -> int:
+    if mode not in MODES:
+        raise InvalidArgumentError(f"mode must be 'voc' or 'coco', got {mode!r}")
+    return MODES[mode]
+
+
+def evaluate(gt: str | os.PathLike, pred: str | os.PathLike, iou_threshold: float = 0.4, mode: str = "voc",
+             gt_readers: str = "all", fuse_iou: float = 0.4) -> dict:
+    """Scores a Kaggle submission CSV against ground truth (Kaggle train.csv or PhysioNet
+    annotations_test.csv layout).
+
+    gt_readers: 'all' (every row as given), 'fused' (readers' boxes fused per image by weighted
+    boxes fusion at `fuse_iou`) or one rad_id such as 'R8'.
+    Returns {'mAP': float, 'ap': {class name: AP for classes in the ground truth},
+    'gt_counts': {class name: boxes}}.
+    """
+    if gt_readers == "all":
+        gt_mode, reader = 0, None
+    elif gt_readers == "fused":
+        gt_mode, reader = 2, None
+    else:
+        gt_mode, reader = 1, gt_readers.encode()
+    mean = ctypes.c_double()
+    ap = np.empty(15, dtype=np.float64)
+    counts = np.empty(15, dtype=np.int64)
+    _lib.check(_evaluate_files(os.fsencode(gt), os.fsencode(pred), gt_mode, reader, float(fuse_iou),
+                               float(iou_threshold), _mode(mode), ctypes.byref(mean), ap.ctypes.data_as(_dp),
+                               counts.ctypes.data_as(_i64p)))
+    names = [c.name for c in KAGGLE_CLASSES]
+    return {"mAP": mean.value,
+            "ap": {names[k]: float(ap[k]) for k in range(15) if not math.isnan(ap[k])},
+            "gt_counts": {names[k]: int(counts[k]) for k in range(15) if counts[k] > 0}}
+
+
+def average_precision(gt_boxes, gt_labels, gt_images, det_boxes, det_scores, det_labels, det_images,
+                      num_images: int | None = None, num_classes: int | None = None, iou_threshold: float = 0.4,
+                      mode: str = "voc") -> tuple[float, np.ndarray]:
+    """AP per class from arrays (boxes (N, 4) x_min, y_min, x_max, y_max; integer labels and
+    image indices). Returns (mean over classes with ground truth, AP array of num_classes with
+    NaN for classes without ground truth)."""
+    gb = np.ascontiguousarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
+    db = np.ascontiguousarray(det_boxes, dtype=np.float64).reshape(-1, 4)
+    gl = np.ascontiguousarray(gt_labels, dtype=np.int64).reshape(-1)
+    gi = np.ascontiguousarray(gt_images, dtype=np.int64).reshape(-1)
+    dl = np.ascontiguousarray(det_labels, dtype=np.int64).reshape(-1)
+    di = np.ascontiguousarray(det_images, dtype=np.int64).reshape(-1)
+    ds = np.ascontiguousarray(det_scores, dtype=np.float64).reshape(-1)
+    if not (len(gb) == len(gl) == len(gi)) or not (len(db) == len(dl) == len(di) == len(ds)):
+        raise InvalidArgumentError("ground-truth and detection columns must have one entry per box")
+    if num_images is None:
+        num_images = int(max(gi.max(initial=-1), di.max(initial=-1)) + 1)
+    if num_classes is None:
+        num_classes = int(max(gl.max(initial=-1), dl.max(initial=-1)) + 1)
+    mean = ctypes.c_double()
+    ap = np.empty(max(num_classes, 0), dtype=np.float64)
+    _lib.check(_evaluate(gi.ctypes.data_as(_i64p), gl.ctypes.data_as(_i64p), gb.ctypes.data_as(_dp), len(gb),
+                         di.ctypes.data_as(_i64p), dl.ctypes.data_as(_i64p), ds.ctypes.data_as(_dp),
+                         db.ctypes.data_as(_dp), len(db), num_images, num_classes, float(iou_threshold), _mode(mode),
+                         ctypes.byref(mean), ap.ctypes.data_as(_dp)))
+    return mean.value, ap

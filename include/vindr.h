@@ -140,6 +140,15 @@
 /* Cache formats (vdr_cache_build). */
 #define VDR_CACHE_JPEG 0
 #define VDR_CACHE_RAW 1
+/* Box policies (vdr_samples_from_dataset). */
+#define VDR_POLICY_UNION 0
+#define VDR_POLICY_FUSED 1
+#define VDR_POLICY_MAJORITY 2
+#define VDR_POLICY_READER 3
+#define VDR_POLICY_RANDOM_READER 4
+/* Class spaces of box labels. */
+#define VDR_CLASSES_TAXONOMY 0
+#define VDR_CLASSES_KAGGLE 1
 /* AP interpolation: PASCAL VOC 2010 all-point (the competition's metric). */
 #define VDR_AP_VOC2010 0
 /* AP interpolation: COCO 101-point, pycocotools matching, at one IoU threshold. */
@@ -435,6 +444,15 @@ int32_t vdr_samples_create(void * * out_);
 
 /// Releases a sample list; NULL is accepted.
 void vdr_samples_destroy(void * samples);
+
+/// Builds samples for every image of an annotation index whose DICOM is found under `root`
+/// (PhysioNet `train/`/`test/`, Kaggle `train/`, or any tree of `<image_id>.dicom`/`.dcm`).
+/// Boxes follow `policy` (VDR_POLICY_*; `iou` for FUSED and MAJORITY, `min_readers` for MAJORITY,
+/// `reader` for READER); labels are in `classes` (VDR_CLASSES_*); readers listed in
+/// `excluded` (comma-separated, may be NULL) are left out; global labels are a 28-long multi-hot
+/// vector of the labels at least `global_min_votes` readers gave. An image without a DICOM is
+/// an error naming it.
+int32_t vdr_samples_from_dataset(char const * root, void * index, int32_t policy, double iou, int32_t minReaders, char const * reader, int32_t classes, char const * excluded, int32_t globalMinVotes, void * * out_);
 
 /// Soft-NMS (method VDR_SOFT_NMS_*) with ensemble-boxes 1.0.9 `soft_nms` semantics: same input
 /// handling as vdr_nms; keeps boxes whose decayed score ends above `thresh`, in selection order

@@ -1,3 +1,4 @@
+import Foundation
 import VinDrDICOM
 import VinDrImaging
 import VinDrLoader
@@ -348,5 +349,64 @@ public let VDR_CACHE_RAW: Int32 = 1
         } catch let e as LoaderError {
             throw ABIError(status: VDR_ERR_IO, message: e.message)
         }
+    }
+}
+
+/// Box policies (vdr_samples_from_dataset).
+public let VDR_POLICY_UNION: Int32 = 0
+public let VDR_POLICY_FUSED: Int32 = 1
+public let VDR_POLICY_MAJORITY: Int32 = 2
+public let VDR_POLICY_READER: Int32 = 3
+public let VDR_POLICY_RANDOM_READER: Int32 = 4
+/// Class spaces of box labels.
+public let VDR_CLASSES_TAXONOMY: Int32 = 0
+public let VDR_CLASSES_KAGGLE: Int32 = 1
+
+/// Builds samples for every image of an annotation index whose DICOM is found under `root`
+/// (PhysioNet `train/`/`test/`, Kaggle `train/`, or any tree of `<image_id>.dicom`/`.dcm`).
+/// Boxes follow `policy` (VDR_POLICY_*; `iou` for FUSED and MAJORITY, `min_readers` for MAJORITY,
+/// `reader` for READER); labels are in `classes` (VDR_CLASSES_*); readers listed in
+/// `excluded` (comma-separated, may be NULL) are left out; global labels are a 28-long multi-hot
+/// vector of the labels at least `global_min_votes` readers gave. An image without a DICOM is
+/// an error naming it.
+@c public func vdr_samples_from_dataset(_ root: UnsafePointer<CChar>?, _ index: OpaquePointer?, _ policy: Int32, _ iou: Double,
+                                        _ minReaders: Int32, _ reader: UnsafePointer<CChar>?, _ classes: Int32,
+                                        _ excluded: UnsafePointer<CChar>?, _ globalMinVotes: Int32,
+                                        _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
+    abiCall {
+        let root = try requireString(root, "root")
+        let handle = try annotations(index)
+        let out = try require(out, "out")
+        guard iou > 0, iou <= 1 || policy == VDR_POLICY_UNION || policy == VDR_POLICY_READER || policy == VDR_POLICY_RANDOM_READER else {
+            throw ABIError(status: VDR_ERR_ARGUMENT, message: "iou \(iou) not in (0, 1]")
+        }
+        var options = DatasetOptions()
+        switch policy {
+        case VDR_POLICY_UNION: options.policy = .union
+        case VDR_POLICY_FUSED: options.policy = .fused(iouThreshold: iou)
+        case VDR_POLICY_MAJORITY:
+            guard minReaders >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_readers must be at least 1") }
+            options.policy = .majority(iouThreshold: iou, minimumReaders: Int(minReaders))
+        case VDR_POLICY_READER: options.policy = .reader(try requireString(reader, "reader"))
+        case VDR_POLICY_RANDOM_READER: options.policy = .randomReader
+        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown box policy \(policy)")
+        }
+        switch classes {
+        case VDR_CLASSES_TAXONOMY: options.classes = .taxonomy
+        case VDR_CLASSES_KAGGLE: options.classes = .kaggle
+        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown class space \(classes)")
+        }
+        guard globalMinVotes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "global_min_votes must be at least 1") }
+        options.globalMinimumVotes = Int(globalMinVotes)
+        if let excluded {
+            options.excludedReaders = Set(String(cString: excluded).split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+        }
+        let box = SamplesBox()
+        do {
+            box.samples = try Dataset.samples(root: root, index: handle.index, options: options)
+        } catch let e as LoaderError {
+            throw ABIError(status: VDR_ERR_IO, message: e.message)
+        }
+        out.pointee = Unmanaged.passRetained(box).toOpaque()
     }
 }

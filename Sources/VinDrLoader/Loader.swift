@@ -43,8 +43,10 @@ public final class Loader: @unchecked Sendable {
         globalLabelCount = samples.first?.globalLabels.count ?? 0
         (cache, cacheStatus) = try Loader.openCache(options: options, samples: samples)
         for s in samples {
-            guard s.boxes.count % 4 == 0, s.boxes.count / 4 == s.labels.count else {
-                throw LoaderError("image \(s.imageID): \(s.boxes.count) box values for \(s.labels.count) labels")
+            for t in [ReaderTargets(boxes: s.boxes, labels: s.labels)] + s.readerTargets {
+                guard t.boxes.count % 4 == 0, t.boxes.count / 4 == t.labels.count else {
+                    throw LoaderError("image \(s.imageID): \(t.boxes.count) box values for \(t.labels.count) labels")
+                }
             }
             guard s.globalLabels.count == globalLabelCount else {
                 throw LoaderError("image \(s.imageID): \(s.globalLabels.count) global labels, others have \(globalLabelCount)")
@@ -206,7 +208,12 @@ public final class EpochRun: @unchecked Sendable {
             let flip = o.flipProbability > 0 && loader.sampler.coin(epoch: epoch, sample: index, salt: 0x666C6970) < o.flipProbability
             do {
                 let g = try renderer.render(sample, into: slot, flip: flip)
-                batch.append(sample: sample, index: index, geometry: g, flip: flip, width: o.width)
+                var targets = ReaderTargets(boxes: sample.boxes, labels: sample.labels)
+                if !sample.readerTargets.isEmpty {
+                    let draw = loader.sampler.coin(epoch: epoch, sample: index, salt: 0x7265_6164)
+                    targets = sample.readerTargets[min(Int(draw * Double(sample.readerTargets.count)), sample.readerTargets.count - 1)]
+                }
+                batch.append(sample: sample, targets: targets, index: index, geometry: g, flip: flip, width: o.width)
             } catch {
                 let reason = "image \(sample.imageID) (\(sample.path)): \(error)"
                 if o.errorPolicy == .raise { throw LoaderError(reason) }
@@ -220,20 +227,20 @@ public final class EpochRun: @unchecked Sendable {
 extension Batch {
     /// Records a rendered image's targets: boxes mapped through the render geometry, then
     /// mirrored (x -> width - x, min and max swapped) when flipped.
-    func append(sample: LoaderSample, index: Int, geometry g: RenderGeometry, flip: Bool, width: Int) {
+    func append(sample: LoaderSample, targets t: ReaderTargets, index: Int, geometry g: RenderGeometry, flip: Bool, width: Int) {
         count += 1
         imageIDs.append(sample.imageID)
         sampleIndices.append(index)
         let w = Float(width)
-        for i in 0..<sample.labels.count {
-            var x0 = Float(Double(sample.boxes[4 * i]) * g.scaleX + g.offsetX)
-            let y0 = Float(Double(sample.boxes[4 * i + 1]) * g.scaleY + g.offsetY)
-            var x1 = Float(Double(sample.boxes[4 * i + 2]) * g.scaleX + g.offsetX)
-            let y1 = Float(Double(sample.boxes[4 * i + 3]) * g.scaleY + g.offsetY)
+        for i in 0..<t.labels.count {
+            var x0 = Float(Double(t.boxes[4 * i]) * g.scaleX + g.offsetX)
+            let y0 = Float(Double(t.boxes[4 * i + 1]) * g.scaleY + g.offsetY)
+            var x1 = Float(Double(t.boxes[4 * i + 2]) * g.scaleX + g.offsetX)
+            let y1 = Float(Double(t.boxes[4 * i + 3]) * g.scaleY + g.offsetY)
             if flip { (x0, x1) = (w - x1, w - x0) }
             boxes += [x0, y0, x1, y1]
         }
-        labels += sample.labels
+        labels += t.labels
         boxOffsets.append(Int64(labels.count))
         globalLabels += sample.globalLabels
         transforms += [g.scaleX, g.scaleY, g.offsetX, g.offsetY, flip ? 1 : 0]

@@ -11,6 +11,9 @@ public struct LoaderSample: Sendable, Equatable {
     public var labels: [Int64]
     /// Multi-hot vector of image-level labels (may be empty).
     public var globalLabels: [Float]
+    /// When not empty, each epoch uses one of these target sets (one per reader), drawn per
+    /// (seed, epoch, sample) instead of `boxes`/`labels`.
+    public var readerTargets: [ReaderTargets] = []
 
     public init(imageID: String, path: String, boxes: [Float] = [], labels: [Int64] = [], globalLabels: [Float] = []) {
         self.imageID = imageID
@@ -18,6 +21,17 @@ public struct LoaderSample: Sendable, Equatable {
         self.boxes = boxes
         self.labels = labels
         self.globalLabels = globalLabels
+    }
+}
+
+/// One reader's boxes (4 values each, source pixels) and class indices.
+public struct ReaderTargets: Sendable, Equatable {
+    public var boxes: [Float]
+    public var labels: [Int64]
+
+    public init(boxes: [Float], labels: [Int64]) {
+        self.boxes = boxes
+        self.labels = labels
     }
 }
 

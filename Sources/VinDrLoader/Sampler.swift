@@ -68,12 +68,12 @@ public struct Sampler: Sendable, Equatable {
 }
 
 /// SplitMix64 (Steele, Lea, Flood 2014): small, fast, and identical on every platform.
-struct SplitMix64 {
-    var state: UInt64
+public struct SplitMix64: Sendable {
+    public var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -82,7 +82,7 @@ struct SplitMix64 {
     }
 
     /// Uniform in 0..<bound (Lemire's rejection method).
-    mutating func next(below bound: UInt64) -> UInt64 {
+    public mutating func next(below bound: UInt64) -> UInt64 {
         let threshold = (0 &- bound) % bound
         while true {
             let r = next()

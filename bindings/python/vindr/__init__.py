@@ -14,7 +14,7 @@ def version_number() -> int:
     return _lib.version_number()
 
 from .dicom import DicomImage, RenderTransform, read_dicom
-from .loader import Batch, CacheReport, Loader, Sample, build_cache
+from .loader import Batch, CacheReport, Dataset, Loader, Sample, build_cache
 from .boxes import box_iou, convert_boxes, nms, soft_nms, weighted_boxes_fusion
 from .annotations import KAGGLE_CLASSES, LABELS, Annotations, Label, label
 from .metrics import average_precision, evaluate

@@ -33,6 +33,8 @@ _cache_status = prototype("vdr_loader_cache_status", _i32, _vp, ctypes.c_char_p,
 _PROGRESS = ctypes.CFUNCTYPE(None, _i64, _i64, _vp)
 _cache_build = prototype("vdr_cache_build", _i32, _vp, _vp, ctypes.c_char_p, _i32, _i32, _PROGRESS, _vp,
                          ctypes.POINTER(_i64), ctypes.POINTER(_i64), ctypes.POINTER(_i64))
+_from_dataset = prototype("vdr_samples_from_dataset", _i32, ctypes.c_char_p, _vp, _i32, ctypes.c_double, _i32,
+                          ctypes.c_char_p, _i32, ctypes.c_char_p, _i32, ctypes.POINTER(_vp))
 _batch_release = prototype("vdr_batch_release", None, _vp)
 _batch_counts = prototype("vdr_batch_counts", _i32, _vp, ctypes.POINTER(_ssize), ctypes.POINTER(_ssize),
                           ctypes.POINTER(_ssize), ctypes.POINTER(_i64), ctypes.POINTER(_i64))
@@ -73,6 +75,52 @@ class Batch:
     skipped: list[tuple[str, str]]
 
 
+_POLICIES = {"union": 0, "fused": 1, "majority": 2, "reader": 3, "random": 4}
+
+
+class Dataset:
+    """The images of an annotation index found under `root` (PhysioNet `train/`, `test/`; Kaggle
+    `train/`; or any tree of `<image_id>.dicom`/`.dcm`), with training targets:
+
+    policy: "fused" (weighted boxes fusion across readers at `iou`), "majority" (fused boxes drawn
+        by at least `min_readers` readers), "union" (every reader's boxes), "reader" (the boxes
+        of `reader`, e.g. "R8"), or "random" (one reader per image, drawn anew each epoch);
+    classes: "taxonomy" (label index 0..27, vindr.LABELS order) or "kaggle" (class ids 0..13);
+    exclude: reader ids to leave out; global labels: 28-long multi-hot of the labels at least
+        `global_min_votes` readers gave (the paper's Table 2 rule with 2).
+    Pass it to `Loader` (or `build_cache`) in place of a list of Samples.
+    """
+
+    def __init__(self, root: str | os.PathLike, annotations, *, policy: str = "fused", iou: float = 0.4,
+                 min_readers: int = 2, reader: str | None = None, classes: str = "taxonomy", exclude: Sequence[str] = (),
+                 global_min_votes: int = 2):
+        from .annotations import Annotations
+        if policy not in _POLICIES:
+            raise ValueError(f"policy must be one of {sorted(_POLICIES)}, got {policy!r}")
+        if classes not in ("taxonomy", "kaggle"):
+            raise ValueError(f"classes must be 'taxonomy' or 'kaggle', got {classes!r}")
+        if policy == "reader" and not reader:
+            raise ValueError("policy='reader' needs reader='R...'")
+        if not isinstance(annotations, Annotations):
+            paths = [annotations] if isinstance(annotations, (str, os.PathLike)) else list(annotations)
+            annotations = Annotations(*paths)
+        self.annotations = annotations
+        self.root = os.fspath(root)
+        self._h = _vp()
+        check(_from_dataset(self.root.encode(), annotations._handle, _POLICIES[policy], float(iou), int(min_readers),
+                            reader.encode() if reader else None, 0 if classes == "taxonomy" else 1,
+                            ",".join(exclude).encode() if exclude else None, int(global_min_votes), ctypes.byref(self._h)))
+
+    def __len__(self) -> int:
+        n = _ssize()
+        check(_samples_count(self._h, ctypes.byref(n)))
+        return n.value
+
+    def __del__(self):
+        if getattr(self, "_h", None):
+            _samples_destroy(self._h)
+
+
 class Loader:
     """Iterates batches of one epoch per `iter()`; set `epoch` (and `start_step` to resume).
 
@@ -80,7 +128,7 @@ class Loader:
     is requested (pass copy=True to get arrays you may keep). Targets are always copies.
     """
 
-    def __init__(self, samples: Sequence[Sample], size: int | tuple[int, int] = 1024, *, batch_size: int = 16,
+    def __init__(self, samples: Sequence[Sample] | Dataset, size: int | tuple[int, int] = 1024, *, batch_size: int = 16,
                  letterbox: bool = True, pad: float = 0.0, window: str = "dicom", dtype: str = "uint8",
                  layout: str = "NCHW", channels: int = 1, shuffle: bool = True, seed: int = 0, drop_last: bool = False,
                  rank: int = 0, world_size: int = 1, workers: int | None = None, prefetch: int = 2, flip: float = 0.0,
@@ -207,8 +255,14 @@ def _prepare(samples, size, *, batch_size, letterbox, pad, window, dtype, layout
         raise ValueError(f"window must be 'dicom' or 'auto', got {window!r}")
     h, w = size
     handles = _Handles()
-    check(_samples_create(ctypes.byref(handles.samples)))
     global_count = 0
+    if isinstance(samples, Dataset):
+        handles.dataset = samples  # borrow its native sample list
+        handles.samples = samples._h
+        global_count = 28
+        samples = []
+    else:
+        check(_samples_create(ctypes.byref(handles.samples)))
     for s in samples:
         boxes = np.ascontiguousarray(s.boxes, dtype=np.float32).reshape(-1, 4)
         labels = np.ascontiguousarray(s.labels, dtype=np.int64).reshape(-1)
@@ -239,7 +293,7 @@ class CacheReport:
     failed: int
 
 
-def build_cache(samples: Sequence[Sample], directory: str | os.PathLike, size: int | tuple[int, int] = 512, *,
+def build_cache(samples: Sequence[Sample] | Dataset, directory: str | os.PathLike, size: int | tuple[int, int] = 512, *,
                 format: str = "jpeg", quality: int = 90, letterbox: bool = True, pad: float = 0.0,
                 window: str = "dicom", workers: int | None = None, progress=None) -> CacheReport:
     """Renders every sample once into `directory` (shards + index.json with CRC-32 checksums),
@@ -265,7 +319,9 @@ class _Handles:
     def __init__(self):
         self.samples = _vp()
         self.options = _vp()
+        self.dataset = None
 
     def __del__(self):
-        _samples_destroy(self.samples)
+        if self.dataset is None:
+            _samples_destroy(self.samples)
         _opts_destroy(self.options)

@@ -1,0 +1,126 @@
+import Foundation
+import VinDrAnnotations
+import VinDrBoxes
+
+/// How the readers' boxes of an image become its training targets.
+public enum BoxPolicy: Sendable, Equatable {
+    /// Every included reader's boxes.
+    case union
+    /// Weighted boxes fusion across readers (ensemble-boxes semantics), every fused box.
+    case fused(iouThreshold: Double)
+    /// Fused boxes that at least `minimumReaders` readers drew (the box analogue of the paper's
+    /// majority vote).
+    case majority(iouThreshold: Double, minimumReaders: Int)
+    /// One radiologist's boxes (e.g. "R8").
+    case reader(String)
+    /// Each epoch, one reader drawn at random per image (label-noise augmentation); the draw is
+    /// fixed by (seed, epoch, image), like the order.
+    case randomReader
+}
+
+/// Class indices of the box labels.
+public enum ClassSpace: Sendable, Equatable {
+    /// Taxonomy index 0..<28 (Taxonomy.labels order).
+    case taxonomy
+    /// Kaggle VinBigData class id 0...13 (local findings of the competition; others dropped).
+    case kaggle
+}
+
+/// What a dataset's samples carry.
+public struct DatasetOptions: Sendable {
+    public var policy: BoxPolicy
+    public var classes: ClassSpace
+    /// Readers left out of every policy.
+    public var excludedReaders: Set<String>
+    /// Votes needed for an image-level label (2 of 3 readers is the paper's Table 2 rule).
+    public var globalMinimumVotes: Int
+
+    public init(policy: BoxPolicy = .fused(iouThreshold: 0.4), classes: ClassSpace = .taxonomy,
+                excludedReaders: Set<String> = [], globalMinimumVotes: Int = 2) {
+        self.policy = policy
+        self.classes = classes
+        self.excludedReaders = excludedReaders
+        self.globalMinimumVotes = globalMinimumVotes
+    }
+}
+
+/// Loader samples for a dataset: the images an annotation index lists, found under a root in
+/// the PhysioNet layout (`train/<id>.dicom`, `test/<id>.dicom`), the Kaggle layout
+/// (`train/<id>.dicom`), or any folder holding `<id>.dicom` / `<id>.dcm` files.
+public enum Dataset {
+    public static func samples(root: String, index: AnnotationIndex, options: DatasetOptions = DatasetOptions()) throws -> [LoaderSample] {
+        let files = try imageFiles(under: root)
+        let filter = ReaderFilter(excluded: options.excludedReaders)
+        var out: [LoaderSample] = []
+        out.reserveCapacity(index.images.count)
+        var missing: [String] = []
+        for image in index.images {
+            guard let path = files[image.id] else {
+                missing.append(image.id)
+                continue
+            }
+            var sample = LoaderSample(imageID: image.id, path: path)
+            switch options.policy {
+            case .union:
+                (sample.boxes, sample.labels) = targets(try image.consensusBoxes(.all, filter: filter), options.classes)
+            case .fused(let iou):
+                (sample.boxes, sample.labels) = targets(try image.consensusBoxes(.fused(iouThreshold: iou, confidenceType: .avg), filter: filter), options.classes)
+            case .majority(let iou, let minimum):
+                let readers = image.readings.filter(filter.includes).count
+                let fused = try image.consensusBoxes(.fused(iouThreshold: iou, confidenceType: .avg), filter: filter)
+                // A fused box's score is the share of readers in its cluster.
+                let keep = fused.scores.indices.filter { fused.scores[$0] * Double(readers) >= Double(minimum) - 1e-9 }
+                let kept = try Detections(boxes: keep.map { fused.boxes[$0] }, scores: keep.map { fused.scores[$0] }, labels: keep.map { fused.labels[$0] })
+                (sample.boxes, sample.labels) = targets(kept, options.classes)
+            case .reader(let id):
+                (sample.boxes, sample.labels) = targets(try image.consensusBoxes(.all, filter: ReaderFilter(reader: id)), options.classes)
+            case .randomReader:
+                sample.readerTargets = try image.readings.filter(filter.includes).map { r in
+                    let t = targets(try image.consensusBoxes(.all, filter: ReaderFilter(reader: r.reader)), options.classes)
+                    return ReaderTargets(boxes: t.0, labels: t.1)
+                }
+            }
+            let labels = image.consensusLabels(minimumVotes: options.globalMinimumVotes, filter: filter)
+            sample.globalLabels = (0..<Taxonomy.count).map { labels.contains($0) ? 1 : 0 }
+            out.append(sample)
+        }
+        if !missing.isEmpty {
+            throw LoaderError("\(missing.count) image(s) of the annotations have no DICOM under \(root) (looked for <id>.dicom/.dcm), e.g. \(missing.prefix(3).joined(separator: ", "))")
+        }
+        return out
+    }
+
+    /// image id -> path of every .dicom/.dcm file under `root`.
+    static func imageFiles(under root: String) throws -> [String: String] {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
+            throw LoaderError("\(root): not a folder")
+        }
+        var files: [String: String] = [:]
+        let base = URL(fileURLWithPath: root).standardizedFileURL.path
+        for case let rel as String in FileManager.default.enumerator(atPath: base) ?? NSEnumerator()
+        where rel.hasSuffix(".dicom") || rel.hasSuffix(".dcm") {
+            let id = ((rel as NSString).lastPathComponent as NSString).deletingPathExtension
+            files[id] = base + "/" + rel
+        }
+        return files
+    }
+
+    /// Flat boxes and class indices in the requested class space.
+    static func targets(_ d: Detections, _ classes: ClassSpace) -> ([Float], [Int64]) {
+        var boxes: [Float] = []
+        var labels: [Int64] = []
+        for i in 0..<d.count {
+            let label: Int?
+            switch classes {
+            case .taxonomy: label = d.labels[i]
+            case .kaggle: label = Taxonomy.labels.indices.contains(d.labels[i]) ? Taxonomy.labels[d.labels[i]].kaggleClassID : nil
+            }
+            guard let label else { continue }
+            let b = d.boxes[i]
+            boxes += [Float(b.x1), Float(b.y1), Float(b.x2), Float(b.y2)]
+            labels.append(Int64(label))
+        }
+        return (boxes, labels)
+    }
+}

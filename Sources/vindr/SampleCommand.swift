@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import VinDrLoader
+
+struct SampleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sample", abstract: "Write the built-in sample dataset (synthetic, PhysioNet layout).",
+        discussion: """
+            Writes OUT/train/<image_id>.dicom and OUT/test/<image_id>.dicom (12-bit chest-radiograph-like
+            images with lesions, some MONOCHROME1) and OUT/annotations/{annotations,image_labels}_{train,test}.csv
+            (three readers per training image, consensus on test), so every command can be tried
+            without the real data.
+            Examples:
+              vindr sample sample/
+              vindr sample sample/ --train 40 --test 10 --size 2048 --seed 7
+            """)
+
+    @Argument(help: "Output folder") var out: String
+    @Option(help: "Training images") var train = 16
+    @Option(help: "Test images") var test = 4
+    @Option(help: "Image height in pixels (width is 7/8 of it)") var size = 2048
+    @Option(help: "Random seed") var seed: UInt64 = 1
+
+    func validate() throws {
+        guard train >= 1, test >= 0, train + test <= 100_000 else { throw ValidationError("--train must be >= 1 and --test >= 0") }
+        guard (64...4096).contains(size) else { throw ValidationError("--size must be in 64...4096") }
+    }
+
+    func run() throws {
+        var d = SyntheticDataset(root: URL(fileURLWithPath: out), trainCount: train, testCount: test, size: size, rng: SplitMix64(seed: seed))
+        let progress = Progress("sample", total: train + test)
+        do {
+            _ = try d.write { done, _ in progress.update(done) }
+        } catch {
+            FileHandle.standardError.write("vindr sample: \(out): \(error.localizedDescription)\n".data(using: .utf8)!)
+            throw ExitCode(1)
+        }
+        print("wrote \(train) training and \(test) test images with annotations to \(out)")
+    }
+}

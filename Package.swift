@@ -24,7 +24,7 @@ let package = Package(
             ]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg"),
         .systemLibrary(name: "CZlib"),
-        .target(name: "VinDrDICOM", dependencies: ["CGDCM"]),
+        .target(name: "VinDrDICOM", dependencies: ["CGDCM", "CTurboJPEG"]),
         .target(name: "VinDrImaging", dependencies: ["VinDrDICOM", "CTurboJPEG", "CZlib"]),
         .target(name: "VinDrBoxes"),
         .target(name: "VinDrAnnotations", dependencies: ["VinDrBoxes"]),

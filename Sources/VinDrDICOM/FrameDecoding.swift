@@ -1,4 +1,5 @@
 import CGDCM
+import CTurboJPEG
 
 extension DICOMFile {
     /// Decodes the stored values of `frame` (0-based) into memory owned by the result.
@@ -15,7 +16,8 @@ extension DICOMFile {
     public func decode(frame: Int = 0, maxReduction: Int = 0, threads: Int = 1) throws -> StoredPixels {
         let bitsStored = metadata.bitsStored
         return try withPixels(frame: frame, maxReduction: maxReduction, threads: threads) { v in
-            var p = StoredPixels(width: v.width, height: v.height, format: v.format, bytes: [UInt8](v.bytes), reduction: v.reduction)
+            var p = StoredPixels(width: v.width, height: v.height, format: v.format, bytes: [UInt8](v.bytes), reduction: v.reduction,
+                                 sampleCentre: v.sampleCentre)
             p.normalize(bitsStored: bitsStored)
             return p
         }
@@ -45,6 +47,9 @@ extension DICOMFile {
                 decoded = try RLEDecoder.decode(stream, width: m.columns, height: m.rows, format: format, source: source)
             } else if m.transferSyntaxUID == TransferSyntax.jpegLSLossless || m.transferSyntaxUID == TransferSyntax.jpegLSNearLossless {
                 decoded = try decodeJPEGLS(stream, format: format)
+            } else if m.transferSyntaxUID == TransferSyntax.jpegBaseline, format == .uint8, maxReduction > 0,
+                      let scaled = decodeJPEGScaled(stream, maxReduction: min(maxReduction, 3)) {
+                decoded = scaled
             } else if let codec = TransferSyntax.gdcmCodec(m.transferSyntaxUID) {
                 decoded = try decodeJPEG(stream, codec: codec, format: format)
             } else {
@@ -54,7 +59,8 @@ extension DICOMFile {
             throw DICOMError(.noPixelData, source, "no Pixel Data (7FE0,0010)")
         }
         return try decoded.bytes.withUnsafeBytes {
-            try body(PixelView(width: decoded.width, height: decoded.height, format: format, bytes: $0, reduction: decoded.reduction))
+            try body(PixelView(width: decoded.width, height: decoded.height, format: format, bytes: $0, reduction: decoded.reduction,
+                               sampleCentre: decoded.sampleCentre))
         }
     }
 
@@ -99,7 +105,8 @@ extension DICOMFile {
             throw DICOMError(.format, source, "Pixel Data (7FE0,0010) has \(size) bytes, \(m.rows)x\(m.columns)x\(m.frames) frame(s) of \(m.bitsAllocated)-bit samples need \(needed)")
         }
         return PixelView(width: m.columns, height: m.rows, format: format,
-                         bytes: UnsafeRawBufferPointer(start: ptr + frame * frameBytes, count: frameBytes), reduction: 0)
+                         bytes: UnsafeRawBufferPointer(start: ptr + frame * frameBytes, count: frameBytes), reduction: 0,
+                         sampleCentre: 0.5)
     }
 
     /// The encapsulated bytes of one frame (PS3.5 A.4): one fragment per frame, or the fragments
@@ -170,6 +177,28 @@ extension DICOMFile {
         }
         guard status == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
         return StoredPixels(width: Int(w), height: Int(h), format: format, bytes: bytes, reduction: reduce)
+    }
+
+    /// An 8-bit baseline JPEG frame decoded by libjpeg-turbo at 1/2^r scale (its scaled IDCT
+    /// outputs one sample per 2^r x 2^r block area); nil when TurboJPEG cannot (the caller then
+    /// decodes at full size).
+    func decodeJPEGScaled(_ stream: [UInt8], maxReduction r: Int) -> StoredPixels? {
+        let m = metadata
+        guard let handle = tjInitDecompress() else { return nil }
+        defer { tjDestroy(handle) }
+        var w: Int32 = 0, h: Int32 = 0, sub: Int32 = 0, space: Int32 = 0
+        let ok = stream.withUnsafeBufferPointer { tjDecompressHeader3(handle, $0.baseAddress, UInt($0.count), &w, &h, &sub, &space) == 0 }
+        guard ok, Int(w) == m.columns, Int(h) == m.rows, space == Int32(TJCS_GRAY.rawValue) else { return nil }
+        let f = 1 << r
+        let sw = (Int(w) + f - 1) / f, sh = (Int(h) + f - 1) / f
+        var bytes = uninitializedBytes(sw * sh)
+        let rc = stream.withUnsafeBufferPointer { src in
+            bytes.withUnsafeMutableBufferPointer { dst in
+                tjDecompress2(handle, src.baseAddress, UInt(src.count), dst.baseAddress, Int32(sw), Int32(sw), Int32(sh), Int32(TJPF_GRAY.rawValue), 0)
+            }
+        }
+        guard rc == 0 else { return nil }
+        return StoredPixels(width: sw, height: sh, format: .uint8, bytes: bytes, reduction: r, sampleCentre: Double(f) / 2)
     }
 
     /// JPEG-LS frames through CharLS.

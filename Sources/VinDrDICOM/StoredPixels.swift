@@ -30,15 +30,21 @@ public struct StoredPixels: Sendable {
     public var format: SampleFormat
     /// width * height samples of `format.bytesPerSample` bytes, row-major.
     public var bytes: [UInt8]
-    /// log2 of the downscale applied while decoding (JPEG 2000 resolution reduction); 0 = full size.
+    /// log2 of the downscale applied while decoding (JPEG 2000 resolution level, JPEG DCT
+    /// scaling); 0 = full size.
     public var reduction: Int
+    /// Where sample 0 sits on the full-resolution grid: the source coordinate of its centre
+    /// (pixel k spans [k, k + 1)). 0.5 at full size and for JPEG 2000 levels (a low band sample
+    /// is centred on source pixel 2^r * i); 2^r / 2 for JPEG DCT scaling (the centre of its block).
+    public var sampleCentre: Double
 
-    public init(width: Int, height: Int, format: SampleFormat, bytes: [UInt8], reduction: Int = 0) {
+    public init(width: Int, height: Int, format: SampleFormat, bytes: [UInt8], reduction: Int = 0, sampleCentre: Double = 0.5) {
         self.width = width
         self.height = height
         self.format = format
         self.bytes = bytes
         self.reduction = reduction
+        self.sampleCentre = sampleCentre
     }
 
     /// Clears the bits above `bitsStored` (unsigned) or sets them to the sign bit (signed).
@@ -85,6 +91,7 @@ public struct PixelView {
     public var format: SampleFormat
     public var bytes: UnsafeRawBufferPointer
     public var reduction: Int
+    public var sampleCentre: Double
 }
 
 /// The meaning of a raw sample under Bits Stored and Pixel Representation.

@@ -61,7 +61,15 @@ public enum Renderer {
         guard options.threads >= 1, options.threads <= 256 else { throw RenderError("threads \(options.threads) not in 1...256") }
         let cw = g.contentWidth, ch = g.contentHeight
         var reduction = 0
-        if options.allowReducedDecode && TransferSyntax.isJPEG2000(m.transferSyntaxUID) {
+        let scalable = TransferSyntax.isJPEG2000(m.transferSyntaxUID) || (m.transferSyntaxUID == TransferSyntax.jpegBaseline && m.bitsAllocated == 8)
+        // A data-driven window (min-max or percentiles of this image) must see the full image.
+        let dataDriven: Bool
+        switch options.window {
+        case .auto, .percentile: dataDriven = true
+        case .dicom: dataDriven = m.voiLUTs.isEmpty && m.windows.isEmpty
+        default: dataDriven = false
+        }
+        if options.allowReducedDecode && scalable && !dataDriven {
             while reduction < 8 && ceilShift(m.columns, reduction + 1) >= cw && ceilShift(m.rows, reduction + 1) >= ch {
                 reduction += 1
             }
@@ -82,7 +90,8 @@ public enum Renderer {
             table.withUnsafeBufferPointer { lut in
                 resample(pixels, lut: lut.baseAddress!, mask: (1 << m.bitsStored) - 1, into: content, rowStride: rowStride,
                          width: cw, height: ch,
-                         grid: SourceGrid(reduction: pixels.reduction, sourceWidth: m.columns, sourceHeight: m.rows),
+                         grid: SourceGrid(reduction: pixels.reduction, sampleCentre: pixels.sampleCentre,
+                                          sourceWidth: m.columns, sourceHeight: m.rows),
                          writer: writer, threads: options.threads, workspace: workspace)
             }
         }
@@ -162,12 +171,14 @@ public enum Renderer {
     }
 }
 
-/// Where the decoded samples sit on the full-resolution source grid. A JPEG 2000 image decoded
-/// `reduction` levels down is the wavelet low band (ISO 15444-1 F.3.8): sample i is centred on
-/// source pixel 2^r * i, not on the middle of the 2^r block it stands for, so source coordinate X
-/// lies at decoded coordinate (X + (2^r - 1) / 2) / 2^r.
+/// Where the decoded samples sit on the full-resolution source grid. A frame decoded 2^r times
+/// smaller has its sample 0 centred at source coordinate c (`StoredPixels.sampleCentre`): the
+/// JPEG 2000 low band (ISO 15444-1 F.3.8) is centred on source pixel 2^r * i (c = 0.5), a
+/// JPEG scaled IDCT on the middle of its block (c = 2^r / 2). Source coordinate X then lies at
+/// decoded coordinate (X - c) / 2^r + 0.5.
 struct SourceGrid {
     let reduction: Int
+    let sampleCentre: Double
     let sourceWidth: Int
     let sourceHeight: Int
 
@@ -175,7 +186,7 @@ struct SourceGrid {
         guard reduction > 0 else { return AxisTaps(input: input, output: output) }
         let f = Double(1 << reduction)
         return AxisTaps(input: input, output: output, scale: Double(sourceCount) / Double(output) / f,
-                        offset: (f - 1) / (2 * f))
+                        offset: 0.5 - sampleCentre / f)
     }
 }
 

@@ -69,3 +69,20 @@ def test_cache_build_is_resumable(corpus, tmp_path):
     assert "0 rendered, 2 already cached" in run("cache", "build", src, "--out", tmp_path / "c", "--size", "128").stdout
     index = json.loads((tmp_path / "c" / "index.json").read_text())
     assert sorted(e["imageID"] for e in index["entries"]) == ["explicit", "j2k90"]
+
+
+def test_draw_writes_pictures_and_a_sheet(tmp_path):
+    sample = tmp_path / "sample"
+    run("sample", sample, "--train", "3", "--test", "1", "--size", "400")
+    ann = sample / "annotations"
+    out = run("draw", sample / "train", "--annotations", ann / "annotations_train.csv", "--annotations",
+              ann / "image_labels_train.csv", "--boxes", "fused", "--size", "300", "--sheet", "2", "--out", tmp_path / "drawn")
+    assert "drew 3 of 3" in out.stdout
+    pictures = sorted((tmp_path / "drawn").glob("*.png"))
+    assert len(pictures) == 4  # three images and the sheet
+    one = cv2.imread(str(next(p for p in pictures if p.name != "sheet.png")))
+    assert one.shape[1] == round(350 * 300 / 400) and one.shape[0] > 300 and one.shape[2] == 3
+    sheet = cv2.imread(str(tmp_path / "drawn" / "sheet.png"))
+    assert sheet.shape[1] == 2 * one.shape[1] and sheet.shape[0] == 2 * one.shape[0]
+    bad = run("draw", sample / "train", "--annotations", tmp_path / "missing.csv", "--out", tmp_path / "x", check=False)
+    assert bad.returncode == 1 and "missing.csv" in bad.stderr

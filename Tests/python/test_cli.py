@@ -81,7 +81,7 @@ def test_draw_writes_pictures_and_a_sheet(tmp_path):
     pictures = sorted((tmp_path / "drawn").glob("*.png"))
     assert len(pictures) == 4  # three images and the sheet
     one = cv2.imread(str(next(p for p in pictures if p.name != "sheet.png")))
-    assert one.shape[1] == round(350 * 300 / 400) and one.shape[0] > 300 and one.shape[2] == 3
+    assert one.shape[1] == int(350 * 300 / 400 + 0.5) and one.shape[0] > 300 and one.shape[2] == 3
     sheet = cv2.imread(str(tmp_path / "drawn" / "sheet.png"))
     assert sheet.shape[1] == 2 * one.shape[1] and sheet.shape[0] == 2 * one.shape[0]
     bad = run("draw", sample / "train", "--annotations", tmp_path / "missing.csv", "--out", tmp_path / "x", check=False)

@@ -244,6 +244,11 @@ int32_t vdr_annotations_image_id(void * h, size_t index, char * buf, size_t capa
 /// All image ids, in index order, separated by '\n' (query the length with buf NULL, then fill).
 int32_t vdr_annotations_image_ids(void * h, char * buf, size_t capacity, size_t * out_len);
 
+/// Sets the size of every image of the index whose DICOM is found under `root`, from its header
+/// (only the header is read). `joined` receives how many were set, `failed` how many headers
+/// could not be read.
+int32_t vdr_annotations_join_image_sizes(void * index, char const * root, int64_t * joined, int64_t * failed);
+
 /// Consensus image labels: out[i * 28 + l] = 1 when label l holds for image i, i.e. at least
 /// `min_votes` included readers gave it (a consensus reading is the answer itself).
 /// `reader` (NULL = all) picks one reader; `exclude` (NULL or comma-separated rad_ids) drops

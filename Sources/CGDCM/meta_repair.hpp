@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <streambuf>
 #include <string>
 
@@ -13,6 +14,10 @@ bool repair_missing_transfer_syntax(std::string &bytes, std::string &uid);
 /// Debian build aborts on some malformed input) only parses structurally complete files. Sets
 /// `why` and returns false otherwise.
 bool check_structure(const std::string &bytes, std::string &why);
+
+/// Rows and Columns of a file from a prefix of its bytes, walking top-level elements up to Pixel
+/// Data; false (with `why` when `complete`) when the prefix does not reach them.
+bool image_size(const std::string &prefix, bool complete, uint16_t &rows, uint16_t &columns, std::string &why);
 
 /// A read-only stream buffer over memory the caller keeps alive (no copy).
 class MemoryBuffer : public std::streambuf {

@@ -2,10 +2,13 @@
 // enabled, and some truncated or inconsistent files reach an assert() inside it, which aborts
 // the whole process. Checking here that every element, item and fragment lies within the file
 // (PS3.5 7.1, 7.5, A.4) turns those files into ordinary errors.
+#include "cgdcm.h"
 #include "meta_repair.hpp"
+#include "shim_error.hpp"
 
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <string>
 
 #include <zlib.h>
@@ -18,6 +21,10 @@ struct Walker {
     bool explicit_vr;
     bool big_endian;
     std::string error;
+    // Header-only walks stop at top-level Pixel Data and note Rows/Columns on the way.
+    bool stop_at_pixels = false;
+    bool reached_pixels = false;
+    uint16_t rows = 0, columns = 0;
 
     uint16_t u16(size_t at, bool big) const {
         return big ? static_cast<uint16_t>(p[at] << 8 | p[at + 1]) : static_cast<uint16_t>(p[at] | p[at + 1] << 8);
@@ -57,6 +64,10 @@ struct Walker {
                 return true;
             }
             bool ex = meta ? true : explicit_vr_here;
+            if (stop_at_pixels && depth == 0 && g == 0x7FE0 && e == 0x0010) {
+                reached_pixels = true;
+                return true;
+            }
             size_t header;
             uint32_t len;
             bool sequence = false;
@@ -91,6 +102,9 @@ struct Walker {
                                 (end == size ? "file" : "enclosing item") + " (" + std::to_string(end - pos) +
                                 " bytes left): truncated or corrupt",
                             g, e);
+            }
+            if (depth == 0 && g == 0x0028 && (e == 0x0010 || e == 0x0011) && len == 2) {
+                (e == 0x0010 ? rows : columns) = u16(pos, bg);
             }
             if (sequence) {
                 size_t sq = pos;
@@ -158,6 +172,75 @@ bool inflate_dataset(const unsigned char *data, size_t size, std::string &out, s
 
 namespace cgdcm {
 
+/// Transfer syntax of a PS3.10 file's bytes, from the meta group's (0002,0010): where the data
+/// set starts and whether it is explicit VR, big endian, deflated.
+struct Syntax {
+    size_t start = 0;
+    size_t meta_end = 0;
+    bool explicit_vr = true, big = false, deflated = false;
+};
+
+static Syntax read_syntax(const unsigned char *p, size_t size) {
+    Syntax sx;
+    if (size >= 132 && std::memcmp(p + 128, "DICM", 4) == 0) sx.start = 132;
+    sx.meta_end = sx.start;
+    bool has_syntax = false;
+    for (size_t at = sx.start; at + 8 <= size && p[at] == 0x02 && p[at + 1] == 0x00;) {
+        bool lv = Walker::long_vr(p + at + 4);
+        if (at + (lv ? 12 : 8) > size) break;
+        uint32_t len = lv ? (p[at + 8] | p[at + 9] << 8 | p[at + 10] << 16 | static_cast<uint32_t>(p[at + 11]) << 24)
+                          : (p[at + 6] | p[at + 7] << 8);
+        size_t value = at + (lv ? 12 : 8);
+        if (len > size - value) break;
+        if (p[at + 2] == 0x10 && p[at + 3] == 0x00) {
+            std::string uid(reinterpret_cast<const char *>(p + value), len);
+            while (!uid.empty() && (uid.back() == '\0' || uid.back() == ' ')) uid.pop_back();
+            if (uid == "1.2.840.10008.1.2") sx.explicit_vr = false;
+            if (uid == "1.2.840.10008.1.2.2") sx.big = true;
+            sx.deflated = uid == "1.2.840.10008.1.2.1.99";
+            has_syntax = true;
+        }
+        at = value + len;
+        sx.meta_end = at;
+    }
+    // No (0002,0010): explicit VR when the first data set element carries a VR.
+    if (!has_syntax && sx.meta_end + 6 <= size) {
+        const unsigned char *vr = p + sx.meta_end + 4;
+        sx.explicit_vr = vr[0] >= 'A' && vr[0] <= 'Z' && vr[1] >= 'A' && vr[1] <= 'Z';
+    }
+    return sx;
+}
+
+bool image_size(const std::string &prefix, bool complete, uint16_t &rows, uint16_t &columns, std::string &why) {
+    const auto *p = reinterpret_cast<const unsigned char *>(prefix.data());
+    Syntax sx = read_syntax(p, prefix.size());
+    if (sx.deflated) {
+        std::string inflated;
+        if (!complete) return false;  // needs the whole file
+        if (!inflate_dataset(p + sx.meta_end, prefix.size() - sx.meta_end, inflated, why)) return false;
+        Walker w{reinterpret_cast<const unsigned char *>(inflated.data()), inflated.size(), true, false, {}};
+        w.stop_at_pixels = true;
+        size_t pos = 0;
+        bool ok = w.dataset(pos, inflated.size(), false, true, 0, false);
+        rows = w.rows;
+        columns = w.columns;
+        if (!(ok || w.reached_pixels) || !rows || !columns) why = w.error.empty() ? "no Rows / Columns" : w.error;
+        return (ok || w.reached_pixels) && rows && columns;
+    }
+    Walker w{p, prefix.size(), sx.explicit_vr, sx.big, {}};
+    w.stop_at_pixels = true;
+    size_t pos = sx.start;
+    bool ok = w.dataset(pos, prefix.size(), sx.big, sx.explicit_vr, 0, false);
+    if (w.reached_pixels || (ok && complete)) {
+        rows = w.rows;
+        columns = w.columns;
+        if (!rows || !columns) why = "no Rows (0028,0010) / Columns (0028,0011)";
+        return rows && columns;
+    }
+    if (complete) why = w.error.empty() ? "no image attributes" : w.error;
+    return false;
+}
+
 bool check_structure(const std::string &bytes, std::string &why) {
     const auto *p = reinterpret_cast<const unsigned char *>(bytes.data());
     size_t size = bytes.size();
@@ -211,3 +294,30 @@ bool check_structure(const std::string &bytes, std::string &why) {
 }
 
 }  // namespace cgdcm
+
+extern "C" int cgdcm_image_size(const char *path, uint32_t *rows, uint32_t *columns) {
+    return cgdcm::guard([&]() -> int {
+        if (!path || !rows || !columns) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        std::ifstream in(path, std::ios::binary);
+        if (!in.is_open()) return cgdcm::fail(CGDCM_ERR_IO, "cannot open file");
+        // Read a growing prefix until the walk reaches Pixel Data (headers are a few kilobytes).
+        std::string prefix;
+        size_t want = 1 << 16;
+        while (true) {
+            size_t have = prefix.size();
+            prefix.resize(want);
+            in.read(&prefix[have], static_cast<std::streamsize>(want - have));
+            prefix.resize(have + static_cast<size_t>(in.gcount()));
+            bool complete = !in;
+            uint16_t r = 0, c = 0;
+            std::string why;
+            if (cgdcm::image_size(prefix, complete, r, c, why)) {
+                *rows = r;
+                *columns = c;
+                return CGDCM_OK;
+            }
+            if (complete) return cgdcm::fail(CGDCM_ERR_PARSE, "no image size in the header: " + why);
+            want *= 8;
+        }
+    });
+}

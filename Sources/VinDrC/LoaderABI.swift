@@ -410,3 +410,21 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
         out.pointee = Unmanaged.passRetained(box).toOpaque()
     }
 }
+
+/// Sets the size of every image of the index whose DICOM is found under `root`, from its header
+/// (only the header is read). `joined` receives how many were set, `failed` how many headers
+/// could not be read.
+@c public func vdr_annotations_join_image_sizes(_ index: OpaquePointer?, _ root: UnsafePointer<CChar>?,
+                                                _ joined: UnsafeMutablePointer<Int64>?, _ failed: UnsafeMutablePointer<Int64>?) -> Int32 {
+    abiCall {
+        let handle = try annotations(index)
+        let root = try requireString(root, "root")
+        do {
+            let r = try Dataset.joinImageSizes(root: root, index: handle.index)
+            joined?.pointee = Int64(r.joined)
+            failed?.pointee = Int64(r.failures.count)
+        } catch let e as LoaderError {
+            throw ABIError(status: VDR_ERR_IO, message: e.message)
+        }
+    }
+}

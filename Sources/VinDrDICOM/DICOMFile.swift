@@ -53,3 +53,13 @@ public final class DICOMFile: @unchecked Sendable {
 func shimMessage() -> String {
     String(cString: cgdcm_last_error())
 }
+
+extension DICOMFile {
+    /// Rows and Columns of the file at `path`, reading only its header (up to Pixel Data).
+    public static func imageSize(path: String) throws -> (rows: Int, columns: Int) {
+        var rows: UInt32 = 0, columns: UInt32 = 0
+        let rc = cgdcm_image_size(path, &rows, &columns)
+        guard rc == CGDCM_OK else { throw DICOMError(rc == CGDCM_ERR_IO ? .io : .format, path, shimMessage()) }
+        return (Int(rows), Int(columns))
+    }
+}

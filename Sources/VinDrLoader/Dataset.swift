@@ -1,6 +1,7 @@
 import Foundation
 import VinDrAnnotations
 import VinDrBoxes
+import VinDrDICOM
 
 /// How the readers' boxes of an image become its training targets.
 public enum BoxPolicy: Sendable, Equatable {
@@ -88,6 +89,26 @@ public enum Dataset {
             throw LoaderError("\(missing.count) image(s) of the annotations have no DICOM under \(root) (looked for <id>.dicom/.dcm), e.g. \(missing.prefix(3).joined(separator: ", "))")
         }
         return out
+    }
+
+    /// Records each indexed image's size from its DICOM header (so rules like "box outside the
+    /// image" can be checked); returns how many were joined and the images whose header could
+    /// not be read, with the reason.
+    public static func joinImageSizes(root: String, index: AnnotationIndex) throws -> (joined: Int, failures: [(String, String)]) {
+        let files = try imageFiles(under: root)
+        var joined = 0
+        var failures: [(String, String)] = []
+        for image in index.images {
+            guard let path = files[image.id] else { continue }
+            do {
+                let size = try DICOMFile.imageSize(path: path)
+                try index.setImageSize(image.id, width: size.columns, height: size.rows)
+                joined += 1
+            } catch {
+                failures.append((image.id, String(describing: error)))
+            }
+        }
+        return (joined, failures)
     }
 
     /// image id -> path of every .dicom/.dcm file under `root`.

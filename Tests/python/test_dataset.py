@@ -115,3 +115,23 @@ def test_missing_dicom_is_named(sample, tmp_path):
     csv.write_text("image_id,rad_id,class_name,x_min,y_min,x_max,y_max\nnot-an-image,R1,No finding,,,,\n")
     with pytest.raises(vindr.VinDrError, match="not-an-image"):
         vindr.Dataset(sample, csv)
+
+
+def test_image_sizes_joined_from_headers(sample, corpus, tmp_path):
+    ann = vindr.Annotations(sample / "annotations" / "annotations_train.csv")
+    assert ann.join_image_sizes(sample) == (12, 0)
+    # Header-only reads give pydicom's Rows/Columns for every transfer syntax of the corpus.
+    for variant in corpus.values():
+        for path in variant.values():
+            d = tmp_path / path.stem
+            d.mkdir()
+            (d / "img.dcm").write_bytes(path.read_bytes())
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+            csv = tmp_path / f"{path.stem}.csv"
+            csv.write_text("image_id,rad_id,class_name,x_min,y_min,x_max,y_max\n"
+                           f"img,R1,Nodule/Mass,1,1,{ds.Columns + 1},2\nimg,R2,Nodule/Mass,1,1,{ds.Columns},{ds.Rows}\n")
+            a = vindr.Annotations(csv)
+            assert a.join_image_sizes(d) == (1, 0), path
+            issues = a.quality_issues()["issues"]
+            assert [i["rad_id"] for i in issues if i["rule"] == "out_of_image"] == ["R1"], (path, issues)
+            assert f"image {ds.Columns} x {ds.Rows}" in issues[0]["message"]

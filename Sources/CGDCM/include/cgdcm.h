@@ -35,6 +35,9 @@ int cgdcm_open_path(const char *path, cgdcm_file **out);
 int cgdcm_open_memory(const void *data, size_t size, cgdcm_file **out);
 void cgdcm_close(cgdcm_file *file);
 
+/** Rows and Columns of the file at `path`, reading only its header (up to Pixel Data). */
+int cgdcm_image_size(const char *path, uint32_t *rows, uint32_t *columns);
+
 /** Transfer syntax UID of the data set (as read, or inferred by GDCM when the meta lacks it);
  * `inferred` is set to 1 when (0002,0010) is absent from the file meta. */
 int cgdcm_transfer_syntax(cgdcm_file *file, char *buf, size_t cap, int *inferred);

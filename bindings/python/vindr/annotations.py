@@ -40,6 +40,8 @@ _reader_count = _lib.prototype("vdr_annotations_reader_count", ctypes.c_int32, _
 _reader_name = _lib.prototype("vdr_annotations_reader_name", ctypes.c_int32, _vp, ctypes.c_size_t, ctypes.c_char_p,
                               ctypes.c_size_t, _szp)
 _set_size = _lib.prototype("vdr_annotations_set_image_size", ctypes.c_int32, _vp, _cp, ctypes.c_int32, ctypes.c_int32)
+_join_sizes = _lib.prototype("vdr_annotations_join_image_sizes", ctypes.c_int32, _vp, _cp, ctypes.POINTER(ctypes.c_int64),
+                             ctypes.POINTER(ctypes.c_int64))
 _labels = _lib.prototype("vdr_annotations_labels", ctypes.c_int32, _vp, ctypes.c_int32, _cp, _cp,
                          ctypes.POINTER(ctypes.c_uint8))
 _targets = _lib.prototype("vdr_annotations_targets", ctypes.c_int32, _vp, ctypes.c_int32, ctypes.c_double, _cp, _cp,
@@ -198,6 +200,13 @@ class Annotations:
     def set_image_size(self, image_id: str, width: int, height: int) -> None:
         """Records an image's pixel size (enables out-of-image QC)."""
         _lib.check(_set_size(self._handle, image_id.encode(), int(width), int(height)))
+
+    def join_image_sizes(self, root: str | os.PathLike) -> tuple[int, int]:
+        """Reads the size of every indexed image found under `root` (PhysioNet/Kaggle layouts or any
+        tree of `<image_id>.dicom`) from its DICOM header; returns (joined, unreadable)."""
+        joined, failed = ctypes.c_int64(), ctypes.c_int64()
+        _lib.check(_join_sizes(self._handle, os.fsencode(root), ctypes.byref(joined), ctypes.byref(failed)))
+        return joined.value, failed.value
 
     def labels(self, min_votes: int = 2, reader: str | None = None, exclude: Iterable[str] = ()) -> np.ndarray:
         """Image-level labels, uint8 (images, 28) in `LABELS` order.

@@ -109,6 +109,9 @@ public struct RenderGeometry: Sendable, Equatable {
     /// The geometry of rendering a `width` x `height` source with `size` and `aspect`.
     public static func plan(sourceWidth width: Int, sourceHeight height: Int, size: OutputSize,
                             aspect: AspectPolicy) throws -> RenderGeometry {
+        guard width >= 1, height >= 1, width <= 65535, height <= 65535 else {
+            throw RenderError("source image size \(height)x\(width) is not renderable (Rows/Columns must be 1...65535)")
+        }
         func whole(_ w: Int, _ h: Int) -> RenderGeometry {
             RenderGeometry(outputWidth: w, outputHeight: h, scaleX: Double(w) / Double(width),
                            scaleY: Double(h) / Double(height), offsetX: 0, offsetY: 0,

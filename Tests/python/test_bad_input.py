@@ -133,3 +133,30 @@ def test_bad_arguments_through_the_abi_raise(corpus):
     im.close()
     with pytest.raises(ValueError):
         im.pixels()
+
+
+@pytest.mark.parametrize("rows,columns", [(0, 16), (16, 0), (0, 0)])
+def test_zero_sized_images_are_errors_not_traps(tmp_path, rows, columns):
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    ds.Rows, ds.Columns, ds.BitsAllocated, ds.BitsStored, ds.HighBit = rows, columns, 16, 12, 11
+    ds.SamplesPerPixel, ds.PixelRepresentation, ds.PhotometricInterpretation = 1, 0, "MONOCHROME2"
+    ds.PixelData = b"\x00\x00" * 4
+    path = tmp_path / "zero.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    im = vindr.read_dicom(path)
+    for size in (None, 64, (32, 32)):
+        with pytest.raises(vindr.VinDrError):
+            im.render(size=size)
+    with pytest.raises(vindr.VinDrError):
+        im.pixels()
+    samples = [vindr.Sample("zero", str(path))]
+    with pytest.raises(vindr.VinDrError, match="zero"):
+        for _ in vindr.Loader(samples, 32, batch_size=1):
+            pass

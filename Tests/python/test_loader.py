@@ -249,3 +249,17 @@ def test_cache_jpeg_is_close_and_checksummed(lesion_set, tmp_path):
     with pytest.raises(vindr.VinDrError, match="CRC-32"):
         for _ in vindr.Loader(lesion_set, 128, batch_size=8, shuffle=False, cache=cache):
             pass
+
+
+def test_malformed_cache_index_is_an_error(lesion_set, tmp_path):
+    import json
+    cache = tmp_path / "c"
+    vindr.build_cache(lesion_set[:2], cache, 32, format="raw")
+    index = json.loads((cache / "index.json").read_text())
+    index["entries"][0]["transform"] = [1.0]
+    (cache / "index.json").write_text(json.dumps(index))
+    with pytest.raises(vindr.VinDrError, match="malformed"):
+        vindr.Loader(lesion_set[:2], 32, cache=cache)
+    (cache / "index.json").write_text("{not json")
+    with pytest.raises(vindr.VinDrError, match="index"):
+        vindr.Loader(lesion_set[:2], 32, cache=cache)

@@ -101,6 +101,16 @@ final class CacheReader: @unchecked Sendable {
 
     init(directory: String) throws {
         index = try CacheIndex.load(directory)
+        let s = index.settings
+        guard (1...16384).contains(s.height), (1...16384).contains(s.width), s.format == "jpeg" || s.format == "raw" else {
+            throw LoaderError("\(directory): cache settings \(s.height)x\(s.width) \(s.format) are not valid")
+        }
+        for e in index.entries {
+            guard e.transform.count == 4, e.transform.allSatisfy(\.isFinite), e.shard >= 0, e.shard < 100_000, e.offset >= 0,
+                  e.length >= 0, e.sourceWidth >= 1, e.sourceHeight >= 1 else {
+                throw LoaderError("\(directory): cache entry of \(e.imageID) is malformed")
+            }
+        }
         let count = (index.entries.map(\.shard).max() ?? -1) + 1
         shards = try (0..<count).map { n in
             let path = URL(fileURLWithPath: directory).appendingPathComponent(CacheIndex.shardName(n)).path
@@ -118,7 +128,8 @@ final class CacheReader: @unchecked Sendable {
     /// Decodes the cached image into `slot` (height x width uint8), verifying its checksum.
     func read(_ e: CacheEntry, into slot: UnsafeMutableRawPointer, codec: GrayJPEG?) throws {
         let s = index.settings
-        guard e.shard < shards.count, e.offset >= 0, Int(e.offset) + e.length <= shards[e.shard].count else {
+        guard e.shard < shards.count, e.offset >= 0, e.offset <= Int64(shards[e.shard].count),
+              e.length <= shards[e.shard].count - Int(e.offset) else {
             throw LoaderError("cache entry of \(e.imageID) points outside shard \(e.shard)")
         }
         try shards[e.shard].withUnsafeBytes { raw in

@@ -6,7 +6,13 @@ import VinDrBoxes
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Score a Kaggle submission: PASCAL VOC 2010 mAP at IoU > 0.4 over the classes in the ground truth.")
+        abstract: "Score a Kaggle submission: PASCAL VOC 2010 mAP at IoU > 0.4 over the classes in the ground truth.",
+        discussion: """
+            Examples:
+              vindr eval --gt train.csv --pred submission.csv --iou 0.4 --json
+              vindr eval --gt annotations/annotations_test.csv --pred submission.csv --mode coco
+              vindr eval --gt annotations/annotations_train.csv --pred submission.csv --gt-readers fused
+            """)
 
     @Option(help: "Ground truth: Kaggle train.csv layout or PhysioNet annotations_test.csv layout.") var gt: String
     @Option(help: "Submission CSV (image_id,PredictionString).") var pred: String

@@ -7,7 +7,13 @@ import VinDrBoxes
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Export boxes as COCO JSON, YOLO label files or a Kaggle submission, per reader or fused.")
+        abstract: "Export boxes as COCO JSON, YOLO label files or a Kaggle submission, per reader or fused.",
+        discussion: """
+            Examples:
+              vindr export coco --annotations annotations/annotations_train.csv --sizes sizes.csv -o train_coco.json
+              vindr export yolo --annotations train.csv --sizes train_meta.csv --boxes fused -o labels/
+              vindr export submission --annotations annotations/annotations_train.csv --sizes sizes.csv --reader R8
+            """)
 
     @Argument(help: "coco, yolo or submission") var format: String
     @Option(name: .customLong("annotations"), help: "Annotation CSV; repeatable.") var annotations: [String]

@@ -15,7 +15,12 @@ struct ConsensusOptions: ParsableArguments {
 struct FuseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fuse",
-        abstract: "Fuse radiologists' boxes per image (WBF) and write a consensus CSV (annotations_test.csv layout plus score).")
+        abstract: "Fuse radiologists' boxes per image (WBF) and write a consensus CSV (annotations_test.csv layout plus score).",
+        discussion: """
+            Examples:
+              vindr fuse --annotations annotations/annotations_train.csv -o fused_train.csv
+              vindr fuse --annotations train.csv --iou 0.5 --min-score 0.6 --exclude R8
+            """)
 
     @Option(name: .customLong("annotations"), help: "Annotation CSV; repeatable.") var annotations: [String]
     @Option(help: "IoU threshold of the fusion.") var iou = 0.4

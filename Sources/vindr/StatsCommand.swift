@@ -5,7 +5,12 @@ import VinDrAnnotations
 /// rows and boxes per reader and class, and inter-reader agreement.
 struct StatsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "stats", abstract: "Label statistics in the layout of the VinDr-CXR paper's Table 2.")
+        commandName: "stats", abstract: "Label statistics in the layout of the VinDr-CXR paper's Table 2.",
+        discussion: """
+            Examples:
+              vindr stats --annotations annotations/annotations_train.csv --annotations annotations/image_labels_train.csv
+              vindr stats --annotations train.csv --json
+            """)
 
     @Option(name: .customLong("annotations"), help: "Annotation or image-label CSV (any VinDr-CXR or Kaggle layout); repeatable.")
     var annotations: [String]

@@ -86,3 +86,18 @@ def test_draw_writes_pictures_and_a_sheet(tmp_path):
     assert sheet.shape[1] == 2 * one.shape[1] and sheet.shape[0] == 2 * one.shape[0]
     bad = run("draw", sample / "train", "--annotations", tmp_path / "missing.csv", "--out", tmp_path / "x", check=False)
     assert bad.returncode == 1 and "missing.csv" in bad.stderr
+
+
+def test_qc_reads_image_sizes_from_the_dicoms(tmp_path):
+    sample = tmp_path / "sample"
+    run("sample", sample, "--train", "2", "--test", "0", "--size", "256")
+    csv = sample / "annotations" / "annotations_train.csv"
+    image_id = next((sample / "train").glob("*.dicom")).stem
+    with open(csv, "a") as f:
+        f.write(f"{image_id},R99,Nodule/Mass,10,10,5000,20\n")
+    out = json.loads(run("qc", "--annotations", csv, "--images", sample, "--json").stdout)
+    outside = [i for i in out["issues"] if i["rule"] == "out_of_image"]
+    assert [(i["image_id"], i["rad_id"]) for i in outside] == [(image_id, "R99")]
+    assert "image 224 x 256" in outside[0]["message"]
+    for command in ("stats", "eval", "fuse", "qc", "export", "render", "draw", "cache build", "sample", "bench", "info"):
+        assert "Examples:" in run(*command.split(), "--help").stdout, command

@@ -8,5 +8,5 @@ struct VinDr: ParsableCommand {
         commandName: "vindr",
         abstract: "Read, render and label VinDr-CXR chest X-rays.",
         version: "0.1.0",
-        subcommands: [InfoCommand.self])
+        subcommands: [InfoCommand.self, DeidCommand.self])
 }

@@ -1,0 +1,226 @@
+// Data set editing for de-identification (PS3.15 Annex E): read, remove/replace top-level
+// elements, write. Pixel Data keeps the exact bytes or fragments it was read with.
+#include "cgdcm.h"
+#include "cgdcm_deid.h"
+#include "meta_repair.hpp"
+#include "shim_error.hpp"
+
+#include <gdcm-3.0/gdcmExplicitDataElement.h>
+#include <gdcm-3.0/gdcmFileMetaInformation.h>
+#include <gdcm-3.0/gdcmItem.h>
+#include <gdcm-3.0/gdcmReader.h>
+#include <gdcm-3.0/gdcmSequenceOfItems.h>
+#include <gdcm-3.0/gdcmStringFilter.h>
+#include <gdcm-3.0/gdcmVR.h>
+#include <gdcm-3.0/gdcmWriter.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+struct cgdcm_edit {
+    std::string bytes;
+    std::unique_ptr<cgdcm::MemoryBuffer> buffer;
+    std::unique_ptr<std::istream> stream;
+    gdcm::Reader reader;
+    std::vector<gdcm::Tag> order;  // top-level tags, refreshed after each edit
+    bool order_stale = true;
+};
+
+namespace {
+
+gdcm::Tag to_tag(uint32_t t) { return gdcm::Tag(static_cast<uint16_t>(t >> 16), static_cast<uint16_t>(t & 0xFFFF)); }
+
+std::string tag_text(uint32_t t) {
+    char s[16];
+    std::snprintf(s, sizeof s, "(%04X,%04X)", t >> 16, t & 0xFFFF);
+    return s;
+}
+
+void refresh(cgdcm_edit *e) {
+    if (!e->order_stale) return;
+    e->order.clear();
+    const gdcm::DataSet &ds = e->reader.GetFile().GetDataSet();
+    for (const gdcm::DataElement &de : ds.GetDES()) e->order.push_back(de.GetTag());
+    e->order_stale = false;
+}
+
+/// A text value padded to even length (PS3.5 6.2): NUL for UI, space for the other string VRs.
+gdcm::DataElement text_element(const gdcm::Tag &tag, gdcm::VR vr, const std::string &value) {
+    std::string v = value;
+    if (v.size() % 2) v.push_back(vr == gdcm::VR::UI ? '\0' : ' ');
+    gdcm::DataElement de(tag);
+    de.SetVR(vr);
+    de.SetByteValue(v.data(), static_cast<uint32_t>(v.size()));
+    return de;
+}
+
+/// Completes the file meta (PS3.10 7.1) with what remains after editing: File Meta Information
+/// Version and Implementation Class UID when missing, and the group length recomputed.
+void finish_meta(gdcm::FileMetaInformation &meta) {
+    meta.Remove(gdcm::Tag(0x0002, 0x0000));
+    if (!meta.FindDataElement(gdcm::Tag(0x0002, 0x0001))) {
+        gdcm::DataElement de(gdcm::Tag(0x0002, 0x0001));
+        de.SetVR(gdcm::VR::OB);
+        const char version[2] = {0, 1};
+        de.SetByteValue(version, 2);
+        meta.Insert(de);
+    }
+    if (!meta.FindDataElement(gdcm::Tag(0x0002, 0x0012))) {
+        meta.Insert(text_element(gdcm::Tag(0x0002, 0x0012), gdcm::VR::UI, gdcm::FileMetaInformation::GetImplementationClassUID()));
+    }
+    uint32_t length = 0;
+    for (const gdcm::DataElement &de : meta.GetDES()) length += de.GetLength<gdcm::ExplicitDataElement>();
+    gdcm::DataElement group(gdcm::Tag(0x0002, 0x0000));
+    group.SetVR(gdcm::VR::UL);
+    unsigned char le[4] = {static_cast<unsigned char>(length), static_cast<unsigned char>(length >> 8),
+                           static_cast<unsigned char>(length >> 16), static_cast<unsigned char>(length >> 24)};
+    group.SetByteValue(reinterpret_cast<const char *>(le), 4);
+    meta.Insert(group);
+}
+
+}  // namespace
+
+extern "C" {
+
+int cgdcm_edit_open(const void *data, size_t size, cgdcm_edit **out) {
+    return cgdcm::guard([&]() -> int {
+        if ((!data && size) || !out) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        cgdcm_quiet();
+        auto e = std::make_unique<cgdcm_edit>();
+        e->bytes.assign(static_cast<const char *>(data), size);
+        std::string uid, why;
+        cgdcm::repair_missing_transfer_syntax(e->bytes, uid);
+        if (!cgdcm::check_structure(e->bytes, why)) return cgdcm::fail(CGDCM_ERR_PARSE, "not a readable DICOM file: " + why);
+        e->buffer = std::make_unique<cgdcm::MemoryBuffer>(e->bytes.data(), e->bytes.size());
+        e->stream = std::make_unique<std::istream>(e->buffer.get());
+        e->reader.SetStream(*e->stream);
+        if (!e->reader.Read()) return cgdcm::fail(CGDCM_ERR_PARSE, "not a readable DICOM file (GDCM could not parse it)");
+        *out = e.release();
+        return CGDCM_OK;
+    });
+}
+
+void cgdcm_edit_close(cgdcm_edit *edit) { delete edit; }
+
+int cgdcm_edit_count(cgdcm_edit *edit, size_t *count) {
+    return cgdcm::guard([&]() -> int {
+        if (!edit || !count) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        refresh(edit);
+        *count = edit->order.size();
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_edit_element(cgdcm_edit *edit, size_t index, uint32_t *tag, char vr[3]) {
+    return cgdcm::guard([&]() -> int {
+        if (!edit || !tag || !vr) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        refresh(edit);
+        if (index >= edit->order.size()) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "element index out of range");
+        const gdcm::Tag &t = edit->order[index];
+        const gdcm::DataElement &de = edit->reader.GetFile().GetDataSet().GetDataElement(t);
+        *tag = static_cast<uint32_t>(t.GetGroup()) << 16 | t.GetElement();
+        const char *name = gdcm::VR::GetVRString(de.GetVR());
+        vr[0] = name && std::strlen(name) == 2 ? name[0] : '?';
+        vr[1] = name && std::strlen(name) == 2 ? name[1] : '?';
+        vr[2] = '\0';
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_edit_string(cgdcm_edit *edit, uint32_t tag, char *buf, size_t cap, size_t *len) {
+    return cgdcm::guard([&]() -> int {
+        if (!edit) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null handle");
+        gdcm::Tag t = to_tag(tag);
+        const gdcm::File &file = edit->reader.GetFile();
+        const gdcm::DataSet &ds = t.GetGroup() == 0x0002 ? static_cast<const gdcm::DataSet &>(file.GetHeader()) : file.GetDataSet();
+        if (!ds.FindDataElement(t)) return CGDCM_ABSENT;
+        const gdcm::DataElement &de = ds.GetDataElement(t);
+        std::string s;
+        if (de.IsEmpty()) {
+            s = "";
+        } else if (de.GetVR() & (gdcm::VR::VRASCII | gdcm::VR::UN) || de.GetVR() == gdcm::VR::INVALID) {
+            const gdcm::ByteValue *bv = de.GetByteValue();
+            if (bv) s.assign(bv->GetPointer(), bv->GetLength());
+            while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
+        } else {
+            gdcm::StringFilter filter;
+            filter.SetFile(file);
+            s = filter.ToString(t);
+        }
+        if (len) *len = s.size();
+        if (buf && cap > 0) {
+            size_t n = s.size() < cap - 1 ? s.size() : cap - 1;
+            std::memcpy(buf, s.data(), n);
+            buf[n] = '\0';
+        }
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_edit_remove(cgdcm_edit *edit, uint32_t tag) {
+    return cgdcm::guard([&]() -> int {
+        if (!edit) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null handle");
+        gdcm::Tag t = to_tag(tag);
+        if (t.GetGroup() == 0x0002) edit->reader.GetFile().GetHeader().Remove(t);
+        else edit->reader.GetFile().GetDataSet().Remove(t);
+        edit->order_stale = true;
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_edit_set(cgdcm_edit *edit, uint32_t tag, const char *vr, const char *value) {
+    return cgdcm::guard([&]() -> int {
+        if (!edit || !vr || !value) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        gdcm::VR v = gdcm::VR::GetVRType(vr);
+        if (!(v & gdcm::VR::VRASCII)) return cgdcm::fail(CGDCM_ERR_ARGUMENT, tag_text(tag) + ": VR " + vr + " is not a text VR");
+        gdcm::Tag t = to_tag(tag);
+        gdcm::DataElement de = text_element(t, v, value);
+        if (t.GetGroup() == 0x0002) edit->reader.GetFile().GetHeader().Replace(de);
+        else edit->reader.GetFile().GetDataSet().Replace(de);
+        edit->order_stale = true;
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_edit_set_codes(cgdcm_edit *edit, uint32_t tag, const char *const *codes, size_t count) {
+    return cgdcm::guard([&]() -> int {
+        if (!edit || (!codes && count)) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        gdcm::SmartPointer<gdcm::SequenceOfItems> sq = new gdcm::SequenceOfItems;
+        sq->SetLengthToUndefined();
+        for (size_t i = 0; i < count; ++i) {
+            const char *value = codes[3 * i], *scheme = codes[3 * i + 1], *meaning = codes[3 * i + 2];
+            if (!value || !scheme || !meaning) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null code string");
+            gdcm::Item item;
+            item.SetVLToUndefined();
+            gdcm::DataSet &nested = item.GetNestedDataSet();
+            nested.Insert(text_element(gdcm::Tag(0x0008, 0x0100), gdcm::VR::SH, value));
+            nested.Insert(text_element(gdcm::Tag(0x0008, 0x0102), gdcm::VR::SH, scheme));
+            nested.Insert(text_element(gdcm::Tag(0x0008, 0x0104), gdcm::VR::LO, meaning));
+            sq->AddItem(item);
+        }
+        gdcm::DataElement de(to_tag(tag));
+        de.SetVR(gdcm::VR::SQ);
+        de.SetValue(*sq);
+        de.SetVLToUndefined();
+        edit->reader.GetFile().GetDataSet().Replace(de);
+        edit->order_stale = true;
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_edit_write(cgdcm_edit *edit, const char *path) {
+    return cgdcm::guard([&]() -> int {
+        if (!edit || !path) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        finish_meta(edit->reader.GetFile().GetHeader());
+        gdcm::Writer writer;
+        writer.SetFile(edit->reader.GetFile());
+        writer.SetFileName(path);
+        writer.CheckFileMetaInformationOff();  // the meta is written as finish_meta left it
+        if (!writer.Write()) return cgdcm::fail(CGDCM_ERR_IO, std::string("cannot write ") + path);
+        return CGDCM_OK;
+    });
+}
+
+}  // extern "C"

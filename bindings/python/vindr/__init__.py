@@ -14,3 +14,4 @@ def version_number() -> int:
     return _lib.version_number()
 
 from .dicom import DicomImage, RenderTransform, read_dicom
+from .deid import DeidResult, deidentify

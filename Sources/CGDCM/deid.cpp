@@ -5,6 +5,7 @@
 #include "meta_repair.hpp"
 #include "shim_error.hpp"
 
+#include <gdcm-3.0/gdcmDataSetHelper.h>
 #include <gdcm-3.0/gdcmExplicitDataElement.h>
 #include <gdcm-3.0/gdcmFileMetaInformation.h>
 #include <gdcm-3.0/gdcmItem.h>
@@ -44,6 +45,13 @@ void refresh(cgdcm_edit *e) {
     const gdcm::DataSet &ds = e->reader.GetFile().GetDataSet();
     for (const gdcm::DataElement &de : ds.GetDES()) e->order.push_back(de.GetTag());
     e->order_stale = false;
+}
+
+/// The element's VR, from the public dictionary when the file does not say (implicit VR).
+gdcm::VR effective_vr(const gdcm::File &file, const gdcm::DataElement &de) {
+    gdcm::VR vr = de.GetVR();
+    if (vr != gdcm::VR::INVALID && vr != gdcm::VR::UN) return vr;
+    return gdcm::DataSetHelper::ComputeVR(file, file.GetDataSet(), de.GetTag());
 }
 
 /// A text value padded to even length (PS3.5 6.2): NUL for UI, space for the other string VRs.
@@ -121,7 +129,7 @@ int cgdcm_edit_element(cgdcm_edit *edit, size_t index, uint32_t *tag, char vr[3]
         const gdcm::Tag &t = edit->order[index];
         const gdcm::DataElement &de = edit->reader.GetFile().GetDataSet().GetDataElement(t);
         *tag = static_cast<uint32_t>(t.GetGroup()) << 16 | t.GetElement();
-        const char *name = gdcm::VR::GetVRString(de.GetVR());
+        const char *name = gdcm::VR::GetVRString(effective_vr(edit->reader.GetFile(), de));
         vr[0] = name && std::strlen(name) == 2 ? name[0] : '?';
         vr[1] = name && std::strlen(name) == 2 ? name[1] : '?';
         vr[2] = '\0';
@@ -140,7 +148,7 @@ int cgdcm_edit_string(cgdcm_edit *edit, uint32_t tag, char *buf, size_t cap, siz
         std::string s;
         if (de.IsEmpty()) {
             s = "";
-        } else if (de.GetVR() & (gdcm::VR::VRASCII | gdcm::VR::UN) || de.GetVR() == gdcm::VR::INVALID) {
+        } else if (effective_vr(file, de) & gdcm::VR::VRASCII) {
             const gdcm::ByteValue *bv = de.GetByteValue();
             if (bv) s.assign(bv->GetPointer(), bv->GetLength());
             while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();

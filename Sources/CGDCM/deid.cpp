@@ -16,7 +16,9 @@
 #include <gdcm-3.0/gdcmWriter.h>
 
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,7 +26,14 @@ struct cgdcm_edit {
     std::string bytes;
     std::unique_ptr<cgdcm::MemoryBuffer> buffer;
     std::unique_ptr<std::istream> stream;
-    gdcm::Reader reader;
+    std::unique_ptr<gdcm::Reader> reader_ptr = std::make_unique<gdcm::Reader>();
+    gdcm::Reader &reader() { return *reader_ptr; }
+    // Native little-endian Pixel Data that ends the file is not parsed by GDCM: the whole
+    // element (header and value) stays in `bytes` at [pixel_begin, bytes.size()) and is appended
+    // verbatim after the edited data set.
+    bool pixel_in_place = false;
+    bool pixel_removed = false;
+    size_t pixel_begin = 0;
     std::vector<gdcm::Tag> order;  // top-level tags, refreshed after each edit
     bool order_stale = true;
 };
@@ -39,12 +48,59 @@ std::string tag_text(uint32_t t) {
     return s;
 }
 
+const gdcm::Tag kPixelData(0x7fe0, 0x0010);
+
 void refresh(cgdcm_edit *e) {
     if (!e->order_stale) return;
     e->order.clear();
-    const gdcm::DataSet &ds = e->reader.GetFile().GetDataSet();
+    const gdcm::DataSet &ds = e->reader().GetFile().GetDataSet();
     for (const gdcm::DataElement &de : ds.GetDES()) e->order.push_back(de.GetTag());
+    if (e->pixel_in_place && !e->pixel_removed) e->order.push_back(kPixelData);
     e->order_stale = false;
+}
+
+/// Reads the data set up to Pixel Data; keeps the Pixel Data element in place when it is native,
+/// little endian, of defined length and the last thing in the file (PS3.5 7.1: its value is
+/// preceded by a 4-byte length, after tag and VR in explicit VR or the tag alone in implicit VR).
+bool read_up_to_pixels(cgdcm_edit *e) {
+    std::set<gdcm::Tag> skip{kPixelData};
+    if (!e->reader().ReadUpToTag(kPixelData, skip)) return false;
+    const gdcm::TransferSyntax &ts = e->reader().GetFile().GetHeader().GetDataSetTransferSyntax();
+    if (!ts.IsValid() || ts.IsEncapsulated() || ts.GetSwapCode() != gdcm::SwapCode::LittleEndian ||
+        ts == gdcm::TransferSyntax::DeflatedExplicitVRLittleEndian) {
+        return false;
+    }
+    std::streamoff pos = e->stream->tellg();
+    size_t header = ts.IsExplicit() ? 12 : 8;
+    if (pos < static_cast<std::streamoff>(header) || static_cast<size_t>(pos) > e->bytes.size()) return false;
+    size_t at = static_cast<size_t>(pos);
+    const unsigned char *b = reinterpret_cast<const unsigned char *>(e->bytes.data());
+    if (!(b[at - header] == 0xE0 && b[at - header + 1] == 0x7F && b[at - header + 2] == 0x10 && b[at - header + 3] == 0x00)) {
+        return false;
+    }
+    uint32_t length = b[at - 4] | b[at - 3] << 8 | b[at - 2] << 16 | static_cast<uint32_t>(b[at - 1]) << 24;
+    if (length == 0xFFFFFFFFu || at + length != e->bytes.size()) return false;
+    e->pixel_in_place = true;
+    e->pixel_begin = at - header;
+    return true;
+}
+
+/// Repairs a missing transfer syntax, checks the structure, then parses `e->bytes`.
+int parse(cgdcm_edit *e) {
+    std::string uid, why;
+    cgdcm::repair_missing_transfer_syntax(e->bytes, uid);
+    if (!cgdcm::check_structure(e->bytes, why)) return cgdcm::fail(CGDCM_ERR_PARSE, "not a readable DICOM file: " + why);
+    e->buffer = std::make_unique<cgdcm::MemoryBuffer>(e->bytes.data(), e->bytes.size());
+    e->stream = std::make_unique<std::istream>(e->buffer.get());
+    e->reader().SetStream(*e->stream);
+    if (read_up_to_pixels(e)) return CGDCM_OK;
+    e->pixel_in_place = false;
+    e->reader_ptr = std::make_unique<gdcm::Reader>();
+    e->stream->clear();
+    e->stream->seekg(0);
+    e->reader().SetStream(*e->stream);
+    if (!e->reader().Read()) return cgdcm::fail(CGDCM_ERR_PARSE, "not a readable DICOM file (GDCM could not parse it)");
+    return CGDCM_OK;
 }
 
 /// The element's VR, from the public dictionary when the file does not say (implicit VR).
@@ -92,19 +148,21 @@ void finish_meta(gdcm::FileMetaInformation &meta) {
 
 extern "C" {
 
-int cgdcm_edit_open(const void *data, size_t size, cgdcm_edit **out) {
+int cgdcm_edit_open_path(const char *path, cgdcm_edit **out) {
     return cgdcm::guard([&]() -> int {
-        if ((!data && size) || !out) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        if (!path || !out) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
         cgdcm_quiet();
+        std::ifstream in(path, std::ios::binary);
+        if (!in.is_open()) return cgdcm::fail(CGDCM_ERR_IO, "cannot open file");
+        in.seekg(0, std::ios::end);
+        std::streamoff size = in.tellg();
+        if (size < 0) return cgdcm::fail(CGDCM_ERR_IO, "cannot read file");
         auto e = std::make_unique<cgdcm_edit>();
-        e->bytes.assign(static_cast<const char *>(data), size);
-        std::string uid, why;
-        cgdcm::repair_missing_transfer_syntax(e->bytes, uid);
-        if (!cgdcm::check_structure(e->bytes, why)) return cgdcm::fail(CGDCM_ERR_PARSE, "not a readable DICOM file: " + why);
-        e->buffer = std::make_unique<cgdcm::MemoryBuffer>(e->bytes.data(), e->bytes.size());
-        e->stream = std::make_unique<std::istream>(e->buffer.get());
-        e->reader.SetStream(*e->stream);
-        if (!e->reader.Read()) return cgdcm::fail(CGDCM_ERR_PARSE, "not a readable DICOM file (GDCM could not parse it)");
+        e->bytes.resize(static_cast<size_t>(size));
+        in.seekg(0);
+        if (size > 0 && !in.read(&e->bytes[0], size)) return cgdcm::fail(CGDCM_ERR_IO, "cannot read file");
+        int rc = parse(e.get());
+        if (rc != CGDCM_OK) return rc;
         *out = e.release();
         return CGDCM_OK;
     });
@@ -127,9 +185,17 @@ int cgdcm_edit_element(cgdcm_edit *edit, size_t index, uint32_t *tag, char vr[3]
         refresh(edit);
         if (index >= edit->order.size()) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "element index out of range");
         const gdcm::Tag &t = edit->order[index];
-        const gdcm::DataElement &de = edit->reader.GetFile().GetDataSet().GetDataElement(t);
+        if (edit->pixel_in_place && t == kPixelData) {
+            *tag = 0x7fe00010u;
+            bool explicit_vr = edit->reader().GetFile().GetHeader().GetDataSetTransferSyntax().IsExplicit();
+            vr[0] = explicit_vr ? edit->bytes[edit->pixel_begin + 4] : 'O';
+            vr[1] = explicit_vr ? edit->bytes[edit->pixel_begin + 5] : 'W';
+            vr[2] = '\0';
+            return CGDCM_OK;
+        }
+        const gdcm::DataElement &de = edit->reader().GetFile().GetDataSet().GetDataElement(t);
         *tag = static_cast<uint32_t>(t.GetGroup()) << 16 | t.GetElement();
-        const char *name = gdcm::VR::GetVRString(effective_vr(edit->reader.GetFile(), de));
+        const char *name = gdcm::VR::GetVRString(effective_vr(edit->reader().GetFile(), de));
         vr[0] = name && std::strlen(name) == 2 ? name[0] : '?';
         vr[1] = name && std::strlen(name) == 2 ? name[1] : '?';
         vr[2] = '\0';
@@ -141,7 +207,7 @@ int cgdcm_edit_string(cgdcm_edit *edit, uint32_t tag, char *buf, size_t cap, siz
     return cgdcm::guard([&]() -> int {
         if (!edit) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null handle");
         gdcm::Tag t = to_tag(tag);
-        const gdcm::File &file = edit->reader.GetFile();
+        const gdcm::File &file = edit->reader().GetFile();
         const gdcm::DataSet &ds = t.GetGroup() == 0x0002 ? static_cast<const gdcm::DataSet &>(file.GetHeader()) : file.GetDataSet();
         if (!ds.FindDataElement(t)) return CGDCM_ABSENT;
         const gdcm::DataElement &de = ds.GetDataElement(t);
@@ -171,8 +237,9 @@ int cgdcm_edit_remove(cgdcm_edit *edit, uint32_t tag) {
     return cgdcm::guard([&]() -> int {
         if (!edit) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null handle");
         gdcm::Tag t = to_tag(tag);
-        if (t.GetGroup() == 0x0002) edit->reader.GetFile().GetHeader().Remove(t);
-        else edit->reader.GetFile().GetDataSet().Remove(t);
+        if (t.GetGroup() == 0x0002) edit->reader().GetFile().GetHeader().Remove(t);
+        else if (t == kPixelData && edit->pixel_in_place) edit->pixel_removed = true;
+        else edit->reader().GetFile().GetDataSet().Remove(t);
         edit->order_stale = true;
         return CGDCM_OK;
     });
@@ -185,8 +252,8 @@ int cgdcm_edit_set(cgdcm_edit *edit, uint32_t tag, const char *vr, const char *v
         if (!(v & gdcm::VR::VRASCII)) return cgdcm::fail(CGDCM_ERR_ARGUMENT, tag_text(tag) + ": VR " + vr + " is not a text VR");
         gdcm::Tag t = to_tag(tag);
         gdcm::DataElement de = text_element(t, v, value);
-        if (t.GetGroup() == 0x0002) edit->reader.GetFile().GetHeader().Replace(de);
-        else edit->reader.GetFile().GetDataSet().Replace(de);
+        if (t.GetGroup() == 0x0002) edit->reader().GetFile().GetHeader().Replace(de);
+        else edit->reader().GetFile().GetDataSet().Replace(de);
         edit->order_stale = true;
         return CGDCM_OK;
     });
@@ -212,7 +279,7 @@ int cgdcm_edit_set_codes(cgdcm_edit *edit, uint32_t tag, const char *const *code
         de.SetVR(gdcm::VR::SQ);
         de.SetValue(*sq);
         de.SetVLToUndefined();
-        edit->reader.GetFile().GetDataSet().Replace(de);
+        edit->reader().GetFile().GetDataSet().Replace(de);
         edit->order_stale = true;
         return CGDCM_OK;
     });
@@ -221,12 +288,19 @@ int cgdcm_edit_set_codes(cgdcm_edit *edit, uint32_t tag, const char *const *code
 int cgdcm_edit_write(cgdcm_edit *edit, const char *path) {
     return cgdcm::guard([&]() -> int {
         if (!edit || !path) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
-        finish_meta(edit->reader.GetFile().GetHeader());
+        finish_meta(edit->reader().GetFile().GetHeader());
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        if (!out.is_open()) return cgdcm::fail(CGDCM_ERR_IO, std::string("cannot create ") + path);
         gdcm::Writer writer;
-        writer.SetFile(edit->reader.GetFile());
-        writer.SetFileName(path);
+        writer.SetFile(edit->reader().GetFile());
+        writer.SetStream(out);
         writer.CheckFileMetaInformationOff();  // the meta is written as finish_meta left it
         if (!writer.Write()) return cgdcm::fail(CGDCM_ERR_IO, std::string("cannot write ") + path);
+        if (edit->pixel_in_place && !edit->pixel_removed) {
+            out.write(edit->bytes.data() + edit->pixel_begin, static_cast<std::streamsize>(edit->bytes.size() - edit->pixel_begin));
+        }
+        out.close();
+        if (!out) return cgdcm::fail(CGDCM_ERR_IO, std::string("cannot write ") + path);
         return CGDCM_OK;
     });
 }

@@ -14,8 +14,9 @@ extern "C" {
 
 typedef struct cgdcm_edit cgdcm_edit;
 
-/** Parses a whole PS3.10 file from memory (bytes copied) after the structural pre-check. */
-int cgdcm_edit_open(const void *data, size_t size, cgdcm_edit **out);
+/** Reads and parses the PS3.10 file at `path` after the structural pre-check. Native
+ * little-endian Pixel Data at the end of the file is not parsed: it is written back verbatim. */
+int cgdcm_edit_open_path(const char *path, cgdcm_edit **out);
 void cgdcm_edit_close(cgdcm_edit *edit);
 
 /** Number of top-level data set elements (file meta excluded). */

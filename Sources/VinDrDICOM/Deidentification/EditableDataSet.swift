@@ -8,10 +8,9 @@ final class EditableDataSet {
     private let handle: OpaquePointer
 
     init(path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else { throw DICOMError(.io, path, "cannot read file") }
         var h: OpaquePointer?
-        let rc = data.withUnsafeBytes { cgdcm_edit_open($0.baseAddress, $0.count, &h) }
-        guard rc == CGDCM_OK, let h else { throw DICOMError(.format, path, shimMessage()) }
+        let rc = cgdcm_edit_open_path(path, &h)
+        guard rc == CGDCM_OK, let h else { throw DICOMError(rc == CGDCM_ERR_IO ? .io : .format, path, shimMessage()) }
         source = path
         handle = h
     }

@@ -333,7 +333,40 @@ def test_cli_parallel_tree_with_progress_on_a_terminal(tmp_path):
     os.close(primary)
     assert proc.returncode == 0, proc.stdout
     assert "written 12, rejected 0, failed 0" in proc.stdout
-    assert "\rdeid 12/12" in progress
+    assert "\r[" + "#" * 30 + "] 12/12 files" in progress
     assert len(list(out.rglob("*.dcm"))) == 12
     bad = subprocess.run([str(cli()), "deid", str(src), str(out), "--profile", "nope"], capture_output=True, text=True)
     assert bad.returncode == 64 and "unknown profile" in bad.stderr
+
+
+def test_duplicate_sop_instance_is_written_once_and_reported(tmp_path):
+    ds = phi_dataset()
+    write(ds, tmp_path / "in" / "a.dcm")
+    write(ds, tmp_path / "in" / "copy.dcm")
+    result = vindr.deidentify(tmp_path / "in", tmp_path / "out", min_size=512, threads=2)
+    assert result.written == 1 and result.failed == 1
+    failed = next(r for r in result.files if r["status"] == "failed")
+    assert "duplicate SOP Instance UID" in failed["error"]
+    assert len(list((tmp_path / "out").iterdir())) == 1
+
+
+def test_c_abi_rejects_null_and_bad_arguments():
+    import ctypes
+    from vindr import deid
+    out = ctypes.c_void_p()
+    assert deid._run(None, b"/tmp", None, ctypes.byref(out)) == 1
+    assert "input is NULL" in _lib._last_error().decode()
+    opts = ctypes.c_void_p()
+    assert deid._opts_create(ctypes.byref(opts)) == 0
+    try:
+        assert deid._run(b"/nonexistent", b"/tmp/x", opts, None) == 1
+        assert deid._opts_int(opts, 1, 7) == 1 and "profile" in _lib._last_error().decode()
+        assert deid._opts_int(opts, 4, -1) == 1
+        assert deid._opts_int(opts, 999, 0) == 1
+        assert deid._opts_string(opts, 999, b"x") == 1
+        assert deid._opts_int(None, 1, 0) == 1
+        assert deid._counts(None, None) == 1 and deid._json(None, None, 0, None) == 1
+    finally:
+        deid._opts_destroy(opts)
+    deid._opts_destroy(None)
+    deid._result_destroy(None)

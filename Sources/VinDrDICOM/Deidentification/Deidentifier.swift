@@ -84,6 +84,16 @@ public enum Deidentifier {
         var records = [DeidentificationRecord?](repeating: nil, count: inputs.count)
         let lock = NSLock()
         var next = 0, done = 0
+        var claimed: [String: String] = [:]  // output path -> the input writing it
+        // Two inputs with the same SOP Instance UID would share a vindr output name: the first
+        // to claim it is written, the other is reported.
+        let claim = { (target: String, input: String) -> String? in
+            lock.lock()
+            defer { lock.unlock() }
+            if let owner = claimed[target] { return owner }
+            claimed[target] = input
+            return nil
+        }
         let showProgress = options.progress && isatty(STDERR_FILENO) == 1
         let workers = max(1, min(options.threads > 0 ? options.threads : ProcessInfo.processInfo.activeProcessorCount, inputs.count))
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
@@ -93,13 +103,11 @@ public enum Deidentifier {
                 next += 1
                 lock.unlock()
                 guard i < inputs.count else { return }
-                let record = process(inputs[i].path, relative: inputs[i].relative, output: output, options: options)
+                let record = process(inputs[i].path, relative: inputs[i].relative, output: output, options: options, claim: claim)
                 lock.lock()
                 records[i] = record
                 done += 1
-                if showProgress {
-                    FileHandle.standardError.write(Data("\rdeid \(done)/\(inputs.count)".utf8))
-                }
+                if showProgress { FileHandle.standardError.write(Data(progressLine(done, of: inputs.count).utf8)) }
                 lock.unlock()
             }
         }
@@ -113,6 +121,13 @@ public enum Deidentifier {
         }
         if let path = options.mappingCSV { try writeAtomically(Data(mappingCSV(summary).utf8), to: path) }
         return summary
+    }
+
+    /// `\r[#####.....] done/total files`, a progress bar for a terminal.
+    static func progressLine(_ done: Int, of total: Int) -> String {
+        let width = 30
+        let filled = total > 0 ? done * width / total : width
+        return "\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] \(done)/\(total) files"
     }
 
     /// Regular files under `root` (sorted), skipping the output directory and hidden files.
@@ -132,7 +147,8 @@ public enum Deidentifier {
     }
 
     /// De-identifies one file; never throws (failures become the record's `error`).
-    static func process(_ path: String, relative: String, output: String, options: DeidentificationOptions) -> DeidentificationRecord {
+    static func process(_ path: String, relative: String, output: String, options: DeidentificationOptions,
+                        claim: (_ target: String, _ input: String) -> String?) -> DeidentificationRecord {
         var record = DeidentificationRecord(input: path, status: .failed)
         do {
             let edit = try EditableDataSet(path: path)
@@ -152,6 +168,9 @@ public enum Deidentifier {
             let (target, originalUID, newID) = try apply(options.profile, to: edit, relative: relative, output: output, salt: options.salt)
             record.newID = newID
             record.originalUID = originalUID
+            if let owner = claim(target, path) {
+                throw DICOMError(.argument, path, "same output \(target) as \(owner) (duplicate SOP Instance UID)")
+            }
             try edit.writeAtomically(to: target)
             record.output = target
             record.status = .written

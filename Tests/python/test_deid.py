@@ -10,6 +10,7 @@ import os
 import pathlib
 import pty
 import subprocess
+import sys
 import zlib
 
 import pydicom
@@ -370,3 +371,38 @@ def test_c_abi_rejects_null_and_bad_arguments():
         deid._opts_destroy(opts)
     deid._opts_destroy(None)
     deid._result_destroy(None)
+
+
+def test_output_inside_the_input_tree_is_not_walked(tmp_path):
+    write(phi_dataset(), tmp_path / "tree" / "a.dcm")
+    for _ in range(2):
+        result = vindr.deidentify(tmp_path / "tree", tmp_path / "tree" / "out", min_size=512)
+        assert [pathlib.Path(r["input"]).name for r in result.files] == ["a.dcm"]
+
+
+def test_malformed_files_are_failures_not_crashes(tmp_path):
+    """Truncations and corrupted lengths (GDCM's Debian build aborts on some): each run happens in a
+    child process so an abort would show as a non-zero exit instead of killing the test run."""
+    good = write(phi_dataset(rows=1030, cols=1030), tmp_path / "good.dcm").read_bytes()
+    src = tmp_path / "bad"
+    src.mkdir()
+    rng = __import__("random").Random(6)
+    for i, cut in enumerate((10, 140, 300, 700, 1500, len(good) - 7)):
+        (src / f"cut{i}.dcm").write_bytes(good[:cut])
+    for i in range(12):
+        data = bytearray(good[:4000])
+        at = rng.randrange(132, len(data) - 4)
+        data[at:at + 4] = rng.randbytes(4)
+        (src / f"flip{i}.dcm").write_bytes(bytes(data) + good[4000:])
+    code = ("import sys, vindr; r = vindr.deidentify(sys.argv[1], sys.argv[2], profile=sys.argv[3], min_size=0);"
+            "print(r.written, r.failed)")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    for profile in ("vindr", "basic"):
+        proc = subprocess.run([sys.executable, "-c", code, str(src), str(tmp_path / f"out-{profile}"), profile],
+                              capture_output=True, text=True, env=env)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        written, failed = map(int, proc.stdout.split())
+        assert written + failed == 18 and failed >= 6
+        for out in (tmp_path / f"out-{profile}").rglob("*"):
+            if out.is_file():
+                pydicom.dcmread(out)

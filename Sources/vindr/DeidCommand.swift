@@ -42,6 +42,9 @@ struct DeidCommand: ParsableCommand {
         options.onlyAccepted = onlyAccepted
         options.threads = threads
         options.progress = true
+        if options.profile.naming == .mirror && salt.isEmpty {
+            FileHandle.standardError.write(Data("warning: no --salt: anyone who knows an original UID can derive its replacement\n".utf8))
+        }
         let summary = try Deidentifier.run(input: input, output: output, options: options)
         for r in summary.records {
             if let error = r.error { FileHandle.standardError.write(Data("failed: \(error)\n".utf8)) }

@@ -181,7 +181,8 @@ def test_basic_profile_annex_e(phi_tree, tmp_path):
         path = out / src.relative_to(phi_tree)
         ds = check_output(path, src, allowed, {0x00120064: code_item})
         assert ds.PatientIdentityRemoved == "YES"
-        assert "Basic Application Confidentiality Profile" in str(ds.DeidentificationMethod)
+        assert list(ds.DeidentificationMethod) == ["Basic Application Confidentiality Profile",
+                                                   "Retain Patient Characteristics Option"]
         assert [(c.CodeValue, c.CodingSchemeDesignator) for c in ds.DeidentificationMethodCodeSequence] == \
             [("113100", "DCM"), ("113108", "DCM")]
         for keyword in ("PatientName", "PatientID", "PatientBirthDate", "StudyDate", "AccessionNumber",

@@ -46,7 +46,8 @@ public struct DeidentificationProfile: Sendable {
         actions: basicActions,
         naming: .mirror,
         added: [(0x0012_0062, "CS", "YES"),
-                (0x0012_0063, "LO", "Basic Application Confidentiality Profile"),
+                // Two values: each LO value is limited to 64 characters (PS3.5 6.2).
+                (0x0012_0063, "LO", "Basic Application Confidentiality Profile\\Retain Patient Characteristics Option"),
                 (0x0028_0303, "CS", "REMOVED")],
         methodCodes: [("113100", "DCM", "Basic Application Confidentiality Profile"),
                       ("113108", "DCM", "Retain Patient Characteristics Option")])

@@ -407,3 +407,11 @@ def test_malformed_files_are_failures_not_crashes(tmp_path):
         for out in (tmp_path / f"out-{profile}").rglob("*"):
             if out.is_file():
                 pydicom.dcmread(out)
+
+
+def test_output_over_the_input_is_refused(tmp_path):
+    src = write(phi_dataset(), tmp_path / "tree" / "a.dcm")
+    before = src.read_bytes()
+    result = vindr.deidentify(tmp_path / "tree", tmp_path / "tree", profile="basic", min_size=512)
+    assert result.failed == 1 and "would overwrite the input" in result.files[0]["error"]
+    assert src.read_bytes() == before

@@ -123,6 +123,11 @@ public enum Deidentifier {
         return summary
     }
 
+    /// The absolute path with symbolic links resolved (for comparing outputs with inputs).
+    static func canonical(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+
     /// `\r[#####.....] done/total files`, a progress bar for a terminal.
     static func progressLine(_ done: Int, of total: Int) -> String {
         let width = 30
@@ -168,6 +173,9 @@ public enum Deidentifier {
             let (target, originalUID, newID) = try apply(options.profile, to: edit, relative: relative, output: output, salt: options.salt)
             record.newID = newID
             record.originalUID = originalUID
+            guard canonical(target) != canonical(path) else {
+                throw DICOMError(.argument, path, "the output \(target) would overwrite the input")
+            }
             if let owner = claim(target, path) {
                 throw DICOMError(.argument, path, "same output \(target) as \(owner) (duplicate SOP Instance UID)")
             }

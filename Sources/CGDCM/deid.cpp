@@ -237,10 +237,18 @@ int cgdcm_edit_remove(cgdcm_edit *edit, uint32_t tag) {
     return cgdcm::guard([&]() -> int {
         if (!edit) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null handle");
         gdcm::Tag t = to_tag(tag);
-        if (t.GetGroup() == 0x0002) edit->reader().GetFile().GetHeader().Remove(t);
-        else if (t == kPixelData && edit->pixel_in_place) edit->pixel_removed = true;
+        if (t == kPixelData && edit->pixel_in_place) edit->pixel_removed = true;
         else edit->reader().GetFile().GetDataSet().Remove(t);
         edit->order_stale = true;
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_edit_remove_meta(cgdcm_edit *edit, uint32_t tag) {
+    return cgdcm::guard([&]() -> int {
+        if (!edit) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null handle");
+        if (tag >> 16 != 0x0002) return cgdcm::fail(CGDCM_ERR_ARGUMENT, tag_text(tag) + " is not a file meta attribute");
+        edit->reader().GetFile().GetHeader().Remove(to_tag(tag));
         return CGDCM_OK;
     });
 }

@@ -27,8 +27,10 @@ int cgdcm_edit_element(cgdcm_edit *edit, size_t index, uint32_t *tag, char vr[3]
  * `*len` receives the full length; text is truncated to cap-1 and NUL-terminated. */
 int cgdcm_edit_string(cgdcm_edit *edit, uint32_t tag, char *buf, size_t cap, size_t *len);
 
-/** Removes a top-level attribute (no-op when absent). */
+/** Removes a top-level data set attribute (no-op when absent). */
 int cgdcm_edit_remove(cgdcm_edit *edit, uint32_t tag);
+/** Removes a file meta (group 0002) attribute (no-op when absent). */
+int cgdcm_edit_remove_meta(cgdcm_edit *edit, uint32_t tag);
 /** Sets a top-level or file meta attribute to a text value with the given VR (padded to even
  * length as PS3.5 6.2 requires: NUL for UI, space otherwise). An empty value gives a zero-length
  * element (PS3.15 Annex E action Z). */

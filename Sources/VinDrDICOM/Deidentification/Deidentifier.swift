@@ -217,7 +217,7 @@ public enum Deidentifier {
         if !profile.methodCodes.isEmpty { try edit.setCodes(0x0012_0064, profile.methodCodes) }
         // File meta: only what PS3.10 7.1 requires survives (Source AE titles and private
         // information go); the writer regenerates group length and implementation identity.
-        for tag: DICOMTag in [0x0002_0016, 0x0002_0017, 0x0002_0018, 0x0002_0100, 0x0002_0102] { try edit.remove(tag) }
+        for tag: DICOMTag in [0x0002_0016, 0x0002_0017, 0x0002_0018, 0x0002_0100, 0x0002_0102] { try edit.removeMeta(tag) }
         switch profile.naming {
         case .vindrImageID:
             let id = MD5.hex(original)

@@ -41,7 +41,11 @@ final class EditableDataSet {
         return String(decoding: buf.prefix(len).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// Removes a top-level data set attribute.
     func remove(_ tag: DICOMTag) throws { try check(cgdcm_edit_remove(handle, tag), tag) }
+
+    /// Removes a file meta (group 0002) attribute.
+    func removeMeta(_ tag: DICOMTag) throws { try check(cgdcm_edit_remove_meta(handle, tag), tag) }
 
     func set(_ tag: DICOMTag, _ vr: String, _ value: String) throws { try check(cgdcm_edit_set(handle, tag, vr, value), tag) }
 

@@ -415,3 +415,28 @@ def test_output_over_the_input_is_refused(tmp_path):
     result = vindr.deidentify(tmp_path / "tree", tmp_path / "tree", profile="basic", min_size=512)
     assert result.failed == 1 and "would overwrite the input" in result.files[0]["error"]
     assert src.read_bytes() == before
+
+
+def test_killed_run_leaves_only_complete_outputs(tmp_path):
+    """SIGKILL in the middle of a tree: every output under its final name is a whole file (only
+    hidden temporary files may be left), and a re-run completes the tree."""
+    import signal
+    import time
+    src = tmp_path / "in"
+    for i in range(40):
+        write(phi_dataset(rows=1030, cols=1030, seed=i), src / f"{i:02d}.dcm")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([str(cli()), "deid", str(src), str(out), "--profile", "basic", "--threads", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while time.time() < deadline and not (out.exists() and any(out.iterdir())):
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finals = [p for p in out.iterdir() if not p.name.startswith(".")]
+    assert len(finals) < 40, "the run finished before it could be interrupted"
+    for p in finals:
+        assert pydicom.dcmread(p).PixelData == pydicom.dcmread(src / p.name).PixelData
+    result = vindr.deidentify(src, out, profile="basic", min_size=512)
+    assert result.written == 40
+    assert len([p for p in out.iterdir() if not p.name.startswith(".")]) == 40

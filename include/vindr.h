@@ -55,6 +55,35 @@
 /* Length of the `out_adjustments` array of the multi-model calls: boxes whose corners were */
 /* swapped, coordinates clamped into [0, 1], zero-area boxes dropped, low-score boxes skipped. */
 #define VDR_ADJUSTMENT_COUNT 4
+/* Integer options (vdr_deid_options_set_int). */
+/* Profile: VDR_DEID_PROFILE_VINDR (default) or VDR_DEID_PROFILE_BASIC. */
+#define VDR_DEID_PROFILE 1
+/* Minimum Rows accepted by screening (default 1024). */
+#define VDR_DEID_MIN_ROWS 2
+/* Minimum Columns accepted by screening (default 1024). */
+#define VDR_DEID_MIN_COLUMNS 3
+/* Worker threads for a tree (0 = one per core, the default). */
+#define VDR_DEID_THREADS 4
+/* 1: write only files that pass screening (default 0: write all, report the screening). */
+#define VDR_DEID_ONLY_ACCEPTED 5
+/* 1: print a progress line to standard error when it is a terminal. */
+#define VDR_DEID_PROGRESS 6
+/* Minimum Patient's Age in years accepted by screening (default 18). */
+#define VDR_DEID_MIN_AGE 7
+/* String options (vdr_deid_options_set_string; NULL clears a path). */
+/* Secret mixed into derived UIDs (basic profile). */
+#define VDR_DEID_SALT 20
+/* Path of the private original UID -> new id CSV (written only when set). */
+#define VDR_DEID_MAPPING_CSV 21
+/* Path of the per-file CSV report. */
+#define VDR_DEID_REPORT_CSV 22
+/* Path of the per-file JSON report. */
+#define VDR_DEID_REPORT_JSON 23
+/* VDR_DEID_PROFILE values. */
+/* The VinDr-CXR release whitelist (25 attributes), files named by the MD5 of their SOP Instance UID. */
+#define VDR_DEID_PROFILE_VINDR 0
+/* PS3.15 Annex E Basic Profile with the Retain Patient Characteristics Option. */
+#define VDR_DEID_PROFILE_BASIC 1
 /* Integer attributes (vdr_dicom_get_int). */
 #define VDR_ATTR_ROWS 1
 #define VDR_ATTR_COLUMNS 2
@@ -310,6 +339,35 @@ int32_t vdr_box_iou(double const * boxes1, size_t n1, double const * boxes2, siz
 /// is called from this thread after each chunk (may be NULL). `rendered`, `reused`, `failed`
 /// receive the counts; failed images are left out of the cache (vdr_last_error is not set for them).
 int32_t vdr_cache_build(void * samples, void * options, char const * dir, int32_t format, int32_t quality, void (* progress)(int64_t, int64_t, void *), void * user, int64_t * rendered, int64_t * reused, int64_t * failed);
+
+/// Creates de-identification options with the defaults; destroy with vdr_deid_options_destroy.
+int32_t vdr_deid_options_create(void * * out_);
+
+/// Releases options from vdr_deid_options_create; NULL is accepted.
+void vdr_deid_options_destroy(void * options);
+
+/// Sets an integer option (VDR_DEID_* of the integer group).
+int32_t vdr_deid_options_set_int(void * options, int32_t key, int64_t value);
+
+/// Sets a string option (VDR_DEID_* of the string group); `value` is UTF-8, NULL clears a path.
+int32_t vdr_deid_options_set_string(void * options, int32_t key, char const * value);
+
+/// Counts of a run: counts[0] files seen, [1] written, [2] rejected by screening, [3] failed,
+/// [4] flagged Burned In Annotation = YES. `counts` must hold 5 values.
+int32_t vdr_deid_result_counts(void * result, int64_t * counts);
+
+/// Releases a result from vdr_deidentify; NULL is accepted.
+void vdr_deid_result_destroy(void * result);
+
+/// The per-file report as JSON (the same document as VDR_DEID_REPORT_JSON), copied into `buf`
+/// (cap bytes, NUL-terminated, truncated); `len` receives the full length. Either may be NULL.
+int32_t vdr_deid_result_json(void * result, char * buf, ptrdiff_t cap, ptrdiff_t * len);
+
+/// De-identifies the DICOM file or tree `input` into the directory `output` (created if missing).
+/// Per-file failures and screening results are in the result, not the status; the status is an
+/// error when the input is missing or the output directory cannot be created or written.
+/// On success `*result` receives a handle to destroy with vdr_deid_result_destroy.
+int32_t vdr_deidentify(char const * input, char const * output, void * options, void * * result);
 
 /// Releases a handle from vdr_dicom_open*; NULL is accepted.
 void vdr_dicom_close(void * handle);

@@ -10,6 +10,6 @@ struct VinDr: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             InfoCommand.self, RenderCommand.self, StatsCommand.self, EvalCommand.self, FuseCommand.self, QCCommand.self,
-            ExportCommand.self, DrawCommand.self, CacheCommand.self, SampleCommand.self, BenchCommand.self,
+            ExportCommand.self, DrawCommand.self, CacheCommand.self, SampleCommand.self, BenchCommand.self, DeidCommand.self,
         ])
 }

@@ -1,0 +1,316 @@
+// Data set editing for de-identification (PS3.15 Annex E): read, remove/replace top-level
+// elements, write. Pixel Data keeps the exact bytes or fragments it was read with.
+#include "cgdcm.h"
+#include "cgdcm_deid.h"
+#include "meta_repair.hpp"
+#include "shim_error.hpp"
+
+#include <gdcm-3.0/gdcmDataSetHelper.h>
+#include <gdcm-3.0/gdcmExplicitDataElement.h>
+#include <gdcm-3.0/gdcmFileMetaInformation.h>
+#include <gdcm-3.0/gdcmItem.h>
+#include <gdcm-3.0/gdcmReader.h>
+#include <gdcm-3.0/gdcmSequenceOfItems.h>
+#include <gdcm-3.0/gdcmStringFilter.h>
+#include <gdcm-3.0/gdcmVR.h>
+#include <gdcm-3.0/gdcmWriter.h>
+
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+struct cgdcm_edit {
+    std::string bytes;
+    std::unique_ptr<cgdcm::MemoryBuffer> buffer;
+    std::unique_ptr<std::istream> stream;
+    std::unique_ptr<gdcm::Reader> reader_ptr = std::make_unique<gdcm::Reader>();
+    gdcm::Reader &reader() { return *reader_ptr; }
+    // Native little-endian Pixel Data that ends the file is not parsed by GDCM: the whole
+    // element (header and value) stays in `bytes` at [pixel_begin, bytes.size()) and is appended
+    // verbatim after the edited data set.
+    bool pixel_in_place = false;
+    bool pixel_removed = false;
+    size_t pixel_begin = 0;
+    std::vector<gdcm::Tag> order;  // top-level tags, refreshed after each edit
+    bool order_stale = true;
+};
+
+namespace {
+
+gdcm::Tag to_tag(uint32_t t) { return gdcm::Tag(static_cast<uint16_t>(t >> 16), static_cast<uint16_t>(t & 0xFFFF)); }
+
+std::string tag_text(uint32_t t) {
+    char s[16];
+    std::snprintf(s, sizeof s, "(%04X,%04X)", t >> 16, t & 0xFFFF);
+    return s;
+}
+
+const gdcm::Tag kPixelData(0x7fe0, 0x0010);
+
+void refresh(cgdcm_edit *e) {
+    if (!e->order_stale) return;
+    e->order.clear();
+    const gdcm::DataSet &ds = e->reader().GetFile().GetDataSet();
+    for (const gdcm::DataElement &de : ds.GetDES()) e->order.push_back(de.GetTag());
+    if (e->pixel_in_place && !e->pixel_removed) e->order.push_back(kPixelData);
+    e->order_stale = false;
+}
+
+/// Reads the data set up to Pixel Data; keeps the Pixel Data element in place when it is native,
+/// little endian, of defined length and the last thing in the file (PS3.5 7.1: its value is
+/// preceded by a 4-byte length, after tag and VR in explicit VR or the tag alone in implicit VR).
+bool read_up_to_pixels(cgdcm_edit *e) {
+    std::set<gdcm::Tag> skip{kPixelData};
+    if (!e->reader().ReadUpToTag(kPixelData, skip)) return false;
+    const gdcm::TransferSyntax &ts = e->reader().GetFile().GetHeader().GetDataSetTransferSyntax();
+    if (!ts.IsValid() || ts.IsEncapsulated() || ts.GetSwapCode() != gdcm::SwapCode::LittleEndian ||
+        ts == gdcm::TransferSyntax::DeflatedExplicitVRLittleEndian) {
+        return false;
+    }
+    std::streamoff pos = e->stream->tellg();
+    size_t header = ts.IsExplicit() ? 12 : 8;
+    if (pos < static_cast<std::streamoff>(header) || static_cast<size_t>(pos) > e->bytes.size()) return false;
+    size_t at = static_cast<size_t>(pos);
+    const unsigned char *b = reinterpret_cast<const unsigned char *>(e->bytes.data());
+    if (!(b[at - header] == 0xE0 && b[at - header + 1] == 0x7F && b[at - header + 2] == 0x10 && b[at - header + 3] == 0x00)) {
+        return false;
+    }
+    uint32_t length = b[at - 4] | b[at - 3] << 8 | b[at - 2] << 16 | static_cast<uint32_t>(b[at - 1]) << 24;
+    if (length == 0xFFFFFFFFu || at + length != e->bytes.size()) return false;
+    e->pixel_in_place = true;
+    e->pixel_begin = at - header;
+    return true;
+}
+
+/// Repairs a missing transfer syntax, checks the structure, then parses `e->bytes`.
+int parse(cgdcm_edit *e) {
+    std::string uid, why;
+    cgdcm::repair_missing_transfer_syntax(e->bytes, uid);
+    if (!cgdcm::check_structure(e->bytes, why)) return cgdcm::fail(CGDCM_ERR_PARSE, "not a readable DICOM file: " + why);
+    e->buffer = std::make_unique<cgdcm::MemoryBuffer>(e->bytes.data(), e->bytes.size());
+    e->stream = std::make_unique<std::istream>(e->buffer.get());
+    e->reader().SetStream(*e->stream);
+    if (read_up_to_pixels(e)) return CGDCM_OK;
+    e->pixel_in_place = false;
+    e->reader_ptr = std::make_unique<gdcm::Reader>();
+    e->stream->clear();
+    e->stream->seekg(0);
+    e->reader().SetStream(*e->stream);
+    if (!e->reader().Read()) return cgdcm::fail(CGDCM_ERR_PARSE, "not a readable DICOM file (GDCM could not parse it)");
+    return CGDCM_OK;
+}
+
+/// The element's VR, from the public dictionary when the file does not say (implicit VR).
+gdcm::VR effective_vr(const gdcm::File &file, const gdcm::DataElement &de) {
+    gdcm::VR vr = de.GetVR();
+    if (vr != gdcm::VR::INVALID && vr != gdcm::VR::UN) return vr;
+    return gdcm::DataSetHelper::ComputeVR(file, file.GetDataSet(), de.GetTag());
+}
+
+/// A text value padded to even length (PS3.5 6.2): NUL for UI, space for the other string VRs.
+gdcm::DataElement text_element(const gdcm::Tag &tag, gdcm::VR vr, const std::string &value) {
+    std::string v = value;
+    if (v.size() % 2) v.push_back(vr == gdcm::VR::UI ? '\0' : ' ');
+    gdcm::DataElement de(tag);
+    de.SetVR(vr);
+    de.SetByteValue(v.data(), static_cast<uint32_t>(v.size()));
+    return de;
+}
+
+/// Completes the file meta (PS3.10 7.1) with what remains after editing: File Meta Information
+/// Version and Implementation Class UID when missing, and the group length recomputed.
+void finish_meta(gdcm::FileMetaInformation &meta) {
+    meta.Remove(gdcm::Tag(0x0002, 0x0000));
+    if (!meta.FindDataElement(gdcm::Tag(0x0002, 0x0001))) {
+        gdcm::DataElement de(gdcm::Tag(0x0002, 0x0001));
+        de.SetVR(gdcm::VR::OB);
+        const char version[2] = {0, 1};
+        de.SetByteValue(version, 2);
+        meta.Insert(de);
+    }
+    if (!meta.FindDataElement(gdcm::Tag(0x0002, 0x0012))) {
+        meta.Insert(text_element(gdcm::Tag(0x0002, 0x0012), gdcm::VR::UI, gdcm::FileMetaInformation::GetImplementationClassUID()));
+    }
+    uint32_t length = 0;
+    for (const gdcm::DataElement &de : meta.GetDES()) length += de.GetLength<gdcm::ExplicitDataElement>();
+    gdcm::DataElement group(gdcm::Tag(0x0002, 0x0000));
+    group.SetVR(gdcm::VR::UL);
+    unsigned char le[4] = {static_cast<unsigned char>(length), static_cast<unsigned char>(length >> 8),
+                           static_cast<unsigned char>(length >> 16), static_cast<unsigned char>(length >> 24)};
+    group.SetByteValue(reinterpret_cast<const char *>(le), 4);
+    meta.Insert(group);
+}
+
+}  // namespace
+
+extern "C" {
+
+int cgdcm_edit_open_path(const char *path, cgdcm_edit **out) {
+    return cgdcm::guard([&]() -> int {
+        if (!path || !out) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        cgdcm_quiet();
+        std::ifstream in(path, std::ios::binary);
+        if (!in.is_open()) return cgdcm::fail(CGDCM_ERR_IO, "cannot open file");
+        in.seekg(0, std::ios::end);
+        std::streamoff size = in.tellg();
+        if (size < 0) return cgdcm::fail(CGDCM_ERR_IO, "cannot read file");
+        auto e = std::make_unique<cgdcm_edit>();
+        e->bytes.resize(static_cast<size_t>(size));
+        in.seekg(0);
+        if (size > 0 && !in.read(&e->bytes[0], size)) return cgdcm::fail(CGDCM_ERR_IO, "cannot read file");
+        int rc = parse(e.get());
+        if (rc != CGDCM_OK) return rc;
+        *out = e.release();
+        return CGDCM_OK;
+    });
+}
+
+void cgdcm_edit_close(cgdcm_edit *edit) { delete edit; }
+
+int cgdcm_edit_count(cgdcm_edit *edit, size_t *count) {
+    return cgdcm::guard([&]() -> int {
+        if (!edit || !count) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        refresh(edit);
+        *count = edit->order.size();
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_edit_element(cgdcm_edit *edit, size_t index, uint32_t *tag, char vr[3]) {
+    return cgdcm::guard([&]() -> int {
+        if (!edit || !tag || !vr) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        refresh(edit);
+        if (index >= edit->order.size()) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "element index out of range");
+        const gdcm::Tag &t = edit->order[index];
+        if (edit->pixel_in_place && t == kPixelData) {
+            *tag = 0x7fe00010u;
+            bool explicit_vr = edit->reader().GetFile().GetHeader().GetDataSetTransferSyntax().IsExplicit();
+            vr[0] = explicit_vr ? edit->bytes[edit->pixel_begin + 4] : 'O';
+            vr[1] = explicit_vr ? edit->bytes[edit->pixel_begin + 5] : 'W';
+            vr[2] = '\0';
+            return CGDCM_OK;
+        }
+        const gdcm::DataElement &de = edit->reader().GetFile().GetDataSet().GetDataElement(t);
+        *tag = static_cast<uint32_t>(t.GetGroup()) << 16 | t.GetElement();
+        const char *name = gdcm::VR::GetVRString(effective_vr(edit->reader().GetFile(), de));
+        vr[0] = name && std::strlen(name) == 2 ? name[0] : '?';
+        vr[1] = name && std::strlen(name) == 2 ? name[1] : '?';
+        vr[2] = '\0';
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_edit_string(cgdcm_edit *edit, uint32_t tag, char *buf, size_t cap, size_t *len) {
+    return cgdcm::guard([&]() -> int {
+        if (!edit) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null handle");
+        gdcm::Tag t = to_tag(tag);
+        const gdcm::File &file = edit->reader().GetFile();
+        const gdcm::DataSet &ds = t.GetGroup() == 0x0002 ? static_cast<const gdcm::DataSet &>(file.GetHeader()) : file.GetDataSet();
+        if (!ds.FindDataElement(t)) return CGDCM_ABSENT;
+        const gdcm::DataElement &de = ds.GetDataElement(t);
+        std::string s;
+        if (de.IsEmpty()) {
+            s = "";
+        } else if (effective_vr(file, de) & gdcm::VR::VRASCII) {
+            const gdcm::ByteValue *bv = de.GetByteValue();
+            if (bv) s.assign(bv->GetPointer(), bv->GetLength());
+            while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
+        } else {
+            gdcm::StringFilter filter;
+            filter.SetFile(file);
+            s = filter.ToString(t);
+        }
+        if (len) *len = s.size();
+        if (buf && cap > 0) {
+            size_t n = s.size() < cap - 1 ? s.size() : cap - 1;
+            std::memcpy(buf, s.data(), n);
+            buf[n] = '\0';
+        }
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_edit_remove(cgdcm_edit *edit, uint32_t tag) {
+    return cgdcm::guard([&]() -> int {
+        if (!edit) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null handle");
+        gdcm::Tag t = to_tag(tag);
+        if (t == kPixelData && edit->pixel_in_place) edit->pixel_removed = true;
+        else edit->reader().GetFile().GetDataSet().Remove(t);
+        edit->order_stale = true;
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_edit_remove_meta(cgdcm_edit *edit, uint32_t tag) {
+    return cgdcm::guard([&]() -> int {
+        if (!edit) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null handle");
+        if (tag >> 16 != 0x0002) return cgdcm::fail(CGDCM_ERR_ARGUMENT, tag_text(tag) + " is not a file meta attribute");
+        edit->reader().GetFile().GetHeader().Remove(to_tag(tag));
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_edit_set(cgdcm_edit *edit, uint32_t tag, const char *vr, const char *value) {
+    return cgdcm::guard([&]() -> int {
+        if (!edit || !vr || !value) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        gdcm::VR v = gdcm::VR::GetVRType(vr);
+        if (!(v & gdcm::VR::VRASCII)) return cgdcm::fail(CGDCM_ERR_ARGUMENT, tag_text(tag) + ": VR " + vr + " is not a text VR");
+        gdcm::Tag t = to_tag(tag);
+        gdcm::DataElement de = text_element(t, v, value);
+        if (t.GetGroup() == 0x0002) edit->reader().GetFile().GetHeader().Replace(de);
+        else edit->reader().GetFile().GetDataSet().Replace(de);
+        edit->order_stale = true;
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_edit_set_codes(cgdcm_edit *edit, uint32_t tag, const char *const *codes, size_t count) {
+    return cgdcm::guard([&]() -> int {
+        if (!edit || (!codes && count)) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        gdcm::SmartPointer<gdcm::SequenceOfItems> sq = new gdcm::SequenceOfItems;
+        sq->SetLengthToUndefined();
+        for (size_t i = 0; i < count; ++i) {
+            const char *value = codes[3 * i], *scheme = codes[3 * i + 1], *meaning = codes[3 * i + 2];
+            if (!value || !scheme || !meaning) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null code string");
+            gdcm::Item item;
+            item.SetVLToUndefined();
+            gdcm::DataSet &nested = item.GetNestedDataSet();
+            nested.Insert(text_element(gdcm::Tag(0x0008, 0x0100), gdcm::VR::SH, value));
+            nested.Insert(text_element(gdcm::Tag(0x0008, 0x0102), gdcm::VR::SH, scheme));
+            nested.Insert(text_element(gdcm::Tag(0x0008, 0x0104), gdcm::VR::LO, meaning));
+            sq->AddItem(item);
+        }
+        gdcm::DataElement de(to_tag(tag));
+        de.SetVR(gdcm::VR::SQ);
+        de.SetValue(*sq);
+        de.SetVLToUndefined();
+        edit->reader().GetFile().GetDataSet().Replace(de);
+        edit->order_stale = true;
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_edit_write(cgdcm_edit *edit, const char *path) {
+    return cgdcm::guard([&]() -> int {
+        if (!edit || !path) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        finish_meta(edit->reader().GetFile().GetHeader());
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        if (!out.is_open()) return cgdcm::fail(CGDCM_ERR_IO, std::string("cannot create ") + path);
+        gdcm::Writer writer;
+        writer.SetFile(edit->reader().GetFile());
+        writer.SetStream(out);
+        writer.CheckFileMetaInformationOff();  // the meta is written as finish_meta left it
+        if (!writer.Write()) return cgdcm::fail(CGDCM_ERR_IO, std::string("cannot write ") + path);
+        if (edit->pixel_in_place && !edit->pixel_removed) {
+            out.write(edit->bytes.data() + edit->pixel_begin, static_cast<std::streamsize>(edit->bytes.size() - edit->pixel_begin));
+        }
+        out.close();
+        if (!out) return cgdcm::fail(CGDCM_ERR_IO, std::string("cannot write ") + path);
+        return CGDCM_OK;
+    });
+}
+
+}  // extern "C"

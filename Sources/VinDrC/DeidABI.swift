@@ -1,0 +1,163 @@
+import Foundation
+import VinDrDICOM
+
+// De-identification and screening (PS3.15 Annex E; the VinDr-CXR release). Thread safety: an
+// options handle may be shared by concurrent vdr_deidentify calls once it is no longer modified;
+// a result handle is read-only.
+
+/// Integer options (vdr_deid_options_set_int).
+/// Profile: VDR_DEID_PROFILE_VINDR (default) or VDR_DEID_PROFILE_BASIC.
+public let VDR_DEID_PROFILE: Int32 = 1
+/// Minimum Rows accepted by screening (default 1024).
+public let VDR_DEID_MIN_ROWS: Int32 = 2
+/// Minimum Columns accepted by screening (default 1024).
+public let VDR_DEID_MIN_COLUMNS: Int32 = 3
+/// Worker threads for a tree (0 = one per core, the default).
+public let VDR_DEID_THREADS: Int32 = 4
+/// 1: write only files that pass screening (default 0: write all, report the screening).
+public let VDR_DEID_ONLY_ACCEPTED: Int32 = 5
+/// 1: print a progress line to standard error when it is a terminal.
+public let VDR_DEID_PROGRESS: Int32 = 6
+/// Minimum Patient's Age in years accepted by screening (default 18).
+public let VDR_DEID_MIN_AGE: Int32 = 7
+
+/// String options (vdr_deid_options_set_string; NULL clears a path).
+/// Secret mixed into derived UIDs (basic profile).
+public let VDR_DEID_SALT: Int32 = 20
+/// Path of the private original UID -> new id CSV (written only when set).
+public let VDR_DEID_MAPPING_CSV: Int32 = 21
+/// Path of the per-file CSV report.
+public let VDR_DEID_REPORT_CSV: Int32 = 22
+/// Path of the per-file JSON report.
+public let VDR_DEID_REPORT_JSON: Int32 = 23
+
+/// VDR_DEID_PROFILE values.
+/// The VinDr-CXR release whitelist (25 attributes), files named by the MD5 of their SOP Instance UID.
+public let VDR_DEID_PROFILE_VINDR: Int32 = 0
+/// PS3.15 Annex E Basic Profile with the Retain Patient Characteristics Option.
+public let VDR_DEID_PROFILE_BASIC: Int32 = 1
+
+final class DeidOptionsBox {
+    var options = DeidentificationOptions()
+}
+
+final class DeidResultBox {
+    let summary: DeidentificationSummary
+    let json: String
+    init(_ summary: DeidentificationSummary) throws {
+        self.summary = summary
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        json = String(decoding: try encoder.encode(summary), as: UTF8.self)
+    }
+}
+
+/// Creates de-identification options with the defaults; destroy with vdr_deid_options_destroy.
+@c public func vdr_deid_options_create(_ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
+    abiCall {
+        try require(out, "out").pointee = Unmanaged.passRetained(DeidOptionsBox()).toOpaque()
+    }
+}
+
+/// Releases options from vdr_deid_options_create; NULL is accepted.
+@c public func vdr_deid_options_destroy(_ options: UnsafeMutableRawPointer?) {
+    guard let options else { return }
+    Unmanaged<DeidOptionsBox>.fromOpaque(options).release()
+}
+
+/// Sets an integer option (VDR_DEID_* of the integer group).
+@c public func vdr_deid_options_set_int(_ options: UnsafeMutableRawPointer?, _ key: Int32, _ value: Int64) -> Int32 {
+    abiCall {
+        let box = try deidOptions(options)
+        func count(_ name: String) throws -> Int {
+            guard value >= 0, value <= Int64(Int32.max) else {
+                throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) must be between 0 and \(Int32.max), got \(value)")
+            }
+            return Int(value)
+        }
+        switch key {
+        case VDR_DEID_PROFILE:
+            switch value {
+            case Int64(VDR_DEID_PROFILE_VINDR): box.options.profile = .vindr
+            case Int64(VDR_DEID_PROFILE_BASIC): box.options.profile = .basic
+            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown de-identification profile \(value)")
+            }
+        case VDR_DEID_MIN_ROWS: box.options.screening.minimumRows = try count("minimum rows")
+        case VDR_DEID_MIN_COLUMNS: box.options.screening.minimumColumns = try count("minimum columns")
+        case VDR_DEID_THREADS: box.options.threads = try count("threads")
+        case VDR_DEID_ONLY_ACCEPTED: box.options.onlyAccepted = value != 0
+        case VDR_DEID_PROGRESS: box.options.progress = value != 0
+        case VDR_DEID_MIN_AGE: box.options.screening.minimumAgeYears = try count("minimum age")
+        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown integer de-identification option \(key)")
+        }
+    }
+}
+
+/// Sets a string option (VDR_DEID_* of the string group); `value` is UTF-8, NULL clears a path.
+@c public func vdr_deid_options_set_string(_ options: UnsafeMutableRawPointer?, _ key: Int32, _ value: UnsafePointer<CChar>?) -> Int32 {
+    abiCall {
+        let box = try deidOptions(options)
+        let text = value.map { String(cString: $0) }
+        switch key {
+        case VDR_DEID_SALT: box.options.salt = text ?? ""
+        case VDR_DEID_MAPPING_CSV: box.options.mappingCSV = text
+        case VDR_DEID_REPORT_CSV: box.options.reportCSV = text
+        case VDR_DEID_REPORT_JSON: box.options.reportJSON = text
+        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown string de-identification option \(key)")
+        }
+    }
+}
+
+/// De-identifies the DICOM file or tree `input` into the directory `output` (created if missing).
+/// Per-file failures and screening results are in the result, not the status; the status is an
+/// error when the input is missing or the output directory cannot be created or written.
+/// On success `*result` receives a handle to destroy with vdr_deid_result_destroy.
+@c public func vdr_deidentify(_ input: UnsafePointer<CChar>?, _ output: UnsafePointer<CChar>?,
+                              _ options: UnsafeMutableRawPointer?,
+                              _ result: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
+    abiCall {
+        let input = try requireString(input, "input")
+        let output = try requireString(output, "output")
+        let opts = try deidOptions(options).options
+        let result = try require(result, "result")
+        let summary = try Deidentifier.run(input: input, output: output, options: opts)
+        result.pointee = Unmanaged.passRetained(try DeidResultBox(summary)).toOpaque()
+    }
+}
+
+/// Counts of a run: counts[0] files seen, [1] written, [2] rejected by screening, [3] failed,
+/// [4] flagged Burned In Annotation = YES. `counts` must hold 5 values.
+@c public func vdr_deid_result_counts(_ result: UnsafeMutableRawPointer?, _ counts: UnsafeMutablePointer<Int64>?) -> Int32 {
+    abiCall {
+        let s = try deidResult(result).summary
+        let counts = try require(counts, "counts")
+        for (i, n) in [s.records.count, s.written, s.rejected, s.failed, s.burnedIn].enumerated() { counts[i] = Int64(n) }
+    }
+}
+
+/// The per-file report as JSON (the same document as VDR_DEID_REPORT_JSON), copied into `buf`
+/// (cap bytes, NUL-terminated, truncated); `len` receives the full length. Either may be NULL.
+@c public func vdr_deid_result_json(_ result: UnsafeMutableRawPointer?, _ buf: UnsafeMutablePointer<CChar>?, _ cap: Int,
+                                    _ len: UnsafeMutablePointer<Int>?) -> Int32 {
+    abiCall {
+        let box = try deidResult(result)
+        guard cap >= 0 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "cap is negative") }
+        try copyString(box.json, into: buf, cap: cap, len: len)
+    }
+}
+
+/// Releases a result from vdr_deidentify; NULL is accepted.
+@c public func vdr_deid_result_destroy(_ result: UnsafeMutableRawPointer?) {
+    guard let result else { return }
+    Unmanaged<DeidResultBox>.fromOpaque(result).release()
+}
+
+func deidOptions(_ p: UnsafeMutableRawPointer?) throws -> DeidOptionsBox {
+    guard let p else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "options is NULL") }
+    return Unmanaged<DeidOptionsBox>.fromOpaque(p).takeUnretainedValue()
+}
+
+func deidResult(_ p: UnsafeMutableRawPointer?) throws -> DeidResultBox {
+    guard let p else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "result is NULL") }
+    return Unmanaged<DeidResultBox>.fromOpaque(p).takeUnretainedValue()
+}

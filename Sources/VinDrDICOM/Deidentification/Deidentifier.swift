@@ -1,0 +1,279 @@
+import CGDCM
+import Foundation
+
+/// How `Deidentifier` runs: the profile, the UID secret, screening, outputs and reports.
+public struct DeidentificationOptions: Sendable {
+    public var profile: DeidentificationProfile = .vindr
+    /// Secret mixed into derived UIDs (basic profile): without it anyone holding an original UID
+    /// can recompute its replacement. Keep it private and reuse it to keep UIDs consistent.
+    public var salt = ""
+    public var screening = ScreeningRules()
+    /// Write only files that pass screening (rejected files are still reported).
+    public var onlyAccepted = false
+    /// Worker threads; 0 = one per core.
+    public var threads = 0
+    /// Where to write the private original-UID -> new-id table (nil: not written).
+    public var mappingCSV: String?
+    public var reportCSV: String?
+    public var reportJSON: String?
+    /// Print a progress line to standard error when it is a terminal.
+    public var progress = false
+
+    public init() {}
+}
+
+/// The outcome for one input file.
+public struct DeidentificationRecord: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable { case written, rejected, failed }
+    public var input: String
+    public var status: Status
+    public var output: String?
+    /// The new identifier: the image id (vindr) or the derived SOP Instance UID (basic).
+    public var newID: String?
+    /// Why screening rejects the image (nil: accepted); set even when the file was written.
+    public var screening: String?
+    /// Why the file could not be de-identified (status `failed`).
+    public var error: String?
+    /// Burned In Annotation (0028,0301) is YES: pixels may show identifying text.
+    public var burnedInAnnotation = false
+    /// The original SOP Instance UID; kept out of the reports (only the mapping CSV has it).
+    public var originalUID: String? = nil
+
+    enum CodingKeys: String, CodingKey {
+        case input, status, output, newID = "new_id", screening, error, burnedInAnnotation = "burned_in_annotation"
+    }
+}
+
+/// Everything a run did, file by file (in input order).
+public struct DeidentificationSummary: Sendable, Codable {
+    public var profile: String
+    public var records: [DeidentificationRecord]
+    public var written: Int { records.filter { $0.status == .written }.count }
+    public var rejected: Int { records.filter { $0.status == .rejected }.count }
+    public var failed: Int { records.filter { $0.status == .failed }.count }
+    public var burnedIn: Int { records.filter(\.burnedInAnnotation).count }
+
+    enum CodingKeys: String, CodingKey { case profile, records = "files" }
+}
+
+/// De-identifies a DICOM file or a tree into an output directory (PS3.15 Annex E; the VinDr-CXR
+/// release). Inputs are only read; each output is written to a temporary file in its target
+/// directory and renamed into place, so outputs are complete or absent; the Pixel Data element
+/// is copied byte for byte; the same inputs, options and salt give the same output bytes.
+public enum Deidentifier {
+    /// Processes `input` (a file or a directory walked recursively) into the directory `output`
+    /// (created if missing). Per-file failures are recorded, not thrown; throws when the input is
+    /// missing or the output directory cannot be created or written.
+    public static func run(input: String, output: String, options: DeidentificationOptions) throws -> DeidentificationSummary {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: input, isDirectory: &isDir) else { throw DICOMError(.io, input, "no such file or directory") }
+        let inputs: [(path: String, relative: String)]
+        if isDir.boolValue {
+            inputs = try walk(input, excluding: output)
+        } else {
+            inputs = [(input, (input as NSString).lastPathComponent)]
+        }
+        do {
+            try fm.createDirectory(atPath: output, withIntermediateDirectories: true)
+        } catch {
+            throw DICOMError(.io, output, "cannot create output directory")
+        }
+        guard access(output, W_OK | X_OK) == 0 else { throw DICOMError(.io, output, "output directory is not writable") }
+
+        var records = [DeidentificationRecord?](repeating: nil, count: inputs.count)
+        let lock = NSLock()
+        var next = 0, done = 0
+        var claimed: [String: String] = [:]  // output path -> the input writing it
+        // Two inputs with the same SOP Instance UID would share a vindr output name: the first
+        // to claim it is written, the other is reported.
+        let claim = { (target: String, input: String) -> String? in
+            lock.lock()
+            defer { lock.unlock() }
+            if let owner = claimed[target] { return owner }
+            claimed[target] = input
+            return nil
+        }
+        let showProgress = options.progress && isatty(STDERR_FILENO) == 1
+        let workers = max(1, min(options.threads > 0 ? options.threads : ProcessInfo.processInfo.activeProcessorCount, inputs.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while true {
+                lock.lock()
+                let i = next
+                next += 1
+                lock.unlock()
+                guard i < inputs.count else { return }
+                let record = process(inputs[i].path, relative: inputs[i].relative, output: output, options: options, claim: claim)
+                lock.lock()
+                records[i] = record
+                done += 1
+                if showProgress { FileHandle.standardError.write(Data(progressLine(done, of: inputs.count).utf8)) }
+                lock.unlock()
+            }
+        }
+        if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+        let summary = DeidentificationSummary(profile: options.profile.name, records: records.compactMap { $0 })
+        if let path = options.reportCSV { try writeAtomically(Data(csvReport(summary).utf8), to: path) }
+        if let path = options.reportJSON {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try writeAtomically(try encoder.encode(summary), to: path)
+        }
+        if let path = options.mappingCSV { try writeAtomically(Data(mappingCSV(summary).utf8), to: path) }
+        return summary
+    }
+
+    /// The absolute path with symbolic links resolved (for comparing outputs with inputs).
+    static func canonical(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+
+    /// `\r[#####.....] done/total files`, a progress bar for a terminal.
+    static func progressLine(_ done: Int, of total: Int) -> String {
+        let width = 30
+        let filled = total > 0 ? done * width / total : width
+        return "\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] \(done)/\(total) files"
+    }
+
+    /// Regular files under `root` (sorted), skipping the output directory and hidden files.
+    static func walk(_ root: String, excluding output: String) throws -> [(path: String, relative: String)] {
+        let rootURL = URL(fileURLWithPath: root).standardizedFileURL
+        let outputPath = URL(fileURLWithPath: output).standardizedFileURL.path
+        guard let e = FileManager.default.enumerator(atPath: rootURL.path) else { throw DICOMError(.io, root, "cannot list directory") }
+        var found: [(String, String)] = []
+        while let rel = e.nextObject() as? String {
+            let full = rootURL.appendingPathComponent(rel).path
+            if full == outputPath { e.skipDescendants(); continue }
+            if (rel as NSString).lastPathComponent.hasPrefix(".") { continue }
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue { found.append((full, rel)) }
+        }
+        return found.sorted { $0.1 < $1.1 }
+    }
+
+    /// De-identifies one file; never throws (failures become the record's `error`).
+    static func process(_ path: String, relative: String, output: String, options: DeidentificationOptions,
+                        claim: (_ target: String, _ input: String) -> String?) -> DeidentificationRecord {
+        var record = DeidentificationRecord(input: path, status: .failed)
+        do {
+            let edit = try EditableDataSet(path: path)
+            record.burnedInAnnotation = edit.string(0x0028_0301)?.uppercased() == "YES"
+            var screened = ScreenedAttributes()
+            screened.bodyPartExamined = edit.string(0x0018_0015)
+            screened.viewPosition = edit.string(0x0018_5101)
+            screened.patientAge = edit.string(0x0010_1010)
+            screened.photometricInterpretation = edit.string(0x0028_0004)
+            screened.rows = edit.string(0x0028_0010).flatMap { Int($0) } ?? 0
+            screened.columns = edit.string(0x0028_0011).flatMap { Int($0) } ?? 0
+            record.screening = options.screening.rejection(screened)
+            if record.screening != nil && options.onlyAccepted {
+                record.status = .rejected
+                return record
+            }
+            let (target, originalUID, newID) = try apply(options.profile, to: edit, relative: relative, output: output, salt: options.salt)
+            record.newID = newID
+            record.originalUID = originalUID
+            guard canonical(target) != canonical(path) else {
+                throw DICOMError(.argument, path, "the output \(target) would overwrite the input")
+            }
+            if let owner = claim(target, path) {
+                throw DICOMError(.argument, path, "same output \(target) as \(owner) (duplicate SOP Instance UID)")
+            }
+            try edit.writeAtomically(to: target)
+            record.output = target
+            record.status = .written
+        } catch let e as DICOMError {
+            record.error = e.description
+        } catch {
+            record.error = "\(path): \(error)"
+        }
+        return record
+    }
+
+    /// Applies `profile` to `edit`; returns the output path, the original and the new identifier.
+    static func apply(_ profile: DeidentificationProfile, to edit: EditableDataSet, relative: String, output: String,
+                      salt: String) throws -> (String, String, String) {
+        let elements = try edit.elements()
+        guard elements.contains(where: { $0.tag == 0x7FE0_0010 }) else {
+            throw DICOMError(.noPixelData, edit.source, "no Pixel Data (7FE0,0010)")
+        }
+        guard let original = edit.string(0x0002_0003) ?? edit.string(0x0008_0018), !original.isEmpty else {
+            throw DICOMError(.format, edit.source, "no Media Storage SOP Instance UID (0002,0003) or SOP Instance UID (0008,0018)")
+        }
+        for (tag, vr) in elements {
+            switch profile.actions[tag] {
+            case .keep?: continue
+            case .replaceUID?:
+                if let uid = edit.string(tag), !uid.isEmpty { try edit.set(tag, "UI", derivedUID(uid, salt: salt)) }
+            case .empty?: try edit.set(tag, vr, "")
+            case nil: try edit.remove(tag)
+            }
+        }
+        // Type 2 attributes the profile blanks must be present (PS3.15 E.1.1 action Z).
+        for (tag, action) in profile.actions where action == .empty && !elements.contains(where: { $0.tag == tag }) {
+            try edit.set(tag, typeTwoVR[tag] ?? "LO", "")
+        }
+        for (tag, vr, value) in profile.added { try edit.set(tag, vr, value) }
+        if !profile.methodCodes.isEmpty { try edit.setCodes(0x0012_0064, profile.methodCodes) }
+        // File meta: only what PS3.10 7.1 requires survives (Source AE titles and private
+        // information go); the writer regenerates group length and implementation identity.
+        for tag: DICOMTag in [0x0002_0016, 0x0002_0017, 0x0002_0018, 0x0002_0100, 0x0002_0102] { try edit.removeMeta(tag) }
+        switch profile.naming {
+        case .vindrImageID:
+            let id = MD5.hex(original)
+            try edit.set(0x0002_0003, "UI", id)
+            return ((output as NSString).appendingPathComponent(id + ".dicom"), original, id)
+        case .mirror:
+            let uid = derivedUID(original, salt: salt)
+            try edit.set(0x0002_0003, "UI", uid)
+            return ((output as NSString).appendingPathComponent(relative), original, uid)
+        }
+    }
+
+    static let typeTwoVR: [DICOMTag: String] = [
+        0x0010_0010: "PN", 0x0010_0020: "LO", 0x0010_0030: "DA", 0x0008_0020: "DA", 0x0008_0030: "TM",
+        0x0008_0050: "SH", 0x0008_0090: "PN", 0x0020_0010: "SH",
+    ]
+
+    static func csvField(_ s: String?) -> String {
+        guard let s else { return "" }
+        return s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+            ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+
+    /// One row per input: input,status,output,new_id,screening,error,burned_in_annotation.
+    public static func csvReport(_ s: DeidentificationSummary) -> String {
+        var out = "input,status,output,new_id,screening,error,burned_in_annotation\n"
+        for r in s.records {
+            out += [r.input, r.status.rawValue, r.output, r.newID, r.screening, r.error, r.burnedInAnnotation ? "YES" : "NO"]
+                .map(csvField).joined(separator: ",") + "\n"
+        }
+        return out
+    }
+
+    /// The private re-identification table: input,original_uid,new_id for each written file.
+    static func mappingCSV(_ s: DeidentificationSummary) -> String {
+        var out = "input,original_uid,new_id\n"
+        for r in s.records where r.status == .written {
+            out += [r.input, r.originalUID, r.newID].map(csvField).joined(separator: ",") + "\n"
+        }
+        return out
+    }
+}
+
+/// Writes `data` to `path` through a temporary file in the same directory and a rename.
+func writeAtomically(_ data: Data, to path: String) throws {
+    let tmp = temporaryPath(for: path)
+    guard FileManager.default.createFile(atPath: tmp, contents: data) else { throw DICOMError(.io, path, "cannot write") }
+    guard rename(tmp, path) == 0 else {
+        unlink(tmp)
+        throw DICOMError(.io, path, "cannot rename into place: \(String(cString: strerror(errno)))")
+    }
+}
+
+/// A hidden sibling of `path` unique to this process and call.
+func temporaryPath(for path: String) -> String {
+    let dir = (path as NSString).deletingLastPathComponent
+    let name = (path as NSString).lastPathComponent
+    return (dir.isEmpty ? "." : dir) + "/.\(name).\(getpid()).\(UUID().uuidString).tmp"
+}

@@ -1,0 +1,87 @@
+import CGDCM
+import Foundation
+
+/// A parsed DICOM file whose top-level attributes can be removed or replaced, then written
+/// (the shim's cgdcm_edit). Errors name the file and the tag.
+final class EditableDataSet {
+    let source: String
+    private let handle: OpaquePointer
+
+    init(path: String) throws {
+        var h: OpaquePointer?
+        let rc = cgdcm_edit_open_path(path, &h)
+        guard rc == CGDCM_OK, let h else { throw DICOMError(rc == CGDCM_ERR_IO ? .io : .format, path, shimMessage()) }
+        source = path
+        handle = h
+    }
+
+    deinit { cgdcm_edit_close(handle) }
+
+    /// Top-level data set elements (tag, VR) in tag order.
+    func elements() throws -> [(tag: DICOMTag, vr: String)] {
+        var count = 0
+        try check(cgdcm_edit_count(handle, &count), nil)
+        return try (0..<count).map { i in
+            var tag: UInt32 = 0
+            var vr: (CChar, CChar, CChar) = (0, 0, 0)
+            try withUnsafeMutablePointer(to: &vr) { p in
+                try p.withMemoryRebound(to: CChar.self, capacity: 3) { try check(cgdcm_edit_element(handle, i, &tag, $0), nil) }
+            }
+            let name = String(decoding: [UInt8(bitPattern: vr.0), UInt8(bitPattern: vr.1)], as: UTF8.self)
+            return (tag, name)
+        }
+    }
+
+    /// Text value of a top-level or file meta attribute; nil when absent or unreadable.
+    func string(_ tag: DICOMTag) -> String? {
+        var len = 0
+        guard cgdcm_edit_string(handle, tag, nil, 0, &len) == CGDCM_OK else { return nil }
+        var buf = [CChar](repeating: 0, count: len + 1)
+        guard cgdcm_edit_string(handle, tag, &buf, buf.count, &len) == CGDCM_OK else { return nil }
+        return String(decoding: buf.prefix(len).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Removes a top-level data set attribute.
+    func remove(_ tag: DICOMTag) throws { try check(cgdcm_edit_remove(handle, tag), tag) }
+
+    /// Removes a file meta (group 0002) attribute.
+    func removeMeta(_ tag: DICOMTag) throws { try check(cgdcm_edit_remove_meta(handle, tag), tag) }
+
+    func set(_ tag: DICOMTag, _ vr: String, _ value: String) throws { try check(cgdcm_edit_set(handle, tag, vr, value), tag) }
+
+    func setCodes(_ tag: DICOMTag, _ codes: [(String, String, String)]) throws {
+        var strings: [UnsafeMutablePointer<CChar>?] = []
+        for (value, scheme, meaning) in codes { strings += [strdup(value), strdup(scheme), strdup(meaning)] }
+        defer { strings.forEach { free($0) } }
+        let pointers: [UnsafePointer<CChar>?] = strings.map { $0.map { UnsafePointer($0) } }
+        try check(pointers.withUnsafeBufferPointer { cgdcm_edit_set_codes(handle, tag, $0.baseAddress, codes.count) }, tag)
+    }
+
+    /// Writes the file to a temporary sibling of `path`, then renames it into place.
+    func writeAtomically(to path: String) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw DICOMError(.io, source, "cannot create output directory \(dir)")
+        }
+        let tmp = temporaryPath(for: path)
+        guard cgdcm_edit_write(handle, tmp) == CGDCM_OK else {
+            let message = shimMessage()
+            unlink(tmp)
+            throw DICOMError(.io, source, message)
+        }
+        guard rename(tmp, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(tmp)
+            throw DICOMError(.io, source, "cannot rename into \(path): \(reason)")
+        }
+    }
+
+    private func check(_ rc: Int32, _ tag: DICOMTag?) throws {
+        guard rc == CGDCM_OK else {
+            let at = tag.map { String(format: "(%04X,%04X): ", $0 >> 16, $0 & 0xFFFF) } ?? ""
+            throw DICOMError(rc == CGDCM_ERR_IO ? .io : .format, source, at + shimMessage())
+        }
+    }
+}

@@ -1,0 +1,93 @@
+"""De-identification and screening: `deidentify(input, output, profile=...)` -> `DeidResult`.
+
+Profiles: "vindr" keeps only the VinDr-CXR release's 25 attributes and names each file
+`<md5 hex of SOP Instance UID>.dicom`; "basic" is the PS3.15 Annex E Basic Application Level
+Confidentiality Profile with the Retain Patient Characteristics Option. The work is done by the
+native library (the same code as `vindr deid` and `vdr_deidentify`).
+"""
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import json
+import os
+from typing import Optional, Sequence, Union
+
+from ._lib import check, prototype
+
+_vp = ctypes.c_void_p
+_i32 = ctypes.c_int32
+_ssize = ctypes.c_ssize_t
+
+_opts_create = prototype("vdr_deid_options_create", _i32, ctypes.POINTER(_vp))
+_opts_destroy = prototype("vdr_deid_options_destroy", None, _vp)
+_opts_int = prototype("vdr_deid_options_set_int", _i32, _vp, _i32, ctypes.c_int64)
+_opts_string = prototype("vdr_deid_options_set_string", _i32, _vp, _i32, ctypes.c_char_p)
+_run = prototype("vdr_deidentify", _i32, ctypes.c_char_p, ctypes.c_char_p, _vp, ctypes.POINTER(_vp))
+_counts = prototype("vdr_deid_result_counts", _i32, _vp, ctypes.POINTER(ctypes.c_int64))
+_json = prototype("vdr_deid_result_json", _i32, _vp, ctypes.c_char_p, _ssize, ctypes.POINTER(_ssize))
+_result_destroy = prototype("vdr_deid_result_destroy", None, _vp)
+
+# Constants of include/vindr.h used here.
+_PROFILE, _MIN_ROWS, _MIN_COLUMNS, _THREADS, _ONLY_ACCEPTED, _PROGRESS, _MIN_AGE = 1, 2, 3, 4, 5, 6, 7
+_SALT, _MAPPING_CSV, _REPORT_CSV, _REPORT_JSON = 20, 21, 22, 23
+_PROFILES = {"vindr": 0, "basic": 1}
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+@dataclasses.dataclass(frozen=True)
+class DeidResult:
+    """What a run did. `files`: one dict per input (input order) with keys input, status
+    ("written" | "rejected" | "failed"), output, new_id, screening (rejection reason or None),
+    error, burned_in_annotation."""
+
+    profile: str
+    files: list
+    written: int
+    rejected: int
+    failed: int
+    burned_in: int
+
+
+def _path(p: Optional[PathLike]) -> Optional[bytes]:
+    return None if p is None else os.fsencode(p)
+
+
+def deidentify(input: PathLike, output: PathLike, *, profile: str = "vindr", salt: str = "",
+               min_size: Union[int, Sequence[int]] = 1024, min_age: int = 18, only_accepted: bool = False,
+               threads: int = 0, mapping_csv: Optional[PathLike] = None, report_csv: Optional[PathLike] = None,
+               report_json: Optional[PathLike] = None, progress: bool = False) -> DeidResult:
+    """De-identifies and screens a DICOM file or directory tree into the directory `output`.
+
+    min_size: minimum (rows, columns), or one number for both. The input is never modified; each
+    output is written atomically; files that cannot be handled are reported, never copied.
+    """
+    if profile not in _PROFILES:
+        raise ValueError(f"profile must be one of {sorted(_PROFILES)}, got {profile!r}")
+    rows, cols = (min_size, min_size) if isinstance(min_size, int) else tuple(min_size)
+    opts = _vp()
+    check(_opts_create(ctypes.byref(opts)))
+    result = _vp()
+    try:
+        for key, value in ((_PROFILE, _PROFILES[profile]), (_MIN_ROWS, rows), (_MIN_COLUMNS, cols), (_MIN_AGE, min_age),
+                           (_THREADS, threads), (_ONLY_ACCEPTED, int(only_accepted)), (_PROGRESS, int(progress))):
+            check(_opts_int(opts, key, int(value)))
+        check(_opts_string(opts, _SALT, salt.encode("utf-8")))
+        for key, path in ((_MAPPING_CSV, mapping_csv), (_REPORT_CSV, report_csv), (_REPORT_JSON, report_json)):
+            check(_opts_string(opts, key, _path(path)))
+        check(_run(os.fsencode(input), os.fsencode(output), opts, ctypes.byref(result)))
+        counts = (ctypes.c_int64 * 5)()
+        check(_counts(result, counts))
+        n = _ssize()
+        check(_json(result, None, 0, ctypes.byref(n)))
+        buf = ctypes.create_string_buffer(n.value + 1)
+        check(_json(result, buf, len(buf), ctypes.byref(n)))
+        doc = json.loads(buf.value.decode("utf-8"))
+        keys = ("input", "status", "output", "new_id", "screening", "error", "burned_in_annotation")
+        files = [{k: f.get(k) for k in keys} for f in doc["files"]]
+        return DeidResult(profile=doc["profile"], files=files, written=counts[1], rejected=counts[2],
+                          failed=counts[3], burned_in=counts[4])
+    finally:
+        _result_destroy(result)
+        _opts_destroy(opts)

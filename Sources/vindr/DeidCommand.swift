@@ -12,6 +12,10 @@ struct DeidCommand: ParsableCommand {
             file <md5 of SOP Instance UID>.dicom; 'basic' applies the PS3.15 Annex E Basic Profile \
             with the Retain Patient Characteristics Option (UIDs replaced under 2.25). Exit status 1 \
             when any file failed.
+
+            Examples:
+              vindr deid hospital_export/ release/ --report-csv screening.csv --only-accepted
+              vindr deid study/ deidentified/ --profile basic --salt "$SECRET" --mapping private/uids.csv
             """)
 
     @Argument(help: "DICOM file or directory") var input: String

@@ -99,5 +99,5 @@ def test_qc_reads_image_sizes_from_the_dicoms(tmp_path):
     outside = [i for i in out["issues"] if i["rule"] == "out_of_image"]
     assert [(i["image_id"], i["rad_id"]) for i in outside] == [(image_id, "R99")]
     assert "image 224 x 256" in outside[0]["message"]
-    for command in ("stats", "eval", "fuse", "qc", "export", "render", "draw", "cache build", "sample", "bench", "info"):
+    for command in ("stats", "eval", "fuse", "qc", "export", "render", "draw", "cache build", "sample", "bench", "info", "deid"):
         assert "Examples:" in run(*command.split(), "--help").stdout, command

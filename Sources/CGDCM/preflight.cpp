@@ -244,39 +244,19 @@ bool image_size(const std::string &prefix, bool complete, uint16_t &rows, uint16
 bool check_structure(const std::string &bytes, std::string &why) {
     const auto *p = reinterpret_cast<const unsigned char *>(bytes.data());
     size_t size = bytes.size();
-    size_t pos = 0;
-    if (size >= 132 && std::memcmp(p + 128, "DICM", 4) == 0) pos = 132;
-    else if (size < 8) {
+    Syntax sx = read_syntax(p, size);
+    if (sx.start == 0 && size < 8) {
         why = "file too short to be DICOM (" + std::to_string(size) + " bytes)";
         return false;
     }
-    // Transfer syntax from the meta group's (0002,0010), when present.
-    bool explicit_vr = true, big = false, deflated = false;
-    size_t meta_end = pos;
-    for (size_t at = pos; at + 8 <= size && p[at] == 0x02 && p[at + 1] == 0x00;) {
-        bool lv = Walker::long_vr(p + at + 4);
-        if (at + (lv ? 12 : 8) > size) break;
-        uint32_t len = lv ? (p[at + 8] | p[at + 9] << 8 | p[at + 10] << 16 | static_cast<uint32_t>(p[at + 11]) << 24)
-                          : (p[at + 6] | p[at + 7] << 8);
-        size_t value = at + (lv ? 12 : 8);
-        if (len > size - value) break;
-        if (p[at + 2] == 0x10 && p[at + 3] == 0x00) {
-            std::string uid(reinterpret_cast<const char *>(p + value), len);
-            while (!uid.empty() && (uid.back() == '\0' || uid.back() == ' ')) uid.pop_back();
-            if (uid == "1.2.840.10008.1.2") explicit_vr = false;
-            if (uid == "1.2.840.10008.1.2.2") big = true;
-            deflated = uid == "1.2.840.10008.1.2.1.99";
-        }
-        at = value + len;
-        meta_end = at;
-    }
-    if (meta_end == size || (pos == 132 && meta_end == pos)) {
-        why = pos == 132 && meta_end == pos ? "no File Meta Information after the DICM prefix" : "no data set after the File Meta Information";
+    if (sx.meta_end == size || (sx.start == 132 && sx.meta_end == sx.start)) {
+        why = sx.start == 132 && sx.meta_end == sx.start ? "no File Meta Information after the DICM prefix"
+                                                         : "no data set after the File Meta Information";
         return false;
     }
-    if (deflated) {
+    if (sx.deflated) {
         std::string inflated;
-        if (!inflate_dataset(p + meta_end, size - meta_end, inflated, why)) return false;
+        if (!inflate_dataset(p + sx.meta_end, size - sx.meta_end, inflated, why)) return false;
         Walker w{reinterpret_cast<const unsigned char *>(inflated.data()), inflated.size(), true, false, {}};
         size_t start = 0;
         if (!w.dataset(start, inflated.size(), false, true, 0, false)) {
@@ -285,8 +265,9 @@ bool check_structure(const std::string &bytes, std::string &why) {
         }
         return true;
     }
-    Walker w{p, size, explicit_vr, big, {}};
-    if (!w.dataset(pos, size, big, explicit_vr, 0, false)) {
+    Walker w{p, size, sx.explicit_vr, sx.big, {}};
+    size_t pos = sx.start;
+    if (!w.dataset(pos, size, sx.big, sx.explicit_vr, 0, false)) {
         why = w.error;
         return false;
     }

@@ -3,6 +3,7 @@
 #include "cgdcm.h"
 #include "cgdcm_deid.h"
 #include "meta_repair.hpp"
+#include "native_pixels.hpp"
 #include "shim_error.hpp"
 
 #include <gdcm-3.0/gdcmDataSetHelper.h>
@@ -18,7 +19,6 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -59,29 +59,14 @@ void refresh(cgdcm_edit *e) {
     e->order_stale = false;
 }
 
-/// Reads the data set up to Pixel Data; keeps the Pixel Data element in place when it is native,
-/// little endian, of defined length and the last thing in the file (PS3.5 7.1: its value is
-/// preceded by a 4-byte length, after tag and VR in explicit VR or the tag alone in implicit VR).
+/// Reads the data set up to Pixel Data; keeps the Pixel Data element in place when it is native
+/// and the last thing in the file.
 bool read_up_to_pixels(cgdcm_edit *e) {
-    std::set<gdcm::Tag> skip{kPixelData};
-    if (!e->reader().ReadUpToTag(kPixelData, skip)) return false;
-    const gdcm::TransferSyntax &ts = e->reader().GetFile().GetHeader().GetDataSetTransferSyntax();
-    if (!ts.IsValid() || ts.IsEncapsulated() || ts.GetSwapCode() != gdcm::SwapCode::LittleEndian ||
-        ts == gdcm::TransferSyntax::DeflatedExplicitVRLittleEndian) {
-        return false;
-    }
-    std::streamoff pos = e->stream->tellg();
-    size_t header = ts.IsExplicit() ? 12 : 8;
-    if (pos < static_cast<std::streamoff>(header) || static_cast<size_t>(pos) > e->bytes.size()) return false;
-    size_t at = static_cast<size_t>(pos);
-    const unsigned char *b = reinterpret_cast<const unsigned char *>(e->bytes.data());
-    if (!(b[at - header] == 0xE0 && b[at - header + 1] == 0x7F && b[at - header + 2] == 0x10 && b[at - header + 3] == 0x00)) {
-        return false;
-    }
-    uint32_t length = b[at - 4] | b[at - 3] << 8 | b[at - 2] << 16 | static_cast<uint32_t>(b[at - 1]) << 24;
-    if (length == 0xFFFFFFFFu || at + length != e->bytes.size()) return false;
+    cgdcm::NativePixels px{};
+    if (!cgdcm::read_up_to_native_pixels(e->reader(), *e->stream, e->bytes, px)) return false;
+    if (px.value + px.length != e->bytes.size()) return false;
     e->pixel_in_place = true;
-    e->pixel_begin = at - header;
+    e->pixel_begin = px.element;
     return true;
 }
 

@@ -1,6 +1,7 @@
 // GDCM side of the shim: parsing, attribute access, pixel data layout, GDCM's codecs.
 #include "cgdcm.h"
 #include "meta_repair.hpp"
+#include "native_pixels.hpp"
 #include "shim_error.hpp"
 
 #include <gdcm-3.0/gdcmJPEGCodec.h>
@@ -15,7 +16,6 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -53,31 +53,14 @@ void put_text(const std::string &s, char *buf, size_t cap, size_t *len) {
     }
 }
 
-/// Reads the data set up to Pixel Data; when that is native and little-endian, records where its
-/// value lies in `f->bytes` instead of letting GDCM copy it (PS3.5 7.1: the 4 bytes before a value
-/// are its length in both explicit long form and implicit VR).
+/// Reads the data set up to Pixel Data; when that is native, records where its value lies in
+/// `f->bytes` instead of letting GDCM copy it.
 bool parse_in_place(cgdcm_file *f) {
-    const gdcm::Tag pixel(0x7fe0, 0x0010);
-    std::set<gdcm::Tag> skip{pixel};
-    if (!f->reader().ReadUpToTag(pixel, skip)) return false;
-    const gdcm::TransferSyntax &ts = f->reader().GetFile().GetHeader().GetDataSetTransferSyntax();
-    if (!ts.IsValid() || ts.IsEncapsulated() || ts.GetSwapCode() != gdcm::SwapCode::LittleEndian ||
-        ts == gdcm::TransferSyntax::DeflatedExplicitVRLittleEndian) {
-        return false;
-    }
-    std::streamoff pos = f->stream->tellg();
-    if (pos < 12 || static_cast<size_t>(pos) > f->bytes.size()) return false;
-    size_t at = static_cast<size_t>(pos);
-    const unsigned char *b = reinterpret_cast<const unsigned char *>(f->bytes.data());
-    size_t header = ts.IsExplicit() ? 12 : 8;
-    if (!(b[at - header] == 0xE0 && b[at - header + 1] == 0x7F && b[at - header + 2] == 0x10 && b[at - header + 3] == 0x00)) {
-        return false;
-    }
-    uint32_t length = b[at - 4] | b[at - 3] << 8 | b[at - 2] << 16 | static_cast<uint32_t>(b[at - 1]) << 24;
-    if (length == 0xFFFFFFFFu) return false;
+    cgdcm::NativePixels px{};
+    if (!cgdcm::read_up_to_native_pixels(f->reader(), *f->stream, f->bytes, px)) return false;
     f->native_in_place = true;
-    f->native_offset = at;
-    f->native_length = length;
+    f->native_offset = px.value;
+    f->native_length = px.length;
     return true;
 }
 

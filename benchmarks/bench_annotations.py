@@ -119,26 +119,31 @@ def main() -> None:
     peer = median_time(eb_fuse_all, 1)
     report("fuse all 15,000 images' readers (WBF)", ours, peer, "ensemble-boxes loop")
 
-    # 3. Per-call box functions on a typical ensemble: 3 models x 30 boxes, 5 classes.
+    # 3. Per-call box functions: a small ensemble (3 models x 30 boxes, 5 classes) and a detector
+    # ensemble at a low score threshold (5 models x 100 boxes, 14 classes).
     rng = np.random.default_rng(0)
-    models = []
-    for _ in range(3):
-        xy = rng.random((30, 2)) * 0.7
-        models.append((np.concatenate([xy, xy + rng.random((30, 2)) * 0.3 + 0.01], 1), rng.random(30),
-                       rng.integers(0, 5, 30).astype(float)))
-    b, s, l = ([m[i] for m in models] for i in range(3))
-    calls = 300
-    for name, ours_fn, peer_fn in [
-        ("weighted_boxes_fusion", lambda: vindr.weighted_boxes_fusion(b, s, l, iou_thr=0.55),
-         lambda: eb.weighted_boxes_fusion(b, s, l, iou_thr=0.55)),
-        ("nms", lambda: vindr.nms(b, s, l, iou_thr=0.5), lambda: eb.nms(b, [x.copy() for x in s], l, iou_thr=0.5)),
-        ("soft_nms (gaussian)", lambda: vindr.soft_nms(b, s, l, sigma=0.5, thresh=0.001),
-         lambda: eb.soft_nms(b, [x.copy() for x in s], l, sigma=0.5, thresh=0.001)),
-    ]:
-        peer_fn()  # numba compilation
-        ours, peer = interleaved(lambda: [ours_fn() for _ in range(calls)], lambda: [peer_fn() for _ in range(calls)],
-                                 args.repeat)
-        report(f"{name}, per call, 3 models x 30 boxes", ours / calls, peer / calls, "ensemble-boxes")
+
+    def ensemble(n_models, n_boxes, classes):
+        models = []
+        for _ in range(n_models):
+            xy = rng.random((n_boxes, 2)) * 0.7
+            models.append((np.concatenate([xy, xy + rng.random((n_boxes, 2)) * 0.3 + 0.01], 1), rng.random(n_boxes),
+                           rng.integers(0, classes, n_boxes).astype(float)))
+        return tuple([m[i] for m in models] for i in range(3))
+    for shape, calls in [((3, 30, 5), 300), ((5, 100, 14), 60)]:
+        b, s, l = ensemble(*shape)
+        for name, ours_fn, peer_fn in [
+            ("weighted_boxes_fusion", lambda: vindr.weighted_boxes_fusion(b, s, l, iou_thr=0.55),
+             lambda: eb.weighted_boxes_fusion(b, s, l, iou_thr=0.55)),
+            ("nms", lambda: vindr.nms(b, s, l, iou_thr=0.5), lambda: eb.nms(b, [x.copy() for x in s], l, iou_thr=0.5)),
+            ("soft_nms (gaussian)", lambda: vindr.soft_nms(b, s, l, sigma=0.5, thresh=0.001),
+             lambda: eb.soft_nms(b, [x.copy() for x in s], l, sigma=0.5, thresh=0.001)),
+        ]:
+            peer_fn()  # numba compilation
+            ours, peer = interleaved(lambda: [ours_fn() for _ in range(calls)],
+                                     lambda: [peer_fn() for _ in range(calls)], args.repeat)
+            report(f"{name}, per call, {shape[0]} models x {shape[1]} boxes", ours / calls, peer / calls,
+                   "ensemble-boxes")
 
     # 4. Evaluating 3,000 images: ground truth = every reader's rows, detections = jittered boxes.
     sub = df[df.image_id.isin(df.image_id.unique()[:3000])]

@@ -469,8 +469,9 @@ int32_t vdr_loader_start(void * loader, int64_t epoch, int64_t step);
 /// coordinates; scores scaled by weight / sum(weights) when `weights` is not NULL; coordinates
 /// clamped to [0, 1] and zero-area boxes dropped, counted in out_adjustments).
 /// Writes *out_count kept boxes grouped by ascending label, best first: out_index (position in
-/// the concatenated input), out_boxes, out_scores, out_labels. out_adjustments may be NULL.
-int32_t vdr_nms(double const * boxes, double const * scores, int64_t const * labels, size_t const * model_sizes, size_t n_models, double const * weights, double iou_thr, int64_t * out_index, double * out_boxes, double * out_scores, int64_t * out_labels, size_t * out_count, int64_t * out_adjustments);
+/// the concatenated input), out_boxes, out_scores, out_labels. Labels are any finite doubles
+/// (ensemble-boxes' float class ids), grouped by exact value. out_adjustments may be NULL.
+int32_t vdr_nms(double const * boxes, double const * scores, double const * labels, size_t const * model_sizes, size_t n_models, double const * weights, double iou_thr, int64_t * out_index, double * out_boxes, double * out_scores, double * out_labels, size_t * out_count, int64_t * out_adjustments);
 
 /// Creates render options with the defaults: original size, the file's window, uint8 output.
 int32_t vdr_render_options_create(void * * out_);
@@ -521,7 +522,7 @@ int32_t vdr_samples_from_dataset(char const * root, void * index, int32_t policy
 /// handling as vdr_nms; keeps boxes whose decayed score ends above `thresh`, in selection order
 /// per ascending label. out_scores receives the undecayed (weighted) scores, as ensemble-boxes
 /// returns them; out_decayed (may be NULL) the decayed ones.
-int32_t vdr_soft_nms(double const * boxes, double const * scores, int64_t const * labels, size_t const * model_sizes, size_t n_models, double const * weights, int32_t method, double iou_thr, double sigma, double thresh, int64_t * out_index, double * out_boxes, double * out_scores, double * out_decayed, int64_t * out_labels, size_t * out_count, int64_t * out_adjustments);
+int32_t vdr_soft_nms(double const * boxes, double const * scores, double const * labels, size_t const * model_sizes, size_t n_models, double const * weights, int32_t method, double iou_thr, double sigma, double thresh, int64_t * out_index, double * out_boxes, double * out_scores, double * out_decayed, double * out_labels, size_t * out_count, int64_t * out_adjustments);
 
 /// Human-readable name of a status code (static storage, never freed).
 char const * vdr_status_string(int32_t status);

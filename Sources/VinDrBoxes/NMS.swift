@@ -14,20 +14,16 @@ public func nms(boxes: [Box], scores: [Double], iouThreshold: Double) throws -> 
     try Box.validate(boxes)
     if let i = scores.firstIndex(where: { !$0.isFinite }) { throw BoxError("scores[\(i)] is not finite") }
     guard iouThreshold.isFinite else { throw BoxError("iou_thr must be finite") }
-    return greedyNMS(boxes, scores, iouThreshold)
+    return greedyNMS(boxes, scores, nil, iouThreshold)
 }
 
 /// Class-aware NMS: suppression only between boxes of the same label. Returns kept indices
 /// grouped by ascending label, best score first within a label.
 public func nms(_ detections: Detections, iouThreshold: Double) throws -> [Int] {
     try Box.validate(detections.boxes)
+    if let i = detections.scores.firstIndex(where: { !$0.isFinite }) { throw BoxError("scores[\(i)] is not finite") }
     guard iouThreshold.isFinite else { throw BoxError("iou_thr must be finite") }
-    var keep = [Int]()
-    for group in groupsByAscendingLabel(detections.labels) {
-        let kept = greedyNMS(group.map { detections.boxes[$0] }, group.map { detections.scores[$0] }, iouThreshold)
-        keep.append(contentsOf: kept.map { group[$0] })
-    }
-    return keep
+    return greedyNMS(detections.boxes, detections.scores, detections.labels, iouThreshold)
 }
 
 /// Soft-NMS decay functions (Bodla et al., 2017) as in ensemble-boxes' `soft_nms` methods 1 and 2.
@@ -63,10 +59,9 @@ public func ensembleNMS(_ models: [Detections], weights: [Double]? = nil, iouThr
 public func ensembleNMS(_ input: FusionInput, models: Int, weights: [Double]? = nil, iouThreshold: Double = 0.5) throws -> EnsembleResult {
     guard iouThreshold.isFinite else { throw BoxError("iou_thr must be finite") }
     let prepared = try PreparedEnsembleInput(input, models: models, weights: weights)
-    var result = EnsembleResult(detections: Detections(), sourceIndices: [], decayedScores: [], adjustments: prepared.adjustments)
-    for group in groupsByAscendingLabel(prepared.labels) {
-        let kept = greedyNMS(group.map { prepared.boxes[$0] }, group.map { prepared.scores[$0] }, iouThreshold)
-        for k in kept { result.append(prepared, group[k], decayed: prepared.scores[group[k]]) }
+    var result = EnsembleResult(capacity: prepared.boxes.count, adjustments: prepared.adjustments)
+    for k in greedyNMS(prepared.boxes, prepared.scores, prepared.labels, iouThreshold) {
+        result.append(prepared, k, decayed: prepared.scores[k])
     }
     return result
 }
@@ -87,7 +82,7 @@ public func ensembleSoftNMS(_ input: FusionInput, models: Int, weights: [Double]
     guard iouThreshold.isFinite, threshold.isFinite else { throw BoxError("iou_thr and thresh must be finite") }
     guard sigma.isFinite, sigma > 0 else { throw BoxError("sigma must be finite and positive, got \(sigma)") }
     let prepared = try PreparedEnsembleInput(input, models: models, weights: weights)
-    var result = EnsembleResult(detections: Detections(), sourceIndices: [], decayedScores: [], adjustments: prepared.adjustments)
+    var result = EnsembleResult(capacity: prepared.boxes.count, adjustments: prepared.adjustments)
     for group in groupsByAscendingLabel(prepared.labels) {
         let kept = softNMS(group.map { prepared.boxes[$0] }, group.map { prepared.scores[$0] }, method: method,
                            iouThreshold: iouThreshold, sigma: sigma, threshold: threshold)
@@ -97,6 +92,18 @@ public func ensembleSoftNMS(_ input: FusionInput, models: Int, weights: [Double]
 }
 
 extension EnsembleResult {
+    fileprivate init(capacity: Int, adjustments: InputAdjustments) {
+        detections = Detections()
+        detections.boxes.reserveCapacity(capacity)
+        detections.scores.reserveCapacity(capacity)
+        detections.labels.reserveCapacity(capacity)
+        sourceIndices = []
+        sourceIndices.reserveCapacity(capacity)
+        decayedScores = []
+        decayedScores.reserveCapacity(capacity)
+        self.adjustments = adjustments
+    }
+
     fileprivate mutating func append(_ input: PreparedEnsembleInput, _ i: Int, decayed: Double) {
         detections.append(input.boxes[i], score: input.scores[i], label: input.labels[i])
         sourceIndices.append(input.source[i])
@@ -148,17 +155,44 @@ func groupsByAscendingLabel(_ labels: [Int]) -> [[Int]] {
     return groups
 }
 
-/// The greedy loop shared by the NMS entry points; inputs already validated.
-func greedyNMS(_ boxes: [Box], _ scores: [Double], _ threshold: Double) -> [Int] {
-    let order = descendingOrder(scores)
-    var suppressed = [Bool](repeating: false, count: boxes.count)
+/// The greedy loop shared by the NMS entry points; inputs already validated. Visits boxes by
+/// ascending label, then descending score (equal scores in reverse input order, as
+/// `argsort()[::-1]` gives them), and suppresses only within a label (`labels` nil: one class).
+/// Returns kept indices in visiting order.
+func greedyNMS(_ boxes: [Box], _ scores: [Double], _ labels: [Int]?, _ threshold: Double) -> [Int] {
+    let n = boxes.count
+    let labels = labels ?? [Int](repeating: 0, count: n)
+    var order = Array(0..<n)
+    var suppressed = [Bool](repeating: false, count: n)
     var keep = [Int]()
-    for (rank, i) in order.enumerated() where !suppressed[i] {
-        keep.append(i)
-        let bi = boxes[i]
-        for j in order[(rank + 1)...] where !suppressed[j] && iou(bi, boxes[j]) > threshold {
-            suppressed[j] = true
+    keep.reserveCapacity(n)
+    boxes.withUnsafeBufferPointer { box in
+    scores.withUnsafeBufferPointer { score in
+    labels.withUnsafeBufferPointer { label in
+        order.sort { a, b in
+            if label[a] != label[b] { return label[a] < label[b] }
+            if score[a] != score[b] { return score[a] > score[b] }
+            return a > b
         }
+        order.withUnsafeBufferPointer { order in
+        suppressed.withUnsafeMutableBufferPointer { suppressed in
+            var start = 0
+            while start < n {
+                var end = start + 1
+                while end < n && label[order[end]] == label[order[start]] { end += 1 }
+                for r in start..<end where !suppressed[r] {
+                    let bi = box[order[r]]
+                    keep.append(order[r])
+                    for q in (r + 1)..<max(r + 1, end) where !suppressed[q] && iou(bi, box[order[q]]) > threshold {
+                        suppressed[q] = true
+                    }
+                }
+                start = end
+            }
+        }
+        }
+    }
+    }
     }
     return keep
 }

@@ -64,17 +64,19 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
 /// coordinates; scores scaled by weight / sum(weights) when `weights` is not NULL; coordinates
 /// clamped to [0, 1] and zero-area boxes dropped, counted in out_adjustments).
 /// Writes *out_count kept boxes grouped by ascending label, best first: out_index (position in
-/// the concatenated input), out_boxes, out_scores, out_labels. out_adjustments may be NULL.
-@c public func vdr_nms(_ boxes: UnsafePointer<Double>?, _ scores: UnsafePointer<Double>?, _ labels: UnsafePointer<Int64>?,
+/// the concatenated input), out_boxes, out_scores, out_labels. Labels are any finite doubles
+/// (ensemble-boxes' float class ids), grouped by exact value. out_adjustments may be NULL.
+@c public func vdr_nms(_ boxes: UnsafePointer<Double>?, _ scores: UnsafePointer<Double>?, _ labels: UnsafePointer<Double>?,
                        _ model_sizes: UnsafePointer<UInt>?, _ n_models: UInt, _ weights: UnsafePointer<Double>?,
                        _ iou_thr: Double,
                        _ out_index: UnsafeMutablePointer<Int64>?, _ out_boxes: UnsafeMutablePointer<Double>?,
-                       _ out_scores: UnsafeMutablePointer<Double>?, _ out_labels: UnsafeMutablePointer<Int64>?,
+                       _ out_scores: UnsafeMutablePointer<Double>?, _ out_labels: UnsafeMutablePointer<Double>?,
                        _ out_count: UnsafeMutablePointer<UInt>?, _ out_adjustments: UnsafeMutablePointer<Int64>?) -> Int32 {
     abiCall {
-        let input = try ModelsInput(boxes, scores, labels, model_sizes, n_models, weights)
+        let input = try ModelsInput(boxes, scores, labelValues: labels, model_sizes, n_models, weights)
         let r = try ensembleNMS(input.input, models: input.models, weights: input.weights, iouThreshold: iou_thr)
-        try writeEnsemble(r, out_index, out_boxes, out_scores, nil, out_labels, out_count, out_adjustments)
+        try writeEnsemble(r, labels: buffer(labels, input.input.count, "labels"), out_index, out_boxes, out_scores, nil,
+                          out_labels, out_count, out_adjustments)
     }
 }
 
@@ -82,21 +84,22 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
 /// handling as vdr_nms; keeps boxes whose decayed score ends above `thresh`, in selection order
 /// per ascending label. out_scores receives the undecayed (weighted) scores, as ensemble-boxes
 /// returns them; out_decayed (may be NULL) the decayed ones.
-@c public func vdr_soft_nms(_ boxes: UnsafePointer<Double>?, _ scores: UnsafePointer<Double>?, _ labels: UnsafePointer<Int64>?,
+@c public func vdr_soft_nms(_ boxes: UnsafePointer<Double>?, _ scores: UnsafePointer<Double>?, _ labels: UnsafePointer<Double>?,
                             _ model_sizes: UnsafePointer<UInt>?, _ n_models: UInt, _ weights: UnsafePointer<Double>?,
                             _ method: Int32, _ iou_thr: Double, _ sigma: Double, _ thresh: Double,
                             _ out_index: UnsafeMutablePointer<Int64>?, _ out_boxes: UnsafeMutablePointer<Double>?,
                             _ out_scores: UnsafeMutablePointer<Double>?, _ out_decayed: UnsafeMutablePointer<Double>?,
-                            _ out_labels: UnsafeMutablePointer<Int64>?, _ out_count: UnsafeMutablePointer<UInt>?,
+                            _ out_labels: UnsafeMutablePointer<Double>?, _ out_count: UnsafeMutablePointer<UInt>?,
                             _ out_adjustments: UnsafeMutablePointer<Int64>?) -> Int32 {
     abiCall {
         guard let m = SoftNMSMethod(rawValue: Int(method)) else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "soft-NMS method \(method) is not VDR_SOFT_NMS_LINEAR or VDR_SOFT_NMS_GAUSSIAN")
         }
-        let input = try ModelsInput(boxes, scores, labels, model_sizes, n_models, weights)
+        let input = try ModelsInput(boxes, scores, labelValues: labels, model_sizes, n_models, weights)
         let r = try ensembleSoftNMS(input.input, models: input.models, weights: input.weights, method: m, iouThreshold: iou_thr,
                                     sigma: sigma, threshold: thresh)
-        try writeEnsemble(r, out_index, out_boxes, out_scores, out_decayed, out_labels, out_count, out_adjustments)
+        try writeEnsemble(r, labels: buffer(labels, input.input.count, "labels"), out_index, out_boxes, out_scores, out_decayed,
+                          out_labels, out_count, out_adjustments)
     }
 }
 
@@ -189,8 +192,29 @@ struct ModelsInput {
     var models = 0
     var weights: [Double]?
 
+    /// Integer class labels, used as they are.
     init(_ boxes: UnsafePointer<Double>?, _ scores: UnsafePointer<Double>?, _ labels: UnsafePointer<Int64>?,
          _ model_sizes: UnsafePointer<UInt>?, _ n_models: UInt, _ weights_pointer: UnsafePointer<Double>?) throws {
+        try self.init(boxes, scores, model_sizes, n_models, weights_pointer) { total in
+            try buffer(labels, total, "labels").map { Int($0) }
+        }
+    }
+
+    /// Labels of any finite value, grouped by exact value as `np.unique` groups them: integral
+    /// values become their integer, other sets become their rank among the distinct values.
+    init(_ boxes: UnsafePointer<Double>?, _ scores: UnsafePointer<Double>?, labelValues: UnsafePointer<Double>?,
+         _ model_sizes: UnsafePointer<UInt>?, _ n_models: UInt, _ weights_pointer: UnsafePointer<Double>?) throws {
+        try self.init(boxes, scores, model_sizes, n_models, weights_pointer) { total in
+            labelCodes(try buffer(labelValues, total, "labels"))
+        }
+        if let i = input.labels.firstIndex(of: Int.min) {
+            throw ABIError(status: VDR_ERR_ARGUMENT, message: "labels[\(i)] is not finite")
+        }
+    }
+
+    private init(_ boxes: UnsafePointer<Double>?, _ scores: UnsafePointer<Double>?,
+                 _ model_sizes: UnsafePointer<UInt>?, _ n_models: UInt, _ weights_pointer: UnsafePointer<Double>?,
+                 labels: (Int) throws -> [Int]) throws {
         models = try scaledCount(n_models, by: 1, "n_models")
         let sizes = try buffer(model_sizes, models, "model_sizes")
         var total = 0
@@ -200,19 +224,40 @@ struct ModelsInput {
             total = t
         }
         let flat = try buffer(boxes, try scaledCount(UInt(total), by: 4, "boxes"), "boxes")
-        let allScores = try buffer(scores, total, "scores")
-        let allLabels = try buffer(labels, total, "labels")
-        input.boxes.reserveCapacity(total); input.scores.reserveCapacity(total)
-        input.labels.reserveCapacity(total); input.models.reserveCapacity(total)
-        var i = 0
-        for (m, s) in sizes.enumerated() {
-            for _ in 0..<Int(s) {
-                let b = Box(x1: flat[4 * i], y1: flat[4 * i + 1], x2: flat[4 * i + 2], y2: flat[4 * i + 3])
-                input.append(b, score: allScores[i], label: Int(allLabels[i]), model: m)
-                i += 1
+        input.boxes = [Box](unsafeUninitializedCapacity: total) { out, filled in
+            for i in 0..<total {
+                out[i] = Box(x1: flat[4 * i], y1: flat[4 * i + 1], x2: flat[4 * i + 2], y2: flat[4 * i + 3])
+            }
+            filled = total
+        }
+        input.scores = Array(try buffer(scores, total, "scores"))
+        input.labels = try labels(total)
+        input.models = [Int](unsafeUninitializedCapacity: total) { out, filled in
+            for (m, s) in sizes.enumerated() {
+                for _ in 0..<Int(s) { out[filled] = m; filled += 1 }
             }
         }
         if weights_pointer != nil { weights = Array(try buffer(weights_pointer, models, "weights")) }
+    }
+}
+
+/// Integer codes that order and group `values` as their values do; non-finite values get
+/// `Int.min` (callers reject them).
+private func labelCodes(_ values: UnsafeBufferPointer<Double>) -> [Int] {
+    let limit = 0x1p62
+    if values.allSatisfy({ $0.rounded(.towardZero) == $0 && abs($0) < limit }) {
+        return values.map { Int($0) }
+    }
+    let distinct = values.filter(\.isFinite).sorted()
+    return values.map { v in
+        guard v.isFinite else { return Int.min }
+        // Rank of the first element >= v (-0.0 and 0.0 compare equal, as in np.unique).
+        var (lo, hi) = (0, distinct.count)
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if distinct[mid] < v { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
     }
 }
 
@@ -234,16 +279,22 @@ func writeAdjustments(_ a: InputAdjustments, _ out: UnsafeMutablePointer<Int64>?
     out[3] = Int64(a.droppedLowScore)
 }
 
-private func writeEnsemble(_ r: EnsembleResult, _ out_index: UnsafeMutablePointer<Int64>?, _ out_boxes: UnsafeMutablePointer<Double>?,
-                           _ out_scores: UnsafeMutablePointer<Double>?, _ out_decayed: UnsafeMutablePointer<Double>?,
-                           _ out_labels: UnsafeMutablePointer<Int64>?, _ out_count: UnsafeMutablePointer<UInt>?,
-                           _ out_adjustments: UnsafeMutablePointer<Int64>?) throws {
+private func writeEnsemble(_ r: EnsembleResult, labels: UnsafeBufferPointer<Double>, _ out_index: UnsafeMutablePointer<Int64>?,
+                           _ out_boxes: UnsafeMutablePointer<Double>?, _ out_scores: UnsafeMutablePointer<Double>?,
+                           _ out_decayed: UnsafeMutablePointer<Double>?, _ out_labels: UnsafeMutablePointer<Double>?,
+                           _ out_count: UnsafeMutablePointer<UInt>?, _ out_adjustments: UnsafeMutablePointer<Int64>?) throws {
     let (oi, ob, os, ol, oc) = try (required(out_index, "out_index"), required(out_boxes, "out_boxes"),
                                     required(out_scores, "out_scores"), required(out_labels, "out_labels"),
                                     required(out_count, "out_count"))
-    writeDetections(r.detections, ob, os, ol)
-    for (i, s) in r.sourceIndices.enumerated() { oi[i] = Int64(s) }
+    let d = r.detections
+    for i in 0..<d.count {
+        let b = d.boxes[i], source = r.sourceIndices[i]
+        ob[4 * i] = b.x1; ob[4 * i + 1] = b.y1; ob[4 * i + 2] = b.x2; ob[4 * i + 3] = b.y2
+        os[i] = d.scores[i]
+        oi[i] = Int64(source)
+        ol[i] = labels[source]
+    }
     if let out_decayed { for (i, s) in r.decayedScores.enumerated() { out_decayed[i] = s } }
-    oc.pointee = UInt(r.detections.count)
+    oc.pointee = UInt(d.count)
     writeAdjustments(r.adjustments, out_adjustments)
 }

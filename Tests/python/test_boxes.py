@@ -78,6 +78,29 @@ def test_nms_and_soft_nms_match_ensemble_boxes_on_random_boxes():
                 assert_same(vindr.soft_nms(boxes, scores, labels, **kwargs), expected)
 
 
+def test_nms_groups_non_integral_labels_by_value_like_ensemble_boxes():
+    rng = np.random.default_rng(11)
+    values = np.array([0.5, 1.25, -2.0, 1e20, -0.0, 0.0, 3.0])
+    for trial in range(60):
+        boxes, scores, _ = random_models(rng, 3, 20, 1)
+        labels = [values[rng.integers(0, len(values), len(b))] for b in boxes]
+        if sum(len(b) for b in boxes) == 0:
+            continue
+        expected = reference(eb.nms, boxes, [s.copy() for s in scores], labels, iou_thr=0.4)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert_same(vindr.nms(boxes, scores, labels, iou_thr=0.4), expected)
+            expected = reference(eb.soft_nms, boxes, [s.copy() for s in scores], labels, sigma=0.4, thresh=0.01)
+            assert_same(vindr.soft_nms(boxes, scores, labels, sigma=0.4, thresh=0.01), expected)
+
+
+def test_nms_rejects_non_finite_labels():
+    boxes = [np.array([[0.1, 0.1, 0.5, 0.5], [0.12, 0.1, 0.5, 0.52]])]
+    for bad in (np.nan, np.inf):
+        with pytest.raises(vindr.InvalidArgumentError, match=r"labels\[1\] is not finite"):
+            vindr.nms(boxes, [np.array([0.9, 0.8])], [np.array([1.0, bad])])
+
+
 def test_output_types_follow_ensemble_boxes():
     boxes = [np.array([[0.1, 0.1, 0.5, 0.5], [0.12, 0.1, 0.5, 0.52]], dtype=np.float32)]
     scores = [np.array([0.9, 0.8], dtype=np.float32)]

@@ -28,9 +28,9 @@ _dp = _i64p = _szp = ctypes.c_void_p
 _iou = _lib.prototype("vdr_box_iou", ctypes.c_int32, _dp, ctypes.c_size_t, _dp, ctypes.c_size_t, _dp)
 _convert = _lib.prototype("vdr_box_convert", ctypes.c_int32, _dp, ctypes.c_size_t, ctypes.c_int32, ctypes.c_int32,
                           ctypes.c_double, ctypes.c_double, _dp)
-_nms = _lib.prototype("vdr_nms", ctypes.c_int32, _dp, _dp, _i64p, _szp, ctypes.c_size_t, _dp, ctypes.c_double,
+_nms = _lib.prototype("vdr_nms", ctypes.c_int32, _dp, _dp, _dp, _szp, ctypes.c_size_t, _dp, ctypes.c_double,
                       _i64p, _dp, _dp, _i64p, _szp, _i64p)
-_soft_nms = _lib.prototype("vdr_soft_nms", ctypes.c_int32, _dp, _dp, _i64p, _szp, ctypes.c_size_t, _dp,
+_soft_nms = _lib.prototype("vdr_soft_nms", ctypes.c_int32, _dp, _dp, _dp, _szp, ctypes.c_size_t, _dp,
                            ctypes.c_int32, ctypes.c_double, ctypes.c_double, ctypes.c_double,
                            _i64p, _dp, _dp, _dp, _i64p, _szp, _i64p)
 _wbf = _lib.prototype("vdr_wbf", ctypes.c_int32, _dp, _dp, _i64p, _szp, ctypes.c_size_t, _dp, ctypes.c_double,
@@ -40,7 +40,7 @@ FORMATS = {"xyxy": 0, "xywh": 1, "cxcywh": 2}
 CONF_TYPES = {"avg": 0, "max": 1, "box_and_model_avg": 2, "absent_model_aware_avg": 3}
 
 
-def _ptr(a: np.ndarray | None, ptype=None):
+def _ptr(a: np.ndarray | None):
     """The address of a C-contiguous array's data (None for None). `c_char.from_buffer` is
     several times cheaper than `ndarray.ctypes`; read-only and empty arrays take the slow path."""
     if a is None:
@@ -66,7 +66,7 @@ def box_iou(boxes1, boxes2) -> np.ndarray:
     a = _f64(boxes1, "boxes1", 4)
     b = _f64(boxes2, "boxes2", 4)
     out = np.empty((a.shape[0], b.shape[0]), dtype=np.float64)
-    _lib.check(_iou(_ptr(a, _dp), a.shape[0], _ptr(b, _dp), b.shape[0], _ptr(out, _dp)))
+    _lib.check(_iou(_ptr(a), a.shape[0], _ptr(b), b.shape[0], _ptr(out)))
     return out
 
 
@@ -77,57 +77,85 @@ def convert_boxes(boxes, src: str = "xyxy", dst: str = "xywh", scale: tuple[floa
         raise InvalidArgumentError(f"formats must be among {sorted(FORMATS)}, got {src!r} -> {dst!r}")
     a = _f64(boxes, "boxes", 4)
     out = np.empty_like(a)
-    _lib.check(_convert(_ptr(a, _dp), a.shape[0], FORMATS[src], FORMATS[dst], float(scale[0]), float(scale[1]),
-                        _ptr(out, _dp)))
+    _lib.check(_convert(_ptr(a), a.shape[0], FORMATS[src], FORMATS[dst], float(scale[0]), float(scale[1]),
+                        _ptr(out)))
     return out
 
 
+_F64 = np.dtype(np.float64)
+_I64 = np.dtype(np.int64)
+
+
 class _Models:
-    """Per-model lists concatenated into the flat arrays the C calls take."""
+    """Per-model lists concatenated into the flat arrays the C calls take. Ensembles call these
+    functions once per image, so per-call overhead matters: well-formed numpy input costs a
+    handful of numpy calls; anything else is normalised model by model."""
 
     def __init__(self, boxes_list, scores_list, labels_list, integer_labels):
         if not (len(boxes_list) == len(scores_list) == len(labels_list)):
             raise InvalidArgumentError(
                 f"{len(boxes_list)} box arrays, {len(scores_list)} score arrays and {len(labels_list)} label arrays")
-        boxes, scores, labels = [], [], []
-        for m, (b, s, l) in enumerate(zip(boxes_list, scores_list, labels_list)):
-            b, s, l = np.asarray(b), np.asarray(s), np.asarray(l)
-            if b.size == 0:
-                b = b.reshape(0, 4)
-            if len(b) != len(s) or len(b) != len(l):
-                raise InvalidArgumentError(f"model {m}: {len(b)} boxes, {len(s)} scores and {len(l)} labels")
-            boxes.append(b), scores.append(s), labels.append(l)
-        self.sizes = np.array([len(b) for b in boxes], dtype=np.uintp)
-        self.boxes_in = np.concatenate(boxes) if boxes else np.zeros((0, 4))
-        self.scores_in = np.concatenate(scores) if scores else np.zeros(0)
-        self.labels_in = np.concatenate(labels) if labels else np.zeros(0)
-        self.boxes = _f64(self.boxes_in, "boxes", 4)
-        self.scores = np.ascontiguousarray(self.scores_in, dtype=np.float64).reshape(-1)
-        flat = self.labels_in.reshape(-1)
-        codes = np.ascontiguousarray(flat, dtype=np.int64)
-        if integer_labels or flat.dtype.kind in "iub" or bool((codes == flat).all()):
-            self.codes = codes  # integer-valued labels group and sort as themselves
-        else:
-            # Other label values -> int codes in np.unique order (ensemble-boxes groups by np.unique).
-            _, inverse = np.unique(flat, return_inverse=True)
-            self.codes = np.ascontiguousarray(inverse.reshape(-1), dtype=np.int64)
+        try:
+            sizes = list(map(len, boxes_list))
+            fast = sizes == list(map(len, scores_list)) == list(map(len, labels_list)) and len(sizes) > 0
+            if fast:
+                self.boxes_in = np.concatenate(boxes_list)
+                self.scores_in = np.concatenate(scores_list)
+                self.labels_in = np.concatenate(labels_list)
+                fast = self.boxes_in.ndim == 2
+        except (TypeError, ValueError):
+            fast = False
+        if not fast:
+            boxes, scores, labels = [], [], []
+            for m, (b, s, l) in enumerate(zip(boxes_list, scores_list, labels_list)):
+                b, s, l = np.asarray(b), np.asarray(s), np.asarray(l)
+                if b.size == 0:
+                    b = b.reshape(0, 4)
+                if len(b) != len(s) or len(b) != len(l):
+                    raise InvalidArgumentError(f"model {m}: {len(b)} boxes, {len(s)} scores and {len(l)} labels")
+                boxes.append(b), scores.append(s), labels.append(l)
+            sizes = [len(b) for b in boxes]
+            self.boxes_in = np.concatenate(boxes) if boxes else np.zeros((0, 4))
+            self.scores_in = np.concatenate(scores) if scores else np.zeros(0)
+            self.labels_in = np.concatenate(labels) if labels else np.zeros(0)
+        self.sizes = (ctypes.c_size_t * len(sizes))(*sizes)
+        b = self.boxes_in
+        self.boxes = b if b.dtype is _F64 and b.flags.c_contiguous and b.shape[1:] == (4,) else _f64(b, "boxes", 4)
+        s = self.scores_in
+        self.scores = s if s.dtype is _F64 and s.ndim == 1 else np.ascontiguousarray(s, dtype=np.float64).reshape(-1)
+        flat = self.labels_in if self.labels_in.ndim == 1 else self.labels_in.reshape(-1)
+        # WBF truncates labels to integers as ensemble-boxes' int(label) does; NMS and soft-NMS
+        # group by exact value (the C side ranks non-integral values as np.unique would).
+        label_type = _I64 if integer_labels else _F64
+        self.labels = flat if flat.dtype is label_type else np.ascontiguousarray(flat, dtype=label_type)
         self.n = self.boxes.shape[0]
 
     def args(self, weights):
-        return (_ptr(self.boxes, _dp), _ptr(self.scores, _dp), _ptr(self.codes, _i64p), _ptr(self.sizes, _szp),
-                len(self.sizes), _ptr(weights, _dp))
+        return (_ptr(self.boxes), _ptr(self.scores), _ptr(self.labels), self.sizes, len(self.sizes), _ptr(weights))
 
 
-def _warn_adjustments(fn: str, adj: np.ndarray) -> None:
+# Adjustment counters (VDR_ADJUSTMENT_COUNT of them) followed by the output count: one ctypes
+# array per call instead of two objects.
+_Counters = ctypes.c_int64 * 5
+
+
+def _call_counters():
+    counters = _Counters()
+    return counters, ctypes.byref(counters, 32)
+
+
+def _warn_adjustments(fn: str, counters) -> None:
+    swapped, clamped, dropped = counters[0], counters[1], counters[2]
+    if not (swapped or clamped or dropped):
+        return
     parts = []
-    if adj[0]:
-        parts.append(f"swapped reversed corners of {adj[0]} boxes")
-    if adj[1]:
-        parts.append(f"clamped {adj[1]} coordinates into [0, 1] (check that boxes are normalised)")
-    if adj[2]:
-        parts.append(f"removed {adj[2]} boxes with zero area")
-    if parts:
-        warnings.warn(f"{fn}: " + "; ".join(parts), stacklevel=3)
+    if swapped:
+        parts.append(f"swapped reversed corners of {swapped} boxes")
+    if clamped:
+        parts.append(f"clamped {clamped} coordinates into [0, 1] (check that boxes are normalised)")
+    if dropped:
+        parts.append(f"removed {dropped} boxes with zero area")
+    warnings.warn(f"{fn}: " + "; ".join(parts), stacklevel=3)
 
 
 def _weighted_scores(scores_list, weights):
@@ -140,22 +168,30 @@ def _weighted_scores(scores_list, weights):
     return [(np.asarray(s) * weights[i]) / weights.sum() for i, s in enumerate(scores_list)]
 
 
-def _nms_common(fn_name, call, boxes, scores, labels, weights, decayed):
+def _nms_common(fn_name, call, boxes, scores, labels, weights):
     models = _Models(boxes, _weighted_scores(scores, weights), labels, integer_labels=False)
     n = models.n
-    index = np.empty(n, dtype=np.int64)
-    out_boxes = np.empty((n, 4), dtype=np.float64)
-    out_scores = np.empty(n, dtype=np.float64)
-    out_labels = np.empty(n, dtype=np.int64)
-    count = ctypes.c_size_t()
-    adj = np.zeros(4, dtype=np.int64)
-    extra = (_ptr(np.empty(n), _dp),) if decayed else ()
-    _lib.check(call(models.args(None), index, out_boxes, out_scores, out_labels, count, adj, extra))
-    _warn_adjustments(fn_name, adj)
-    k = count.value
-    keep = index[:k]
-    box_dtype = models.boxes_in.dtype if models.boxes_in.dtype.kind == "f" else np.float64
-    return (out_boxes[:k].astype(box_dtype, copy=False), models.scores_in[keep], models.labels_in[keep])
+    # One scratch block holds every output (8 bytes each): kept indices (n), boxes (4n), scores,
+    # decayed scores and labels (n each).
+    work = np.empty(8 * n, dtype=np.float64)
+    base = _ptr(work)
+    counters, count = _call_counters()
+    _lib.check(call(models.args(None), base, base + 8 * n, base + 40 * n, base + 48 * n, base + 56 * n, count, counters))
+    _warn_adjustments(fn_name, counters)
+    k = counters[4]
+    out_boxes = work[n:n + 4 * k].reshape(k, 4)
+    out_scores = work[5 * n:5 * n + k]
+    out_labels = work[7 * n:7 * n + k]
+    # ensemble-boxes returns the input's own dtypes; float64 input needs no gather.
+    if models.boxes_in.dtype.kind == "f" and models.boxes_in.dtype is not _F64:
+        out_boxes = out_boxes.astype(models.boxes_in.dtype)
+    if models.scores_in.dtype is not _F64 or models.labels_in.dtype is not _F64:
+        keep = work[:k].view(np.int64)
+        if models.scores_in.dtype is not _F64:
+            out_scores = models.scores_in[keep]
+        if models.labels_in.dtype is not _F64:
+            out_labels = models.labels_in[keep]
+    return out_boxes, out_scores, out_labels
 
 
 def nms(boxes: Sequence, scores: Sequence, labels: Sequence, iou_thr: float = 0.5, weights=None):
@@ -165,10 +201,11 @@ def nms(boxes: Sequence, scores: Sequence, labels: Sequence, iou_thr: float = 0.
     weights: optional per-model weights (scores become score * weight / sum(weights)).
     Returns (boxes, scores, labels), grouped by ascending label and best first within a label.
     """
-    def call(args, index, ob, os, ol, count, adj, extra):
-        return _nms(*args, float(iou_thr), _ptr(index, _i64p), _ptr(ob, _dp), _ptr(os, _dp), _ptr(ol, _i64p),
-                    ctypes.byref(count), _ptr(adj, _i64p))
-    return _nms_common("nms", call, boxes, scores, labels, weights, decayed=False)
+    thr = float(iou_thr)
+
+    def call(args, index, ob, os, _decayed, ol, count, adj):
+        return _nms(*args, thr, index, ob, os, ol, count, adj)
+    return _nms_common("nms", call, boxes, scores, labels, weights)
 
 
 def soft_nms(boxes: Sequence, scores: Sequence, labels: Sequence, method: int = 2, iou_thr: float = 0.5,
@@ -181,12 +218,11 @@ def soft_nms(boxes: Sequence, scores: Sequence, labels: Sequence, method: int = 
     """
     if method not in (1, 2):
         raise InvalidArgumentError(f"method must be 1 (linear) or 2 (gaussian), got {method!r}")
+    params = (int(method), float(iou_thr), float(sigma), float(thresh))
 
-    def call(args, index, ob, os, ol, count, adj, extra):
-        return _soft_nms(*args, int(method), float(iou_thr), float(sigma), float(thresh), _ptr(index, _i64p),
-                         _ptr(ob, _dp), _ptr(os, _dp), extra[0], _ptr(ol, _i64p), ctypes.byref(count),
-                         _ptr(adj, _i64p))
-    return _nms_common("soft_nms", call, boxes, scores, labels, weights, decayed=True)
+    def call(args, index, ob, os, decayed, ol, count, adj):
+        return _soft_nms(*args, *params, index, ob, os, decayed, ol, count, adj)
+    return _nms_common("soft_nms", call, boxes, scores, labels, weights)
 
 
 def weighted_boxes_fusion(boxes_list: Sequence, scores_list: Sequence, labels_list: Sequence, weights=None,
@@ -208,11 +244,10 @@ def weighted_boxes_fusion(boxes_list: Sequence, scores_list: Sequence, labels_li
     out_boxes = np.empty((n, 4), dtype=np.float64)
     out_scores = np.empty(n, dtype=np.float64)
     out_labels = np.empty(n, dtype=np.int64)
-    count = ctypes.c_size_t()
-    adj = np.zeros(4, dtype=np.int64)
+    counters, count = _call_counters()
     _lib.check(_wbf(*models.args(w), float(iou_thr), float(skip_box_thr), CONF_TYPES[conf_type],
-                    bool(allows_overflow), True, _ptr(out_boxes, _dp), _ptr(out_scores, _dp),
-                    _ptr(out_labels, _i64p), ctypes.byref(count), _ptr(adj, _i64p)))
-    _warn_adjustments("weighted_boxes_fusion", adj)
-    k = count.value
+                    bool(allows_overflow), True, _ptr(out_boxes), _ptr(out_scores),
+                    _ptr(out_labels), count, counters))
+    _warn_adjustments("weighted_boxes_fusion", counters)
+    k = counters[4]
     return out_boxes[:k], out_scores[:k], out_labels[:k].astype(np.float64)

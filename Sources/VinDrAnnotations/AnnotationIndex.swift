@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 import VinDrBoxes
 
 /// Where a row came from: the index of its file in `AnnotationIndex.sources` and its line.
@@ -161,8 +162,16 @@ public final class AnnotationIndex: @unchecked Sendable {
 
     /// Adds one annotation or image-label file (any layout but a submission) and returns its
     /// layout. On error the index keeps the rows read before the failing line.
+    /// Files of `parallelThreshold` bytes or more are read whole and parsed in two halves at
+    /// once (the result, errors included, is the same as reading them row by row).
     @discardableResult
     public func add(path: String) throws -> CSVLayout {
+        try add(path: path, parallelThreshold: Self.parallelThreshold)
+    }
+
+    /// `add(path:)` with the file size from which files are parsed in halves (tests compare both paths).
+    func add(path: String, parallelThreshold: Int) throws -> CSVLayout {
+        if let layout = try addInHalves(path: path, threshold: parallelThreshold) { return layout }
         let source = sources.count
         var map: ColumnMap?
         var columns = RowColumns()
@@ -177,16 +186,8 @@ public final class AnnotationIndex: @unchecked Sendable {
         do {
             try CSVReader.forEachRow(path: path) { row in
                 guard let m = map else {
-                    let header = (0..<row.count).map { row.string($0) }
-                    let detected = try ColumnMap.detect(header: header, file: path)
-                    if detected.layout == .kaggleSubmission {
-                        throw CSVError(file: path, line: row.line, reason: "a submission file holds predictions, not annotations")
-                    }
-                    map = detected
-                    columns = RowColumns(detected)
-                    sources.append(path)
-                    layouts.append(detected.layout)
-                    rowCounts.append(0)
+                    map = try startSource(path: path, header: row)
+                    columns = RowColumns(map!)
                     return
                 }
                 pending.append(try row.withView { try parseRow($0, columns, m, &tables, &newImages, path: path) })
@@ -198,6 +199,125 @@ public final class AnnotationIndex: @unchecked Sendable {
         guard let m = map else { throw CSVError(file: path, line: 1, reason: "empty file (no header)") }
         finishAdd(pending, source: source, newImages: newImages, readerNames: tables.readerNames)
         return m.layout
+    }
+
+    /// Files at least this large are parsed in two halves on two threads.
+    static let parallelThreshold = 1 << 20
+
+    /// The whole file when it is a regular file of at least `minimum` bytes, else nil.
+    private func readWholeFile(_ path: String, atLeast minimum: Int) -> [UInt8]? {
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, Int(info.st_size) >= minimum,
+              let file = fopen(path, "rb") else { return nil }
+        defer { fclose(file) }
+        let size = Int(info.st_size)
+        let data = [UInt8](unsafeUninitializedCapacity: size) { buf, filled in
+            filled = fread(buf.baseAddress, 1, size, file)
+        }
+        return data.count == size && fgetc(file) == EOF ? data : nil
+    }
+
+    /// Detects a file's layout from its header row and registers the file as a source.
+    private func startSource(path: String, header row: CSVRow) throws -> ColumnMap {
+        let header = (0..<row.count).map { row.string($0) }
+        let detected = try ColumnMap.detect(header: header, file: path)
+        if detected.layout == .kaggleSubmission {
+            throw CSVError(file: path, line: row.line, reason: "a submission file holds predictions, not annotations")
+        }
+        sources.append(path)
+        layouts.append(detected.layout)
+        rowCounts.append(0)
+        return detected
+    }
+
+    /// The rows of one half of a file, interned in tables of their own.
+    private struct Half {
+        var tables = Interning()
+        var newImages: [String] = []
+        var pending: [PendingRow] = []
+        var error: Error?
+    }
+
+    /// `add(path:)` for large files: the header is read first, the data rows are split at the
+    /// first line end past the middle, both halves are parsed at once, and the second half's
+    /// images and readers are then renumbered into the first half's tables in order, so ids,
+    /// order and errors come out as a sequential read gives them. Returns nil (nothing done)
+    /// for small or unreadable files, files with quotes (a line end may sit inside a quoted
+    /// field) and files that do not start with a header line.
+    private func addInHalves(path: String, threshold: Int) throws -> CSVLayout? {
+        guard sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2, let data = readWholeFile(path, atLeast: threshold) else { return nil }
+        return try data.withUnsafeBufferPointer { bytes -> CSVLayout? in
+            guard memchr(bytes.baseAddress!, 0x22, bytes.count) == nil,
+                  let dataStart = CSVReader.lineEnd(in: bytes, from: 0) else { return nil }
+            var headerRow: CSVRow?
+            try CSVReader.forEachRow(bytes: UnsafeBufferPointer(rebasing: bytes[0..<dataStart]), name: path, firstLine: 1,
+                                     atFileStart: true) { row in headerRow = row }
+            guard let headerRow else { return nil }
+            let source = sources.count
+            let map = try startSource(path: path, header: headerRow)
+            let columns = RowColumns(map)
+
+            let split = CSVReader.lineEnd(in: bytes, from: dataStart + (bytes.count - dataStart) / 2) ?? bytes.count
+            let ranges = [dataStart..<split, split..<bytes.count]
+            let firstLines = [1 + CSVReader.count(0x0A, in: UnsafeBufferPointer(rebasing: bytes[0..<dataStart])),
+                              1 + CSVReader.count(0x0A, in: UnsafeBufferPointer(rebasing: bytes[0..<split]))]
+
+            var halves = [Half(), Half()]
+            swap(&halves[0].tables, &interning)
+            halves.withUnsafeMutableBufferPointer { h in
+                DispatchQueue.concurrentPerform(iterations: 2) { k in
+                    var half = Half()
+                    swap(&half.tables, &h[k].tables)
+                    half.pending.reserveCapacity(ranges[k].count / 48)
+                    do {
+                        try CSVReader.forEachRow(bytes: UnsafeBufferPointer(rebasing: bytes[ranges[k]]), name: path,
+                                                 firstLine: firstLines[k], atFileStart: false) { row in
+                            half.pending.append(try row.withView {
+                                try parseRow($0, columns, map, &half.tables, &half.newImages, path: path)
+                            })
+                        }
+                    } catch {
+                        half.error = error
+                    }
+                    h[k] = half
+                }
+            }
+            var first = halves[0]
+            defer { swap(&first.tables, &interning) }
+            if first.error == nil { merge(halves[1], into: &first) }
+            finishAdd(first.pending, source: source, newImages: first.newImages, readerNames: first.tables.readerNames)
+            if let error = first.error ?? halves[1].error { throw error }
+            return map.layout
+        }
+    }
+
+    /// Appends the second half's rows to the first's, renumbering its images and readers (ids in
+    /// its own tables, which started empty) into the first half's tables.
+    private func merge(_ second: Half, into first: inout Half) {
+        var images = [Int32](repeating: 0, count: second.newImages.count)
+        for (k, id) in second.newImages.enumerated() {
+            var s = id
+            images[k] = Int32(s.withUTF8 { b in
+                if let p = first.tables.images.find(b) { return p }
+                first.newImages.append(id)
+                return first.tables.images.insert(b)
+            })
+        }
+        var readers = [Int32](repeating: 0, count: second.tables.readerNames.count)
+        for (k, name) in second.tables.readerNames.enumerated() {
+            var s = name
+            readers[k] = Int32(s.withUTF8 { b in
+                if let p = first.tables.readers.find(b) { return p }
+                first.tables.readerNames.append(name)
+                return first.tables.readers.insert(b)
+            })
+        }
+        first.pending.reserveCapacity(first.pending.count + second.pending.count)
+        for var row in second.pending {
+            row.image = images[Int(row.image)]
+            if row.reader >= 0 { row.reader = readers[Int(row.reader)] }
+            first.pending.append(row)
+        }
     }
 
     /// Registers the images first seen in a file, then files its rows.
@@ -298,7 +418,8 @@ public final class AnnotationIndex: @unchecked Sendable {
     }
 
     /// Files parsed rows under their images and readers: rows are bucketed by image (counting
-    /// sort), then each image record is updated once, as a local value.
+    /// sort), then each image record is updated once, as a local value; large files fill the
+    /// two halves of the image list on two threads (records are independent).
     private func apply(_ rows: [PendingRow], source: Int, readerNames: [String]) {
         rowCounts[source] = rows.count
         var start = [Int](repeating: 0, count: images.count + 1)
@@ -310,30 +431,36 @@ public final class AnnotationIndex: @unchecked Sendable {
             order[fill[Int(r.image)]] = k
             fill[Int(r.image)] += 1
         }
-        for p in 0..<images.count where start[p] < start[p + 1] {
-            var record = ImageRecord(id: "")
-            swap(&record, &images[p])
-            for k in order[start[p]..<start[p + 1]] {
-                let r = rows[k]
-                let key = Int(r.reader)
-                let j = record.readerKeys.firstIndex(of: key)
-                    ?? record.addReading(key: key, reader: key < 0 ? nil : readerNames[key])
-                let location = RowLocation(source: source, line: Int(r.line))
-                switch r.kind {
-                case .imageLabels:
-                    record.readings[j].imageLabelRows.append(location)
-                    record.readings[j].labels.bits |= r.labels.bits
-                case .box:
-                    record.readings[j].labels.insert(Int(r.label))
-                    record.readings[j].boxes.append(BoxAnnotation(label: Int(r.label), box: r.box,
-                                                                  hadReversedCorners: r.reversed, location: location))
-                case .labelOnly:
-                    record.readings[j].labels.insert(Int(r.label))
-                    record.readings[j].labelRows.append(LabelRow(label: Int(r.label), location: location,
-                                                                 ignoredBox: r.ignoredBox, missingBox: r.missingBox))
+        let parts = rows.count >= 20_000 && sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2 ? 2 : 1
+        // Image ranges holding about the same number of rows.
+        var bounds = [0]
+        for p in 1..<parts { bounds.append(start.firstIndex { $0 >= rows.count * p / parts } ?? images.count) }
+        bounds.append(images.count)
+        images.withUnsafeMutableBufferPointer { images in
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                for p in bounds[part]..<bounds[part + 1] where start[p] < start[p + 1] {
+                    for k in order[start[p]..<start[p + 1]] { file(rows[k], in: &images[p], source: source, readerNames: readerNames) }
                 }
             }
-            swap(&record, &images[p])
+        }
+    }
+
+    private func file(_ r: PendingRow, in record: inout ImageRecord, source: Int, readerNames: [String]) {
+        let key = Int(r.reader)
+        let j = record.readerKeys.firstIndex(of: key) ?? record.addReading(key: key, reader: key < 0 ? nil : readerNames[key])
+        let location = RowLocation(source: source, line: Int(r.line))
+        switch r.kind {
+        case .imageLabels:
+            record.readings[j].imageLabelRows.append(location)
+            record.readings[j].labels.bits |= r.labels.bits
+        case .box:
+            record.readings[j].labels.insert(Int(r.label))
+            record.readings[j].boxes.append(BoxAnnotation(label: Int(r.label), box: r.box,
+                                                          hadReversedCorners: r.reversed, location: location))
+        case .labelOnly:
+            record.readings[j].labels.insert(Int(r.label))
+            record.readings[j].labelRows.append(LabelRow(label: Int(r.label), location: location,
+                                                         ignoredBox: r.ignoredBox, missingBox: r.missingBox))
         }
     }
 

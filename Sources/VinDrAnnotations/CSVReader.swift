@@ -174,18 +174,45 @@ public enum CSVReader {
         try parser.finish(body)
     }
 
+    /// Parses one range of a file held in memory: `firstLine` is the line the range starts on;
+    /// a byte-order mark is looked for only when `atFileStart`.
+    static func forEachRow(bytes: UnsafeBufferPointer<UInt8>, name: String, firstLine: Int, atFileStart: Bool,
+                           _ body: (inout CSVRow) throws -> Void) throws {
+        var parser = Parser(file: name, line: firstLine, atFileStart: atFileStart)
+        try parser.feed(bytes, body)
+        try parser.finish(body)
+    }
+
+    /// The position just past the first LF at or after `from`, nil when there is none.
+    static func lineEnd(in bytes: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
+        guard from < bytes.count, let base = bytes.baseAddress,
+              let p = memchr(base + from, 0x0A, bytes.count - from) else { return nil }
+        return base.distance(to: p.assumingMemoryBound(to: UInt8.self)) + 1
+    }
+
+    /// How many times `byte` occurs in `bytes`.
+    static func count(_ byte: UInt8, in bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var n = 0
+        for c in bytes where c == byte { n += 1 }
+        return n
+    }
+
     struct Parser {
         enum State { case fieldStart, unquoted, quoted, quoteInQuoted }
         let file: String
         var state = State.fieldStart
         var row = CSVRow()
         var rowStarted = false
-        var line = 1
-        var atFileStart = true
+        var line: Int
+        var atFileStart: Bool
         var head: [UInt8] = []
         var pendingCR = false
 
-        init(file: String) { self.file = file }
+        init(file: String, line: Int = 1, atFileStart: Bool = true) {
+            self.file = file
+            self.line = line
+            self.atFileStart = atFileStart
+        }
 
         /// Feeds the next bytes of the file. The first three bytes are held back until it is
         /// known whether they are a UTF-8 byte-order mark (dropped) or data.

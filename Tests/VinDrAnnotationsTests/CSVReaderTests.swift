@@ -185,4 +185,45 @@ final class CSVStreamingTests: XCTestCase {
             XCTAssertEqual(rows, [["a", "b"], ["x\r\ny", "say \"hi\""], ["1", ""], ["2", "3"]], "chunk \(chunk)")
         }
     }
+
+    /// Large files are parsed in two halves at once: ids, order, rows, line numbers and errors
+    /// must equal a row-by-row read, including images and readers seen in both halves, CRLF and
+    /// blank lines, and a bad row in the second half.
+    func testHalvesEqualSequentialRead() throws {
+        var text = "image_id,rad_id,class_name,x_min,y_min,x_max,y_max\r\n"
+        var k = 0
+        while text.utf8.count < 300_000 {
+            let image = "img\((k * 7919) % 1500)", reader = "R\(k % 5 + 1)"
+            text += k % 3 == 0 ? "\(image),\(reader),No finding,,,,\r\n" : "\(image),\(reader),ILD,\(k % 90),2,\(k % 90 + 10),40\r\n"
+            if k % 1000 == 0 { text += "\r\n" }
+            k += 1
+        }
+        func signature(_ index: AnnotationIndex) -> [String] {
+            index.images.map { im in
+                im.id + ":" + im.readings.map { r in
+                    (r.reader ?? "-") + r.boxes.map { "\($0.label)@\($0.box)#\($0.location.line)" }.joined(separator: ";")
+                        + r.labelRows.map { "\($0.label)#\($0.location.line)" }.joined(separator: ";")
+                }.joined(separator: "|")
+            } + [index.readerIDs.joined(separator: ","), "\(index.rowCounts)"]
+        }
+        let good = temporaryFile(text)
+        let halves = AnnotationIndex(), sequential = AnnotationIndex()
+        try halves.add(path: good, parallelThreshold: 1)
+        try sequential.add(path: good, parallelThreshold: .max)
+        XCTAssertTrue(signature(halves) == signature(sequential), "the two reads differ")
+        XCTAssertGreaterThan(halves.images.count, 1000)
+
+        var lines = text.components(separatedBy: "\r\n")
+        lines[lines.count * 3 / 4] = "img1,R1,ILD,1,2,oops,4"
+        let bad = temporaryFile(lines.joined(separator: "\r\n"))
+        var messages = [String]()
+        for (index, threshold) in [(AnnotationIndex(), 1), (AnnotationIndex(), Int.max)] {
+            XCTAssertThrowsError(try index.add(path: bad, parallelThreshold: threshold)) { messages.append("\($0)") }
+            messages.append(signature(index).joined(separator: "\n"))
+        }
+        XCTAssertEqual(messages.count, 4)
+        XCTAssertTrue(messages[0].contains(":\(lines.count * 3 / 4 + 1): column x_max"), messages[0])
+        XCTAssertEqual(messages[0], messages[2])
+        XCTAssertTrue(messages[1] == messages[3], "the rows kept before the error differ")
+    }
 }

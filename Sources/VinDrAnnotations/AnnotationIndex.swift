@@ -132,9 +132,21 @@ public final class AnnotationIndex: @unchecked Sendable {
     /// Byte-level interning of the values repeated across rows, so a row allocates no strings.
     private var interning = Interning()
     /// Local labels come first in the taxonomy: index < this means local.
-    private let localLabelCount = Taxonomy.labels.filter { $0.kind == .local }.count
+    private static let localLabelCount = Taxonomy.labels.filter { $0.kind == .local }.count
 
     public init() {}
+
+    /// A large index frees its image records on two threads: the tens of thousands of small
+    /// arrays behind them take longer to free than the file took to parse.
+    deinit {
+        guard images.count >= 4096, sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2 else { return }
+        let half = images.count / 2
+        images.withUnsafeMutableBufferPointer { records in
+            DispatchQueue.concurrentPerform(iterations: 2) { part in
+                for i in (part == 0 ? 0..<half : half..<records.count) { records[i] = ImageRecord(id: "") }
+            }
+        }
+    }
 
     /// Reads every file into a new index.
     public convenience init(paths: [String]) throws {
@@ -182,15 +194,20 @@ public final class AnnotationIndex: @unchecked Sendable {
         var tables = Interning()
         swap(&tables, &interning)
         var newImages = [String]()
+        let localLabels = Self.localLabelCount
         defer { swap(&tables, &interning) }
         do {
             try CSVReader.forEachRow(path: path) { row in
                 guard let m = map else {
-                    map = try startSource(path: path, header: row)
-                    columns = RowColumns(map!)
+                    let detected = try Self.columns(path: path, header: row)
+                    register(path: path, layout: detected.layout)
+                    map = detected
+                    columns = RowColumns(detected)
                     return
                 }
-                pending.append(try row.withView { try parseRow($0, columns, m, &tables, &newImages, path: path) })
+                pending.append(try row.withView {
+                    try Self.parseRow($0, columns, m, &tables, &newImages, path: path, localLabels: localLabels)
+                })
             }
         } catch {
             if map != nil { finishAdd(pending, source: source, newImages: newImages, readerNames: tables.readerNames) }
@@ -204,30 +221,36 @@ public final class AnnotationIndex: @unchecked Sendable {
     /// Files at least this large are parsed in two halves on two threads.
     static let parallelThreshold = 1 << 20
 
-    /// The whole file when it is a regular file of at least `minimum` bytes, else nil.
-    private func readWholeFile(_ path: String, atLeast minimum: Int) -> [UInt8]? {
-        var info = stat()
-        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, Int(info.st_size) >= minimum,
-              let file = fopen(path, "rb") else { return nil }
-        defer { fclose(file) }
-        let size = Int(info.st_size)
-        let data = [UInt8](unsafeUninitializedCapacity: size) { buf, filled in
-            filled = fread(buf.baseAddress, 1, size, file)
+    /// `count` bytes of an open file from `offset`, or nil when they cannot all be read.
+    private static func read(_ fd: Int32, _ offset: Int, _ count: Int) -> [UInt8]? {
+        let data = [UInt8](unsafeUninitializedCapacity: count) { buf, filled in
+            while filled < count {
+                let n = pread(fd, buf.baseAddress! + filled, count - filled, off_t(offset + filled))
+                if n > 0 { filled += n } else if n < 0 && errno == EINTR { continue } else { break }
+            }
         }
-        return data.count == size && fgetc(file) == EOF ? data : nil
+        return data.count == count ? data : nil
     }
 
-    /// Detects a file's layout from its header row and registers the file as a source.
-    private func startSource(path: String, header row: CSVRow) throws -> ColumnMap {
+    private static func holdsQuote(_ bytes: ArraySlice<UInt8>) -> Bool {
+        bytes.withUnsafeBufferPointer { b in b.baseAddress.map { memchr($0, 0x22, b.count) != nil } ?? false }
+    }
+
+    /// Detects a file's layout from its header row (not for submissions).
+    private static func columns(path: String, header row: CSVRow) throws -> ColumnMap {
         let header = (0..<row.count).map { row.string($0) }
         let detected = try ColumnMap.detect(header: header, file: path)
         if detected.layout == .kaggleSubmission {
             throw CSVError(file: path, line: row.line, reason: "a submission file holds predictions, not annotations")
         }
-        sources.append(path)
-        layouts.append(detected.layout)
-        rowCounts.append(0)
         return detected
+    }
+
+    /// Registers a file as a source.
+    private func register(path: String, layout: CSVLayout) {
+        sources.append(path)
+        layouts.append(layout)
+        rowCounts.append(0)
     }
 
     /// The rows of one half of a file, interned in tables of their own.
@@ -236,64 +259,94 @@ public final class AnnotationIndex: @unchecked Sendable {
         var newImages: [String] = []
         var pending: [PendingRow] = []
         var error: Error?
+        /// The half could not be read whole, or holds a double quote.
+        var unusable = false
+        /// The line after the half's last record.
+        var endLine = 0
     }
 
     /// `add(path:)` for large files: the header is read first, the data rows are split at the
-    /// first line end past the middle, both halves are parsed at once, and the second half's
-    /// images and readers are then renumbered into the first half's tables in order, so ids,
-    /// order and errors come out as a sequential read gives them. Returns nil (nothing done)
-    /// for small or unreadable files, files with quotes (a line end may sit inside a quoted
-    /// field) and files that do not start with a header line.
+    /// first line end past the middle, each half is read and parsed on its own thread, and the
+    /// second half's line numbers are then shifted and its images and readers renumbered into
+    /// the first half's tables in order, so ids, order and errors come out as a sequential read
+    /// gives them. Returns nil (nothing done) for small, unreadable or changing files, files with
+    /// quotes (a line end may sit inside a quoted field) and files that do not start with a
+    /// header line; `add` then reads them row by row.
     private func addInHalves(path: String, threshold: Int) throws -> CSVLayout? {
-        guard sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2, let data = readWholeFile(path, atLeast: threshold) else { return nil }
-        return try data.withUnsafeBufferPointer { bytes -> CSVLayout? in
-            guard memchr(bytes.baseAddress!, 0x22, bytes.count) == nil,
-                  let dataStart = CSVReader.lineEnd(in: bytes, from: 0) else { return nil }
-            var headerRow: CSVRow?
-            try CSVReader.forEachRow(bytes: UnsafeBufferPointer(rebasing: bytes[0..<dataStart]), name: path, firstLine: 1,
-                                     atFileStart: true) { row in headerRow = row }
-            guard let headerRow else { return nil }
-            let source = sources.count
-            let map = try startSource(path: path, header: headerRow)
-            let columns = RowColumns(map)
+        var info = stat()
+        guard sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2, stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG,
+              Int(info.st_size) >= threshold else { return nil }
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        let size = Int(info.st_size)
+        let probe = 1 << 16
+        // The header record, then the record end nearest past the middle, each within 64 KiB.
+        guard let head = Self.read(fd, 0, min(size, probe)),
+              let dataStart = head.withUnsafeBufferPointer({ CSVReader.lineEnd(in: $0) }),
+              !Self.holdsQuote(head[0..<dataStart]) else { return nil }
+        var headerRow: CSVRow?
+        try head.withUnsafeBufferPointer {
+            try CSVReader.forEachRow(bytes: UnsafeBufferPointer(rebasing: $0[0..<dataStart]), name: path) { headerRow = $0 }
+        }
+        guard let headerRow, headerRow.line == 1 else { return nil }
+        let map = try Self.columns(path: path, header: headerRow)
+        let columns = RowColumns(map)
+        let middle = dataStart + (size - dataStart) / 2
+        guard let around = Self.read(fd, middle, min(size - middle, probe)) else { return nil }
+        let end = around.withUnsafeBufferPointer { CSVReader.lineEnd(in: $0) }
+        guard end != nil || middle + around.count == size else { return nil }
+        let split = end.map { middle + $0 } ?? size
+        let ranges = [dataStart..<split, split..<size]
 
-            let split = CSVReader.lineEnd(in: bytes, from: dataStart + (bytes.count - dataStart) / 2) ?? bytes.count
-            let ranges = [dataStart..<split, split..<bytes.count]
-            let firstLines = [1 + CSVReader.count(0x0A, in: UnsafeBufferPointer(rebasing: bytes[0..<dataStart])),
-                              1 + CSVReader.count(0x0A, in: UnsafeBufferPointer(rebasing: bytes[0..<split]))]
-
-            var halves = [Half(), Half()]
-            swap(&halves[0].tables, &interning)
-            halves.withUnsafeMutableBufferPointer { h in
-                DispatchQueue.concurrentPerform(iterations: 2) { k in
-                    var half = Half()
-                    swap(&half.tables, &h[k].tables)
-                    half.pending.reserveCapacity(ranges[k].count / 48)
-                    do {
-                        try CSVReader.forEachRow(bytes: UnsafeBufferPointer(rebasing: bytes[ranges[k]]), name: path,
-                                                 firstLine: firstLines[k], atFileStart: false) { row in
-                            half.pending.append(try row.withView {
-                                try parseRow($0, columns, map, &half.tables, &half.newImages, path: path)
-                            })
+        var halves = [Half(), Half()]
+        let saved = interning  // restored when a half turns out unusable
+        swap(&halves[0].tables, &interning)
+        halves.withUnsafeMutableBufferPointer { h in
+            DispatchQueue.concurrentPerform(iterations: 2) { k in
+                var half = Half()
+                swap(&half.tables, &h[k].tables)
+                defer { h[k] = half }
+                guard let data = Self.read(fd, ranges[k].lowerBound, ranges[k].count),
+                      !Self.holdsQuote(data[...]) else { half.unusable = true; return }
+                half.pending.reserveCapacity(ranges[k].count / 48)
+                // Thread-private copies: shared objects would bounce their reference counts
+                // between the cores on every row.
+                let (map, path, localLabels) = (map.unshared, String(decoding: Array(path.utf8), as: UTF8.self),
+                                                Self.localLabelCount)
+                // The second half counts lines from 0 until the first half's count is known.
+                do {
+                    half.endLine = try data.withUnsafeBufferPointer { bytes in
+                        try CSVReader.forEachUnquotedRow(bytes: bytes, firstLine: k == 0 ? 2 : 0) { row in
+                            half.pending.append(try Self.parseRow(row, columns, map, &half.tables, &half.newImages,
+                                                                  path: path, localLabels: localLabels))
                         }
-                    } catch {
-                        half.error = error
                     }
-                    h[k] = half
+                } catch {
+                    half.error = error
                 }
             }
-            var first = halves[0]
-            defer { swap(&first.tables, &interning) }
-            if first.error == nil { merge(halves[1], into: &first) }
-            finishAdd(first.pending, source: source, newImages: first.newImages, readerNames: first.tables.readerNames)
-            if let error = first.error ?? halves[1].error { throw error }
-            return map.layout
         }
+        var first = halves[0]
+        defer { swap(&first.tables, &interning) }
+        if first.unusable || halves[1].unusable {
+            first.tables = saved
+            return nil
+        }
+        register(path: path, layout: map.layout)
+        var second = halves[1]
+        if let e = second.error as? CSVError {
+            second.error = CSVError(file: e.file, line: e.line + first.endLine, column: e.column, reason: e.reason)
+        }
+        if first.error == nil { merge(second, into: &first, lineOffset: first.endLine) }
+        finishAdd(first.pending, source: sources.count - 1, newImages: first.newImages, readerNames: first.tables.readerNames)
+        if let error = first.error ?? second.error { throw error }
+        return map.layout
     }
 
     /// Appends the second half's rows to the first's, renumbering its images and readers (ids in
     /// its own tables, which started empty) into the first half's tables.
-    private func merge(_ second: Half, into first: inout Half) {
+    private func merge(_ second: Half, into first: inout Half, lineOffset: Int) {
         var images = [Int32](repeating: 0, count: second.newImages.count)
         for (k, id) in second.newImages.enumerated() {
             var s = id
@@ -315,6 +368,7 @@ public final class AnnotationIndex: @unchecked Sendable {
         first.pending.reserveCapacity(first.pending.count + second.pending.count)
         for var row in second.pending {
             row.image = images[Int(row.image)]
+            row.line = Int32(clamping: Int(row.line) + lineOffset)
             if row.reader >= 0 { row.reader = readers[Int(row.reader)] }
             first.pending.append(row)
         }
@@ -327,8 +381,8 @@ public final class AnnotationIndex: @unchecked Sendable {
     }
 
     /// Parses one data row into a flat record (no per-row allocation); `apply` files it.
-    private func parseRow(_ row: RowView, _ c: RowColumns, _ m: ColumnMap, _ t: inout Interning, _ newImages: inout [String],
-                          path: String) throws -> PendingRow {
+    private static func parseRow(_ row: RowView, _ c: RowColumns, _ m: ColumnMap, _ t: inout Interning,
+                                 _ newImages: inout [String], path: String, localLabels: Int) throws -> PendingRow {
         func fail(_ column: Int?, _ reason: String) -> CSVError {
             CSVError(file: path, line: row.line, column: column.map { m.names[$0] }, reason: reason)
         }
@@ -379,7 +433,7 @@ public final class AnnotationIndex: @unchecked Sendable {
             t.labelIndices.append(label.index)
             labelIndex = label.index
         }
-        let isLocal = labelIndex < localLabelCount
+        let isLocal = labelIndex < localLabels
         if c.classID >= 0 {
             let idColumn = c.classID
             guard let id = row.double(idColumn), let kaggle = Taxonomy.label(kaggleClassID: Int(exactly: id) ?? -1) else {
@@ -422,30 +476,44 @@ public final class AnnotationIndex: @unchecked Sendable {
     /// two halves of the image list on two threads (records are independent).
     private func apply(_ rows: [PendingRow], source: Int, readerNames: [String]) {
         rowCounts[source] = rows.count
-        var start = [Int](repeating: 0, count: images.count + 1)
-        for r in rows { start[Int(r.image) + 1] += 1 }
-        for i in 0..<images.count { start[i + 1] += start[i] }
-        var fill = start
+        var counts = [Int](repeating: 0, count: images.count + 1)
+        for r in rows { counts[Int(r.image) + 1] += 1 }
+        for i in 0..<images.count { counts[i + 1] += counts[i] }
+        let start = counts
         var order = [Int](repeating: 0, count: rows.count)
         for (k, r) in rows.enumerated() {
-            order[fill[Int(r.image)]] = k
-            fill[Int(r.image)] += 1
+            order[counts[Int(r.image)]] = k
+            counts[Int(r.image)] += 1
         }
         let parts = rows.count >= 20_000 && sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2 ? 2 : 1
         // Image ranges holding about the same number of rows.
         var bounds = [0]
         for p in 1..<parts { bounds.append(start.firstIndex { $0 >= rows.count * p / parts } ?? images.count) }
         bounds.append(images.count)
+        // The workers read plain buffers: shared arrays would bounce reference counts between cores.
+        rows.withUnsafeBufferPointer { rows in
+        start.withUnsafeBufferPointer { start in
+        order.withUnsafeBufferPointer { order in
         images.withUnsafeMutableBufferPointer { images in
             DispatchQueue.concurrentPerform(iterations: parts) { part in
+                let names = readerNames.map { String(decoding: Array($0.utf8), as: UTF8.self) }
                 for p in bounds[part]..<bounds[part + 1] where start[p] < start[p + 1] {
-                    for k in order[start[p]..<start[p + 1]] { file(rows[k], in: &images[p], source: source, readerNames: readerNames) }
+                    // One allocation for the usual 1-3 readers instead of growing 1, 2, 4.
+                    let readers = images[p].readings.count + min(start[p + 1] - start[p], 4)
+                    images[p].readings.reserveCapacity(readers)
+                    images[p].readerKeys.reserveCapacity(readers)
+                    for k in start[p]..<start[p + 1] {
+                        Self.file(rows[order[k]], in: &images[p], source: source, readerNames: names)
+                    }
                 }
             }
         }
+        }
+        }
+        }
     }
 
-    private func file(_ r: PendingRow, in record: inout ImageRecord, source: Int, readerNames: [String]) {
+    private static func file(_ r: PendingRow, in record: inout ImageRecord, source: Int, readerNames: [String]) {
         let key = Int(r.reader)
         let j = record.readerKeys.firstIndex(of: key) ?? record.addReading(key: key, reader: key < 0 ? nil : readerNames[key])
         let location = RowLocation(source: source, line: Int(r.line))

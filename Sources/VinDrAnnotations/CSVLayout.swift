@@ -16,7 +16,7 @@ public enum CSVLayout: String, CaseIterable, Sendable {
 }
 
 /// Where each needed column sits in a file of a given layout (a class: rows share one instance).
-final class ColumnMap {
+struct ColumnMap {
     var layout: CSVLayout
     var names: [String]
     var imageID = -1
@@ -27,6 +27,16 @@ final class ColumnMap {
     var boxColumns: (Int, Int, Int, Int) { box.count == 4 ? (box[0], box[1], box[2], box[3]) : (-1, -1, -1, -1) }
     var labelColumns: [(column: Int, label: Int)] = []
     var prediction = -1
+
+    /// A copy sharing no storage with `self` (threads parsing the same file each take one, so
+    /// that reading it costs no shared reference counting).
+    var unshared: ColumnMap {
+        var copy = self
+        copy.names = names.map { String(decoding: Array($0.utf8), as: UTF8.self) }
+        copy.box = box.map { $0 }
+        copy.labelColumns = labelColumns.map { $0 }
+        return copy
+    }
 
     init(layout: CSVLayout, names: [String], imageID: Int) {
         self.layout = layout
@@ -41,7 +51,7 @@ final class ColumnMap {
         guard let imageID = column("image_id") else {
             throw CSVError(file: file, line: 1, reason: "header has no image_id column: \(names.joined(separator: ","))")
         }
-        let map = ColumnMap(layout: .annotations, names: names, imageID: imageID)
+        var map = ColumnMap(layout: .annotations, names: names, imageID: imageID)
         map.readerID = column("rad_id")
         if let p = column("predictionstring") {
             map.layout = .kaggleSubmission

@@ -62,6 +62,9 @@ public struct CSVRow {
 struct RowView {
     let bytes: UnsafeBufferPointer<UInt8>
     let ends: UnsafeBufferPointer<Int>
+    /// Where each field starts; nil when fields are packed back to back (field i starts where
+    /// field i - 1 ends).
+    var starts: UnsafeBufferPointer<Int>? = nil
     let line: Int
 
     var count: Int { ends.count }
@@ -69,7 +72,7 @@ struct RowView {
     /// Field `i` without leading and trailing spaces or tabs (empty when absent).
     func field(_ i: Int) -> UnsafeBufferPointer<UInt8> {
         guard i >= 0, i < ends.count else { return UnsafeBufferPointer(start: nil, count: 0) }
-        var lo = i == 0 ? 0 : ends[i - 1], hi = ends[i]
+        var lo = starts?[i] ?? (i == 0 ? 0 : ends[i - 1]), hi = ends[i]
         while lo < hi, bytes[lo] == 0x20 || bytes[lo] == 0x09 { lo += 1 }
         while hi > lo, bytes[hi - 1] == 0x20 || bytes[hi - 1] == 0x09 { hi -= 1 }
         return UnsafeBufferPointer(rebasing: bytes[lo..<hi])
@@ -174,27 +177,68 @@ public enum CSVReader {
         try parser.finish(body)
     }
 
-    /// Parses one range of a file held in memory: `firstLine` is the line the range starts on;
-    /// a byte-order mark is looked for only when `atFileStart`.
-    static func forEachRow(bytes: UnsafeBufferPointer<UInt8>, name: String, firstLine: Int, atFileStart: Bool,
-                           _ body: (inout CSVRow) throws -> Void) throws {
-        var parser = Parser(file: name, line: firstLine, atFileStart: atFileStart)
+    /// Parses CSV bytes held in memory from the start of a file (same rules as
+    /// `forEachRow(path:)`); `name` labels errors.
+    static func forEachRow(bytes: UnsafeBufferPointer<UInt8>, name: String, _ body: (inout CSVRow) throws -> Void) throws {
+        var parser = Parser(file: name)
         try parser.feed(bytes, body)
         try parser.finish(body)
     }
 
-    /// The position just past the first LF at or after `from`, nil when there is none.
-    static func lineEnd(in bytes: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
-        guard from < bytes.count, let base = bytes.baseAddress,
-              let p = memchr(base + from, 0x0A, bytes.count - from) else { return nil }
-        return base.distance(to: p.assumingMemoryBound(to: UInt8.self)) + 1
+    /// Calls `body` with every record of `bytes`, a range of a file that holds no double quote,
+    /// without copying fields: records end at LF (a CR before it, or at the very end, is
+    /// dropped), fields at commas, blank records are skipped, and records and line numbers
+    /// (counted from `firstLine`) come out as `forEachRow` gives them for the same bytes.
+    /// Returns the line number after the last record.
+    @discardableResult
+    static func forEachUnquotedRow(bytes: UnsafeBufferPointer<UInt8>, firstLine: Int,
+                                   _ body: (RowView) throws -> Void) throws -> Int {
+        guard let base = bytes.baseAddress else { return firstLine }
+        // Field bounds: starts in the first half of `bounds`, ends in the second; regrown for
+        // records with more fields than seen so far.
+        var capacity = 16
+        var bounds = UnsafeMutableBufferPointer<Int>.allocate(capacity: 2 * capacity)
+        defer { bounds.deallocate() }
+        var line = firstLine
+        var pos = 0
+        let n = bytes.count
+        while pos < n {
+            let lineEnd = memchr(base + pos, 0x0A, n - pos).map { base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? n
+            let end = lineEnd > pos && bytes[lineEnd - 1] == 0x0D ? lineEnd - 1 : lineEnd
+            if end > pos {
+                var fields = 0
+                var fieldStart = pos
+                var i = pos
+                while true {
+                    while i < end && bytes[i] != 0x2C { i += 1 }
+                    if fields == capacity {
+                        let grown = UnsafeMutableBufferPointer<Int>.allocate(capacity: 4 * capacity)
+                        for k in 0..<capacity { grown[k] = bounds[k]; grown[2 * capacity + k] = bounds[capacity + k] }
+                        bounds.deallocate()
+                        bounds = grown
+                        capacity *= 2
+                    }
+                    bounds[fields] = fieldStart
+                    bounds[capacity + fields] = i
+                    fields += 1
+                    if i == end { break }
+                    i += 1
+                    fieldStart = i
+                }
+                let starts = UnsafeBufferPointer(rebasing: bounds[0..<fields])
+                let ends = UnsafeBufferPointer(rebasing: bounds[capacity..<(capacity + fields)])
+                try body(RowView(bytes: bytes, ends: ends, starts: starts, line: line))
+            }
+            line += 1
+            pos = lineEnd + 1
+        }
+        return line
     }
 
-    /// How many times `byte` occurs in `bytes`.
-    static func count(_ byte: UInt8, in bytes: UnsafeBufferPointer<UInt8>) -> Int {
-        var n = 0
-        for c in bytes where c == byte { n += 1 }
-        return n
+    /// The position just past the first LF, nil when there is none.
+    static func lineEnd(in bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard let base = bytes.baseAddress, let p = memchr(base, 0x0A, bytes.count) else { return nil }
+        return base.distance(to: p.assumingMemoryBound(to: UInt8.self)) + 1
     }
 
     struct Parser {
@@ -203,16 +247,12 @@ public enum CSVReader {
         var state = State.fieldStart
         var row = CSVRow()
         var rowStarted = false
-        var line: Int
-        var atFileStart: Bool
+        var line = 1
+        var atFileStart = true
         var head: [UInt8] = []
         var pendingCR = false
 
-        init(file: String, line: Int = 1, atFileStart: Bool = true) {
-            self.file = file
-            self.line = line
-            self.atFileStart = atFileStart
-        }
+        init(file: String) { self.file = file }
 
         /// Feeds the next bytes of the file. The first three bytes are held back until it is
         /// known whether they are a UTF-8 byte-order mark (dropped) or data.

@@ -196,6 +196,7 @@ final class CSVStreamingTests: XCTestCase {
             let image = "img\((k * 7919) % 1500)", reader = "R\(k % 5 + 1)"
             text += k % 3 == 0 ? "\(image),\(reader),No finding,,,,\r\n" : "\(image),\(reader),ILD,\(k % 90),2,\(k % 90 + 10),40\r\n"
             if k % 1000 == 0 { text += "\r\n" }
+            if k % 1777 == 0 { text += "img\(k),R\r9,No finding,,,,\r\n" }  // a lone CR is data
             k += 1
         }
         func signature(_ index: AnnotationIndex) -> [String] {
@@ -212,6 +213,35 @@ final class CSVStreamingTests: XCTestCase {
         try sequential.add(path: good, parallelThreshold: .max)
         XCTAssertTrue(signature(halves) == signature(sequential), "the two reads differ")
         XCTAssertGreaterThan(halves.images.count, 1000)
+
+        // A quote in the second half: the file is read row by row after all, into an index that
+        // already holds a file, and the first half's interning must not leak into it.
+        var quotedLines = text.replacingOccurrences(of: "img", with: "pic").components(separatedBy: "\r\n")
+        quotedLines[quotedLines.count * 3 / 4] = "\"img-quoted\",R1,No finding,,,,"
+        let quoted = temporaryFile(quotedLines.joined(separator: "\r\n"))
+        let labelsFirst = AnnotationIndex(), labelsFirstSequential = AnnotationIndex()
+        try labelsFirst.add(path: good, parallelThreshold: 1)
+        try labelsFirst.add(path: quoted, parallelThreshold: 1)
+        try labelsFirstSequential.add(path: good, parallelThreshold: .max)
+        try labelsFirstSequential.add(path: quoted, parallelThreshold: .max)
+        XCTAssertTrue(signature(labelsFirst) == signature(labelsFirstSequential), "the reads of a quoted file differ")
+        XCTAssertNotNil(labelsFirst.image("img-quoted"))
+
+        // image_labels layout: 30 fields per record.
+        let names = Taxonomy.labels.map(\.name)
+        var labels = "image_id,rad_id," + names.joined(separator: ",") + "\n"
+        for k in 0..<4000 {
+            labels += "img\(k % 900),R\(k % 3 + 1)," + names.indices.map { ($0 * 7 + k) % 5 == 0 ? "1" : "0" }.joined(separator: ",") + "\n"
+        }
+        let labelsFile = temporaryFile(labels)
+        let labelHalves = AnnotationIndex(), labelSequential = AnnotationIndex()
+        try labelHalves.add(path: labelsFile, parallelThreshold: 1)
+        try labelSequential.add(path: labelsFile, parallelThreshold: .max)
+        let labelSignature = { (index: AnnotationIndex) in
+            index.images.map { im in im.id + im.readings.map { "\($0.reader ?? "-")\($0.labels.bits)\($0.imageLabelRows.map(\.line))" }.joined() }
+        }
+        XCTAssertTrue(labelSignature(labelHalves) == labelSignature(labelSequential), "the two image-label reads differ")
+        XCTAssertEqual(labelHalves.images.count, 900)
 
         var lines = text.components(separatedBy: "\r\n")
         lines[lines.count * 3 / 4] = "img1,R1,ILD,1,2,oops,4"

@@ -162,18 +162,19 @@ func groupsByAscendingLabel(_ labels: [Int]) -> [[Int]] {
 func greedyNMS(_ boxes: [Box], _ scores: [Double], _ labels: [Int]?, _ threshold: Double) -> [Int] {
     let n = boxes.count
     let labels = labels ?? [Int](repeating: 0, count: n)
-    var order = Array(0..<n)
+    // Sort keys held by value: comparisons touch one contiguous array.
+    var keys = (0..<n).map { (label: labels[$0], score: scores[$0], index: $0) }
+    keys.sort { a, b in
+        if a.label != b.label { return a.label < b.label }
+        if a.score != b.score { return a.score > b.score }
+        return a.index > b.index
+    }
+    let order = keys.map(\.index)
     var suppressed = [Bool](repeating: false, count: n)
     var keep = [Int]()
     keep.reserveCapacity(n)
     boxes.withUnsafeBufferPointer { box in
-    scores.withUnsafeBufferPointer { score in
     labels.withUnsafeBufferPointer { label in
-        order.sort { a, b in
-            if label[a] != label[b] { return label[a] < label[b] }
-            if score[a] != score[b] { return score[a] > score[b] }
-            return a > b
-        }
         order.withUnsafeBufferPointer { order in
         suppressed.withUnsafeMutableBufferPointer { suppressed in
             var start = 0
@@ -183,7 +184,7 @@ func greedyNMS(_ boxes: [Box], _ scores: [Double], _ labels: [Int]?, _ threshold
                 for r in start..<end where !suppressed[r] {
                     let bi = box[order[r]]
                     keep.append(order[r])
-                    for q in (r + 1)..<max(r + 1, end) where !suppressed[q] && iou(bi, box[order[q]]) > threshold {
+                    for q in (r + 1)..<max(r + 1, end) where !suppressed[q] && iouExceeds(bi, box[order[q]], threshold) {
                         suppressed[q] = true
                     }
                 }
@@ -191,7 +192,6 @@ func greedyNMS(_ boxes: [Box], _ scores: [Double], _ labels: [Int]?, _ threshold
             }
         }
         }
-    }
     }
     }
     return keep

@@ -16,6 +16,27 @@ final class BoxMathTests: XCTestCase {
         XCTAssertEqual(m[3], 1)
     }
 
+    /// The division-free test decides exactly as `iou(a, b) > threshold`, including thresholds
+    /// equal to the IoU or one ulp either side, touching and empty boxes.
+    func testIoUExceedsDecidesLikeTheDivision() {
+        var rng = SystemRandomNumberGenerator()
+        func box() -> Box {
+            // Coordinates on a coarse grid give touching edges, equal boxes and empty boxes.
+            let v = (0..<4).map { _ in Double(Int.random(in: 0...12, using: &rng)) / 8 }
+            return Box(x1: min(v[0], v[1]), y1: min(v[2], v[3]), x2: max(v[0], v[1]), y2: max(v[2], v[3]))
+        }
+        var checked = 0
+        for _ in 0..<20_000 {
+            let a = box(), b = Bool.random(using: &rng) ? box() : a
+            let o = iou(a, b)
+            for t in [o, o.nextUp, o.nextDown, 0, -0.5, 1, 0.5, Double.random(in: -0.1...1.1, using: &rng)] {
+                XCTAssertEqual(iouExceeds(a, b, t), o > t, "\(a) \(b) threshold \(t)")
+                checked += 1
+            }
+        }
+        XCTAssertEqual(checked, 160_000)
+    }
+
     func testInvalidBoxesThrowInsteadOfTrapping() {
         XCTAssertThrowsError(try iouMatrix([Box(x1: 1, y1: 0, x2: 0, y2: 1)], []))
         XCTAssertThrowsError(try iouMatrix([Box(x1: .nan, y1: 0, x2: 1, y2: 1)], []))

@@ -161,7 +161,7 @@ public enum CSVReader {
         while true {
             let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, chunkSize, file) }
             if n == 0 {
-                if ferror(file) != 0 { throw CSVError(file: path, line: parser.line, reason: "read error") }
+                if ferror(file) != 0 { throw CSVError(file: path, line: 0, reason: "read error at line \(parser.line)") }
                 break
             }
             try chunk.withUnsafeBufferPointer { try parser.feed(UnsafeBufferPointer(rebasing: $0[0..<n]), body) }

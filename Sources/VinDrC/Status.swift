@@ -101,7 +101,7 @@ func statusAndMessage(of error: Error) -> (Int32, String) {
     switch error {
     case let e as ABIError: return (e.status, e.message)
     case let e as DICOMError: return (dicomStatus(e.kind), e.description)
-    case let e as CSVError: return (VDR_ERR_CSV, e.description)
+    case let e as CSVError: return (e.line == 0 ? VDR_ERR_IO : VDR_ERR_CSV, e.description)  // line 0: open or read failed
     case let e as BoxError: return (VDR_ERR_ARGUMENT, e.description)
     case let e as RenderError: return (VDR_ERR_ARGUMENT, e.description)
     case let e as EncodingError: return (VDR_ERR_IO, e.description)

@@ -220,6 +220,10 @@ def test_csv_errors_name_file_line_and_column(tmp_path):
         vindr.Annotations(p)
     with pytest.raises(vindr.CSVFormatError, match="unrecognised header|not a VinDr-CXR label"):
         vindr.Annotations(write(tmp_path, "other.csv", "image_id,foo,bar\n"))
+    # A file that cannot be opened is an I/O error (an OSError), not a format error.
+    with pytest.raises(vindr.VinDrIOError, match=r"missing\.csv: cannot open") as e:
+        vindr.Annotations(tmp_path / "missing.csv")
+    assert isinstance(e.value, OSError)
 
 
 def test_physionet_layouts_and_consensus(tmp_path):

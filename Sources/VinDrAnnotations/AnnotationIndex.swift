@@ -351,18 +351,18 @@ public final class AnnotationIndex: @unchecked Sendable {
         for (k, id) in second.newImages.enumerated() {
             var s = id
             images[k] = Int32(s.withUTF8 { b in
-                if let p = first.tables.images.find(b) { return p }
-                first.newImages.append(id)
-                return first.tables.images.insert(b)
+                let (p, isNew) = first.tables.images.intern(b)
+                if isNew { first.newImages.append(id) }
+                return p
             })
         }
         var readers = [Int32](repeating: 0, count: second.tables.readerNames.count)
         for (k, name) in second.tables.readerNames.enumerated() {
             var s = name
             readers[k] = Int32(s.withUTF8 { b in
-                if let p = first.tables.readers.find(b) { return p }
-                first.tables.readerNames.append(name)
-                return first.tables.readers.insert(b)
+                let (p, isNew) = first.tables.readers.intern(b)
+                if isNew { first.tables.readerNames.append(name) }
+                return p
             })
         }
         first.pending.reserveCapacity(first.pending.count + second.pending.count)
@@ -392,21 +392,15 @@ public final class AnnotationIndex: @unchecked Sendable {
         var out = PendingRow(line: Int32(clamping: row.line))
         let imageBytes = row.field(c.imageID)
         guard !imageBytes.isEmpty else { throw fail(c.imageID, "empty image_id") }
-        if let p = t.images.find(imageBytes) {
-            out.image = Int32(p)
-        } else {
-            newImages.append(String(decoding: imageBytes, as: UTF8.self))
-            out.image = Int32(t.images.insert(imageBytes))
-        }
+        let image = t.images.intern(imageBytes)
+        if image.isNew { newImages.append(String(decoding: imageBytes, as: UTF8.self)) }
+        out.image = Int32(image.id)
         if c.readerID >= 0 {
             let readerBytes = row.field(c.readerID)
             guard !readerBytes.isEmpty else { throw fail(c.readerID, "empty rad_id") }
-            if let k = t.readers.find(readerBytes) {
-                out.reader = Int32(k)
-            } else {
-                t.readerNames.append(String(decoding: readerBytes, as: UTF8.self))
-                out.reader = Int32(t.readers.insert(readerBytes))
-            }
+            let reader = t.readers.intern(readerBytes)
+            if reader.isNew { t.readerNames.append(String(decoding: readerBytes, as: UTF8.self)) }
+            out.reader = Int32(reader.id)
         }
 
         if c.hasLabelColumns {
@@ -429,7 +423,7 @@ public final class AnnotationIndex: @unchecked Sendable {
         } else {
             let name = String(decoding: nameBytes, as: UTF8.self)
             guard let label = Taxonomy.label(named: name) else { throw fail(nameColumn, "unknown label \"\(name)\"") }
-            _ = t.labels.insert(nameBytes)
+            _ = t.labels.intern(nameBytes)
             t.labelIndices.append(label.index)
             labelIndex = label.index
         }

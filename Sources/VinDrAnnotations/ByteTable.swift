@@ -51,10 +51,17 @@ struct ByteTable {
         return nil
     }
 
-    /// Adds `b` (not already present) and returns its id.
-    mutating func insert(_ b: UnsafeBufferPointer<UInt8>) -> Int {
-        let id = hashes.count
+    /// The id of `b`, added when new (`isNew`), hashing it once.
+    mutating func intern(_ b: UnsafeBufferPointer<UInt8>) -> (id: Int, isNew: Bool) {
         let h = ByteTable.hash(b)
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: h) & mask
+        while slots[i] >= 0 {
+            let id = Int(slots[i])
+            if hashes[id] == h && equals(id, b) { return (id, false) }
+            i = (i + 1) & mask
+        }
+        let id = hashes.count
         hashes.append(h)
         store.append(contentsOf: b)
         ends.append(store.count)
@@ -62,9 +69,9 @@ struct ByteTable {
             slots = [Int32](repeating: -1, count: slots.count * 2)
             for (k, hk) in hashes.enumerated() { place(Int32(k), hk) }
         } else {
-            place(Int32(id), h)
+            slots[i] = Int32(id)
         }
-        return id
+        return (id, true)
     }
 
     private mutating func place(_ id: Int32, _ h: UInt64) {

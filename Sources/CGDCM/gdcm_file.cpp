@@ -104,7 +104,7 @@ int item_element(cgdcm_file *f, uint16_t sg, uint16_t se, size_t item, uint16_t 
 }
 
 /// Sample precision P from the first SOF marker of a JPEG stream (ITU-T T.81 B.2.2); -1 if none.
-int jpeg_precision(const unsigned char *p, size_t n) {
+int jpeg_precision(const unsigned char *p, size_t n, bool &lossless) {
     if (n < 4 || p[0] != 0xFF || p[1] != 0xD8) return -1;
     size_t i = 2;
     while (i + 4 < n) {
@@ -116,7 +116,10 @@ int jpeg_precision(const unsigned char *p, size_t n) {
         }
         size_t len = static_cast<size_t>(p[i + 2]) << 8 | p[i + 3];
         bool sof = m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
-        if (sof) return i + 4 < n ? p[i + 4] : -1;
+        if (sof) {
+            lossless = m == 0xC3 || m == 0xC7 || m == 0xCB || m == 0xCF;
+            return i + 4 < n ? p[i + 4] : -1;
+        }
         i += 2 + len;
     }
     return -1;
@@ -315,11 +318,17 @@ int cgdcm_decode_jpeg(const void *data, size_t size, int codec, uint32_t rows, u
         if (codec == CGDCM_CODEC_JPEG) {
             // The codec is chosen by sample precision; take it from the stream's SOF so that GDCM
             // never enters its header/stream mismatch path, which aborts on unexpected values.
-            int precision = jpeg_precision(static_cast<const unsigned char *>(data), size);
+            bool lossless = false;
+            int precision = jpeg_precision(static_cast<const unsigned char *>(data), size, lossless);
             if (precision < 2 || precision > 16 || precision > bits_allocated) {
                 return cgdcm::fail(CGDCM_ERR_DECODE, "JPEG stream has no usable SOF marker (precision " + std::to_string(precision) + ")");
             }
-            gdcm::PixelFormat pf(1, bits_allocated, static_cast<unsigned short>(precision),
+            // GDCM picks its 8/12/16-bit libjpeg by bits allocated. A 12-bit DCT stream sent to the
+            // 16-bit build fails there first, and libjpeg prints "Unsupported JPEG data precision
+            // 12" to stderr before GDCM retries with the 12-bit build; name the 12-bit build
+            // directly (the decoded samples are 16-bit either way).
+            unsigned short codec_bits = !lossless && precision > 8 && precision <= 12 ? 12 : bits_allocated;
+            gdcm::PixelFormat pf(1, codec_bits, static_cast<unsigned short>(precision),
                                  static_cast<unsigned short>(precision - 1), pixel_representation);
             gdcm::JPEGCodec c;
             c.SetNumberOfDimensions(2);

@@ -1,6 +1,10 @@
 """Decoded stored values and attributes against pydicom (+ pylibjpeg), the independent oracle."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pydicom
 import pytest
@@ -39,6 +43,17 @@ def test_lossy_decode_matches_pydicom(corpus, variant, syntax):
     expected = frames_of(path)[0]
     diff = np.abs(got.astype(np.int64) - expected.astype(np.int64))
     assert diff.max() <= LOSSY_TOLERANCE[syntax], diff.max()
+
+
+def test_jpeg_decoding_writes_nothing_to_stderr(corpus):
+    """A library must not print: every JPEG flavour (8/12-bit DCT, lossless) decodes silently."""
+    paths = [str(p) for v in corpus.values() for key, p in v.items() if key.startswith("jpeg") and "ls" not in key]
+    assert any("jpeg51" in p for p in paths)
+    script = "import sys, vindr\nfor p in sys.argv[1:]: vindr.read_dicom(p).pixels()"
+    r = subprocess.run([sys.executable, "-c", script, *paths], capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "" and r.stdout == ""
 
 
 @pytest.mark.parametrize("variant", [v.name for v in corpus_module.VARIANTS])

@@ -15,7 +15,7 @@ public enum CSVLayout: String, CaseIterable, Sendable {
     case kaggleSubmission
 }
 
-/// Where each needed column sits in a file of a given layout (a class: rows share one instance).
+/// Where each needed column sits in a file of a given layout.
 struct ColumnMap {
     var layout: CSVLayout
     var names: [String]

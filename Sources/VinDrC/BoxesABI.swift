@@ -248,14 +248,15 @@ private func labelCodes(_ values: UnsafeBufferPointer<Double>) -> [Int] {
     if values.allSatisfy({ $0.rounded(.towardZero) == $0 && abs($0) < limit }) {
         return values.map { Int($0) }
     }
-    let distinct = values.filter(\.isFinite).sorted()
+    let sorted = values.filter(\.isFinite).sorted()
     return values.map { v in
         guard v.isFinite else { return Int.min }
-        // Rank of the first element >= v (-0.0 and 0.0 compare equal, as in np.unique).
-        var (lo, hi) = (0, distinct.count)
+        // Position of the first sorted value >= v: equal values share it, and -0.0 and 0.0
+        // compare equal, as in np.unique.
+        var (lo, hi) = (0, sorted.count)
         while lo < hi {
             let mid = (lo + hi) / 2
-            if distinct[mid] < v { lo = mid + 1 } else { hi = mid }
+            if sorted[mid] < v { lo = mid + 1 } else { hi = mid }
         }
         return lo
     }

@@ -57,13 +57,19 @@ public func ensembleNMS(_ models: [Detections], weights: [Double]? = nil, iouThr
 
 /// `ensembleNMS` over every model's boxes in one flat list (`input.models` tags each box).
 public func ensembleNMS(_ input: FusionInput, models: Int, weights: [Double]? = nil, iouThreshold: Double = 0.5) throws -> EnsembleResult {
+    let (prepared, kept) = try ensembleNMSKept(input, models: models, weights: weights, iouThreshold: iouThreshold)
+    var result = EnsembleResult(capacity: kept.count, adjustments: prepared.adjustments)
+    for k in kept { result.append(prepared, k, decayed: prepared.scores[k]) }
+    return result
+}
+
+/// `ensembleNMS` as the prepared input and the positions in it of the kept boxes, for callers
+/// that write the result out themselves (the C ABI).
+package func ensembleNMSKept(_ input: FusionInput, models: Int, weights: [Double]?,
+                             iouThreshold: Double) throws -> (PreparedEnsembleInput, [Int]) {
     guard iouThreshold.isFinite else { throw BoxError("iou_thr must be finite") }
     let prepared = try PreparedEnsembleInput(input, models: models, weights: weights)
-    var result = EnsembleResult(capacity: prepared.boxes.count, adjustments: prepared.adjustments)
-    for k in greedyNMS(prepared.boxes, prepared.scores, prepared.labels, iouThreshold) {
-        result.append(prepared, k, decayed: prepared.scores[k])
-    }
-    return result
+    return (prepared, greedyNMS(prepared.boxes, prepared.scores, prepared.labels, iouThreshold))
 }
 
 /// ensemble-boxes 1.0.9 `soft_nms(boxes_list, scores_list, labels_list, method, iou_thr, sigma,
@@ -113,31 +119,51 @@ extension EnsembleResult {
 
 /// All models' predictions concatenated, weighted and repaired as ensemble-boxes'
 /// `nms_method` + `prepare_boxes` do.
-private struct PreparedEnsembleInput {
-    var boxes: [Box] = []
-    var scores: [Double] = []
-    var labels: [Int] = []
-    var source: [Int] = []
-    var adjustments = InputAdjustments()
+package struct PreparedEnsembleInput {
+    package private(set) var boxes: [Box] = []
+    package private(set) var scores: [Double] = []
+    package private(set) var labels: [Int] = []
+    /// Each box's position in the input.
+    package private(set) var source: [Int] = []
+    package private(set) var adjustments = InputAdjustments()
 
     init(_ input: FusionInput, models: Int, weights: [Double]?) throws {
         let w = try weights.map { try validatedWeights($0, models: models) }
         let total = w.map(numpySum)
         let n = input.count
-        boxes.reserveCapacity(n); scores.reserveCapacity(n); labels.reserveCapacity(n); source.reserveCapacity(n)
-        for i in 0..<n {
-            let m = input.models[i]
-            guard m >= 0, m < models else { throw BoxError("box \(i): model \(m) outside 0..<\(models)") }
-            let raw = input.boxes[i], score = input.scores[i]
-            guard raw.x1.isFinite, raw.y1.isFinite, raw.x2.isFinite, raw.y2.isFinite, score.isFinite else {
-                throw BoxError("box \(i) \(raw) or its score \(score) is not finite")
+        // Filled in place (the arrays are sized for every box, then trimmed to those kept).
+        var kept = 0
+        var failure: BoxError?
+        var adjustments = InputAdjustments()
+        boxes = [Box](unsafeUninitializedCapacity: n) { boxes, boxCount in
+        scores = [Double](unsafeUninitializedCapacity: n) { scores, scoreCount in
+        labels = [Int](unsafeUninitializedCapacity: n) { labels, labelCount in
+        source = [Int](unsafeUninitializedCapacity: n) { source, sourceCount in
+            for i in 0..<n {
+                let m = input.models[i]
+                guard m >= 0, m < models else { failure = BoxError("box \(i): model \(m) outside 0..<\(models)"); break }
+                let raw = input.boxes[i], score = input.scores[i]
+                guard raw.x1.isFinite, raw.y1.isFinite, raw.x2.isFinite, raw.y2.isFinite, score.isFinite else {
+                    failure = BoxError("box \(i) \(raw) or its score \(score) is not finite")
+                    break
+                }
+                guard let b = adjustments.repair(raw) else { continue }
+                boxes[kept] = b
+                if let w, let total { scores[kept] = score * w[m] / total } else { scores[kept] = score }
+                labels[kept] = input.labels[i]
+                source[kept] = i
+                kept += 1
             }
-            guard let b = adjustments.repair(raw) else { continue }
-            boxes.append(b)
-            if let w, let total { scores.append(score * w[m] / total) } else { scores.append(score) }
-            labels.append(input.labels[i])
-            source.append(i)
+            sourceCount = kept
         }
+            labelCount = kept
+        }
+            scoreCount = kept
+        }
+            boxCount = kept
+        }
+        if let failure { throw failure }
+        self.adjustments = adjustments
     }
 }
 
@@ -162,14 +188,7 @@ func groupsByAscendingLabel(_ labels: [Int]) -> [[Int]] {
 func greedyNMS(_ boxes: [Box], _ scores: [Double], _ labels: [Int]?, _ threshold: Double) -> [Int] {
     let n = boxes.count
     let labels = labels ?? [Int](repeating: 0, count: n)
-    // Sort keys held by value: comparisons touch one contiguous array.
-    var keys = (0..<n).map { (label: labels[$0], score: scores[$0], index: $0) }
-    keys.sort { a, b in
-        if a.label != b.label { return a.label < b.label }
-        if a.score != b.score { return a.score > b.score }
-        return a.index > b.index
-    }
-    let order = keys.map(\.index)
+    let order = visitingOrder(labels, scores)
     var suppressed = [Bool](repeating: false, count: n)
     var keep = [Int]()
     keep.reserveCapacity(n)
@@ -195,6 +214,46 @@ func greedyNMS(_ boxes: [Box], _ scores: [Double], _ labels: [Int]?, _ threshold
     }
     }
     return keep
+}
+
+/// Indices by ascending label, then descending score, equal scores in reverse input order.
+/// Labels spanning a small range with few boxes each (detector outputs: a few dozen boxes per
+/// class) are bucketed by counting and each bucket sorted by insertion; anything else takes a
+/// comparison sort.
+func visitingOrder(_ labels: [Int], _ scores: [Double]) -> [Int] {
+    let n = labels.count
+    guard let low = labels.min(), let high = labels.max() else { return [] }
+    let (span, overflow) = high.subtractingReportingOverflow(low)
+    var start = [Int](repeating: 0, count: !overflow && span < 4 * n + 64 ? span + 2 : 0)
+    if !start.isEmpty {
+        for l in labels { start[l - low + 1] += 1 }
+    }
+    guard !start.isEmpty, start.max()! <= 64 else {
+        return (0..<n).sorted { a, b in
+            if labels[a] != labels[b] { return labels[a] < labels[b] }
+            if scores[a] != scores[b] { return scores[a] > scores[b] }
+            return a > b
+        }
+    }
+    for k in 0...span { start[k + 1] += start[k] }
+    var order = [Int](repeating: 0, count: n)
+    scores.withUnsafeBufferPointer { score in
+    order.withUnsafeMutableBufferPointer { order in
+        var fill = start
+        for i in 0..<n {
+            // Insert i into its bucket, which holds earlier indices best first.
+            let bucket = labels[i] - low
+            var j = fill[bucket]
+            fill[bucket] += 1
+            while j > start[bucket] && !(score[order[j - 1]] > score[i]) {
+                order[j] = order[j - 1]
+                j -= 1
+            }
+            order[j] = i
+        }
+    }
+    }
+    return order
 }
 
 /// `cpu_soft_nms_float` of one label group: returns (index, decayed score) of kept boxes in

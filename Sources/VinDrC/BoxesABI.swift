@@ -74,9 +74,21 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
                        _ out_count: UnsafeMutablePointer<UInt>?, _ out_adjustments: UnsafeMutablePointer<Int64>?) -> Int32 {
     abiCall {
         let input = try ModelsInput(boxes, scores, labelValues: labels, model_sizes, n_models, weights)
-        let r = try ensembleNMS(input.input, models: input.models, weights: input.weights, iouThreshold: iou_thr)
-        try writeEnsemble(r, labels: buffer(labels, input.input.count, "labels"), out_index, out_boxes, out_scores, nil,
-                          out_labels, out_count, out_adjustments)
+        let (prepared, kept) = try ensembleNMSKept(input.input, models: input.models, weights: input.weights,
+                                                   iouThreshold: iou_thr)
+        let values = try buffer(labels, input.input.count, "labels")
+        let (oi, ob, os, ol, oc) = try (required(out_index, "out_index"), required(out_boxes, "out_boxes"),
+                                        required(out_scores, "out_scores"), required(out_labels, "out_labels"),
+                                        required(out_count, "out_count"))
+        for (i, k) in kept.enumerated() {
+            let b = prepared.boxes[k], source = prepared.source[k]
+            ob[4 * i] = b.x1; ob[4 * i + 1] = b.y1; ob[4 * i + 2] = b.x2; ob[4 * i + 3] = b.y2
+            os[i] = prepared.scores[k]
+            oi[i] = Int64(source)
+            ol[i] = values[source]
+        }
+        oc.pointee = UInt(kept.count)
+        writeAdjustments(prepared.adjustments, out_adjustments)
     }
 }
 

@@ -37,6 +37,22 @@ final class BoxMathTests: XCTestCase {
         XCTAssertEqual(checked, 160_000)
     }
 
+    /// Both ways of ordering boxes for NMS (buckets with insertion, comparison sort) give
+    /// ascending labels, descending scores and equal scores in reverse input order.
+    func testVisitingOrderMatchesTheReferenceSort() {
+        var rng = SystemRandomNumberGenerator()
+        for trial in 0..<400 {
+            let n = Int.random(in: 0...300, using: &rng)
+            let range = [0, 3, 20, 1_000_000, Int.max / 2][trial % 5]  // 0: one label, buckets > 64
+            let labels = (0..<n).map { _ in Int.random(in: -range...range, using: &rng) / (trial % 3 == 0 ? 1 : range / 3 + 1) }
+            let scores = (0..<n).map { _ in Double(Int.random(in: 0...4, using: &rng)) / 4 }
+            let expected = (0..<n).sorted { a, b in
+                (labels[a], -scores[a], -a) < (labels[b], -scores[b], -b)
+            }
+            XCTAssertEqual(visitingOrder(labels, scores), expected, "trial \(trial)")
+        }
+    }
+
     func testInvalidBoxesThrowInsteadOfTrapping() {
         XCTAssertThrowsError(try iouMatrix([Box(x1: 1, y1: 0, x2: 0, y2: 1)], []))
         XCTAssertThrowsError(try iouMatrix([Box(x1: .nan, y1: 0, x2: 1, y2: 1)], []))

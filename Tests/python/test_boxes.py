@@ -78,6 +78,26 @@ def test_nms_and_soft_nms_match_ensemble_boxes_on_random_boxes():
                 assert_same(vindr.soft_nms(boxes, scores, labels, **kwargs), expected)
 
 
+def test_nms_orders_equal_scores_like_ensemble_boxes():
+    """Quantised scores: many exact ties, which ensemble-boxes visits in reverse input order
+    (argsort()[::-1]; numpy's sort is stable for up to 16 keys, so labels stay within that)."""
+    rng = np.random.default_rng(5)
+    checked = 0
+    for trial in range(300):
+        boxes, _, labels = random_models(rng, 3, 10, 4)
+        scores = [rng.integers(1, 4, len(b)) / 4.0 for b in boxes]
+        flat = np.concatenate(labels)
+        if len(flat) == 0 or np.bincount(flat.astype(int)).max() > 16:
+            continue
+        iou_thr = float(rng.uniform(0.1, 0.6))
+        expected = reference(eb.nms, boxes, [s.copy() for s in scores], labels, iou_thr=iou_thr)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert_same(vindr.nms(boxes, scores, labels, iou_thr=iou_thr), expected)
+        checked += 1
+    assert checked > 200
+
+
 def test_nms_groups_non_integral_labels_by_value_like_ensemble_boxes():
     rng = np.random.default_rng(11)
     values = np.array([0.5, 1.25, -2.0, 1e20, -0.0, 0.0, 3.0])

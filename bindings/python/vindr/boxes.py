@@ -14,6 +14,7 @@ scores beyond 16 per label may come out in a different order than numpy's unstab
 from __future__ import annotations
 
 import ctypes
+import itertools
 import warnings
 from typing import Sequence
 
@@ -134,9 +135,9 @@ class _Models:
         return (_ptr(self.boxes), _ptr(self.scores), _ptr(self.labels), self.sizes, len(self.sizes), _ptr(weights))
 
 
-# Adjustment counters (VDR_ADJUSTMENT_COUNT of them) followed by the output count: one ctypes
-# array per call instead of two objects.
-_Counters = ctypes.c_int64 * 5
+# Adjustment counters (VDR_ADJUSTMENT_COUNT of them), the output count and a spare slot (the
+# input count for NMS): one ctypes array per call instead of several objects.
+_Counters = ctypes.c_int64 * 6
 
 
 def _call_counters():
@@ -168,29 +169,72 @@ def _weighted_scores(scores_list, weights):
     return [(np.asarray(s) * weights[i]) / weights.sum() for i, s in enumerate(scores_list)]
 
 
+def _nms_flat(boxes, scores, labels):
+    """Well-formed float64 input (the usual case) concatenated straight into one block that also
+    holds the outputs: (block, n), or None for anything else. Every model's boxes, scores and
+    labels must have the same length; np.concatenate checks the (N, 4) shapes as it writes."""
+    try:
+        sizes = list(map(len, boxes))
+        if not (sizes == list(map(len, scores)) == list(map(len, labels)) and sizes
+                and all(x.dtype is _F64 for x in itertools.chain(boxes, scores, labels))):
+            return None
+        n = sum(sizes)
+        # Inputs: boxes (4n), scores, labels; outputs: kept indices, boxes (4n), scores, decayed
+        # scores, labels (8 bytes each).
+        block = np.empty(14 * n)
+        np.concatenate(boxes, out=block[:4 * n].reshape(n, 4))
+        np.concatenate(scores, out=block[4 * n:5 * n])
+        np.concatenate(labels, out=block[5 * n:6 * n])
+        return block, n
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
 def _nms_common(fn_name, call, boxes, scores, labels, weights):
-    models = _Models(boxes, _weighted_scores(scores, weights), labels, integer_labels=False)
+    if weights is not None:
+        scores = _weighted_scores(scores, weights)
+    if not (len(boxes) == len(scores) == len(labels)):
+        raise InvalidArgumentError(f"{len(boxes)} box arrays, {len(scores)} score arrays and {len(labels)} label arrays")
+    flat = _nms_flat(boxes, scores, labels)
+    if flat is None:
+        return _nms_general(fn_name, call, boxes, scores, labels)
+    block, n = flat
+    base = _ptr(block)
+    # Counters: 4 adjustments, the output count, then the input count. The scores are already
+    # weighted, so all models go to C as one.
+    counters = _Counters()
+    counters[5] = n
+    _lib.check(call((base, base + 32 * n, base + 40 * n, ctypes.byref(counters, 40), 1, None), base + 48 * n,
+                    base + 56 * n, base + 88 * n, base + 96 * n, base + 104 * n, ctypes.byref(counters, 32), counters))
+    _warn_adjustments(fn_name, counters)
+    k = counters[4]
+    return block[7 * n:7 * n + 4 * k].reshape(k, 4), block[11 * n:11 * n + k], block[13 * n:13 * n + k]
+
+
+def _nms_general(fn_name, call, boxes, scores, labels):
+    """`_nms_common` for input of other dtypes or shapes, normalised model by model."""
+    models = _Models(boxes, scores, labels, integer_labels=False)
     n = models.n
     # One scratch block holds every output (8 bytes each): kept indices (n), boxes (4n), scores,
     # decayed scores and labels (n each).
     work = np.empty(8 * n, dtype=np.float64)
     base = _ptr(work)
-    counters, count = _call_counters()
-    _lib.check(call(models.args(None), base, base + 8 * n, base + 40 * n, base + 48 * n, base + 56 * n, count, counters))
+    counters = _Counters()
+    _lib.check(call(models.args(None), base, base + 8 * n, base + 40 * n, base + 48 * n, base + 56 * n,
+                    ctypes.byref(counters, 32), counters))
     _warn_adjustments(fn_name, counters)
     k = counters[4]
     out_boxes = work[n:n + 4 * k].reshape(k, 4)
     out_scores = work[5 * n:5 * n + k]
     out_labels = work[7 * n:7 * n + k]
-    # ensemble-boxes returns the input's own dtypes; float64 input needs no gather.
+    # ensemble-boxes returns the input's own dtypes.
     if models.boxes_in.dtype.kind == "f" and models.boxes_in.dtype is not _F64:
         out_boxes = out_boxes.astype(models.boxes_in.dtype)
-    if models.scores_in.dtype is not _F64 or models.labels_in.dtype is not _F64:
-        keep = work[:k].view(np.int64)
-        if models.scores_in.dtype is not _F64:
-            out_scores = models.scores_in[keep]
-        if models.labels_in.dtype is not _F64:
-            out_labels = models.labels_in[keep]
+    keep = work[:k].view(np.int64)
+    if models.scores_in.dtype is not _F64:
+        out_scores = models.scores_in[keep]
+    if models.labels_in.dtype is not _F64:
+        out_labels = models.labels_in[keep]
     return out_boxes, out_scores, out_labels
 
 

@@ -189,10 +189,11 @@ func greedyNMS(_ boxes: [Box], _ scores: [Double], _ labels: [Int]?, _ threshold
     let n = boxes.count
     let labels = labels ?? [Int](repeating: 0, count: n)
     let order = visitingOrder(labels, scores)
+    let sorted = order.map { boxes[$0] }  // boxes in visiting order: the inner loop reads them in sequence
     var suppressed = [Bool](repeating: false, count: n)
     var keep = [Int]()
     keep.reserveCapacity(n)
-    boxes.withUnsafeBufferPointer { box in
+    sorted.withUnsafeBufferPointer { box in
     labels.withUnsafeBufferPointer { label in
         order.withUnsafeBufferPointer { order in
         suppressed.withUnsafeMutableBufferPointer { suppressed in
@@ -201,9 +202,9 @@ func greedyNMS(_ boxes: [Box], _ scores: [Double], _ labels: [Int]?, _ threshold
                 var end = start + 1
                 while end < n && label[order[end]] == label[order[start]] { end += 1 }
                 for r in start..<end where !suppressed[r] {
-                    let bi = box[order[r]]
+                    let bi = box[r]
                     keep.append(order[r])
-                    for q in (r + 1)..<max(r + 1, end) where !suppressed[q] && iouExceeds(bi, box[order[q]], threshold) {
+                    for q in (r + 1)..<max(r + 1, end) where !suppressed[q] && iouExceeds(bi, box[q], threshold) {
                         suppressed[q] = true
                     }
                 }

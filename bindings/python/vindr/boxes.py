@@ -14,7 +14,6 @@ scores beyond 16 per label may come out in a different order than numpy's unstab
 from __future__ import annotations
 
 import ctypes
-import itertools
 import warnings
 from typing import Sequence
 
@@ -169,49 +168,52 @@ def _weighted_scores(scores_list, weights):
     return [(np.asarray(s) * weights[i]) / weights.sum() for i, s in enumerate(scores_list)]
 
 
-def _nms_flat(boxes, scores, labels):
-    """Well-formed float64 input (the usual case) concatenated straight into one block that also
-    holds the outputs: (block, n), or None for anything else. Every model's boxes, scores and
-    labels must have the same length; np.concatenate checks the (N, 4) shapes as it writes."""
-    try:
-        sizes = list(map(len, boxes))
-        if not (sizes == list(map(len, scores)) == list(map(len, labels)) and sizes
-                and all(x.dtype is _F64 for x in itertools.chain(boxes, scores, labels))):
-            return None
-        n = sum(sizes)
-        # Inputs: boxes (4n), scores, labels; outputs: kept indices, boxes (4n), scores, decayed
-        # scores, labels (8 bytes each).
-        block = np.empty(14 * n)
-        np.concatenate(boxes, out=block[:4 * n].reshape(n, 4))
-        np.concatenate(scores, out=block[4 * n:5 * n])
-        np.concatenate(labels, out=block[5 * n:6 * n])
-        return block, n
-    except (AttributeError, TypeError, ValueError):
-        return None
-
-
-def _nms_common(fn_name, call, boxes, scores, labels, weights):
+def _nms_common(fn_name, fn, params, decayed, boxes, scores, labels, weights):
+    """Calls vdr_nms (decayed False) or vdr_soft_nms with `params` between inputs and outputs.
+    Well-formed float64 input (the usual case) is concatenated straight into one block that
+    also holds the outputs, and all models go to C as one (the scores are already weighted);
+    anything else takes `_nms_general`. Per-call overhead matters here: ensembles call this
+    once per image."""
     if weights is not None:
         scores = _weighted_scores(scores, weights)
     if not (len(boxes) == len(scores) == len(labels)):
         raise InvalidArgumentError(f"{len(boxes)} box arrays, {len(scores)} score arrays and {len(labels)} label arrays")
-    flat = _nms_flat(boxes, scores, labels)
-    if flat is None:
-        return _nms_general(fn_name, call, boxes, scores, labels)
-    block, n = flat
+    try:
+        # Every model's boxes, scores and labels have the same length; np.concatenate checks the
+        # (N, 4) shapes as it writes, and casting="no" sends other dtypes to the general path
+        # (ensemble-boxes returns them in their own dtype).
+        sizes = list(map(len, boxes))
+        if not (sizes == list(map(len, scores)) == list(map(len, labels)) and sizes):
+            return _nms_general(fn_name, fn, params, decayed, boxes, scores, labels)
+        n = sum(sizes)
+        # Inputs: boxes (4n), scores, labels; outputs: kept indices, boxes (4n), scores, decayed
+        # scores, labels (8 bytes each).
+        block = np.empty(14 * n)
+        np.concatenate(boxes, out=block[:4 * n].reshape(n, 4), casting="no")
+        np.concatenate(scores, out=block[4 * n:5 * n], casting="no")
+        np.concatenate(labels, out=block[5 * n:6 * n], casting="no")
+    except (AttributeError, TypeError, ValueError):
+        return _nms_general(fn_name, fn, params, decayed, boxes, scores, labels)
     base = _ptr(block)
-    # Counters: 4 adjustments, the output count, then the input count. The scores are already
-    # weighted, so all models go to C as one.
+    # Counters: 4 adjustments, the output count, then the input count.
     counters = _Counters()
     counters[5] = n
-    _lib.check(call((base, base + 32 * n, base + 40 * n, ctypes.byref(counters, 40), 1, None), base + 48 * n,
-                    base + 56 * n, base + 88 * n, base + 96 * n, base + 104 * n, ctypes.byref(counters, 32), counters))
-    _warn_adjustments(fn_name, counters)
+    inputs = (base, base + 32 * n, base + 40 * n, ctypes.byref(counters, 40), 1, None)
+    count = ctypes.byref(counters, 32)
+    if decayed:
+        status = fn(*inputs, *params, base + 48 * n, base + 56 * n, base + 88 * n, base + 96 * n, base + 104 * n,
+                    count, counters)
+    else:
+        status = fn(*inputs, *params, base + 48 * n, base + 56 * n, base + 88 * n, base + 104 * n, count, counters)
+    if status:
+        _lib.check(status)
+    if counters[0] or counters[1] or counters[2]:
+        _warn_adjustments(fn_name, counters)
     k = counters[4]
     return block[7 * n:7 * n + 4 * k].reshape(k, 4), block[11 * n:11 * n + k], block[13 * n:13 * n + k]
 
 
-def _nms_general(fn_name, call, boxes, scores, labels):
+def _nms_general(fn_name, fn, params, decayed, boxes, scores, labels):
     """`_nms_common` for input of other dtypes or shapes, normalised model by model."""
     models = _Models(boxes, scores, labels, integer_labels=False)
     n = models.n
@@ -220,8 +222,8 @@ def _nms_general(fn_name, call, boxes, scores, labels):
     work = np.empty(8 * n, dtype=np.float64)
     base = _ptr(work)
     counters = _Counters()
-    _lib.check(call(models.args(None), base, base + 8 * n, base + 40 * n, base + 48 * n, base + 56 * n,
-                    ctypes.byref(counters, 32), counters))
+    outputs = (base, base + 8 * n, base + 40 * n) + ((base + 48 * n,) if decayed else ()) + (base + 56 * n,)
+    _lib.check(fn(*models.args(None), *params, *outputs, ctypes.byref(counters, 32), counters))
     _warn_adjustments(fn_name, counters)
     k = counters[4]
     out_boxes = work[n:n + 4 * k].reshape(k, 4)
@@ -245,11 +247,7 @@ def nms(boxes: Sequence, scores: Sequence, labels: Sequence, iou_thr: float = 0.
     weights: optional per-model weights (scores become score * weight / sum(weights)).
     Returns (boxes, scores, labels), grouped by ascending label and best first within a label.
     """
-    thr = float(iou_thr)
-
-    def call(args, index, ob, os, _decayed, ol, count, adj):
-        return _nms(*args, thr, index, ob, os, ol, count, adj)
-    return _nms_common("nms", call, boxes, scores, labels, weights)
+    return _nms_common("nms", _nms, (float(iou_thr),), False, boxes, scores, labels, weights)
 
 
 def soft_nms(boxes: Sequence, scores: Sequence, labels: Sequence, method: int = 2, iou_thr: float = 0.5,
@@ -263,10 +261,7 @@ def soft_nms(boxes: Sequence, scores: Sequence, labels: Sequence, method: int = 
     if method not in (1, 2):
         raise InvalidArgumentError(f"method must be 1 (linear) or 2 (gaussian), got {method!r}")
     params = (int(method), float(iou_thr), float(sigma), float(thresh))
-
-    def call(args, index, ob, os, decayed, ol, count, adj):
-        return _soft_nms(*args, *params, index, ob, os, decayed, ol, count, adj)
-    return _nms_common("soft_nms", call, boxes, scores, labels, weights)
+    return _nms_common("soft_nms", _soft_nms, params, True, boxes, scores, labels, weights)
 
 
 def weighted_boxes_fusion(boxes_list: Sequence, scores_list: Sequence, labels_list: Sequence, weights=None,

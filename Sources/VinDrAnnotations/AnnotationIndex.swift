@@ -182,6 +182,7 @@ public final class AnnotationIndex: @unchecked Sendable {
     }
 
     /// `add(path:)` with the file size from which files are parsed in halves (tests compare both paths).
+    @discardableResult
     func add(path: String, parallelThreshold: Int) throws -> CSVLayout {
         if let layout = try addInHalves(path: path, threshold: parallelThreshold) { return layout }
         let source = sources.count

@@ -153,6 +153,17 @@ final class AnnotationIndexTests: XCTestCase {
     }
 }
 
+/// Everything an index holds, as text: images in order, readings, boxes, label rows with their
+/// lines, readers and row counts.
+func signature(_ index: AnnotationIndex) -> [String] {
+    index.images.map { im in
+        im.id + ":" + im.readings.map { r in
+            (r.reader ?? "-") + r.boxes.map { "\($0.label)@\($0.box)#\($0.location.line)" }.joined(separator: ";")
+                + r.labelRows.map { "\($0.label)#\($0.location.line)" }.joined(separator: ";")
+        }.joined(separator: "|")
+    } + [index.readerIDs.joined(separator: ","), "\(index.rowCounts)"]
+}
+
 final class CSVStreamingTests: XCTestCase {
     /// Rows that straddle the reader's 1 MiB chunks (quoted newlines, "" escapes, CRLF split
     /// between chunks) come out exactly as written.
@@ -198,14 +209,6 @@ final class CSVStreamingTests: XCTestCase {
             if k % 1000 == 0 { text += "\r\n" }
             if k % 1777 == 0 { text += "img\(k),R\r9,No finding,,,,\r\n" }  // a lone CR is data
             k += 1
-        }
-        func signature(_ index: AnnotationIndex) -> [String] {
-            index.images.map { im in
-                im.id + ":" + im.readings.map { r in
-                    (r.reader ?? "-") + r.boxes.map { "\($0.label)@\($0.box)#\($0.location.line)" }.joined(separator: ";")
-                        + r.labelRows.map { "\($0.label)#\($0.location.line)" }.joined(separator: ";")
-                }.joined(separator: "|")
-            } + [index.readerIDs.joined(separator: ","), "\(index.rowCounts)"]
         }
         let good = temporaryFile(text)
         let halves = AnnotationIndex(), sequential = AnnotationIndex()
@@ -255,5 +258,47 @@ final class CSVStreamingTests: XCTestCase {
         XCTAssertTrue(messages[0].contains(":\(lines.count * 3 / 4 + 1): column x_max"), messages[0])
         XCTAssertEqual(messages[0], messages[2])
         XCTAssertTrue(messages[1] == messages[3], "the rows kept before the error differ")
+    }
+
+    /// Random files of valid and broken rows, blank lines, CR, CRLF, padding and a BOM: the
+    /// two-halves read and the row-by-row read give the same index and the same error.
+    func testHalvesEqualSequentialReadOnRandomFiles() throws {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ n: Int) -> Int {  // a small LCG: reproducible across runs
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+        let fragments = [
+            { "img\(next(40)),R\(next(4) + 1),Nodule/Mass,\(next(50)),\(next(50)),\(50 + next(50)),\(50 + next(50))" },
+            { "img\(next(40)),R\(next(4) + 1),No finding,,,," },
+            { "img\(next(40)), R\(next(4) + 1) ,ILD, \(next(9)).5 ,1,20,30 " },
+            { "img\(next(40)),R\r\(next(3)),Other lesion,1,2,3,4" },
+            { "" },
+            { "   " },
+            { "img\(next(40)),R1,ILD,1,2,oops,4" },
+            { "img\(next(40)),R1,ILD,1,2" },
+        ]
+        var checked = 0
+        for trial in 0..<60 {
+            var text = (trial % 4 == 0 ? "\u{FEFF}" : "") + "image_id,rad_id,class_name,x_min,y_min,x_max,y_max"
+            let rows = 20 + next(200)
+            let broken = trial % 3 == 0  // a third of the files may hold a broken row
+            for _ in 0..<rows {
+                text += next(2) == 0 ? "\n" : "\r\n"
+                text += fragments[next(broken ? fragments.count : 4)]()
+            }
+            if next(2) == 0 { text += "\n" }
+            let path = temporaryFile(text)
+            var results = [String]()
+            for threshold in [1, Int.max] {
+                let index = AnnotationIndex()
+                var outcome = "ok"
+                do { try index.add(path: path, parallelThreshold: threshold) } catch { outcome = "\(error)" }
+                results.append(outcome + "\n" + signature(index).joined(separator: "\n"))
+            }
+            XCTAssertTrue(results[0] == results[1], "trial \(trial): the two reads differ:\n\(results[0].prefix(300))\n---\n\(results[1].prefix(300))")
+            checked += 1
+        }
+        XCTAssertEqual(checked, 60)
     }
 }

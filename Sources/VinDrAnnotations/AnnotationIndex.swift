@@ -54,6 +54,8 @@ private struct Interning {
     var readerNames: [String] = []
     var labels = ByteTable()
     var labelIndices: [Int] = []
+    /// The Kaggle class id of each interned label spelling (-1: none).
+    var labelKaggleIDs: [Int] = []
 }
 
 /// The columns a data row is read from, copied out of `ColumnMap` (plain integers; -1 = absent).
@@ -419,23 +421,26 @@ public final class AnnotationIndex: @unchecked Sendable {
         let nameColumn = c.className
         guard nameColumn >= 0 else { throw fail(nil, "no class_name column") }
         let nameBytes = row.field(nameColumn)
-        let labelIndex: Int
+        let labelIndex: Int, kaggleID: Int
         if let k = t.labels.find(nameBytes) {
             labelIndex = t.labelIndices[k]
+            kaggleID = t.labelKaggleIDs[k]
         } else {
             let name = String(decoding: nameBytes, as: UTF8.self)
             guard let label = Taxonomy.label(named: name) else { throw fail(nameColumn, "unknown label \"\(name)\"") }
             _ = t.labels.intern(nameBytes)
             t.labelIndices.append(label.index)
-            labelIndex = label.index
+            t.labelKaggleIDs.append(label.kaggleClassID ?? -1)
+            (labelIndex, kaggleID) = (label.index, label.kaggleClassID ?? -1)
         }
         let isLocal = labelIndex < localLabels
         if c.classID >= 0 {
             let idColumn = c.classID
-            guard let id = row.double(idColumn), let kaggle = Taxonomy.label(kaggleClassID: Int(exactly: id) ?? -1) else {
-                throw fail(idColumn, "not a Kaggle class id (0...14): \"\(row.string(idColumn))\"")
-            }
-            guard kaggle.index == labelIndex else {
+            let id = row.double(idColumn).flatMap { Int(exactly: $0) }
+            if id != kaggleID || kaggleID < 0 {
+                guard let id, let kaggle = Taxonomy.label(kaggleClassID: id) else {
+                    throw fail(idColumn, "not a Kaggle class id (0...14): \"\(row.string(idColumn))\"")
+                }
                 throw fail(idColumn, "class_id \(row.string(idColumn)) is \(kaggle.name), but class_name says \(row.string(nameColumn))")
             }
         }

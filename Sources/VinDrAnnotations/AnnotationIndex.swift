@@ -4,12 +4,18 @@ import Glibc
 import Darwin
 #endif
 import Dispatch
+import Synchronization
 import VinDrBoxes
 
 /// Where a row came from: the index of its file in `AnnotationIndex.sources` and its line.
 public struct RowLocation: Hashable, Sendable {
     public var source: Int
     public var line: Int
+
+    public init(source: Int, line: Int) {
+        self.source = source
+        self.line = line
+    }
 }
 
 /// A box drawn by one radiologist (or by the consensus), in pixels.
@@ -21,6 +27,13 @@ public struct BoxAnnotation: Sendable {
     /// True when the file gave x_max < x_min or y_max < y_min.
     public var hadReversedCorners: Bool
     public var location: RowLocation
+
+    public init(label: Int, box: Box, hadReversedCorners: Bool = false, location: RowLocation) {
+        self.label = label
+        self.box = box
+        self.hadReversedCorners = hadReversedCorners
+        self.location = location
+    }
 }
 
 /// An image-level label given without a box: a global label, or "No finding".
@@ -31,19 +44,72 @@ public struct LabelRow: Sendable {
     public var ignoredBox: Bool
     /// A local finding given without a box.
     public var missingBox: Bool
+
+    public init(label: Int, location: RowLocation, ignoredBox: Bool = false, missingBox: Bool = false) {
+        self.label = label
+        self.location = location
+        self.ignoredBox = ignoredBox
+        self.missingBox = missingBox
+    }
+}
+
+/// The rows behind a group of readings, contiguous: the boxes, label rows and image_labels rows
+/// of one file's images (or of one part of them), which each reading sees a run of. Filled once
+/// by the index that files them, before any reading of it is handed out; read-only after.
+final class RowStore: @unchecked Sendable {
+    fileprivate(set) var boxes: [BoxAnnotation]
+    fileprivate(set) var labelRows: [LabelRow]
+    fileprivate(set) var imageLabelRows: [RowLocation]
+
+    init(boxes: [BoxAnnotation] = [], labelRows: [LabelRow] = [], imageLabelRows: [RowLocation] = []) {
+        self.boxes = boxes
+        self.labelRows = labelRows
+        self.imageLabelRows = imageLabelRows
+    }
 }
 
 /// Everything one radiologist (or the consensus, `reader == nil`) said about one image.
 public struct Reading: Sendable {
-    public var reader: String?
-    public var boxes: [BoxAnnotation] = []
-    public var labelRows: [LabelRow] = []
+    public let reader: String?
+    private let rows: RowStore
     /// Image-level labels: ticked in an image_labels file or implied by annotation rows.
-    public var labels = LabelSet()
-    /// Rows of image_labels files for this reader and image (for QC).
-    public var imageLabelRows: [RowLocation] = []
+    public let labels: LabelSet
+    /// The index's interned number of the reader (-1: consensus or not from an index).
+    let key: Int32
+    /// Where the reading's runs start in `rows`, and their lengths (32 bits: a reading is one
+    /// of millions in an index, so its size counts).
+    private let boxStart: Int32, boxCount: Int32
+    private let labelRowStart: Int32, labelRowCount: Int32
+    private let imageLabelRowStart: Int32, imageLabelRowCount: Int32
 
-    public init(reader: String?) { self.reader = reader }
+    public var boxes: FlatSlice<BoxAnnotation> { FlatSlice(rows.boxes, Self.range(boxStart, boxCount)) }
+    public var labelRows: FlatSlice<LabelRow> { FlatSlice(rows.labelRows, Self.range(labelRowStart, labelRowCount)) }
+    /// Rows of image_labels files for this reader and image (for QC).
+    public var imageLabelRows: FlatSlice<RowLocation> {
+        FlatSlice(rows.imageLabelRows, Self.range(imageLabelRowStart, imageLabelRowCount))
+    }
+
+    /// A reading built by hand (an index files its own readings).
+    public init(reader: String?, boxes: [BoxAnnotation] = [], labelRows: [LabelRow] = [], labels: LabelSet = LabelSet(),
+                imageLabelRows: [RowLocation] = []) {
+        self.init(reader: reader, labels: labels, key: -1,
+                  rows: RowStore(boxes: boxes, labelRows: labelRows, imageLabelRows: imageLabelRows),
+                  boxes: 0..<boxes.count, labelRows: 0..<labelRows.count, imageLabelRows: 0..<imageLabelRows.count)
+    }
+
+    /// A reading whose rows are runs of a shared store (which may still be being filled).
+    init(reader: String?, labels: LabelSet, key: Int, rows: RowStore,
+         boxes: Range<Int>, labelRows: Range<Int>, imageLabelRows: Range<Int>) {
+        self.reader = reader
+        self.labels = labels
+        self.key = Int32(key)
+        self.rows = rows
+        (boxStart, boxCount) = (Int32(boxes.lowerBound), Int32(boxes.count))
+        (labelRowStart, labelRowCount) = (Int32(labelRows.lowerBound), Int32(labelRows.count))
+        (imageLabelRowStart, imageLabelRowCount) = (Int32(imageLabelRows.lowerBound), Int32(imageLabelRows.count))
+    }
+
+    private static func range(_ start: Int32, _ count: Int32) -> Range<Int> { Int(start)..<(Int(start) + Int(count)) }
 }
 
 /// The interning tables of an index: image ids (ids are positions in `images`), reader ids and
@@ -98,25 +164,39 @@ private struct PendingRow {
     init(line: Int32) { self.line = line }
 }
 
+/// Row buffers kept between parses of large files, so that each parse does not fault in fresh
+/// pages for its transient rows (the allocator tends to hand large freed blocks back to the
+/// system). At most two buffers (one per half) of at most 64 MiB each are kept.
+private enum PendingPool {
+    private static let buffers = Mutex<[[PendingRow]]>([])
+
+    static func take(capacity: Int) -> [PendingRow] {
+        var b = buffers.withLock { $0.popLast() } ?? []
+        b.reserveCapacity(capacity)
+        return b
+    }
+
+    static func give(_ b: inout [PendingRow]) {
+        b.removeAll(keepingCapacity: true)
+        guard b.capacity * MemoryLayout<PendingRow>.stride <= 64 << 20 else { return }
+        let kept = b
+        b = []
+        buffers.withLock { if $0.count < 2 { $0.append(kept) } }
+    }
+}
+
 /// One image and all readings of it.
 public struct ImageRecord: Sendable {
     public let id: String
-    public var readings: [Reading] = []
+    public internal(set) var readings: FlatSlice<Reading>
     /// Pixel size when known (`AnnotationIndex.setImageSize`): enables out-of-image checks and
     /// normalised exports.
     public var width: Int?
     public var height: Int?
-    /// The index's interned number of each reading's reader (-1 for consensus), parallel to
-    /// `readings`.
-    var readerKeys: [Int] = []
 
-    public init(id: String) { self.id = id }
-
-    /// Appends an empty reading for interned reader `key` (-1: consensus) and returns its position.
-    mutating func addReading(key: Int, reader: String?) -> Int {
-        readings.append(Reading(reader: reader))
-        readerKeys.append(key)
-        return readings.count - 1
+    public init(id: String, readings: [Reading] = []) {
+        self.id = id
+        self.readings = FlatSlice(readings)
     }
 }
 
@@ -137,18 +217,6 @@ public final class AnnotationIndex: @unchecked Sendable {
     private static let localLabelCount = Taxonomy.labels.filter { $0.kind == .local }.count
 
     public init() {}
-
-    /// A large index frees its image records on two threads: the tens of thousands of small
-    /// arrays behind them cost about a fifth of the parse to free.
-    deinit {
-        guard images.count >= 4096, sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2 else { return }
-        let half = images.count / 2
-        images.withUnsafeMutableBufferPointer { records in
-            DispatchQueue.concurrentPerform(iterations: 2) { part in
-                for i in (part == 0 ? 0..<half : half..<records.count) { records[i] = ImageRecord(id: "") }
-            }
-        }
-    }
 
     /// Reads every file into a new index.
     public convenience init(paths: [String]) throws {
@@ -236,8 +304,44 @@ public final class AnnotationIndex: @unchecked Sendable {
     }
 
     /// True when the bytes hold a double quote.
-    private static func holdsQuote(_ bytes: ArraySlice<UInt8>) -> Bool {
-        bytes.withUnsafeBufferPointer { b in b.baseAddress.map { memchr($0, 0x22, b.count) != nil } ?? false }
+    private static func holdsQuote(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        b.baseAddress.map { memchr($0, 0x22, b.count) != nil } ?? false
+    }
+
+    /// Reads `range` of an open file through one small reused buffer and hands it to `body` in
+    /// pieces that end just after a line feed (the last piece ends where the range does), until
+    /// `body` returns false. Returns false when the range could not be read whole.
+    private static func forEachLineChunk(_ fd: Int32, _ range: Range<Int>, chunk: Int = 1 << 16,
+                                         _ body: (UnsafeBufferPointer<UInt8>) throws -> Bool) rethrows -> Bool {
+        var buffer = [UInt8](repeating: 0, count: chunk)
+        var held = 0  // bytes of a line begun in the previous read, at the front of the buffer
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            if held == buffer.count { buffer += [UInt8](repeating: 0, count: buffer.count) }  // a line longer than the buffer
+            let want = min(buffer.count - held, range.upperBound - offset)
+            let got = buffer.withUnsafeMutableBytes { b in
+                var got = 0
+                while got < want {
+                    let n = pread(fd, b.baseAddress! + held + got, want - got, off_t(offset + got))
+                    if n > 0 { got += n } else if n < 0 && errno == EINTR { continue } else { break }
+                }
+                return got
+            }
+            guard got == want else { return false }
+            offset += got
+            held += got
+            var cut = held
+            if offset < range.upperBound {
+                while cut > 0 && buffer[cut - 1] != 0x0A { cut -= 1 }
+            }
+            guard cut > 0 else { continue }
+            guard try buffer.withUnsafeBufferPointer({ try body(UnsafeBufferPointer(rebasing: $0[0..<cut])) }) else { return true }
+            buffer.withUnsafeMutableBytes { b in
+                if cut < held { _ = memmove(b.baseAddress!, b.baseAddress! + cut, held - cut) }
+            }
+            held -= cut
+        }
+        return true
     }
 
     /// Detects a file's layout from its header row (not for submissions).
@@ -288,7 +392,7 @@ public final class AnnotationIndex: @unchecked Sendable {
         // The header record, then the record end nearest past the middle, each within 64 KiB.
         guard let head = Self.read(fd, 0, min(size, probe)),
               let dataStart = head.withUnsafeBufferPointer({ CSVReader.lineEnd(in: $0) }),
-              !Self.holdsQuote(head[0..<dataStart]) else { return nil }
+              !head.withUnsafeBufferPointer({ Self.holdsQuote(UnsafeBufferPointer(rebasing: $0[0..<dataStart])) }) else { return nil }
         var headerRow: CSVRow?
         try head.withUnsafeBufferPointer {
             try CSVReader.forEachRow(bytes: UnsafeBufferPointer(rebasing: $0[0..<dataStart]), name: path) { headerRow = $0 }
@@ -311,46 +415,55 @@ public final class AnnotationIndex: @unchecked Sendable {
                 var half = Half()
                 swap(&half.tables, &h[k].tables)
                 defer { h[k] = half }
-                guard let data = Self.read(fd, ranges[k].lowerBound, ranges[k].count),
-                      !Self.holdsQuote(data[...]) else { half.unusable = true; return }
-                half.pending.reserveCapacity(ranges[k].count / 48)
+                half.pending = PendingPool.take(capacity: ranges[k].count / 48)
                 // Thread-private copies: shared objects would bounce their reference counts
                 // between the cores on every row.
                 let (map, path, localLabels) = (map.unshared, String(decoding: Array(path.utf8), as: UTF8.self),
                                                 Self.localLabelCount)
                 // The second half counts lines from 0 until the first half's count is known.
+                half.endLine = k == 0 ? 2 : 0
                 do {
-                    half.endLine = try data.withUnsafeBufferPointer { bytes in
-                        try CSVReader.forEachUnquotedRow(bytes: bytes, firstLine: k == 0 ? 2 : 0) { row in
+                    let whole = try Self.forEachLineChunk(fd, ranges[k]) { chunk in
+                        guard !Self.holdsQuote(chunk) else { half.unusable = true; return false }
+                        half.endLine = try CSVReader.forEachUnquotedRow(bytes: chunk, firstLine: half.endLine) { row in
                             half.pending.append(try Self.parseRow(row, columns, map, &half.tables, &half.newImages,
                                                                   path: path, localLabels: localLabels))
                         }
+                        return true
                     }
+                    if !whole { half.unusable = true }
                 } catch {
                     half.error = error
                 }
             }
         }
-        var first = halves[0]
+        // Moved out, not copied: a copy would make the merge's writes copy whole arrays.
+        var second = halves.removeLast(), first = halves.removeLast()
         defer { swap(&first.tables, &interning) }
-        if first.unusable || halves[1].unusable {
+        if first.unusable || second.unusable {
             first.tables = saved
             return nil
         }
         register(path: path, layout: map.layout)
-        var second = halves[1]
         if let e = second.error as? CSVError {
             second.error = CSVError(file: e.file, line: e.line + first.endLine, column: e.column, reason: e.reason)
         }
-        if first.error == nil { merge(second, into: &first, lineOffset: first.endLine) }
-        finishAdd(first.pending, source: sources.count - 1, newImages: first.newImages, readerNames: first.tables.readerNames)
+        if first.error == nil {
+            merge(&second, into: &first, lineOffset: first.endLine)
+        } else {
+            PendingPool.give(&second.pending)
+        }
+        finishAdd(first.pending, second.pending, source: sources.count - 1, newImages: first.newImages,
+                  readerNames: first.tables.readerNames)
+        PendingPool.give(&first.pending)
+        PendingPool.give(&second.pending)
         if let error = first.error ?? second.error { throw error }
         return map.layout
     }
 
-    /// Appends the second half's rows to the first's, renumbering its images and readers (ids in
-    /// its own tables, which started empty) into the first half's tables.
-    private func merge(_ second: Half, into first: inout Half, lineOffset: Int) {
+    /// Renumbers the second half's rows, in place, into the first half's tables: its images and
+    /// readers (ids in its own tables, which started empty) and its line numbers.
+    private func merge(_ second: inout Half, into first: inout Half, lineOffset: Int) {
         var images = [Int32](repeating: 0, count: second.newImages.count)
         for (k, id) in second.newImages.enumerated() {
             var s = id
@@ -369,19 +482,20 @@ public final class AnnotationIndex: @unchecked Sendable {
                 return p
             })
         }
-        first.pending.reserveCapacity(first.pending.count + second.pending.count)
-        for var row in second.pending {
-            row.image = images[Int(row.image)]
-            row.line = Int32(clamping: Int(row.line) + lineOffset)
-            if row.reader >= 0 { row.reader = readers[Int(row.reader)] }
-            first.pending.append(row)
+        second.pending.withUnsafeMutableBufferPointer { rows in
+            for k in rows.indices {
+                rows[k].image = images[Int(rows[k].image)]
+                rows[k].line = Int32(clamping: Int(rows[k].line) + lineOffset)
+                if rows[k].reader >= 0 { rows[k].reader = readers[Int(rows[k].reader)] }
+            }
         }
     }
 
-    /// Registers the images first seen in a file, then files its rows.
-    private func finishAdd(_ pending: [PendingRow], source: Int, newImages: [String], readerNames: [String]) {
+    /// Registers the images first seen in a file, then files its rows (`pending`, then `more`).
+    private func finishAdd(_ pending: [PendingRow], _ more: [PendingRow] = [], source: Int, newImages: [String],
+                           readerNames: [String]) {
         for id in newImages { images.append(ImageRecord(id: id)) }
-        apply(pending, source: source, readerNames: readerNames)
+        apply(pending, more, source: source, readerNames: readerNames)
     }
 
     /// Parses one data row into a flat record (no per-row allocation); `apply` files it.
@@ -473,65 +587,134 @@ public final class AnnotationIndex: @unchecked Sendable {
     }
 
     /// Files parsed rows under their images and readers: rows are bucketed by image (counting
-    /// sort), then each image record is updated once, as a local value; large files fill the
-    /// two halves of the image list on two threads (records are independent).
-    private func apply(_ rows: [PendingRow], source: Int, readerNames: [String]) {
-        rowCounts[source] = rows.count
+    /// sort, which keeps file order within an image), then each part of the image list is filed
+    /// into flat storage of its own; large files file their two halves on two threads (records
+    /// are independent).
+    private func apply(_ first: [PendingRow], _ second: [PendingRow], source: Int, readerNames: [String]) {
+        let total = first.count + second.count
+        rowCounts[source] = total
         var counts = [Int](repeating: 0, count: images.count + 1)
-        for r in rows { counts[Int(r.image) + 1] += 1 }
+        for r in first { counts[Int(r.image) + 1] += 1 }
+        for r in second { counts[Int(r.image) + 1] += 1 }
         for i in 0..<images.count { counts[i + 1] += counts[i] }
         let start = counts
-        var order = [Int](repeating: 0, count: rows.count)
-        for (k, r) in rows.enumerated() {
+        var order = [Int](repeating: 0, count: total)
+        for (k, r) in first.enumerated() {
             order[counts[Int(r.image)]] = k
             counts[Int(r.image)] += 1
         }
-        let parts = rows.count >= 20_000 && sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2 ? 2 : 1
+        for (k, r) in second.enumerated() {
+            order[counts[Int(r.image)]] = first.count + k
+            counts[Int(r.image)] += 1
+        }
+        let parts = total >= 20_000 && sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2 ? 2 : 1
         // Image ranges holding about the same number of rows.
         var bounds = [0]
-        for p in 1..<parts { bounds.append(start.firstIndex { $0 >= rows.count * p / parts } ?? images.count) }
+        for p in 1..<parts { bounds.append(start.firstIndex { $0 >= total * p / parts } ?? images.count) }
         bounds.append(images.count)
         // The workers read plain buffers: shared arrays would bounce reference counts between cores.
-        rows.withUnsafeBufferPointer { rows in
+        first.withUnsafeBufferPointer { first in
+        second.withUnsafeBufferPointer { second in
         start.withUnsafeBufferPointer { start in
         order.withUnsafeBufferPointer { order in
         images.withUnsafeMutableBufferPointer { images in
             DispatchQueue.concurrentPerform(iterations: parts) { part in
                 let names = readerNames.map { String(decoding: Array($0.utf8), as: UTF8.self) }
-                for p in bounds[part]..<bounds[part + 1] where start[p] < start[p + 1] {
-                    // One allocation for the usual 1-3 readers instead of growing 1, 2, 4.
-                    let readers = images[p].readings.count + min(start[p + 1] - start[p], 4)
-                    images[p].readings.reserveCapacity(readers)
-                    images[p].readerKeys.reserveCapacity(readers)
-                    for k in start[p]..<start[p + 1] {
-                        Self.file(rows[order[k]], in: &images[p], source: source, readerNames: names)
-                    }
-                }
+                Self.file(PendingRows(first: first, second: second), order: order, start: start, into: images,
+                          bounds[part]..<bounds[part + 1], source: source, readerNames: names)
             }
+        }
         }
         }
         }
         }
     }
 
-    /// Files one parsed row under its image record, in the reading of its reader.
-    private static func file(_ r: PendingRow, in record: inout ImageRecord, source: Int, readerNames: [String]) {
-        let key = Int(r.reader)
-        let j = record.readerKeys.firstIndex(of: key) ?? record.addReading(key: key, reader: key < 0 ? nil : readerNames[key])
-        let location = RowLocation(source: source, line: Int(r.line))
-        switch r.kind {
-        case .imageLabels:
-            record.readings[j].imageLabelRows.append(location)
-            record.readings[j].labels.bits |= r.labels.bits
-        case .box:
-            record.readings[j].labels.insert(Int(r.label))
-            record.readings[j].boxes.append(BoxAnnotation(label: Int(r.label), box: r.box,
-                                                          hadReversedCorners: r.reversed, location: location))
-        case .labelOnly:
-            record.readings[j].labels.insert(Int(r.label))
-            record.readings[j].labelRows.append(LabelRow(label: Int(r.label), location: location,
-                                                         ignoredBox: r.ignoredBox, missingBox: r.missingBox))
+    /// Two runs of parsed rows read as one (the halves of a file, without copying them together).
+    private struct PendingRows {
+        let first: UnsafeBufferPointer<PendingRow>
+        let second: UnsafeBufferPointer<PendingRow>
+
+        subscript(k: Int) -> PendingRow { k < first.count ? first[k] : second[k - first.count] }
+    }
+
+    /// Files the rows of the images in `range` (`order[start[p]..<start[p + 1]]` are image p's
+    /// rows, in file order): an image's readings are its earlier ones, in order, then new readers
+    /// in order of their first row, each with its earlier rows then the new ones. All rows go
+    /// into one `RowStore` and all readings into one array, which the records see runs of.
+    private static func file(_ rows: PendingRows, order: UnsafeBufferPointer<Int>,
+                             start: UnsafeBufferPointer<Int>, into images: UnsafeMutableBufferPointer<ImageRecord>,
+                             _ range: Range<Int>, source: Int, readerNames: [String]) {
+        var boxCount = 0, labelRowCount = 0, imageLabelRowCount = 0, readingBound = 0
+        for p in range where start[p] < start[p + 1] {
+            for r in images[p].readings {
+                boxCount += r.boxes.count
+                labelRowCount += r.labelRows.count
+                imageLabelRowCount += r.imageLabelRows.count
+            }
+            readingBound += images[p].readings.count + start[p + 1] - start[p]
+            for k in start[p]..<start[p + 1] {
+                switch rows[order[k]].kind {
+                case .box: boxCount += 1
+                case .labelOnly: labelRowCount += 1
+                case .imageLabels: imageLabelRowCount += 1
+                }
+            }
         }
+        var boxes = [BoxAnnotation](), labelRows = [LabelRow](), imageLabelRows = [RowLocation]()
+        boxes.reserveCapacity(boxCount)
+        labelRows.reserveCapacity(labelRowCount)
+        imageLabelRows.reserveCapacity(imageLabelRowCount)
+        let store = RowStore()
+        var readings = [Reading]()
+        readings.reserveCapacity(readingBound)
+        var imageSpans = [(image: Int, readings: Range<Int>)]()
+        imageSpans.reserveCapacity(range.count)
+        var keys = [Int]()
+        for p in range where start[p] < start[p + 1] {
+            let earlier = images[p].readings
+            keys.removeAll(keepingCapacity: true)
+            for r in earlier { keys.append(Int(r.key)) }
+            for k in start[p]..<start[p + 1] where !keys.contains(Int(rows[order[k]].reader)) {
+                keys.append(Int(rows[order[k]].reader))
+            }
+            let first = readings.count
+            for (j, key) in keys.enumerated() {
+                let (b, l, i) = (boxes.count, labelRows.count, imageLabelRows.count)
+                var reader = key < 0 ? nil : readerNames[key]
+                var labels = LabelSet()
+                if j < earlier.count {
+                    let r = earlier[j]
+                    (reader, labels) = (r.reader, r.labels)
+                    boxes.append(contentsOf: r.boxes)
+                    labelRows.append(contentsOf: r.labelRows)
+                    imageLabelRows.append(contentsOf: r.imageLabelRows)
+                }
+                for k in start[p]..<start[p + 1] where Int(rows[order[k]].reader) == key {
+                    let r = rows[order[k]]
+                    let location = RowLocation(source: source, line: Int(r.line))
+                    switch r.kind {
+                    case .imageLabels:
+                        imageLabelRows.append(location)
+                        labels.bits |= r.labels.bits
+                    case .box:
+                        labels.insert(Int(r.label))
+                        boxes.append(BoxAnnotation(label: Int(r.label), box: r.box, hadReversedCorners: r.reversed,
+                                                   location: location))
+                    case .labelOnly:
+                        labels.insert(Int(r.label))
+                        labelRows.append(LabelRow(label: Int(r.label), location: location,
+                                                  ignoredBox: r.ignoredBox, missingBox: r.missingBox))
+                    }
+                }
+                readings.append(Reading(reader: reader, labels: labels, key: key, rows: store,
+                                        boxes: b..<boxes.count, labelRows: l..<labelRows.count,
+                                        imageLabelRows: i..<imageLabelRows.count))
+            }
+            imageSpans.append((p, first..<readings.count))
+        }
+        (store.boxes, store.labelRows, store.imageLabelRows) = (boxes, labelRows, imageLabelRows)
+        for (p, span) in imageSpans { images[p].readings = FlatSlice(readings, span) }
     }
 
     /// "file:line" of a row location.

@@ -70,7 +70,7 @@ struct ReaderFusers {
 
     /// Weighted boxes fusion of the included readings (each one model of weight 1, score 1 per
     /// box); nil when no reading is included.
-    mutating func fuse(_ readings: [Reading], filter: ReaderFilter) throws -> Detections? {
+    mutating func fuse(_ readings: some Collection<Reading>, filter: ReaderFilter) throws -> Detections? {
         input.removeAll()
         var models = 0
         for r in readings where filter.includes(r) {

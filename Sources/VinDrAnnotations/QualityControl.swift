@@ -48,7 +48,7 @@ extension AnnotationIndex {
                     let nf = r.labelRows.filter { $0.label == noFinding }.map(\.location)
                     let others = r.boxes.map(\.location) + r.labelRows.filter { $0.label != noFinding }.map(\.location)
                     let names = r.labels.filter { $0 != noFinding }.map { Taxonomy.labels[$0].name }
-                    issue(.lesionWithNoFinding, nf + others + (nf.isEmpty ? r.imageLabelRows : []),
+                    issue(.lesionWithNoFinding, nf + others + (nf.isEmpty ? Array(r.imageLabelRows) : []),
                           "\"No finding\" together with \(names.joined(separator: ", "))")
                 }
                 for row in r.imageLabelRows where r.labels.isEmpty {

@@ -261,7 +261,7 @@ final class CSVStreamingTests: XCTestCase {
     }
 
     /// Random files of valid and broken rows, blank lines, CR, CRLF, padding and a BOM: the
-    /// two-halves read and the row-by-row read give the same index and the same error.
+    /// two-halves reads and the row-by-row read give the same index and the same error.
     func testHalvesEqualSequentialReadOnRandomFiles() throws {
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         func next(_ n: Int) -> Int {  // a small LCG: reproducible across runs
@@ -290,13 +290,17 @@ final class CSVStreamingTests: XCTestCase {
             if next(2) == 0 { text += "\n" }
             let path = temporaryFile(text)
             var results = [String]()
-            for threshold in [1, Int.max] {
+            // Halves read through the usual buffer, halves read through a 5-byte one (every line
+            // outgrows it and is carried over), and row by row.
+            for (threshold, chunk) in [(1, 1 << 16), (1, 5), (Int.max, 1 << 16)] {
                 let index = AnnotationIndex()
                 var outcome = "ok"
-                do { try index.add(path: path, parallelThreshold: threshold) } catch { outcome = "\(error)" }
+                do { try index.add(path: path, parallelThreshold: threshold, chunkSize: chunk) } catch { outcome = "\(error)" }
                 results.append(outcome + "\n" + signature(index).joined(separator: "\n"))
             }
-            XCTAssertTrue(results[0] == results[1], "trial \(trial): the two reads differ:\n\(results[0].prefix(300))\n---\n\(results[1].prefix(300))")
+            for k in [1, 2] {
+                XCTAssertTrue(results[0] == results[k], "trial \(trial): reads 0 and \(k) differ:\n\(results[0].prefix(300))\n---\n\(results[k].prefix(300))")
+            }
             checked += 1
         }
         XCTAssertEqual(checked, 60)

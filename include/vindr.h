@@ -245,7 +245,7 @@
 /* An unexpected internal failure (a bug: please report the message). */
 #define VDR_ERR_INTERNAL 9
 #define VDR_VERSION_MAJOR 0
-#define VDR_VERSION_MINOR 2
+#define VDR_VERSION_MINOR 3
 #define VDR_VERSION_PATCH 0
 
 #define VDR_VERSION_NUMBER (VDR_VERSION_MAJOR * 10000 + VDR_VERSION_MINOR * 100 + VDR_VERSION_PATCH)

@@ -4,7 +4,6 @@ import Glibc
 import Darwin
 #endif
 import Dispatch
-import Synchronization
 import VinDrBoxes
 
 /// The interning tables of an index: image ids (ids are positions in `images`), reader ids and
@@ -63,10 +62,12 @@ private struct PendingRow {
 /// pages for its transient rows (the allocator tends to hand large freed blocks back to the
 /// system). At most two buffers (one per half) of at most 64 MiB each are kept.
 private enum PendingPool {
-    private static let buffers = Mutex<[[PendingRow]]>([])
+    /// Serialises every use of `buffers`.
+    private static let queue = DispatchQueue(label: "VinDrAnnotations.PendingPool")
+    nonisolated(unsafe) private static var buffers: [[PendingRow]] = []
 
     static func take(capacity: Int) -> [PendingRow] {
-        var b = buffers.withLock { $0.popLast() } ?? []
+        var b = queue.sync { buffers.popLast() } ?? []
         b.reserveCapacity(capacity)
         return b
     }
@@ -76,7 +77,7 @@ private enum PendingPool {
         guard b.capacity * MemoryLayout<PendingRow>.stride <= 64 << 20 else { return }
         let kept = b
         b = []
-        buffers.withLock { if $0.count < 2 { $0.append(kept) } }
+        queue.sync { if buffers.count < 2 { buffers.append(kept) } }
     }
 }
 

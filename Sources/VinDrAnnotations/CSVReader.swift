@@ -135,22 +135,26 @@ func parseDouble(_ f: UnsafeBufferPointer<UInt8>) -> Double? {
     var i = lo
     var negative = false
     if f[i] == 0x2D || f[i] == 0x2B { negative = f[i] == 0x2D; i += 1 }
+    // Integer digits, then fraction digits: one digit test per byte. The mantissa wraps past
+    // 19 digits, but only mantissas of at most 15 digits are used.
     var mantissa: UInt64 = 0
-    var digits = 0, fractionDigits = 0
-    var sawPoint = false
-    while i < hi {
-        let c = f[i]
-        if c >= 0x30, c <= 0x39 {
-            if digits < 19 { mantissa = mantissa &* 10 &+ UInt64(c - 0x30) }
-            digits += 1
-            if sawPoint { fractionDigits += 1 }
-        } else if c == 0x2E, !sawPoint {
-            sawPoint = true
-        } else {
-            break
-        }
+    let integerStart = i
+    while i < hi, f[i] &- 0x30 < 10 {
+        mantissa = mantissa &* 10 &+ UInt64(f[i] &- 0x30)
         i += 1
     }
+    let integerDigits = i - integerStart
+    var fractionDigits = 0
+    if i < hi, f[i] == 0x2E {
+        i += 1
+        let fractionStart = i
+        while i < hi, f[i] &- 0x30 < 10 {
+            mantissa = mantissa &* 10 &+ UInt64(f[i] &- 0x30)
+            i += 1
+        }
+        fractionDigits = i - fractionStart
+    }
+    let digits = integerDigits + fractionDigits
     guard digits > 0 else { return nil }
     if i == hi, digits <= 15, fractionDigits <= 22 {
         // Trailing fraction zeros ("743.0") dropped first: the same number, and no division.

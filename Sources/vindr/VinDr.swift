@@ -7,7 +7,7 @@ struct VinDr: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vindr",
         abstract: "Read, render and label VinDr-CXR chest X-rays.",
-        version: "0.2.0",
+        version: "0.3.0",
         subcommands: [
             InfoCommand.self, RenderCommand.self, StatsCommand.self, EvalCommand.self, FuseCommand.self, QCCommand.self,
             ExportCommand.self, DrawCommand.self, CacheCommand.self, SampleCommand.self, BenchCommand.self, DeidCommand.self,

@@ -51,6 +51,37 @@ final class CSVReaderTests: XCTestCase {
     }
 }
 
+final class NumberParsingTests: XCTestCase {
+    /// Random decimal strings (signs, leading and trailing zeros, lone points, 1-20 digits,
+    /// exponents, padding, junk) parse exactly as strtod parses the whole field, or not at all.
+    func testRandomDecimalsMatchStrtod() {
+        var state: UInt64 = 0x1234_5678_9ABC_DEF1
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+        func digits(_ n: Int) -> String { String((0..<n).map { _ in Character(String(next(10))) }) }
+        for _ in 0..<200_000 {
+            var s = ["", "", "", "-", "+", " "][next(6)] + digits(next(12))
+            if next(3) > 0 { s += "." + digits(next(10)) + String(repeating: "0", count: next(3)) }
+            if next(10) == 0 { s += ["e", "E"][next(2)] + ["", "-", "+"][next(3)] + digits(next(3)) }
+            if next(20) == 0 { s += ["x", ".", " ", "\t", "1"][next(5)] }
+            let expected: Double? = s.withCString { c in
+                var end: UnsafeMutablePointer<CChar>? = nil
+                let v = strtod(c, &end)
+                var rest = end!
+                while rest.pointee == 0x20 || rest.pointee == 0x09 { rest += 1 }
+                return end! != UnsafeMutablePointer(mutating: c) && rest.pointee == 0 && v.isFinite ? v : nil
+            }
+            let got = Array(s.utf8).withUnsafeBufferPointer { parseDouble($0) }
+            guard got?.bitPattern == expected?.bitPattern else {
+                XCTFail("\"\(s)\": \(String(describing: got)) vs strtod \(String(describing: expected))")
+                return
+            }
+        }
+    }
+}
+
 final class AnnotationIndexTests: XCTestCase {
     let kaggle = """
         image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max

@@ -6,7 +6,7 @@ from . import _lib
 from .errors import (BufferTooSmallError, CSVFormatError, DecodeError, FormatError, InternalError,
                      InvalidArgumentError, NoPixelDataError, UnsupportedError, VinDrError, VinDrIOError)
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 
 def version_number() -> int:

@@ -476,9 +476,16 @@ public final class AnnotationIndex: @unchecked Sendable {
     private func apply(_ first: [PendingRow], _ second: [PendingRow], source: Int, readerNames: [String]) {
         let total = first.count + second.count
         rowCounts[source] = total
+        // Rows per image, and how many of them are boxes and image-label rows (so that filing
+        // can size its arrays without reading the rows in image order twice).
         var counts = [Int](repeating: 0, count: images.count + 1)
-        for r in first { counts[Int(r.image) + 1] += 1 }
-        for r in second { counts[Int(r.image) + 1] += 1 }
+        var boxRows = [Int32](repeating: 0, count: images.count), tickRows = boxRows
+        for rows in [first, second] {
+            for r in rows {
+                counts[Int(r.image) + 1] += 1
+                if r.kind == .box { boxRows[Int(r.image)] += 1 } else if r.kind == .imageLabels { tickRows[Int(r.image)] += 1 }
+            }
+        }
         for i in 0..<images.count { counts[i + 1] += counts[i] }
         let start = counts
         var order = [Int](repeating: 0, count: total)
@@ -500,12 +507,17 @@ public final class AnnotationIndex: @unchecked Sendable {
         second.withUnsafeBufferPointer { second in
         start.withUnsafeBufferPointer { start in
         order.withUnsafeBufferPointer { order in
+        boxRows.withUnsafeBufferPointer { boxRows in
+        tickRows.withUnsafeBufferPointer { tickRows in
         images.withUnsafeMutableBufferPointer { images in
             DispatchQueue.concurrentPerform(iterations: parts) { part in
                 let names = readerNames.map { String(decoding: Array($0.utf8), as: UTF8.self) }
-                Self.file(PendingRows(first: first, second: second), order: order, start: start, into: images,
-                          bounds[part]..<bounds[part + 1], source: source, readerNames: names)
+                Self.file(PendingRows(first: first, second: second), order: order, start: start,
+                          kinds: (boxRows, tickRows), into: images, bounds[part]..<bounds[part + 1],
+                          source: source, readerNames: names)
             }
+        }
+        }
         }
         }
         }
@@ -525,8 +537,9 @@ public final class AnnotationIndex: @unchecked Sendable {
     /// rows, in file order): an image's readings are its earlier ones, in order, then new readers
     /// in order of their first row, each with its earlier rows then the new ones. All rows go
     /// into one `RowStore` and all readings into one array, which the records see runs of.
-    private static func file(_ rows: PendingRows, order: UnsafeBufferPointer<Int>,
-                             start: UnsafeBufferPointer<Int>, into images: UnsafeMutableBufferPointer<ImageRecord>,
+    private static func file(_ rows: PendingRows, order: UnsafeBufferPointer<Int>, start: UnsafeBufferPointer<Int>,
+                             kinds: (boxes: UnsafeBufferPointer<Int32>, ticks: UnsafeBufferPointer<Int32>),
+                             into images: UnsafeMutableBufferPointer<ImageRecord>,
                              _ range: Range<Int>, source: Int, readerNames: [String]) {
         var boxCount = 0, labelRowCount = 0, imageLabelRowCount = 0, readingBound = 0
         for p in range where start[p] < start[p + 1] {
@@ -536,13 +549,9 @@ public final class AnnotationIndex: @unchecked Sendable {
                 imageLabelRowCount += r.imageLabelRows.count
             }
             readingBound += images[p].readings.count + start[p + 1] - start[p]
-            for k in start[p]..<start[p + 1] {
-                switch rows[order[k]].kind {
-                case .box: boxCount += 1
-                case .labelOnly: labelRowCount += 1
-                case .imageLabels: imageLabelRowCount += 1
-                }
-            }
+            boxCount += Int(kinds.boxes[p])
+            imageLabelRowCount += Int(kinds.ticks[p])
+            labelRowCount += start[p + 1] - start[p] - Int(kinds.boxes[p]) - Int(kinds.ticks[p])
         }
         var boxes = [BoxAnnotation](), labelRows = [LabelRow](), imageLabelRows = [RowLocation]()
         boxes.reserveCapacity(boxCount)
@@ -554,13 +563,14 @@ public final class AnnotationIndex: @unchecked Sendable {
         var imageSpans = [(image: Int, readings: Range<Int>)]()
         imageSpans.reserveCapacity(range.count)
         var keys = [Int]()
+        var local = [PendingRow]()  // the image's rows, gathered once from their scattered places
         for p in range where start[p] < start[p + 1] {
             let earlier = images[p].readings
+            local.removeAll(keepingCapacity: true)
+            for k in start[p]..<start[p + 1] { local.append(rows[order[k]]) }
             keys.removeAll(keepingCapacity: true)
             for r in earlier { keys.append(Int(r.key)) }
-            for k in start[p]..<start[p + 1] where !keys.contains(Int(rows[order[k]].reader)) {
-                keys.append(Int(rows[order[k]].reader))
-            }
+            for r in local where !keys.contains(Int(r.reader)) { keys.append(Int(r.reader)) }
             let first = readings.count
             for (j, key) in keys.enumerated() {
                 let (b, l, i) = (boxes.count, labelRows.count, imageLabelRows.count)
@@ -573,8 +583,7 @@ public final class AnnotationIndex: @unchecked Sendable {
                     labelRows.append(contentsOf: r.labelRows)
                     imageLabelRows.append(contentsOf: r.imageLabelRows)
                 }
-                for k in start[p]..<start[p + 1] where Int(rows[order[k]].reader) == key {
-                    let r = rows[order[k]]
+                for r in local where Int(r.reader) == key {
                     let location = RowLocation(source: source, line: Int(r.line))
                     switch r.kind {
                     case .imageLabels:

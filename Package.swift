@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Dependencies point one way: DICOM <- Imaging <- Loader -> Annotations, Boxes.
-// VinDrC (the C ABI, libVinDrC.so) and the `vindr` CLI sit on top and hold no logic.
+// VinDrC (the C ABI, libVinDrC.so, shipped as libvindr.so.<major>) and the `vindr` CLI sit on top
+// and hold no logic.
 let package = Package(
     name: "VinDr",
     platforms: [.macOS(.v13)],
@@ -29,9 +30,7 @@ let package = Package(
         .target(name: "VinDrBoxes"),
         .target(name: "VinDrAnnotations", dependencies: ["VinDrBoxes"]),
         .target(name: "VinDrLoader", dependencies: ["VinDrDICOM", "VinDrImaging", "VinDrAnnotations", "VinDrBoxes", "CZlib"]),
-        .target(
-            name: "VinDrC", dependencies: ["VinDrDICOM", "VinDrImaging", "VinDrLoader", "VinDrAnnotations", "VinDrBoxes"],
-            exclude: ["exports.map"]),
+        .target(name: "VinDrC", dependencies: ["VinDrDICOM", "VinDrImaging", "VinDrLoader", "VinDrAnnotations", "VinDrBoxes"]),
         .executableTarget(
             name: "vindr",
             dependencies: [

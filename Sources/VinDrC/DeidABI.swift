@@ -1,4 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import VinDrDICOM
 
 // De-identification and screening (PS3.15 Annex E; the VinDr-CXR release). Thread safety: an

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import VinDrDICOM
 import VinDrImaging
 import VinDrLoader
@@ -399,7 +403,7 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
         guard globalMinVotes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "global_min_votes must be at least 1") }
         options.globalMinimumVotes = Int(globalMinVotes)
         if let excluded {
-            options.excludedReaders = Set(String(cString: excluded).split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+            options.excludedReaders = Set(String(cString: excluded).split(separator: ",").map { String($0.filter { !$0.isWhitespace }) })
         }
         let box = SamplesBox()
         do {

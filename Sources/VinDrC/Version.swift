@@ -1,11 +1,19 @@
-// SDK version. scripts/gen_header.py copies these constants into include/vindr.h as
-// VDR_VERSION_MAJOR/MINOR/PATCH and VDR_VERSION_NUMBER (major*10000 + minor*100 + patch);
-// bindings/python/vindr/__init__.py carries the same string (checked by the tests).
-public let VDR_VERSION_MAJOR: Int32 = 0
-public let VDR_VERSION_MINOR: Int32 = 3
-public let VDR_VERSION_PATCH: Int32 = 0
+import VinDrDICOM
 
-/// The library's version as major*10000 + minor*100 + patch.
+/// The library's version as major*10000 + minor*100 + patch (VDR_VERSION_NUMBER of the header
+/// it was built with).
 @c public func vdr_version_number() -> Int32 {
-    VDR_VERSION_MAJOR * 10000 + VDR_VERSION_MINOR * 100 + VDR_VERSION_PATCH
+    Int32(SDKVersion.major * 10000 + SDKVersion.minor * 100 + SDKVersion.patch)
 }
+
+/// The library's version as "major.minor.patch" (static storage, never freed).
+@c public func vdr_version() -> UnsafePointer<CChar> {
+    versionText
+}
+
+private let versionText: UnsafePointer<CChar> = {
+    let text = SDKVersion.string
+    let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: text.utf8.count + 1)
+    buffer.initialize(from: text.utf8CString.map { $0 }, count: text.utf8.count + 1)
+    return UnsafePointer(buffer)
+}()

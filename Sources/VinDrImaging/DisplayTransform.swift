@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import VinDrDICOM
 
 /// The grayscale display pipeline of PS3.3 C.11 as one function of the stored value:

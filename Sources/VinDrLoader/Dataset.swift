@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import VinDrAnnotations
 import VinDrBoxes
 import VinDrDICOM
@@ -113,16 +117,11 @@ public enum Dataset {
 
     /// image id -> path of every .dicom/.dcm file under `root`.
     static func imageFiles(under root: String) throws -> [String: String] {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
-            throw LoaderError("\(root): not a folder")
-        }
+        guard FileSystem.isDirectory(root) == true else { throw LoaderError("\(root): not a folder") }
         var files: [String: String] = [:]
-        let base = URL(fileURLWithPath: root).standardizedFileURL.path
-        for case let rel as String in FileManager.default.enumerator(atPath: base) ?? NSEnumerator()
-        where rel.hasSuffix(".dicom") || rel.hasSuffix(".dcm") {
-            let id = ((rel as NSString).lastPathComponent as NSString).deletingPathExtension
-            files[id] = base + "/" + rel
+        let base = FileSystem.absolute(root)
+        for (path, relative) in try FileSystem.regularFiles(under: base) where relative.hasSuffix(".dicom") || relative.hasSuffix(".dcm") {
+            files[FileSystem.stem(relative)] = path
         }
         return files
     }

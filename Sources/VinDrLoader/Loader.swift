@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import VinDrDICOM
 import VinDrImaging
 
@@ -15,7 +19,7 @@ public final class Loader: @unchecked Sendable {
     public let cacheStatus: String
     let cache: CacheReader?
     /// Batch buffers kept between epochs (prefetch + 1 of them at most).
-    private let poolLock = NSLock()
+    private let poolLock = Lock()
     private var pool: [BatchBuffer] = []
 
     func takeBuffers() -> [BatchBuffer] {
@@ -75,7 +79,7 @@ public final class Loader: @unchecked Sendable {
     public func start(epoch: Int, step: Int = 0) throws -> EpochRun {
         let plan = sampler.batches(epoch: epoch)
         guard step >= 0, step <= plan.count else { throw LoaderError("step \(step) not in 0...\(plan.count)") }
-        return EpochRun(loader: self, epoch: epoch, plan: plan, firstStep: step)
+        return try EpochRun(loader: self, epoch: epoch, plan: plan, firstStep: step)
     }
 }
 
@@ -85,7 +89,7 @@ public final class EpochRun: @unchecked Sendable {
     let loader: Loader
     public let epoch: Int
     let plan: [[Int]]
-    private let lock = NSCondition()
+    private let lock = Condition()
     private var nextToRender: Int
     private var nextToDeliver: Int
     private var ready: [Int: Result<Batch, Error>] = [:]
@@ -93,9 +97,8 @@ public final class EpochRun: @unchecked Sendable {
     private var held: Batch?
     private var cancelled = false
     private var running = 0
-    private var threads: [Thread] = []
 
-    init(loader: Loader, epoch: Int, plan: [[Int]], firstStep: Int) {
+    init(loader: Loader, epoch: Int, plan: [[Int]], firstStep: Int) throws {
         self.loader = loader
         self.epoch = epoch
         self.plan = plan
@@ -104,11 +107,17 @@ public final class EpochRun: @unchecked Sendable {
         free = loader.takeBuffers()
         let workers = min(loader.options.workers, max(plan.count - firstStep, 1))
         running = workers
-        for _ in 0..<workers {
-            let t = Thread { [unowned self] in self.work() }
-            t.stackSize = 1 << 20
-            threads.append(t)
-            t.start()
+        for started in 0..<workers {
+            do {
+                try startThread { [unowned self] in self.work() }
+            } catch {
+                // Fewer workers than asked for still finish the epoch; none at all cannot.
+                lock.lock()
+                running -= workers - started
+                lock.unlock()
+                if started == 0 { throw LoaderError("\(error)") }
+                break
+            }
         }
     }
 

@@ -1,5 +1,10 @@
 import Dispatch
-import Foundation
+import VinDrDICOM
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The batches of one epoch as an AsyncSequence:
 ///
@@ -38,7 +43,7 @@ public struct LoaderBatches: AsyncSequence, Sendable {
         let loader: Loader
         let epoch: Int
         let step: Int
-        private let lock = NSLock()
+        private let lock = Lock()
         private var run: EpochRun?
         private var closed = false
 

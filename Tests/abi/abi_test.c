@@ -1,4 +1,4 @@
-/* C client of libVinDrC through include/vindr.h: opens a DICOM file, reads attributes, decodes,
+/* C client of libvindr through include/vindr.h: opens a DICOM file, reads attributes, decodes,
  * renders with a row stride, maps a box, and checks the error conventions. Prints key=value
  * lines that the Python test compares with pydicom. Exit status 0 only when every check holds. */
 #include <stdio.h>

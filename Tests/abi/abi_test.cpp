@@ -1,4 +1,4 @@
-// C++ client of libVinDrC through include/vindr.h: RAII ownership of the handles, renders a
+// C++ client of libvindr through include/vindr.h: RAII ownership of the handles, renders a
 // float32 image and prints its mean, checks that an error leaves the output handle null.
 #include <cstdio>
 #include <memory>

@@ -67,9 +67,18 @@ def test_cpp_program(tmp_path, corpus):
     assert float(kv["mean"]) == pytest.approx(float(expected.mean()), abs=1e-6)
 
 
-def exported_symbols() -> set[str]:
-    out = subprocess.run(["nm", "-D", "--defined-only", "--extern-only", str(_lib.lib._name)], capture_output=True, text=True, check=True)
-    return {line.split()[-1] for line in out.stdout.splitlines() if line.strip()}
+def exported_symbols() -> dict[str, str]:
+    """name -> symbol version of everything the library defines for others (the version node
+    itself, an absolute symbol, left out)."""
+    out = subprocess.run(["nm", "-D", "--defined-only", "--extern-only", "--with-symbol-versions", str(_lib.lib._name)],
+                         capture_output=True, text=True, check=True)
+    found = {}
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] != "A":
+            name, _, version = parts[2].partition("@")
+            found[name] = version.lstrip("@")
+    return found
 
 
 def header_functions() -> set[str]:
@@ -81,6 +90,9 @@ def test_exports_header_and_python_prototypes_agree():
     assert exported, "no exported symbols"
     non_vdr = sorted(s for s in exported if not s.startswith("vdr_"))
     assert not non_vdr, f"symbols other than vdr_* leave the library: {non_vdr[:10]}"
+    major = re.search(r"#define VDR_VERSION_MAJOR (\d+)", HEADER.read_text()).group(1)
+    assert set(exported.values()) == {f"VINDR_{major}"}, "every export carries the ABI's symbol version"
+    exported = set(exported)
     declared = header_functions()
     assert exported == declared, (sorted(exported - declared), sorted(declared - exported))
     assert set(_lib.PROTOTYPES) == declared, (sorted(declared - set(_lib.PROTOTYPES)), sorted(set(_lib.PROTOTYPES) - declared))
@@ -93,5 +105,13 @@ def test_header_is_generated_from_the_sources():
 def test_versions_agree():
     text = HEADER.read_text()
     major, minor, patch = (int(re.search(rf"#define VDR_VERSION_{k} (\d+)", text).group(1)) for k in ("MAJOR", "MINOR", "PATCH"))
+    text_version = f"{major}.{minor}.{patch}"
     assert vindr.version_number() == major * 10000 + minor * 100 + patch
-    assert vindr.__version__ == f"{major}.{minor}.{patch}"
+    assert vindr.__version__ == text_version == re.search(r'#define VDR_VERSION_STRING "(.*)"', text).group(1)
+    assert subprocess.run(["python3", str(ROOT / "scripts" / "gen_header.py"), "--print-version"], capture_output=True,
+                          text=True, check=True).stdout.strip() == text_version
+    cli = ROOT / ".build" / "release" / "vindr"
+    assert subprocess.run([str(cli), "--version"], capture_output=True, text=True, check=True).stdout.strip() == text_version
+    assert re.search(r"^## (\S+)", (ROOT / "CHANGELOG.md").read_text(), re.M).group(1) == text_version
+    soname = subprocess.run(["readelf", "-d", str(_lib.lib._name)], capture_output=True, text=True, check=True).stdout
+    assert f"Library soname: [libvindr.so.{major}]" in soname

@@ -1,5 +1,15 @@
 import CGDCM
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// How `Deidentifier` runs: the profile, the UID secret, screening, outputs and reports.
 public struct DeidentificationOptions: Sendable {
@@ -65,24 +75,13 @@ public enum Deidentifier {
     /// (created if missing). Per-file failures are recorded, not thrown; throws when the input is
     /// missing or the output directory cannot be created or written.
     public static func run(input: String, output: String, options: DeidentificationOptions) throws -> DeidentificationSummary {
-        let fm = FileManager.default
-        var isDir: ObjCBool = false
-        guard fm.fileExists(atPath: input, isDirectory: &isDir) else { throw DICOMError(.io, input, "no such file or directory") }
-        let inputs: [(path: String, relative: String)]
-        if isDir.boolValue {
-            inputs = try walk(input, excluding: output)
-        } else {
-            inputs = [(input, (input as NSString).lastPathComponent)]
-        }
-        do {
-            try fm.createDirectory(atPath: output, withIntermediateDirectories: true)
-        } catch {
-            throw DICOMError(.io, output, "cannot create output directory")
-        }
+        guard let isDir = FileSystem.isDirectory(input) else { throw DICOMError(.io, input, "no such file or directory") }
+        let inputs = isDir ? try FileSystem.regularFiles(under: input, excluding: output) : [(input, FileSystem.lastComponent(input))]
+        try FileSystem.createDirectories(output)
         guard access(output, W_OK | X_OK) == 0 else { throw DICOMError(.io, output, "output directory is not writable") }
 
         var records = [DeidentificationRecord?](repeating: nil, count: inputs.count)
-        let lock = NSLock()
+        let lock = Lock()
         var next = 0, done = 0
         var claimed: [String: String] = [:]  // output path -> the input writing it
         // Two inputs with the same SOP Instance UID would share a vindr output name: the first
@@ -95,7 +94,7 @@ public enum Deidentifier {
             return nil
         }
         let showProgress = options.progress && isatty(STDERR_FILENO) == 1
-        let workers = max(1, min(options.threads > 0 ? options.threads : ProcessInfo.processInfo.activeProcessorCount, inputs.count))
+        let workers = max(1, min(options.threads > 0 ? options.threads : Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), inputs.count))
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             while true {
                 lock.lock()
@@ -107,25 +106,20 @@ public enum Deidentifier {
                 lock.lock()
                 records[i] = record
                 done += 1
-                if showProgress { FileHandle.standardError.write(Data(progressLine(done, of: inputs.count).utf8)) }
+                if showProgress { fputs(progressLine(done, of: inputs.count), stderr) }
                 lock.unlock()
             }
         }
-        if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+        if showProgress { fputs("\n", stderr) }
         let summary = DeidentificationSummary(profile: options.profile.name, records: records.compactMap { $0 })
-        if let path = options.reportCSV { try writeAtomically(Data(csvReport(summary).utf8), to: path) }
+        if let path = options.reportCSV { try FileSystem.writeAtomically(csvReport(summary).utf8, to: path) }
         if let path = options.reportJSON {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try writeAtomically(try encoder.encode(summary), to: path)
+            try FileSystem.writeAtomically(try encoder.encode(summary), to: path)
         }
-        if let path = options.mappingCSV { try writeAtomically(Data(mappingCSV(summary).utf8), to: path) }
+        if let path = options.mappingCSV { try FileSystem.writeAtomically(mappingCSV(summary).utf8, to: path) }
         return summary
-    }
-
-    /// The absolute path with symbolic links resolved (for comparing outputs with inputs).
-    static func canonical(_ path: String) -> String {
-        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
     }
 
     /// `\r[#####.....] done/total files`, a progress bar for a terminal.
@@ -133,22 +127,6 @@ public enum Deidentifier {
         let width = 30
         let filled = total > 0 ? done * width / total : width
         return "\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] \(done)/\(total) files"
-    }
-
-    /// Regular files under `root` (sorted), skipping the output directory and hidden files.
-    static func walk(_ root: String, excluding output: String) throws -> [(path: String, relative: String)] {
-        let rootURL = URL(fileURLWithPath: root).standardizedFileURL
-        let outputPath = URL(fileURLWithPath: output).standardizedFileURL.path
-        guard let e = FileManager.default.enumerator(atPath: rootURL.path) else { throw DICOMError(.io, root, "cannot list directory") }
-        var found: [(String, String)] = []
-        while let rel = e.nextObject() as? String {
-            let full = rootURL.appendingPathComponent(rel).path
-            if full == outputPath { e.skipDescendants(); continue }
-            if (rel as NSString).lastPathComponent.hasPrefix(".") { continue }
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue { found.append((full, rel)) }
-        }
-        return found.sorted { $0.1 < $1.1 }
     }
 
     /// De-identifies one file; never throws (failures become the record's `error`).
@@ -173,7 +151,7 @@ public enum Deidentifier {
             let (target, originalUID, newID) = try apply(options.profile, to: edit, relative: relative, output: output, salt: options.salt)
             record.newID = newID
             record.originalUID = originalUID
-            guard canonical(target) != canonical(path) else {
+            guard FileSystem.canonical(target) != FileSystem.canonical(path) else {
                 throw DICOMError(.argument, path, "the output \(target) would overwrite the input")
             }
             if let owner = claim(target, path) {
@@ -222,11 +200,11 @@ public enum Deidentifier {
         case .vindrImageID:
             let id = MD5.hex(original)
             try edit.set(0x0002_0003, "UI", id)
-            return ((output as NSString).appendingPathComponent(id + ".dicom"), original, id)
+            return (FileSystem.joined(output, id + ".dicom"), original, id)
         case .mirror:
             let uid = derivedUID(original, salt: salt)
             try edit.set(0x0002_0003, "UI", uid)
-            return ((output as NSString).appendingPathComponent(relative), original, uid)
+            return (FileSystem.joined(output, relative), original, uid)
         }
     }
 
@@ -238,7 +216,7 @@ public enum Deidentifier {
     static func csvField(_ s: String?) -> String {
         guard let s else { return "" }
         return s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-            ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+            ? "\"" + s.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\"" : s
     }
 
     /// One row per input: input,status,output,new_id,screening,error,burned_in_annotation.
@@ -259,21 +237,4 @@ public enum Deidentifier {
         }
         return out
     }
-}
-
-/// Writes `data` to `path` through a temporary file in the same directory and a rename.
-func writeAtomically(_ data: Data, to path: String) throws {
-    let tmp = temporaryPath(for: path)
-    guard FileManager.default.createFile(atPath: tmp, contents: data) else { throw DICOMError(.io, path, "cannot write") }
-    guard rename(tmp, path) == 0 else {
-        unlink(tmp)
-        throw DICOMError(.io, path, "cannot rename into place: \(String(cString: strerror(errno)))")
-    }
-}
-
-/// A hidden sibling of `path` unique to this process and call.
-func temporaryPath(for path: String) -> String {
-    let dir = (path as NSString).deletingLastPathComponent
-    let name = (path as NSString).lastPathComponent
-    return (dir.isEmpty ? "." : dir) + "/.\(name).\(getpid()).\(UUID().uuidString).tmp"
 }

@@ -1,5 +1,9 @@
 import CGDCM
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A parsed DICOM file whose top-level attributes can be removed or replaced, then written
 /// (the shim's cgdcm_edit). Errors name the file and the tag.
@@ -59,13 +63,8 @@ final class EditableDataSet {
 
     /// Writes the file to a temporary sibling of `path`, then renames it into place.
     func writeAtomically(to path: String) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        } catch {
-            throw DICOMError(.io, source, "cannot create output directory \(dir)")
-        }
-        let tmp = temporaryPath(for: path)
+        try FileSystem.createDirectories(FileSystem.parent(path))
+        let tmp = FileSystem.temporaryPath(for: path)
         guard cgdcm_edit_write(handle, tmp) == CGDCM_OK else {
             let message = shimMessage()
             unlink(tmp)
@@ -80,7 +79,7 @@ final class EditableDataSet {
 
     private func check(_ rc: Int32, _ tag: DICOMTag?) throws {
         guard rc == CGDCM_OK else {
-            let at = tag.map { String(format: "(%04X,%04X): ", $0 >> 16, $0 & 0xFFFF) } ?? ""
+            let at = tag.map { "\(tagText(UInt16($0 >> 16), UInt16($0 & 0xFFFF))): " } ?? ""
             throw DICOMError(rc == CGDCM_ERR_IO ? .io : .format, source, at + shimMessage())
         }
     }

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// MD5 (RFC 1321). Used for the VinDr-CXR image id (MD5 hex of the SOP Instance UID, as the
 /// released dataset was named) and to derive replacement UIDs; not for security.

@@ -1,5 +1,10 @@
 import CZlib
-import Foundation
+import VinDrDICOM
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// An image that cannot be encoded or written.
 public struct EncodingError: Error, CustomStringConvertible, Equatable {
@@ -54,10 +59,9 @@ public enum PNGWriter {
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so that a
 /// reader never sees a partial file.
 public func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-    let url = URL(fileURLWithPath: path)
     do {
-        try Data(bytes).write(to: url, options: .atomic)
-    } catch {
-        throw EncodingError("\(path): cannot write (\(error.localizedDescription))")
+        try FileSystem.writeAtomically(bytes, to: path)
+    } catch let e as DICOMError {
+        throw EncodingError(e.description)
     }
 }

@@ -1,6 +1,10 @@
 import Dispatch
 import CZlib
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import VinDrDICOM
 import VinDrImaging
 
@@ -22,12 +26,9 @@ public enum CacheBuilder {
         guard (1...100).contains(settings.quality) || settings.format == "raw" else { throw LoaderError("JPEG quality \(settings.quality) not in 1...100") }
         guard settings.window == "dicom" || settings.window == "auto" else { throw LoaderError("cache window must be 'dicom' or 'auto'") }
         guard workers >= 1, workers <= 256 else { throw LoaderError("workers \(workers) not in 1...256") }
-        let fm = FileManager.default
-        do { try fm.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-            throw LoaderError("\(directory): cannot create the cache directory (\(error.localizedDescription))")
-        }
+        do { try FileSystem.createDirectories(directory) } catch { throw LoaderError("cannot create the cache directory: \(error)") }
         var index = CacheIndex(settings: settings, entries: [])
-        if fm.fileExists(atPath: URL(fileURLWithPath: directory).appendingPathComponent(CacheIndex.fileName).path) {
+        if FileSystem.isDirectory(FileSystem.joined(directory, CacheIndex.fileName)) != nil {
             let old = try CacheIndex.load(directory)
             if let why = old.settings.mismatch(with: settings) ?? (old.settings.format != settings.format || old.settings.quality != settings.quality
                 ? "cache built as \(old.settings.format) q\(old.settings.quality)" : nil) {
@@ -41,7 +42,7 @@ public enum CacheBuilder {
         var todo: [LoaderSample] = []
         var entries: [CacheEntry] = []
         for s in samples {
-            if let e = keep[s.imageID], let st = stat(s.path), st.0 == e.sourceSize, st.1 == e.sourceModified, e.source == s.path {
+            if let e = keep[s.imageID], let st = FileSystem.sizeAndModified(s.path), st.size == e.sourceSize, st.modified == e.sourceModified, e.source == s.path {
                 entries.append(e)
                 report.reused += 1
             } else {
@@ -50,11 +51,10 @@ public enum CacheBuilder {
         }
         index.entries = entries
         let shard = (index.entries.map(\.shard).max() ?? -1) + 1
-        let shardPath = URL(fileURLWithPath: directory).appendingPathComponent(CacheIndex.shardName(shard)).path
-        guard fm.createFile(atPath: shardPath, contents: nil), let handle = FileHandle(forWritingAtPath: shardPath) else {
-            throw LoaderError("\(shardPath): cannot create the cache shard")
-        }
-        defer { try? handle.close() }
+        let shardPath = FileSystem.joined(directory, CacheIndex.shardName(shard))
+        let fd = open(shardPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw LoaderError("\(shardPath): cannot create the cache shard: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
         var offset: Int64 = 0
         let total = samples.count
         progress(report.reused, total)
@@ -81,7 +81,7 @@ public enum CacheBuilder {
                     var entry = entryValue
                     entry.shard = shard
                     entry.offset = offset
-                    do { try handle.write(contentsOf: bytes) } catch { throw LoaderError("\(shardPath): write failed (\(error.localizedDescription))") }
+                    do { try bytes.withUnsafeBytes { try FileSystem.writeAll(fd, $0, path: shardPath) } } catch { throw LoaderError("\(error)") }
                     offset += Int64(bytes.count)
                     index.entries.append(entry)
                     report.rendered += 1
@@ -91,19 +91,13 @@ public enum CacheBuilder {
                     report.failures.append((s.imageID, "not rendered"))
                 }
             }
-            try handle.synchronize()
+            guard fsync(fd) == 0 else { throw LoaderError("\(shardPath): fsync failed: \(String(cString: strerror(errno)))") }
             try index.save(directory)
             start += chunk
             progress(report.reused + report.rendered + report.failures.count, total)
         }
         try index.save(directory)
         return report
-    }
-
-    static func stat(_ path: String) -> (Int64, Double)? {
-        guard let a = try? FileManager.default.attributesOfItem(atPath: path),
-              let size = (a[.size] as? NSNumber)?.int64Value, let date = a[.modificationDate] as? Date else { return nil }
-        return (size, date.timeIntervalSince1970)
     }
 
     static func renderOne(_ s: LoaderSample, settings: CacheSettings, workspace: RenderWorkspace, codec: GrayJPEG?) throws -> (CacheEntry, [UInt8]) {
@@ -120,9 +114,9 @@ public enum CacheBuilder {
             guard let codec else { throw LoaderError("cannot initialise TurboJPEG") }
             bytes = try pixels.withUnsafeBytes { try codec.encode($0.baseAddress!, width: settings.width, height: settings.height, quality: settings.quality) }
         }
-        let st = stat(s.path) ?? (0, 0)
+        let st = FileSystem.sizeAndModified(s.path) ?? (0, 0)
         let crc = bytes.withUnsafeBytes { crc32Checksum($0) }
-        let entry = CacheEntry(imageID: s.imageID, source: s.path, sourceSize: st.0, sourceModified: st.1, shard: 0, offset: 0,
+        let entry = CacheEntry(imageID: s.imageID, source: s.path, sourceSize: st.size, sourceModified: st.modified, shard: 0, offset: 0,
                                length: bytes.count, crc32: crc, transform: [g.scaleX, g.scaleY, g.offsetX, g.offsetY],
                                sourceWidth: g.sourceWidth, sourceHeight: g.sourceHeight)
         return (entry, bytes)

@@ -1,5 +1,14 @@
 import CZlib
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import VinDrDICOM
 import VinDrImaging
 
@@ -77,26 +86,30 @@ public struct CacheIndex: Codable, Sendable {
     public var entries: [CacheEntry]
 
     public static func load(_ directory: String) throws -> CacheIndex {
-        let url = URL(fileURLWithPath: directory).appendingPathComponent(fileName)
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw LoaderError("\(url.path): cannot read the cache index (\(error.localizedDescription))") }
-        do { return try JSONDecoder().decode(CacheIndex.self, from: data) } catch { throw LoaderError("\(url.path): malformed cache index (\(error))") }
+        let path = FileSystem.joined(directory, fileName)
+        let bytes: [UInt8]
+        do { bytes = try FileSystem.readAll(path) } catch { throw LoaderError("\(path): cannot read the cache index (\(error))") }
+        do { return try JSONDecoder().decode(CacheIndex.self, from: Data(bytes)) } catch { throw LoaderError("\(path): malformed cache index (\(error))") }
     }
 
     func save(_ directory: String) throws {
-        let url = URL(fileURLWithPath: directory).appendingPathComponent(Self.fileName)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        try encoder.encode(self).write(to: url, options: .atomic)
+        do { try FileSystem.writeAtomically(try encoder.encode(self), to: FileSystem.joined(directory, Self.fileName)) } catch let e as DICOMError {
+            throw LoaderError(e.description)
+        }
     }
 
-    static func shardName(_ n: Int) -> String { String(format: "shard-%05d.bin", n) }
+    static func shardName(_ n: Int) -> String {
+        let digits = String(n)
+        return "shard-" + String(repeating: "0", count: max(0, 5 - digits.count)) + digits + ".bin"
+    }
 }
 
 /// Reads cached images (shards mapped read-only; entries looked up by image id).
 final class CacheReader: @unchecked Sendable {
     let index: CacheIndex
-    private let shards: [Data]
+    private let shards: [MappedFile]
     private let byID: [String: Int]
 
     init(directory: String) throws {
@@ -113,10 +126,8 @@ final class CacheReader: @unchecked Sendable {
         }
         let count = (index.entries.map(\.shard).max() ?? -1) + 1
         shards = try (0..<count).map { n in
-            let path = URL(fileURLWithPath: directory).appendingPathComponent(CacheIndex.shardName(n)).path
-            do { return try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-                throw LoaderError("\(path): cannot map cache shard (\(error.localizedDescription))")
-            }
+            let path = FileSystem.joined(directory, CacheIndex.shardName(n))
+            do { return try MappedFile(path) } catch { throw LoaderError("cannot map cache shard: \(error)") }
         }
         var m: [String: Int] = [:]
         for (i, e) in index.entries.enumerated() { m[e.imageID] = i }
@@ -128,20 +139,19 @@ final class CacheReader: @unchecked Sendable {
     /// Decodes the cached image into `slot` (height x width uint8), verifying its checksum.
     func read(_ e: CacheEntry, into slot: UnsafeMutableRawPointer, codec: GrayJPEG?) throws {
         let s = index.settings
-        guard e.shard < shards.count, e.offset >= 0, e.offset <= Int64(shards[e.shard].count),
-              e.length <= shards[e.shard].count - Int(e.offset) else {
+        guard e.shard < shards.count, e.offset >= 0, e.offset <= Int64(shards[e.shard].bytes.count),
+              e.length <= shards[e.shard].bytes.count - Int(e.offset) else {
             throw LoaderError("cache entry of \(e.imageID) points outside shard \(e.shard)")
         }
-        try shards[e.shard].withUnsafeBytes { raw in
-            let bytes = UnsafeRawBufferPointer(rebasing: raw[Int(e.offset)..<(Int(e.offset) + e.length)])
-            guard crc32Checksum(bytes) == e.crc32 else { throw LoaderError("cache entry of \(e.imageID) fails its CRC-32 check") }
-            if s.format == "raw" {
-                guard e.length == s.height * s.width else { throw LoaderError("cache entry of \(e.imageID) has \(e.length) bytes") }
-                slot.copyMemory(from: bytes.baseAddress!, byteCount: e.length)
-            } else {
-                guard let codec else { throw LoaderError("no JPEG decoder") }
-                try codec.decode(bytes, width: s.width, height: s.height, into: slot)
-            }
+        let shard = shards[e.shard]
+        let bytes = UnsafeRawBufferPointer(rebasing: shard.bytes[Int(e.offset)..<(Int(e.offset) + e.length)])
+        guard crc32Checksum(bytes) == e.crc32 else { throw LoaderError("cache entry of \(e.imageID) fails its CRC-32 check") }
+        if s.format == "raw" {
+            guard e.length == s.height * s.width else { throw LoaderError("cache entry of \(e.imageID) has \(e.length) bytes") }
+            slot.copyMemory(from: bytes.baseAddress!, byteCount: e.length)
+        } else {
+            guard let codec else { throw LoaderError("no JPEG decoder") }
+            try codec.decode(bytes, width: s.width, height: s.height, into: slot)
         }
     }
 }

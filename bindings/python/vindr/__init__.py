@@ -1,12 +1,13 @@
 """VinDr SDK: read, window and resize VinDr-CXR chest X-ray DICOMs, and work with their labels.
 
-All logic lives in the native library (libVinDrC.so); this package is a thin ctypes + numpy layer.
+All logic lives in the native library (libvindr.so); this package is a thin ctypes + numpy layer.
 """
 from . import _lib
 from .errors import (BufferTooSmallError, CSVFormatError, DecodeError, FormatError, InternalError,
                      InvalidArgumentError, NoPixelDataError, UnsupportedError, VinDrError, VinDrIOError)
 
-__version__ = "0.3.0"
+__version__: str = _lib.version().decode()
+"""The native library's version, "major.minor.patch" (the package is versioned with it)."""
 
 
 def version_number() -> int:

@@ -1,10 +1,11 @@
-"""Loading libVinDrC.so and declaring the C prototypes (ctypes).
+"""Loading the native library and declaring the C prototypes (ctypes).
 
 Every C function the package calls is declared once with `prototype()`, which also records it in
 `PROTOTYPES`; a test checks that table against the header and the library's exports.
 
-The library is looked up in this order: the VINDR_LIBRARY environment variable, next to this
-package, then the checkout's .build/release/ when running from source.
+The library is looked up in this order: the VINDR_LIBRARY environment variable, libvindr.so.<major>
+next to this package (an installed wheel), then the checkout's .build/release/ (made by
+scripts/build) when running from source.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pathlib
 
 from .errors import raise_for_status
 
-LIBRARY_NAME = "libVinDrC.so"
+LIBRARY_GLOB = "libvindr.so.*"
 PROTOTYPES: dict[str, tuple[object, tuple[object, ...]]] = {}
 
 
@@ -24,10 +25,10 @@ def _candidates() -> list[pathlib.Path]:
     env = os.environ.get("VINDR_LIBRARY")
     if env:
         found.append(pathlib.Path(env))
-    found.append(here / LIBRARY_NAME)
+    found.extend(sorted(here.glob(LIBRARY_GLOB)))
     for parent in here.parents:
         if (parent / "Package.swift").exists():
-            found.append(parent / ".build" / "release" / LIBRARY_NAME)
+            found.append(parent / ".build" / "release" / "libVinDrC.so")
             break
     return found
 
@@ -38,7 +39,8 @@ def _load() -> ctypes.CDLL:
         if path.exists():
             return ctypes.CDLL(str(path))
         tried.append(str(path))
-    raise OSError(f"{LIBRARY_NAME} not found (set VINDR_LIBRARY); looked in: " + ", ".join(tried))
+    raise OSError("the vindr native library (libvindr.so.<major>) was not found (set VINDR_LIBRARY); looked in: "
+                  + ", ".join(tried))
 
 
 lib = _load()
@@ -62,3 +64,4 @@ def check(status: int) -> None:
 _last_error = prototype("vdr_last_error", ctypes.c_char_p)
 status_string = prototype("vdr_status_string", ctypes.c_char_p, ctypes.c_int32)
 version_number = prototype("vdr_version_number", ctypes.c_int32)
+version = prototype("vdr_version", ctypes.c_char_p)

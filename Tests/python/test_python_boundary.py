@@ -26,6 +26,14 @@ def dicom(tmp_path_factory) -> pathlib.Path:
     return corpus.write_variant(v, tmp_path_factory.mktemp("boundary"))["explicit"]
 
 
+@pytest.fixture(scope="module")
+def csv(tmp_path_factory) -> pathlib.Path:
+    p = tmp_path_factory.mktemp("csv") / "annotations.csv"
+    p.write_text("image_id,rad_id,class_name,x_min,y_min,x_max,y_max\n"
+                 "a,R1,Nodule/Mass,1,2,3,4\na,R2,Nodule/Mass,1,2,3,4\nb,R1,No finding,,,,\n")
+    return p
+
+
 def run_child(code: str, dicom: pathlib.Path) -> str:
     """Runs `code` in a fresh interpreter (with `im` the opened test file) and returns its output;
     fails unless the child exits 0, so a crash of the child cannot take pytest down."""
@@ -136,6 +144,71 @@ def test_render_accepts_numpy_integers_and_bools(dicom):
     assert im.render(size=np.uint64(32)).shape == (32, 24)
 
 
+def test_annotation_integers_are_range_checked(csv):
+    ann = vindr.Annotations(csv)
+    with pytest.raises(vindr.InvalidArgumentError, match="min_votes"):
+        ann.labels(min_votes=2**32 + 1)  # before: 1, the union
+    with pytest.raises(vindr.InvalidArgumentError, match="min_votes"):
+        ann.statistics(min_votes=2**32 + 2)
+    with pytest.raises(vindr.InvalidArgumentError, match="width"):
+        ann.set_image_size("a", 2**32 + 10, 5)  # before: 10
+    with pytest.raises(vindr.InvalidArgumentError, match="height"):
+        ann.set_image_size("a", 10, 5.5)
+    assert ann.labels(min_votes=np.int64(2)).sum() == 1  # the nodule two readers gave
+    assert ann.labels(min_votes=True).sum() == 2  # and the "No finding" of one
+
+
+def test_average_precision_counts_are_range_checked():
+    boxes = np.array([[0, 0, 10, 10]], float)
+    args = (boxes, [0], [0], boxes, [1.0], [0], [0])
+    with pytest.raises(vindr.InvalidArgumentError, match="num_images"):
+        vindr.average_precision(*args, num_images=2**64 + 1)  # before: 1 image
+    with pytest.raises(vindr.InvalidArgumentError, match="num_classes"):
+        vindr.average_precision(*args, num_classes=-1)
+    assert vindr.average_precision(*args, num_images=np.uint8(1), num_classes=np.int16(1))[0] == 1.0
+
+
+def test_average_precision_labels_must_be_finite():
+    boxes = np.array([[0, 0, 10, 10]], float)
+    with pytest.raises(vindr.InvalidArgumentError, match="gt_labels"):
+        vindr.average_precision(boxes, [np.nan], [0], boxes, [1.0], [0], [0])
+    with pytest.raises(vindr.InvalidArgumentError, match="det_images"):
+        vindr.average_precision(boxes, [0], [0], boxes, [1.0], [0], [2.0**64])
+
+
+def test_loader_integers_are_range_checked(dicom, tmp_path):
+    samples = [vindr.Sample("a", str(dicom))]
+    with pytest.raises(vindr.InvalidArgumentError, match="seed"):
+        vindr.Loader(samples, 32, seed=2**53 + 1)  # before: seed 2**53
+    with pytest.raises(vindr.InvalidArgumentError, match="batch_size"):
+        vindr.Loader(samples, 32, batch_size=2.5)
+    with pytest.raises(vindr.InvalidArgumentError, match="batch_size"):
+        vindr.Loader(samples, 32, batch_size=10**6)  # in range for the call, not for the option
+    with pytest.raises(vindr.InvalidArgumentError, match="width"):
+        vindr.Loader(samples, (32, 2**60))
+    with pytest.raises(vindr.InvalidArgumentError, match="quality"):
+        vindr.build_cache(samples, tmp_path / "cache", 32, quality=2**32 + 90)  # before: 90
+    loader = vindr.Loader(samples, 32, batch_size=np.int64(1), workers=np.int32(1), seed=True)
+    loader.epoch = 2**64  # before: epoch 0
+    with pytest.raises(vindr.InvalidArgumentError, match="epoch"):
+        next(iter(loader))
+    loader.epoch = np.int64(1)
+    batches = iter(loader)
+    assert next(batches).images.shape == (1, 1, 32, 32)
+    batches.close()
+    loader.close()
+    assert not (tmp_path / "cache").exists()
+
+
+def test_deid_integers_are_range_checked(dicom, tmp_path):
+    with pytest.raises(vindr.InvalidArgumentError, match="min_age"):
+        vindr.deidentify(dicom, tmp_path / "out", min_age=2**64 + 18)  # before: 18
+    with pytest.raises(vindr.InvalidArgumentError, match="min_size"):
+        vindr.deidentify(dicom, tmp_path / "out", min_size=(1.5, 2))
+    assert not (tmp_path / "out").exists()
+    assert vindr.deidentify(dicom, tmp_path / "out", min_size=np.int64(16)).written == 1
+
+
 # -- strings -------------------------------------------------------------------------------
 
 def test_nul_in_dicom_path_does_not_open_the_prefix(dicom):
@@ -143,3 +216,34 @@ def test_nul_in_dicom_path_does_not_open_the_prefix(dicom):
         vindr.read_dicom(str(dicom) + "\x00.junk")  # before: opened `dicom`
     with pytest.raises(vindr.InvalidArgumentError, match="NUL"):
         vindr.read_dicom(pathlib.Path(str(dicom) + "\x00"))
+
+
+NUL_CASES = [
+    (lambda d, c, t: vindr.Annotations(str(c) + "\x00x"), "path"),
+    (lambda d, c, t: vindr.Annotations(c).add(str(c) + "\x00"), "path"),
+    (lambda d, c, t: vindr.Annotations(c).join_image_sizes(str(t) + "\x00"), "root"),
+    (lambda d, c, t: vindr.Annotations(c).set_image_size("a\x00b", 10, 10), "image_id"),
+    (lambda d, c, t: vindr.Annotations(c).labels(reader="R1\x00"), "reader"),
+    (lambda d, c, t: vindr.Annotations(c).labels(exclude=["R2\x00"]), "exclude"),
+    (lambda d, c, t: vindr.Annotations(c).targets(reader="R1\x00"), "reader"),
+    (lambda d, c, t: vindr.label("Cardiomegaly\x00junk"), "name"),
+    (lambda d, c, t: vindr.evaluate(str(c) + "\x00", c), "gt"),
+    (lambda d, c, t: vindr.evaluate(c, c, gt_readers="R1\x00"), "gt_readers"),
+    (lambda d, c, t: vindr.deidentify(str(d) + "\x00", t / "o"), "input"),
+    (lambda d, c, t: vindr.deidentify(d, str(t / "o") + "\x00"), "output"),
+    (lambda d, c, t: vindr.deidentify(d, t / "o", salt="s\x00alt"), "salt"),
+    (lambda d, c, t: vindr.deidentify(d, t / "o", report_csv=str(t / "r.csv") + "\x00"), "report_csv"),
+    (lambda d, c, t: vindr.Loader([vindr.Sample("a", str(d) + "\x00")], 32), "path"),
+    (lambda d, c, t: vindr.Loader([vindr.Sample("a\x00", d)], 32), "image_id"),
+    (lambda d, c, t: vindr.Loader([vindr.Sample("a", d)], 32, cache=str(t) + "\x00"), "cache"),
+    (lambda d, c, t: vindr.build_cache([vindr.Sample("a", d)], str(t / "c") + "\x00", 32), "directory"),
+    (lambda d, c, t: vindr.Dataset(str(t) + "\x00", c), "root"),
+    (lambda d, c, t: vindr.Dataset(t, c, policy="reader", reader="R1\x00"), "reader"),
+]
+
+
+@pytest.mark.parametrize("call, name", NUL_CASES, ids=[name for _, name in NUL_CASES])
+def test_nul_in_strings_is_rejected(dicom, csv, tmp_path, call, name):
+    with pytest.raises(vindr.InvalidArgumentError, match=f"{name}.*NUL"):
+        call(dicom, csv, tmp_path)
+    assert not (tmp_path / "o").exists() and not (tmp_path / "c").exists()

@@ -44,6 +44,21 @@ def c_str(name: str, value) -> bytes:
     return b
 
 
+def c_int64_array(name: str, value) -> np.ndarray:
+    """`value` as a C-contiguous int64 array. Floats are truncated toward zero as int() does;
+    NaN, infinities and values outside int64 (which a cast makes -2**63) are rejected."""
+    a = np.asarray(value)
+    if a.dtype == np.int64:
+        return np.ascontiguousarray(a)
+    with np.errstate(invalid="ignore"):
+        out = np.ascontiguousarray(a, dtype=np.int64)
+    if a.dtype.kind in "fu":
+        bad = out != (np.trunc(a) if a.dtype.kind == "f" else a)
+        if bad.any():
+            raise InvalidArgumentError(f"{name} must be finite and within int64, got {a[bad].flat[0]!r}")
+    return out
+
+
 def c_out(name: str, value, shape: tuple[int, int], dtype) -> int:
     """Checks that `value` is a numpy array C may write `shape` rows of `dtype` into: writable,
     aligned, columns adjacent and rows apart by at least a row (C-contiguous or a view of whole

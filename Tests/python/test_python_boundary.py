@@ -247,3 +247,34 @@ def test_nul_in_strings_is_rejected(dicom, csv, tmp_path, call, name):
     with pytest.raises(vindr.InvalidArgumentError, match=f"{name}.*NUL"):
         call(dicom, csv, tmp_path)
     assert not (tmp_path / "o").exists() and not (tmp_path / "c").exists()
+
+
+# -- box labels ------------------------------------------------------------------------------
+
+BOXES = [np.array([[0.1, 0.1, 0.5, 0.5], [0.2, 0.2, 0.6, 0.6]])]
+SCORES = [np.array([0.9, 0.8])]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e30])
+def test_wbf_rejects_labels_without_an_int64_value(bad):
+    # Before: the label came back as -9.2e18.
+    with pytest.raises(vindr.InvalidArgumentError, match="labels"):
+        vindr.weighted_boxes_fusion(BOXES, SCORES, [np.array([bad, 1.0])])
+    with pytest.raises(vindr.InvalidArgumentError, match="labels"):
+        vindr.weighted_boxes_fusion(BOXES, SCORES, [[bad, 1.0]])  # the per-model path
+
+
+@pytest.mark.parametrize("fn", [vindr.nms, vindr.soft_nms])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nms_rejects_non_finite_labels(fn, bad):
+    with pytest.raises(vindr.InvalidArgumentError, match="labels"):
+        fn(BOXES, SCORES, [np.array([bad, 1.0])])
+
+
+def test_wbf_truncates_fractional_labels_as_ensemble_boxes_does():
+    ensemble_boxes = pytest.importorskip("ensemble_boxes")
+    labels = [np.array([1.7, -0.5])]
+    got = vindr.weighted_boxes_fusion(BOXES, SCORES, labels)
+    want = ensemble_boxes.weighted_boxes_fusion(BOXES, SCORES, labels)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w)

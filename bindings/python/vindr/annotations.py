@@ -19,6 +19,7 @@ from typing import Iterable
 import numpy as np
 
 from . import _lib
+from ._checks import c_int, c_str
 from .errors import InvalidArgumentError
 
 _vp = ctypes.c_void_p
@@ -92,7 +93,7 @@ KAGGLE_CLASSES: tuple[Label, ...] = tuple(sorted((l for l in LABELS if l.kaggle_
 def label(name: str) -> Label:
     """The label spelled `name`: exact, an alias ("Other disease") or another letter case."""
     idx = ctypes.c_int32()
-    _lib.check(_label_lookup(name.encode(), ctypes.byref(idx)))
+    _lib.check(_label_lookup(c_str("name", name), ctypes.byref(idx)))
     return LABELS[idx.value]
 
 
@@ -113,8 +114,8 @@ def _owned_json(call, *args) -> dict:
         _string_free(out)
 
 
-def _opt(s: str | None) -> bytes | None:
-    return None if s is None else s.encode()
+def _opt(name: str, s: str | None) -> bytes | None:
+    return None if s is None else c_str(name, s)
 
 
 class Annotations:
@@ -130,7 +131,7 @@ class Annotations:
         self._ids = None
         self.layouts: list[str] = []
         layout = ctypes.c_int32()
-        _lib.check(_open(os.fsencode(paths[0]), ctypes.byref(self._h), ctypes.byref(layout)))
+        _lib.check(_open(c_str("path", paths[0]), ctypes.byref(self._h), ctypes.byref(layout)))
         self.layouts.append(LAYOUTS[layout.value])
         for p in paths[1:]:
             self.add(p)
@@ -148,7 +149,7 @@ class Annotations:
     def add(self, path: str | os.PathLike) -> str:
         """Adds another CSV (layout detected from its header) and returns its layout name."""
         layout = ctypes.c_int32()
-        _lib.check(_add(self._handle, os.fsencode(path), ctypes.byref(layout)))
+        _lib.check(_add(self._handle, c_str("path", path), ctypes.byref(layout)))
         self.layouts.append(LAYOUTS[layout.value])
         self._ids = None
         return self.layouts[-1]
@@ -199,13 +200,14 @@ class Annotations:
 
     def set_image_size(self, image_id: str, width: int, height: int) -> None:
         """Records an image's pixel size (enables out-of-image QC)."""
-        _lib.check(_set_size(self._handle, image_id.encode(), int(width), int(height)))
+        _lib.check(_set_size(self._handle, c_str("image_id", image_id), c_int("width", width, _set_size, 2),
+                             c_int("height", height, _set_size, 3)))
 
     def join_image_sizes(self, root: str | os.PathLike) -> tuple[int, int]:
         """Reads the size of every indexed image found under `root` (PhysioNet/Kaggle layouts or any
         tree of `<image_id>.dicom`) from its DICOM header; returns (joined, unreadable)."""
         joined, failed = ctypes.c_int64(), ctypes.c_int64()
-        _lib.check(_join_sizes(self._handle, os.fsencode(root), ctypes.byref(joined), ctypes.byref(failed)))
+        _lib.check(_join_sizes(self._handle, c_str("root", root), ctypes.byref(joined), ctypes.byref(failed)))
         return joined.value, failed.value
 
     def labels(self, min_votes: int = 2, reader: str | None = None, exclude: Iterable[str] = ()) -> np.ndarray:
@@ -216,8 +218,8 @@ class Annotations:
         `exclude` drops some.
         """
         out = np.zeros((len(self), 28), dtype=np.uint8)
-        _lib.check(_labels(self._handle, int(min_votes), _opt(reader), ",".join(exclude).encode(),
-                           out.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8))))
+        _lib.check(_labels(self._handle, c_int("min_votes", min_votes, _labels, 1), _opt("reader", reader),
+                           c_str("exclude", ",".join(exclude)), out.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8))))
         return out
 
     def targets(self, mode: str = "fused", iou_thr: float = 0.4, reader: str | None = None,
@@ -233,8 +235,8 @@ class Annotations:
         if mode not in TARGET_MODES:
             raise InvalidArgumentError(f"mode must be one of {list(TARGET_MODES)}, got {mode!r}")
         t = _vp()
-        _lib.check(_targets(self._handle, TARGET_MODES[mode], float(iou_thr), _opt(reader), ",".join(exclude).encode(),
-                            ctypes.byref(t)))
+        _lib.check(_targets(self._handle, TARGET_MODES[mode], float(iou_thr), _opt("reader", reader),
+                            c_str("exclude", ",".join(exclude)), ctypes.byref(t)))
         try:
             n = ctypes.c_size_t()
             ptrs = [ctypes.POINTER(ctypes.c_int64)(), ctypes.POINTER(ctypes.c_double)(),
@@ -265,7 +267,7 @@ class Annotations:
     def statistics(self, min_votes: int = 2, iou_thr: float = 0.4) -> dict:
         """Table 2 statistics: {'images', 'rows', 'boxes', 'labels': {name: {'majority', 'percent',
         'any', 'rows', 'boxes', 'box_f1', 'fleiss_kappa', ...}}, 'readers': {rad_id: {...}}}."""
-        return _owned_json(_stats_json, self._handle, int(min_votes), float(iou_thr))
+        return _owned_json(_stats_json, self._handle, c_int("min_votes", min_votes, _stats_json, 1), float(iou_thr))
 
     def quality_issues(self) -> dict:
         """Label QC: {'counts': {rule: n}, 'issues': [{'rule', 'image_id', 'rad_id', 'rows', 'message'}]}."""

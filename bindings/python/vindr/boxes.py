@@ -2,14 +2,16 @@
 
 `nms`, `soft_nms` and `weighted_boxes_fusion` take and return what ensemble-boxes 1.0.9's
 functions of the same names take and return (lists of per-model arrays, normalised x1, y1, x2, y2
-coordinates) and give the same results. Differences, all deliberate: invalid input (NaN, a wrong
-number of weights or scores, an unknown conf_type) raises `InvalidArgumentError` instead of
-printing and exiting or silently resetting the weights; coordinate repairs (swapped corners,
-clamping into [0, 1], zero-area boxes) are reported in one warning with counts; arithmetic is
-float64 throughout (ensemble-boxes keeps float32 inputs in float32 in NMS and soft-NMS; WBF's own
-float32 accumulation is reproduced exactly); the caller's score arrays are never modified
-(ensemble-boxes' NMS overwrites the list entries when weights are given). Boxes with exactly equal
-scores beyond 16 per label may come out in a different order than numpy's unstable sort gives.
+coordinates) and give the same results. Differences, all deliberate: invalid input (NaN or
+infinite values, a wrong number of weights or scores, an unknown conf_type) raises
+`InvalidArgumentError` instead of printing and exiting or silently resetting the weights, and so
+do WBF labels beyond int64 (ensemble-boxes keeps them as Python ints); coordinate repairs
+(swapped corners, clamping into [0, 1], zero-area boxes) are reported in one warning with
+counts; arithmetic is float64 throughout (ensemble-boxes keeps float32 inputs in float32 in NMS
+and soft-NMS; WBF's own float32 accumulation is reproduced exactly); the caller's score arrays are
+never modified (ensemble-boxes' NMS overwrites the list entries when weights are given). Boxes
+with exactly equal scores beyond 16 per label may come out in a different order than numpy's
+unstable sort gives.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from . import _lib
+from ._checks import c_int64_array
 from .errors import InvalidArgumentError
 
 # Array arguments are passed as raw addresses (c_void_p), the cheapest ctypes conversion.
@@ -83,7 +86,6 @@ def convert_boxes(boxes, src: str = "xyxy", dst: str = "xywh", scale: tuple[floa
 
 
 _F64 = np.dtype(np.float64)
-_I64 = np.dtype(np.int64)
 
 
 class _Models:
@@ -124,10 +126,13 @@ class _Models:
         s = self.scores_in
         self.scores = s if s.dtype is _F64 and s.ndim == 1 else np.ascontiguousarray(s, dtype=np.float64).reshape(-1)
         flat = self.labels_in if self.labels_in.ndim == 1 else self.labels_in.reshape(-1)
-        # WBF truncates labels to integers as ensemble-boxes' int(label) does; NMS and soft-NMS
-        # group by exact value (the C side ranks non-integral values as np.unique would).
-        label_type = _I64 if integer_labels else _F64
-        self.labels = flat if flat.dtype is label_type else np.ascontiguousarray(flat, dtype=label_type)
+        # WBF truncates labels to integers as ensemble-boxes' int(label) does (NaN, infinities and
+        # values beyond int64 are errors); NMS and soft-NMS group by exact value (the C side ranks
+        # non-integral values as np.unique would, and rejects non-finite ones).
+        if integer_labels:
+            self.labels = c_int64_array("labels", flat)
+        else:
+            self.labels = flat if flat.dtype is _F64 else np.ascontiguousarray(flat, dtype=_F64)
         self.n = self.boxes.shape[0]
 
     def args(self, weights):

@@ -13,6 +13,7 @@ import json
 import os
 from typing import Optional, Sequence, Union
 
+from ._checks import c_int, c_str
 from ._lib import check, prototype
 
 _vp = ctypes.c_void_p
@@ -50,10 +51,6 @@ class DeidResult:
     burned_in: int
 
 
-def _path(p: Optional[PathLike]) -> Optional[bytes]:
-    return None if p is None else os.fsencode(p)
-
-
 def deidentify(input: PathLike, output: PathLike, *, profile: str = "vindr", salt: str = "",
                min_size: Union[int, Sequence[int]] = 1024, min_age: int = 18, only_accepted: bool = False,
                threads: int = 0, mapping_csv: Optional[PathLike] = None, report_csv: Optional[PathLike] = None,
@@ -65,18 +62,24 @@ def deidentify(input: PathLike, output: PathLike, *, profile: str = "vindr", sal
     """
     if profile not in _PROFILES:
         raise ValueError(f"profile must be one of {sorted(_PROFILES)}, got {profile!r}")
-    rows, cols = (min_size, min_size) if isinstance(min_size, int) else tuple(min_size)
+    try:
+        rows, cols = min_size
+    except TypeError:
+        rows = cols = min_size
     opts = _vp()
     check(_opts_create(ctypes.byref(opts)))
     result = _vp()
     try:
-        for key, value in ((_PROFILE, _PROFILES[profile]), (_MIN_ROWS, rows), (_MIN_COLUMNS, cols), (_MIN_AGE, min_age),
-                           (_THREADS, threads), (_ONLY_ACCEPTED, int(only_accepted)), (_PROGRESS, int(progress))):
-            check(_opts_int(opts, key, int(value)))
-        check(_opts_string(opts, _SALT, salt.encode("utf-8")))
-        for key, path in ((_MAPPING_CSV, mapping_csv), (_REPORT_CSV, report_csv), (_REPORT_JSON, report_json)):
-            check(_opts_string(opts, key, _path(path)))
-        check(_run(os.fsencode(input), os.fsencode(output), opts, ctypes.byref(result)))
+        for key, name, value in ((_PROFILE, "profile", _PROFILES[profile]), (_MIN_ROWS, "min_size", rows),
+                                 (_MIN_COLUMNS, "min_size", cols), (_MIN_AGE, "min_age", min_age),
+                                 (_THREADS, "threads", threads), (_ONLY_ACCEPTED, "only_accepted", bool(only_accepted)),
+                                 (_PROGRESS, "progress", bool(progress))):
+            check(_opts_int(opts, key, c_int(name, value, _opts_int, 2)))
+        check(_opts_string(opts, _SALT, c_str("salt", salt)))
+        for key, name, path in ((_MAPPING_CSV, "mapping_csv", mapping_csv), (_REPORT_CSV, "report_csv", report_csv),
+                                (_REPORT_JSON, "report_json", report_json)):
+            check(_opts_string(opts, key, None if path is None else c_str(name, path)))
+        check(_run(c_str("input", input), c_str("output", output), opts, ctypes.byref(result)))
         counts = (ctypes.c_int64 * 5)()
         check(_counts(result, counts))
         n = _ssize()

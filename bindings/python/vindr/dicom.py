@@ -8,6 +8,7 @@ from typing import NamedTuple, Sequence, Union
 import numpy as np
 
 from . import _lib
+from ._checks import c_int, c_out, c_str
 from ._lib import check, prototype
 
 _vp = ctypes.c_void_p
@@ -65,7 +66,7 @@ class RenderTransform(NamedTuple):
         b = np.ascontiguousarray(boxes, dtype=np.float64).reshape(-1, 4)
         out = np.empty_like(b)
         t = (ctypes.c_double * 4)(*self)
-        check(_transform_boxes(t, b.ctypes.data_as(_dp), b.shape[0], int(inverse), out.ctypes.data_as(_dp)))
+        check(_transform_boxes(t, b.ctypes.data_as(_dp), b.shape[0], bool(inverse), out.ctypes.data_as(_dp)))
         return out
 
 
@@ -108,8 +109,9 @@ class DicomImage:
             check(_open_memory(data, len(data), ctypes.byref(handle)))
             self.source = "<memory>"
         else:
+            path = c_str("source", source)
             self.source = os.fspath(source)
-            check(_open(self.source.encode("utf-8"), ctypes.byref(handle)))
+            check(_open(path, ctypes.byref(handle)))
         self._h = handle
         for name, key in _INT.items():
             v = self._int(key)
@@ -161,7 +163,7 @@ class DicomImage:
         if dtype is None:
             raise _lib_error(5, f"{self.source}: Bits Allocated {self.bits_allocated} is not supported")
         out = np.empty((self.rows, self.columns), dtype=dtype)
-        check(_decode(self._handle(), frame, out.ctypes.data, out.nbytes, out.strides[0]))
+        check(_decode(self._handle(), c_int("frame", frame, _decode, 1), out.ctypes.data, out.nbytes, out.strides[0]))
         return out
 
     def render(self, size: int | tuple[int, int] | None = None, window: Window = "dicom", dtype: str = "uint8", *,
@@ -177,39 +179,37 @@ class DicomImage:
             number `index`), or (center, width) with `window_function`.
         dtype: "uint8", "uint16" or "float32" (display values in [0, 1]); 1 / max is white.
         aspect: "stretch" or "letterbox" (for (height, width) sizes; borders get `pad` in [0, 1]).
-        out: optional preallocated C-contiguous array of the right shape and dtype.
+        out: optional preallocated writable array of the right shape and dtype (C-contiguous, or
+            whole columns of a wider array).
         return_transform: also return the RenderTransform mapping source boxes to output pixels.
         """
         opts = _RenderOptions()
         if size is None:
             check(_opts_size(opts.h, _SIZE_ORIGINAL, 0, 0))
-        elif isinstance(size, (int, np.integer)):
-            check(_opts_size(opts.h, _SIZE_LONGEST, 0, int(size)))
+        elif np.ndim(size) == 0:
+            check(_opts_size(opts.h, _SIZE_LONGEST, 0, c_int("size", size, _opts_size, 3)))
         else:
             h, w = size
-            check(_opts_size(opts.h, _SIZE_EXACT, int(h), int(w)))
+            check(_opts_size(opts.h, _SIZE_EXACT, c_int("size[0]", h, _opts_size, 2),
+                             c_int("size[1]", w, _opts_size, 3)))
         if aspect not in _ASPECT:
             raise _lib_error(1, f"aspect must be one of {sorted(_ASPECT)}, got {aspect!r}")
         check(_opts_aspect(opts.h, _ASPECT[aspect], float(pad)))
         check(_set_window(opts.h, window, window_function, percentiles, index))
         if dtype not in _OUTPUT:
             raise _lib_error(1, f"dtype must be one of {sorted(_OUTPUT)}, got {dtype!r}")
-        for key, value in ((_OPT_OUTPUT, _OUTPUT[dtype]), (_OPT_FRAME, frame), (_OPT_THREADS, threads),
-                           (_OPT_INVERT, int(invert_monochrome1)), (_OPT_REDUCED, int(reduced_decode))):
-            check(_opts_int(opts.h, key, int(value)))
+        for key, value in ((_OPT_OUTPUT, _OUTPUT[dtype]), (_OPT_FRAME, c_int("frame", frame, _opts_int, 2)),
+                           (_OPT_THREADS, c_int("threads", threads, _opts_int, 2)),
+                           (_OPT_INVERT, bool(invert_monochrome1)), (_OPT_REDUCED, bool(reduced_decode))):
+            check(_opts_int(opts.h, key, value))
         oh, ow = _i32(), _i32()
         check(_render_size(self._handle(), opts.h, ctypes.byref(oh), ctypes.byref(ow)))
         shape = (oh.value, ow.value)
         np_dtype = _DTYPES[_OUTPUT[dtype]]
-        if out is None:
-            out = np.empty(shape, dtype=np_dtype)
-        elif out.shape != shape or out.dtype != np_dtype:
-            raise _lib_error(1, f"out must have shape {shape} and dtype {np.dtype(np_dtype).name}")
-        elif out.strides[1] != out.itemsize:
-            raise _lib_error(1, "out rows must be contiguous")
+        out = np.empty(shape, dtype=np_dtype) if out is None else out
+        nbytes = c_out("out", out, shape, np_dtype)
         t = (ctypes.c_double * 4)()
-        check(_render(self._handle(), opts.h, out.ctypes.data, out.strides[0] * (shape[0] - 1) + shape[1] * out.itemsize,
-                      out.strides[0], t))
+        check(_render(self._handle(), opts.h, out.ctypes.data, nbytes, out.strides[0], t))
         if return_transform:
             return out, RenderTransform(*t)
         return out
@@ -253,7 +253,7 @@ def _set_window(h, window: Window, function: str, percentiles, index: int) -> in
             return _opts_window(h, _W_PERCENTILE, float(lo), float(hi), 0, 0)
         if window not in modes:
             raise _lib_error(1, f"window must be 'dicom', 'auto', 'percentile', 'file', 'lut' or (center, width); got {window!r}")
-        return _opts_window(h, modes[window], 0.0, 0.0, 0, int(index))
+        return _opts_window(h, modes[window], 0.0, 0.0, 0, c_int("index", index, _opts_window, 5))
     center, width = window
     if function.upper() not in _VOI:
         raise _lib_error(1, f"window_function must be one of {sorted(_VOI)}, got {function!r}")

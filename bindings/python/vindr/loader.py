@@ -9,7 +9,9 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from ._checks import c_int, c_int64_array, c_str
 from ._lib import check, prototype
+from .errors import InvalidArgumentError
 
 _vp = ctypes.c_void_p
 _i32, _i64, _ssize = ctypes.c_int32, ctypes.c_int64, ctypes.c_ssize_t
@@ -107,9 +109,11 @@ class Dataset:
         self.annotations = annotations
         self.root = os.fspath(root)
         self._h = _vp()
-        check(_from_dataset(self.root.encode(), annotations._handle, _POLICIES[policy], float(iou), int(min_readers),
-                            reader.encode() if reader else None, 0 if classes == "taxonomy" else 1,
-                            ",".join(exclude).encode() if exclude else None, int(global_min_votes), ctypes.byref(self._h)))
+        check(_from_dataset(c_str("root", root), annotations._handle, _POLICIES[policy], float(iou),
+                            c_int("min_readers", min_readers, _from_dataset, 4),
+                            c_str("reader", reader) if reader else None, 0 if classes == "taxonomy" else 1,
+                            c_str("exclude", ",".join(exclude)) if exclude else None,
+                            c_int("global_min_votes", global_min_votes, _from_dataset, 8), ctypes.byref(self._h)))
 
     def __len__(self) -> int:
         n = _ssize()
@@ -133,7 +137,7 @@ class Loader:
                  layout: str = "NCHW", channels: int = 1, shuffle: bool = True, seed: int = 0, drop_last: bool = False,
                  rank: int = 0, world_size: int = 1, workers: int | None = None, prefetch: int = 2, flip: float = 0.0,
                  on_error: str = "raise", copy: bool = False, cache: str | os.PathLike | None = None):
-        h, w = (size, size) if isinstance(size, int) else size
+        h, w = (size, size) if np.ndim(size) == 0 else size
         self.shape = (h, w)
         self.channels = channels
         self.layout = layout.upper()
@@ -167,7 +171,8 @@ class Loader:
         return self._batches
 
     def __iter__(self) -> Iterator[Batch]:
-        check(_start(self._handle(), self.epoch, self.start_step))
+        check(_start(self._handle(), c_int("epoch", self.epoch, _start, 1),
+                     c_int("start_step", self.start_step, _start, 2)))
         previous = _vp()
         try:
             while True:
@@ -265,12 +270,12 @@ def _prepare(samples, size, *, batch_size, letterbox, pad, window, dtype, layout
         check(_samples_create(ctypes.byref(handles.samples)))
     for s in samples:
         boxes = np.ascontiguousarray(s.boxes, dtype=np.float32).reshape(-1, 4)
-        labels = np.ascontiguousarray(s.labels, dtype=np.int64).reshape(-1)
+        labels = c_int64_array("labels", s.labels).reshape(-1)
         glob = np.ascontiguousarray(s.global_labels, dtype=np.float32).reshape(-1)
         global_count = len(glob)
         if len(labels) != len(boxes):
             raise ValueError(f"image {s.image_id}: {len(boxes)} boxes but {len(labels)} labels")
-        check(_samples_add(handles.samples, str(s.image_id).encode(), os.fspath(s.path).encode(),
+        check(_samples_add(handles.samples, c_str("image_id", str(s.image_id)), c_str("path", s.path),
                            boxes.ctypes.data_as(_fp), labels.ctypes.data_as(_i64p), len(labels),
                            glob.ctypes.data_as(_fp), len(glob)))
     check(_opts_create(ctypes.byref(handles.options)))
@@ -280,9 +285,13 @@ def _prepare(samples, size, *, batch_size, letterbox, pad, window, dtype, layout
               "world_size": world_size, "workers": workers or os.cpu_count() or 1, "prefetch": prefetch,
               "flip": flip, "on_error": 0 if on_error == "raise" else 1, "window": 0 if window == "dicom" else 1}
     for key, value in values.items():
-        check(_opts_set(handles.options, _OPT[key], float(value)))
+        value = float(value) if key in ("pad", "flip") else c_int(key, value, _opts_set, 2)
+        try:
+            check(_opts_set(handles.options, _OPT[key], value))
+        except InvalidArgumentError as e:
+            raise InvalidArgumentError(f"{key}: {e.message}") from None
     if cache is not None:
-        check(_opts_cache(handles.options, os.fspath(cache).encode()))
+        check(_opts_cache(handles.options, c_str("cache", cache)))
     return handles, global_count
 
 
@@ -302,14 +311,15 @@ def build_cache(samples: Sequence[Sample] | Dataset, directory: str | os.PathLik
     `progress(done, total)` is called after each chunk."""
     if format not in ("jpeg", "raw"):
         raise ValueError(f"format must be 'jpeg' or 'raw', got {format!r}")
-    h, w = (size, size) if isinstance(size, int) else size
+    h, w = (size, size) if np.ndim(size) == 0 else size
     handles, _ = _prepare(samples, (h, w), batch_size=1, letterbox=letterbox, pad=pad, window=window, dtype="uint8",
                           layout="NCHW", channels=1, shuffle=False, seed=0, drop_last=False, rank=0, world_size=1,
                           workers=workers, prefetch=1, flip=0.0, on_error="raise", cache=None)
     callback = _PROGRESS((lambda done, total, _: progress(done, total)) if progress else (lambda *_: None))
     rendered, reused, failed = _i64(), _i64(), _i64()
-    check(_cache_build(handles.samples, handles.options, os.fspath(directory).encode(), 0 if format == "jpeg" else 1,
-                       quality, callback, None, ctypes.byref(rendered), ctypes.byref(reused), ctypes.byref(failed)))
+    check(_cache_build(handles.samples, handles.options, c_str("directory", directory), 0 if format == "jpeg" else 1,
+                       c_int("quality", quality, _cache_build, 4), callback, None, ctypes.byref(rendered),
+                       ctypes.byref(reused), ctypes.byref(failed)))
     return CacheReport(rendered.value, reused.value, failed.value)
 
 

@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from . import _lib
+from ._checks import c_int, c_int64_array, c_str
 from .annotations import KAGGLE_CLASSES
 from .errors import InvalidArgumentError
 
@@ -46,11 +47,11 @@ def evaluate(gt: str | os.PathLike, pred: str | os.PathLike, iou_threshold: floa
     elif gt_readers == "fused":
         gt_mode, reader = 2, None
     else:
-        gt_mode, reader = 1, gt_readers.encode()
+        gt_mode, reader = 1, c_str("gt_readers", gt_readers)
     mean = ctypes.c_double()
     ap = np.empty(15, dtype=np.float64)
     counts = np.empty(15, dtype=np.int64)
-    _lib.check(_evaluate_files(os.fsencode(gt), os.fsencode(pred), gt_mode, reader, float(fuse_iou),
+    _lib.check(_evaluate_files(c_str("gt", gt), c_str("pred", pred), gt_mode, reader, float(fuse_iou),
                                float(iou_threshold), _mode(mode), ctypes.byref(mean), ap.ctypes.data_as(_dp),
                                counts.ctypes.data_as(_i64p)))
     names = [c.name for c in KAGGLE_CLASSES]
@@ -67,10 +68,10 @@ def average_precision(gt_boxes, gt_labels, gt_images, det_boxes, det_scores, det
     NaN for classes without ground truth)."""
     gb = np.ascontiguousarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
     db = np.ascontiguousarray(det_boxes, dtype=np.float64).reshape(-1, 4)
-    gl = np.ascontiguousarray(gt_labels, dtype=np.int64).reshape(-1)
-    gi = np.ascontiguousarray(gt_images, dtype=np.int64).reshape(-1)
-    dl = np.ascontiguousarray(det_labels, dtype=np.int64).reshape(-1)
-    di = np.ascontiguousarray(det_images, dtype=np.int64).reshape(-1)
+    gl = c_int64_array("gt_labels", gt_labels).reshape(-1)
+    gi = c_int64_array("gt_images", gt_images).reshape(-1)
+    dl = c_int64_array("det_labels", det_labels).reshape(-1)
+    di = c_int64_array("det_images", det_images).reshape(-1)
     ds = np.ascontiguousarray(det_scores, dtype=np.float64).reshape(-1)
     if not (len(gb) == len(gl) == len(gi)) or not (len(db) == len(dl) == len(di) == len(ds)):
         raise InvalidArgumentError("ground-truth and detection columns must have one entry per box")
@@ -78,8 +79,10 @@ def average_precision(gt_boxes, gt_labels, gt_images, det_boxes, det_scores, det
         num_images = int(max(gi.max(initial=-1), di.max(initial=-1)) + 1)
     if num_classes is None:
         num_classes = int(max(gl.max(initial=-1), dl.max(initial=-1)) + 1)
+    num_images = c_int("num_images", num_images, _evaluate, 9)
+    num_classes = c_int("num_classes", num_classes, _evaluate, 10)
     mean = ctypes.c_double()
-    ap = np.empty(max(num_classes, 0), dtype=np.float64)
+    ap = np.empty(num_classes, dtype=np.float64)
     _lib.check(_evaluate(gi.ctypes.data_as(_i64p), gl.ctypes.data_as(_i64p), gb.ctypes.data_as(_dp), len(gb),
                          di.ctypes.data_as(_i64p), dl.ctypes.data_as(_i64p), ds.ctypes.data_as(_dp),
                          db.ctypes.data_as(_dp), len(db), num_images, num_classes, float(iou_threshold), _mode(mode),

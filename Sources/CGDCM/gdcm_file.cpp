@@ -1,4 +1,5 @@
 // GDCM side of the shim: parsing, attribute access, pixel data layout, GDCM's codecs.
+#include "attribute_vrs.hpp"
 #include "cgdcm.h"
 #include "meta_repair.hpp"
 #include "native_pixels.hpp"
@@ -51,6 +52,17 @@ void put_text(const std::string &s, char *buf, size_t cap, size_t *len) {
         std::memcpy(buf, s.data(), n);
         buf[n] = '\0';
     }
+}
+
+/// The one way attribute values become text: the element's VR is checked against the VRs the
+/// SDK allows for its tag (attribute_vrs.hpp, PS3.6) before gdcm::StringFilter sees it, since
+/// the filter asserts on binary VRs it does not expect. `parent` is the enclosing sequence's
+/// tag, 0 at the top level.
+int element_text(cgdcm_file *f, const gdcm::DataElement &de, uint32_t parent, char *buf, size_t cap, size_t *len) {
+    std::string problem = cgdcm::element_vr_problem(de, parent);
+    if (!problem.empty()) return cgdcm::fail(CGDCM_ERR_PARSE, problem);
+    put_text(f->filter.ToString(de), buf, cap, len);
+    return CGDCM_OK;
 }
 
 /// Reads the data set up to Pixel Data; when that is native, records where its value lies in
@@ -191,8 +203,7 @@ int cgdcm_string(cgdcm_file *file, uint16_t group, uint16_t element, char *buf, 
         const gdcm::DataSet &ds = group == 0x0002 ? file->reader().GetFile().GetHeader() : file->reader().GetFile().GetDataSet();
         const gdcm::DataElement *de = find(ds, group, element);
         if (!de) return CGDCM_ABSENT;
-        put_text(file->filter.ToString(*de), buf, cap, len);
-        return CGDCM_OK;
+        return element_text(file, *de, 0, buf, cap, len);
     });
 }
 
@@ -212,8 +223,7 @@ int cgdcm_sequence_string(cgdcm_file *file, uint16_t sg, uint16_t se, size_t ite
         gdcm::DataElement de;
         int status = item_element(file, sg, se, item, group, element, de);
         if (status != CGDCM_OK) return status;
-        put_text(file->filter.ToString(de), buf, cap, len);
-        return CGDCM_OK;
+        return element_text(file, de, static_cast<uint32_t>(sg) << 16 | se, buf, cap, len);
     });
 }
 

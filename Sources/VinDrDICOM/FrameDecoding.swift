@@ -65,7 +65,7 @@ extension DICOMFile {
     }
 
     /// Validates the image attributes a monochrome decode needs and returns the sample format.
-    func checkDecodable(frame: Int) throws -> SampleFormat {
+    public func checkDecodable(frame: Int) throws -> SampleFormat {
         let m = metadata
         guard m.hasPixelData else { throw DICOMError(.noPixelData, source, "no Pixel Data (7FE0,0010)") }
         guard m.rows > 0, m.columns > 0 else {
@@ -84,6 +84,11 @@ extension DICOMFile {
         guard m.bitsStored >= 1, m.bitsStored <= m.bitsAllocated else {
             throw DICOMError(.format, source, "Bits Stored (0028,0101) \(m.bitsStored) not in 1...\(m.bitsAllocated)")
         }
+        // PS3.3 C.7.6.3: the image is Rows x Columns x Number of Frames samples; a product that
+        // does not fit in memory's address range is a malformed header, not a trap.
+        _ = try checkedSize(m.rows, m.columns, m.frames, format.bytesPerSample,
+                            what: "Rows (0028,0010) x Columns (0028,0011) x Number of Frames (0028,0008) x bytes per sample",
+                            source: source)
         guard frame >= 0, frame < m.frames else {
             throw DICOMError(.argument, source, "frame \(frame) out of range: the file has \(m.frames) frame(s) (0028,0008)")
         }
@@ -99,8 +104,9 @@ extension DICOMFile {
         guard cgdcm_native_pixels(handle, &ptr, &size) == CGDCM_OK, let ptr else {
             throw DICOMError(.noPixelData, source, shimMessage())
         }
-        let frameBytes = m.rows * m.columns * format.bytesPerSample
-        let needed = frameBytes * m.frames
+        let frameBytes = try checkedSize(m.rows, m.columns, format.bytesPerSample,
+                                         what: "frame size Rows (0028,0010) x Columns (0028,0011) x bytes per sample", source: source)
+        let needed = try checkedSize(frameBytes, m.frames, what: "Pixel Data size frame bytes x Number of Frames (0028,0008)", source: source)
         guard size >= needed else {
             throw DICOMError(.format, source, "Pixel Data (7FE0,0010) has \(size) bytes, \(m.rows)x\(m.columns)x\(m.frames) frame(s) of \(m.bitsAllocated)-bit samples need \(needed)")
         }
@@ -168,7 +174,7 @@ extension DICOMFile {
             let r = stream.withUnsafeBytes { cgdcm_j2k_header($0.baseAddress, $0.count, Int32(reduce), &w, &h, &comps, &prec, &sgnd, &levels) }
             guard r == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
         }
-        var bytes = uninitializedBytes(Int(w) * Int(h) * format.bytesPerSample)
+        var bytes = uninitializedBytes(try checkedSize(Int(w), Int(h), format.bytesPerSample, what: "JPEG 2000 output size", source: source))
         let status = stream.withUnsafeBytes { src in
             bytes.withUnsafeMutableBytes { dst in
                 cgdcm_j2k_decode(src.baseAddress, src.count, Int32(reduce), Int32(max(1, threads)), dst.baseAddress,
@@ -191,7 +197,8 @@ extension DICOMFile {
         guard ok, Int(w) == m.columns, Int(h) == m.rows, space == Int32(TJCS_GRAY.rawValue) else { return nil }
         let f = 1 << r
         let sw = (Int(w) + f - 1) / f, sh = (Int(h) + f - 1) / f
-        var bytes = uninitializedBytes(sw * sh)
+        guard let count = checkedProduct(sw, sh) else { return nil }
+        var bytes = uninitializedBytes(count)
         let rc = stream.withUnsafeBufferPointer { src in
             bytes.withUnsafeMutableBufferPointer { dst in
                 tjDecompress2(handle, src.baseAddress, UInt(src.count), dst.baseAddress, Int32(sw), Int32(sw), Int32(sh), Int32(TJPF_GRAY.rawValue), 0)
@@ -204,7 +211,7 @@ extension DICOMFile {
     /// JPEG-LS frames through CharLS.
     func decodeJPEGLS(_ stream: [UInt8], format: SampleFormat) throws -> StoredPixels {
         let m = metadata
-        var bytes = uninitializedBytes(m.rows * m.columns * format.bytesPerSample)
+        var bytes = uninitializedBytes(try checkedSize(m.rows, m.columns, format.bytesPerSample, what: "JPEG-LS output size", source: source))
         let rc = stream.withUnsafeBytes { src in
             bytes.withUnsafeMutableBytes { dst in
                 cgdcm_jpegls_decode(src.baseAddress, src.count, UInt32(m.rows), UInt32(m.columns), Int32(format.bytesPerSample),
@@ -218,7 +225,7 @@ extension DICOMFile {
     /// JPEG frames through GDCM's codec.
     func decodeJPEG(_ stream: [UInt8], codec: Int32, format: SampleFormat) throws -> StoredPixels {
         let m = metadata
-        var bytes = uninitializedBytes(m.rows * m.columns * format.bytesPerSample)
+        var bytes = uninitializedBytes(try checkedSize(m.rows, m.columns, format.bytesPerSample, what: "JPEG output size", source: source))
         let rc = stream.withUnsafeBytes { src in
             bytes.withUnsafeMutableBytes { dst in
                 cgdcm_decode_jpeg(src.baseAddress, src.count, codec, UInt32(m.rows), UInt32(m.columns), UInt16(m.bitsAllocated),

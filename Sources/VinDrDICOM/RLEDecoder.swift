@@ -4,8 +4,8 @@
 enum RLEDecoder {
     static func decode(_ frame: [UInt8], width: Int, height: Int, format: SampleFormat, source: String) throws -> StoredPixels {
         let planes = format.bytesPerSample
-        let pixels = width * height
-        var out = uninitializedBytes(pixels * planes)
+        let pixels = try checkedSize(width, height, what: "RLE frame size Columns (0028,0011) x Rows (0028,0010)", source: source)
+        var out = uninitializedBytes(try checkedSize(pixels, planes, what: "RLE output size", source: source))
         // Each segment is unpacked into a contiguous byte plane (runs become memset/memcpy), then
         // the planes are interleaved into little-endian samples.
         var plane = uninitializedBytes(planes > 1 ? pixels : 0)

@@ -170,6 +170,38 @@ def expect_error(result: dict, path: pathlib.Path, *words: str, kind: str = "For
         assert w in result["message"], f"{w!r} not in {result['message']!r}"
 
 
+# -- 1. overflowing frame sizes (PS3.3 C.7.6.3: Rows x Columns x Number of Frames samples) ----------
+
+HUGE_FRAMES = {ROWS: us(65535), COLUMNS: us(65535), FRAMES: text("IS", "999999999999")}
+
+
+@pytest.mark.parametrize("action", ["open", "pixels", "render"])
+def test_huge_number_of_frames_is_an_error(tmp_path, action):
+    path = write(tmp_path, "frames.dcm", dicom_bytes(HUGE_FRAMES))
+    result = run_child(action, path)
+    if action == "open" and "error" not in result:
+        return  # opening may succeed; decoding must not
+    expect_error(result, path, "(0028,0008)")
+
+
+def test_huge_number_of_frames_is_skipped_by_the_loader(tmp_path):
+    bad = write(tmp_path, "frames.dcm", dicom_bytes(HUGE_FRAMES))
+    good = write(tmp_path, "good.dcm", dicom_bytes())
+    result = run_child("loader", bad, good)
+    assert result.get("ok"), result
+    assert result["seen"] == ["good"]
+    assert result["skipped"][0][0] == "bad" and "(0028,0008)" in result["skipped"][0][1], result
+
+
+@pytest.mark.parametrize("columns", [("SS", struct.pack("<h", -1)), ("IS", b"99999999999"), ("UL", struct.pack("<I", 0xFFFFFFFF))],
+                         ids=["SS-minus-1", "IS-huge", "UL-huge"])
+def test_columns_out_of_range_is_an_error(tmp_path, columns):
+    path = write(tmp_path, "columns.dcm", dicom_bytes({COLUMNS: columns}))
+    for action in ("open", "abi-decode"):
+        result = run_child(action, path)
+        expect_error(result, path, "(0028,0011)")
+
+
 # -- 2. attributes the SDK reads, stored with a VR GDCM's string filter asserts on (PS3.5 6.2) ---------
 
 ODD_VRS = {"SV": struct.pack("<q", 4), "UV": struct.pack("<Q", 4), "OV": struct.pack("<Q", 4),

@@ -47,11 +47,14 @@ extension DICOMFile {
                 decoded = try RLEDecoder.decode(stream, width: m.columns, height: m.rows, format: format, source: source)
             } else if m.transferSyntaxUID == TransferSyntax.jpegLSLossless || m.transferSyntaxUID == TransferSyntax.jpegLSNearLossless {
                 decoded = try decodeJPEGLS(stream, format: format)
-            } else if m.transferSyntaxUID == TransferSyntax.jpegBaseline, format == .uint8, maxReduction > 0,
-                      let scaled = decodeJPEGScaled(stream, maxReduction: min(maxReduction, 3)) {
-                decoded = scaled
             } else if let codec = TransferSyntax.gdcmCodec(m.transferSyntaxUID) {
-                decoded = try decodeJPEG(stream, codec: codec, format: format)
+                try checkJPEGHeader(stream)
+                if m.transferSyntaxUID == TransferSyntax.jpegBaseline, format == .uint8, maxReduction > 0,
+                   let scaled = decodeJPEGScaled(stream, maxReduction: min(maxReduction, 3)) {
+                    decoded = scaled
+                } else {
+                    decoded = try decodeJPEG(stream, codec: codec, format: format)
+                }
             } else {
                 throw DICOMError(.unsupported, source, "transfer syntax \(m.transferSyntaxUID) (0002,0010) is not supported")
             }
@@ -208,9 +211,53 @@ extension DICOMFile {
         return StoredPixels(width: sw, height: sh, format: .uint8, bytes: bytes, reduction: r, sampleCentre: Double(f) / 2)
     }
 
-    /// JPEG-LS frames through CharLS.
+    /// Rejects a codec stream before its output is allocated (a few-byte fragment must not cost
+    /// gigabytes): its frame header must match Rows/Columns (PS3.5 8.2: the compressed and the
+    /// data set's image are the same image), hold one component, and the stream must have at
+    /// least `minimumBits` bits, the least any stream of that size can be coded in.
+    func checkCodedFrame(codec: String, width: Int, height: Int, components: Int, streamBytes: Int, minimumBits: Int) throws {
+        let m = metadata
+        guard width == m.columns, height == m.rows else {
+            throw DICOMError(.format, source, "\(codec) frame header says \(width)x\(height) but Columns (0028,0011) x Rows (0028,0010) say \(m.columns)x\(m.rows)")
+        }
+        guard components == 1 else {
+            throw DICOMError(.unsupported, source, "\(codec) stream has \(components) components; only monochrome is supported")
+        }
+        guard streamBytes >= (minimumBits + 7) / 8 else {
+            throw DICOMError(.decode, source, "\(codec) stream of \(streamBytes) bytes is too short for a \(m.columns)x\(m.rows) image (at least \((minimumBits + 7) / 8) bytes): truncated or corrupt")
+        }
+    }
+
+    /// The JPEG (ITU-T T.81) frame header against the data set, before decoding. Huffman codes
+    /// are at least one bit long, so a lossless (process 14) stream spends at least one bit per
+    /// sample and a DCT stream at least one bit per 8x8 block (its DC difference, T.81 F.1.2.1);
+    /// arithmetic-coded streams (T.81 Annex D) get a 64 times looser bound. Generous: real
+    /// streams are orders of magnitude larger.
+    func checkJPEGHeader(_ stream: [UInt8]) throws {
+        var marker: Int32 = 0
+        var precision: UInt32 = 0, w: UInt32 = 0, h: UInt32 = 0, comps: UInt32 = 0
+        let rc = stream.withUnsafeBytes { cgdcm_jpeg_header($0.baseAddress, $0.count, &marker, &precision, &w, &h, &comps) }
+        guard rc == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
+        let lossless = [0xC3, 0xC7, 0xCB, 0xCF].contains(marker)
+        let arithmetic = marker >= 0xC9
+        let (width, height) = (Int(w), Int(h))
+        var bits = lossless ? width * height : ((width + 7) / 8) * ((height + 7) / 8)
+        if arithmetic { bits /= 64 }
+        try checkCodedFrame(codec: "JPEG", width: width, height: height, components: Int(comps), streamBytes: stream.count,
+                            minimumBits: bits)
+    }
+
+    /// JPEG-LS frames through CharLS. The frame header is checked first: a JPEG-LS line costs at
+    /// least one bit per 2^15 samples (run mode codes at most 2^J samples per bit, J <= 15,
+    /// ISO 14495-1 A.7.1), so a stream shorter than Rows x ceil(Columns / 2^15) bits cannot be
+    /// the image and no output is allocated for it.
     func decodeJPEGLS(_ stream: [UInt8], format: SampleFormat) throws -> StoredPixels {
         let m = metadata
+        var w: UInt32 = 0, h: UInt32 = 0, comps: UInt32 = 0, bitsPerSample: UInt32 = 0
+        let header = stream.withUnsafeBytes { cgdcm_jpegls_header($0.baseAddress, $0.count, &w, &h, &comps, &bitsPerSample) }
+        guard header == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
+        try checkCodedFrame(codec: "JPEG-LS", width: Int(w), height: Int(h), components: Int(comps), streamBytes: stream.count,
+                            minimumBits: Int(h) * ((Int(w) + 32767) / 32768))
         var bytes = uninitializedBytes(try checkedSize(m.rows, m.columns, format.bytesPerSample, what: "JPEG-LS output size", source: source))
         let rc = stream.withUnsafeBytes { src in
             bytes.withUnsafeMutableBytes { dst in

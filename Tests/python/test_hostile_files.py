@@ -260,3 +260,58 @@ def test_negative_lut_descriptor_is_a_format_error(tmp_path, sequence):
     seq = struct.pack("<HHI", 0xFFFE, 0xE000, len(item)) + item
     path = write(tmp_path, "lut.dcm", dicom_bytes({sequence: ("SQ", seq)}))
     expect_error(run_child("open", path), path, "(0028,3002)")
+
+
+# -- 4. codec headers claiming 65535 x 65535 with a few bytes of data -------------------------------
+
+BIG = {ROWS: us(65535), COLUMNS: us(65535)}
+
+
+def rle_fragment(segments: int) -> bytes:
+    header = struct.pack("<I", segments) + b"".join(struct.pack("<I", 64 + 2 * i) for i in range(segments))
+    header += b"\0" * (64 - len(header))
+    return header + b"\x01\x00" * segments
+
+
+def jpeg_ls_header(rows: int, columns: int) -> bytes:
+    """SOI, SOF55 (ISO 14495-1 C.2.2) for one 16-bit component, SOS, a few bytes, EOI."""
+    sof = struct.pack(">BHHB", 16, rows, columns, 1) + b"\x01\x11\x00"
+    sos = b"\x01" + b"\x01\x00" + b"\x00\x00\x00"
+    return (b"\xff\xd8" + b"\xff\xf7" + struct.pack(">H", len(sof) + 2) + sof
+            + b"\xff\xda" + struct.pack(">H", len(sos) + 2) + sos + b"\x00" * 8 + b"\xff\xd9")
+
+
+def jpeg_lossless_header(rows: int, columns: int) -> bytes:
+    """SOI, DHT, SOF3 (ITU-T T.81 B.2.2) for one 16-bit component, SOS, a few bytes, EOI."""
+    sof = struct.pack(">BHHB", 16, rows, columns, 1) + b"\x01\x11\x00"
+    dht = b"\x00" + bytes([1] + [0] * 15) + b"\x00"
+    sos = b"\x01" + b"\x01\x00" + b"\x01\x00\x00"
+    return (b"\xff\xd8" + b"\xff\xc4" + struct.pack(">H", len(dht) + 2) + dht
+            + b"\xff\xc3" + struct.pack(">H", len(sof) + 2) + sof
+            + b"\xff\xda" + struct.pack(">H", len(sos) + 2) + sos + b"\x00" * 8 + b"\xff\xd9")
+
+
+CODEC_BOMBS = {
+    "rle": (RLE, lambda: rle_fragment(2)),
+    "jpeg-ls": (JPEG_LS_LOSSLESS, lambda: jpeg_ls_header(65535, 65535)),
+    "jpeg": (JPEG_LOSSLESS_SV1, lambda: jpeg_lossless_header(65535, 65535)),
+}
+
+
+@pytest.mark.parametrize("codec", sorted(CODEC_BOMBS))
+def test_tiny_fragment_claiming_a_huge_image_is_rejected_without_allocating(tmp_path, codec):
+    syntax, fragment = CODEC_BOMBS[codec]
+    path = write(tmp_path, f"{codec}-bomb.dcm", dicom_bytes(BIG, syntax=syntax, pixels=encapsulated([fragment()])))
+    # render: pixels() would itself allocate the 8 GiB output array the header asks for.
+    result = run_child("render", path, memory_limit=2 * GIB)
+    assert "error" in result, result
+    assert result["error"] in ("DecodeError", "FormatError"), result
+    assert path.name in result["message"], result
+
+
+@pytest.mark.parametrize("codec", ["jpeg-ls", "jpeg"])
+def test_codec_frame_header_must_match_rows_and_columns(tmp_path, codec):
+    syntax, _ = CODEC_BOMBS[codec]
+    header = jpeg_ls_header if codec == "jpeg-ls" else jpeg_lossless_header
+    path = write(tmp_path, f"{codec}-mismatch.dcm", dicom_bytes(syntax=syntax, pixels=encapsulated([header(65535, 65535)])))
+    expect_error(run_child("render", path, memory_limit=2 * GIB), path, "65535x65535", "(0028,0010)")

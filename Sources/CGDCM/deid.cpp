@@ -1,6 +1,7 @@
 // Data set editing for de-identification (PS3.15 Annex E): read, remove/replace top-level
 // elements, write. Pixel Data keeps the exact bytes or fragments it was read with.
 #include "cgdcm.h"
+#include "attribute_vrs.hpp"
 #include "cgdcm_deid.h"
 #include "meta_repair.hpp"
 #include "native_pixels.hpp"
@@ -204,6 +205,8 @@ int cgdcm_edit_string(cgdcm_edit *edit, uint32_t tag, char *buf, size_t cap, siz
             if (bv) s.assign(bv->GetPointer(), bv->GetLength());
             while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
         } else {
+            std::string problem = cgdcm::element_vr_problem(de, 0);
+            if (!problem.empty()) return cgdcm::fail(CGDCM_ERR_PARSE, problem);
             gdcm::StringFilter filter;
             filter.SetFile(file);
             s = filter.ToString(t);

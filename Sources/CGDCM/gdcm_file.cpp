@@ -1,4 +1,5 @@
 // GDCM side of the shim: parsing, attribute access, pixel data layout, GDCM's codecs.
+#include "attribute_vrs.hpp"
 #include "cgdcm.h"
 #include "meta_repair.hpp"
 #include "native_pixels.hpp"
@@ -53,6 +54,17 @@ void put_text(const std::string &s, char *buf, size_t cap, size_t *len) {
     }
 }
 
+/// The one way attribute values become text: the element's VR is checked against the VRs the
+/// SDK allows for its tag (attribute_vrs.hpp, PS3.6) before gdcm::StringFilter sees it, since
+/// the filter asserts on binary VRs it does not expect. `parent` is the enclosing sequence's
+/// tag, 0 at the top level.
+int element_text(cgdcm_file *f, const gdcm::DataElement &de, uint32_t parent, char *buf, size_t cap, size_t *len) {
+    std::string problem = cgdcm::element_vr_problem(de, parent);
+    if (!problem.empty()) return cgdcm::fail(CGDCM_ERR_PARSE, problem);
+    put_text(f->filter.ToString(de), buf, cap, len);
+    return CGDCM_OK;
+}
+
 /// Reads the data set up to Pixel Data; when that is native, records where its value lies in
 /// `f->bytes` instead of letting GDCM copy it.
 bool parse_in_place(cgdcm_file *f) {
@@ -103,12 +115,19 @@ int item_element(cgdcm_file *f, uint16_t sg, uint16_t se, size_t item, uint16_t 
     return CGDCM_OK;
 }
 
-/// Sample precision P from the first SOF marker of a JPEG stream (ITU-T T.81 B.2.2); -1 if none.
-int jpeg_precision(const unsigned char *p, size_t n, bool &lossless) {
-    if (n < 4 || p[0] != 0xFF || p[1] != 0xD8) return -1;
+/// The first SOF marker segment of a JPEG stream (ITU-T T.81 B.2.2).
+struct JPEGFrame {
+    int marker = 0;
+    int precision = -1;
+    uint32_t height = 0, width = 0, components = 0;
+};
+
+/// Finds the first SOF marker of a JPEG stream; false when the stream has none within `n` bytes.
+bool jpeg_frame(const unsigned char *p, size_t n, JPEGFrame &out) {
+    if (n < 4 || p[0] != 0xFF || p[1] != 0xD8) return false;
     size_t i = 2;
     while (i + 4 < n) {
-        if (p[i] != 0xFF) return -1;
+        if (p[i] != 0xFF) return false;
         unsigned char m = p[i + 1];
         if (m == 0xFF) {  // fill byte
             ++i;
@@ -117,12 +136,25 @@ int jpeg_precision(const unsigned char *p, size_t n, bool &lossless) {
         size_t len = static_cast<size_t>(p[i + 2]) << 8 | p[i + 3];
         bool sof = m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
         if (sof) {
-            lossless = m == 0xC3 || m == 0xC7 || m == 0xCB || m == 0xCF;
-            return i + 4 < n ? p[i + 4] : -1;
+            if (i + 9 >= n) return false;
+            out.marker = m;
+            out.precision = p[i + 4];
+            out.height = static_cast<uint32_t>(p[i + 5]) << 8 | p[i + 6];
+            out.width = static_cast<uint32_t>(p[i + 7]) << 8 | p[i + 8];
+            out.components = p[i + 9];
+            return true;
         }
         i += 2 + len;
     }
-    return -1;
+    return false;
+}
+
+/// Sample precision P from the first SOF marker of a JPEG stream (ITU-T T.81 B.2.2); -1 if none.
+int jpeg_precision(const unsigned char *p, size_t n, bool &lossless) {
+    JPEGFrame f;
+    if (!jpeg_frame(p, n, f)) return -1;
+    lossless = f.marker == 0xC3 || f.marker == 0xC7 || f.marker == 0xCB || f.marker == 0xCF;
+    return f.precision;
 }
 
 }  // namespace
@@ -191,8 +223,7 @@ int cgdcm_string(cgdcm_file *file, uint16_t group, uint16_t element, char *buf, 
         const gdcm::DataSet &ds = group == 0x0002 ? file->reader().GetFile().GetHeader() : file->reader().GetFile().GetDataSet();
         const gdcm::DataElement *de = find(ds, group, element);
         if (!de) return CGDCM_ABSENT;
-        put_text(file->filter.ToString(*de), buf, cap, len);
-        return CGDCM_OK;
+        return element_text(file, *de, 0, buf, cap, len);
     });
 }
 
@@ -212,8 +243,7 @@ int cgdcm_sequence_string(cgdcm_file *file, uint16_t sg, uint16_t se, size_t ite
         gdcm::DataElement de;
         int status = item_element(file, sg, se, item, group, element, de);
         if (status != CGDCM_OK) return status;
-        put_text(file->filter.ToString(de), buf, cap, len);
-        return CGDCM_OK;
+        return element_text(file, de, static_cast<uint32_t>(sg) << 16 | se, buf, cap, len);
     });
 }
 
@@ -297,6 +327,21 @@ int cgdcm_offset(cgdcm_file *file, size_t index, uint32_t *offset) {
         const gdcm::ByteValue *table = sf ? sf->GetTable().GetByteValue() : nullptr;
         if (!table || index >= table->GetLength() / 4) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "offset index out of range");
         std::memcpy(offset, table->GetPointer() + 4 * index, 4);
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_jpeg_header(const void *data, size_t size, int *marker, uint32_t *precision, uint32_t *width, uint32_t *height,
+                      uint32_t *components) {
+    return cgdcm::guard([&]() -> int {
+        if (!data || !marker || !precision || !width || !height || !components) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        JPEGFrame f;
+        if (!jpeg_frame(static_cast<const unsigned char *>(data), size, f)) return cgdcm::fail(CGDCM_ERR_DECODE, "JPEG stream has no SOF marker");
+        *marker = f.marker;
+        *precision = static_cast<uint32_t>(f.precision);
+        *width = f.width;
+        *height = f.height;
+        *components = f.components;
         return CGDCM_OK;
     });
 }

@@ -8,6 +8,26 @@
 #include <memory>
 #include <string>
 
+extern "C" int cgdcm_jpegls_header(const void *data, size_t size, uint32_t *width, uint32_t *height, uint32_t *components,
+                                   uint32_t *bits_per_sample) {
+    return cgdcm::guard([&]() -> int {
+        if (!data || !width || !height || !components || !bits_per_sample) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        std::unique_ptr<charls_jpegls_decoder, void (*)(const charls_jpegls_decoder *)> decoder(charls_jpegls_decoder_create(),
+                                                                                               charls_jpegls_decoder_destroy);
+        if (!decoder) return cgdcm::fail(CGDCM_ERR_DECODE, "JPEG-LS: cannot create decoder");
+        charls_jpegls_errc e = charls_jpegls_decoder_set_source_buffer(decoder.get(), data, size);
+        if (e == charls::jpegls_errc::success) e = charls_jpegls_decoder_read_header(decoder.get());
+        charls_frame_info info{};
+        if (e == charls::jpegls_errc::success) e = charls_jpegls_decoder_get_frame_info(decoder.get(), &info);
+        if (e != charls::jpegls_errc::success) return cgdcm::fail(CGDCM_ERR_DECODE, std::string("JPEG-LS: ") + charls_get_error_message(e));
+        *width = info.width;
+        *height = info.height;
+        *components = static_cast<uint32_t>(info.component_count);
+        *bits_per_sample = static_cast<uint32_t>(info.bits_per_sample);
+        return CGDCM_OK;
+    });
+}
+
 extern "C" int cgdcm_jpegls_decode(const void *data, size_t size, uint32_t rows, uint32_t columns, int bytes_per_sample,
                                    void *out, size_t expected) {
     return cgdcm::guard([&]() -> int {

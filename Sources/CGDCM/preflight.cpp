@@ -2,6 +2,7 @@
 // enabled, and some truncated or inconsistent files reach an assert() inside it, which aborts
 // the whole process. Checking here that every element, item and fragment lies within the file
 // (PS3.5 7.1, 7.5, A.4) turns those files into ordinary errors.
+#include "attribute_vrs.hpp"
 #include "cgdcm.h"
 #include "meta_repair.hpp"
 #include "shim_error.hpp"
@@ -49,8 +50,9 @@ struct Walker {
     }
 
     /// Walks elements in [pos, end) (end = size for the top level); stops at an item delimiter
-    /// when `in_item` and an undefined-length item is being walked.
-    bool dataset(size_t &pos, size_t end, bool big, bool explicit_vr_here, int depth, bool undefined_item) {
+    /// when `in_item` and an undefined-length item is being walked. `parent` is the tag of the
+    /// enclosing sequence ((group << 16) | element; 0 at the top level).
+    bool dataset(size_t &pos, size_t end, bool big, bool explicit_vr_here, int depth, bool undefined_item, uint32_t parent = 0) {
         if (depth > 32) return fail("sequences nested deeper than 32 levels", 0, 0);
         while (pos < end) {
             if (pos + 8 > end) return fail("truncated element header at byte " + std::to_string(pos), 0, 0);
@@ -71,6 +73,7 @@ struct Walker {
             size_t header;
             uint32_t len;
             bool sequence = false;
+            const char *vr_text = ex ? reinterpret_cast<const char *>(p + pos + 4) : nullptr;
             if (ex) {
                 const unsigned char *vr = p + pos + 4;
                 if (vr[0] < 'A' || vr[0] > 'Z' || vr[1] < 'A' || vr[1] > 'Z') return fail("invalid VR", g, e);
@@ -89,6 +92,12 @@ struct Walker {
                 header = 8;
                 len = u32(pos + 4, bg);
                 sequence = len == 0xFFFFFFFFu;
+            }
+            // An attribute the SDK reads must carry one of its VRs before GDCM parses it.
+            std::string vr_problem = cgdcm::attribute_vr_problem(parent, g, e, vr_text, len);
+            if (!vr_problem.empty()) {
+                error = vr_problem;
+                return false;
             }
             pos += header;
             if (len == 0xFFFFFFFFu) {
@@ -127,13 +136,13 @@ struct Walker {
             if (g != 0xFFFE || e != 0xE000) return fail("expected an item tag inside the sequence", sg, se);
             if (len == 0xFFFFFFFFu) {
                 if (fragments) return fail("fragment of undefined length", sg, se);
-                if (!dataset(pos, end, big, explicit_vr_here, depth + 1, true)) return false;
+                if (!dataset(pos, end, big, explicit_vr_here, depth + 1, true, static_cast<uint32_t>(sg) << 16 | se)) return false;
                 continue;
             }
             if (len > end - pos) return fail("item length " + std::to_string(len) + " runs past the end: truncated or corrupt", sg, se);
             if (!fragments) {
                 size_t inner = pos;
-                if (!dataset(inner, pos + len, big, explicit_vr_here, depth + 1, false)) return false;
+                if (!dataset(inner, pos + len, big, explicit_vr_here, depth + 1, false, static_cast<uint32_t>(sg) << 16 | se)) return false;
             }
             pos += len;
         }

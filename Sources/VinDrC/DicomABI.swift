@@ -169,7 +169,9 @@ public let VDR_DTYPE_FLOAT32: Int32 = 5
         guard let format = m.sampleFormat else {
             throw ABIError(status: VDR_ERR_UNSUPPORTED, message: "\(file.source): Bits Allocated (0028,0100) \(m.bitsAllocated) is not 8 or 16")
         }
-        let rowBytes = m.columns * format.bytesPerSample
+        // The header is validated (PS3.3 C.7.6.3) before any size is derived from it.
+        _ = try file.checkDecodable(frame: Int(frame))
+        let rowBytes = try checkedSize(m.columns, format.bytesPerSample, what: "row size Columns (0028,0011) x bytes per sample", source: file.source)
         try checkBuffer(size: size, rowStride: rowStride, rowBytes: rowBytes, rows: m.rows, align: format.bytesPerSample, base: out)
         let pixels = try file.decode(frame: Int(frame))
         pixels.bytes.withUnsafeBytes { src in

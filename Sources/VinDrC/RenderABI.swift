@@ -189,7 +189,7 @@ final class RenderOptionsBox {
         let opts = try renderOptions(options).options
         let out = try require(out, "out")
         let g0 = try Renderer.geometry(of: file.metadata, options: opts)
-        let rowBytes = g0.outputWidth * opts.output.bytesPerSample
+        let rowBytes = try checkedSize(g0.outputWidth, opts.output.bytesPerSample, what: "output row size", source: file.source, kind: .argument)
         try checkBuffer(size: size, rowStride: rowStride, rowBytes: rowBytes, rows: g0.outputHeight,
                         align: opts.output.bytesPerSample, base: out)
         let g = try Renderer.render(file, options: opts, into: UnsafeMutableRawBufferPointer(start: out, count: size),

@@ -117,19 +117,19 @@ extension DICOMMetadata {
         bitsStored = try reader.int(0x0028, 0x0101) ?? bitsAllocated
         highBit = try reader.int(0x0028, 0x0102) ?? max(bitsStored - 1, 0)
         pixelRepresentation = try reader.int(0x0028, 0x0103) ?? 0
-        photometricInterpretation = reader.string(0x0028, 0x0004) ?? ""
+        photometricInterpretation = try reader.string(0x0028, 0x0004) ?? ""
         planarConfiguration = try reader.int(0x0028, 0x0006) ?? 0
         rescaleSlope = try reader.decimals(0x0028, 0x1053).first
         rescaleIntercept = try reader.decimals(0x0028, 0x1052).first
-        rescaleType = reader.string(0x0028, 0x1054)
+        rescaleType = try reader.string(0x0028, 0x1054)
 
         let centers = try reader.decimals(0x0028, 0x1050)
         let widths = try reader.decimals(0x0028, 0x1051)
-        let explanations = reader.string(0x0028, 0x1055)?.split(separator: "\\", omittingEmptySubsequences: false).map(String.init) ?? []
+        let explanations = try reader.string(0x0028, 0x1055)?.split(separator: "\\", omittingEmptySubsequences: false).map(String.init) ?? []
         windows = zip(centers, widths).enumerated().map { i, cw in
             Window(center: cw.0, width: cw.1, explanation: i < explanations.count ? explanations[i] : nil)
         }
-        if let f = reader.string(0x0028, 0x1056), !f.isEmpty {
+        if let f = try reader.string(0x0028, 0x1056), !f.isEmpty {
             guard let fn = VOIFunction(rawValue: f.uppercased()) else {
                 throw DICOMError(.unsupported, source, "VOI LUT Function (0028,1056) '\(f)' is not LINEAR, LINEAR_EXACT or SIGMOID")
             }
@@ -144,13 +144,13 @@ extension DICOMMetadata {
         pixelSpacing = try reader.decimals(0x0028, 0x0030)
         if pixelSpacing.count != 2 { pixelSpacing = try reader.decimals(0x0018, 0x1164) }
         if pixelSpacing.count != 2 { pixelSpacing = [] }
-        patientSex = reader.string(0x0010, 0x0040)
-        patientAge = reader.string(0x0010, 0x1010)
-        sopInstanceUID = reader.string(0x0008, 0x0018)
-        mediaStorageSOPInstanceUID = reader.string(0x0002, 0x0003)
-        modality = reader.string(0x0008, 0x0060)
-        bodyPartExamined = reader.string(0x0018, 0x0015)
-        viewPosition = reader.string(0x0018, 0x5101)
+        patientSex = try reader.string(0x0010, 0x0040)
+        patientAge = try reader.string(0x0010, 0x1010)
+        sopInstanceUID = try reader.string(0x0008, 0x0018)
+        mediaStorageSOPInstanceUID = try reader.string(0x0002, 0x0003)
+        modality = try reader.string(0x0008, 0x0060)
+        bodyPartExamined = try reader.string(0x0018, 0x0015)
+        viewPosition = try reader.string(0x0018, 0x5101)
     }
 }
 
@@ -160,15 +160,17 @@ struct AttributeReader {
     let handle: OpaquePointer
     let source: String
 
-    func string(_ g: UInt16, _ e: UInt16) -> String? {
-        text { buf, cap, len in cgdcm_string(handle, g, e, buf, cap, len) }
+    /// The attribute's text, nil when absent; an element whose VR the shim does not allow for
+    /// the tag (PS3.5 6.2, e.g. Rows stored as SV) is a format error naming the tag and VR.
+    func string(_ g: UInt16, _ e: UInt16) throws -> String? {
+        try text { buf, cap, len in cgdcm_string(handle, g, e, buf, cap, len) }
     }
 
-    func sequenceString(_ sq: (UInt16, UInt16), _ item: Int, _ g: UInt16, _ e: UInt16) -> String? {
-        text { buf, cap, len in cgdcm_sequence_string(handle, sq.0, sq.1, item, g, e, buf, cap, len) }
+    func sequenceString(_ sq: (UInt16, UInt16), _ item: Int, _ g: UInt16, _ e: UInt16) throws -> String? {
+        try text { buf, cap, len in cgdcm_sequence_string(handle, sq.0, sq.1, item, g, e, buf, cap, len) }
     }
 
-    private func text(_ read: (UnsafeMutablePointer<CChar>, Int, UnsafeMutablePointer<Int>) -> Int32) -> String? {
+    private func text(_ read: (UnsafeMutablePointer<CChar>, Int, UnsafeMutablePointer<Int>) -> Int32) throws -> String? {
         var len = 0
         var buf = [CChar](repeating: 0, count: 256)
         var rc = read(&buf, buf.count, &len)
@@ -176,14 +178,15 @@ struct AttributeReader {
             buf = [CChar](repeating: 0, count: len + 1)
             rc = read(&buf, buf.count, &len)
         }
-        guard rc == CGDCM_OK else { return nil }
+        if rc == CGDCM_ABSENT { return nil }
+        guard rc == CGDCM_OK else { throw DICOMError(.format, source, shimMessage()) }
         let bytes = buf.prefix(min(len, buf.count - 1)).map { UInt8(bitPattern: $0) }
         // DICOM pads values to even length with a space or NUL (PS3.5 6.2).
         return String(decoding: bytes, as: UTF8.self).trimmingTrailing(" \0").trimmingLeading(" ")
     }
 
     func int(_ g: UInt16, _ e: UInt16) throws -> Int? {
-        guard let s = string(g, e), !s.isEmpty else { return nil }
+        guard let s = try string(g, e), !s.isEmpty else { return nil }
         let first = s.split(separator: "\\").first.map(String.init) ?? s
         guard let v = Int(first.trimmingLeading(" ").trimmingTrailing(" ")) else {
             throw DICOMError(.format, source, "attribute \(tagText(g, e)) has non-integer value '\(s)'")
@@ -192,7 +195,7 @@ struct AttributeReader {
     }
 
     func decimals(_ g: UInt16, _ e: UInt16) throws -> [Double] {
-        guard let s = string(g, e), !s.isEmpty else { return [] }
+        guard let s = try string(g, e), !s.isEmpty else { return [] }
         return try parseDecimals(s, tag: tagText(g, e))
     }
 
@@ -213,32 +216,37 @@ struct AttributeReader {
         guard cgdcm_sequence_count(handle, sq.0, sq.1, &count) == CGDCM_OK else { return [] }
         let tag = tagText(sq.0, sq.1)
         return try (0..<count).map { item in
-            guard let descText = sequenceString(sq, item, 0x0028, 0x3002) else {
+            guard let descText = try sequenceString(sq, item, 0x0028, 0x3002) else {
                 throw DICOMError(.format, source, "\(tag) item \(item + 1) has no LUT Descriptor (0028,3002)")
             }
             let desc = try parseDecimals(descText, tag: "LUT Descriptor (0028,3002)")
             guard desc.count == 3, desc.allSatisfy({ $0 >= -32768 && $0 <= 65535 && $0 == $0.rounded() }) else {
-                throw DICOMError(.format, source, "\(tag) item \(item + 1): LUT Descriptor '\(descText)' is not 3 integers")
+                throw DICOMError(.format, source, "\(tag) item \(item + 1): LUT Descriptor (0028,3002) '\(descText)' is not 3 integers")
+            }
+            // PS3.3 C.11.1.1 / C.11.2.1.1: the first value is the number of entries, 0 meaning 2^16;
+            // only the second (first input value mapped) may be negative.
+            guard desc[0] >= 0 else {
+                throw DICOMError(.format, source, "\(tag) item \(item + 1): LUT Descriptor (0028,3002) '\(descText)' has a negative number of entries")
             }
             let entries = desc[0] == 0 ? 65536 : Int(desc[0])
             var first = Int(desc[1])
             if signedFirst && first > 32767 { first -= 65536 }
             let bits = Int(desc[2])
             guard (8...16).contains(bits) else {
-                throw DICOMError(.format, source, "\(tag) item \(item + 1): LUT Descriptor bits per entry \(bits) not in 8...16")
+                throw DICOMError(.format, source, "\(tag) item \(item + 1): LUT Descriptor (0028,3002) bits per entry \(bits) not in 8...16")
             }
             var n = 0
             guard cgdcm_sequence_words(handle, sq.0, sq.1, item, 0x0028, 0x3006, nil, 0, &n) == CGDCM_OK, n > 0 else {
                 throw DICOMError(.format, source, "\(tag) item \(item + 1) has no LUT Data (0028,3006)")
             }
             guard n >= entries else {
-                throw DICOMError(.format, source, "\(tag) item \(item + 1): LUT Data has \(n) entries, descriptor says \(entries)")
+                throw DICOMError(.format, source, "\(tag) item \(item + 1): LUT Data (0028,3006) has \(n) entries, LUT Descriptor (0028,3002) says \(entries)")
             }
             var data = [UInt16](repeating: 0, count: n)
             _ = cgdcm_sequence_words(handle, sq.0, sq.1, item, 0x0028, 0x3006, &data, n, &n)
             data.removeLast(data.count - entries)
             return LookupTable(firstMapped: first, bitsPerEntry: bits, data: data,
-                               explanation: sequenceString(sq, item, 0x0028, 0x3003))
+                               explanation: try sequenceString(sq, item, 0x0028, 0x3003))
         }
     }
 }

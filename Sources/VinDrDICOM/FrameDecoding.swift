@@ -47,11 +47,14 @@ extension DICOMFile {
                 decoded = try RLEDecoder.decode(stream, width: m.columns, height: m.rows, format: format, source: source)
             } else if m.transferSyntaxUID == TransferSyntax.jpegLSLossless || m.transferSyntaxUID == TransferSyntax.jpegLSNearLossless {
                 decoded = try decodeJPEGLS(stream, format: format)
-            } else if m.transferSyntaxUID == TransferSyntax.jpegBaseline, format == .uint8, maxReduction > 0,
-                      let scaled = decodeJPEGScaled(stream, maxReduction: min(maxReduction, 3)) {
-                decoded = scaled
             } else if let codec = TransferSyntax.gdcmCodec(m.transferSyntaxUID) {
-                decoded = try decodeJPEG(stream, codec: codec, format: format)
+                try checkJPEGHeader(stream)
+                if m.transferSyntaxUID == TransferSyntax.jpegBaseline, format == .uint8, maxReduction > 0,
+                   let scaled = decodeJPEGScaled(stream, maxReduction: min(maxReduction, 3)) {
+                    decoded = scaled
+                } else {
+                    decoded = try decodeJPEG(stream, codec: codec, format: format)
+                }
             } else {
                 throw DICOMError(.unsupported, source, "transfer syntax \(m.transferSyntaxUID) (0002,0010) is not supported")
             }
@@ -65,7 +68,7 @@ extension DICOMFile {
     }
 
     /// Validates the image attributes a monochrome decode needs and returns the sample format.
-    func checkDecodable(frame: Int) throws -> SampleFormat {
+    public func checkDecodable(frame: Int) throws -> SampleFormat {
         let m = metadata
         guard m.hasPixelData else { throw DICOMError(.noPixelData, source, "no Pixel Data (7FE0,0010)") }
         guard m.rows > 0, m.columns > 0 else {
@@ -84,6 +87,11 @@ extension DICOMFile {
         guard m.bitsStored >= 1, m.bitsStored <= m.bitsAllocated else {
             throw DICOMError(.format, source, "Bits Stored (0028,0101) \(m.bitsStored) not in 1...\(m.bitsAllocated)")
         }
+        // PS3.3 C.7.6.3: the image is Rows x Columns x Number of Frames samples; a product that
+        // does not fit in memory's address range is a malformed header, not a trap.
+        _ = try checkedSize(m.rows, m.columns, m.frames, format.bytesPerSample,
+                            what: "Rows (0028,0010) x Columns (0028,0011) x Number of Frames (0028,0008) x bytes per sample",
+                            source: source)
         guard frame >= 0, frame < m.frames else {
             throw DICOMError(.argument, source, "frame \(frame) out of range: the file has \(m.frames) frame(s) (0028,0008)")
         }
@@ -99,8 +107,9 @@ extension DICOMFile {
         guard cgdcm_native_pixels(handle, &ptr, &size) == CGDCM_OK, let ptr else {
             throw DICOMError(.noPixelData, source, shimMessage())
         }
-        let frameBytes = m.rows * m.columns * format.bytesPerSample
-        let needed = frameBytes * m.frames
+        let frameBytes = try checkedSize(m.rows, m.columns, format.bytesPerSample,
+                                         what: "frame size Rows (0028,0010) x Columns (0028,0011) x bytes per sample", source: source)
+        let needed = try checkedSize(frameBytes, m.frames, what: "Pixel Data size frame bytes x Number of Frames (0028,0008)", source: source)
         guard size >= needed else {
             throw DICOMError(.format, source, "Pixel Data (7FE0,0010) has \(size) bytes, \(m.rows)x\(m.columns)x\(m.frames) frame(s) of \(m.bitsAllocated)-bit samples need \(needed)")
         }
@@ -168,7 +177,7 @@ extension DICOMFile {
             let r = stream.withUnsafeBytes { cgdcm_j2k_header($0.baseAddress, $0.count, Int32(reduce), &w, &h, &comps, &prec, &sgnd, &levels) }
             guard r == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
         }
-        var bytes = uninitializedBytes(Int(w) * Int(h) * format.bytesPerSample)
+        var bytes = uninitializedBytes(try checkedSize(Int(w), Int(h), format.bytesPerSample, what: "JPEG 2000 output size", source: source))
         let status = stream.withUnsafeBytes { src in
             bytes.withUnsafeMutableBytes { dst in
                 cgdcm_j2k_decode(src.baseAddress, src.count, Int32(reduce), Int32(max(1, threads)), dst.baseAddress,
@@ -191,7 +200,8 @@ extension DICOMFile {
         guard ok, Int(w) == m.columns, Int(h) == m.rows, space == Int32(TJCS_GRAY.rawValue) else { return nil }
         let f = 1 << r
         let sw = (Int(w) + f - 1) / f, sh = (Int(h) + f - 1) / f
-        var bytes = uninitializedBytes(sw * sh)
+        guard let count = checkedProduct(sw, sh) else { return nil }
+        var bytes = uninitializedBytes(count)
         let rc = stream.withUnsafeBufferPointer { src in
             bytes.withUnsafeMutableBufferPointer { dst in
                 tjDecompress2(handle, src.baseAddress, UInt(src.count), dst.baseAddress, Int32(sw), Int32(sw), Int32(sh), Int32(TJPF_GRAY.rawValue), 0)
@@ -201,10 +211,54 @@ extension DICOMFile {
         return StoredPixels(width: sw, height: sh, format: .uint8, bytes: bytes, reduction: r, sampleCentre: Double(f) / 2)
     }
 
-    /// JPEG-LS frames through CharLS.
+    /// Rejects a codec stream before its output is allocated (a few-byte fragment must not cost
+    /// gigabytes): its frame header must match Rows/Columns (PS3.5 8.2: the compressed and the
+    /// data set's image are the same image), hold one component, and the stream must have at
+    /// least `minimumBits` bits, the least any stream of that size can be coded in.
+    func checkCodedFrame(codec: String, width: Int, height: Int, components: Int, streamBytes: Int, minimumBits: Int) throws {
+        let m = metadata
+        guard width == m.columns, height == m.rows else {
+            throw DICOMError(.format, source, "\(codec) frame header says \(width)x\(height) but Columns (0028,0011) x Rows (0028,0010) say \(m.columns)x\(m.rows)")
+        }
+        guard components == 1 else {
+            throw DICOMError(.unsupported, source, "\(codec) stream has \(components) components; only monochrome is supported")
+        }
+        guard streamBytes >= (minimumBits + 7) / 8 else {
+            throw DICOMError(.decode, source, "\(codec) stream of \(streamBytes) bytes is too short for a \(m.columns)x\(m.rows) image (at least \((minimumBits + 7) / 8) bytes): truncated or corrupt")
+        }
+    }
+
+    /// The JPEG (ITU-T T.81) frame header against the data set, before decoding. Huffman codes
+    /// are at least one bit long, so a lossless (process 14) stream spends at least one bit per
+    /// sample and a DCT stream at least one bit per 8x8 block (its DC difference, T.81 F.1.2.1);
+    /// arithmetic-coded streams (T.81 Annex D) get a 64 times looser bound. Generous: real
+    /// streams are orders of magnitude larger.
+    func checkJPEGHeader(_ stream: [UInt8]) throws {
+        var marker: Int32 = 0
+        var precision: UInt32 = 0, w: UInt32 = 0, h: UInt32 = 0, comps: UInt32 = 0
+        let rc = stream.withUnsafeBytes { cgdcm_jpeg_header($0.baseAddress, $0.count, &marker, &precision, &w, &h, &comps) }
+        guard rc == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
+        let lossless = [0xC3, 0xC7, 0xCB, 0xCF].contains(marker)
+        let arithmetic = marker >= 0xC9
+        let (width, height) = (Int(w), Int(h))
+        var bits = lossless ? width * height : ((width + 7) / 8) * ((height + 7) / 8)
+        if arithmetic { bits /= 64 }
+        try checkCodedFrame(codec: "JPEG", width: width, height: height, components: Int(comps), streamBytes: stream.count,
+                            minimumBits: bits)
+    }
+
+    /// JPEG-LS frames through CharLS. The frame header is checked first: a JPEG-LS line costs at
+    /// least one bit per 2^15 samples (run mode codes at most 2^J samples per bit, J <= 15,
+    /// ISO 14495-1 A.7.1), so a stream shorter than Rows x ceil(Columns / 2^15) bits cannot be
+    /// the image and no output is allocated for it.
     func decodeJPEGLS(_ stream: [UInt8], format: SampleFormat) throws -> StoredPixels {
         let m = metadata
-        var bytes = uninitializedBytes(m.rows * m.columns * format.bytesPerSample)
+        var w: UInt32 = 0, h: UInt32 = 0, comps: UInt32 = 0, bitsPerSample: UInt32 = 0
+        let header = stream.withUnsafeBytes { cgdcm_jpegls_header($0.baseAddress, $0.count, &w, &h, &comps, &bitsPerSample) }
+        guard header == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
+        try checkCodedFrame(codec: "JPEG-LS", width: Int(w), height: Int(h), components: Int(comps), streamBytes: stream.count,
+                            minimumBits: Int(h) * ((Int(w) + 32767) / 32768))
+        var bytes = uninitializedBytes(try checkedSize(m.rows, m.columns, format.bytesPerSample, what: "JPEG-LS output size", source: source))
         let rc = stream.withUnsafeBytes { src in
             bytes.withUnsafeMutableBytes { dst in
                 cgdcm_jpegls_decode(src.baseAddress, src.count, UInt32(m.rows), UInt32(m.columns), Int32(format.bytesPerSample),
@@ -218,7 +272,7 @@ extension DICOMFile {
     /// JPEG frames through GDCM's codec.
     func decodeJPEG(_ stream: [UInt8], codec: Int32, format: SampleFormat) throws -> StoredPixels {
         let m = metadata
-        var bytes = uninitializedBytes(m.rows * m.columns * format.bytesPerSample)
+        var bytes = uninitializedBytes(try checkedSize(m.rows, m.columns, format.bytesPerSample, what: "JPEG output size", source: source))
         let rc = stream.withUnsafeBytes { src in
             bytes.withUnsafeMutableBytes { dst in
                 cgdcm_decode_jpeg(src.baseAddress, src.count, codec, UInt32(m.rows), UInt32(m.columns), UInt16(m.bitsAllocated),

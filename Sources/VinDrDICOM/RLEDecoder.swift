@@ -4,26 +4,38 @@
 enum RLEDecoder {
     static func decode(_ frame: [UInt8], width: Int, height: Int, format: SampleFormat, source: String) throws -> StoredPixels {
         let planes = format.bytesPerSample
-        let pixels = width * height
-        var out = uninitializedBytes(pixels * planes)
+        let pixels = try checkedSize(width, height, what: "RLE frame size Columns (0028,0011) x Rows (0028,0010)", source: source)
+        // The header is checked before any output is allocated: segment count and offsets (PS3.5
+        // G.5) within the fragment, and each segment long enough for its plane. PackBits codes at
+        // most 128 bytes with 2 (a replicate run, G.3.1), so a segment of n bytes yields at most
+        // 64 n; a shorter one cannot be the image.
+        guard frame.count >= 64 else { throw DICOMError(.decode, source, "RLE frame shorter than its 64-byte header") }
+        let segments = frame.withUnsafeBytes { Int($0.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian) }
+        guard segments == planes else {
+            throw DICOMError(.decode, source, "RLE header has \(segments) segments, \(planes) expected for one \(8 * planes)-bit sample")
+        }
+        var offsets = frame.withUnsafeBytes { src in
+            (0..<segments).map { Int(src.loadUnaligned(fromByteOffset: 4 + 4 * $0, as: UInt32.self).littleEndian) }
+        }
+        offsets.append(frame.count)
+        for s in 0..<segments {
+            let start = offsets[s], end = offsets[s + 1]
+            guard start >= 64, start <= end, end <= frame.count else {
+                throw DICOMError(.decode, source, "RLE segment \(s + 1) offsets \(start)..<\(end) outside the frame")
+            }
+            guard (end - start) * 64 >= pixels else {
+                throw DICOMError(.decode, source, "RLE segment \(s + 1) has \(end - start) bytes; PackBits cannot expand them to the \(pixels) bytes of a \(width)x\(height) frame (at most 64x, PS3.5 G.3.1)")
+            }
+        }
+        var out = uninitializedBytes(try checkedSize(pixels, planes, what: "RLE output size", source: source))
         // Each segment is unpacked into a contiguous byte plane (runs become memset/memcpy), then
         // the planes are interleaved into little-endian samples.
         var plane = uninitializedBytes(planes > 1 ? pixels : 0)
         try frame.withUnsafeBytes { src in
-            guard src.count >= 64 else { throw DICOMError(.decode, source, "RLE frame shorter than its 64-byte header") }
-            let segments = Int(src.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian)
-            guard segments == planes else {
-                throw DICOMError(.decode, source, "RLE header has \(segments) segments, \(planes) expected for one \(8 * planes)-bit sample")
-            }
-            var offsets = (0..<segments).map { Int(src.loadUnaligned(fromByteOffset: 4 + 4 * $0, as: UInt32.self).littleEndian) }
-            offsets.append(src.count)
             try out.withUnsafeMutableBytes { dst in
                 try plane.withUnsafeMutableBytes { tmp in
                     for s in 0..<segments {
                         let start = offsets[s], end = offsets[s + 1]
-                        guard start >= 64, start <= end, end <= src.count else {
-                            throw DICOMError(.decode, source, "RLE segment \(s + 1) offsets \(start)..<\(end) outside the frame")
-                        }
                         let target = planes == 1 ? dst : tmp
                         let written = unpack(src, from: start, to: end, into: target.baseAddress!, count: pixels)
                         guard written == pixels else {

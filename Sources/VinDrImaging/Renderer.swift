@@ -34,8 +34,9 @@ public enum Renderer {
     public static func render(_ file: DICOMFile, options: RenderOptions = RenderOptions(),
                               workspace: RenderWorkspace = RenderWorkspace()) throws -> (bytes: [UInt8], geometry: RenderGeometry) {
         let g = try geometry(of: file.metadata, options: options)
-        let rowBytes = g.outputWidth * options.output.bytesPerSample
-        var bytes = [UInt8](repeating: 0, count: rowBytes * g.outputHeight)
+        let rowBytes = g.outputWidth * options.output.bytesPerSample  // at most 65535 x 4 (RenderGeometry.plan)
+        guard let total = checkedProduct(rowBytes, g.outputHeight) else { throw RenderError("output of \(g.outputHeight) rows of \(rowBytes) bytes is too large") }
+        var bytes = [UInt8](repeating: 0, count: total)
         let out = try bytes.withUnsafeMutableBytes {
             try render(file, options: options, into: $0, rowStride: rowBytes, workspace: workspace)
         }
@@ -55,7 +56,8 @@ public enum Renderer {
             throw RenderError("buffer and row stride must be aligned to the \(options.output.bytesPerSample)-byte output sample")
         }
         guard rowStride >= rowBytes else { throw RenderError("row stride \(rowStride) is less than a row's \(rowBytes) bytes") }
-        guard buffer.count >= rowStride * (g.outputHeight - 1) + rowBytes else {
+        // rowStride comes from the caller: its product with the row count may overflow.
+        guard let span = checkedProduct(rowStride, g.outputHeight - 1), span <= buffer.count - rowBytes else {
             throw RenderError("buffer of \(buffer.count) bytes is too small for \(g.outputHeight) rows of stride \(rowStride)")
         }
         guard options.threads >= 1, options.threads <= 256 else { throw RenderError("threads \(options.threads) not in 1...256") }

@@ -36,4 +36,14 @@ final class RLEDecoderTests: XCTestCase {
         XCTAssertThrowsError(try RLEDecoder.decode(bad, width: 1, height: 1, format: .uint8, source: "f"))
         XCTAssertThrowsError(try RLEDecoder.decode([1, 2, 3], width: 1, height: 1, format: .uint8, source: "f"))
     }
+
+    /// A segment PackBits cannot expand to the frame (at most 64x, PS3.5 G.3.1) is rejected
+    /// before the output is allocated.
+    func testSegmentTooShortForTheFrameIsRejectedBeforeDecoding() {
+        XCTAssertThrowsError(try RLEDecoder.decode(frame([[0x81, 7]]), width: 4096, height: 4096, format: .uint8, source: "f.dcm")) {
+            XCTAssertTrue(String(describing: $0).contains("at most 64x"), "\($0)")
+        }
+        // 2 bytes -> 128 samples is the limit, and decodes.
+        XCTAssertNoThrow(try RLEDecoder.decode(frame([[0x81, 7]]), width: 16, height: 8, format: .uint8, source: "f.dcm"))
+    }
 }

@@ -82,6 +82,15 @@ int cgdcm_decode_jpeg(const void *data, size_t size, int codec, uint32_t rows, u
                       uint16_t bits_allocated, uint16_t bits_stored, uint16_t pixel_representation,
                       const char *photometric, void *out, size_t expected);
 
+/** The first SOF marker segment of a JPEG stream (ITU-T T.81 B.2.2), without decoding: `marker`
+ * (0xC0..0xCF), sample precision, X (width), Y (height) and component count. */
+int cgdcm_jpeg_header(const void *data, size_t size, int *marker, uint32_t *precision, uint32_t *width,
+                      uint32_t *height, uint32_t *components);
+
+/** The frame header of a JPEG-LS stream (ISO 14495-1 C.2.2), read by CharLS without decoding. */
+int cgdcm_jpegls_header(const void *data, size_t size, uint32_t *width, uint32_t *height, uint32_t *components,
+                        uint32_t *bits_per_sample);
+
 /** Decodes one frame's JPEG-LS stream with CharLS straight into `out` (rows*columns samples of
  * bytes_per_sample bytes, `expected` bytes in all); fails when the stream's size, component count
  * or precision does not fit. */

@@ -1,0 +1,33 @@
+// The VRs allowed for each attribute the SDK reads. Every read of such an attribute, in the raw
+// pre-parse walk (preflight.cpp) and in the accessors of gdcm_file.cpp and deid.cpp, is checked
+// against this one table before GDCM's StringFilter sees the element: Debian's GDCM asserts (and
+// aborts the process) when, say, Rows (0028,0010) arrives as SV, UV, OV, OD or OL.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace gdcm {
+class DataElement;
+}
+
+namespace cgdcm {
+
+/// The reason the element (g,e) inside the sequence `parent` ((group << 16) | element, 0 at the
+/// top level) with value representation `vr` (two characters; nullptr in implicit VR data, where
+/// the dictionary VR applies, PS3.5 7.1.3) and `length` value bytes cannot be read as the SDK
+/// reads it; "" when it can, or when the SDK does not read that attribute.
+///
+/// String attributes (PS3.6 VR AE, AS, CS, DS, IS, LO, ...) take any string VR, since all are
+/// read as text; binary ones (US, US or SS) take exactly their PS3.6 VRs. UN (PS3.5 6.2.2) is
+/// accepted for both, as GDCM then reads the value with the dictionary VR. Binary values must
+/// be whole numbers of their unit (2 bytes for US/SS).
+std::string attribute_vr_problem(uint32_t parent, uint16_t g, uint16_t e, const char *vr, uint32_t length);
+
+/// The same check on an element GDCM has parsed (its VR as read; implicit VR data has none).
+/// Every accessor calls this before handing an element to gdcm::StringFilter.
+std::string element_vr_problem(const gdcm::DataElement &de, uint32_t parent);
+
+/// "(GGGG,EEEE)".
+std::string tag_string(uint16_t g, uint16_t e);
+
+}  // namespace cgdcm

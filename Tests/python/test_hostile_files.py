@@ -1,0 +1,317 @@
+"""Hostile files: header values that once took the host process down (overflow traps, GDCM
+assertion aborts, multi-gigabyte allocations). Each must give a clear error naming the file and
+the tag while the process lives.
+
+Every case runs in a child process, so that a regression shows as a failed test rather than a
+killed test runner; cases that once allocated gigabytes run the child under an address-space
+limit. The files are written byte by byte (explicit VR little endian, PS3.5 7.1.2) so that any VR
+can be put on any tag.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import resource
+import struct
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+EXPLICIT_LE = "1.2.840.10008.1.2.1"
+RLE = "1.2.840.10008.1.2.5"
+JPEG_LOSSLESS_SV1 = "1.2.840.10008.1.2.4.70"
+JPEG_LS_LOSSLESS = "1.2.840.10008.1.2.4.80"
+
+# VRs with a 4-byte length after two reserved bytes (PS3.5 Table 7.1-1).
+LONG_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"}
+
+ROWS, COLUMNS, FRAMES = (0x0028, 0x0010), (0x0028, 0x0011), (0x0028, 0x0008)
+SOP_INSTANCE = (0x0008, 0x0018)
+
+
+def element(tag: tuple[int, int], vr: str, value: bytes) -> bytes:
+    if len(value) % 2:
+        value += b"\0" if vr in ("UI", "OB", "UN") else b" "
+    g, e = tag
+    if vr in LONG_VRS:
+        return struct.pack("<HH2sHI", g, e, vr.encode(), 0, len(value)) + value
+    return struct.pack("<HH2sH", g, e, vr.encode(), len(value)) + value
+
+
+def us(v: int) -> tuple[str, bytes]:
+    return ("US", struct.pack("<H", v))
+
+
+def text(vr: str, s: str) -> tuple[str, bytes]:
+    return (vr, s.encode())
+
+
+def encapsulated(fragments: list[bytes]) -> bytes:
+    """Pixel Data of undefined length: an empty Basic Offset Table, then one item per fragment (PS3.5 A.4)."""
+    body = struct.pack("<HHI", 0xFFFE, 0xE000, 0)
+    for f in fragments:
+        if len(f) % 2:
+            f += b"\0"
+        body += struct.pack("<HHI", 0xFFFE, 0xE000, len(f)) + f
+    body += struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
+    return struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OB", 0, 0xFFFFFFFF) + body
+
+
+def dicom_bytes(overrides: dict | None = None, *, syntax: str = EXPLICIT_LE, pixels: bytes | None = None) -> bytes:
+    """A 4x4 16-bit MONOCHROME2 image; `overrides` maps a tag to (VR, value bytes), or to None to drop it.
+    `pixels` replaces the whole Pixel Data element (e.g. encapsulated())."""
+    attrs = {
+        (0x0008, 0x0016): text("UI", "1.2.840.10008.5.1.4.1.1.1.1"),
+        (0x0008, 0x0018): text("UI", "1.2.3.4.5.6.7"),
+        (0x0008, 0x0060): text("CS", "DX"),
+        (0x0010, 0x0010): text("PN", "Doe^John"),
+        (0x0010, 0x0020): text("LO", "PID-1"),
+        (0x0010, 0x0040): text("CS", "M"),
+        (0x0010, 0x1010): text("AS", "045Y"),
+        (0x0020, 0x000D): text("UI", "1.2.3.4.5.6.8"),
+        (0x0020, 0x000E): text("UI", "1.2.3.4.5.6.9"),
+        (0x0028, 0x0002): us(1),
+        (0x0028, 0x0004): text("CS", "MONOCHROME2"),
+        ROWS: us(4),
+        COLUMNS: us(4),
+        (0x0028, 0x0100): us(16),
+        (0x0028, 0x0101): us(12),
+        (0x0028, 0x0102): us(11),
+        (0x0028, 0x0103): us(0),
+        (0x7FE0, 0x0010): ("OW", bytes(range(32))),
+    }
+    for tag, v in (overrides or {}).items():
+        if v is None:
+            attrs.pop(tag, None)
+        else:
+            attrs[tag] = v
+    if pixels is not None:
+        attrs.pop((0x7FE0, 0x0010), None)
+    body = b"".join(element(t, *attrs[t]) for t in sorted(attrs))
+    if pixels is not None:
+        body += pixels
+    meta = (element((0x0002, 0x0001), "OB", b"\x00\x01")
+            + element((0x0002, 0x0002), "UI", b"1.2.840.10008.5.1.4.1.1.1.1")
+            + element((0x0002, 0x0003), "UI", b"1.2.3.4.5.6.7")
+            + element((0x0002, 0x0010), "UI", syntax.encode()))
+    meta = element((0x0002, 0x0000), "UL", struct.pack("<I", len(meta))) + meta
+    return b"\0" * 128 + b"DICM" + meta + body
+
+
+CHILD = r"""
+import json, sys
+import vindr
+action, path = sys.argv[1], sys.argv[2]
+out = {}
+try:
+    if action == "open":
+        im = vindr.read_dicom(path)
+        out["frames"] = im.frames
+    elif action == "pixels":
+        vindr.read_dicom(path).pixels()
+    elif action == "render":
+        vindr.read_dicom(path).render(size=64)
+    elif action == "abi-decode":  # vdr_dicom_decode straight, with a buffer smaller than the image
+        import ctypes
+        from vindr import dicom
+        im = vindr.read_dicom(path)
+        buf = ctypes.create_string_buffer(1 << 16)
+        dicom.check(dicom._decode(im._handle(), 0, ctypes.addressof(buf), len(buf), 64))
+    elif action == "loader":
+        good = sys.argv[3]
+        samples = [vindr.Sample("bad", path), vindr.Sample("good", good)]
+        seen = []
+        for batch in vindr.Loader(samples, 32, batch_size=1, on_error="skip", workers=2):
+            seen += [t["image_id"] for t in batch.targets]
+            out["skipped"] = out.get("skipped", []) + [list(s) for s in batch.skipped]
+        out["seen"] = seen
+    elif action == "deid":
+        result = vindr.deidentify(path, sys.argv[3], min_size=1)
+        out["files"] = [{"input": f["input"], "status": f["status"], "error": f["error"]} for f in result.files]
+    out["ok"] = True
+except vindr.VinDrError as e:
+    out["error"] = type(e).__name__
+    out["message"] = e.message
+print(json.dumps(out))
+"""
+
+GIB = 1 << 30
+
+
+def run_child(action: str, *args, memory_limit: int | None = None) -> dict:
+    """Runs `action` on the files in a child process; fails (instead of dying) when the child dies."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "bindings" / "python"), env.get("PYTHONPATH", "")])
+
+    def limit():
+        if memory_limit:
+            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+
+    p = subprocess.run([sys.executable, "-c", CHILD, action, *map(str, args)], env=env, capture_output=True,
+                       text=True, timeout=300, preexec_fn=limit)
+    assert p.returncode == 0, f"child died with status {p.returncode}: {p.stderr[-2000:]}"
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def write(tmp_path: pathlib.Path, name: str, data: bytes) -> pathlib.Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def expect_error(result: dict, path: pathlib.Path, *words: str, kind: str = "FormatError") -> None:
+    assert "error" in result, f"expected an error, got {result}"
+    assert result["error"] == kind, result
+    for w in (path.name, *words):
+        assert w in result["message"], f"{w!r} not in {result['message']!r}"
+
+
+# -- 1. overflowing frame sizes (PS3.3 C.7.6.3: Rows x Columns x Number of Frames samples) ----------
+
+HUGE_FRAMES = {ROWS: us(65535), COLUMNS: us(65535), FRAMES: text("IS", "999999999999")}
+
+
+@pytest.mark.parametrize("action", ["open", "pixels", "render"])
+def test_huge_number_of_frames_is_an_error(tmp_path, action):
+    path = write(tmp_path, "frames.dcm", dicom_bytes(HUGE_FRAMES))
+    result = run_child(action, path)
+    if action == "open" and "error" not in result:
+        return  # opening may succeed; decoding must not
+    expect_error(result, path, "(0028,0008)")
+
+
+def test_huge_number_of_frames_is_skipped_by_the_loader(tmp_path):
+    bad = write(tmp_path, "frames.dcm", dicom_bytes(HUGE_FRAMES))
+    good = write(tmp_path, "good.dcm", dicom_bytes())
+    result = run_child("loader", bad, good)
+    assert result.get("ok"), result
+    assert result["seen"] == ["good"]
+    assert result["skipped"][0][0] == "bad" and "(0028,0008)" in result["skipped"][0][1], result
+
+
+@pytest.mark.parametrize("columns", [("SS", struct.pack("<h", -1)), ("IS", b"99999999999"), ("UL", struct.pack("<I", 0xFFFFFFFF))],
+                         ids=["SS-minus-1", "IS-huge", "UL-huge"])
+def test_columns_out_of_range_is_an_error(tmp_path, columns):
+    path = write(tmp_path, "columns.dcm", dicom_bytes({COLUMNS: columns}))
+    for action in ("open", "abi-decode"):
+        result = run_child(action, path)
+        expect_error(result, path, "(0028,0011)")
+
+
+# -- 2. attributes the SDK reads, stored with a VR GDCM's string filter asserts on (PS3.5 6.2) ---------
+
+ODD_VRS = {"SV": struct.pack("<q", 4), "UV": struct.pack("<Q", 4), "OV": struct.pack("<Q", 4),
+           "OD": struct.pack("<d", 4.0), "OL": struct.pack("<I", 4)}
+READ_TAGS = {
+    "Rows": ROWS, "Columns": COLUMNS, "BitsAllocated": (0x0028, 0x0100), "BitsStored": (0x0028, 0x0101),
+    "PatientSex": (0x0010, 0x0040), "WindowCenter": (0x0028, 0x1050), "WindowWidth": (0x0028, 0x1051),
+    "RescaleSlope": (0x0028, 0x1053), "NumberOfFrames": FRAMES,
+}
+
+
+@pytest.mark.parametrize("vr", sorted(ODD_VRS))
+@pytest.mark.parametrize("name", sorted(READ_TAGS))
+def test_unexpected_vr_is_a_format_error(tmp_path, name, vr):
+    g, e = READ_TAGS[name]
+    path = write(tmp_path, f"{name}-{vr}.dcm", dicom_bytes({(g, e): (vr, ODD_VRS[vr])}))
+    expect_error(run_child("open", path), path, f"({g:04X},{e:04X})", vr)
+
+
+def test_unexpected_vr_inside_a_lut_sequence_is_a_format_error(tmp_path):
+    item = (element((0x0028, 0x3002), "SV", struct.pack("<qqq", 4, 0, 16))
+            + element((0x0028, 0x3006), "OW", struct.pack("<4H", 0, 1, 2, 3)))
+    seq = struct.pack("<HHI", 0xFFFE, 0xE000, len(item)) + item
+    path = write(tmp_path, "voi-lut-sv.dcm", dicom_bytes({(0x0028, 0x3010): ("SQ", seq)}))
+    expect_error(run_child("open", path), path, "(0028,3002)", "SV")
+
+
+def test_unexpected_vr_is_skipped_by_the_loader(tmp_path):
+    bad = write(tmp_path, "rows-sv.dcm", dicom_bytes({ROWS: ("SV", ODD_VRS["SV"])}))
+    good = write(tmp_path, "good.dcm", dicom_bytes())
+    result = run_child("loader", bad, good)
+    assert result.get("ok"), result
+    assert result["seen"] == ["good"]
+    assert "(0028,0010)" in result["skipped"][0][1], result
+
+
+def test_unexpected_vr_fails_one_file_of_a_deidentification_tree(tmp_path):
+    tree = tmp_path / "in"
+    tree.mkdir()
+    write(tree, "a-rows-uv.dcm", dicom_bytes({ROWS: ("UV", ODD_VRS["UV"]), SOP_INSTANCE: text("UI", "1.2.3.4.5.6.10")}))
+    write(tree, "b-good.dcm", dicom_bytes())
+    result = run_child("deid", tree, tmp_path / "out")
+    assert result.get("ok"), result
+    files = {pathlib.Path(f["input"]).name: f for f in result["files"]}
+    assert files["b-good.dcm"]["status"] == "written", files
+    bad = files["a-rows-uv.dcm"]
+    assert bad["status"] != "written" and "(0028,0010)" in (bad["error"] or "") and "UV" in bad["error"], files
+
+
+# -- 3. negative LUT descriptors (PS3.3 C.11.1.1, C.11.2.1.1) ------------------------------------
+
+@pytest.mark.parametrize("sequence", [(0x0028, 0x3000), (0x0028, 0x3010)], ids=["modality", "voi"])
+def test_negative_lut_descriptor_is_a_format_error(tmp_path, sequence):
+    item = (element((0x0028, 0x3002), "SS", struct.pack("<hhh", -1, 0, 8))
+            + element((0x0028, 0x3006), "OW", struct.pack("<4H", 0, 1, 2, 3)))
+    seq = struct.pack("<HHI", 0xFFFE, 0xE000, len(item)) + item
+    path = write(tmp_path, "lut.dcm", dicom_bytes({sequence: ("SQ", seq)}))
+    expect_error(run_child("open", path), path, "(0028,3002)")
+
+
+# -- 4. codec headers claiming 65535 x 65535 with a few bytes of data -------------------------------
+
+BIG = {ROWS: us(65535), COLUMNS: us(65535)}
+
+
+def rle_fragment(segments: int) -> bytes:
+    header = struct.pack("<I", segments) + b"".join(struct.pack("<I", 64 + 2 * i) for i in range(segments))
+    header += b"\0" * (64 - len(header))
+    return header + b"\x01\x00" * segments
+
+
+def jpeg_ls_header(rows: int, columns: int) -> bytes:
+    """SOI, SOF55 (ISO 14495-1 C.2.2) for one 16-bit component, SOS, a few bytes, EOI."""
+    sof = struct.pack(">BHHB", 16, rows, columns, 1) + b"\x01\x11\x00"
+    sos = b"\x01" + b"\x01\x00" + b"\x00\x00\x00"
+    return (b"\xff\xd8" + b"\xff\xf7" + struct.pack(">H", len(sof) + 2) + sof
+            + b"\xff\xda" + struct.pack(">H", len(sos) + 2) + sos + b"\x00" * 8 + b"\xff\xd9")
+
+
+def jpeg_lossless_header(rows: int, columns: int) -> bytes:
+    """SOI, DHT, SOF3 (ITU-T T.81 B.2.2) for one 16-bit component, SOS, a few bytes, EOI."""
+    sof = struct.pack(">BHHB", 16, rows, columns, 1) + b"\x01\x11\x00"
+    dht = b"\x00" + bytes([1] + [0] * 15) + b"\x00"
+    sos = b"\x01" + b"\x01\x00" + b"\x01\x00\x00"
+    return (b"\xff\xd8" + b"\xff\xc4" + struct.pack(">H", len(dht) + 2) + dht
+            + b"\xff\xc3" + struct.pack(">H", len(sof) + 2) + sof
+            + b"\xff\xda" + struct.pack(">H", len(sos) + 2) + sos + b"\x00" * 8 + b"\xff\xd9")
+
+
+CODEC_BOMBS = {
+    "rle": (RLE, lambda: rle_fragment(2)),
+    "jpeg-ls": (JPEG_LS_LOSSLESS, lambda: jpeg_ls_header(65535, 65535)),
+    "jpeg": (JPEG_LOSSLESS_SV1, lambda: jpeg_lossless_header(65535, 65535)),
+}
+
+
+@pytest.mark.parametrize("codec", sorted(CODEC_BOMBS))
+def test_tiny_fragment_claiming_a_huge_image_is_rejected_without_allocating(tmp_path, codec):
+    syntax, fragment = CODEC_BOMBS[codec]
+    path = write(tmp_path, f"{codec}-bomb.dcm", dicom_bytes(BIG, syntax=syntax, pixels=encapsulated([fragment()])))
+    # render: pixels() would itself allocate the 8 GiB output array the header asks for.
+    result = run_child("render", path, memory_limit=2 * GIB)
+    assert "error" in result, result
+    assert result["error"] in ("DecodeError", "FormatError"), result
+    assert path.name in result["message"], result
+
+
+@pytest.mark.parametrize("codec", ["jpeg-ls", "jpeg"])
+def test_codec_frame_header_must_match_rows_and_columns(tmp_path, codec):
+    syntax, _ = CODEC_BOMBS[codec]
+    header = jpeg_ls_header if codec == "jpeg-ls" else jpeg_lossless_header
+    path = write(tmp_path, f"{codec}-mismatch.dcm", dicom_bytes(syntax=syntax, pixels=encapsulated([header(65535, 65535)])))
+    expect_error(run_child("render", path, memory_limit=2 * GIB), path, "65535x65535", "(0028,0010)")

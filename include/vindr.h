@@ -12,78 +12,63 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Label kind: a local finding, marked with boxes. */
-#define VDR_LABEL_LOCAL 0
-/* Label kind: a global, image-level label. */
-#define VDR_LABEL_GLOBAL 1
-/* Number of labels in the VinDr-CXR taxonomy (22 local, 6 global). */
-#define VDR_LABEL_COUNT 28
-/* CSV layout: PhysioNet annotations_train.csv. */
-#define VDR_LAYOUT_ANNOTATIONS 0
-/* CSV layout: PhysioNet annotations_test.csv (consensus, no rad_id). */
-#define VDR_LAYOUT_CONSENSUS_ANNOTATIONS 1
-/* CSV layout: PhysioNet image_labels_train.csv. */
-#define VDR_LAYOUT_IMAGE_LABELS 2
-/* CSV layout: PhysioNet image_labels_test.csv (consensus, no rad_id). */
-#define VDR_LAYOUT_CONSENSUS_IMAGE_LABELS 3
-/* CSV layout: Kaggle VinBigData train.csv. */
-#define VDR_LAYOUT_KAGGLE_TRAIN 4
-/* CSV layout: Kaggle submission (image_id,PredictionString). */
-#define VDR_LAYOUT_KAGGLE_SUBMISSION 5
-/* Box targets: every included reader's boxes (score 1). */
-#define VDR_TARGETS_ALL 0
-/* Box targets: readers' boxes fused per image by weighted boxes fusion (score = reader share). */
-#define VDR_TARGETS_FUSED 1
-/* Box layout: corners x_min, y_min, x_max, y_max. */
-#define VDR_BOX_XYXY 0
-/* Box layout: x_min, y_min, width, height (COCO). */
-#define VDR_BOX_XYWH 1
-/* Box layout: centre x, centre y, width, height (YOLO). */
-#define VDR_BOX_CXCYWH 2
-/* Soft-NMS decay: scores of boxes with IoU > iou_thr are multiplied by 1 - IoU. */
-#define VDR_SOFT_NMS_LINEAR 1
-/* Soft-NMS decay: every score is multiplied by exp(-IoU^2 / sigma). */
-#define VDR_SOFT_NMS_GAUSSIAN 2
-/* WBF confidence: mean score rescaled by min(models, boxes) / sum(weights) ("avg"). */
-#define VDR_CONF_AVG 0
-/* WBF confidence: highest weighted score divided by the largest weight ("max"). */
-#define VDR_CONF_MAX 1
-/* WBF confidence: "box_and_model_avg" of ensemble-boxes. */
-#define VDR_CONF_BOX_AND_MODEL_AVG 2
-/* WBF confidence: "absent_model_aware_avg" of ensemble-boxes. */
-#define VDR_CONF_ABSENT_MODEL_AWARE_AVG 3
-/* Length of the `out_adjustments` array of the multi-model calls: boxes whose corners were */
-/* swapped, coordinates clamped into [0, 1], zero-area boxes dropped, low-score boxes skipped. */
-#define VDR_ADJUSTMENT_COUNT 4
-/* Integer options (vdr_deid_options_set_int). */
-/* Profile: VDR_DEID_PROFILE_VINDR (default) or VDR_DEID_PROFILE_BASIC. */
-#define VDR_DEID_PROFILE 1
-/* Minimum Rows accepted by screening (default 1024). */
-#define VDR_DEID_MIN_ROWS 2
-/* Minimum Columns accepted by screening (default 1024). */
-#define VDR_DEID_MIN_COLUMNS 3
-/* Worker threads for a tree (0 = one per core, the default). */
-#define VDR_DEID_THREADS 4
-/* 1: write only files that pass screening (default 0: write all, report the screening). */
-#define VDR_DEID_ONLY_ACCEPTED 5
-/* 1: print a progress line to standard error when it is a terminal. */
-#define VDR_DEID_PROGRESS 6
-/* Minimum Patient's Age in years accepted by screening (default 18). */
-#define VDR_DEID_MIN_AGE 7
-/* String options (vdr_deid_options_set_string; NULL clears a path). */
-/* Secret mixed into derived UIDs (basic profile). */
-#define VDR_DEID_SALT 20
-/* Path of the private original UID -> new id CSV (written only when set). */
-#define VDR_DEID_MAPPING_CSV 21
-/* Path of the per-file CSV report. */
-#define VDR_DEID_REPORT_CSV 22
-/* Path of the per-file JSON report. */
-#define VDR_DEID_REPORT_JSON 23
-/* VDR_DEID_PROFILE values. */
-/* The VinDr-CXR release whitelist (25 attributes), files named by the MD5 of their SOP Instance UID. */
-#define VDR_DEID_PROFILE_VINDR 0
-/* PS3.15 Annex E Basic Profile with the Retain Patient Characteristics Option. */
-#define VDR_DEID_PROFILE_BASIC 1
+/* SDK version (Sources/VinDrDICOM/Version.swift); vdr_version() and vdr_version_number() give the
+ * library's own, which must match for the ABI major version. */
+#define VDR_VERSION_MAJOR 0
+#define VDR_VERSION_MINOR 4
+#define VDR_VERSION_PATCH 0
+#define VDR_VERSION_STRING "0.4.0"
+#define VDR_VERSION_NUMBER (VDR_VERSION_MAJOR * 10000 + VDR_VERSION_MINOR * 100 + VDR_VERSION_PATCH)
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ============================================================================================== */
+/* Status codes, errors and version */
+/* ============================================================================================== */
+
+/* Status codes of the C ABI. Values are explicit and never reused; 0 is success. */
+#define VDR_OK 0
+/* A null pointer, out-of-range value or unknown option/key was passed. */
+#define VDR_ERR_ARGUMENT 1
+/* A file could not be opened, read or written. */
+#define VDR_ERR_IO 2
+/* The input is not DICOM, is truncated, or is malformed. */
+#define VDR_ERR_FORMAT 3
+/* The DICOM file has no Pixel Data (7FE0,0010). */
+#define VDR_ERR_NO_PIXEL_DATA 4
+/* The file uses a feature the SDK does not support (e.g. colour images). */
+#define VDR_ERR_UNSUPPORTED 5
+/* The pixel data could not be decoded. */
+#define VDR_ERR_DECODE 6
+/* The caller's buffer is smaller than the size the query call reported. */
+#define VDR_ERR_BUFFER_TOO_SMALL 7
+/* A CSV file is malformed (the message names the file, line and column). */
+#define VDR_ERR_CSV 8
+/* An unexpected internal failure (a bug: please report the message). */
+#define VDR_ERR_INTERNAL 9
+
+/// Human-readable name of a status code (static storage, never freed).
+char const * vdr_status_string(int32_t status);
+
+/// The message of the last failed call on this thread ("" when none); valid until the next
+/// failing call on the same thread.
+char const * vdr_last_error(void);
+
+/// The library's version as major*10000 + minor*100 + patch (VDR_VERSION_NUMBER of the header
+/// it was built with).
+int32_t vdr_version_number(void);
+
+/// The library's version as "major.minor.patch" (static storage, never freed).
+char const * vdr_version(void);
+
+/* ============================================================================================== */
+/* DICOM files and rendering */
+/* ============================================================================================== */
+
+/* vdr_dicom: an opened DICOM file. Thread safety: one handle may be read, decoded and rendered */
+/* from several threads at once; close it only when no call on it is running. */
 /* Integer attributes (vdr_dicom_get_int). */
 #define VDR_ATTR_ROWS 1
 #define VDR_ATTR_COLUMNS 2
@@ -131,65 +116,34 @@
 #define VDR_DTYPE_UINT16 3
 #define VDR_DTYPE_INT16 4
 #define VDR_DTYPE_FLOAT32 5
-/* Loader options (vdr_loader_options_set). */
-/* Output height and width in pixels (default 1024 x 1024). */
-#define VDR_LOPT_HEIGHT 1
-#define VDR_LOPT_WIDTH 2
-/* 1 (default): letterbox, keeping the aspect ratio; 0: stretch. */
-#define VDR_LOPT_LETTERBOX 3
-/* Letterbox pad as a display value in [0, 1] (default 0). */
-#define VDR_LOPT_PAD 4
-/* VDR_DTYPE_UINT8 (default), VDR_DTYPE_FLOAT16 or VDR_DTYPE_FLOAT32. */
-#define VDR_LOPT_DTYPE 5
-/* VDR_IMAGE_LAYOUT_NCHW (default) or VDR_IMAGE_LAYOUT_NHWC. */
-#define VDR_LOPT_LAYOUT 6
-/* 1 (default) or 3 channels (grey replicated). */
-#define VDR_LOPT_CHANNELS 7
-#define VDR_LOPT_BATCH_SIZE 8
-/* 1 (default): shuffle each epoch with the seed; 0: file order. */
-#define VDR_LOPT_SHUFFLE 9
-#define VDR_LOPT_SEED 10
-#define VDR_LOPT_DROP_LAST 11
-/* Rank and world size for sharding (torch.distributed semantics). */
-#define VDR_LOPT_RANK 12
-#define VDR_LOPT_WORLD_SIZE 13
-#define VDR_LOPT_WORKERS 14
-#define VDR_LOPT_PREFETCH 15
-/* Probability in [0, 1] of a horizontal flip per sample (boxes follow). */
-#define VDR_LOPT_FLIP_PROBABILITY 16
-/* VDR_ON_ERROR_RAISE (default) or VDR_ON_ERROR_SKIP. */
-#define VDR_LOPT_ON_ERROR 17
-/* Window: VDR_WINDOW_DICOM (default) or VDR_WINDOW_AUTO. */
-#define VDR_LOPT_WINDOW 18
-#define VDR_DTYPE_FLOAT16 6
-#define VDR_IMAGE_LAYOUT_NCHW 0
-#define VDR_IMAGE_LAYOUT_NHWC 1
-#define VDR_ON_ERROR_RAISE 0
-#define VDR_ON_ERROR_SKIP 1
-/* Cache formats (vdr_cache_build). */
-#define VDR_CACHE_JPEG 0
-#define VDR_CACHE_RAW 1
-/* Box policies (vdr_samples_from_dataset). */
-#define VDR_POLICY_UNION 0
-#define VDR_POLICY_FUSED 1
-#define VDR_POLICY_MAJORITY 2
-#define VDR_POLICY_READER 3
-#define VDR_POLICY_RANDOM_READER 4
-/* Class spaces of box labels. */
-#define VDR_CLASSES_TAXONOMY 0
-#define VDR_CLASSES_KAGGLE 1
-/* AP interpolation: PASCAL VOC 2010 all-point (the competition's metric). */
-#define VDR_AP_VOC2010 0
-/* AP interpolation: COCO 101-point, pycocotools matching, at one IoU threshold. */
-#define VDR_AP_COCO101 1
-/* Ground truth: every row as given (test consensus; on train.csv every reader's boxes). */
-#define VDR_GT_AS_GIVEN 0
-/* Ground truth: one reader's rows (the `reader` argument). */
-#define VDR_GT_READER 1
-/* Ground truth: readers' boxes fused per image by weighted boxes fusion at `fuse_iou`. */
-#define VDR_GT_FUSED 2
-/* Number of Kaggle classes (0..13 findings, 14 "No finding"). */
-#define VDR_KAGGLE_CLASS_COUNT 15
+
+/// Opens the DICOM file at `path` (UTF-8). On success `*out` receives a handle to close with
+/// vdr_dicom_close.
+int32_t vdr_dicom_open(char const * path, void * * out_);
+
+/// Opens a DICOM file from `size` bytes at `data` (copied; the caller may free them after).
+int32_t vdr_dicom_open_memory(void const * data, ptrdiff_t size, void * * out_);
+
+/// Releases a handle from vdr_dicom_open*; NULL is accepted.
+void vdr_dicom_close(void * handle);
+
+/// Reads an integer attribute (VDR_ATTR_* of the integer group).
+int32_t vdr_dicom_get_int(void * handle, int32_t key, int64_t * out_);
+
+/// Reads value `index` of a real attribute. VDR_ERR_ARGUMENT when the attribute is absent or
+/// the index out of range (the message says which).
+int32_t vdr_dicom_get_double(void * handle, int32_t key, ptrdiff_t index, double * out_);
+
+/// Copies a text attribute into `buf` (NUL-terminated, truncated to cap-1 bytes); `*len`
+/// receives the full length in bytes. Absent attributes give "" (length 0).
+int32_t vdr_dicom_get_string(void * handle, int32_t key, char * buf, ptrdiff_t cap, ptrdiff_t * len);
+
+/// Decodes the stored values of `frame` into `out`: rows x columns samples of the type
+/// VDR_ATTR_SAMPLE_TYPE gives, rows `row_stride` bytes apart, `size` bytes in all.
+int32_t vdr_dicom_decode(void * handle, int32_t frame, void * out_, ptrdiff_t size, ptrdiff_t rowStride);
+
+/* vdr_render_options: how vdr_dicom_render turns a file into display pixels. Not thread-safe: */
+/* configure one per thread, or configure once and then only read it (render calls only read). */
 /* Output size modes (vdr_render_options_set_size). */
 #define VDR_SIZE_ORIGINAL 0
 #define VDR_SIZE_EXACT 1
@@ -225,37 +179,85 @@
 #define VDR_OPT_INVERT_MONOCHROME1 4
 /* 1 (default): JPEG 2000 may decode at a reduced resolution level for small outputs. */
 #define VDR_OPT_REDUCED_DECODE 5
-#define VDR_OK 0
-/* A null pointer, out-of-range value or unknown option/key was passed. */
-#define VDR_ERR_ARGUMENT 1
-/* A file could not be opened, read or written. */
-#define VDR_ERR_IO 2
-/* The input is not DICOM, is truncated, or is malformed. */
-#define VDR_ERR_FORMAT 3
-/* The DICOM file has no Pixel Data (7FE0,0010). */
-#define VDR_ERR_NO_PIXEL_DATA 4
-/* The file uses a feature the SDK does not support (e.g. colour images). */
-#define VDR_ERR_UNSUPPORTED 5
-/* The pixel data could not be decoded. */
-#define VDR_ERR_DECODE 6
-/* The caller's buffer is smaller than the size the query call reported. */
-#define VDR_ERR_BUFFER_TOO_SMALL 7
-/* A CSV file is malformed (the message names the file, line and column). */
-#define VDR_ERR_CSV 8
-/* An unexpected internal failure (a bug: please report the message). */
-#define VDR_ERR_INTERNAL 9
 
-/* SDK version (Sources/VinDrDICOM/Version.swift); vdr_version() and vdr_version_number() give the
- * library's own, which must match for the ABI major version. */
-#define VDR_VERSION_MAJOR 0
-#define VDR_VERSION_MINOR 4
-#define VDR_VERSION_PATCH 0
-#define VDR_VERSION_STRING "0.4.0"
-#define VDR_VERSION_NUMBER (VDR_VERSION_MAJOR * 10000 + VDR_VERSION_MINOR * 100 + VDR_VERSION_PATCH)
+/// Creates render options with the defaults: original size, the file's window, uint8 output.
+int32_t vdr_render_options_create(void * * out_);
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+/// Releases render options; NULL is accepted.
+void vdr_render_options_destroy(void * options);
+
+/// Output size: VDR_SIZE_ORIGINAL (height, width ignored), VDR_SIZE_EXACT (height x width) or
+/// VDR_SIZE_LONGEST_SIDE (longest side = width; height ignored).
+int32_t vdr_render_options_set_size(void * options, int32_t mode, int32_t height, int32_t width);
+
+/// Aspect policy for exact sizes: VDR_ASPECT_STRETCH, or VDR_ASPECT_LETTERBOX with `pad` the
+/// display value (0..1) of the borders.
+int32_t vdr_render_options_set_aspect(void * options, int32_t policy, double pad);
+
+/// Window: mode VDR_WINDOW_*; `a`, `b` are center/width (EXPLICIT) or low/high percentiles
+/// (PERCENTILE); `function` is a VDR_VOI_* for EXPLICIT; `index` selects the file's window or
+/// VOI LUT for FILE_INDEX / FILE_LUT.
+int32_t vdr_render_options_set_window(void * options, int32_t mode, double a, double b, int32_t function, int32_t index);
+
+/// Sets a scalar option (VDR_OPT_*).
+int32_t vdr_render_options_set_int(void * options, int32_t key, int64_t value);
+
+/// The output size vdr_dicom_render will produce for this file and options (no decoding).
+int32_t vdr_dicom_render_size(void * handle, void * options, int32_t * height, int32_t * width);
+
+/// Decodes, windows and resizes the file into `out`: the vdr_dicom_render_size rows, `row_stride`
+/// bytes apart, of samples of the output type. When `transform` is not NULL it receives
+/// {scale_x, scale_y, offset_x, offset_y}: output = source * scale + offset (boxes follow with
+/// vdr_transform_boxes).
+int32_t vdr_dicom_render(void * handle, void * options, void * out_, ptrdiff_t size, ptrdiff_t rowStride, double * transform);
+
+/// Applies a render transform {scale_x, scale_y, offset_x, offset_y} to `count` boxes
+/// (x_min, y_min, x_max, y_max as doubles) from `boxes` into `out` (may be the same memory);
+/// `inverse` = 1 maps output pixels back to source pixels.
+int32_t vdr_transform_boxes(double const * transform, double const * boxes, ptrdiff_t count, int32_t inverse, double * out_);
+
+/* ============================================================================================== */
+/* Annotations and targets */
+/* ============================================================================================== */
+
+/* C ABI of VinDrAnnotations: the label taxonomy, the dataset index (vdr_annotations handle), */
+/* consensus labels and box targets, statistics and QC reports. */
+/* Label kind: a local finding, marked with boxes. */
+#define VDR_LABEL_LOCAL 0
+/* Label kind: a global, image-level label. */
+#define VDR_LABEL_GLOBAL 1
+/* Number of labels in the VinDr-CXR taxonomy (22 local, 6 global). */
+#define VDR_LABEL_COUNT 28
+/* CSV layout: PhysioNet annotations_train.csv. */
+#define VDR_LAYOUT_ANNOTATIONS 0
+/* CSV layout: PhysioNet annotations_test.csv (consensus, no rad_id). */
+#define VDR_LAYOUT_CONSENSUS_ANNOTATIONS 1
+/* CSV layout: PhysioNet image_labels_train.csv. */
+#define VDR_LAYOUT_IMAGE_LABELS 2
+/* CSV layout: PhysioNet image_labels_test.csv (consensus, no rad_id). */
+#define VDR_LAYOUT_CONSENSUS_IMAGE_LABELS 3
+/* CSV layout: Kaggle VinBigData train.csv. */
+#define VDR_LAYOUT_KAGGLE_TRAIN 4
+/* CSV layout: Kaggle submission (image_id,PredictionString). */
+#define VDR_LAYOUT_KAGGLE_SUBMISSION 5
+/* Box targets: every included reader's boxes (score 1). */
+#define VDR_TARGETS_ALL 0
+/* Box targets: readers' boxes fused per image by weighted boxes fusion (score = reader share). */
+#define VDR_TARGETS_FUSED 1
+
+/// Describes label `index` (0..27, the column order of image_labels_train.csv): its exact
+/// dataset spelling (static storage), VDR_LABEL_LOCAL/GLOBAL, and its Kaggle class id (-1 if none).
+int32_t vdr_label_info(int32_t index, char const * * out_name, int32_t * out_kind, int32_t * out_kaggle_id);
+
+/// Finds a label by name: exact spelling, an alias ("Other disease"), or another letter case.
+int32_t vdr_label_lookup(char const * name, int32_t * out_index);
+
+/// Creates an empty dataset index; fill it with vdr_annotations_add. Close with vdr_annotations_close.
+int32_t vdr_annotations_create(void * * out_);
+
+/// Opens a dataset index from one annotation or image-label CSV (layout detected from the
+/// header, written to out_layout as VDR_LAYOUT_* when not NULL). Close with vdr_annotations_close.
+int32_t vdr_annotations_open(char const * path, void * * out_, int32_t * out_layout);
 
 /// Adds another CSV to the index (e.g. image_labels_train.csv after annotations_train.csv);
 /// writes its layout (VDR_LAYOUT_*) to out_layout when not NULL.
@@ -263,9 +265,6 @@ int32_t vdr_annotations_add(void * h, char const * path, int32_t * out_layout);
 
 /// Releases a dataset index; NULL is accepted.
 void vdr_annotations_close(void * h);
-
-/// Creates an empty dataset index; fill it with vdr_annotations_add. Close with vdr_annotations_close.
-int32_t vdr_annotations_create(void * * out_);
 
 /// Number of images in the index.
 int32_t vdr_annotations_image_count(void * h, size_t * out_count);
@@ -276,10 +275,14 @@ int32_t vdr_annotations_image_id(void * h, size_t index, char * buf, size_t capa
 /// All image ids, in index order, separated by '\n' (query the length with buf NULL, then fill).
 int32_t vdr_annotations_image_ids(void * h, char * buf, size_t capacity, size_t * out_len);
 
-/// Sets the size of every image of the index whose DICOM is found under `root`, from its header
-/// (only the header is read). `joined` receives how many were set, `failed` how many headers
-/// could not be read.
-int32_t vdr_annotations_join_image_sizes(void * index, char const * root, int64_t * joined, int64_t * failed);
+/// Number of distinct readers (rad_id values); consensus readings are not counted.
+int32_t vdr_annotations_reader_count(void * h, size_t * out_count);
+
+/// The rad_id of reader `index` (readers are in natural order: R1, R2, ..., R10, ...).
+int32_t vdr_annotations_reader_name(void * h, size_t index, char * buf, size_t capacity, size_t * out_len);
+
+/// Records an image's size in pixels (enables out-of-image QC).
+int32_t vdr_annotations_set_image_size(void * h, char const * image_id, int32_t width, int32_t height);
 
 /// Consensus image labels: out[i * 28 + l] = 1 when label l holds for image i, i.e. at least
 /// `min_votes` included readers gave it (a consensus reading is the answer itself).
@@ -287,31 +290,213 @@ int32_t vdr_annotations_join_image_sizes(void * index, char const * root, int64_
 /// readers. out: image_count * 28 bytes.
 int32_t vdr_annotations_labels(void * h, int32_t min_votes, char const * reader, char const * exclude, uint8_t * out_);
 
-/// Opens a dataset index from one annotation or image-label CSV (layout detected from the
-/// header, written to out_layout as VDR_LAYOUT_* when not NULL). Close with vdr_annotations_close.
-int32_t vdr_annotations_open(char const * path, void * * out_, int32_t * out_layout);
+/// Box targets (pixels) of every image under a consensus rule (VDR_TARGETS_*), in one call.
+/// VDR_TARGETS_FUSED fuses included readers' boxes per image with weighted boxes fusion at
+/// `iou_thr`. The result is read with vdr_targets_view and released with vdr_targets_release.
+int32_t vdr_annotations_targets(void * h, int32_t mode, double iou_thr, char const * reader, char const * exclude, void * * out_);
 
-/// Label QC issues as JSON (the layout of `vindr qc --json`); *out is freed with vdr_string_free.
-int32_t vdr_annotations_qc_json(void * h, char * * out_);
+/// Borrowed views of a targets result, valid until vdr_targets_release: per box its image index,
+/// box (x_min, y_min, x_max, y_max pixels), score, label index (taxonomy) and reader index
+/// (vdr_annotations_reader_name; -1 for consensus or fused boxes). Any output may be NULL.
+int32_t vdr_targets_view(void * t, size_t * out_count, int64_t const * * out_image, double const * * out_boxes, double const * * out_scores, int32_t const * * out_labels, int32_t const * * out_readers);
 
-/// Number of distinct readers (rad_id values); consensus readings are not counted.
-int32_t vdr_annotations_reader_count(void * h, size_t * out_count);
+/// Releases a targets result; NULL is accepted.
+void vdr_targets_release(void * t);
 
-/// The rad_id of reader `index` (readers are in natural order: R1, R2, ?, R10, ?).
-int32_t vdr_annotations_reader_name(void * h, size_t index, char * buf, size_t capacity, size_t * out_len);
-
-/// Records an image's size in pixels (enables out-of-image QC).
-int32_t vdr_annotations_set_image_size(void * h, char const * image_id, int32_t width, int32_t height);
+/// Frees a string returned by the library (vdr_annotations_stats_json, ...); NULL is accepted.
+void vdr_string_free(char * s);
 
 /// Statistics as JSON (the layout of `vindr stats --json`): images, rows, boxes, per-label
 /// majority/any counts, box F1 at `iou_thr` between reader pairs, Fleiss' kappa, per-reader
 /// counts. *out is freed with vdr_string_free.
 int32_t vdr_annotations_stats_json(void * h, int32_t min_votes, double iou_thr, char * * out_);
 
-/// Box targets (pixels) of every image under a consensus rule (VDR_TARGETS_*), in one call.
-/// VDR_TARGETS_FUSED fuses included readers' boxes per image with weighted boxes fusion at
-/// `iou_thr`. The result is read with vdr_targets_view and released with vdr_targets_release.
-int32_t vdr_annotations_targets(void * h, int32_t mode, double iou_thr, char const * reader, char const * exclude, void * * out_);
+/// Label QC issues as JSON (the layout of `vindr qc --json`); *out is freed with vdr_string_free.
+int32_t vdr_annotations_qc_json(void * h, char * * out_);
+
+/* ============================================================================================== */
+/* Boxes */
+/* ============================================================================================== */
+
+/* C ABI of VinDrBoxes: box formats, IoU, NMS, soft-NMS and weighted boxes fusion. */
+/* Boxes cross the ABI as row-major double[n][4]. Multi-model calls take every model's boxes */
+/* concatenated, with `model_sizes[m]` boxes for model m; their outputs never hold more boxes than */
+/* the input, so callers size every output array to the total input count. */
+/* Box layout: corners x_min, y_min, x_max, y_max. */
+#define VDR_BOX_XYXY 0
+/* Box layout: x_min, y_min, width, height (COCO). */
+#define VDR_BOX_XYWH 1
+/* Box layout: centre x, centre y, width, height (YOLO). */
+#define VDR_BOX_CXCYWH 2
+/* Soft-NMS decay: scores of boxes with IoU > iou_thr are multiplied by 1 - IoU. */
+#define VDR_SOFT_NMS_LINEAR 1
+/* Soft-NMS decay: every score is multiplied by exp(-IoU^2 / sigma). */
+#define VDR_SOFT_NMS_GAUSSIAN 2
+/* WBF confidence: mean score rescaled by min(models, boxes) / sum(weights) ("avg"). */
+#define VDR_CONF_AVG 0
+/* WBF confidence: highest weighted score divided by the largest weight ("max"). */
+#define VDR_CONF_MAX 1
+/* WBF confidence: "box_and_model_avg" of ensemble-boxes. */
+#define VDR_CONF_BOX_AND_MODEL_AVG 2
+/* WBF confidence: "absent_model_aware_avg" of ensemble-boxes. */
+#define VDR_CONF_ABSENT_MODEL_AWARE_AVG 3
+/* Length of the `out_adjustments` array of the multi-model calls: boxes whose corners were */
+/* swapped, coordinates clamped into [0, 1], zero-area boxes dropped, low-score boxes skipped. */
+#define VDR_ADJUSTMENT_COUNT 4
+
+/// IoU matrix of two box sets: out[i * n2 + j] = IoU(boxes1[i], boxes2[j]) (out: n1 * n2 doubles).
+int32_t vdr_box_iou(double const * boxes1, size_t n1, double const * boxes2, size_t n2, double * out_);
+
+/// Converts n boxes between layouts (VDR_BOX_*), multiplying x by scale_x and y by scale_y
+/// (1/width, 1/height normalise pixels). out: n * 4 doubles; may equal boxes.
+int32_t vdr_box_convert(double const * boxes, size_t n, int32_t from, int32_t to, double scale_x, double scale_y, double * out_);
+
+/// Class-aware NMS over several models with ensemble-boxes 1.0.9 `nms` semantics (normalised
+/// coordinates; scores scaled by weight / sum(weights) when `weights` is not NULL; coordinates
+/// clamped to [0, 1] and zero-area boxes dropped, counted in out_adjustments).
+/// Writes *out_count kept boxes grouped by ascending label, best first: out_index (position in
+/// the concatenated input), out_boxes, out_scores, out_labels. Labels are any finite doubles
+/// (ensemble-boxes' float class ids), grouped by exact value. out_adjustments may be NULL.
+int32_t vdr_nms(double const * boxes, double const * scores, double const * labels, size_t const * model_sizes, size_t n_models, double const * weights, double iou_thr, int64_t * out_index, double * out_boxes, double * out_scores, double * out_labels, size_t * out_count, int64_t * out_adjustments);
+
+/// Soft-NMS (method VDR_SOFT_NMS_*) with ensemble-boxes 1.0.9 `soft_nms` semantics: same input
+/// handling as vdr_nms; keeps boxes whose decayed score ends above `thresh`, in selection order
+/// per ascending label. out_scores receives the undecayed (weighted) scores, as ensemble-boxes
+/// returns them; out_decayed (may be NULL) the decayed ones.
+int32_t vdr_soft_nms(double const * boxes, double const * scores, double const * labels, size_t const * model_sizes, size_t n_models, double const * weights, int32_t method, double iou_thr, double sigma, double thresh, int64_t * out_index, double * out_boxes, double * out_scores, double * out_decayed, double * out_labels, size_t * out_count, int64_t * out_adjustments);
+
+/// Weighted boxes fusion with ensemble-boxes 1.0.9 `weighted_boxes_fusion` semantics
+/// (conf_type VDR_CONF_*). Writes *out_count fused boxes, best first. With `normalised` false the
+/// coordinates may be pixels: corners must be ordered and nothing is clamped.
+int32_t vdr_wbf(double const * boxes, double const * scores, int64_t const * labels, size_t const * model_sizes, size_t n_models, double const * weights, double iou_thr, double skip_box_thr, int32_t conf_type, bool allows_overflow, bool normalised, double * out_boxes, double * out_scores, int64_t * out_labels, size_t * out_count, int64_t * out_adjustments);
+
+/* ============================================================================================== */
+/* Metrics */
+/* ============================================================================================== */
+
+/* C ABI of the detection metric: the VinBigData competition score (PASCAL VOC 2010 all-point AP */
+/* at IoU > threshold, mean over the classes present in the ground truth) and a COCO-style */
+/* 101-point variant, from files or from arrays. */
+/* AP interpolation: PASCAL VOC 2010 all-point (the competition's metric). */
+#define VDR_AP_VOC2010 0
+/* AP interpolation: COCO 101-point, pycocotools matching, at one IoU threshold. */
+#define VDR_AP_COCO101 1
+/* Ground truth: every row as given (test consensus; on train.csv every reader's boxes). */
+#define VDR_GT_AS_GIVEN 0
+/* Ground truth: one reader's rows (the `reader` argument). */
+#define VDR_GT_READER 1
+/* Ground truth: readers' boxes fused per image by weighted boxes fusion at `fuse_iou`. */
+#define VDR_GT_FUSED 2
+/* Number of Kaggle classes (0..13 findings, 14 "No finding"). */
+#define VDR_KAGGLE_CLASS_COUNT 15
+
+/// Scores a Kaggle submission file against a ground-truth CSV (Kaggle train.csv or PhysioNet
+/// annotations_test.csv layout). gt_mode is VDR_GT_*; `reader` is used with VDR_GT_READER.
+/// Writes the mean AP (NaN when the ground truth is empty) and, when not NULL, out_ap[15]
+/// (AP per Kaggle class, NaN for classes absent from the ground truth) and out_gt_counts[15].
+int32_t vdr_evaluate_files(char const * gt_path, char const * pred_path, int32_t gt_mode, char const * reader, double fuse_iou, double iou_thr, int32_t interp, double * out_mean_ap, double * out_ap, int64_t * out_gt_counts);
+
+/// AP per class from arrays. Ground truth: n_gt boxes (x_min, y_min, x_max, y_max) with image
+/// index (0..n_images-1) and label (0..n_labels-1); detections likewise plus scores. Writes the
+/// mean over labels present in the ground truth and, when not NULL, out_ap[n_labels] (NaN for
+/// labels without ground truth).
+int32_t vdr_evaluate(int64_t const * gt_image, int64_t const * gt_label, double const * gt_boxes, size_t n_gt, int64_t const * det_image, int64_t const * det_label, double const * det_scores, double const * det_boxes, size_t n_det, size_t n_images, size_t n_labels, double iou_thr, int32_t interp, double * out_mean_ap, double * out_ap);
+
+/* ============================================================================================== */
+/* Samples, loader, batches and cache */
+/* ============================================================================================== */
+
+/* vdr_samples: a list of images with their targets (source pixels) to build a loader from. */
+/* vdr_loader: renders epochs of batches on native threads. vdr_batch: one batch; its image */
+/* memory is valid until the next vdr_loader_next or vdr_loader_close on the same loader, its */
+/* targets until vdr_batch_release. Thread safety: one consumer thread per loader. */
+/* Loader options (vdr_loader_options_set). */
+/* Output height and width in pixels (default 1024 x 1024). */
+#define VDR_LOPT_HEIGHT 1
+#define VDR_LOPT_WIDTH 2
+/* 1 (default): letterbox, keeping the aspect ratio; 0: stretch. */
+#define VDR_LOPT_LETTERBOX 3
+/* Letterbox pad as a display value in [0, 1] (default 0). */
+#define VDR_LOPT_PAD 4
+/* VDR_DTYPE_UINT8 (default), VDR_DTYPE_FLOAT16 or VDR_DTYPE_FLOAT32. */
+#define VDR_LOPT_DTYPE 5
+/* VDR_IMAGE_LAYOUT_NCHW (default) or VDR_IMAGE_LAYOUT_NHWC. */
+#define VDR_LOPT_LAYOUT 6
+/* 1 (default) or 3 channels (grey replicated). */
+#define VDR_LOPT_CHANNELS 7
+#define VDR_LOPT_BATCH_SIZE 8
+/* 1 (default): shuffle each epoch with the seed; 0: file order. */
+#define VDR_LOPT_SHUFFLE 9
+#define VDR_LOPT_SEED 10
+#define VDR_LOPT_DROP_LAST 11
+/* Rank and world size for sharding (torch.distributed semantics). */
+#define VDR_LOPT_RANK 12
+#define VDR_LOPT_WORLD_SIZE 13
+#define VDR_LOPT_WORKERS 14
+#define VDR_LOPT_PREFETCH 15
+/* Probability in [0, 1] of a horizontal flip per sample (boxes follow). */
+#define VDR_LOPT_FLIP_PROBABILITY 16
+/* VDR_ON_ERROR_RAISE (default) or VDR_ON_ERROR_SKIP. */
+#define VDR_LOPT_ON_ERROR 17
+/* Window: VDR_WINDOW_DICOM (default) or VDR_WINDOW_AUTO. */
+#define VDR_LOPT_WINDOW 18
+#define VDR_DTYPE_FLOAT16 6
+#define VDR_IMAGE_LAYOUT_NCHW 0
+#define VDR_IMAGE_LAYOUT_NHWC 1
+#define VDR_ON_ERROR_RAISE 0
+#define VDR_ON_ERROR_SKIP 1
+
+/// Creates an empty sample list.
+int32_t vdr_samples_create(void * * out_);
+
+/// Releases a sample list; NULL is accepted.
+void vdr_samples_destroy(void * samples);
+
+/// Appends an image: `boxes` holds `box_count` x (x_min, y_min, x_max, y_max) in source pixels,
+/// `labels` its class indices, `global_labels` a multi-hot vector of `global_count` values (the
+/// same length for every sample).
+int32_t vdr_samples_add(void * samples, char const * imageID, char const * path, float const * boxes, int64_t const * labels, ptrdiff_t boxCount, float const * globalLabels, ptrdiff_t globalCount);
+
+/// Number of samples in the list.
+int32_t vdr_samples_count(void * samples, ptrdiff_t * count);
+
+/// Creates loader options with the defaults (1024 x 1024 letterboxed uint8, batch 16, shuffle,
+/// seed 0, 2 workers, prefetch 2).
+int32_t vdr_loader_options_create(void * * out_);
+
+/// Releases loader options; NULL is accepted.
+void vdr_loader_options_destroy(void * options);
+
+/// Sets option `key` (VDR_LOPT_*); integer options take integral values.
+int32_t vdr_loader_options_set(void * options, int32_t key, double value);
+
+/// Creates a loader over a copy of `samples` with `options`.
+int32_t vdr_loader_create(void * samples, void * options, void * * out_);
+
+/// Stops the loader's workers and releases it; NULL is accepted. Batches already handed out
+/// keep their targets; their image memory is gone.
+void vdr_loader_destroy(void * loader);
+
+/// Batches per epoch on this rank, and bytes per image.
+int32_t vdr_loader_shape(void * loader, ptrdiff_t * batches, ptrdiff_t * imageBytes);
+
+/// Starts (or restarts) rendering `epoch` from batch `step`; a running epoch is stopped first.
+int32_t vdr_loader_start(void * loader, int64_t epoch, int64_t step);
+
+/// Waits for the next batch. `*out` is the batch (release it with vdr_batch_release), or NULL at
+/// the end of the epoch. The previous batch's image memory is recycled by this call. A failed
+/// image under VDR_ON_ERROR_RAISE returns VDR_ERR_DECODE (or the image's own status) naming it.
+int32_t vdr_loader_next(void * loader, void * * out_);
+
+/// Stops the running epoch at once (workers finish the image they are on); the loader can be
+/// started again.
+int32_t vdr_loader_close(void * loader);
+
+/// Releases a batch handle; NULL is accepted.
+void vdr_batch_release(void * batch);
+
+/// Counts of a batch: images, boxes (all images), skipped images; epoch and step.
+int32_t vdr_batch_counts(void * batch, ptrdiff_t * images, ptrdiff_t * boxes, ptrdiff_t * skipped, int64_t * epoch, int64_t * step);
 
 /// Borrowed pointers to the batch's arrays: images (count x image bytes), boxes (float[boxes][4],
 /// output pixels, xyxy), labels (int64[boxes]), box offsets (int64[count + 1]), global labels
@@ -319,22 +504,19 @@ int32_t vdr_annotations_targets(void * h, int32_t mode, double iou_thr, char con
 /// offset_y, flipped). Any output pointer may be NULL.
 int32_t vdr_batch_arrays(void * batch, void const * * images, float const * * boxes, int64_t const * * labels, int64_t const * * offsets, float const * * globalLabels, double const * * transforms);
 
-/// Counts of a batch: images, boxes (all images), skipped images; epoch and step.
-int32_t vdr_batch_counts(void * batch, ptrdiff_t * images, ptrdiff_t * boxes, ptrdiff_t * skipped, int64_t * epoch, int64_t * step);
-
 /// Image id of image `index` (or of skipped image `index` when `skipped` = 1, with the reason in
 /// `reason`), copied as NUL-terminated strings; `*len` gets the id's full length.
 int32_t vdr_batch_image_id(void * batch, ptrdiff_t index, int32_t skipped, char * buf, ptrdiff_t cap, ptrdiff_t * len, char * reason, ptrdiff_t reasonCap);
+/* Cache formats (vdr_cache_build). */
+#define VDR_CACHE_JPEG 0
+#define VDR_CACHE_RAW 1
 
-/// Releases a batch handle; NULL is accepted.
-void vdr_batch_release(void * batch);
+/// Reads images from the cache directory `dir` (built by vdr_cache_build) when its settings match
+/// the other options; NULL clears it. vdr_loader_cache_status tells whether it is used and why.
+int32_t vdr_loader_options_set_cache(void * options, char const * dir);
 
-/// Converts n boxes between layouts (VDR_BOX_*), multiplying x by scale_x and y by scale_y
-/// (1/width, 1/height normalise pixels). out: n * 4 doubles; may equal boxes.
-int32_t vdr_box_convert(double const * boxes, size_t n, int32_t from, int32_t to, double scale_x, double scale_y, double * out_);
-
-/// IoU matrix of two box sets: out[i * n2 + j] = IoU(boxes1[i], boxes2[j]) (out: n1 * n2 doubles).
-int32_t vdr_box_iou(double const * boxes1, size_t n1, double const * boxes2, size_t n2, double * out_);
+/// Whether the loader reads from its cache, and if not, why (empty without a cache).
+int32_t vdr_loader_cache_status(void * loader, char * buf, ptrdiff_t cap, ptrdiff_t * len);
 
 /// Renders every sample once into `dir` at the loader options' size, letterbox, pad and window
 /// (VDR_WINDOW_DICOM or _AUTO), as VDR_CACHE_JPEG at `quality` or VDR_CACHE_RAW, on `workers`
@@ -342,6 +524,66 @@ int32_t vdr_box_iou(double const * boxes1, size_t n1, double const * boxes2, siz
 /// is called from this thread after each chunk (may be NULL). `rendered`, `reused`, `failed`
 /// receive the counts; failed images are left out of the cache (vdr_last_error is not set for them).
 int32_t vdr_cache_build(void * samples, void * options, char const * dir, int32_t format, int32_t quality, void (* progress)(int64_t, int64_t, void *), void * user, int64_t * rendered, int64_t * reused, int64_t * failed);
+/* Box policies (vdr_samples_from_dataset). */
+#define VDR_POLICY_UNION 0
+#define VDR_POLICY_FUSED 1
+#define VDR_POLICY_MAJORITY 2
+#define VDR_POLICY_READER 3
+#define VDR_POLICY_RANDOM_READER 4
+/* Class spaces of box labels. */
+#define VDR_CLASSES_TAXONOMY 0
+#define VDR_CLASSES_KAGGLE 1
+
+/// Builds samples for every image of an annotation index whose DICOM is found under `root`
+/// (PhysioNet `train/`/`test/`, Kaggle `train/`, or any tree of `<image_id>.dicom`/`.dcm`).
+/// Boxes follow `policy` (VDR_POLICY_*; `iou` for FUSED and MAJORITY, `min_readers` for MAJORITY,
+/// `reader` for READER); labels are in `classes` (VDR_CLASSES_*); readers listed in
+/// `excluded` (comma-separated, may be NULL) are left out; global labels are a 28-long multi-hot
+/// vector of the labels at least `global_min_votes` readers gave. An image without a DICOM is
+/// an error naming it.
+int32_t vdr_samples_from_dataset(char const * root, void * index, int32_t policy, double iou, int32_t minReaders, char const * reader, int32_t classes, char const * excluded, int32_t globalMinVotes, void * * out_);
+
+/// Sets the size of every image of the index whose DICOM is found under `root`, from its header
+/// (only the header is read). `joined` receives how many were set, `failed` how many headers
+/// could not be read.
+int32_t vdr_annotations_join_image_sizes(void * index, char const * root, int64_t * joined, int64_t * failed);
+
+/* ============================================================================================== */
+/* De-identification */
+/* ============================================================================================== */
+
+/* De-identification and screening (PS3.15 Annex E; the VinDr-CXR release). Thread safety: an */
+/* options handle may be shared by concurrent vdr_deidentify calls once it is no longer modified; */
+/* a result handle is read-only. */
+/* Integer options (vdr_deid_options_set_int). */
+/* Profile: VDR_DEID_PROFILE_VINDR (default) or VDR_DEID_PROFILE_BASIC. */
+#define VDR_DEID_PROFILE 1
+/* Minimum Rows accepted by screening (default 1024). */
+#define VDR_DEID_MIN_ROWS 2
+/* Minimum Columns accepted by screening (default 1024). */
+#define VDR_DEID_MIN_COLUMNS 3
+/* Worker threads for a tree (0 = one per core, the default). */
+#define VDR_DEID_THREADS 4
+/* 1: write only files that pass screening (default 0: write all, report the screening). */
+#define VDR_DEID_ONLY_ACCEPTED 5
+/* 1: print a progress line to standard error when it is a terminal. */
+#define VDR_DEID_PROGRESS 6
+/* Minimum Patient's Age in years accepted by screening (default 18). */
+#define VDR_DEID_MIN_AGE 7
+/* String options (vdr_deid_options_set_string; NULL clears a path). */
+/* Secret mixed into derived UIDs (basic profile). */
+#define VDR_DEID_SALT 20
+/* Path of the private original UID -> new id CSV (written only when set). */
+#define VDR_DEID_MAPPING_CSV 21
+/* Path of the per-file CSV report. */
+#define VDR_DEID_REPORT_CSV 22
+/* Path of the per-file JSON report. */
+#define VDR_DEID_REPORT_JSON 23
+/* VDR_DEID_PROFILE values. */
+/* The VinDr-CXR release whitelist (25 attributes), files named by the MD5 of their SOP Instance UID. */
+#define VDR_DEID_PROFILE_VINDR 0
+/* PS3.15 Annex E Basic Profile with the Retain Patient Characteristics Option. */
+#define VDR_DEID_PROFILE_BASIC 1
 
 /// Creates de-identification options with the defaults; destroy with vdr_deid_options_destroy.
 int32_t vdr_deid_options_create(void * * out_);
@@ -355,208 +597,22 @@ int32_t vdr_deid_options_set_int(void * options, int32_t key, int64_t value);
 /// Sets a string option (VDR_DEID_* of the string group); `value` is UTF-8, NULL clears a path.
 int32_t vdr_deid_options_set_string(void * options, int32_t key, char const * value);
 
-/// Counts of a run: counts[0] files seen, [1] written, [2] rejected by screening, [3] failed,
-/// [4] flagged Burned In Annotation = YES. `counts` must hold 5 values.
-int32_t vdr_deid_result_counts(void * result, int64_t * counts);
-
-/// Releases a result from vdr_deidentify; NULL is accepted.
-void vdr_deid_result_destroy(void * result);
-
-/// The per-file report as JSON (the same document as VDR_DEID_REPORT_JSON), copied into `buf`
-/// (cap bytes, NUL-terminated, truncated); `len` receives the full length. Either may be NULL.
-int32_t vdr_deid_result_json(void * result, char * buf, ptrdiff_t cap, ptrdiff_t * len);
-
 /// De-identifies the DICOM file or tree `input` into the directory `output` (created if missing).
 /// Per-file failures and screening results are in the result, not the status; the status is an
 /// error when the input is missing or the output directory cannot be created or written.
 /// On success `*result` receives a handle to destroy with vdr_deid_result_destroy.
 int32_t vdr_deidentify(char const * input, char const * output, void * options, void * * result);
 
-/// Releases a handle from vdr_dicom_open*; NULL is accepted.
-void vdr_dicom_close(void * handle);
+/// Counts of a run: counts[0] files seen, [1] written, [2] rejected by screening, [3] failed,
+/// [4] flagged Burned In Annotation = YES. `counts` must hold 5 values.
+int32_t vdr_deid_result_counts(void * result, int64_t * counts);
 
-/// Decodes the stored values of `frame` into `out`: rows x columns samples of the type
-/// VDR_ATTR_SAMPLE_TYPE gives, rows `row_stride` bytes apart, `size` bytes in all.
-int32_t vdr_dicom_decode(void * handle, int32_t frame, void * out_, ptrdiff_t size, ptrdiff_t rowStride);
+/// The per-file report as JSON (the same document as VDR_DEID_REPORT_JSON), copied into `buf`
+/// (cap bytes, NUL-terminated, truncated); `len` receives the full length. Either may be NULL.
+int32_t vdr_deid_result_json(void * result, char * buf, ptrdiff_t cap, ptrdiff_t * len);
 
-/// Reads value `index` of a real attribute. VDR_ERR_ARGUMENT when the attribute is absent or
-/// the index out of range (the message says which).
-int32_t vdr_dicom_get_double(void * handle, int32_t key, ptrdiff_t index, double * out_);
-
-/// Reads an integer attribute (VDR_ATTR_* of the integer group).
-int32_t vdr_dicom_get_int(void * handle, int32_t key, int64_t * out_);
-
-/// Copies a text attribute into `buf` (NUL-terminated, truncated to cap-1 bytes); `*len`
-/// receives the full length in bytes. Absent attributes give "" (length 0).
-int32_t vdr_dicom_get_string(void * handle, int32_t key, char * buf, ptrdiff_t cap, ptrdiff_t * len);
-
-/// Opens the DICOM file at `path` (UTF-8). On success `*out` receives a handle to close with
-/// vdr_dicom_close.
-int32_t vdr_dicom_open(char const * path, void * * out_);
-
-/// Opens a DICOM file from `size` bytes at `data` (copied; the caller may free them after).
-int32_t vdr_dicom_open_memory(void const * data, ptrdiff_t size, void * * out_);
-
-/// Decodes, windows and resizes the file into `out`: the vdr_dicom_render_size rows, `row_stride`
-/// bytes apart, of samples of the output type. When `transform` is not NULL it receives
-/// {scale_x, scale_y, offset_x, offset_y}: output = source * scale + offset (boxes follow with
-/// vdr_transform_boxes).
-int32_t vdr_dicom_render(void * handle, void * options, void * out_, ptrdiff_t size, ptrdiff_t rowStride, double * transform);
-
-/// The output size vdr_dicom_render will produce for this file and options (no decoding).
-int32_t vdr_dicom_render_size(void * handle, void * options, int32_t * height, int32_t * width);
-
-/// AP per class from arrays. Ground truth: n_gt boxes (x_min, y_min, x_max, y_max) with image
-/// index (0..n_images-1) and label (0..n_labels-1); detections likewise plus scores. Writes the
-/// mean over labels present in the ground truth and, when not NULL, out_ap[n_labels] (NaN for
-/// labels without ground truth).
-int32_t vdr_evaluate(int64_t const * gt_image, int64_t const * gt_label, double const * gt_boxes, size_t n_gt, int64_t const * det_image, int64_t const * det_label, double const * det_scores, double const * det_boxes, size_t n_det, size_t n_images, size_t n_labels, double iou_thr, int32_t interp, double * out_mean_ap, double * out_ap);
-
-/// Scores a Kaggle submission file against a ground-truth CSV (Kaggle train.csv or PhysioNet
-/// annotations_test.csv layout). gt_mode is VDR_GT_*; `reader` is used with VDR_GT_READER.
-/// Writes the mean AP (NaN when the ground truth is empty) and, when not NULL, out_ap[15]
-/// (AP per Kaggle class, NaN for classes absent from the ground truth) and out_gt_counts[15].
-int32_t vdr_evaluate_files(char const * gt_path, char const * pred_path, int32_t gt_mode, char const * reader, double fuse_iou, double iou_thr, int32_t interp, double * out_mean_ap, double * out_ap, int64_t * out_gt_counts);
-
-/// Describes label `index` (0..27, the column order of image_labels_train.csv): its exact
-/// dataset spelling (static storage), VDR_LABEL_LOCAL/GLOBAL, and its Kaggle class id (-1 if none).
-int32_t vdr_label_info(int32_t index, char const * * out_name, int32_t * out_kind, int32_t * out_kaggle_id);
-
-/// Finds a label by name: exact spelling, an alias ("Other disease"), or another letter case.
-int32_t vdr_label_lookup(char const * name, int32_t * out_index);
-
-/// The message of the last failed call on this thread ("" when none); valid until the next
-/// failing call on the same thread.
-char const * vdr_last_error(void);
-
-/// Whether the loader reads from its cache, and if not, why (empty without a cache).
-int32_t vdr_loader_cache_status(void * loader, char * buf, ptrdiff_t cap, ptrdiff_t * len);
-
-/// Stops the running epoch at once (workers finish the image they are on); the loader can be
-/// started again.
-int32_t vdr_loader_close(void * loader);
-
-/// Creates a loader over a copy of `samples` with `options`.
-int32_t vdr_loader_create(void * samples, void * options, void * * out_);
-
-/// Stops the loader's workers and releases it; NULL is accepted. Batches already handed out
-/// keep their targets; their image memory is gone.
-void vdr_loader_destroy(void * loader);
-
-/// Waits for the next batch. `*out` is the batch (release it with vdr_batch_release), or NULL at
-/// the end of the epoch. The previous batch's image memory is recycled by this call. A failed
-/// image under VDR_ON_ERROR_RAISE returns VDR_ERR_DECODE (or the image's own status) naming it.
-int32_t vdr_loader_next(void * loader, void * * out_);
-
-/// Creates loader options with the defaults (1024 x 1024 letterboxed uint8, batch 16, shuffle,
-/// seed 0, 2 workers, prefetch 2).
-int32_t vdr_loader_options_create(void * * out_);
-
-/// Releases loader options; NULL is accepted.
-void vdr_loader_options_destroy(void * options);
-
-/// Sets option `key` (VDR_LOPT_*); integer options take integral values.
-int32_t vdr_loader_options_set(void * options, int32_t key, double value);
-
-/// Reads images from the cache directory `dir` (built by vdr_cache_build) when its settings match
-/// the other options; NULL clears it. vdr_loader_cache_status tells whether it is used and why.
-int32_t vdr_loader_options_set_cache(void * options, char const * dir);
-
-/// Batches per epoch on this rank, and bytes per image.
-int32_t vdr_loader_shape(void * loader, ptrdiff_t * batches, ptrdiff_t * imageBytes);
-
-/// Starts (or restarts) rendering `epoch` from batch `step`; a running epoch is stopped first.
-int32_t vdr_loader_start(void * loader, int64_t epoch, int64_t step);
-
-/// Class-aware NMS over several models with ensemble-boxes 1.0.9 `nms` semantics (normalised
-/// coordinates; scores scaled by weight / sum(weights) when `weights` is not NULL; coordinates
-/// clamped to [0, 1] and zero-area boxes dropped, counted in out_adjustments).
-/// Writes *out_count kept boxes grouped by ascending label, best first: out_index (position in
-/// the concatenated input), out_boxes, out_scores, out_labels. Labels are any finite doubles
-/// (ensemble-boxes' float class ids), grouped by exact value. out_adjustments may be NULL.
-int32_t vdr_nms(double const * boxes, double const * scores, double const * labels, size_t const * model_sizes, size_t n_models, double const * weights, double iou_thr, int64_t * out_index, double * out_boxes, double * out_scores, double * out_labels, size_t * out_count, int64_t * out_adjustments);
-
-/// Creates render options with the defaults: original size, the file's window, uint8 output.
-int32_t vdr_render_options_create(void * * out_);
-
-/// Releases render options; NULL is accepted.
-void vdr_render_options_destroy(void * options);
-
-/// Aspect policy for exact sizes: VDR_ASPECT_STRETCH, or VDR_ASPECT_LETTERBOX with `pad` the
-/// display value (0..1) of the borders.
-int32_t vdr_render_options_set_aspect(void * options, int32_t policy, double pad);
-
-/// Sets a scalar option (VDR_OPT_*).
-int32_t vdr_render_options_set_int(void * options, int32_t key, int64_t value);
-
-/// Output size: VDR_SIZE_ORIGINAL (height, width ignored), VDR_SIZE_EXACT (height x width) or
-/// VDR_SIZE_LONGEST_SIDE (longest side = width; height ignored).
-int32_t vdr_render_options_set_size(void * options, int32_t mode, int32_t height, int32_t width);
-
-/// Window: mode VDR_WINDOW_*; `a`, `b` are center/width (EXPLICIT) or low/high percentiles
-/// (PERCENTILE); `function` is a VDR_VOI_* for EXPLICIT; `index` selects the file's window or
-/// VOI LUT for FILE_INDEX / FILE_LUT.
-int32_t vdr_render_options_set_window(void * options, int32_t mode, double a, double b, int32_t function, int32_t index);
-
-/// Appends an image: `boxes` holds `box_count` x (x_min, y_min, x_max, y_max) in source pixels,
-/// `labels` its class indices, `global_labels` a multi-hot vector of `global_count` values (the
-/// same length for every sample).
-int32_t vdr_samples_add(void * samples, char const * imageID, char const * path, float const * boxes, int64_t const * labels, ptrdiff_t boxCount, float const * globalLabels, ptrdiff_t globalCount);
-
-/// Number of samples in the list.
-int32_t vdr_samples_count(void * samples, ptrdiff_t * count);
-
-/// Creates an empty sample list.
-int32_t vdr_samples_create(void * * out_);
-
-/// Releases a sample list; NULL is accepted.
-void vdr_samples_destroy(void * samples);
-
-/// Builds samples for every image of an annotation index whose DICOM is found under `root`
-/// (PhysioNet `train/`/`test/`, Kaggle `train/`, or any tree of `<image_id>.dicom`/`.dcm`).
-/// Boxes follow `policy` (VDR_POLICY_*; `iou` for FUSED and MAJORITY, `min_readers` for MAJORITY,
-/// `reader` for READER); labels are in `classes` (VDR_CLASSES_*); readers listed in
-/// `excluded` (comma-separated, may be NULL) are left out; global labels are a 28-long multi-hot
-/// vector of the labels at least `global_min_votes` readers gave. An image without a DICOM is
-/// an error naming it.
-int32_t vdr_samples_from_dataset(char const * root, void * index, int32_t policy, double iou, int32_t minReaders, char const * reader, int32_t classes, char const * excluded, int32_t globalMinVotes, void * * out_);
-
-/// Soft-NMS (method VDR_SOFT_NMS_*) with ensemble-boxes 1.0.9 `soft_nms` semantics: same input
-/// handling as vdr_nms; keeps boxes whose decayed score ends above `thresh`, in selection order
-/// per ascending label. out_scores receives the undecayed (weighted) scores, as ensemble-boxes
-/// returns them; out_decayed (may be NULL) the decayed ones.
-int32_t vdr_soft_nms(double const * boxes, double const * scores, double const * labels, size_t const * model_sizes, size_t n_models, double const * weights, int32_t method, double iou_thr, double sigma, double thresh, int64_t * out_index, double * out_boxes, double * out_scores, double * out_decayed, double * out_labels, size_t * out_count, int64_t * out_adjustments);
-
-/// Human-readable name of a status code (static storage, never freed).
-char const * vdr_status_string(int32_t status);
-
-/// Frees a string returned by the library (vdr_annotations_stats_json, ?); NULL is accepted.
-void vdr_string_free(char * s);
-
-/// Releases a targets result; NULL is accepted.
-void vdr_targets_release(void * t);
-
-/// Borrowed views of a targets result, valid until vdr_targets_release: per box its image index,
-/// box (x_min, y_min, x_max, y_max pixels), score, label index (taxonomy) and reader index
-/// (vdr_annotations_reader_name; -1 for consensus or fused boxes). Any output may be NULL.
-int32_t vdr_targets_view(void * t, size_t * out_count, int64_t const * * out_image, double const * * out_boxes, double const * * out_scores, int32_t const * * out_labels, int32_t const * * out_readers);
-
-/// Applies a render transform {scale_x, scale_y, offset_x, offset_y} to `count` boxes
-/// (x_min, y_min, x_max, y_max as doubles) from `boxes` into `out` (may be the same memory);
-/// `inverse` = 1 maps output pixels back to source pixels.
-int32_t vdr_transform_boxes(double const * transform, double const * boxes, ptrdiff_t count, int32_t inverse, double * out_);
-
-/// The library's version as "major.minor.patch" (static storage, never freed).
-char const * vdr_version(void);
-
-/// The library's version as major*10000 + minor*100 + patch (VDR_VERSION_NUMBER of the header
-/// it was built with).
-int32_t vdr_version_number(void);
-
-/// Weighted boxes fusion with ensemble-boxes 1.0.9 `weighted_boxes_fusion` semantics
-/// (conf_type VDR_CONF_*). Writes *out_count fused boxes, best first. With `normalised` false the
-/// coordinates may be pixels: corners must be ordered and nothing is clamped.
-int32_t vdr_wbf(double const * boxes, double const * scores, int64_t const * labels, size_t const * model_sizes, size_t n_models, double const * weights, double iou_thr, double skip_box_thr, int32_t conf_type, bool allows_overflow, bool normalised, double * out_boxes, double * out_scores, int64_t * out_labels, size_t * out_count, int64_t * out_adjustments);
+/// Releases a result from vdr_deidentify; NULL is accepted.
+void vdr_deid_result_destroy(void * result);
 
 #ifdef __cplusplus
 }

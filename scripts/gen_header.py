@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes include/vindr.h from the Swift compiler's generated header for the VinDrC module.
+"""Writes include/vindr.h from the Swift compiler's generated header for the VinDrC module, and
+bindings/python/vindr/_constants.py (every VDR_* constant of the header, for the Python layer).
 
 The compiler emits each `@c` function in a plain C section of VinDrC-Swift.h, wrapped in Swift's
 own macros and clang-only attributes. This script keeps those declarations, strips the
@@ -8,7 +9,7 @@ Swift-specific decoration so the header is clean C99/C++17, and adds the integer
 
     python3 scripts/gen_header.py [--check] [--swift-header PATH] [--print-version]
 
---check compares with the committed include/vindr.h and exits 1 when it is stale.
+--check compares with the committed files and exits 1 when one is stale.
 """
 import argparse
 import pathlib
@@ -18,11 +19,12 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_SWIFT_HEADER = ROOT / ".build/release/VinDrC.build/include/VinDrC-Swift.h"
 OUT = ROOT / "include/vindr.h"
+PY_OUT = ROOT / "bindings/python/vindr/_constants.py"
 
 DECORATIONS = ["SWIFT_EXTERN ", " SWIFT_NOEXCEPT", " SWIFT_WARN_UNUSED_RESULT", " _Nonnull", " _Nullable",
                " _Null_unspecified"]
 ASCII = {"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'", "\u2014": "-", "\u2013": "-",
-         "<em>": "*", "</em>": "*", "<code>": "`", "</code>": "`"}
+         "\u2026": "...", "<em>": "*", "</em>": "*", "<code>": "`", "</code>": "`"}
 
 
 def clean(text: str) -> str:
@@ -31,7 +33,22 @@ def clean(text: str) -> str:
     return text.encode("ascii", "replace").decode()
 
 
-def declarations(swift_header: str) -> str:
+# The header's sections, in order: (title, the VinDrC source files whose constants and functions it
+# holds). Every file with `@c` functions or VDR_* constants must be listed.
+SECTIONS = [
+    ("Status codes, errors and version", ["Status.swift", "Version.swift"]),
+    ("DICOM files and rendering", ["DicomABI.swift", "RenderABI.swift"]),
+    ("Annotations and targets", ["AnnotationsABI.swift"]),
+    ("Boxes", ["BoxesABI.swift"]),
+    ("Metrics", ["MetricsABI.swift"]),
+    ("Samples, loader, batches and cache", ["LoaderABI.swift"]),
+    ("De-identification", ["DeidABI.swift"]),
+]
+
+
+def functions(swift_header: str) -> dict[str, str]:
+    """name -> its declaration with its doc comment, from the compiler's C section, cleaned of
+    Swift's macros and clang-only attributes."""
     m = re.search(r'#if defined\(__cplusplus\)\nextern "C" \{\n#endif\n(.*?)#if defined\(__cplusplus\)\n\} // extern "C"',
                   swift_header, re.S)
     if not m:
@@ -40,25 +57,62 @@ def declarations(swift_header: str) -> str:
     for d in DECORATIONS:
         body = body.replace(d, "")
     body = re.sub(r"SWIFT_[A-Z_]+(\([^)]*\))?\s*", "", body)  # any remaining Swift macro
-    return clean(body).strip() + "\n"
+    out = {}
+    for chunk in re.split(r"\n\s*\n", clean(body).strip()):
+        name = re.search(r"\b(vdr_[a-z0-9_]+)\s*\(", chunk.splitlines()[-1])
+        if name:
+            out[name.group(1)] = chunk.strip()
+    return out
 
 
-def constants() -> str:
-    out = []
-    for path in sorted((ROOT / "Sources/VinDrC").glob("*.swift")):
-        lines = path.read_text().splitlines()
-        for i, line in enumerate(lines):
-            m = re.match(r"public let (VDR_[A-Z0-9_]+): Int32 = (-?\d+)\s*$", line)
-            if not m:
-                continue
+def section(path: pathlib.Path, decls: dict[str, str]) -> tuple[str, list[str]]:
+    """The file's intro comment, then its constants (with their doc comments) and function
+    declarations in source order; returns the text and the function names it placed."""
+    lines = path.read_text().splitlines()
+    out, names = [], []
+    for line in lines:  # the intro: the first block of `//` lines after the imports
+        if line.startswith("// "):
+            out.append(clean("/* " + line[3:].rstrip() + " */"))
+        elif out or (line and not line.startswith(("import", "#"))):
+            break
+    for i, line in enumerate(lines):
+        const = re.match(r"public let (VDR_[A-Z0-9_]+): Int32 = (-?\d+)\s*$", line)
+        func = re.match(r"@c public func (vdr_[a-z0-9_]+)\(", line)
+        if const:
             doc = []
             j = i - 1
             while j >= 0 and lines[j].startswith("///"):
-                doc.insert(0, "/* " + lines[j][3:].strip() + " */")
+                doc.insert(0, clean("/* " + lines[j][3:].strip() + " */"))
                 j -= 1
-            out.extend(clean(d) for d in doc)
-            out.append(f"#define {m.group(1)} {m.group(2)}")
-    return "\n".join(out) + "\n"
+            out += doc + [f"#define {const.group(1)} {const.group(2)}"]
+        elif func:
+            if func.group(1) not in decls:
+                sys.exit(f"gen_header: {func.group(1)} is not in the compiler's header (rebuild first)")
+            out.append("\n" + decls[func.group(1)])
+            names.append(func.group(1))
+    return "\n".join(out), names
+
+
+def body(decls: dict[str, str]) -> str:
+    """Every section: a banner, then each of its files' part."""
+    listed = {f for _, files in SECTIONS for f in files}
+    for path in (ROOT / "Sources/VinDrC").glob("*.swift"):
+        text = path.read_text()
+        if path.name not in listed and ("@c public func" in text or "public let VDR_" in text):
+            sys.exit(f"gen_header: {path.name} declares ABI symbols but is in no section of SECTIONS")
+    parts, placed = [], []
+    rule = "/* " + "=" * 94 + " */"
+    for title, files in SECTIONS:
+        texts = []
+        for name in files:
+            text, names = section(ROOT / "Sources/VinDrC" / name, decls)
+            texts.append(text)
+            placed += names
+        parts.append(f"{rule}\n/* {title} */\n{rule}\n\n" + "\n\n".join(t.strip() for t in texts if t.strip()))
+    missing = sorted(set(decls) - set(placed))
+    if missing:
+        sys.exit(f"gen_header: functions in no section: {missing}")
+    return "\n\n".join(parts) + "\n"
 
 
 def version() -> tuple[int, int, int]:
@@ -68,7 +122,7 @@ def version() -> tuple[int, int, int]:
 
 
 def render(swift_header_path: pathlib.Path) -> str:
-    decls = declarations(swift_header_path.read_text())
+    decls = functions(swift_header_path.read_text())
     major, minor, patch = version()
     return f"""/* vindr.h: C ABI of the VinDr SDK (libvindr.so.{major}).
  * Generated by scripts/gen_header.py from the Swift `@c` declarations in Sources/VinDrC.
@@ -84,7 +138,6 @@ def render(swift_header_path: pathlib.Path) -> str:
 #include <stddef.h>
 #include <stdint.h>
 
-{constants()}
 /* SDK version (Sources/VinDrDICOM/Version.swift); vdr_version() and vdr_version_number() give the
  * library's own, which must match for the ABI major version. */
 #define VDR_VERSION_MAJOR {major}
@@ -97,13 +150,21 @@ def render(swift_header_path: pathlib.Path) -> str:
 extern "C" {{
 #endif
 
-{decls}
+{body(decls)}
 #ifdef __cplusplus
 }}
 #endif
 
 #endif /* VINDR_H */
 """
+
+
+def python_constants(header: str) -> str:
+    """The header's integer VDR_* macros as a Python module."""
+    found = re.findall(r"^#define (VDR_[A-Z0-9_]+) (-?\d+)$", header, re.M)
+    lines = [f"{name} = {value}" for name, value in found]
+    return ('"""Every VDR_* integer constant of include/vindr.h. Generated by scripts/gen_header.py: do not edit."""\n\n'
+            + "\n".join(lines) + "\n")
 
 
 def main() -> int:
@@ -115,13 +176,16 @@ def main() -> int:
     if args.print_version:
         print("%d.%d.%d" % version())
         return 0
-    text = render(args.swift_header)
+    header = render(args.swift_header)
+    outputs = {OUT: header, PY_OUT: python_constants(header)}
     if args.check:
-        if not OUT.exists() or OUT.read_text() != text:
-            print("include/vindr.h is stale: run python3 scripts/gen_header.py and commit it", file=sys.stderr)
+        stale = [str(p.relative_to(ROOT)) for p, text in outputs.items() if not p.exists() or p.read_text() != text]
+        if stale:
+            print(f"{', '.join(stale)} stale: run python3 scripts/gen_header.py and commit", file=sys.stderr)
             return 1
         return 0
-    OUT.write_text(text)
+    for path, text in outputs.items():
+        path.write_text(text)
     return 0
 
 

@@ -10,7 +10,6 @@ import VinDrImaging
 import VinDrLoader
 
 // Status codes of the C ABI. Values are explicit and never reused; 0 is success.
-// scripts/gen_header.py copies every `VDR_*` constant of this file into include/vindr.h.
 
 public let VDR_OK: Int32 = 0
 /// A null pointer, out-of-range value or unknown option/key was passed.

@@ -2,6 +2,7 @@
 flags, the exported symbol set, the header and the Python prototype table agreeing, versions."""
 from __future__ import annotations
 
+import ctypes
 import pathlib
 import re
 import subprocess
@@ -96,6 +97,75 @@ def test_exports_header_and_python_prototypes_agree():
     declared = header_functions()
     assert exported == declared, (sorted(exported - declared), sorted(declared - exported))
     assert set(_lib.PROTOTYPES) == declared, (sorted(declared - set(_lib.PROTOTYPES)), sorted(set(_lib.PROTOTYPES) - declared))
+
+
+C_SCALARS = {"int32_t": ctypes.c_int32, "int64_t": ctypes.c_int64, "uint8_t": ctypes.c_uint8, "uint32_t": ctypes.c_uint32,
+             "uint64_t": ctypes.c_uint64, "size_t": ctypes.c_size_t, "ptrdiff_t": ctypes.c_ssize_t,
+             "double": ctypes.c_double, "float": ctypes.c_float, "bool": ctypes.c_bool}
+
+
+def split_params(text: str) -> list[str]:
+    """Parameters of a C declaration, split at top-level commas (function pointers stay whole)."""
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    return [p for p in (out + [cur.strip()]) if p and p != "void"]
+
+
+def header_signatures() -> dict[str, tuple[str, list[str]]]:
+    """name -> (return type, parameter declarations) of every function in the header."""
+    text = re.sub(r"/\*.*?\*/|//[^\n]*", "", HEADER.read_text(), flags=re.S)
+    sigs = {}
+    for ret, name, params in re.findall(r"([A-Za-z_][\w \*]*?)\s*\b(vdr_\w+)\s*\(((?:[^()]|\([^()]*\))*)\)\s*;", text):
+        sigs[name] = (ret.strip(), split_params(params))
+    return sigs
+
+
+def matches(c_decl: str, py_type) -> bool:
+    """Whether a ctypes type passes a C parameter or return value of type `c_decl` unchanged:
+    scalars must agree in size, signedness and kind; pointers must be pointers."""
+    if "*" in c_decl:
+        return py_type is ctypes.c_void_p or py_type is ctypes.c_char_p or (
+            isinstance(py_type, type) and issubclass(py_type, (ctypes._Pointer, ctypes._CFuncPtr)))
+    words = [w for w in re.findall(r"[A-Za-z_]\w*", c_decl) if w != "const"]
+    if words[0] == "void":
+        return py_type is None
+    return py_type is C_SCALARS[words[0]] or (
+        py_type in C_SCALARS.values() and ctypes.sizeof(py_type) == ctypes.sizeof(C_SCALARS[words[0]])
+        and issubclass(py_type, ctypes._SimpleCData) and py_type._type_ == C_SCALARS[words[0]]._type_)
+
+
+def test_python_prototypes_match_the_header_signatures():
+    """Every argument and return type the Python layer declares passes the C type unchanged (an
+    int64_t declared as c_int32, or a size_t as a signed type, fails here)."""
+    sigs = header_signatures()
+    assert len(sigs) == len(header_functions())
+    wrong = []
+    for name, (restype, argtypes) in _lib.PROTOTYPES.items():
+        ret, params = sigs[name]
+        if len(params) != len(argtypes):
+            wrong.append(f"{name}: {len(argtypes)} arguments, the header has {len(params)}")
+            continue
+        if not matches(ret, restype):
+            wrong.append(f"{name}: returns {ret}, declared {restype}")
+        for i, (c_decl, py) in enumerate(zip(params, argtypes)):
+            if not matches(c_decl, py):
+                wrong.append(f"{name} argument {i}: {c_decl}, declared {py}")
+    assert not wrong, wrong
+
+
+def test_python_constants_are_the_header_constants():
+    from vindr import _constants
+
+    header = dict(re.findall(r"^#define (VDR_\w+) (-?\d+)$", HEADER.read_text(), re.M))
+    python = {k: v for k, v in vars(_constants).items() if k.startswith("VDR_")}
+    assert python == {k: int(v) for k, v in header.items()}
 
 
 def test_header_is_generated_from_the_sources():

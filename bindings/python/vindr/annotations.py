@@ -18,6 +18,7 @@ from typing import Iterable
 
 import numpy as np
 
+from . import _constants as C
 from . import _lib
 from ._checks import c_int, c_str
 from .errors import InvalidArgumentError
@@ -59,9 +60,10 @@ _stats_json = _lib.prototype("vdr_annotations_stats_json", ctypes.c_int32, _vp, 
                              ctypes.POINTER(ctypes.c_void_p))
 _qc_json = _lib.prototype("vdr_annotations_qc_json", ctypes.c_int32, _vp, ctypes.POINTER(ctypes.c_void_p))
 
-LAYOUTS = ("annotations", "consensus_annotations", "image_labels", "consensus_image_labels", "kaggle_train",
-           "kaggle_submission")
-TARGET_MODES = {"all": 0, "fused": 1}
+LAYOUTS = {C.VDR_LAYOUT_ANNOTATIONS: "annotations", C.VDR_LAYOUT_CONSENSUS_ANNOTATIONS: "consensus_annotations",
+           C.VDR_LAYOUT_IMAGE_LABELS: "image_labels", C.VDR_LAYOUT_CONSENSUS_IMAGE_LABELS: "consensus_image_labels",
+           C.VDR_LAYOUT_KAGGLE_TRAIN: "kaggle_train", C.VDR_LAYOUT_KAGGLE_SUBMISSION: "kaggle_submission"}
+TARGET_MODES = {"all": C.VDR_TARGETS_ALL, "fused": C.VDR_TARGETS_FUSED}
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def _load_labels() -> tuple[Label, ...]:
     for i in range(28):
         name, kind, kid = ctypes.c_char_p(), ctypes.c_int32(), ctypes.c_int32()
         _lib.check(_label_info(i, ctypes.byref(name), ctypes.byref(kind), ctypes.byref(kid)))
-        out.append(Label(i, name.value.decode(), "local" if kind.value == 0 else "global",
+        out.append(Label(i, name.value.decode(), "local" if kind.value == C.VDR_LABEL_LOCAL else "global",
                          None if kid.value < 0 else kid.value))
     return tuple(out)
 

@@ -14,6 +14,7 @@ import os
 from typing import Optional, Sequence, Union
 
 from ._checks import c_int, c_str
+from . import _constants as C
 from ._lib import check, prototype
 
 _vp = ctypes.c_void_p
@@ -30,9 +31,7 @@ _json = prototype("vdr_deid_result_json", _i32, _vp, ctypes.c_char_p, _ssize, ct
 _result_destroy = prototype("vdr_deid_result_destroy", None, _vp)
 
 # Constants of include/vindr.h used here.
-_PROFILE, _MIN_ROWS, _MIN_COLUMNS, _THREADS, _ONLY_ACCEPTED, _PROGRESS, _MIN_AGE = 1, 2, 3, 4, 5, 6, 7
-_SALT, _MAPPING_CSV, _REPORT_CSV, _REPORT_JSON = 20, 21, 22, 23
-_PROFILES = {"vindr": 0, "basic": 1}
+_PROFILES = {"vindr": C.VDR_DEID_PROFILE_VINDR, "basic": C.VDR_DEID_PROFILE_BASIC}
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -70,14 +69,16 @@ def deidentify(input: PathLike, output: PathLike, *, profile: str = "vindr", sal
     check(_opts_create(ctypes.byref(opts)))
     result = _vp()
     try:
-        for key, name, value in ((_PROFILE, "profile", _PROFILES[profile]), (_MIN_ROWS, "min_size", rows),
-                                 (_MIN_COLUMNS, "min_size", cols), (_MIN_AGE, "min_age", min_age),
-                                 (_THREADS, "threads", threads), (_ONLY_ACCEPTED, "only_accepted", bool(only_accepted)),
-                                 (_PROGRESS, "progress", bool(progress))):
+        for key, name, value in ((C.VDR_DEID_PROFILE, "profile", _PROFILES[profile]),
+                                 (C.VDR_DEID_MIN_ROWS, "min_size", rows), (C.VDR_DEID_MIN_COLUMNS, "min_size", cols),
+                                 (C.VDR_DEID_MIN_AGE, "min_age", min_age), (C.VDR_DEID_THREADS, "threads", threads),
+                                 (C.VDR_DEID_ONLY_ACCEPTED, "only_accepted", bool(only_accepted)),
+                                 (C.VDR_DEID_PROGRESS, "progress", bool(progress))):
             check(_opts_int(opts, key, c_int(name, value, _opts_int, 2)))
-        check(_opts_string(opts, _SALT, c_str("salt", salt)))
-        for key, name, path in ((_MAPPING_CSV, "mapping_csv", mapping_csv), (_REPORT_CSV, "report_csv", report_csv),
-                                (_REPORT_JSON, "report_json", report_json)):
+        check(_opts_string(opts, C.VDR_DEID_SALT, c_str("salt", salt)))
+        for key, name, path in ((C.VDR_DEID_MAPPING_CSV, "mapping_csv", mapping_csv),
+                                (C.VDR_DEID_REPORT_CSV, "report_csv", report_csv),
+                                (C.VDR_DEID_REPORT_JSON, "report_json", report_json)):
             check(_opts_string(opts, key, None if path is None else c_str(name, path)))
         check(_run(c_str("input", input), c_str("output", output), opts, ctypes.byref(result)))
         counts = (ctypes.c_int64 * 5)()

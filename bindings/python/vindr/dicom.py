@@ -7,6 +7,7 @@ from typing import NamedTuple, Sequence, Union
 
 import numpy as np
 
+from . import _constants as C
 from . import _lib
 from ._checks import c_int, c_out, c_str
 from ._lib import check, prototype
@@ -34,21 +35,24 @@ _render_size = prototype("vdr_dicom_render_size", _i32, _vp, _vp, ctypes.POINTER
 _render = prototype("vdr_dicom_render", _i32, _vp, _vp, ctypes.c_void_p, _ssize, _ssize, _dp)
 _transform_boxes = prototype("vdr_transform_boxes", _i32, _dp, _dp, _ssize, _i32, _dp)
 
-# Constants of include/vindr.h used here.
-_INT = {"rows": 1, "columns": 2, "frames": 3, "samples_per_pixel": 4, "bits_allocated": 5, "bits_stored": 6,
-        "high_bit": 7, "pixel_representation": 8, "transfer_syntax_inferred": 9, "has_pixel_data": 10}
-_WINDOW_COUNT, _VOI_LUT_COUNT, _HAS_MODALITY_LUT, _SAMPLE_TYPE = 11, 12, 13, 14
-_RESCALE_SLOPE, _RESCALE_INTERCEPT, _WINDOW_CENTER, _WINDOW_WIDTH, _PIXEL_SPACING = 20, 21, 22, 23, 24
-_STR = {"transfer_syntax_uid": 40, "photometric_interpretation": 41, "voi_lut_function": 42, "patient_sex": 43,
-        "patient_age": 44, "sop_instance_uid": 45, "media_storage_sop_instance_uid": 46, "modality": 47,
-        "body_part_examined": 48, "view_position": 49, "rescale_type": 50}
-_DTYPES = {1: np.uint8, 2: np.int8, 3: np.uint16, 4: np.int16, 5: np.float32}
-_OUTPUT = {"uint8": 1, "uint16": 3, "float32": 5}
-_VOI = {"LINEAR": 0, "LINEAR_EXACT": 1, "SIGMOID": 2}
-_SIZE_ORIGINAL, _SIZE_EXACT, _SIZE_LONGEST = 0, 1, 2
-_ASPECT = {"stretch": 0, "letterbox": 1}
-_W_DICOM, _W_AUTO, _W_PERCENTILE, _W_EXPLICIT, _W_FILE_INDEX, _W_FILE_LUT = 0, 1, 2, 3, 4, 5
-_OPT_FRAME, _OPT_THREADS, _OPT_OUTPUT, _OPT_INVERT, _OPT_REDUCED = 1, 2, 3, 4, 5
+# Constants of include/vindr.h used here, by name.
+_INT = {"rows": C.VDR_ATTR_ROWS, "columns": C.VDR_ATTR_COLUMNS, "frames": C.VDR_ATTR_FRAMES,
+        "samples_per_pixel": C.VDR_ATTR_SAMPLES_PER_PIXEL, "bits_allocated": C.VDR_ATTR_BITS_ALLOCATED,
+        "bits_stored": C.VDR_ATTR_BITS_STORED, "high_bit": C.VDR_ATTR_HIGH_BIT,
+        "pixel_representation": C.VDR_ATTR_PIXEL_REPRESENTATION,
+        "transfer_syntax_inferred": C.VDR_ATTR_TRANSFER_SYNTAX_INFERRED, "has_pixel_data": C.VDR_ATTR_HAS_PIXEL_DATA}
+_STR = {"transfer_syntax_uid": C.VDR_ATTR_TRANSFER_SYNTAX_UID,
+        "photometric_interpretation": C.VDR_ATTR_PHOTOMETRIC_INTERPRETATION,
+        "voi_lut_function": C.VDR_ATTR_VOI_LUT_FUNCTION, "patient_sex": C.VDR_ATTR_PATIENT_SEX,
+        "patient_age": C.VDR_ATTR_PATIENT_AGE, "sop_instance_uid": C.VDR_ATTR_SOP_INSTANCE_UID,
+        "media_storage_sop_instance_uid": C.VDR_ATTR_MEDIA_STORAGE_SOP_INSTANCE_UID, "modality": C.VDR_ATTR_MODALITY,
+        "body_part_examined": C.VDR_ATTR_BODY_PART_EXAMINED, "view_position": C.VDR_ATTR_VIEW_POSITION,
+        "rescale_type": C.VDR_ATTR_RESCALE_TYPE}
+_DTYPES = {C.VDR_DTYPE_UINT8: np.uint8, C.VDR_DTYPE_INT8: np.int8, C.VDR_DTYPE_UINT16: np.uint16,
+           C.VDR_DTYPE_INT16: np.int16, C.VDR_DTYPE_FLOAT32: np.float32}
+_OUTPUT = {"uint8": C.VDR_DTYPE_UINT8, "uint16": C.VDR_DTYPE_UINT16, "float32": C.VDR_DTYPE_FLOAT32}
+_VOI = {"LINEAR": C.VDR_VOI_LINEAR, "LINEAR_EXACT": C.VDR_VOI_LINEAR_EXACT, "SIGMOID": C.VDR_VOI_SIGMOID}
+_ASPECT = {"stretch": C.VDR_ASPECT_STRETCH, "letterbox": C.VDR_ASPECT_LETTERBOX}
 
 Window = Union[str, Sequence[float]]
 
@@ -118,15 +122,15 @@ class DicomImage:
             setattr(self, name, bool(v) if name in ("transfer_syntax_inferred", "has_pixel_data") else v)
         for name, key in _STR.items():
             setattr(self, name, self._str(key))
-        self.rescale_slope = self._opt_double(_RESCALE_SLOPE)
-        self.rescale_intercept = self._opt_double(_RESCALE_INTERCEPT)
-        self.windows = [(self._double(_WINDOW_CENTER, i), self._double(_WINDOW_WIDTH, i))
-                        for i in range(self._int(_WINDOW_COUNT))]
-        spacing = self._opt_double(_PIXEL_SPACING)
-        self.pixel_spacing = (spacing, self._double(_PIXEL_SPACING, 1)) if spacing is not None else None
-        self.voi_lut_count = self._int(_VOI_LUT_COUNT)
-        self.has_modality_lut = bool(self._int(_HAS_MODALITY_LUT))
-        self._sample_type = self._int(_SAMPLE_TYPE)
+        self.rescale_slope = self._opt_double(C.VDR_ATTR_RESCALE_SLOPE)
+        self.rescale_intercept = self._opt_double(C.VDR_ATTR_RESCALE_INTERCEPT)
+        self.windows = [(self._double(C.VDR_ATTR_WINDOW_CENTER, i), self._double(C.VDR_ATTR_WINDOW_WIDTH, i))
+                        for i in range(self._int(C.VDR_ATTR_WINDOW_COUNT))]
+        spacing = self._opt_double(C.VDR_ATTR_PIXEL_SPACING)
+        self.pixel_spacing = (spacing, self._double(C.VDR_ATTR_PIXEL_SPACING, 1)) if spacing is not None else None
+        self.voi_lut_count = self._int(C.VDR_ATTR_VOI_LUT_COUNT)
+        self.has_modality_lut = bool(self._int(C.VDR_ATTR_HAS_MODALITY_LUT))
+        self._sample_type = self._int(C.VDR_ATTR_SAMPLE_TYPE)
 
     # -- attribute access ------------------------------------------------------------------
     def _int(self, key: int) -> int:
@@ -185,12 +189,12 @@ class DicomImage:
         """
         opts = _RenderOptions()
         if size is None:
-            check(_opts_size(opts.h, _SIZE_ORIGINAL, 0, 0))
+            check(_opts_size(opts.h, C.VDR_SIZE_ORIGINAL, 0, 0))
         elif np.ndim(size) == 0:
-            check(_opts_size(opts.h, _SIZE_LONGEST, 0, c_int("size", size, _opts_size, 3)))
+            check(_opts_size(opts.h, C.VDR_SIZE_LONGEST_SIDE, 0, c_int("size", size, _opts_size, 3)))
         else:
             h, w = size
-            check(_opts_size(opts.h, _SIZE_EXACT, c_int("size[0]", h, _opts_size, 2),
+            check(_opts_size(opts.h, C.VDR_SIZE_EXACT, c_int("size[0]", h, _opts_size, 2),
                              c_int("size[1]", w, _opts_size, 3)))
         if aspect not in _ASPECT:
             raise _lib_error(1, f"aspect must be one of {sorted(_ASPECT)}, got {aspect!r}")
@@ -198,9 +202,9 @@ class DicomImage:
         check(_set_window(opts.h, window, window_function, percentiles, index))
         if dtype not in _OUTPUT:
             raise _lib_error(1, f"dtype must be one of {sorted(_OUTPUT)}, got {dtype!r}")
-        for key, value in ((_OPT_OUTPUT, _OUTPUT[dtype]), (_OPT_FRAME, c_int("frame", frame, _opts_int, 2)),
-                           (_OPT_THREADS, c_int("threads", threads, _opts_int, 2)),
-                           (_OPT_INVERT, bool(invert_monochrome1)), (_OPT_REDUCED, bool(reduced_decode))):
+        for key, value in ((C.VDR_OPT_OUTPUT_TYPE, _OUTPUT[dtype]), (C.VDR_OPT_FRAME, c_int("frame", frame, _opts_int, 2)),
+                           (C.VDR_OPT_THREADS, c_int("threads", threads, _opts_int, 2)),
+                           (C.VDR_OPT_INVERT_MONOCHROME1, bool(invert_monochrome1)), (C.VDR_OPT_REDUCED_DECODE, bool(reduced_decode))):
             check(_opts_int(opts.h, key, value))
         oh, ow = _i32(), _i32()
         check(_render_size(self._handle(), opts.h, ctypes.byref(oh), ctypes.byref(ow)))
@@ -247,17 +251,17 @@ class _RenderOptions:
 
 def _set_window(h, window: Window, function: str, percentiles, index: int) -> int:
     if isinstance(window, str):
-        modes = {"dicom": _W_DICOM, "auto": _W_AUTO, "file": _W_FILE_INDEX, "lut": _W_FILE_LUT}
+        modes = {"dicom": C.VDR_WINDOW_DICOM, "auto": C.VDR_WINDOW_AUTO, "file": C.VDR_WINDOW_FILE_INDEX, "lut": C.VDR_WINDOW_FILE_LUT}
         if window == "percentile":
             lo, hi = percentiles
-            return _opts_window(h, _W_PERCENTILE, float(lo), float(hi), 0, 0)
+            return _opts_window(h, C.VDR_WINDOW_PERCENTILE, float(lo), float(hi), 0, 0)
         if window not in modes:
             raise _lib_error(1, f"window must be 'dicom', 'auto', 'percentile', 'file', 'lut' or (center, width); got {window!r}")
         return _opts_window(h, modes[window], 0.0, 0.0, 0, c_int("index", index, _opts_window, 5))
     center, width = window
     if function.upper() not in _VOI:
         raise _lib_error(1, f"window_function must be one of {sorted(_VOI)}, got {function!r}")
-    return _opts_window(h, _W_EXPLICIT, float(center), float(width), _VOI[function.upper()], 0)
+    return _opts_window(h, C.VDR_WINDOW_EXPLICIT, float(center), float(width), _VOI[function.upper()], 0)
 
 
 def _lib_error(status: int, message: str):

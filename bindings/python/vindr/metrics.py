@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 
+from . import _constants as C
 from . import _lib
 from ._checks import c_int, c_int64_array, c_str
 from .annotations import KAGGLE_CLASSES
@@ -23,7 +24,7 @@ _evaluate_files = _lib.prototype("vdr_evaluate_files", ctypes.c_int32, ctypes.c_
 _evaluate = _lib.prototype("vdr_evaluate", ctypes.c_int32, _i64p, _i64p, _dp, ctypes.c_size_t, _i64p, _i64p, _dp, _dp,
                            ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_double, ctypes.c_int32, _dp, _dp)
 
-MODES = {"voc": 0, "coco": 1}
+MODES = {"voc": C.VDR_AP_VOC2010, "coco": C.VDR_AP_COCO101}
 
 
 def _mode(mode: str) -> int:
@@ -43,11 +44,11 @@ def evaluate(gt: str | os.PathLike, pred: str | os.PathLike, iou_threshold: floa
     'gt_counts': {class name: boxes}}.
     """
     if gt_readers == "all":
-        gt_mode, reader = 0, None
+        gt_mode, reader = C.VDR_GT_AS_GIVEN, None
     elif gt_readers == "fused":
-        gt_mode, reader = 2, None
+        gt_mode, reader = C.VDR_GT_FUSED, None
     else:
-        gt_mode, reader = 1, c_str("gt_readers", gt_readers)
+        gt_mode, reader = C.VDR_GT_READER, c_str("gt_readers", gt_readers)
     mean = ctypes.c_double()
     ap = np.empty(15, dtype=np.float64)
     counts = np.empty(15, dtype=np.int64)

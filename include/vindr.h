@@ -313,6 +313,28 @@ int32_t vdr_annotations_stats_json(void * h, int32_t min_votes, double iou_thr, 
 
 /// Label QC issues as JSON (the layout of `vindr qc --json`); *out is freed with vdr_string_free.
 int32_t vdr_annotations_qc_json(void * h, char * * out_);
+/* Export format (vdr_annotations_export): COCO detection JSON, one file. */
+#define VDR_EXPORT_COCO 0
+/* Export format: YOLO label files (`<image_id>.txt` per image and classes.txt) in a folder. */
+#define VDR_EXPORT_YOLO 1
+/* Export format: a Kaggle submission CSV, one file. */
+#define VDR_EXPORT_SUBMISSION 2
+/* Export classes: the 14 Kaggle finding classes (ids 0-13). */
+#define VDR_EXPORT_CLASSES_KAGGLE 0
+/* Export classes: the 22 local labels of the taxonomy (ids 0-21). */
+#define VDR_EXPORT_CLASSES_LOCAL 1
+
+/// Writes the index's boxes for a training tool (VDR_EXPORT_*) to `path`: a file for COCO and
+/// submissions, a folder (created when missing) for YOLO, which needs every image's size
+/// (vdr_annotations_set_image_size, vdr_annotations_load_image_sizes). `mode` is VDR_TARGETS_ALL
+/// or VDR_TARGETS_FUSED (weighted boxes fusion at `iou_thr`); `classes` VDR_EXPORT_CLASSES_*;
+/// `min_votes` the readers needed for "No finding" in a submission; `reader` (NULL = all) and
+/// `exclude` (NULL or comma-separated rad_ids) select readers. Files are written atomically.
+int32_t vdr_annotations_export(void * h, int32_t format, int32_t mode, double iou_thr, int32_t classes, int32_t min_votes, char const * reader, char const * exclude, char const * path);
+
+/// Sets image sizes from a CSV with image_id,width,height or Kaggle's image_id,dim0,dim1 columns
+/// (images not in the index are ignored); `out_count` (may be NULL) receives how many were set.
+int32_t vdr_annotations_load_image_sizes(void * h, char const * path, int64_t * out_count);
 
 /* ============================================================================================== */
 /* Boxes */

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import VinDrAnnotations
 import VinDrBoxes
+import VinDrDICOM
 
 // C ABI of VinDrAnnotations: the label taxonomy, the dataset index (vdr_annotations handle),
 // consensus labels and box targets, statistics and QC reports.
@@ -365,5 +366,62 @@ func mallocString(_ s: String) throws -> UnsafeMutablePointer<CChar> {
         }
         let counts = QCRule.allCases.map { rule in (rule.rawValue, JSONValue.integer(issues.filter { $0.rule == rule }.count)) }
         o.pointee = try mallocString(JSONValue.object([("counts", .object(counts)), ("issues", .array(items))]).text)
+    }
+}
+
+/// Export format (vdr_annotations_export): COCO detection JSON, one file.
+public let VDR_EXPORT_COCO: Int32 = 0
+/// Export format: YOLO label files (`<image_id>.txt` per image and classes.txt) in a folder.
+public let VDR_EXPORT_YOLO: Int32 = 1
+/// Export format: a Kaggle submission CSV, one file.
+public let VDR_EXPORT_SUBMISSION: Int32 = 2
+/// Export classes: the 14 Kaggle finding classes (ids 0-13).
+public let VDR_EXPORT_CLASSES_KAGGLE: Int32 = 0
+/// Export classes: the 22 local labels of the taxonomy (ids 0-21).
+public let VDR_EXPORT_CLASSES_LOCAL: Int32 = 1
+
+/// Writes the index's boxes for a training tool (VDR_EXPORT_*) to `path`: a file for COCO and
+/// submissions, a folder (created when missing) for YOLO, which needs every image's size
+/// (vdr_annotations_set_image_size, vdr_annotations_load_image_sizes). `mode` is VDR_TARGETS_ALL
+/// or VDR_TARGETS_FUSED (weighted boxes fusion at `iou_thr`); `classes` VDR_EXPORT_CLASSES_*;
+/// `min_votes` the readers needed for "No finding" in a submission; `reader` (NULL = all) and
+/// `exclude` (NULL or comma-separated rad_ids) select readers. Files are written atomically.
+@c public func vdr_annotations_export(_ h: OpaquePointer?, _ format: Int32, _ mode: Int32, _ iou_thr: Double, _ classes: Int32,
+                                      _ min_votes: Int32, _ reader: UnsafePointer<CChar>?, _ exclude: UnsafePointer<CChar>?,
+                                      _ path: UnsafePointer<CChar>?) -> Int32 {
+    abiCall {
+        let index = try annotations(h).index
+        let path = try requireString(path, "path")
+        var options = Export.Options(filter: readerFilter(reader, exclude), minimumVotes: Int(min_votes))
+        switch mode {
+        case VDR_TARGETS_ALL: options.boxes = .all
+        case VDR_TARGETS_FUSED: options.boxes = .fused(iouThreshold: iou_thr, confidenceType: .avg)
+        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown targets mode \(mode)")
+        }
+        switch classes {
+        case VDR_EXPORT_CLASSES_KAGGLE: options.classes = .kaggle
+        case VDR_EXPORT_CLASSES_LOCAL: options.classes = .local
+        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown export classes \(classes)")
+        }
+        guard min_votes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be at least 1") }
+        switch format {
+        case VDR_EXPORT_COCO: try FileSystem.writeAtomically(try Export.coco(index, options).utf8, to: path)
+        case VDR_EXPORT_SUBMISSION: try FileSystem.writeAtomically(try Export.submission(index, options).utf8, to: path)
+        case VDR_EXPORT_YOLO:
+            let files = try Export.yolo(index, options)
+            try FileSystem.createDirectories(path)
+            for file in files { try FileSystem.writeAtomically(file.text.utf8, to: FileSystem.joined(path, file.name)) }
+        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown export format \(format)")
+        }
+    }
+}
+
+/// Sets image sizes from a CSV with image_id,width,height or Kaggle's image_id,dim0,dim1 columns
+/// (images not in the index are ignored); `out_count` (may be NULL) receives how many were set.
+@c public func vdr_annotations_load_image_sizes(_ h: OpaquePointer?, _ path: UnsafePointer<CChar>?,
+                                                _ out_count: UnsafeMutablePointer<Int64>?) -> Int32 {
+    abiCall {
+        let count = try Export.loadImageSizes(try requireString(path, "path"), into: annotations(h).index)
+        out_count?.pointee = Int64(count)
     }
 }

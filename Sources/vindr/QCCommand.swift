@@ -24,7 +24,7 @@ struct QCCommand: ParsableCommand {
 
     func run() throws {
         let index = try AnnotationIndex(paths: annotations)
-        if let sizes { try loadImageSizes(sizes, into: index) }
+        if let sizes { try Export.loadImageSizes(sizes, into: index) }
         if let images {
             let joined = try Dataset.joinImageSizes(root: images, index: index)
             for (id, reason) in joined.failures { FileHandle.standardError.write("vindr qc: image \(id): \(reason)\n".data(using: .utf8)!) }

@@ -265,3 +265,42 @@ def test_physionet_test_layout_ground_truth(tmp_path):
     assert result["ap"] == {"Nodule/Mass": pytest.approx(expected_nodule), "No finding": 1.0}
     assert result["mAP"] == pytest.approx((expected_nodule + 1) / 2)
     assert result["gt_counts"] == {"Nodule/Mass": 2, "No finding": 1}
+
+
+def test_python_exports_match_the_cli_and_load_in_pycocotools(kaggle_train_csv, tmp_path):
+    """Annotations.export is the same library function as `vindr export`: the same bytes for every
+    format; the COCO file loads in pycocotools with each image's boxes equal to the targets."""
+    from pycocotools.coco import COCO
+
+    ann = vindr.Annotations(kaggle_train_csv)
+    ids = ann.image_ids[:50]
+    small = tmp_path / "small.csv"
+    with open(kaggle_train_csv) as f:
+        rows = [line for line in f if line.split(",", 1)[0] in set(ids) or line.startswith("image_id")]
+    small.write_text("".join(rows))
+    sizes = tmp_path / "sizes.csv"
+    sizes.write_text("image_id,width,height\n" + "".join(f"{i},3000,2500\n" for i in ids))
+    ann = vindr.Annotations(small)
+    assert ann.load_image_sizes(sizes) == len(ids)
+    for fmt in ("coco", "submission", "yolo"):
+        ours, theirs = tmp_path / f"py-{fmt}", tmp_path / f"cli-{fmt}"
+        ann.export(fmt, ours, mode="fused", iou_thr=0.5, classes="kaggle")
+        subprocess.run([cli(), "export", fmt, "--annotations", small, "--sizes", sizes, "--boxes", "fused", "--iou", "0.5",
+                        "-o", theirs], check=True, capture_output=True)
+        if fmt == "yolo":
+            assert sorted(p.name for p in ours.iterdir()) == sorted(p.name for p in theirs.iterdir())
+            assert all((ours / p.name).read_bytes() == p.read_bytes() for p in theirs.iterdir())
+        else:
+            assert ours.read_bytes() == theirs.read_bytes()
+    coco = COCO(str(tmp_path / "py-coco"))
+    targets = ann.targets("fused", iou_thr=0.5)
+    kaggle = {label.index: label.kaggle_class_id for label in vindr.LABELS}
+    for k, image_id in enumerate(ann.image_ids):
+        got = sorted((a["category_id"], *np.round(a["bbox"], 6)) for a in coco.loadAnns(coco.getAnnIds(imgIds=[k + 1])))
+        rows = targets["image"] == k
+        want = sorted((kaggle[int(lab)], *np.round([b[0], b[1], b[2] - b[0], b[3] - b[1]], 6))
+                      for lab, b in zip(targets["labels"][rows], targets["boxes"][rows]) if kaggle[int(lab)] is not None
+                      and kaggle[int(lab)] != 14)
+        assert got == want, image_id
+    with pytest.raises(vindr.InvalidArgumentError):
+        ann.export("voc", tmp_path / "x")

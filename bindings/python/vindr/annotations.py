@@ -42,6 +42,9 @@ _reader_count = _lib.prototype("vdr_annotations_reader_count", ctypes.c_int32, _
 _reader_name = _lib.prototype("vdr_annotations_reader_name", ctypes.c_int32, _vp, ctypes.c_size_t, ctypes.c_char_p,
                               ctypes.c_size_t, _szp)
 _set_size = _lib.prototype("vdr_annotations_set_image_size", ctypes.c_int32, _vp, _cp, ctypes.c_int32, ctypes.c_int32)
+_export = _lib.prototype("vdr_annotations_export", ctypes.c_int32, _vp, ctypes.c_int32, ctypes.c_int32, ctypes.c_double,
+                         ctypes.c_int32, ctypes.c_int32, _cp, _cp, _cp)
+_load_sizes = _lib.prototype("vdr_annotations_load_image_sizes", ctypes.c_int32, _vp, _cp, ctypes.POINTER(ctypes.c_int64))
 _join_sizes = _lib.prototype("vdr_annotations_join_image_sizes", ctypes.c_int32, _vp, _cp, ctypes.POINTER(ctypes.c_int64),
                              ctypes.POINTER(ctypes.c_int64))
 _labels = _lib.prototype("vdr_annotations_labels", ctypes.c_int32, _vp, ctypes.c_int32, _cp, _cp,
@@ -64,6 +67,8 @@ LAYOUTS = {C.VDR_LAYOUT_ANNOTATIONS: "annotations", C.VDR_LAYOUT_CONSENSUS_ANNOT
            C.VDR_LAYOUT_IMAGE_LABELS: "image_labels", C.VDR_LAYOUT_CONSENSUS_IMAGE_LABELS: "consensus_image_labels",
            C.VDR_LAYOUT_KAGGLE_TRAIN: "kaggle_train", C.VDR_LAYOUT_KAGGLE_SUBMISSION: "kaggle_submission"}
 TARGET_MODES = {"all": C.VDR_TARGETS_ALL, "fused": C.VDR_TARGETS_FUSED}
+EXPORT_FORMATS = {"coco": C.VDR_EXPORT_COCO, "yolo": C.VDR_EXPORT_YOLO, "submission": C.VDR_EXPORT_SUBMISSION}
+EXPORT_CLASSES = {"kaggle": C.VDR_EXPORT_CLASSES_KAGGLE, "local": C.VDR_EXPORT_CLASSES_LOCAL}
 
 
 @dataclass(frozen=True)
@@ -211,6 +216,27 @@ class Annotations:
         joined, failed = ctypes.c_int64(), ctypes.c_int64()
         _lib.check(_join_sizes(self._handle, c_str("root", root), ctypes.byref(joined), ctypes.byref(failed)))
         return joined.value, failed.value
+
+    def load_image_sizes(self, path: str | os.PathLike) -> int:
+        """Sets image sizes from a CSV with image_id,width,height (or Kaggle's image_id,dim0,dim1)
+        columns; returns how many indexed images got one."""
+        count = ctypes.c_int64()
+        _lib.check(_load_sizes(self._handle, c_str("path", path), ctypes.byref(count)))
+        return count.value
+
+    def export(self, format: str, path: str | os.PathLike, mode: str = "fused", iou_thr: float = 0.4,
+               classes: str = "kaggle", min_votes: int = 2, reader: str | None = None, exclude: Iterable[str] = ()) -> None:
+        """Writes the boxes for a training tool, as `vindr export` does: format 'coco' (one JSON
+        file), 'yolo' (a folder of `<image_id>.txt` and classes.txt; needs every image's size) or
+        'submission' (a Kaggle CSV, "No finding" by `min_votes` readers). mode 'all' or 'fused'
+        (weighted boxes fusion at `iou_thr`); classes 'kaggle' (ids 0-13) or 'local' (ids 0-21)."""
+        for name, value, allowed in (("format", format, EXPORT_FORMATS), ("mode", mode, TARGET_MODES),
+                                     ("classes", classes, EXPORT_CLASSES)):
+            if value not in allowed:
+                raise InvalidArgumentError(f"{name} must be one of {list(allowed)}, got {value!r}")
+        _lib.check(_export(self._handle, EXPORT_FORMATS[format], TARGET_MODES[mode], float(iou_thr), EXPORT_CLASSES[classes],
+                           c_int("min_votes", min_votes, _export, 5), _opt("reader", reader),
+                           c_str("exclude", ",".join(exclude)), c_str("path", path)))
 
     def labels(self, min_votes: int = 2, reader: str | None = None, exclude: Iterable[str] = ()) -> np.ndarray:
         """Image-level labels, uint8 (images, 28) in `LABELS` order.

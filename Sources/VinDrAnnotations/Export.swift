@@ -1,0 +1,146 @@
+import VinDrBoxes
+
+/// Detection targets written for training tools: COCO JSON, YOLO label files and a Kaggle
+/// submission, from an annotation index, per reader or fused. The library makes the files' text;
+/// callers (CLI, C ABI) write it.
+public enum Export {
+    /// The class list of an export: the 14 Kaggle finding classes (ids 0-13, the competition's)
+    /// or the 22 local labels of the taxonomy (ids 0-21).
+    public enum Classes: String, Sendable, CaseIterable {
+        case kaggle, local
+
+        /// The labels in class-id order.
+        public var labels: [Label] {
+            switch self {
+            case .kaggle: Taxonomy.kaggleClasses.filter { $0.kind == .local }
+            case .local: Taxonomy.labels.filter { $0.kind == .local }
+            }
+        }
+    }
+
+    /// What to export and how readers are combined.
+    public struct Options: Sendable {
+        public var boxes: BoxConsensus
+        public var classes: Classes
+        public var filter: ReaderFilter
+        /// Readers needed for "No finding" in a submission (majority vote).
+        public var minimumVotes: Int
+
+        public init(boxes: BoxConsensus = .fused(iouThreshold: 0.4, confidenceType: .avg), classes: Classes = .kaggle,
+                    filter: ReaderFilter = ReaderFilter(), minimumVotes: Int = 2) {
+            self.boxes = boxes
+            self.classes = classes
+            self.filter = filter
+            self.minimumVotes = minimumVotes
+        }
+    }
+
+    /// COCO detection JSON: images (ids from 1, `<image_id>.dicom`, width/height when known),
+    /// annotations (bbox x, y, width, height in source pixels, score) and categories.
+    public static func coco(_ index: AnnotationIndex, _ options: Options = Options()) throws -> String {
+        let classID = classIDs(options.classes)
+        var images = [JSONValue](), annotations = [JSONValue]()
+        for (k, image) in index.images.enumerated() {
+            var fields: [(String, JSONValue)] = [("id", .integer(k + 1)), ("file_name", .string("\(image.id).dicom"))]
+            if let w = image.width, let h = image.height { fields += [("width", .integer(w)), ("height", .integer(h))] }
+            images.append(.object(fields))
+            let d = try image.consensusBoxes(options.boxes, filter: options.filter)
+            for i in 0..<d.count {
+                guard let c = classID[d.labels[i]] else { continue }
+                let b = d.boxes[i]
+                annotations.append(.object([
+                    ("id", .integer(annotations.count + 1)), ("image_id", .integer(k + 1)), ("category_id", .integer(c)),
+                    ("bbox", .array([.number(b.x1), .number(b.y1), .number(b.width), .number(b.height)])),
+                    ("area", .number(b.area)), ("iscrowd", .integer(0)), ("score", .number(d.scores[i])),
+                ]))
+            }
+        }
+        let categories: [JSONValue] = options.classes.labels.enumerated().map {
+            .object([("id", .integer($0.offset)), ("name", .string($0.element.name))])
+        }
+        return JSONValue.object([("images", .array(images)), ("annotations", .array(annotations)),
+                                 ("categories", .array(categories))]).text + "\n"
+    }
+
+    /// YOLO label files: (file name, text) for `<image_id>.txt` per image (one
+    /// `class cx cy w h` line per box, normalised by the image size) and `classes.txt`. Every image
+    /// needs its size (AnnotationIndex.setImageSize, `loadImageSizes`).
+    public static func yolo(_ index: AnnotationIndex, _ options: Options = Options()) throws -> [(name: String, text: String)] {
+        let classID = classIDs(options.classes)
+        var files: [(name: String, text: String)] = []
+        for image in index.images {
+            guard let w = image.width, let h = image.height else {
+                throw BoxError("no size for image \(image.id): YOLO needs every image's width and height")
+            }
+            let d = try image.consensusBoxes(options.boxes, filter: options.filter)
+            var text = ""
+            for i in 0..<d.count {
+                guard let c = classID[d.labels[i]] else { continue }
+                text += try YOLOLabel(classID: c, pixelBox: d.boxes[i], width: w, height: h).line + "\n"
+            }
+            files.append(("\(image.id).txt", text))
+        }
+        files.append(("classes.txt", options.classes.labels.map(\.name).joined(separator: "\n") + "\n"))
+        return files
+    }
+
+    /// A Kaggle submission of the index's boxes (Kaggle classes, with their scores) and
+    /// "No finding" by majority vote as `14 1 0 0 1 1`.
+    public static func submission(_ index: AnnotationIndex, _ options: Options = Options()) throws -> String {
+        var submission = Submission()
+        for image in index.images {
+            let d = try image.consensusBoxes(options.boxes, filter: options.filter)
+            var p = Detections()
+            for i in 0..<d.count {
+                if let c = Taxonomy.labels[d.labels[i]].kaggleClassID { p.append(d.boxes[i], score: d.scores[i], label: c) }
+            }
+            if image.consensusLabels(minimumVotes: options.minimumVotes, filter: options.filter).contains(Taxonomy.noFinding.index) {
+                p.append(noFindingBox, score: 1, label: 14)
+            }
+            submission.imageIDs.append(image.id)
+            submission.predictions[image.id] = p
+        }
+        return submission.csvText
+    }
+
+    /// Sets image sizes from a CSV with `image_id,width,height` or Kaggle's `image_id,dim0,dim1`
+    /// (rows, columns) columns; images not in the index are ignored. Returns how many were set.
+    @discardableResult
+    public static func loadImageSizes(_ path: String, into index: AnnotationIndex) throws -> Int {
+        var columns: (id: Int, width: Int, height: Int)?
+        var set = 0
+        try CSVReader.forEachRow(path: path) { row in
+            guard let c = columns else {
+                let names = (0..<row.count).map { row.string($0).lowercased() }
+                guard let id = names.firstIndex(of: "image_id") else {
+                    throw CSVError(file: path, line: row.line, reason: "no image_id column")
+                }
+                if let w = names.firstIndex(of: "width"), let h = names.firstIndex(of: "height") {
+                    columns = (id, w, h)
+                } else if let h = names.firstIndex(of: "dim0"), let w = names.firstIndex(of: "dim1") {
+                    columns = (id, w, h)
+                } else {
+                    throw CSVError(file: path, line: row.line, reason: "need width,height or dim0,dim1 columns")
+                }
+                return
+            }
+            guard let w = row.double(c.width).flatMap({ Int(exactly: $0) }),
+                  let h = row.double(c.height).flatMap({ Int(exactly: $0) }), w > 0, h > 0 else {
+                throw CSVError(file: path, line: row.line, reason: "image size must be two positive integers")
+            }
+            let id = row.string(c.id)
+            if index.position(of: id) != nil {
+                try index.setImageSize(id, width: w, height: h)
+                set += 1
+            }
+        }
+        return set
+    }
+
+    /// taxonomy label index -> class id of `classes`.
+    static func classIDs(_ classes: Classes) -> [Int: Int] {
+        var out = [Int: Int]()
+        for (k, l) in classes.labels.enumerated() { out[l.index] = k }
+        return out
+    }
+}

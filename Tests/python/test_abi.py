@@ -13,6 +13,7 @@ import pytest
 
 import vindr
 from vindr import _lib
+from test_annotations import kaggle_train_csv  # noqa: F401  (shared fixture)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 HEADER = ROOT / "include" / "vindr.h"
@@ -21,8 +22,8 @@ LIBDIR = pathlib.Path(_lib.lib._name).parent
 
 def build(tmp_path, source: str, compiler: list[str]) -> pathlib.Path:
     exe = tmp_path / pathlib.Path(source).stem
-    cmd = compiler + ["-I", str(ROOT / "include"), str(ROOT / "Tests" / "abi" / source), "-o", str(exe),
-                      "-L", str(LIBDIR), "-lVinDrC", f"-Wl,-rpath,{LIBDIR}"]
+    cmd = compiler + ["-I", str(ROOT / "include"), "-I", str(ROOT / "bindings" / "cpp"), str(ROOT / "Tests" / "abi" / source),
+                      "-o", str(exe), "-L", str(LIBDIR), "-lvindr", f"-Wl,-rpath,{LIBDIR}"]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return exe
 
@@ -66,6 +67,57 @@ def test_cpp_program(tmp_path, corpus):
     expected = vindr.read_dicom(path).render(size=256, window="auto", dtype="float32")
     assert (int(kv["h"]), int(kv["w"])) == expected.shape
     assert float(kv["mean"]) == pytest.approx(float(expected.mean()), abs=1e-6)
+
+
+def test_cpp_wrappers_for_annotations_fusion_and_evaluation(tmp_path, corpus, kaggle_train_csv):
+    """vindr::Annotations, weighted_boxes_fusion and evaluate against independent results:
+    ensemble-boxes for the fusion, the Python layer's export bytes and evaluation."""
+    from ensemble_boxes import weighted_boxes_fusion
+
+    exe = build(tmp_path, "wrappers_test.cpp", ["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror"])
+    rng = np.random.default_rng(11)
+    models = []
+    lines = []
+    for m in range(3):
+        b = np.sort(rng.random((25, 4)), axis=1)[:, [0, 2, 1, 3]]
+        s, lab = rng.random(25), rng.integers(0, 3, 25)
+        models.append((b, s, lab))
+        lines += [f"{m} {' '.join(repr(float(v)) for v in row)} {float(sc)!r} {int(la)}" for row, sc, la in zip(b, s, lab)]
+    (tmp_path / "boxes.txt").write_text("\n".join(lines) + "\n")
+    out = subprocess.run([str(exe), "wbf", str(tmp_path / "boxes.txt")], capture_output=True, text=True, check=True).stdout
+    got = np.array([[float(v) for v in line.split()] for line in out.splitlines()])
+    eb, es, el = weighted_boxes_fusion([m[0] for m in models], [m[1] for m in models], [m[2] for m in models],
+                                       iou_thr=0.55, skip_box_thr=0.0)
+    assert got.shape == (len(es), 6)
+    np.testing.assert_allclose(got[:, :4], eb, atol=1e-6)
+    np.testing.assert_allclose(got[:, 4], es, atol=1e-6)
+    assert np.array_equal(got[:, 5], el)
+
+    ann = vindr.Annotations(kaggle_train_csv)
+    ids = ann.image_ids[:40]
+    small = tmp_path / "small.csv"
+    with open(kaggle_train_csv) as f:
+        small.write_text("".join(line for line in f if line.startswith("image_id") or line.split(",", 1)[0] in set(ids)))
+    sizes = tmp_path / "sizes.csv"
+    sizes.write_text("image_id,width,height\n" + "".join(f"{i},3000,2500\n" for i in ids))
+    out = subprocess.run([str(exe), "annotations", str(small), str(sizes), str(tmp_path / "cpp.json")], capture_output=True,
+                         text=True, check=True).stdout
+    py = vindr.Annotations(small)
+    py.load_image_sizes(sizes)
+    py.export("coco", tmp_path / "py.json", mode="fused", iou_thr=0.5)
+    assert (tmp_path / "cpp.json").read_bytes() == (tmp_path / "py.json").read_bytes()
+    assert out.split() == ["images", "40", "sizes", "40", "labels", str(int(py.labels().sum()))]
+
+    sub = tmp_path / "sub.csv"
+    py.export("submission", sub, mode="all", reader="R9")
+    out = subprocess.run([str(exe), "eval", str(small), str(sub)], capture_output=True, text=True, check=True).stdout
+    want = vindr.evaluate(small, sub)
+    assert float(out.split()[1]) == want["mAP"]
+
+    path = corpus["u12m2"]["explicit"]
+    out = subprocess.run([str(exe), "dicom", str(path)], capture_output=True, text=True, check=True).stdout
+    im = vindr.read_dicom(path)
+    assert out.split() == [str(im.rows), str(im.columns)]
 
 
 def exported_symbols() -> dict[str, str]:

@@ -111,7 +111,7 @@ class Dicom {
     static Dicom from_memory(const void *data, std::size_t size) {
         void *h = nullptr;
         check(vdr_dicom_open_memory(data, static_cast<ptrdiff_t>(size), &h));
-        return Dicom(h);
+        return Dicom(Adopt{}, h);
     }
 
     int64_t get_int(int32_t key) const {
@@ -159,9 +159,99 @@ class Dicom {
     }
 
   private:
-    explicit Dicom(void *h) : h_(h) {}
+    struct Adopt {};
+    Dicom(Adopt, void *h) : h_(h) {}
     detail::Handle<vdr_dicom_close> h_;
 };
+
+/// A dataset index over annotation and image-label CSVs (PhysioNet or Kaggle layouts).
+class Annotations {
+  public:
+    explicit Annotations(const std::string &path) {
+        void *h = nullptr;
+        check(vdr_annotations_open(path.c_str(), &h, nullptr));
+        h_.reset(h);
+    }
+    /// Adds another CSV (e.g. image_labels_train.csv after annotations_train.csv).
+    void add(const std::string &path) { check(vdr_annotations_add(h_.get(), path.c_str(), nullptr)); }
+    std::size_t image_count() const {
+        std::size_t n = 0;
+        check(vdr_annotations_image_count(h_.get(), &n));
+        return n;
+    }
+    /// Image labels by vote: image_count() x VDR_LABEL_COUNT bytes, 1 where a label holds.
+    std::vector<uint8_t> labels(int32_t min_votes = 2) const {
+        std::vector<uint8_t> out(image_count() * VDR_LABEL_COUNT);
+        check(vdr_annotations_labels(h_.get(), min_votes, nullptr, nullptr, out.data()));
+        return out;
+    }
+    /// Sets image sizes from an image_id,width,height (or dim0,dim1) CSV; returns how many.
+    int64_t load_image_sizes(const std::string &path) {
+        int64_t n = 0;
+        check(vdr_annotations_load_image_sizes(h_.get(), path.c_str(), &n));
+        return n;
+    }
+    /// Writes the boxes as VDR_EXPORT_COCO / _YOLO / _SUBMISSION (see vdr_annotations_export).
+    void export_to(int32_t format, const std::string &path, int32_t mode = VDR_TARGETS_FUSED, double iou_thr = 0.4,
+                   int32_t classes = VDR_EXPORT_CLASSES_KAGGLE, int32_t min_votes = 2) const {
+        check(vdr_annotations_export(h_.get(), format, mode, iou_thr, classes, min_votes, nullptr, nullptr, path.c_str()));
+    }
+    void *get() const noexcept { return h_.get(); }
+
+  private:
+    detail::Handle<vdr_annotations_close> h_;
+};
+
+/// Fused boxes: 4 coordinates per box, best first.
+struct Fused {
+    std::vector<double> boxes;
+    std::vector<double> scores;
+    std::vector<int64_t> labels;
+};
+
+/// Weighted boxes fusion over several models (ensemble-boxes 1.0.9 semantics, normalised
+/// coordinates): boxes[m] holds 4 values per box of model m, scores[m] and labels[m] one each.
+inline Fused weighted_boxes_fusion(const std::vector<std::vector<double>> &boxes, const std::vector<std::vector<double>> &scores,
+                                   const std::vector<std::vector<int64_t>> &labels, double iou_thr = 0.55,
+                                   double skip_box_thr = 0.0, int32_t conf_type = VDR_CONF_AVG) {
+    if (boxes.size() != scores.size() || boxes.size() != labels.size()) throw Error(VDR_ERR_ARGUMENT, "one list per model");
+    std::vector<double> b, s;
+    std::vector<int64_t> l;
+    std::vector<std::size_t> sizes;
+    for (std::size_t m = 0; m < boxes.size(); ++m) {
+        if (boxes[m].size() != 4 * scores[m].size() || labels[m].size() != scores[m].size())
+            throw Error(VDR_ERR_ARGUMENT, "model " + std::to_string(m) + ": 4 coordinates, a score and a label per box");
+        b.insert(b.end(), boxes[m].begin(), boxes[m].end());
+        s.insert(s.end(), scores[m].begin(), scores[m].end());
+        l.insert(l.end(), labels[m].begin(), labels[m].end());
+        sizes.push_back(scores[m].size());
+    }
+    Fused out{std::vector<double>(b.size()), std::vector<double>(s.size()), std::vector<int64_t>(s.size())};
+    std::size_t n = 0;
+    check(vdr_wbf(b.data(), s.data(), l.data(), sizes.data(), sizes.size(), nullptr, iou_thr, skip_box_thr, conf_type, false,
+                  true, out.boxes.data(), out.scores.data(), out.labels.data(), &n, nullptr));
+    out.boxes.resize(4 * n);
+    out.scores.resize(n);
+    out.labels.resize(n);
+    return out;
+}
+
+/// The competition's metric: mean AP and AP per Kaggle class (NaN when absent from the truth).
+struct Evaluation {
+    double mean_ap = 0;
+    double ap[VDR_KAGGLE_CLASS_COUNT] = {};
+    int64_t gt_counts[VDR_KAGGLE_CLASS_COUNT] = {};
+};
+
+/// Scores a Kaggle submission file against a ground-truth CSV (see vdr_evaluate_files).
+inline Evaluation evaluate(const std::string &gt_path, const std::string &pred_path, double iou_thr = 0.4,
+                           int32_t interp = VDR_AP_VOC2010, int32_t gt_mode = VDR_GT_AS_GIVEN, const char *reader = nullptr,
+                           double fuse_iou = 0.4) {
+    Evaluation e;
+    check(vdr_evaluate_files(gt_path.c_str(), pred_path.c_str(), gt_mode, reader, fuse_iou, iou_thr, interp, &e.mean_ap, e.ap,
+                             e.gt_counts));
+    return e;
+}
 
 /// One image's targets inside a batch (views valid while the Batch lives).
 struct Target {

@@ -1,0 +1,60 @@
+// C++ wrappers beyond DICOM and the loader (vindr.hpp), driven by Tests/python/test_abi.py:
+//   wrappers_test wbf BOXES.txt          (lines "model x1 y1 x2 y2 score label") -> fused boxes
+//   wrappers_test eval GT.csv PRED.csv   -> mean AP and per-class AP
+//   wrappers_test annotations CSV SIZES.csv OUT.json  -> image count, sizes set, COCO export
+//   wrappers_test dicom FILE.dcm         -> rows and columns (vindr::Dicom built from a char *)
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "vindr.hpp"
+
+int main(int argc, char **argv) {
+    try {
+        if (argc == 3 && std::strcmp(argv[1], "wbf") == 0) {
+            std::vector<std::vector<double>> boxes, scores;
+            std::vector<std::vector<int64_t>> labels;
+            std::ifstream in(argv[2]);
+            std::size_t m;
+            double x1, y1, x2, y2, s;
+            int64_t l;
+            while (in >> m >> x1 >> y1 >> x2 >> y2 >> s >> l) {
+                if (m >= boxes.size()) boxes.resize(m + 1), scores.resize(m + 1), labels.resize(m + 1);
+                boxes[m].insert(boxes[m].end(), {x1, y1, x2, y2});
+                scores[m].push_back(s);
+                labels[m].push_back(l);
+            }
+            vindr::Fused f = vindr::weighted_boxes_fusion(boxes, scores, labels, 0.55, 0.0, VDR_CONF_AVG);
+            for (std::size_t i = 0; i < f.scores.size(); ++i)
+                std::printf("%.17g %.17g %.17g %.17g %.17g %lld\n", f.boxes[4 * i], f.boxes[4 * i + 1], f.boxes[4 * i + 2],
+                            f.boxes[4 * i + 3], f.scores[i], static_cast<long long>(f.labels[i]));
+        } else if (argc == 4 && std::strcmp(argv[1], "eval") == 0) {
+            vindr::Evaluation e = vindr::evaluate(argv[2], argv[3]);
+            std::printf("mean %.17g\n", e.mean_ap);
+            for (int c = 0; c < VDR_KAGGLE_CLASS_COUNT; ++c)
+                if (!std::isnan(e.ap[c])) std::printf("class %d %.17g %lld\n", c, e.ap[c], static_cast<long long>(e.gt_counts[c]));
+        } else if (argc == 5 && std::strcmp(argv[1], "annotations") == 0) {
+            vindr::Annotations ann(argv[2]);
+            std::printf("images %zu\n", ann.image_count());
+            std::printf("sizes %lld\n", static_cast<long long>(ann.load_image_sizes(argv[3])));
+            ann.export_to(VDR_EXPORT_COCO, argv[4], VDR_TARGETS_FUSED, 0.5);
+            std::vector<uint8_t> labels = ann.labels();
+            long ones = 0;
+            for (uint8_t v : labels) ones += v;
+            std::printf("labels %ld\n", ones);
+        } else if (argc == 3 && std::strcmp(argv[1], "dicom") == 0) {
+            vindr::Dicom dcm(argv[2]);
+            std::printf("%lld %lld\n", static_cast<long long>(dcm.rows()), static_cast<long long>(dcm.columns()));
+        } else {
+            std::fprintf(stderr, "usage: see the comment at the top of %s\n", __FILE__);
+            return 2;
+        }
+    } catch (const vindr::Error &e) {
+        std::fprintf(stderr, "error %d: %s\n", e.status(), e.what());
+        return 1;
+    }
+    return 0;
+}

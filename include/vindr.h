@@ -131,6 +131,11 @@
 #define VDR_DTYPE_UINT16 3
 #define VDR_DTYPE_INT16 4
 #define VDR_DTYPE_FLOAT32 5
+/* Loader (vdr_samples_*, vdr_loader_*, vdr_batch_*) and fork(): a child process may close, */
+/* start and destroy a loader it inherited, even one forked mid-epoch (the parent's worker */
+/* threads are not waited for); new epochs run on new threads in the child, as in DataLoader */
+/* worker processes. vdr_loader_next on the inherited epoch is VDR_ERR_ARGUMENT until */
+/* vdr_loader_start. */
 /* Loader options (vdr_loader_options_set). */
 /* Output height and width in pixels (default 1024 x 1024). */
 #define VDR_LOPT_HEIGHT 1
@@ -436,7 +441,8 @@ int32_t vdr_loader_cache_status(void * loader, char * buf, ptrdiff_t cap, ptrdif
 /// started again.
 int32_t vdr_loader_close(void * loader);
 
-/// Creates a loader over a copy of `samples` with `options`.
+/// Creates a loader over a copy of `samples` with `options`. A forked child may use an inherited
+/// loader: it can close, start and destroy it (see the fork() note on the loader options).
 int32_t vdr_loader_create(void * samples, void * options, void * * out_);
 
 /// Stops the loader's workers and releases it; NULL is accepted. Batches already handed out

@@ -11,7 +11,15 @@ import VinDrLoader
 // vdr_loader: renders epochs of batches on native threads. vdr_batch: one batch; its image
 // memory is valid until the next vdr_loader_next or vdr_loader_close on the same loader, its
 // targets until vdr_batch_release. Thread safety: one consumer thread per loader.
+//
+// fork(): see the note on the loader options below (copied into vindr.h); the mechanism is
+// `forkGeneration` and the `acrossFork` locks in Sources/VinDrDICOM/Threads.swift.
 
+/// Loader (vdr_samples_*, vdr_loader_*, vdr_batch_*) and fork(): a child process may close,
+/// start and destroy a loader it inherited, even one forked mid-epoch (the parent's worker
+/// threads are not waited for); new epochs run on new threads in the child, as in DataLoader
+/// worker processes. vdr_loader_next on the inherited epoch is VDR_ERR_ARGUMENT until
+/// vdr_loader_start.
 /// Loader options (vdr_loader_options_set).
 /// Output height and width in pixels (default 1024 x 1024).
 public let VDR_LOPT_HEIGHT: Int32 = 1
@@ -168,7 +176,8 @@ final class LoaderOptionsBox {
     }
 }
 
-/// Creates a loader over a copy of `samples` with `options`.
+/// Creates a loader over a copy of `samples` with `options`. A forked child may use an inherited
+/// loader: it can close, start and destroy it (see the fork() note on the loader options).
 @c public func vdr_loader_create(_ samples: UnsafeMutableRawPointer?, _ options: UnsafeMutableRawPointer?,
                                  _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
     abiCall {
@@ -227,6 +236,9 @@ final class LoaderOptionsBox {
         let box = try unbox(loader, LoaderBox.self, "loader")
         let out = try require(out, "out")
         guard let run = box.run else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "vdr_loader_start was not called") }
+        guard !run.startedBeforeFork else {
+            throw ABIError(status: VDR_ERR_ARGUMENT, message: "the epoch was started before fork(); call vdr_loader_start in this process")
+        }
         do {
             out.pointee = try run.next().map { Unmanaged.passRetained($0).toOpaque() }
         } catch let e as LoaderError {

@@ -130,6 +130,11 @@ class Loader:
 
     `images` of a batch is a zero-copy view of the loader's memory, valid until the next batch
     is requested (pass copy=True to get arrays you may keep). Targets are always copies.
+
+    fork(): a child process (os.fork, multiprocessing "fork", DataLoader workers) may iterate,
+    close and drop a Loader it inherited, even one forked mid-epoch: the parent's native threads
+    are not waited for, and a new `iter()` in the child renders on new threads there. Only the
+    epoch inherited mid-iteration is gone: advancing that iterator raises InvalidArgumentError.
     """
 
     def __init__(self, samples: Sequence[Sample] | Dataset, size: int | tuple[int, int] = 1024, *, batch_size: int = 16,
@@ -243,8 +248,10 @@ class Loader:
             self._h = _vp()
 
     def __del__(self):
+        # At interpreter exit a suspended iterator may be finalized after its loader: it must
+        # see the handle gone rather than close a freed loader.
         if getattr(self, "_h", None):
-            _destroy(self._h)
+            self.close()
 
 
 def _prepare(samples, size, *, batch_size, letterbox, pad, window, dtype, layout, channels, shuffle, seed, drop_last,

@@ -166,6 +166,10 @@
 #define VDR_LOPT_ON_ERROR 17
 /* Window: VDR_WINDOW_DICOM (default) or VDR_WINDOW_AUTO. */
 #define VDR_LOPT_WINDOW 18
+/* Memory budget of the batch buffers in bytes (default 4 GiB = 4294967296): vdr_loader_create */
+/* fails with VDR_ERR_ARGUMENT when (prefetch + 1) x batch size x height x width x channels x */
+/* bytes per sample exceeds it. */
+#define VDR_LOPT_MAX_BATCH_BYTES 19
 #define VDR_DTYPE_FLOAT16 6
 #define VDR_IMAGE_LAYOUT_NCHW 0
 #define VDR_IMAGE_LAYOUT_NHWC 1
@@ -441,8 +445,9 @@ int32_t vdr_loader_cache_status(void * loader, char * buf, ptrdiff_t cap, ptrdif
 /// started again.
 int32_t vdr_loader_close(void * loader);
 
-/// Creates a loader over a copy of `samples` with `options`. A forked child may use an inherited
-/// loader: it can close, start and destroy it (see the fork() note on the loader options).
+/// Creates a loader over a copy of `samples` with `options`; options whose batch buffers exceed
+/// VDR_LOPT_MAX_BATCH_BYTES are VDR_ERR_ARGUMENT. A forked child may use an inherited loader:
+/// it can close, start and destroy it (see the fork() note on the loader options).
 int32_t vdr_loader_create(void * samples, void * options, void * * out_);
 
 /// Stops the loader's workers and releases it; NULL is accepted. Batches already handed out

@@ -50,6 +50,10 @@ public let VDR_LOPT_FLIP_PROBABILITY: Int32 = 16
 public let VDR_LOPT_ON_ERROR: Int32 = 17
 /// Window: VDR_WINDOW_DICOM (default) or VDR_WINDOW_AUTO.
 public let VDR_LOPT_WINDOW: Int32 = 18
+/// Memory budget of the batch buffers in bytes (default 4 GiB = 4294967296): vdr_loader_create
+/// fails with VDR_ERR_ARGUMENT when (prefetch + 1) x batch size x height x width x channels x
+/// bytes per sample exceeds it.
+public let VDR_LOPT_MAX_BATCH_BYTES: Int32 = 19
 
 public let VDR_DTYPE_FLOAT16: Int32 = 6
 public let VDR_IMAGE_LAYOUT_NCHW: Int32 = 0
@@ -160,6 +164,7 @@ final class LoaderOptionsBox {
         case VDR_LOPT_WORLD_SIZE: o.worldSize = try int(1...65536)
         case VDR_LOPT_WORKERS: o.workers = try int(1...256)
         case VDR_LOPT_PREFETCH: o.prefetch = try int(1...64)
+        case VDR_LOPT_MAX_BATCH_BYTES: o.maxBatchBytes = try int(1...(1 << 53))
         case VDR_LOPT_FLIP_PROBABILITY:
             guard value >= 0, value <= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "flip probability \(value) not in [0, 1]") }
             o.flipProbability = value
@@ -176,8 +181,9 @@ final class LoaderOptionsBox {
     }
 }
 
-/// Creates a loader over a copy of `samples` with `options`. A forked child may use an inherited
-/// loader: it can close, start and destroy it (see the fork() note on the loader options).
+/// Creates a loader over a copy of `samples` with `options`; options whose batch buffers exceed
+/// VDR_LOPT_MAX_BATCH_BYTES are VDR_ERR_ARGUMENT. A forked child may use an inherited loader:
+/// it can close, start and destroy it (see the fork() note on the loader options).
 @c public func vdr_loader_create(_ samples: UnsafeMutableRawPointer?, _ options: UnsafeMutableRawPointer?,
                                  _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
     abiCall {

@@ -26,13 +26,13 @@ public final class Loader: @unchecked Sendable {
     private let poolLock = Lock(acrossFork: true)
     private var pool: [BatchBuffer] = []
 
-    func takeBuffers() -> [BatchBuffer] {
+    func takeBuffers() throws -> [BatchBuffer] {
         poolLock.lock()
         defer { poolLock.unlock() }
         let bytes = imageBytes * options.batchSize
         var out = pool
         pool = []
-        while out.count < options.prefetch + 1 { out.append(BatchBuffer(byteCount: bytes)) }
+        while out.count < options.prefetch + 1 { out.append(try BatchBuffer(byteCount: bytes)) }
         return out
     }
 
@@ -110,7 +110,7 @@ public final class EpochRun: @unchecked Sendable {
         self.plan = plan
         nextToRender = firstStep
         nextToDeliver = firstStep
-        free = loader.takeBuffers()
+        free = try loader.takeBuffers()
         let workers = min(loader.options.workers, max(plan.count - firstStep, 1))
         running = workers
         for started in 0..<workers {

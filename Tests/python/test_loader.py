@@ -265,7 +265,7 @@ def test_malformed_cache_index_is_an_error(lesion_set, tmp_path):
         vindr.Loader(lesion_set[:2], 32, cache=cache)
 
 
-# Host safety (issue "Never take the host down"): fork(). Each case runs in its own
+# Host safety (issue "Never take the host down"): fork() and memory. Each case runs in its own
 # interpreter with a timeout or an address-space limit, so a regression fails the test instead of
 # hanging the suite or exhausting the machine.
 
@@ -341,3 +341,46 @@ def test_forked_children_close_and_restart_inherited_loaders(lesion_set, mode):
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.splitlines()[-1]) == [0, 0], out.stderr
 
+
+BUDGET_SCRIPT = r'''
+import resource, sys
+sys.path.insert(0, sys.argv[1])
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+import vindr
+
+samples = [vindr.Sample("a", sys.argv[2])]
+big = dict(channels=3, dtype="float32", batch_size=16, workers=1)
+try:
+    loader = vindr.Loader(samples, 16384, **big)
+    next(iter(loader))
+    sys.exit("16384 x 16384 x 3 float32 x 16 was accepted")
+except vindr.InvalidArgumentError as e:
+    print(e.message)
+# Within a budget raised past what the system gives: the allocation fails with an error.
+try:
+    next(iter(vindr.Loader(samples, 16384, max_batch_bytes=1 << 40, **big)))
+    sys.exit("51 GB of batch buffers under a 4 GiB address space limit")
+except vindr.InvalidArgumentError as e:
+    print(e.message)
+'''
+
+
+def test_batch_buffers_over_the_memory_budget_are_an_error(lesion_set):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", BUDGET_SCRIPT, str(pathlib.Path(vindr.__file__).parents[1]),
+                          lesion_set[0].path], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    budget, oom = out.stdout.splitlines()[-2:]
+    assert "max_batch_bytes = 4294967296" in budget
+    assert "3 x 16 x 16384 x 16384 x 3 x 4 = 154618822656 bytes" in budget
+    assert "cannot allocate 51539607552 bytes" in oom and "out of memory" in oom
+
+
+def test_memory_budget_option(lesion_set):
+    with pytest.raises(vindr.InvalidArgumentError, match="max_batch_bytes"):
+        vindr.Loader(lesion_set, 64, batch_size=4, prefetch=1, max_batch_bytes=2 * 4 * 64 * 64 - 1)
+    assert len(epoch(vindr.Loader(lesion_set[:8], 64, batch_size=4, prefetch=1, max_batch_bytes=2 * 4 * 64 * 64))) == 2
+    with pytest.raises(vindr.InvalidArgumentError, match="max_batch_bytes"):
+        vindr.Loader(lesion_set, 64, max_batch_bytes=0)

@@ -432,6 +432,11 @@ int32_t vdr_evaluate(int64_t const * gt_image, int64_t const * gt_label, double 
 /* vdr_loader: renders epochs of batches on native threads. vdr_batch: one batch; its image */
 /* memory is valid until the next vdr_loader_next or vdr_loader_close on the same loader, its */
 /* targets until vdr_batch_release. Thread safety: one consumer thread per loader. */
+/* Loader (vdr_samples_*, vdr_loader_*, vdr_batch_*) and fork(): a child process may close, */
+/* start and destroy a loader it inherited, even one forked mid-epoch (the parent's worker */
+/* threads are not waited for); new epochs run on new threads in the child, as in DataLoader */
+/* worker processes. vdr_loader_next on the inherited epoch is VDR_ERR_ARGUMENT until */
+/* vdr_loader_start. */
 /* Loader options (vdr_loader_options_set). */
 /* Output height and width in pixels (default 1024 x 1024). */
 #define VDR_LOPT_HEIGHT 1
@@ -462,6 +467,10 @@ int32_t vdr_evaluate(int64_t const * gt_image, int64_t const * gt_label, double 
 #define VDR_LOPT_ON_ERROR 17
 /* Window: VDR_WINDOW_DICOM (default) or VDR_WINDOW_AUTO. */
 #define VDR_LOPT_WINDOW 18
+/* Memory budget of the batch buffers in bytes (default 4 GiB = 4294967296): vdr_loader_create */
+/* fails with VDR_ERR_ARGUMENT when (prefetch + 1) x batch size x height x width x channels x */
+/* bytes per sample exceeds it. */
+#define VDR_LOPT_MAX_BATCH_BYTES 19
 #define VDR_DTYPE_FLOAT16 6
 #define VDR_IMAGE_LAYOUT_NCHW 0
 #define VDR_IMAGE_LAYOUT_NHWC 1
@@ -492,7 +501,9 @@ void vdr_loader_options_destroy(void * options);
 /// Sets option `key` (VDR_LOPT_*); integer options take integral values.
 int32_t vdr_loader_options_set(void * options, int32_t key, double value);
 
-/// Creates a loader over a copy of `samples` with `options`.
+/// Creates a loader over a copy of `samples` with `options`; options whose batch buffers exceed
+/// VDR_LOPT_MAX_BATCH_BYTES are VDR_ERR_ARGUMENT. A forked child may use an inherited loader:
+/// it can close, start and destroy it (see the fork() note on the loader options).
 int32_t vdr_loader_create(void * samples, void * options, void * * out_);
 
 /// Stops the loader's workers and releases it; NULL is accepted. Batches already handed out

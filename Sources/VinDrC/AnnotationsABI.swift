@@ -218,10 +218,10 @@ func readerFilter(_ reader: UnsafePointer<CChar>?, _ exclude: UnsafePointer<CCha
     abiCall {
         let images = try annotations(h).index.images
         guard min_votes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be at least 1") }
+        if images.isEmpty { return }
+        let o = try required(out, "out")
         let filter = readerFilter(reader, exclude)
         let rows = images.map { $0.consensusLabels(minimumVotes: Int(min_votes), filter: filter) }
-        if rows.isEmpty { return }
-        let o = try required(out, "out")
         for (i, set) in rows.enumerated() {
             for l in 0..<Taxonomy.count { o[i * Taxonomy.count + l] = set.contains(l) ? 1 : 0 }
         }

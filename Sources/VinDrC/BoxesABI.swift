@@ -54,6 +54,7 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
                                _ scale_x: Double, _ scale_y: Double, _ out: UnsafeMutablePointer<Double>?) -> Int32 {
     abiCall {
         let values = try buffer(boxes, try scaledCount(n, by: 4, "n"), "boxes")
+        if n > 0 { _ = try required(out, "out") }
         let converted = try convertBoxes(Array(values), from: try boxFormat(from), to: try boxFormat(to),
                                          scaleX: scale_x, scaleY: scale_y)
         try copy(converted, to: out, "out")
@@ -73,7 +74,11 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
                        _ out_scores: UnsafeMutablePointer<Double>?, _ out_labels: UnsafeMutablePointer<Double>?,
                        _ out_count: UnsafeMutablePointer<UInt>?, _ out_adjustments: UnsafeMutablePointer<Int64>?) -> Int32 {
     abiCall {
-        let input = try ModelsInput(boxes, scores, labelValues: labels, model_sizes, n_models, weights)
+        let input = try ModelsInput(boxes, scores, labelValues: labels, model_sizes, n_models, weights,
+                                    outputs: [(UnsafeMutableRawPointer(out_index), "out_index"), (UnsafeMutableRawPointer(out_boxes), "out_boxes"),
+                                              (UnsafeMutableRawPointer(out_scores), "out_scores"),
+                                              (UnsafeMutableRawPointer(out_labels), "out_labels"),
+                                              (UnsafeMutableRawPointer(out_count), "out_count")])
         let (prepared, kept) = try ensembleNMSKept(input.input, models: input.models, weights: input.weights,
                                                    iouThreshold: iou_thr)
         let values = try buffer(labels, input.input.count, "labels")
@@ -107,7 +112,11 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
         guard let m = SoftNMSMethod(rawValue: Int(method)) else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "soft-NMS method \(method) is not VDR_SOFT_NMS_LINEAR or VDR_SOFT_NMS_GAUSSIAN")
         }
-        let input = try ModelsInput(boxes, scores, labelValues: labels, model_sizes, n_models, weights)
+        let input = try ModelsInput(boxes, scores, labelValues: labels, model_sizes, n_models, weights,
+                                    outputs: [(UnsafeMutableRawPointer(out_index), "out_index"), (UnsafeMutableRawPointer(out_boxes), "out_boxes"),
+                                              (UnsafeMutableRawPointer(out_scores), "out_scores"),
+                                              (UnsafeMutableRawPointer(out_labels), "out_labels"),
+                                              (UnsafeMutableRawPointer(out_count), "out_count")])
         let r = try ensembleSoftNMS(input.input, models: input.models, weights: input.weights, method: m, iouThreshold: iou_thr,
                                     sigma: sigma, threshold: thresh)
         try writeEnsemble(r, labels: buffer(labels, input.input.count, "labels"), out_index, out_boxes, out_scores, out_decayed,
@@ -126,7 +135,10 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
                        _ out_adjustments: UnsafeMutablePointer<Int64>?) -> Int32 {
     abiCall {
         let conf = try confidenceType(conf_type)
-        let input = try ModelsInput(boxes, scores, labels, model_sizes, n_models, weights)
+        let input = try ModelsInput(boxes, scores, labels, model_sizes, n_models, weights,
+                                    outputs: [(UnsafeMutableRawPointer(out_boxes), "out_boxes"), (UnsafeMutableRawPointer(out_scores), "out_scores"),
+                                              (UnsafeMutableRawPointer(out_labels), "out_labels"),
+                                              (UnsafeMutableRawPointer(out_count), "out_count")])
         let options = FusionOptions(weights: input.weights, iouThreshold: iou_thr, skipBoxThreshold: skip_box_thr,
                                     confidenceType: conf, allowsOverflow: allows_overflow, normalisedCoordinates: normalised)
         var fuser = try WeightedBoxesFuser(models: input.models, options: options)
@@ -198,7 +210,9 @@ func boxArray(_ p: UnsafePointer<Double>?, _ n: UInt, _ name: String) throws -> 
     try Box.array(fromFlat: try buffer(p, try scaledCount(n, by: 4, name), name), what: name)
 }
 
-/// Every model's boxes read from the concatenated caller arrays, tagged with their model.
+/// Every model's boxes read from the concatenated caller arrays, tagged with their model. Every
+/// pointer, inputs then `outputs` (the call's required output arrays), is checked before any
+/// loop over the box count (ABIChecks.swift).
 struct ModelsInput {
     var input = FusionInput()
     var models = 0
@@ -206,8 +220,9 @@ struct ModelsInput {
 
     /// Integer class labels, used as they are.
     init(_ boxes: UnsafePointer<Double>?, _ scores: UnsafePointer<Double>?, _ labels: UnsafePointer<Int64>?,
-         _ model_sizes: UnsafePointer<UInt>?, _ n_models: UInt, _ weights_pointer: UnsafePointer<Double>?) throws {
-        try self.init(boxes, scores, model_sizes, n_models, weights_pointer) { total in
+         _ model_sizes: UnsafePointer<UInt>?, _ n_models: UInt, _ weights_pointer: UnsafePointer<Double>?,
+         outputs: [(UnsafeMutableRawPointer?, String)]) throws {
+        try self.init(boxes, scores, UnsafeRawPointer(labels), model_sizes, n_models, weights_pointer, outputs) { total in
             try buffer(labels, total, "labels").map { Int($0) }
         }
     }
@@ -215,8 +230,9 @@ struct ModelsInput {
     /// Labels of any finite value, grouped by exact value as `np.unique` groups them: integral
     /// values become their integer, other sets become their rank among the distinct values.
     init(_ boxes: UnsafePointer<Double>?, _ scores: UnsafePointer<Double>?, labelValues: UnsafePointer<Double>?,
-         _ model_sizes: UnsafePointer<UInt>?, _ n_models: UInt, _ weights_pointer: UnsafePointer<Double>?) throws {
-        try self.init(boxes, scores, model_sizes, n_models, weights_pointer) { total in
+         _ model_sizes: UnsafePointer<UInt>?, _ n_models: UInt, _ weights_pointer: UnsafePointer<Double>?,
+         outputs: [(UnsafeMutableRawPointer?, String)]) throws {
+        try self.init(boxes, scores, UnsafeRawPointer(labelValues), model_sizes, n_models, weights_pointer, outputs) { total in
             labelCodes(try buffer(labelValues, total, "labels"))
         }
         if let i = input.labels.firstIndex(of: Int.min) {
@@ -224,9 +240,9 @@ struct ModelsInput {
         }
     }
 
-    private init(_ boxes: UnsafePointer<Double>?, _ scores: UnsafePointer<Double>?,
+    private init(_ boxes: UnsafePointer<Double>?, _ scores: UnsafePointer<Double>?, _ labelsPointer: UnsafeRawPointer?,
                  _ model_sizes: UnsafePointer<UInt>?, _ n_models: UInt, _ weights_pointer: UnsafePointer<Double>?,
-                 labels: (Int) throws -> [Int]) throws {
+                 _ outputs: [(UnsafeMutableRawPointer?, String)], labels: (Int) throws -> [Int]) throws {
         models = try scaledCount(n_models, by: 1, "n_models")
         let sizes = try buffer(model_sizes, models, "model_sizes")
         var total = 0
@@ -236,20 +252,23 @@ struct ModelsInput {
             total = t
         }
         let flat = try buffer(boxes, try scaledCount(UInt(total), by: 4, "boxes"), "boxes")
+        let scoreValues = try buffer(scores, total, "scores")
+        if total > 0 && labelsPointer == nil { throw ABIError(status: VDR_ERR_ARGUMENT, message: "labels is NULL") }
+        for (p, name) in outputs where p == nil { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) is NULL") }
+        input.scores = Array(scoreValues)
+        input.labels = try labels(total)
+        if weights_pointer != nil { weights = Array(try buffer(weights_pointer, models, "weights")) }
         input.boxes = [Box](unsafeUninitializedCapacity: total) { out, filled in
             for i in 0..<total {
                 out[i] = Box(x1: flat[4 * i], y1: flat[4 * i + 1], x2: flat[4 * i + 2], y2: flat[4 * i + 3])
             }
             filled = total
         }
-        input.scores = Array(try buffer(scores, total, "scores"))
-        input.labels = try labels(total)
         input.models = [Int](unsafeUninitializedCapacity: total) { out, filled in
             for (m, s) in sizes.enumerated() {
                 for _ in 0..<Int(s) { out[filled] = m; filled += 1 }
             }
         }
-        if weights_pointer != nil { weights = Array(try buffer(weights_pointer, models, "weights")) }
     }
 }
 

@@ -11,7 +11,15 @@ import VinDrLoader
 // vdr_loader: renders epochs of batches on native threads. vdr_batch: one batch; its image
 // memory is valid until the next vdr_loader_next or vdr_loader_close on the same loader, its
 // targets until vdr_batch_release. Thread safety: one consumer thread per loader.
+//
+// fork(): see the note on the loader options below (copied into vindr.h); the mechanism is
+// `forkGeneration` and the `acrossFork` locks in Sources/VinDrDICOM/Threads.swift.
 
+/// Loader (vdr_samples_*, vdr_loader_*, vdr_batch_*) and fork(): a child process may close,
+/// start and destroy a loader it inherited, even one forked mid-epoch (the parent's worker
+/// threads are not waited for); new epochs run on new threads in the child, as in DataLoader
+/// worker processes. vdr_loader_next on the inherited epoch is VDR_ERR_ARGUMENT until
+/// vdr_loader_start.
 /// Loader options (vdr_loader_options_set).
 /// Output height and width in pixels (default 1024 x 1024).
 public let VDR_LOPT_HEIGHT: Int32 = 1
@@ -42,6 +50,10 @@ public let VDR_LOPT_FLIP_PROBABILITY: Int32 = 16
 public let VDR_LOPT_ON_ERROR: Int32 = 17
 /// Window: VDR_WINDOW_DICOM (default) or VDR_WINDOW_AUTO.
 public let VDR_LOPT_WINDOW: Int32 = 18
+/// Memory budget of the batch buffers in bytes (default 4 GiB = 4294967296): vdr_loader_create
+/// fails with VDR_ERR_ARGUMENT when (prefetch + 1) x batch size x height x width x channels x
+/// bytes per sample exceeds it.
+public let VDR_LOPT_MAX_BATCH_BYTES: Int32 = 19
 
 public let VDR_DTYPE_FLOAT16: Int32 = 6
 public let VDR_IMAGE_LAYOUT_NCHW: Int32 = 0
@@ -152,6 +164,7 @@ final class LoaderOptionsBox {
         case VDR_LOPT_WORLD_SIZE: o.worldSize = try int(1...65536)
         case VDR_LOPT_WORKERS: o.workers = try int(1...256)
         case VDR_LOPT_PREFETCH: o.prefetch = try int(1...64)
+        case VDR_LOPT_MAX_BATCH_BYTES: o.maxBatchBytes = try int(1...(1 << 53))
         case VDR_LOPT_FLIP_PROBABILITY:
             guard value >= 0, value <= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "flip probability \(value) not in [0, 1]") }
             o.flipProbability = value
@@ -168,7 +181,9 @@ final class LoaderOptionsBox {
     }
 }
 
-/// Creates a loader over a copy of `samples` with `options`.
+/// Creates a loader over a copy of `samples` with `options`; options whose batch buffers exceed
+/// VDR_LOPT_MAX_BATCH_BYTES are VDR_ERR_ARGUMENT. A forked child may use an inherited loader:
+/// it can close, start and destroy it (see the fork() note on the loader options).
 @c public func vdr_loader_create(_ samples: UnsafeMutableRawPointer?, _ options: UnsafeMutableRawPointer?,
                                  _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
     abiCall {
@@ -227,6 +242,9 @@ final class LoaderOptionsBox {
         let box = try unbox(loader, LoaderBox.self, "loader")
         let out = try require(out, "out")
         guard let run = box.run else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "vdr_loader_start was not called") }
+        guard !run.startedBeforeFork else {
+            throw ABIError(status: VDR_ERR_ARGUMENT, message: "the epoch was started before fork(); call vdr_loader_start in this process")
+        }
         do {
             out.pointee = try run.next().map { Unmanaged.passRetained($0).toOpaque() }
         } catch let e as LoaderError {

@@ -71,7 +71,8 @@ private func interpolation(_ code: Int32) throws -> APInterpolation {
         let mode = try interpolation(interp)
         let out = try required(out_mean_ap, "out_mean_ap")
         let images = try scaledCount(n_images, by: 1, "n_images")
-        let labels = try scaledCount(n_labels, by: 1, "n_labels")
+        // n_labels sizes out_ap: bounded before anything loops over it (ABIChecks.swift).
+        let labels = try scaledCount(n_labels, by: MemoryLayout<Double>.size, "n_labels") / MemoryLayout<Double>.size
         let g = try scaledCount(n_gt, by: 1, "n_gt"), d = try scaledCount(n_det, by: 1, "n_det")
         let (gi, gl) = (try buffer(gt_image, g, "gt_image"), try buffer(gt_label, g, "gt_label"))
         let gb = try boxArray(gt_boxes, n_gt, "gt_boxes")
@@ -98,11 +99,16 @@ private func interpolation(_ code: Int32) throws -> APInterpolation {
     }
 }
 
+/// Writes the optional per-class outputs only when given: NaN / 0, then the classes scored.
 private func writeEvaluation(_ e: DetectionEvaluation, classes: Int, _ out_mean_ap: UnsafeMutablePointer<Double>,
                              _ out_ap: UnsafeMutablePointer<Double>?, _ out_gt_counts: UnsafeMutablePointer<Int64>?) {
     out_mean_ap.pointee = e.meanAP ?? .nan
-    for c in 0..<classes {
-        out_ap?[c] = e.ap[c] ?? .nan
-        out_gt_counts?[c] = Int64(e.groundTruthCounts[c] ?? 0)
+    if let out_ap {
+        out_ap.update(repeating: .nan, count: classes)
+        for (c, ap) in e.ap where c >= 0 && c < classes { out_ap[c] = ap }
+    }
+    if let out_gt_counts {
+        out_gt_counts.update(repeating: 0, count: classes)
+        for (c, n) in e.groundTruthCounts where c >= 0 && c < classes { out_gt_counts[c] = Int64(n) }
     }
 }

@@ -1,13 +1,29 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Memory for one batch of images, reused from batch to batch and epoch to epoch. Not zeroed:
 /// every image slot handed out is fully written by its renderer first.
 final class BatchBuffer: @unchecked Sendable {
     let bytes: UnsafeMutableRawBufferPointer
 
-    init(byteCount: Int) {
-        bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+    init(byteCount: Int) throws {
+        bytes = try allocateBytes(byteCount, alignment: 64, for: "a batch buffer")
     }
 
-    deinit { bytes.deallocate() }
+    deinit { free(bytes.baseAddress) }
+}
+
+/// `count` bytes aligned to `alignment` (release them with free()), or a LoaderError when the
+/// system refuses them: Swift's own allocation would abort the process instead.
+func allocateBytes(_ count: Int, alignment: Int, for what: String) throws -> UnsafeMutableRawBufferPointer {
+    var p: UnsafeMutableRawPointer?
+    guard count >= 0, posix_memalign(&p, alignment, max(count, 1)) == 0, let p else {
+        throw LoaderError("cannot allocate \(count) bytes for \(what): out of memory")
+    }
+    return UnsafeMutableRawBufferPointer(start: p, count: count)
 }
 
 /// One batch: a contiguous image array and per-image targets in output pixels.

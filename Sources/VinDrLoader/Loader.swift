@@ -9,6 +9,10 @@ import VinDrImaging
 /// Streams batches of decoded, windowed, resized images with their targets, rendered by a pool
 /// of native threads. The order of samples in an epoch depends only on the seed, epoch, rank and
 /// world size (never on the number of workers); an epoch can start at any step (resume).
+///
+/// fork(): a child process may close or release a loader (and an epoch it inherited mid-run)
+/// and start new epochs, which get their own threads; an inherited epoch cannot deliver batches
+/// there, since its workers stayed in the parent (`forkGeneration`).
 public final class Loader: @unchecked Sendable {
     public let samples: [LoaderSample]
     public let options: LoaderOptions
@@ -19,16 +23,16 @@ public final class Loader: @unchecked Sendable {
     public let cacheStatus: String
     let cache: CacheReader?
     /// Batch buffers kept between epochs (prefetch + 1 of them at most).
-    private let poolLock = Lock()
+    private let poolLock = Lock(acrossFork: true)
     private var pool: [BatchBuffer] = []
 
-    func takeBuffers() -> [BatchBuffer] {
+    func takeBuffers() throws -> [BatchBuffer] {
         poolLock.lock()
         defer { poolLock.unlock() }
         let bytes = imageBytes * options.batchSize
         var out = pool
         pool = []
-        while out.count < options.prefetch + 1 { out.append(BatchBuffer(byteCount: bytes)) }
+        while out.count < options.prefetch + 1 { out.append(try BatchBuffer(byteCount: bytes)) }
         return out
     }
 
@@ -89,7 +93,9 @@ public final class EpochRun: @unchecked Sendable {
     let loader: Loader
     public let epoch: Int
     let plan: [[Int]]
-    private let lock = Condition()
+    private let lock = Condition(acrossFork: true)
+    /// `forkGeneration` when the workers started: they do not exist in a child forked since.
+    private let generation = forkGeneration
     private var nextToRender: Int
     private var nextToDeliver: Int
     private var ready: [Int: Result<Batch, Error>] = [:]
@@ -104,7 +110,7 @@ public final class EpochRun: @unchecked Sendable {
         self.plan = plan
         nextToRender = firstStep
         nextToDeliver = firstStep
-        free = loader.takeBuffers()
+        free = try loader.takeBuffers()
         let workers = min(loader.options.workers, max(plan.count - firstStep, 1))
         running = workers
         for started in 0..<workers {
@@ -123,6 +129,10 @@ public final class EpochRun: @unchecked Sendable {
 
     deinit { close() }
 
+    /// Whether this process was forked from the one that started the epoch (its workers are not
+    /// here: `next()` throws; `close()` returns at once).
+    public var startedBeforeFork: Bool { generation != forkGeneration }
+
     /// Batches still to be delivered in this epoch.
     public var remaining: Int {
         lock.lock()
@@ -134,6 +144,9 @@ public final class EpochRun: @unchecked Sendable {
     public func next() throws -> Batch? {
         lock.lock()
         defer { lock.unlock() }
+        guard !startedBeforeFork else {
+            throw LoaderError("epoch \(epoch) was started before fork(): its workers are not in this process; start it again here")
+        }
         if let h = held {
             free.append(h.buffer)
             held = nil
@@ -154,12 +167,13 @@ public final class EpochRun: @unchecked Sendable {
 
     /// Stops the workers (an image being decoded is finished first) and waits for them. The
     /// batch buffers go back to the loader, except the one a delivered batch may still show.
+    /// In a child forked since the epoch started there are no workers to wait for.
     public func close() {
         lock.lock()
         let first = !cancelled
         cancelled = true
         lock.broadcast()
-        while running > 0 { lock.wait() }
+        while running > 0 && !startedBeforeFork { lock.wait() }
         let buffers = free + ready.values.compactMap { try? $0.get().buffer }
         free = []
         ready = [:]

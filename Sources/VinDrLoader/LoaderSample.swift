@@ -82,12 +82,18 @@ public struct LoaderOptions: Sendable {
     public var errorPolicy: ErrorPolicy
     /// A cache directory (CacheBuilder) to read images from when its settings match.
     public var cache: String?
+    /// Memory budget of the batch buffers, in bytes: (prefetch + 1) x batchSize x image bytes
+    /// must not exceed it (default `defaultMaxBatchBytes`, 4 GiB), so in-range options that
+    /// would need more memory than intended are an error when the loader is made.
+    public var maxBatchBytes: Int
+
+    public static let defaultMaxBatchBytes = 4 << 30
 
     public init(height: Int = 1024, width: Int = 1024, letterbox: Bool = true, pad: Double = 0, window: WindowChoice = .dicom,
                 dtype: LoaderDType = .uint8, layout: LoaderLayout = .nchw, channels: Int = 1, batchSize: Int = 16,
                 shuffle: Bool = true, seed: UInt64 = 0, dropLast: Bool = false, rank: Int = 0, worldSize: Int = 1,
                 workers: Int = 2, prefetch: Int = 2, flipProbability: Double = 0, errorPolicy: ErrorPolicy = .raise,
-                cache: String? = nil) {
+                cache: String? = nil, maxBatchBytes: Int = LoaderOptions.defaultMaxBatchBytes) {
         self.height = height
         self.width = width
         self.letterbox = letterbox
@@ -107,6 +113,7 @@ public struct LoaderOptions: Sendable {
         self.flipProbability = flipProbability
         self.errorPolicy = errorPolicy
         self.cache = cache
+        self.maxBatchBytes = maxBatchBytes
     }
 
     func validate() throws {
@@ -116,5 +123,14 @@ public struct LoaderOptions: Sendable {
         guard prefetch >= 1, prefetch <= 64 else { throw LoaderError("prefetch \(prefetch) not in 1...64") }
         guard flipProbability >= 0, flipProbability <= 1 else { throw LoaderError("flip probability \(flipProbability) not in [0, 1]") }
         guard pad >= 0, pad <= 1 else { throw LoaderError("pad \(pad) not in [0, 1]") }
+        guard batchSize >= 1 else { throw LoaderError("batch size \(batchSize) must be at least 1") }
+        let needed = checkedProduct(prefetch + 1, batchSize, height, width, channels, dtype.bytesPerSample)
+        guard let needed, needed <= maxBatchBytes else {
+            let factors = [prefetch + 1, batchSize, height, width, channels, dtype.bytesPerSample].map(String.init)
+            throw LoaderError("batch buffers need (prefetch + 1) x batch size x height x width x channels x bytes per sample = "
+                              + factors.joined(separator: " x ") + " = \(needed.map(String.init) ?? "too many") bytes, "
+                              + "over the memory budget max_batch_bytes = \(maxBatchBytes); lower the size, batch size or prefetch, "
+                              + "or raise max_batch_bytes")
+        }
     }
 }

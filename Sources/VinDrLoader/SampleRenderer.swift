@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import VinDrDICOM
 import VinDrImaging
 
@@ -17,8 +22,8 @@ struct SampleRenderer {
         let planeIsByte = entry != nil || o.dtype == .uint8
         let planeBytes = plane * (planeIsByte ? 1 : 4)
         let direct = (planeIsByte ? o.dtype == .uint8 : o.dtype == .float32) && (o.channels == 1 || o.layout == .nchw)
-        let scratch = direct ? nil : UnsafeMutableRawBufferPointer.allocate(byteCount: planeBytes, alignment: 16)
-        defer { scratch?.deallocate() }
+        let scratch = direct ? nil : try allocateBytes(planeBytes, alignment: 16, for: "a render plane")
+        defer { free(scratch?.baseAddress) }
         let target = scratch?.baseAddress ?? slot
         let g: RenderGeometry
         if let entry, let cache {

@@ -160,3 +160,38 @@ def test_zero_sized_images_are_errors_not_traps(tmp_path, rows, columns):
     with pytest.raises(vindr.VinDrError, match="zero"):
         for _ in vindr.Loader(samples, 32, batch_size=1):
             pass
+
+
+COUNTS_SCRIPT = r'''
+import ctypes, math, sys
+sys.path.insert(0, sys.argv[1])
+from vindr import boxes, metrics
+
+dp, i64p, szp = ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_size_t)
+huge = 1 << 33
+mean = ctypes.c_double()
+# A huge label count with out_ap NULL (optional): nothing to write, so nothing to loop over.
+print(metrics._evaluate(None, None, None, 0, None, None, None, None, 0, 1, huge, 0.4, 0, ctypes.byref(mean), None),
+      math.isnan(mean.value))
+# A label count no caller buffer can hold.
+print(metrics._evaluate(None, None, None, 0, None, None, None, None, 0, 1, 1 << 60, 0.4, 0, ctypes.byref(mean), None))
+# Huge counts over a small input with a NULL output: refused before reading the input.
+few = (ctypes.c_double * 16)()
+print(boxes._convert(few, huge, 0, 1, 1.0, 1.0, None))
+sizes = (ctypes.c_size_t * 1)(huge)
+print(boxes._nms(few, few, few, sizes, 1, None, 0.5, None, None, None, None, None, None))
+print(boxes._wbf(few, few, ctypes.cast(few, i64p), sizes, 1, None, 0.5, 0.0, 0, False, True, None, None, None, None, None))
+print(boxes._soft_nms(few, few, few, sizes, 1, None, 1, 0.5, 0.5, 0.001, None, None, None, None, None, None, None))
+'''
+
+
+def test_huge_counts_with_null_pointers_fail_at_once():
+    """A count with a NULL or too small buffer is VDR_ERR_ARGUMENT before any loop over it."""
+    import pathlib
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", COUNTS_SCRIPT, str(pathlib.Path(vindr.__file__).parents[1])],
+                         capture_output=True, text=True, timeout=20)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:-1] == ["0 True", "1", "1", "1", "1", "1"]

@@ -263,3 +263,124 @@ def test_malformed_cache_index_is_an_error(lesion_set, tmp_path):
     (cache / "index.json").write_text("{not json")
     with pytest.raises(vindr.VinDrError, match="index"):
         vindr.Loader(lesion_set[:2], 32, cache=cache)
+
+
+# Host safety (issue "Never take the host down"): fork() and memory. Each case runs in its own
+# interpreter with a timeout or an address-space limit, so a regression fails the test instead of
+# hanging the suite or exhausting the machine.
+
+FORK_SCRIPT = r'''
+import json, os, sys, time, warnings
+sys.path.insert(0, sys.argv[1])
+warnings.simplefilter("ignore", DeprecationWarning)  # fork() while native threads run is the point
+import vindr
+
+samples = [vindr.Sample(i, p) for i, p in json.loads(sys.argv[3])]
+ids = sorted(s.image_id for s in samples)
+
+
+def epoch_ids(loader, e):
+    loader.epoch = e
+    return sorted(i for b in loader for i in (t["image_id"] for t in b.targets))
+
+
+def wait(pid, seconds=20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    return "hung"
+
+
+loader = vindr.Loader(samples, 64, batch_size=2, workers=3, prefetch=4, seed=1)
+if sys.argv[2] == "mid-epoch":
+    it = iter(loader)
+    first = next(it)  # the workers are rendering ahead
+    pids = [os.fork()]
+    if pids[0] == 0:
+        try:
+            next(it)
+            sys.exit("the inherited epoch delivered a batch")
+        except vindr.InvalidArgumentError:
+            pass
+        it.close()  # closes the inherited epoch: no workers to wait for
+        assert epoch_ids(loader, 1) == ids  # a new epoch on new threads
+        loader.close()
+        sys.exit(0)
+    pids.append(os.fork())
+    if pids[1] == 0:
+        sys.exit(0)  # exits with the loader mid-epoch: the interpreter releases it
+    rest = [first] + list(it)  # the parent's epoch is unaffected
+    assert sorted(i for b in rest for i in (t["image_id"] for t in b.targets)) == ids
+else:  # DataLoader style: workers forked from a parent that made the loader iterate their own epochs
+    pids = []
+    for w in range(2):
+        pid = os.fork()
+        if pid == 0:
+            assert epoch_ids(loader, w) == ids and epoch_ids(loader, w + 2) == ids
+            sys.exit(0)
+        pids.append(pid)
+    assert epoch_ids(loader, 5) == ids
+print(json.dumps([wait(pid) for pid in pids]))
+'''
+
+
+@pytest.mark.parametrize("mode", ["mid-epoch", "workers"])
+def test_forked_children_close_and_restart_inherited_loaders(lesion_set, mode):
+    import json
+    import subprocess
+    import sys
+
+    paths = json.dumps([(s.image_id, s.path) for s in lesion_set[:12]])
+    out = subprocess.run([sys.executable, "-c", FORK_SCRIPT, str(pathlib.Path(vindr.__file__).parents[1]), mode, paths],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.splitlines()[-1]) == [0, 0], out.stderr
+
+
+BUDGET_SCRIPT = r'''
+import resource, sys
+sys.path.insert(0, sys.argv[1])
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+import vindr
+
+samples = [vindr.Sample("a", sys.argv[2])]
+big = dict(channels=3, dtype="float32", batch_size=16, workers=1)
+try:
+    loader = vindr.Loader(samples, 16384, **big)
+    next(iter(loader))
+    sys.exit("16384 x 16384 x 3 float32 x 16 was accepted")
+except vindr.InvalidArgumentError as e:
+    print(e.message)
+# Within a budget raised past what the system gives: the allocation fails with an error.
+try:
+    next(iter(vindr.Loader(samples, 16384, max_batch_bytes=1 << 40, **big)))
+    sys.exit("51 GB of batch buffers under a 4 GiB address space limit")
+except vindr.InvalidArgumentError as e:
+    print(e.message)
+'''
+
+
+def test_batch_buffers_over_the_memory_budget_are_an_error(lesion_set):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", BUDGET_SCRIPT, str(pathlib.Path(vindr.__file__).parents[1]),
+                          lesion_set[0].path], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    budget, oom = out.stdout.splitlines()[-2:]
+    assert "max_batch_bytes = 4294967296" in budget
+    assert "3 x 16 x 16384 x 16384 x 3 x 4 = 154618822656 bytes" in budget
+    assert "cannot allocate 51539607552 bytes" in oom and "out of memory" in oom
+
+
+def test_memory_budget_option(lesion_set):
+    with pytest.raises(vindr.InvalidArgumentError, match="max_batch_bytes"):
+        vindr.Loader(lesion_set, 64, batch_size=4, prefetch=1, max_batch_bytes=2 * 4 * 64 * 64 - 1)
+    assert len(epoch(vindr.Loader(lesion_set[:8], 64, batch_size=4, prefetch=1, max_batch_bytes=2 * 4 * 64 * 64))) == 2
+    with pytest.raises(vindr.InvalidArgumentError, match="max_batch_bytes"):
+        vindr.Loader(lesion_set, 64, max_batch_bytes=0)

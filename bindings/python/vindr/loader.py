@@ -47,7 +47,9 @@ _batch_image_id = prototype("vdr_batch_image_id", _i32, _vp, _ssize, _i32, ctype
 
 _OPT = {"height": 1, "width": 2, "letterbox": 3, "pad": 4, "dtype": 5, "layout": 6, "channels": 7, "batch_size": 8,
         "shuffle": 9, "seed": 10, "drop_last": 11, "rank": 12, "world_size": 13, "workers": 14, "prefetch": 15,
-        "flip": 16, "on_error": 17, "window": 18}
+        "flip": 16, "on_error": 17, "window": 18, "max_batch_bytes": 19}
+#: Default memory budget of a Loader's batch buffers (VDR_LOPT_MAX_BATCH_BYTES): 4 GiB.
+MAX_BATCH_BYTES = 4 << 30
 _DTYPES = {"uint8": (1, np.uint8), "float16": (6, np.float16), "float32": (5, np.float32)}
 
 
@@ -130,13 +132,23 @@ class Loader:
 
     `images` of a batch is a zero-copy view of the loader's memory, valid until the next batch
     is requested (pass copy=True to get arrays you may keep). Targets are always copies.
+
+    Memory: the batch buffers, (prefetch + 1) x batch_size x channels x height x width x dtype
+    size bytes, must fit in `max_batch_bytes` (default 4 GiB); larger options raise
+    InvalidArgumentError when the Loader is made instead of exhausting memory.
+
+    fork(): a child process (os.fork, multiprocessing "fork", DataLoader workers) may iterate,
+    close and drop a Loader it inherited, even one forked mid-epoch: the parent's native threads
+    are not waited for, and a new `iter()` in the child renders on new threads there. Only the
+    epoch inherited mid-iteration is gone: advancing that iterator raises InvalidArgumentError.
     """
 
     def __init__(self, samples: Sequence[Sample] | Dataset, size: int | tuple[int, int] = 1024, *, batch_size: int = 16,
                  letterbox: bool = True, pad: float = 0.0, window: str = "dicom", dtype: str = "uint8",
                  layout: str = "NCHW", channels: int = 1, shuffle: bool = True, seed: int = 0, drop_last: bool = False,
                  rank: int = 0, world_size: int = 1, workers: int | None = None, prefetch: int = 2, flip: float = 0.0,
-                 on_error: str = "raise", copy: bool = False, cache: str | os.PathLike | None = None):
+                 on_error: str = "raise", copy: bool = False, cache: str | os.PathLike | None = None,
+                 max_batch_bytes: int = MAX_BATCH_BYTES):
         h, w = (size, size) if np.ndim(size) == 0 else size
         self.shape = (h, w)
         self.channels = channels
@@ -150,7 +162,7 @@ class Loader:
                                                window=window, dtype=dtype, layout=layout, channels=channels,
                                                shuffle=shuffle, seed=seed, drop_last=drop_last, rank=rank,
                                                world_size=world_size, workers=workers, prefetch=prefetch, flip=flip,
-                                               on_error=on_error, cache=cache)
+                                               on_error=on_error, cache=cache, max_batch_bytes=max_batch_bytes)
         check(_create(handles.samples, handles.options, ctypes.byref(self._h)))
         batches, image_bytes = _ssize(), _ssize()
         check(_shape(self._h, ctypes.byref(batches), ctypes.byref(image_bytes)))
@@ -243,12 +255,14 @@ class Loader:
             self._h = _vp()
 
     def __del__(self):
+        # At interpreter exit a suspended iterator may be finalized after its loader: it must
+        # see the handle gone rather than close a freed loader.
         if getattr(self, "_h", None):
-            _destroy(self._h)
+            self.close()
 
 
 def _prepare(samples, size, *, batch_size, letterbox, pad, window, dtype, layout, channels, shuffle, seed, drop_last,
-             rank, world_size, workers, prefetch, flip, on_error, cache):
+             rank, world_size, workers, prefetch, flip, on_error, cache, max_batch_bytes=MAX_BATCH_BYTES):
     """Native sample list and options from Python arguments; returns (handles, global label count)."""
     if dtype not in _DTYPES:
         raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
@@ -283,7 +297,8 @@ def _prepare(samples, size, *, batch_size, letterbox, pad, window, dtype, layout
               "layout": 0 if layout.upper() == "NCHW" else 1, "channels": channels, "batch_size": batch_size,
               "shuffle": int(shuffle), "seed": seed, "drop_last": int(drop_last), "rank": rank,
               "world_size": world_size, "workers": workers or os.cpu_count() or 1, "prefetch": prefetch,
-              "flip": flip, "on_error": 0 if on_error == "raise" else 1, "window": 0 if window == "dicom" else 1}
+              "flip": flip, "on_error": 0 if on_error == "raise" else 1, "window": 0 if window == "dicom" else 1,
+              "max_batch_bytes": max_batch_bytes}
     for key, value in values.items():
         value = float(value) if key in ("pad", "flip") else c_int(key, value, _opts_set, 2)
         try:

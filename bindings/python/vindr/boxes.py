@@ -21,6 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
+from . import _constants as C
 from . import _lib
 from ._checks import c_int64_array
 from .errors import InvalidArgumentError
@@ -39,8 +40,9 @@ _soft_nms = _lib.prototype("vdr_soft_nms", ctypes.c_int32, _dp, _dp, _dp, _szp, 
 _wbf = _lib.prototype("vdr_wbf", ctypes.c_int32, _dp, _dp, _i64p, _szp, ctypes.c_size_t, _dp, ctypes.c_double,
                       ctypes.c_double, ctypes.c_int32, ctypes.c_bool, ctypes.c_bool, _dp, _dp, _i64p, _szp, _i64p)
 
-FORMATS = {"xyxy": 0, "xywh": 1, "cxcywh": 2}
-CONF_TYPES = {"avg": 0, "max": 1, "box_and_model_avg": 2, "absent_model_aware_avg": 3}
+FORMATS = {"xyxy": C.VDR_BOX_XYXY, "xywh": C.VDR_BOX_XYWH, "cxcywh": C.VDR_BOX_CXCYWH}
+CONF_TYPES = {"avg": C.VDR_CONF_AVG, "max": C.VDR_CONF_MAX, "box_and_model_avg": C.VDR_CONF_BOX_AND_MODEL_AVG,
+              "absent_model_aware_avg": C.VDR_CONF_ABSENT_MODEL_AWARE_AVG}
 
 
 def _ptr(a: np.ndarray | None):

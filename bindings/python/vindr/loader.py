@@ -10,6 +10,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ._checks import c_int, c_int64_array, c_str
+from . import _constants as C
 from ._lib import check, prototype
 from .errors import InvalidArgumentError
 
@@ -45,12 +46,14 @@ _batch_arrays = prototype("vdr_batch_arrays", _i32, _vp, ctypes.POINTER(_vp), ct
 _batch_image_id = prototype("vdr_batch_image_id", _i32, _vp, _ssize, _i32, ctypes.c_char_p, _ssize, ctypes.POINTER(_ssize),
                             ctypes.c_char_p, _ssize)
 
-_OPT = {"height": 1, "width": 2, "letterbox": 3, "pad": 4, "dtype": 5, "layout": 6, "channels": 7, "batch_size": 8,
-        "shuffle": 9, "seed": 10, "drop_last": 11, "rank": 12, "world_size": 13, "workers": 14, "prefetch": 15,
-        "flip": 16, "on_error": 17, "window": 18, "max_batch_bytes": 19}
-#: Default memory budget of a Loader's batch buffers (VDR_LOPT_MAX_BATCH_BYTES): 4 GiB.
-MAX_BATCH_BYTES = 4 << 30
-_DTYPES = {"uint8": (1, np.uint8), "float16": (6, np.float16), "float32": (5, np.float32)}
+_OPT = {"height": C.VDR_LOPT_HEIGHT, "width": C.VDR_LOPT_WIDTH, "letterbox": C.VDR_LOPT_LETTERBOX, "pad": C.VDR_LOPT_PAD,
+        "dtype": C.VDR_LOPT_DTYPE, "layout": C.VDR_LOPT_LAYOUT, "channels": C.VDR_LOPT_CHANNELS,
+        "batch_size": C.VDR_LOPT_BATCH_SIZE, "shuffle": C.VDR_LOPT_SHUFFLE, "seed": C.VDR_LOPT_SEED,
+        "drop_last": C.VDR_LOPT_DROP_LAST, "rank": C.VDR_LOPT_RANK, "world_size": C.VDR_LOPT_WORLD_SIZE,
+        "workers": C.VDR_LOPT_WORKERS, "prefetch": C.VDR_LOPT_PREFETCH, "flip": C.VDR_LOPT_FLIP_PROBABILITY,
+        "on_error": C.VDR_LOPT_ON_ERROR, "window": C.VDR_LOPT_WINDOW, "max_batch_bytes": C.VDR_LOPT_MAX_BATCH_BYTES}
+_DTYPES = {"uint8": (C.VDR_DTYPE_UINT8, np.uint8), "float16": (C.VDR_DTYPE_FLOAT16, np.float16),
+           "float32": (C.VDR_DTYPE_FLOAT32, np.float32)}
 
 
 @dataclass
@@ -79,7 +82,8 @@ class Batch:
     skipped: list[tuple[str, str]]
 
 
-_POLICIES = {"union": 0, "fused": 1, "majority": 2, "reader": 3, "random": 4}
+_POLICIES = {"union": C.VDR_POLICY_UNION, "fused": C.VDR_POLICY_FUSED, "majority": C.VDR_POLICY_MAJORITY,
+             "reader": C.VDR_POLICY_READER, "random": C.VDR_POLICY_RANDOM_READER}
 
 
 class Dataset:
@@ -113,7 +117,7 @@ class Dataset:
         self._h = _vp()
         check(_from_dataset(c_str("root", root), annotations._handle, _POLICIES[policy], float(iou),
                             c_int("min_readers", min_readers, _from_dataset, 4),
-                            c_str("reader", reader) if reader else None, 0 if classes == "taxonomy" else 1,
+                            c_str("reader", reader) if reader else None, C.VDR_CLASSES_TAXONOMY if classes == "taxonomy" else C.VDR_CLASSES_KAGGLE,
                             c_str("exclude", ",".join(exclude)) if exclude else None,
                             c_int("global_min_votes", global_min_votes, _from_dataset, 8), ctypes.byref(self._h)))
 
@@ -148,7 +152,7 @@ class Loader:
                  layout: str = "NCHW", channels: int = 1, shuffle: bool = True, seed: int = 0, drop_last: bool = False,
                  rank: int = 0, world_size: int = 1, workers: int | None = None, prefetch: int = 2, flip: float = 0.0,
                  on_error: str = "raise", copy: bool = False, cache: str | os.PathLike | None = None,
-                 max_batch_bytes: int = MAX_BATCH_BYTES):
+                 max_batch_bytes: int | None = None):
         h, w = (size, size) if np.ndim(size) == 0 else size
         self.shape = (h, w)
         self.channels = channels
@@ -262,7 +266,7 @@ class Loader:
 
 
 def _prepare(samples, size, *, batch_size, letterbox, pad, window, dtype, layout, channels, shuffle, seed, drop_last,
-             rank, world_size, workers, prefetch, flip, on_error, cache, max_batch_bytes=MAX_BATCH_BYTES):
+             rank, world_size, workers, prefetch, flip, on_error, cache, max_batch_bytes=None):
     """Native sample list and options from Python arguments; returns (handles, global label count)."""
     if dtype not in _DTYPES:
         raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
@@ -294,12 +298,15 @@ def _prepare(samples, size, *, batch_size, letterbox, pad, window, dtype, layout
                            glob.ctypes.data_as(_fp), len(glob)))
     check(_opts_create(ctypes.byref(handles.options)))
     values = {"height": h, "width": w, "letterbox": int(letterbox), "pad": pad, "dtype": _DTYPES[dtype][0],
-              "layout": 0 if layout.upper() == "NCHW" else 1, "channels": channels, "batch_size": batch_size,
+              "layout": C.VDR_IMAGE_LAYOUT_NCHW if layout.upper() == "NCHW" else C.VDR_IMAGE_LAYOUT_NHWC, "channels": channels, "batch_size": batch_size,
               "shuffle": int(shuffle), "seed": seed, "drop_last": int(drop_last), "rank": rank,
               "world_size": world_size, "workers": workers or os.cpu_count() or 1, "prefetch": prefetch,
-              "flip": flip, "on_error": 0 if on_error == "raise" else 1, "window": 0 if window == "dicom" else 1,
+              "flip": flip, "on_error": C.VDR_ON_ERROR_RAISE if on_error == "raise" else C.VDR_ON_ERROR_SKIP,
+              "window": C.VDR_WINDOW_DICOM if window == "dicom" else C.VDR_WINDOW_AUTO,
               "max_batch_bytes": max_batch_bytes}
     for key, value in values.items():
+        if value is None:  # the library's default
+            continue
         value = float(value) if key in ("pad", "flip") else c_int(key, value, _opts_set, 2)
         try:
             check(_opts_set(handles.options, _OPT[key], value))
@@ -332,7 +339,7 @@ def build_cache(samples: Sequence[Sample] | Dataset, directory: str | os.PathLik
                           workers=workers, prefetch=1, flip=0.0, on_error="raise", cache=None)
     callback = _PROGRESS((lambda done, total, _: progress(done, total)) if progress else (lambda *_: None))
     rendered, reused, failed = _i64(), _i64(), _i64()
-    check(_cache_build(handles.samples, handles.options, c_str("directory", directory), 0 if format == "jpeg" else 1,
+    check(_cache_build(handles.samples, handles.options, c_str("directory", directory), C.VDR_CACHE_JPEG if format == "jpeg" else C.VDR_CACHE_RAW,
                        c_int("quality", quality, _cache_build, 4), callback, None, ctypes.byref(rendered),
                        ctypes.byref(reused), ctypes.byref(failed)))
     return CacheReport(rendered.value, reused.value, failed.value)

@@ -459,7 +459,9 @@ int32_t vdr_evaluate(int64_t const * gt_image, int64_t const * gt_label, double 
 /* Rank and world size for sharding (torch.distributed semantics). */
 #define VDR_LOPT_RANK 12
 #define VDR_LOPT_WORLD_SIZE 13
+/* Worker threads in 0...256; 0 (default) means one per online core, as everywhere in the SDK. */
 #define VDR_LOPT_WORKERS 14
+/* Batches rendered ahead of the consumer, 1...64 (default 2). */
 #define VDR_LOPT_PREFETCH 15
 /* Probability in [0, 1] of a horizontal flip per sample (boxes follow). */
 #define VDR_LOPT_FLIP_PROBABILITY 16
@@ -492,7 +494,7 @@ int32_t vdr_samples_add(void * samples, char const * imageID, char const * path,
 int32_t vdr_samples_count(void * samples, ptrdiff_t * count);
 
 /// Creates loader options with the defaults (1024 x 1024 letterboxed uint8, batch 16, shuffle,
-/// seed 0, 2 workers, prefetch 2).
+/// seed 0, one worker per core, prefetch 2).
 int32_t vdr_loader_options_create(void * * out_);
 
 /// Releases loader options; NULL is accepted.

@@ -42,7 +42,9 @@ public let VDR_LOPT_DROP_LAST: Int32 = 11
 /// Rank and world size for sharding (torch.distributed semantics).
 public let VDR_LOPT_RANK: Int32 = 12
 public let VDR_LOPT_WORLD_SIZE: Int32 = 13
+/// Worker threads in 0...256; 0 (default) means one per online core, as everywhere in the SDK.
 public let VDR_LOPT_WORKERS: Int32 = 14
+/// Batches rendered ahead of the consumer, 1...64 (default 2).
 public let VDR_LOPT_PREFETCH: Int32 = 15
 /// Probability in [0, 1] of a horizontal flip per sample (boxes follow).
 public let VDR_LOPT_FLIP_PROBABILITY: Int32 = 16
@@ -115,7 +117,7 @@ final class LoaderOptionsBox {
 }
 
 /// Creates loader options with the defaults (1024 x 1024 letterboxed uint8, batch 16, shuffle,
-/// seed 0, 2 workers, prefetch 2).
+/// seed 0, one worker per core, prefetch 2).
 @c public func vdr_loader_options_create(_ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
     abiCall { try require(out, "out").pointee = Unmanaged.passRetained(LoaderOptionsBox()).toOpaque() }
 }
@@ -162,7 +164,7 @@ final class LoaderOptionsBox {
         case VDR_LOPT_DROP_LAST: o.dropLast = try int(0...1) == 1
         case VDR_LOPT_RANK: o.rank = try int(0...65535)
         case VDR_LOPT_WORLD_SIZE: o.worldSize = try int(1...65536)
-        case VDR_LOPT_WORKERS: o.workers = try int(1...256)
+        case VDR_LOPT_WORKERS: o.workers = try int(0...256)
         case VDR_LOPT_PREFETCH: o.prefetch = try int(1...64)
         case VDR_LOPT_MAX_BATCH_BYTES: o.maxBatchBytes = try int(1...(1 << 53))
         case VDR_LOPT_FLIP_PROBABILITY:

@@ -124,6 +124,11 @@ enum ForkRegistry {
     }
 }
 
+/// Online processor cores (at least 1): what a worker count of 0 means everywhere.
+public func onlineCores() -> Int {
+    max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+}
+
 /// Starts `body` on a new detached thread with a stack of `stackSize` bytes.
 public func startThread(stackSize: Int = 1 << 20, _ body: @escaping () -> Void) throws {
     final class Box { let body: () -> Void; init(_ body: @escaping () -> Void) { self.body = body } }

@@ -111,7 +111,7 @@ public final class EpochRun: @unchecked Sendable {
         nextToRender = firstStep
         nextToDeliver = firstStep
         free = try loader.takeBuffers()
-        let workers = min(loader.options.workers, max(plan.count - firstStep, 1))
+        let workers = min(loader.options.workerCount, max(plan.count - firstStep, 1))
         running = workers
         for started in 0..<workers {
             do {

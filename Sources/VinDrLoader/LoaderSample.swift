@@ -73,7 +73,7 @@ public struct LoaderOptions: Sendable {
     public var dropLast: Bool
     public var rank: Int
     public var worldSize: Int
-    /// Worker threads rendering batches.
+    /// Worker threads rendering batches; 0 (the default) means one per online core.
     public var workers: Int
     /// Batches rendered ahead of the consumer (memory is bounded by prefetch + 1 batches).
     public var prefetch: Int
@@ -89,10 +89,13 @@ public struct LoaderOptions: Sendable {
 
     public static let defaultMaxBatchBytes = 4 << 30
 
+    /// The number of worker threads `workers` asks for.
+    public var workerCount: Int { workers == 0 ? onlineCores() : workers }
+
     public init(height: Int = 1024, width: Int = 1024, letterbox: Bool = true, pad: Double = 0, window: WindowChoice = .dicom,
                 dtype: LoaderDType = .uint8, layout: LoaderLayout = .nchw, channels: Int = 1, batchSize: Int = 16,
                 shuffle: Bool = true, seed: UInt64 = 0, dropLast: Bool = false, rank: Int = 0, worldSize: Int = 1,
-                workers: Int = 2, prefetch: Int = 2, flipProbability: Double = 0, errorPolicy: ErrorPolicy = .raise,
+                workers: Int = 0, prefetch: Int = 2, flipProbability: Double = 0, errorPolicy: ErrorPolicy = .raise,
                 cache: String? = nil, maxBatchBytes: Int = LoaderOptions.defaultMaxBatchBytes) {
         self.height = height
         self.width = width
@@ -119,7 +122,7 @@ public struct LoaderOptions: Sendable {
     func validate() throws {
         guard height >= 1, width >= 1, height <= 16384, width <= 16384 else { throw LoaderError("image size \(height)x\(width) not in 1...16384") }
         guard channels == 1 || channels == 3 else { throw LoaderError("channels must be 1 or 3, got \(channels)") }
-        guard workers >= 1, workers <= 256 else { throw LoaderError("workers \(workers) not in 1...256") }
+        guard workers >= 0, workers <= 256 else { throw LoaderError("workers \(workers) not in 0...256 (0: one per core)") }
         guard prefetch >= 1, prefetch <= 64 else { throw LoaderError("prefetch \(prefetch) not in 1...64") }
         guard flipProbability >= 0, flipProbability <= 1 else { throw LoaderError("flip probability \(flipProbability) not in [0, 1]") }
         guard pad >= 0, pad <= 1 else { throw LoaderError("pad \(pad) not in [0, 1]") }

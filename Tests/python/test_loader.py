@@ -42,7 +42,10 @@ def epoch(loader, e=0, start=0):
 
 
 def test_same_batches_whatever_the_worker_count(lesion_set):
-    runs = [epoch(vindr.Loader(lesion_set, (128, 160), batch_size=5, seed=3, workers=w, flip=0.5)) for w in (1, 2, 3)]
+    # 0 is one worker per core, the default
+    runs = [epoch(vindr.Loader(lesion_set, (128, 160), batch_size=5, seed=3, workers=w, flip=0.5)) for w in (1, 2, 3, 0)]
+    with pytest.raises(vindr.InvalidArgumentError, match="workers"):
+        vindr.Loader(lesion_set, 64, workers=-1)
     for other in runs[1:]:
         assert [r[1] for r in other] == [r[1] for r in runs[0]]
         for a, b in zip(other, runs[0]):

@@ -94,7 +94,7 @@ public enum Deidentifier {
             return nil
         }
         let showProgress = options.progress && isatty(STDERR_FILENO) == 1
-        let workers = max(1, min(options.threads > 0 ? options.threads : Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), inputs.count))
+        let workers = max(1, min(options.threads > 0 ? options.threads : onlineCores(), inputs.count))
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             while true {
                 lock.lock()

@@ -20,12 +20,13 @@ public enum CacheBuilder {
         public var failures: [(String, String)] = []
     }
 
-    public static func build(samples: [LoaderSample], directory: String, settings: CacheSettings, workers: Int = 2,
+    public static func build(samples: [LoaderSample], directory: String, settings: CacheSettings, workers requested: Int = 0,
                              progress: (Int, Int) -> Void = { _, _ in }) throws -> Report {
         guard settings.format == "jpeg" || settings.format == "raw" else { throw LoaderError("cache format must be 'jpeg' or 'raw', got '\(settings.format)'") }
         guard (1...100).contains(settings.quality) || settings.format == "raw" else { throw LoaderError("JPEG quality \(settings.quality) not in 1...100") }
         guard settings.window == "dicom" || settings.window == "auto" else { throw LoaderError("cache window must be 'dicom' or 'auto'") }
-        guard workers >= 1, workers <= 256 else { throw LoaderError("workers \(workers) not in 1...256") }
+        guard requested >= 0, requested <= 256 else { throw LoaderError("workers \(requested) not in 0...256 (0: one per core)") }
+        let workers = requested == 0 ? onlineCores() : requested
         do { try FileSystem.createDirectories(directory) } catch { throw LoaderError("cannot create the cache directory: \(error)") }
         var index = CacheIndex(settings: settings, entries: [])
         if FileSystem.isDirectory(FileSystem.joined(directory, CacheIndex.fileName)) != nil {

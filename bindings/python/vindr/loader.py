@@ -137,6 +137,8 @@ class Loader:
     `images` of a batch is a zero-copy view of the loader's memory, valid until the next batch
     is requested (pass copy=True to get arrays you may keep). Targets are always copies.
 
+    workers: native render threads; 0 (the default) means one per online core.
+
     Memory: the batch buffers, (prefetch + 1) x batch_size x channels x height x width x dtype
     size bytes, must fit in `max_batch_bytes` (default 4 GiB); larger options raise
     InvalidArgumentError when the Loader is made instead of exhausting memory.
@@ -150,7 +152,7 @@ class Loader:
     def __init__(self, samples: Sequence[Sample] | Dataset, size: int | tuple[int, int] = 1024, *, batch_size: int = 16,
                  letterbox: bool = True, pad: float = 0.0, window: str = "dicom", dtype: str = "uint8",
                  layout: str = "NCHW", channels: int = 1, shuffle: bool = True, seed: int = 0, drop_last: bool = False,
-                 rank: int = 0, world_size: int = 1, workers: int | None = None, prefetch: int = 2, flip: float = 0.0,
+                 rank: int = 0, world_size: int = 1, workers: int = 0, prefetch: int = 2, flip: float = 0.0,
                  on_error: str = "raise", copy: bool = False, cache: str | os.PathLike | None = None,
                  max_batch_bytes: int | None = None):
         h, w = (size, size) if np.ndim(size) == 0 else size
@@ -300,7 +302,7 @@ def _prepare(samples, size, *, batch_size, letterbox, pad, window, dtype, layout
     values = {"height": h, "width": w, "letterbox": int(letterbox), "pad": pad, "dtype": _DTYPES[dtype][0],
               "layout": C.VDR_IMAGE_LAYOUT_NCHW if layout.upper() == "NCHW" else C.VDR_IMAGE_LAYOUT_NHWC, "channels": channels, "batch_size": batch_size,
               "shuffle": int(shuffle), "seed": seed, "drop_last": int(drop_last), "rank": rank,
-              "world_size": world_size, "workers": workers or os.cpu_count() or 1, "prefetch": prefetch,
+              "world_size": world_size, "workers": workers, "prefetch": prefetch,
               "flip": flip, "on_error": C.VDR_ON_ERROR_RAISE if on_error == "raise" else C.VDR_ON_ERROR_SKIP,
               "window": C.VDR_WINDOW_DICOM if window == "dicom" else C.VDR_WINDOW_AUTO,
               "max_batch_bytes": max_batch_bytes}
@@ -326,7 +328,7 @@ class CacheReport:
 
 def build_cache(samples: Sequence[Sample] | Dataset, directory: str | os.PathLike, size: int | tuple[int, int] = 512, *,
                 format: str = "jpeg", quality: int = 90, letterbox: bool = True, pad: float = 0.0,
-                window: str = "dicom", workers: int | None = None, progress=None) -> CacheReport:
+                window: str = "dicom", workers: int = 0, progress=None) -> CacheReport:
     """Renders every sample once into `directory` (shards + index.json with CRC-32 checksums),
     as greyscale JPEG at `quality` or raw uint8. Resumable: unchanged cached images are kept.
     A Loader with the same size, letterbox, pad and window and `cache=directory` reads from it.

@@ -35,6 +35,20 @@ private struct DuplicateKey: Hashable {
 }
 
 extension AnnotationIndex {
+    /// The QC report as JSON, the layout of `vindr qc --json` and `vdr_annotations_qc_json`:
+    /// {"counts": {rule: n, ...}, "issues": [{"rule", "image_id", "rad_id" (null for consensus),
+    /// "rows" (file:line of each row involved), "message"}, ...]}.
+    public func qualityReportJSON(_ issues: [QCIssue]? = nil) -> String {
+        let issues = issues ?? qualityIssues()
+        let items: [JSONValue] = issues.map { i in
+            .object([("rule", .string(i.rule.rawValue)), ("image_id", .string(i.imageID)),
+                     ("rad_id", i.reader.map(JSONValue.string) ?? .null),
+                     ("rows", .array(i.locations.map { .string(describe($0)) })), ("message", .string(i.message))])
+        }
+        let counts = QCRule.allCases.map { rule in (rule.rawValue, JSONValue.integer(issues.filter { $0.rule == rule }.count)) }
+        return JSONValue.object([("counts", .object(counts)), ("issues", .array(items))]).text
+    }
+
     /// Every QC issue, by image in index order, then rule.
     public func qualityIssues() -> [QCIssue] {
         var issues = [QCIssue]()

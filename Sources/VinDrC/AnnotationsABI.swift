@@ -357,15 +357,7 @@ func mallocString(_ s: String) throws -> UnsafeMutablePointer<CChar> {
 @c public func vdr_annotations_qc_json(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     abiCall {
         let a = try annotations(h)
-        let o = try required(out, "out")
-        let issues = a.index.qualityIssues()
-        let items: [JSONValue] = issues.map { i in
-            .object([("rule", .string(i.rule.rawValue)), ("image_id", .string(i.imageID)),
-                     ("rad_id", i.reader.map(JSONValue.string) ?? .null),
-                     ("rows", .array(i.locations.map { .string(a.index.describe($0)) })), ("message", .string(i.message))])
-        }
-        let counts = QCRule.allCases.map { rule in (rule.rawValue, JSONValue.integer(issues.filter { $0.rule == rule }.count)) }
-        o.pointee = try mallocString(JSONValue.object([("counts", .object(counts)), ("issues", .array(items))]).text)
+        try required(out, "out").pointee = try mallocString(a.index.qualityReportJSON())
     }
 }
 

@@ -31,14 +31,7 @@ struct QCCommand: ParsableCommand {
         }
         let issues = index.qualityIssues()
         if json {
-            let items: [JSONValue] = issues.map { i in
-                .object([("rule", .string(i.rule.rawValue)), ("image_id", .string(i.imageID)),
-                         ("rad_id", i.reader.map(JSONValue.string) ?? .null),
-                         ("rows", .array(i.locations.map { .string(index.describe($0)) })), ("message", .string(i.message))])
-            }
-            var counts = [(String, JSONValue)]()
-            for rule in QCRule.allCases { counts.append((rule.rawValue, .integer(issues.filter { $0.rule == rule }.count))) }
-            print(JSONValue.object([("counts", .object(counts)), ("issues", .array(items))]).text)
+            print(index.qualityReportJSON(issues))
         } else {
             for i in issues {
                 let rows = i.locations.map { index.describe($0) }.joined(separator: ", ")

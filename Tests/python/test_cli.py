@@ -101,3 +101,8 @@ def test_qc_reads_image_sizes_from_the_dicoms(tmp_path):
     assert "image 224 x 256" in outside[0]["message"]
     for command in ("stats", "eval", "fuse", "qc", "export", "render", "draw", "cache build", "sample", "bench", "info", "deid"):
         assert "Examples:" in run(*command.split(), "--help").stdout, command
+
+    # The CLI and the Python layer print the same report: one library function makes it.
+    ann = vindr.Annotations(csv)
+    ann.join_image_sizes(sample)
+    assert ann.quality_issues() == out

@@ -180,7 +180,7 @@ def main() -> None:
 
     def ours_eval(mode):
         return lambda: vindr.average_precision(gb, gl, gi, db, ds, dl, di, num_images=len(ids), num_classes=15,
-                                               iou_threshold=0.4, mode=mode)
+                                               iou_thr=0.4, mode=mode)
     ours, peer = interleaved(ours_eval("coco"), pycocotools_eval, max(1, args.repeat // 2))
     report(f"evaluate 3,000 images, COCO 101-pt ({len(di)} dets)", ours, peer, "pycocotools")
     ours = median_time(ours_eval("voc"), args.repeat)

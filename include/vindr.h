@@ -407,7 +407,7 @@ int32_t vdr_wbf(double const * boxes, double const * scores, int64_t const * lab
 #define VDR_GT_AS_GIVEN 0
 /* Ground truth: one reader's rows (the `reader` argument). */
 #define VDR_GT_READER 1
-/* Ground truth: readers' boxes fused per image by weighted boxes fusion at `fuse_iou`. */
+/* Ground truth: readers' boxes fused per image by weighted boxes fusion at `fuse_iou_thr`. */
 #define VDR_GT_FUSED 2
 /* Number of Kaggle classes (0..13 findings, 14 "No finding"). */
 #define VDR_KAGGLE_CLASS_COUNT 15
@@ -416,7 +416,7 @@ int32_t vdr_wbf(double const * boxes, double const * scores, int64_t const * lab
 /// annotations_test.csv layout). gt_mode is VDR_GT_*; `reader` is used with VDR_GT_READER.
 /// Writes the mean AP (NaN when the ground truth is empty) and, when not NULL, out_ap[15]
 /// (AP per Kaggle class, NaN for classes absent from the ground truth) and out_gt_counts[15].
-int32_t vdr_evaluate_files(char const * gt_path, char const * pred_path, int32_t gt_mode, char const * reader, double fuse_iou, double iou_thr, int32_t interp, double * out_mean_ap, double * out_ap, int64_t * out_gt_counts);
+int32_t vdr_evaluate_files(char const * gt_path, char const * pred_path, int32_t gt_mode, char const * reader, double fuse_iou_thr, double iou_thr, int32_t interp, double * out_mean_ap, double * out_ap, int64_t * out_gt_counts);
 
 /// AP per class from arrays. Ground truth: n_gt boxes (x_min, y_min, x_max, y_max) with image
 /// index (0..n_images-1) and label (0..n_labels-1); detections likewise plus scores. Writes the
@@ -571,12 +571,12 @@ int32_t vdr_cache_build(void * samples, void * options, char const * dir, int32_
 
 /// Builds samples for every image of an annotation index whose DICOM is found under `root`
 /// (PhysioNet `train/`/`test/`, Kaggle `train/`, or any tree of `<image_id>.dicom`/`.dcm`).
-/// Boxes follow `policy` (VDR_POLICY_*; `iou` for FUSED and MAJORITY, `min_readers` for MAJORITY,
+/// Boxes follow `policy` (VDR_POLICY_*; `iou_thr` for FUSED and MAJORITY, `min_readers` for MAJORITY,
 /// `reader` for READER); labels are in `classes` (VDR_CLASSES_*); readers listed in
 /// `excluded` (comma-separated, may be NULL) are left out; global labels are a 28-long multi-hot
 /// vector of the labels at least `global_min_votes` readers gave. An image without a DICOM is
 /// an error naming it.
-int32_t vdr_samples_from_dataset(char const * root, void * index, int32_t policy, double iou, int32_t minReaders, char const * reader, int32_t classes, char const * excluded, int32_t globalMinVotes, void * * out_);
+int32_t vdr_samples_from_dataset(char const * root, void * index, int32_t policy, double iou_thr, int32_t minReaders, char const * reader, int32_t classes, char const * excluded, int32_t globalMinVotes, void * * out_);
 
 /// Sets the size of every image of the index whose DICOM is found under `root`, from its header
 /// (only the header is read). `joined` receives how many were set, `failed` how many headers

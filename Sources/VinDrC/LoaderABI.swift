@@ -388,12 +388,12 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
 
 /// Builds samples for every image of an annotation index whose DICOM is found under `root`
 /// (PhysioNet `train/`/`test/`, Kaggle `train/`, or any tree of `<image_id>.dicom`/`.dcm`).
-/// Boxes follow `policy` (VDR_POLICY_*; `iou` for FUSED and MAJORITY, `min_readers` for MAJORITY,
+/// Boxes follow `policy` (VDR_POLICY_*; `iou_thr` for FUSED and MAJORITY, `min_readers` for MAJORITY,
 /// `reader` for READER); labels are in `classes` (VDR_CLASSES_*); readers listed in
 /// `excluded` (comma-separated, may be NULL) are left out; global labels are a 28-long multi-hot
 /// vector of the labels at least `global_min_votes` readers gave. An image without a DICOM is
 /// an error naming it.
-@c public func vdr_samples_from_dataset(_ root: UnsafePointer<CChar>?, _ index: OpaquePointer?, _ policy: Int32, _ iou: Double,
+@c public func vdr_samples_from_dataset(_ root: UnsafePointer<CChar>?, _ index: OpaquePointer?, _ policy: Int32, _ iou_thr: Double,
                                         _ minReaders: Int32, _ reader: UnsafePointer<CChar>?, _ classes: Int32,
                                         _ excluded: UnsafePointer<CChar>?, _ globalMinVotes: Int32,
                                         _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
@@ -401,16 +401,16 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
         let root = try requireString(root, "root")
         let handle = try annotations(index)
         let out = try require(out, "out")
-        guard iou > 0, iou <= 1 || policy == VDR_POLICY_UNION || policy == VDR_POLICY_READER || policy == VDR_POLICY_RANDOM_READER else {
-            throw ABIError(status: VDR_ERR_ARGUMENT, message: "iou \(iou) not in (0, 1]")
+        guard iou_thr > 0, iou_thr <= 1 || policy == VDR_POLICY_UNION || policy == VDR_POLICY_READER || policy == VDR_POLICY_RANDOM_READER else {
+            throw ABIError(status: VDR_ERR_ARGUMENT, message: "iou_thr \(iou_thr) not in (0, 1]")
         }
         var options = DatasetOptions()
         switch policy {
         case VDR_POLICY_UNION: options.policy = .union
-        case VDR_POLICY_FUSED: options.policy = .fused(iouThreshold: iou)
+        case VDR_POLICY_FUSED: options.policy = .fused(iouThreshold: iou_thr)
         case VDR_POLICY_MAJORITY:
             guard minReaders >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_readers must be at least 1") }
-            options.policy = .majority(iouThreshold: iou, minimumReaders: Int(minReaders))
+            options.policy = .majority(iouThreshold: iou_thr, minimumReaders: Int(minReaders))
         case VDR_POLICY_READER: options.policy = .reader(try requireString(reader, "reader"))
         case VDR_POLICY_RANDOM_READER: options.policy = .randomReader
         default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown box policy \(policy)")

@@ -14,7 +14,7 @@ public let VDR_AP_COCO101: Int32 = 1
 public let VDR_GT_AS_GIVEN: Int32 = 0
 /// Ground truth: one reader's rows (the `reader` argument).
 public let VDR_GT_READER: Int32 = 1
-/// Ground truth: readers' boxes fused per image by weighted boxes fusion at `fuse_iou`.
+/// Ground truth: readers' boxes fused per image by weighted boxes fusion at `fuse_iou_thr`.
 public let VDR_GT_FUSED: Int32 = 2
 
 /// Number of Kaggle classes (0..13 findings, 14 "No finding").
@@ -33,7 +33,7 @@ private func interpolation(_ code: Int32) throws -> APInterpolation {
 /// Writes the mean AP (NaN when the ground truth is empty) and, when not NULL, out_ap[15]
 /// (AP per Kaggle class, NaN for classes absent from the ground truth) and out_gt_counts[15].
 @c public func vdr_evaluate_files(_ gt_path: UnsafePointer<CChar>?, _ pred_path: UnsafePointer<CChar>?, _ gt_mode: Int32,
-                                  _ reader: UnsafePointer<CChar>?, _ fuse_iou: Double, _ iou_thr: Double, _ interp: Int32,
+                                  _ reader: UnsafePointer<CChar>?, _ fuse_iou_thr: Double, _ iou_thr: Double, _ interp: Int32,
                                   _ out_mean_ap: UnsafeMutablePointer<Double>?, _ out_ap: UnsafeMutablePointer<Double>?,
                                   _ out_gt_counts: UnsafeMutablePointer<Int64>?) -> Int32 {
     abiCall {
@@ -46,10 +46,10 @@ private func interpolation(_ code: Int32) throws -> APInterpolation {
         case VDR_GT_AS_GIVEN: readers = .asGiven
         case VDR_GT_READER: readers = .reader(try requiredString(reader, "reader"))
         case VDR_GT_FUSED:
-            guard fuse_iou.isFinite, fuse_iou >= 0, fuse_iou <= 1 else {
-                throw ABIError(status: VDR_ERR_ARGUMENT, message: "fuse_iou \(fuse_iou) must be in [0, 1]")
+            guard fuse_iou_thr.isFinite, fuse_iou_thr >= 0, fuse_iou_thr <= 1 else {
+                throw ABIError(status: VDR_ERR_ARGUMENT, message: "fuse_iou_thr \(fuse_iou_thr) must be in [0, 1]")
             }
-            readers = .fused(iouThreshold: fuse_iou)
+            readers = .fused(iouThreshold: fuse_iou_thr)
         default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "gt_mode \(gt_mode) is not one of VDR_GT_*")
         }
         let index = try AnnotationIndex(paths: [gt])

@@ -68,7 +68,7 @@ def test_fused_and_majority_targets_follow_the_index(sample):
     ann = vindr.Annotations(csv)
     fused = ann.targets("fused", iou_thr=0.4)
     ids = ann.image_ids
-    fused_t = by_image(vindr.Loader(vindr.Dataset(sample, ann, policy="fused", iou=0.4), 256, batch_size=4, shuffle=False))
+    fused_t = by_image(vindr.Loader(vindr.Dataset(sample, ann, policy="fused", iou_thr=0.4), 256, batch_size=4, shuffle=False))
     majority_t = by_image(vindr.Loader(vindr.Dataset(sample, ann, policy="majority", min_readers=2), 256, batch_size=4, shuffle=False))
     for i, image_id in enumerate(ids):
         mask = fused["image"] == i

@@ -96,7 +96,7 @@ def test_voc2010_ap_matches_independent_implementation(seed):
     iou_thr = 0.4 if seed % 2 == 0 else 0.6
     expected = reference_per_class(gb, gl, gi, db, ds, dl, di, classes, iou_thr)
     mean, ap = vindr.average_precision(gb, gl, gi, db, ds, dl, di, num_images=40, num_classes=classes,
-                                       iou_threshold=iou_thr)
+                                       iou_thr=iou_thr)
     np.testing.assert_allclose(ap, expected, rtol=0, atol=1e-12)
     assert mean == pytest.approx(np.nanmean(expected), abs=1e-12)
 
@@ -134,7 +134,7 @@ def test_coco_mode_matches_pycocotools(seed):
     precision = e.eval["precision"][0, :, :, 0, -1]  # (recall thresholds, classes)
     expected = np.array([precision[:, c].mean() if (precision[:, c] > -1).all() else np.nan for c in range(classes)])
     _, ap = vindr.average_precision(gb, gl, gi, db, ds, dl, di, num_images=40, num_classes=classes,
-                                    iou_threshold=float(e.params.iouThrs[0]), mode="coco")
+                                    iou_thr=float(e.params.iouThrs[0]), mode="coco")
     np.testing.assert_allclose(ap, expected, rtol=0, atol=1e-9)
 
 
@@ -188,7 +188,7 @@ def test_competition_metric_on_real_ground_truth(kaggle_train_csv, train_df, r9_
         dets = [(image_id, p[1], p[2:]) for image_id, v in preds.items() if image_id in images
                 for p in v if int(p[0]) == c]
         expected[vindr.KAGGLE_CLASSES[c].name] = voc2010_ap(gt, dets, 0.4)
-    got = vindr.evaluate(kaggle_train_csv, r9_submission, iou_threshold=0.4, gt_readers="R8")
+    got = vindr.evaluate(kaggle_train_csv, r9_submission, iou_thr=0.4, gt_readers="R8")
     assert got["ap"].keys() == expected.keys()
     for name in expected:
         assert got["ap"][name] == pytest.approx(expected[name], abs=1e-12), name

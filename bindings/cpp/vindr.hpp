@@ -246,9 +246,9 @@ struct Evaluation {
 /// Scores a Kaggle submission file against a ground-truth CSV (see vdr_evaluate_files).
 inline Evaluation evaluate(const std::string &gt_path, const std::string &pred_path, double iou_thr = 0.4,
                            int32_t interp = VDR_AP_VOC2010, int32_t gt_mode = VDR_GT_AS_GIVEN, const char *reader = nullptr,
-                           double fuse_iou = 0.4) {
+                           double fuse_iou_thr = 0.4) {
     Evaluation e;
-    check(vdr_evaluate_files(gt_path.c_str(), pred_path.c_str(), gt_mode, reader, fuse_iou, iou_thr, interp, &e.mean_ap, e.ap,
+    check(vdr_evaluate_files(gt_path.c_str(), pred_path.c_str(), gt_mode, reader, fuse_iou_thr, iou_thr, interp, &e.mean_ap, e.ap,
                              e.gt_counts));
     return e;
 }

@@ -26,7 +26,7 @@ def main() -> int:
     args = ap.parse_args()
     annotations = args.root / "annotations"
     index = vindr.Annotations(annotations / "annotations_train.csv", annotations / "image_labels_train.csv")
-    dataset = vindr.Dataset(args.root, index, policy="fused", iou=0.4, classes="kaggle")
+    dataset = vindr.Dataset(args.root, index, policy="fused", iou_thr=0.4, classes="kaggle")
     loader = vindr.Loader(dataset, args.size, batch_size=args.batch, flip=0.5, seed=0, dtype="float32")
     print(f"{len(dataset)} training images, {len(index.readers)} readers, {len(loader)} batches per epoch")
     for epoch in range(args.epochs):

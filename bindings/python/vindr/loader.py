@@ -90,7 +90,7 @@ class Dataset:
     """The images of an annotation index found under `root` (PhysioNet `train/`, `test/`; Kaggle
     `train/`; or any tree of `<image_id>.dicom`/`.dcm`), with training targets:
 
-    policy: "fused" (weighted boxes fusion across readers at `iou`), "majority" (fused boxes drawn
+    policy: "fused" (weighted boxes fusion across readers at `iou_thr`), "majority" (fused boxes drawn
         by at least `min_readers` readers), "union" (every reader's boxes), "reader" (the boxes
         of `reader`, e.g. "R8"), or "random" (one reader per image, drawn anew each epoch);
     classes: "taxonomy" (label index 0..27, vindr.LABELS order) or "kaggle" (class ids 0..13);
@@ -99,7 +99,7 @@ class Dataset:
     Pass it to `Loader` (or `build_cache`) in place of a list of Samples.
     """
 
-    def __init__(self, root: str | os.PathLike, annotations, *, policy: str = "fused", iou: float = 0.4,
+    def __init__(self, root: str | os.PathLike, annotations, *, policy: str = "fused", iou_thr: float = 0.4,
                  min_readers: int = 2, reader: str | None = None, classes: str = "taxonomy", exclude: Sequence[str] = (),
                  global_min_votes: int = 2):
         from .annotations import Annotations
@@ -115,7 +115,7 @@ class Dataset:
         self.annotations = annotations
         self.root = os.fspath(root)
         self._h = _vp()
-        check(_from_dataset(c_str("root", root), annotations._handle, _POLICIES[policy], float(iou),
+        check(_from_dataset(c_str("root", root), annotations._handle, _POLICIES[policy], float(iou_thr),
                             c_int("min_readers", min_readers, _from_dataset, 4),
                             c_str("reader", reader) if reader else None, C.VDR_CLASSES_TAXONOMY if classes == "taxonomy" else C.VDR_CLASSES_KAGGLE,
                             c_str("exclude", ",".join(exclude)) if exclude else None,

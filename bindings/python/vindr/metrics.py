@@ -33,13 +33,13 @@ def _mode(mode: str) -> int:
     return MODES[mode]
 
 
-def evaluate(gt: str | os.PathLike, pred: str | os.PathLike, iou_threshold: float = 0.4, mode: str = "voc",
-             gt_readers: str = "all", fuse_iou: float = 0.4) -> dict:
+def evaluate(gt: str | os.PathLike, pred: str | os.PathLike, iou_thr: float = 0.4, mode: str = "voc",
+             gt_readers: str = "all", fuse_iou_thr: float = 0.4) -> dict:
     """Scores a Kaggle submission CSV against ground truth (Kaggle train.csv or PhysioNet
     annotations_test.csv layout).
 
     gt_readers: 'all' (every row as given), 'fused' (readers' boxes fused per image by weighted
-    boxes fusion at `fuse_iou`) or one rad_id such as 'R8'.
+    boxes fusion at `fuse_iou_thr`) or one rad_id such as 'R8'.
     Returns {'mAP': float, 'ap': {class name: AP for classes in the ground truth},
     'gt_counts': {class name: boxes}}.
     """
@@ -52,8 +52,8 @@ def evaluate(gt: str | os.PathLike, pred: str | os.PathLike, iou_threshold: floa
     mean = ctypes.c_double()
     ap = np.empty(15, dtype=np.float64)
     counts = np.empty(15, dtype=np.int64)
-    _lib.check(_evaluate_files(c_str("gt", gt), c_str("pred", pred), gt_mode, reader, float(fuse_iou),
-                               float(iou_threshold), _mode(mode), ctypes.byref(mean), ap.ctypes.data_as(_dp),
+    _lib.check(_evaluate_files(c_str("gt", gt), c_str("pred", pred), gt_mode, reader, float(fuse_iou_thr),
+                               float(iou_thr), _mode(mode), ctypes.byref(mean), ap.ctypes.data_as(_dp),
                                counts.ctypes.data_as(_i64p)))
     names = [c.name for c in KAGGLE_CLASSES]
     return {"mAP": mean.value,
@@ -62,7 +62,7 @@ def evaluate(gt: str | os.PathLike, pred: str | os.PathLike, iou_threshold: floa
 
 
 def average_precision(gt_boxes, gt_labels, gt_images, det_boxes, det_scores, det_labels, det_images,
-                      num_images: int | None = None, num_classes: int | None = None, iou_threshold: float = 0.4,
+                      num_images: int | None = None, num_classes: int | None = None, iou_thr: float = 0.4,
                       mode: str = "voc") -> tuple[float, np.ndarray]:
     """AP per class from arrays (boxes (N, 4) x_min, y_min, x_max, y_max; integer labels and
     image indices). Returns (mean over classes with ground truth, AP array of num_classes with
@@ -86,6 +86,6 @@ def average_precision(gt_boxes, gt_labels, gt_images, det_boxes, det_scores, det
     ap = np.empty(num_classes, dtype=np.float64)
     _lib.check(_evaluate(gi.ctypes.data_as(_i64p), gl.ctypes.data_as(_i64p), gb.ctypes.data_as(_dp), len(gb),
                          di.ctypes.data_as(_i64p), dl.ctypes.data_as(_i64p), ds.ctypes.data_as(_dp),
-                         db.ctypes.data_as(_dp), len(db), num_images, num_classes, float(iou_threshold), _mode(mode),
+                         db.ctypes.data_as(_dp), len(db), num_images, num_classes, float(iou_thr), _mode(mode),
                          ctypes.byref(mean), ap.ctypes.data_as(_dp)))
     return mean.value, ap

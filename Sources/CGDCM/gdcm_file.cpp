@@ -149,6 +149,36 @@ bool jpeg_frame(const unsigned char *p, size_t n, JPEGFrame &out) {
     return false;
 }
 
+/// Why libjpeg would warn while reading the header of this stream (SOI up to and including the
+/// first SOS segment), or "" when it would not. GDCM's JPEG codec asserts on every warning raised
+/// while it reads the header but JWRN_MUST_DOWNSCALE (JPEGBITSCodec::DecodeByStreams), and Debian
+/// builds it with assertions, so such a stream would abort the process. The header warnings are:
+/// bytes between marker segments (JWRN_EXTRANEOUS_DATA), the stream ending inside the header
+/// (JWRN_JPEG_EOF), and a JFIF APP0 segment of major version other than 1 (JWRN_JFIF_MAJOR).
+std::string jpeg_header_problem(const unsigned char *p, size_t n) {
+    if (n < 4 || p[0] != 0xFF || p[1] != 0xD8) return "JPEG stream does not start with SOI";
+    size_t i = 2;
+    while (true) {
+        if (i >= n) return "JPEG stream ends before its scan header (SOS)";
+        if (p[i] != 0xFF) return "JPEG stream has bytes between marker segments at offset " + std::to_string(i);
+        while (i < n && p[i] == 0xFF) ++i;  // fill bytes
+        if (i >= n) return "JPEG stream ends before its scan header (SOS)";
+        unsigned char m = p[i++];
+        if (m == 0x00) return "JPEG stream has bytes between marker segments at offset " + std::to_string(i - 2);
+        if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;  // standalone markers
+        if (m == 0xD8 || m == 0xD9) return "";                 // libjpeg stops with an error
+        if (n - i < 2) return "JPEG stream ends inside a marker segment";
+        size_t len = static_cast<size_t>(p[i]) << 8 | p[i + 1];
+        if (len < 2) return "JPEG marker segment shorter than its length field";
+        if (len > n - i) return "JPEG stream ends inside a marker segment";
+        if (m == 0xE0 && len >= 16 && std::memcmp(p + i + 2, "JFIF\0", 5) == 0 && p[i + 7] != 1) {
+            return "JPEG stream has a JFIF segment of major version " + std::to_string(p[i + 7]);
+        }
+        if (m == 0xDA) return "";
+        i += len;
+    }
+}
+
 /// Sample precision P from the first SOF marker of a JPEG stream (ITU-T T.81 B.2.2); -1 if none.
 int jpeg_precision(const unsigned char *p, size_t n, bool &lossless) {
     JPEGFrame f;
@@ -361,6 +391,8 @@ int cgdcm_decode_jpeg(const void *data, size_t size, int codec, uint32_t rows, u
         unsigned int dims[3] = {columns, rows, 1};
         bool ok;
         if (codec == CGDCM_CODEC_JPEG) {
+            std::string header = jpeg_header_problem(static_cast<const unsigned char *>(data), size);
+            if (!header.empty()) return cgdcm::fail(CGDCM_ERR_DECODE, header);
             // The codec is chosen by sample precision; take it from the stream's SOF so that GDCM
             // never enters its header/stream mismatch path, which aborts on unexpected values.
             bool lossless = false;

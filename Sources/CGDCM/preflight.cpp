@@ -42,6 +42,16 @@ struct Walker {
         return false;
     }
 
+    /// A VR of PS3.5 Table 6.2-1.
+    static bool known_vr(const unsigned char *vr) {
+        static const char *kinds[] = {"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT",
+                                      "OB", "OD", "OF", "OL", "OV", "OW", "PN", "SH", "SL", "SQ", "SS", "ST",
+                                      "SV", "TM", "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV"};
+        for (const char *k : kinds)
+            if (std::memcmp(vr, k, 2) == 0) return true;
+        return false;
+    }
+
     static bool long_vr(const unsigned char *vr) {
         static const char *kinds[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"};
         for (const char *k : kinds)
@@ -87,6 +97,13 @@ struct Walker {
                 }
                 sequence = std::memcmp(vr, "SQ", 2) == 0;
                 if (len == 0xFFFFFFFFu && !long_vr(vr)) return fail("undefined length on a short VR", g, e);
+                // GDCM reads File Meta Information elements with asserts: an unknown VR, a sequence
+                // or an undefined length there aborts the process.
+                if (meta && (!known_vr(vr) || sequence || len == 0xFFFFFFFFu)) {
+                    return fail(std::string("File Meta Information element with VR ") + vr_text[0] + vr_text[1] +
+                                    (len == 0xFFFFFFFFu ? " and undefined length" : ""),
+                                g, e);
+                }
                 if (len == 0xFFFFFFFFu && std::memcmp(vr, "UN", 2) == 0) sequence = true;
             } else {
                 header = 8;
@@ -264,6 +281,13 @@ bool check_structure(const std::string &bytes, std::string &why) {
         return false;
     }
     if (sx.deflated) {
+        // The File Meta Information stays uncompressed (PS3.5 A.5): walk it on its own.
+        Walker meta{p, sx.meta_end, true, false, {}};
+        size_t at = sx.start;
+        if (!meta.dataset(at, sx.meta_end, false, true, 0, false)) {
+            why = meta.error;
+            return false;
+        }
         std::string inflated;
         if (!inflate_dataset(p + sx.meta_end, size - sx.meta_end, inflated, why)) return false;
         Walker w{reinterpret_cast<const unsigned char *>(inflated.data()), inflated.size(), true, false, {}};

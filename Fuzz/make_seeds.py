@@ -1,0 +1,111 @@
+"""Writes the committed seed files under Fuzz/seeds/: tiny DICOMs in every transfer syntax (via
+the test corpus generator, Tests/python/corpus.py, and GDCM/DCMTK's converters), CSVs in every
+layout, box inputs and a cache directory. Run once; the outputs are committed (keep them small).
+
+Usage: python3 Fuzz/make_seeds.py
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import zlib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "Tests" / "python"))
+import corpus  # noqa: E402
+
+SEEDS = ROOT / "Fuzz" / "seeds"
+
+
+def dicoms() -> list[bytes]:
+    everything = tuple(corpus.LOSSLESS) + tuple(corpus.LOSSY)
+    variants = [
+        corpus.Variant("u12", 16, 12, windows=[(2048, 4096), (1500, 2000)], syntaxes=everything),
+        corpus.Variant("m1", 9, 7, photometric="MONOCHROME1", rescale=(2.0, -1024.0), windows=[(2000, 5000)],
+                       syntaxes=("explicit", "j2k90", "rle", "jpegls80")),
+        corpus.Variant("s16", 8, 8, bits_stored=16, signed=True, rescale=(1.0, -100.0), windows=[(200, 30000)],
+                       voi_function="SIGMOID", syntaxes=("explicit", "big", "rle", "j2k90")),
+        corpus.Variant("u8", 8, 10, bits_allocated=8, bits_stored=8, syntaxes=("explicit", "jpeg50", "rle", "j2k90", "jpegls80")),
+        corpus.Variant("frames", 6, 5, frames=3, windows=[(2000, 3000)], syntaxes=("explicit", "rle", "j2k90")),
+    ]
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, v in enumerate(variants):
+            # One syntax at a time: a converter that fails on a tiny image (gdcmconv -K crashes
+            # on 8x8 signed 16-bit) only drops that seed.
+            for key in v.syntaxes:
+                one = dataclasses.replace(v, syntaxes=(key,))
+                try:
+                    files = corpus.write_variant(one, pathlib.Path(tmp) / v.name, seed=i)
+                except subprocess.CalledProcessError as e:
+                    print(f"skipped {v.name}-{key}: {e}", file=sys.stderr)
+                    continue
+                out.append((f"{v.name}-{key}.dcm", files[key].read_bytes()))
+    return out
+
+
+CSVS = {
+    "annotations.csv": b"image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max\n"
+                       b"a1,Aortic enlargement,0,R9,691,1375,1653,1831\n"
+                       b"a1,No finding,14,R10,,,,\n"
+                       b"a2,Cardiomegaly,3,R9,10.5,20,300,400\n",
+    "image_labels.csv": b"image_id,rad_ID,Aortic enlargement,Atelectasis,Cardiomegaly,Calcification,Clavicle fracture,"
+                        b"Consolidation,Edema,Emphysema,Enlarged PA,ILD,Infiltration,Lung Opacity,Lung cavity,Lung cyst,"
+                        b"Mediastinal shift,Nodule/Mass,Pleural effusion,Pleural thickening,Pneumothorax,Pulmonary fibrosis,"
+                        b"Rib fracture,Other lesion,COPD,Lung tumor,Pneumonia,Tuberculosis,Other disease,No finding\n"
+                        b"a1,R9,1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0\n",
+    "local.csv": b"\xef\xbb\xbfimage_id,rad_id,label_name,x_min,y_min,x_max,y_max\r\n"
+                 b"\"a,1\",R1,Nodule/Mass,1,2,3,4\r\na2,R2,\"Lung \"\"Opacity\"\"\",5,6,7,8\r\n",
+    "submission.csv": b"image_id,PredictionString\na1,0 0.9 10 20 30 40 3 0.5 1 1 5 5\na2,14 1 0 0 1 1\n",
+}
+
+
+def boxes() -> dict[str, bytes]:
+    # Layout read by Fuzz/boxes.swift: 1 op byte, 1 model-count byte, 4 parameter doubles, then
+    # per box: model byte, label byte, 5 doubles (score, x1, y1, x2, y2).
+    def make(op, models, params, items):
+        b = bytes([op, models]) + struct.pack("<4d", *params)
+        for m, label, *vals in items:
+            b += bytes([m, label]) + struct.pack("<5d", *vals)
+        return b
+    items = [(0, 1, 0.9, 0.1, 0.1, 0.5, 0.5), (1, 1, 0.8, 0.12, 0.1, 0.52, 0.48), (0, 2, 0.3, 0.6, 0.6, 0.9, 0.95),
+             (1, 2, 0.7, 0.9, 0.9, 0.6, 0.6), (0, 1, 0.2, -0.1, 0.2, 1.3, 0.4)]
+    return {f"op{op}.bin": make(op, 2, (0.5, 0.5, 0.001, 1.0), items) for op in range(6)}
+
+
+def cache() -> bytes:
+    # Layout read by Fuzz/cache.swift: 4-byte little-endian index length, index.json, shard bytes.
+    raw = bytes(range(64))
+    index = {"version": 1, "settings": {"height": 8, "width": 8, "letterbox": True, "pad": 0, "window": "dicom",
+                                        "format": "raw", "quality": 90},
+             "entries": [{"imageID": "a1", "source": "/x/a1.dcm", "sourceSize": 10, "sourceModified": 1.5, "shard": 0,
+                          "offset": 0, "length": 64, "crc32": zlib.crc32(raw), "transform": [1, 1, 0, 0],
+                          "sourceWidth": 8, "sourceHeight": 8}]}
+    text = json.dumps(index).encode()
+    return struct.pack("<I", len(text)) + text + raw
+
+
+def write(target: str, files) -> None:
+    d = SEEDS / target
+    if d.exists():
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
+    for name, data in files:
+        (d / name).write_bytes(data)
+
+
+if __name__ == "__main__":
+    dcm = dicoms()
+    write("dicom", dcm)
+    write("deid", [(n, b) for n, b in dcm if "explicit" in n or "rle" in n or "big" in n])
+    write("csv", CSVS.items())
+    write("boxes", boxes().items())
+    write("cache", [("raw.bin", cache())])
+    total = sum(f.stat().st_size for f in SEEDS.rglob("*") if f.is_file())
+    print(f"{total} bytes of seeds")

@@ -1,0 +1,55 @@
+"""Inputs that once crashed a libFuzzer target (Tests/fuzz-regressions/TARGET/*), each run in a
+child process through the target's own code path: the fuzz binary (scripts/fuzz, ASan) given a
+file runs the target on it once and fails on any crash or sanitizer report. DICOM inputs also go
+through the Python package in a child process."""
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+REGRESSIONS = ROOT / "Tests" / "fuzz-regressions"
+CASES = sorted((d.name, f) for d in REGRESSIONS.iterdir() if d.is_dir() for f in d.iterdir() if f.is_file()) \
+    if REGRESSIONS.is_dir() else []
+
+
+@pytest.fixture(scope="session")
+def fuzz_binaries() -> pathlib.Path:
+    """Builds the targets that have regressions (incremental: scripts/sanitize built them)."""
+    targets = sorted({t for t, _ in CASES})
+    subprocess.run([str(ROOT / "scripts" / "fuzz"), "--build", *targets], cwd=ROOT, check=True,
+                   capture_output=True, timeout=1800)
+    return ROOT / ".build-fuzz" / "bin"
+
+
+@pytest.mark.parametrize("target,path", CASES, ids=[f"{t}/{p.name}" for t, p in CASES])
+def test_fuzz_regression_input_runs_cleanly(target, path, fuzz_binaries):
+    out = subprocess.run([str(fuzz_binaries / target), "-rss_limit_mb=4096", "-timeout=120", str(path)],
+                         capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "SWIFT_BACKTRACE": "enable=no"})
+    assert out.returncode == 0, out.stderr[-4000:]
+
+
+DICOM_CASES = [p for t, p in CASES if t in ("dicom", "deid")]
+
+
+@pytest.mark.parametrize("path", DICOM_CASES, ids=[p.name for p in DICOM_CASES])
+def test_fuzz_regression_dicom_through_the_python_package(path):
+    """The same files opened, decoded and rendered through the Python package (the C ABI) in a
+    child process: an error is fine, a dead process is not."""
+    code = (
+        "import sys, vindr\n"
+        "try:\n"
+        "    im = vindr.read_dicom(open(sys.argv[1], 'rb').read())\n"
+        "    im.pixels()\n"
+        "    im.render(size=64)\n"
+        "except Exception as e:\n"
+        "    print(type(e).__name__, e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "bindings" / "python")})
+    assert out.returncode == 0, out.stderr[-4000:]

@@ -108,7 +108,7 @@ samples = [vindr.Sample(key, path, np.array([[10, 20, 200, 300]], np.float32), n
            for key, path in sorted(files.items())]
 loader = vindr.Loader(samples, 128, batch_size=4, seed=3, flip=0.5, workers=2)
 for batch in loader:
-    results["batch-%d" % batch.step] = batch.images
+    results["batch-%d" % batch.step] = batch.images.copy()  # a view, valid until the next batch
     results["boxes-%d" % batch.step] = np.concatenate([t["boxes"] for t in batch.targets])
 np.savez(out, **results)
 print("version", vindr.__version__, vindr.version_number())

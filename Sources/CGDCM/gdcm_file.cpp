@@ -381,6 +381,11 @@ int cgdcm_decode_jpeg(const void *data, size_t size, int codec, uint32_t rows, u
                       size_t expected) {
     return cgdcm::guard([&]() -> int {
         if (!data || !out || !photometric || size > 0xFFFFFFF0u) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "bad argument");
+        // gdcm::PixelFormat asserts (always on) on any other value once the codec compares formats.
+        if (pixel_representation > 1) {
+            return cgdcm::fail(CGDCM_ERR_DECODE, "Pixel Representation (0028,0103) is " + std::to_string(pixel_representation) +
+                                                     ", not 0 (unsigned) or 1 (signed)");
+        }
         gdcm::SmartPointer<gdcm::SequenceOfFragments> fragments = new gdcm::SequenceOfFragments;
         gdcm::Fragment fragment;
         fragment.SetByteValue(static_cast<const char *>(data), static_cast<uint32_t>(size));

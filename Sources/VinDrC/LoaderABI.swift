@@ -422,9 +422,7 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
         }
         guard globalMinVotes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "global_min_votes must be at least 1") }
         options.globalMinimumVotes = Int(globalMinVotes)
-        if let excluded {
-            options.excludedReaders = Set(String(cString: excluded).split(separator: ",").map { String($0.filter { !$0.isWhitespace }) })
-        }
+        options.excludedReaders = readerFilter(nil, excluded).excluded
         let box = SamplesBox()
         do {
             box.samples = try Dataset.samples(root: root, index: handle.index, options: options)

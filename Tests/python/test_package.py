@@ -120,7 +120,7 @@ def job_inputs(corpus, tmp_path_factory) -> dict[str, str]:
     """One CXR-sized file per transfer syntax, copied outside the checkout."""
     d = tmp_path_factory.mktemp("package-inputs")
     files = {}
-    for key, path in corpus["u16_12bit"].items() if "u16_12bit" in corpus else next(iter(corpus.values())).items():
+    for key, path in corpus["u12m2"].items():  # 12-bit, every transfer syntax the corpus has
         files[key] = str(shutil.copy(path, d / f"{key}.dcm"))
     return files
 

@@ -72,6 +72,7 @@ struct Walker {
             uint16_t g = u16(pos, bg), e = u16(pos + 2, bg);
             if (g == 0xFFFE && e == 0xE00D) {  // item delimitation
                 if (!undefined_item) return fail("item delimiter outside an item", g, e);
+                if (u32(pos + 4, bg) != 0) return fail("item delimiter with a non-zero length (PS3.5 7.5.2)", g, e);
                 pos += 8;
                 return true;
             }
@@ -149,7 +150,11 @@ struct Walker {
             uint16_t g = u16(pos, big), e = u16(pos + 2, big);
             uint32_t len = u32(pos + 4, big);
             pos += 8;
-            if (g == 0xFFFE && e == 0xE0DD) return true;  // sequence delimitation
+            if (g == 0xFFFE && e == 0xE0DD) {  // sequence delimitation
+                // GDCM reads a delimiter's length as a value to allocate: a corrupt one costs gigabytes.
+                if (len != 0) return fail("sequence delimiter with a non-zero length (PS3.5 7.5.2)", sg, se);
+                return true;
+            }
             if (g != 0xFFFE || e != 0xE000) return fail("expected an item tag inside the sequence", sg, se);
             if (len == 0xFFFFFFFFu) {
                 if (fragments) return fail("fragment of undefined length", sg, se);

@@ -49,7 +49,8 @@ def replay(binary: pathlib.Path, path: pathlib.Path) -> None:
     """Runs one input; fails on a crash, a sanitizer report or a peak RSS over 2 GB (libFuzzer
     does not enforce -rss_limit_mb when it runs a single file)."""
     with subprocess.Popen([str(binary), "-timeout=120", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True, env={**os.environ, "SWIFT_BACKTRACE": "enable=no"}) as proc:
+                          text=True, env={**os.environ, "SWIFT_BACKTRACE": "enable=no",
+                               "LSAN_OPTIONS": f"suppressions={ROOT / 'Fuzz' / 'lsan.supp'}"}) as proc:
         stderr = proc.stderr.read()
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)

@@ -25,12 +25,13 @@ let package = Package(
             ]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg"),
         .systemLibrary(name: "CZlib"),
+        .systemLibrary(name: "CVinDrHandles"),
         .target(name: "VinDrDICOM", dependencies: ["CGDCM", "CTurboJPEG"]),
         .target(name: "VinDrImaging", dependencies: ["VinDrDICOM", "CTurboJPEG", "CZlib"]),
         .target(name: "VinDrBoxes"),
         .target(name: "VinDrAnnotations", dependencies: ["VinDrBoxes"]),
         .target(name: "VinDrLoader", dependencies: ["VinDrDICOM", "VinDrImaging", "VinDrAnnotations", "VinDrBoxes", "CZlib"]),
-        .target(name: "VinDrC", dependencies: ["VinDrDICOM", "VinDrImaging", "VinDrLoader", "VinDrAnnotations", "VinDrBoxes"]),
+        .target(name: "VinDrC", dependencies: ["CVinDrHandles", "VinDrDICOM", "VinDrImaging", "VinDrLoader", "VinDrAnnotations", "VinDrBoxes"]),
         .executableTarget(
             name: "vindr",
             dependencies: [

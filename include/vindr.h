@@ -3,8 +3,9 @@
  * Do not edit: change the Swift sources and regenerate.
  *
  * Conventions: every fallible call returns an int32_t status (VDR_OK = 0); outputs are written
- * only on success; vdr_last_error() holds this thread's message for the last failure. Handles
- * are opaque pointers; every close or destroy function accepts NULL. */
+ * only on success; vdr_last_error() holds this thread's message for the last failure. Each kind
+ * of handle is a pointer to its own incomplete struct type (below), released by its
+ * vdr_<kind>_destroy, which accepts NULL. */
 #ifndef VINDR_H
 #define VINDR_H
 
@@ -19,6 +20,18 @@
 #define VDR_VERSION_PATCH 0
 #define VDR_VERSION_STRING "0.4.0"
 #define VDR_VERSION_NUMBER (VDR_VERSION_MAJOR * 10000 + VDR_VERSION_MINOR * 100 + VDR_VERSION_PATCH)
+
+/* Handle kinds (Sources/CVinDrHandles/handles.h). */
+typedef struct vdr_dicom vdr_dicom;
+typedef struct vdr_render_options vdr_render_options;
+typedef struct vdr_annotations vdr_annotations;
+typedef struct vdr_targets vdr_targets;
+typedef struct vdr_samples vdr_samples;
+typedef struct vdr_loader_options vdr_loader_options;
+typedef struct vdr_loader vdr_loader;
+typedef struct vdr_batch vdr_batch;
+typedef struct vdr_deid_options vdr_deid_options;
+typedef struct vdr_deid_result vdr_deid_result;
 
 #ifdef __cplusplus
 extern "C" {
@@ -68,7 +81,7 @@ char const * vdr_version(void);
 /* ============================================================================================== */
 
 /* vdr_dicom: an opened DICOM file. Thread safety: one handle may be read, decoded and rendered */
-/* from several threads at once; close it only when no call on it is running. */
+/* from several threads at once; destroy it only when no call on it is running. */
 /* Integer attributes (vdr_dicom_get_int). */
 #define VDR_ATTR_ROWS 1
 #define VDR_ATTR_COLUMNS 2
@@ -117,30 +130,30 @@ char const * vdr_version(void);
 #define VDR_DTYPE_INT16 4
 #define VDR_DTYPE_FLOAT32 5
 
-/// Opens the DICOM file at `path` (UTF-8). On success `*out` receives a handle to close with
-/// vdr_dicom_close.
-int32_t vdr_dicom_open(char const * path, void * * out_);
+/// Opens the DICOM file at `path` (UTF-8). On success `*out` receives a handle to destroy with
+/// vdr_dicom_destroy.
+int32_t vdr_dicom_open(char const * path, vdr_dicom * * out_);
 
 /// Opens a DICOM file from `size` bytes at `data` (copied; the caller may free them after).
-int32_t vdr_dicom_open_memory(void const * data, ptrdiff_t size, void * * out_);
+int32_t vdr_dicom_open_memory(void const * data, ptrdiff_t size, vdr_dicom * * out_);
 
 /// Releases a handle from vdr_dicom_open*; NULL is accepted.
-void vdr_dicom_close(void * handle);
+void vdr_dicom_destroy(vdr_dicom * handle);
 
 /// Reads an integer attribute (VDR_ATTR_* of the integer group).
-int32_t vdr_dicom_get_int(void * handle, int32_t key, int64_t * out_);
+int32_t vdr_dicom_get_int(vdr_dicom * handle, int32_t key, int64_t * out_);
 
 /// Reads value `index` of a real attribute. VDR_ERR_ARGUMENT when the attribute is absent or
 /// the index out of range (the message says which).
-int32_t vdr_dicom_get_double(void * handle, int32_t key, ptrdiff_t index, double * out_);
+int32_t vdr_dicom_get_double(vdr_dicom * handle, int32_t key, ptrdiff_t index, double * out_);
 
 /// Copies a text attribute into `buf` (NUL-terminated, truncated to cap-1 bytes); `*len`
 /// receives the full length in bytes. Absent attributes give "" (length 0).
-int32_t vdr_dicom_get_string(void * handle, int32_t key, char * buf, ptrdiff_t cap, ptrdiff_t * len);
+int32_t vdr_dicom_get_string(vdr_dicom * handle, int32_t key, char * buf, ptrdiff_t cap, ptrdiff_t * len);
 
 /// Decodes the stored values of `frame` into `out`: rows x columns samples of the type
 /// VDR_ATTR_SAMPLE_TYPE gives, rows `row_stride` bytes apart, `size` bytes in all.
-int32_t vdr_dicom_decode(void * handle, int32_t frame, void * out_, ptrdiff_t size, ptrdiff_t rowStride);
+int32_t vdr_dicom_decode(vdr_dicom * handle, int32_t frame, void * out_, ptrdiff_t size, ptrdiff_t rowStride);
 
 /* vdr_render_options: how vdr_dicom_render turns a file into display pixels. Not thread-safe: */
 /* configure one per thread, or configure once and then only read it (render calls only read). */
@@ -181,35 +194,35 @@ int32_t vdr_dicom_decode(void * handle, int32_t frame, void * out_, ptrdiff_t si
 #define VDR_OPT_REDUCED_DECODE 5
 
 /// Creates render options with the defaults: original size, the file's window, uint8 output.
-int32_t vdr_render_options_create(void * * out_);
+int32_t vdr_render_options_create(vdr_render_options * * out_);
 
 /// Releases render options; NULL is accepted.
-void vdr_render_options_destroy(void * options);
+void vdr_render_options_destroy(vdr_render_options * options);
 
 /// Output size: VDR_SIZE_ORIGINAL (height, width ignored), VDR_SIZE_EXACT (height x width) or
 /// VDR_SIZE_LONGEST_SIDE (longest side = width; height ignored).
-int32_t vdr_render_options_set_size(void * options, int32_t mode, int32_t height, int32_t width);
+int32_t vdr_render_options_set_size(vdr_render_options * options, int32_t mode, int32_t height, int32_t width);
 
 /// Aspect policy for exact sizes: VDR_ASPECT_STRETCH, or VDR_ASPECT_LETTERBOX with `pad` the
 /// display value (0..1) of the borders.
-int32_t vdr_render_options_set_aspect(void * options, int32_t policy, double pad);
+int32_t vdr_render_options_set_aspect(vdr_render_options * options, int32_t policy, double pad);
 
 /// Window: mode VDR_WINDOW_*; `a`, `b` are center/width (EXPLICIT) or low/high percentiles
 /// (PERCENTILE); `function` is a VDR_VOI_* for EXPLICIT; `index` selects the file's window or
 /// VOI LUT for FILE_INDEX / FILE_LUT.
-int32_t vdr_render_options_set_window(void * options, int32_t mode, double a, double b, int32_t function, int32_t index);
+int32_t vdr_render_options_set_window(vdr_render_options * options, int32_t mode, double a, double b, int32_t function, int32_t index);
 
 /// Sets a scalar option (VDR_OPT_*).
-int32_t vdr_render_options_set_int(void * options, int32_t key, int64_t value);
+int32_t vdr_render_options_set_int(vdr_render_options * options, int32_t key, int64_t value);
 
 /// The output size vdr_dicom_render will produce for this file and options (no decoding).
-int32_t vdr_dicom_render_size(void * handle, void * options, int32_t * height, int32_t * width);
+int32_t vdr_dicom_render_size(vdr_dicom * handle, vdr_render_options * options, int32_t * height, int32_t * width);
 
 /// Decodes, windows and resizes the file into `out`: the vdr_dicom_render_size rows, `row_stride`
 /// bytes apart, of samples of the output type. When `transform` is not NULL it receives
 /// {scale_x, scale_y, offset_x, offset_y}: output = source * scale + offset (boxes follow with
 /// vdr_transform_boxes).
-int32_t vdr_dicom_render(void * handle, void * options, void * out_, ptrdiff_t size, ptrdiff_t rowStride, double * transform);
+int32_t vdr_dicom_render(vdr_dicom * handle, vdr_render_options * options, void * out_, ptrdiff_t size, ptrdiff_t rowStride, double * transform);
 
 /// Applies a render transform {scale_x, scale_y, offset_x, offset_y} to `count` boxes
 /// (x_min, y_min, x_max, y_max as doubles) from `boxes` into `out` (may be the same memory);
@@ -252,67 +265,67 @@ int32_t vdr_label_info(int32_t index, char const * * out_name, int32_t * out_kin
 /// Finds a label by name: exact spelling, an alias ("Other disease"), or another letter case.
 int32_t vdr_label_lookup(char const * name, int32_t * out_index);
 
-/// Creates an empty dataset index; fill it with vdr_annotations_add. Close with vdr_annotations_close.
-int32_t vdr_annotations_create(void * * out_);
+/// Creates an empty dataset index; fill it with vdr_annotations_add. Destroy with vdr_annotations_destroy.
+int32_t vdr_annotations_create(vdr_annotations * * out_);
 
 /// Opens a dataset index from one annotation or image-label CSV (layout detected from the
-/// header, written to out_layout as VDR_LAYOUT_* when not NULL). Close with vdr_annotations_close.
-int32_t vdr_annotations_open(char const * path, void * * out_, int32_t * out_layout);
+/// header, written to out_layout as VDR_LAYOUT_* when not NULL). Destroy with vdr_annotations_destroy.
+int32_t vdr_annotations_open(char const * path, vdr_annotations * * out_, int32_t * out_layout);
 
 /// Adds another CSV to the index (e.g. image_labels_train.csv after annotations_train.csv);
 /// writes its layout (VDR_LAYOUT_*) to out_layout when not NULL.
-int32_t vdr_annotations_add(void * h, char const * path, int32_t * out_layout);
+int32_t vdr_annotations_add(vdr_annotations * h, char const * path, int32_t * out_layout);
 
 /// Releases a dataset index; NULL is accepted.
-void vdr_annotations_close(void * h);
+void vdr_annotations_destroy(vdr_annotations * h);
 
 /// Number of images in the index.
-int32_t vdr_annotations_image_count(void * h, size_t * out_count);
+int32_t vdr_annotations_image_count(vdr_annotations * h, size_t * out_count);
 
 /// The image_id of image `index` (query the length with buf NULL, then fill).
-int32_t vdr_annotations_image_id(void * h, size_t index, char * buf, size_t capacity, size_t * out_len);
+int32_t vdr_annotations_image_id(vdr_annotations * h, size_t index, char * buf, size_t capacity, size_t * out_len);
 
 /// All image ids, in index order, separated by '\n' (query the length with buf NULL, then fill).
-int32_t vdr_annotations_image_ids(void * h, char * buf, size_t capacity, size_t * out_len);
+int32_t vdr_annotations_image_ids(vdr_annotations * h, char * buf, size_t capacity, size_t * out_len);
 
 /// Number of distinct readers (rad_id values); consensus readings are not counted.
-int32_t vdr_annotations_reader_count(void * h, size_t * out_count);
+int32_t vdr_annotations_reader_count(vdr_annotations * h, size_t * out_count);
 
 /// The rad_id of reader `index` (readers are in natural order: R1, R2, ..., R10, ...).
-int32_t vdr_annotations_reader_name(void * h, size_t index, char * buf, size_t capacity, size_t * out_len);
+int32_t vdr_annotations_reader_name(vdr_annotations * h, size_t index, char * buf, size_t capacity, size_t * out_len);
 
 /// Records an image's size in pixels (enables out-of-image QC).
-int32_t vdr_annotations_set_image_size(void * h, char const * image_id, int32_t width, int32_t height);
+int32_t vdr_annotations_set_image_size(vdr_annotations * h, char const * image_id, int32_t width, int32_t height);
 
 /// Consensus image labels: out[i * 28 + l] = 1 when label l holds for image i, i.e. at least
 /// `min_votes` included readers gave it (a consensus reading is the answer itself).
 /// `reader` (NULL = all) picks one reader; `exclude` (NULL or comma-separated rad_ids) drops
 /// readers. out: image_count * 28 bytes.
-int32_t vdr_annotations_labels(void * h, int32_t min_votes, char const * reader, char const * exclude, uint8_t * out_);
+int32_t vdr_annotations_labels(vdr_annotations * h, int32_t min_votes, char const * reader, char const * exclude, uint8_t * out_);
 
 /// Box targets (pixels) of every image under a consensus rule (VDR_TARGETS_*), in one call.
 /// VDR_TARGETS_FUSED fuses included readers' boxes per image with weighted boxes fusion at
-/// `iou_thr`. The result is read with vdr_targets_view and released with vdr_targets_release.
-int32_t vdr_annotations_targets(void * h, int32_t mode, double iou_thr, char const * reader, char const * exclude, void * * out_);
+/// `iou_thr`. The result is read with vdr_targets_view and released with vdr_targets_destroy.
+int32_t vdr_annotations_targets(vdr_annotations * h, int32_t mode, double iou_thr, char const * reader, char const * exclude, vdr_targets * * out_);
 
-/// Borrowed views of a targets result, valid until vdr_targets_release: per box its image index,
+/// Borrowed views of a targets result, valid until vdr_targets_destroy: per box its image index,
 /// box (x_min, y_min, x_max, y_max pixels), score, label index (taxonomy) and reader index
 /// (vdr_annotations_reader_name; -1 for consensus or fused boxes). Any output may be NULL.
-int32_t vdr_targets_view(void * t, size_t * out_count, int64_t const * * out_image, double const * * out_boxes, double const * * out_scores, int32_t const * * out_labels, int32_t const * * out_readers);
+int32_t vdr_targets_view(vdr_targets * t, size_t * out_count, int64_t const * * out_image, double const * * out_boxes, double const * * out_scores, int32_t const * * out_labels, int32_t const * * out_readers);
 
 /// Releases a targets result; NULL is accepted.
-void vdr_targets_release(void * t);
+void vdr_targets_destroy(vdr_targets * t);
 
 /// Frees a string returned by the library (vdr_annotations_stats_json, ...); NULL is accepted.
-void vdr_string_free(char * s);
+void vdr_string_destroy(char * s);
 
 /// Statistics as JSON (the layout of `vindr stats --json`): images, rows, boxes, per-label
 /// majority/any counts, box F1 at `iou_thr` between reader pairs, Fleiss' kappa, per-reader
-/// counts. *out is freed with vdr_string_free.
-int32_t vdr_annotations_stats_json(void * h, int32_t min_votes, double iou_thr, char * * out_);
+/// counts. *out is freed with vdr_string_destroy.
+int32_t vdr_annotations_stats_json(vdr_annotations * h, int32_t min_votes, double iou_thr, char * * out_);
 
-/// Label QC issues as JSON (the layout of `vindr qc --json`); *out is freed with vdr_string_free.
-int32_t vdr_annotations_qc_json(void * h, char * * out_);
+/// Label QC issues as JSON (the layout of `vindr qc --json`); *out is freed with vdr_string_destroy.
+int32_t vdr_annotations_qc_json(vdr_annotations * h, char * * out_);
 /* Export format (vdr_annotations_export): COCO detection JSON, one file. */
 #define VDR_EXPORT_COCO 0
 /* Export format: YOLO label files (`<image_id>.txt` per image and classes.txt) in a folder. */
@@ -330,11 +343,11 @@ int32_t vdr_annotations_qc_json(void * h, char * * out_);
 /// or VDR_TARGETS_FUSED (weighted boxes fusion at `iou_thr`); `classes` VDR_EXPORT_CLASSES_*;
 /// `min_votes` the readers needed for "No finding" in a submission; `reader` (NULL = all) and
 /// `exclude` (NULL or comma-separated rad_ids) select readers. Files are written atomically.
-int32_t vdr_annotations_export(void * h, int32_t format, int32_t mode, double iou_thr, int32_t classes, int32_t min_votes, char const * reader, char const * exclude, char const * path);
+int32_t vdr_annotations_export(vdr_annotations * h, int32_t format, int32_t mode, double iou_thr, int32_t classes, int32_t min_votes, char const * reader, char const * exclude, char const * path);
 
 /// Sets image sizes from a CSV with image_id,width,height or Kaggle's image_id,dim0,dim1 columns
 /// (images not in the index are ignored); `out_count` (may be NULL) receives how many were set.
-int32_t vdr_annotations_load_image_sizes(void * h, char const * path, int64_t * out_count);
+int32_t vdr_annotations_load_image_sizes(vdr_annotations * h, char const * path, int64_t * out_count);
 
 /* ============================================================================================== */
 /* Boxes */
@@ -430,9 +443,9 @@ int32_t vdr_evaluate(int64_t const * gt_image, int64_t const * gt_label, double 
 
 /* vdr_samples: a list of images with their targets (source pixels) to build a loader from. */
 /* vdr_loader: renders epochs of batches on native threads. vdr_batch: one batch; its image */
-/* memory is valid until the next vdr_loader_next or vdr_loader_close on the same loader, its */
-/* targets until vdr_batch_release. Thread safety: one consumer thread per loader. */
-/* Loader (vdr_samples_*, vdr_loader_*, vdr_batch_*) and fork(): a child process may close, */
+/* memory is valid until the next vdr_loader_next or vdr_loader_stop on the same loader, its */
+/* targets until vdr_batch_destroy. Thread safety: one consumer thread per loader. */
+/* Loader (vdr_samples_*, vdr_loader_*, vdr_batch_*) and fork(): a child process may stop, */
 /* start and destroy a loader it inherited, even one forked mid-epoch (the parent's worker */
 /* threads are not waited for); new epochs run on new threads in the child, as in DataLoader */
 /* worker processes. vdr_loader_next on the inherited epoch is VDR_ERR_ARGUMENT until */
@@ -480,85 +493,85 @@ int32_t vdr_evaluate(int64_t const * gt_image, int64_t const * gt_label, double 
 #define VDR_ON_ERROR_SKIP 1
 
 /// Creates an empty sample list.
-int32_t vdr_samples_create(void * * out_);
+int32_t vdr_samples_create(vdr_samples * * out_);
 
 /// Releases a sample list; NULL is accepted.
-void vdr_samples_destroy(void * samples);
+void vdr_samples_destroy(vdr_samples * samples);
 
 /// Appends an image: `boxes` holds `box_count` x (x_min, y_min, x_max, y_max) in source pixels,
 /// `labels` its class indices, `global_labels` a multi-hot vector of `global_count` values (the
 /// same length for every sample).
-int32_t vdr_samples_add(void * samples, char const * imageID, char const * path, float const * boxes, int64_t const * labels, ptrdiff_t boxCount, float const * globalLabels, ptrdiff_t globalCount);
+int32_t vdr_samples_add(vdr_samples * samples, char const * imageID, char const * path, float const * boxes, int64_t const * labels, ptrdiff_t boxCount, float const * globalLabels, ptrdiff_t globalCount);
 
 /// Number of samples in the list.
-int32_t vdr_samples_count(void * samples, ptrdiff_t * count);
+int32_t vdr_samples_count(vdr_samples * samples, ptrdiff_t * count);
 
 /// Creates loader options with the defaults (1024 x 1024 letterboxed uint8, batch 16, shuffle,
 /// seed 0, one worker per core, prefetch 2).
-int32_t vdr_loader_options_create(void * * out_);
+int32_t vdr_loader_options_create(vdr_loader_options * * out_);
 
 /// Releases loader options; NULL is accepted.
-void vdr_loader_options_destroy(void * options);
+void vdr_loader_options_destroy(vdr_loader_options * options);
 
 /// Sets option `key` (VDR_LOPT_*); integer options take integral values.
-int32_t vdr_loader_options_set(void * options, int32_t key, double value);
+int32_t vdr_loader_options_set(vdr_loader_options * options, int32_t key, double value);
 
 /// Creates a loader over a copy of `samples` with `options`; options whose batch buffers exceed
 /// VDR_LOPT_MAX_BATCH_BYTES are VDR_ERR_ARGUMENT. A forked child may use an inherited loader:
-/// it can close, start and destroy it (see the fork() note on the loader options).
-int32_t vdr_loader_create(void * samples, void * options, void * * out_);
+/// it can stop, start and destroy it (see the fork() note on the loader options).
+int32_t vdr_loader_create(vdr_samples * samples, vdr_loader_options * options, vdr_loader * * out_);
 
 /// Stops the loader's workers and releases it; NULL is accepted. Batches already handed out
 /// keep their targets; their image memory is gone.
-void vdr_loader_destroy(void * loader);
+void vdr_loader_destroy(vdr_loader * loader);
 
 /// Batches per epoch on this rank, and bytes per image.
-int32_t vdr_loader_shape(void * loader, ptrdiff_t * batches, ptrdiff_t * imageBytes);
+int32_t vdr_loader_shape(vdr_loader * loader, ptrdiff_t * batches, ptrdiff_t * imageBytes);
 
 /// Starts (or restarts) rendering `epoch` from batch `step`; a running epoch is stopped first.
-int32_t vdr_loader_start(void * loader, int64_t epoch, int64_t step);
+int32_t vdr_loader_start(vdr_loader * loader, int64_t epoch, int64_t step);
 
-/// Waits for the next batch. `*out` is the batch (release it with vdr_batch_release), or NULL at
+/// Waits for the next batch. `*out` is the batch (release it with vdr_batch_destroy), or NULL at
 /// the end of the epoch. The previous batch's image memory is recycled by this call. A failed
 /// image under VDR_ON_ERROR_RAISE returns VDR_ERR_DECODE (or the image's own status) naming it.
-int32_t vdr_loader_next(void * loader, void * * out_);
+int32_t vdr_loader_next(vdr_loader * loader, vdr_batch * * out_);
 
 /// Stops the running epoch at once (workers finish the image they are on); the loader can be
 /// started again.
-int32_t vdr_loader_close(void * loader);
+int32_t vdr_loader_stop(vdr_loader * loader);
 
 /// Releases a batch handle; NULL is accepted.
-void vdr_batch_release(void * batch);
+void vdr_batch_destroy(vdr_batch * batch);
 
 /// Counts of a batch: images, boxes (all images), skipped images; epoch and step.
-int32_t vdr_batch_counts(void * batch, ptrdiff_t * images, ptrdiff_t * boxes, ptrdiff_t * skipped, int64_t * epoch, int64_t * step);
+int32_t vdr_batch_counts(vdr_batch * batch, ptrdiff_t * images, ptrdiff_t * boxes, ptrdiff_t * skipped, int64_t * epoch, int64_t * step);
 
 /// Borrowed pointers to the batch's arrays: images (count x image bytes), boxes (float[boxes][4],
 /// output pixels, xyxy), labels (int64[boxes]), box offsets (int64[count + 1]), global labels
 /// (float[count][global_count]), transforms (double[count][5]: scale_x, scale_y, offset_x,
 /// offset_y, flipped). Any output pointer may be NULL.
-int32_t vdr_batch_arrays(void * batch, void const * * images, float const * * boxes, int64_t const * * labels, int64_t const * * offsets, float const * * globalLabels, double const * * transforms);
+int32_t vdr_batch_arrays(vdr_batch * batch, void const * * images, float const * * boxes, int64_t const * * labels, int64_t const * * offsets, float const * * globalLabels, double const * * transforms);
 
 /// Image id of image `index` (or of skipped image `index` when `skipped` = 1, with the reason in
 /// `reason`), copied as NUL-terminated strings; `*len` gets the id's full length.
-int32_t vdr_batch_image_id(void * batch, ptrdiff_t index, int32_t skipped, char * buf, ptrdiff_t cap, ptrdiff_t * len, char * reason, ptrdiff_t reasonCap);
+int32_t vdr_batch_image_id(vdr_batch * batch, ptrdiff_t index, int32_t skipped, char * buf, ptrdiff_t cap, ptrdiff_t * len, char * reason, ptrdiff_t reasonCap);
 /* Cache formats (vdr_cache_build). */
 #define VDR_CACHE_JPEG 0
 #define VDR_CACHE_RAW 1
 
 /// Reads images from the cache directory `dir` (built by vdr_cache_build) when its settings match
 /// the other options; NULL clears it. vdr_loader_cache_status tells whether it is used and why.
-int32_t vdr_loader_options_set_cache(void * options, char const * dir);
+int32_t vdr_loader_options_set_cache(vdr_loader_options * options, char const * dir);
 
 /// Whether the loader reads from its cache, and if not, why (empty without a cache).
-int32_t vdr_loader_cache_status(void * loader, char * buf, ptrdiff_t cap, ptrdiff_t * len);
+int32_t vdr_loader_cache_status(vdr_loader * loader, char * buf, ptrdiff_t cap, ptrdiff_t * len);
 
 /// Renders every sample once into `dir` at the loader options' size, letterbox, pad and window
 /// (VDR_WINDOW_DICOM or _AUTO), as VDR_CACHE_JPEG at `quality` or VDR_CACHE_RAW, on `workers`
 /// threads. Resumable: unchanged images already cached are kept. `progress(done, total, user)`
 /// is called from this thread after each chunk (may be NULL). `rendered`, `reused`, `failed`
 /// receive the counts; failed images are left out of the cache (vdr_last_error is not set for them).
-int32_t vdr_cache_build(void * samples, void * options, char const * dir, int32_t format, int32_t quality, void (* progress)(int64_t, int64_t, void *), void * user, int64_t * rendered, int64_t * reused, int64_t * failed);
+int32_t vdr_cache_build(vdr_samples * samples, vdr_loader_options * options, char const * dir, int32_t format, int32_t quality, void (* progress)(int64_t, int64_t, void *), void * user, int64_t * rendered, int64_t * reused, int64_t * failed);
 /* Box policies (vdr_samples_from_dataset). */
 #define VDR_POLICY_UNION 0
 #define VDR_POLICY_FUSED 1
@@ -576,12 +589,12 @@ int32_t vdr_cache_build(void * samples, void * options, char const * dir, int32_
 /// `excluded` (comma-separated, may be NULL) are left out; global labels are a 28-long multi-hot
 /// vector of the labels at least `global_min_votes` readers gave. An image without a DICOM is
 /// an error naming it.
-int32_t vdr_samples_from_dataset(char const * root, void * index, int32_t policy, double iou_thr, int32_t minReaders, char const * reader, int32_t classes, char const * excluded, int32_t globalMinVotes, void * * out_);
+int32_t vdr_samples_from_dataset(char const * root, vdr_annotations * index, int32_t policy, double iou_thr, int32_t minReaders, char const * reader, int32_t classes, char const * excluded, int32_t globalMinVotes, vdr_samples * * out_);
 
 /// Sets the size of every image of the index whose DICOM is found under `root`, from its header
 /// (only the header is read). `joined` receives how many were set, `failed` how many headers
 /// could not be read.
-int32_t vdr_annotations_join_image_sizes(void * index, char const * root, int64_t * joined, int64_t * failed);
+int32_t vdr_annotations_join_image_sizes(vdr_annotations * index, char const * root, int64_t * joined, int64_t * failed);
 
 /* ============================================================================================== */
 /* De-identification */
@@ -621,33 +634,33 @@ int32_t vdr_annotations_join_image_sizes(void * index, char const * root, int64_
 #define VDR_DEID_PROFILE_BASIC 1
 
 /// Creates de-identification options with the defaults; destroy with vdr_deid_options_destroy.
-int32_t vdr_deid_options_create(void * * out_);
+int32_t vdr_deid_options_create(vdr_deid_options * * out_);
 
 /// Releases options from vdr_deid_options_create; NULL is accepted.
-void vdr_deid_options_destroy(void * options);
+void vdr_deid_options_destroy(vdr_deid_options * options);
 
 /// Sets an integer option (VDR_DEID_* of the integer group).
-int32_t vdr_deid_options_set_int(void * options, int32_t key, int64_t value);
+int32_t vdr_deid_options_set_int(vdr_deid_options * options, int32_t key, int64_t value);
 
 /// Sets a string option (VDR_DEID_* of the string group); `value` is UTF-8, NULL clears a path.
-int32_t vdr_deid_options_set_string(void * options, int32_t key, char const * value);
+int32_t vdr_deid_options_set_string(vdr_deid_options * options, int32_t key, char const * value);
 
 /// De-identifies the DICOM file or tree `input` into the directory `output` (created if missing).
 /// Per-file failures and screening results are in the result, not the status; the status is an
 /// error when the input is missing or the output directory cannot be created or written.
 /// On success `*result` receives a handle to destroy with vdr_deid_result_destroy.
-int32_t vdr_deidentify(char const * input, char const * output, void * options, void * * result);
+int32_t vdr_deidentify(char const * input, char const * output, vdr_deid_options * options, vdr_deid_result * * result);
 
 /// Counts of a run: counts[0] files seen, [1] written, [2] rejected by screening, [3] failed,
 /// [4] flagged Burned In Annotation = YES. `counts` must hold 5 values.
-int32_t vdr_deid_result_counts(void * result, int64_t * counts);
+int32_t vdr_deid_result_counts(vdr_deid_result * result, int64_t * counts);
 
 /// The per-file report as JSON (the same document as VDR_DEID_REPORT_JSON), copied into `buf`
 /// (cap bytes, NUL-terminated, truncated); `len` receives the full length. Either may be NULL.
-int32_t vdr_deid_result_json(void * result, char * buf, ptrdiff_t cap, ptrdiff_t * len);
+int32_t vdr_deid_result_json(vdr_deid_result * result, char * buf, ptrdiff_t cap, ptrdiff_t * len);
 
 /// Releases a result from vdr_deidentify; NULL is accepted.
-void vdr_deid_result_destroy(void * result);
+void vdr_deid_result_destroy(vdr_deid_result * result);
 
 #ifdef __cplusplus
 }

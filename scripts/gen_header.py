@@ -121,6 +121,12 @@ def version() -> tuple[int, int, int]:
     return tuple(int(re.search(rf"static let {k} = (\d+)", text).group(1)) for k in ("major", "minor", "patch"))
 
 
+def handle_typedefs() -> str:
+    """The handle kinds of Sources/CVinDrHandles/handles.h as incomplete struct types."""
+    kinds = re.findall(r"^typedef struct (vdr_\w+) \{", (ROOT / "Sources/CVinDrHandles/handles.h").read_text(), re.M)
+    return "\n".join(f"typedef struct {k} {k};" for k in kinds)
+
+
 def render(swift_header_path: pathlib.Path) -> str:
     decls = functions(swift_header_path.read_text())
     major, minor, patch = version()
@@ -129,8 +135,9 @@ def render(swift_header_path: pathlib.Path) -> str:
  * Do not edit: change the Swift sources and regenerate.
  *
  * Conventions: every fallible call returns an int32_t status (VDR_OK = 0); outputs are written
- * only on success; vdr_last_error() holds this thread's message for the last failure. Handles
- * are opaque pointers; every close or destroy function accepts NULL. */
+ * only on success; vdr_last_error() holds this thread's message for the last failure. Each kind
+ * of handle is a pointer to its own incomplete struct type (below), released by its
+ * vdr_<kind>_destroy, which accepts NULL. */
 #ifndef VINDR_H
 #define VINDR_H
 
@@ -145,6 +152,9 @@ def render(swift_header_path: pathlib.Path) -> str:
 #define VDR_VERSION_PATCH {patch}
 #define VDR_VERSION_STRING "{major}.{minor}.{patch}"
 #define VDR_VERSION_NUMBER (VDR_VERSION_MAJOR * 10000 + VDR_VERSION_MINOR * 100 + VDR_VERSION_PATCH)
+
+/* Handle kinds (Sources/CVinDrHandles/handles.h). */
+{handle_typedefs()}
 
 #ifdef __cplusplus
 extern "C" {{

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CVinDrHandles
 import VinDrAnnotations
 import VinDrBoxes
 import VinDrDICOM
@@ -87,11 +88,6 @@ final class AnnotationsHandle {
     }
 }
 
-func annotations(_ h: OpaquePointer?) throws -> AnnotationsHandle {
-    guard let h else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "annotations handle is NULL") }
-    return Unmanaged<AnnotationsHandle>.fromOpaque(UnsafeRawPointer(h)).takeUnretainedValue()
-}
-
 private func layoutCode(_ l: CSVLayout) -> Int32 {
     switch l {
     case .annotations: return VDR_LAYOUT_ANNOTATIONS
@@ -103,17 +99,17 @@ private func layoutCode(_ l: CSVLayout) -> Int32 {
     }
 }
 
-/// Creates an empty dataset index; fill it with vdr_annotations_add. Close with vdr_annotations_close.
-@c public func vdr_annotations_create(_ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+/// Creates an empty dataset index; fill it with vdr_annotations_add. Destroy with vdr_annotations_destroy.
+@c public func vdr_annotations_create(_ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_annotations>?>?) -> Int32 {
     abiCall {
         let o = try required(out, "out")
-        o.pointee = OpaquePointer(Unmanaged.passRetained(AnnotationsHandle(AnnotationIndex())).toOpaque())
+        o.pointee = AnnotationsHandle(AnnotationIndex()).retainedHandle
     }
 }
 
 /// Opens a dataset index from one annotation or image-label CSV (layout detected from the
-/// header, written to out_layout as VDR_LAYOUT_* when not NULL). Close with vdr_annotations_close.
-@c public func vdr_annotations_open(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
+/// header, written to out_layout as VDR_LAYOUT_* when not NULL). Destroy with vdr_annotations_destroy.
+@c public func vdr_annotations_open(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_annotations>?>?,
                                     _ out_layout: UnsafeMutablePointer<Int32>?) -> Int32 {
     abiCall {
         let p = try requiredString(path, "path")
@@ -121,15 +117,15 @@ private func layoutCode(_ l: CSVLayout) -> Int32 {
         let index = AnnotationIndex()
         let layout = try index.add(path: p)
         out_layout?.pointee = layoutCode(layout)
-        o.pointee = OpaquePointer(Unmanaged.passRetained(AnnotationsHandle(index)).toOpaque())
+        o.pointee = AnnotationsHandle(index).retainedHandle
     }
 }
 
 /// Adds another CSV to the index (e.g. image_labels_train.csv after annotations_train.csv);
 /// writes its layout (VDR_LAYOUT_*) to out_layout when not NULL.
-@c public func vdr_annotations_add(_ h: OpaquePointer?, _ path: UnsafePointer<CChar>?, _ out_layout: UnsafeMutablePointer<Int32>?) -> Int32 {
+@c public func vdr_annotations_add(_ h: UnsafeMutablePointer<vdr_annotations>?, _ path: UnsafePointer<CChar>?, _ out_layout: UnsafeMutablePointer<Int32>?) -> Int32 {
     abiCall {
-        let a = try annotations(h)
+        let a = try AnnotationsHandle.from(h)
         let layout = try a.index.add(path: try requiredString(path, "path"))
         a.refreshReaders()
         out_layout?.pointee = layoutCode(layout)
@@ -137,14 +133,13 @@ private func layoutCode(_ l: CSVLayout) -> Int32 {
 }
 
 /// Releases a dataset index; NULL is accepted.
-@c public func vdr_annotations_close(_ h: OpaquePointer?) {
-    guard let h else { return }
-    Unmanaged<AnnotationsHandle>.fromOpaque(UnsafeRawPointer(h)).release()
+@c public func vdr_annotations_destroy(_ h: UnsafeMutablePointer<vdr_annotations>?) {
+    AnnotationsHandle.destroy(h)
 }
 
 /// Number of images in the index.
-@c public func vdr_annotations_image_count(_ h: OpaquePointer?, _ out_count: UnsafeMutablePointer<UInt>?) -> Int32 {
-    abiCall { try required(out_count, "out_count").pointee = UInt(try annotations(h).index.images.count) }
+@c public func vdr_annotations_image_count(_ h: UnsafeMutablePointer<vdr_annotations>?, _ out_count: UnsafeMutablePointer<UInt>?) -> Int32 {
+    abiCall { try required(out_count, "out_count").pointee = UInt(try AnnotationsHandle.from(h).index.images.count) }
 }
 
 /// Writes a string into a caller buffer: *out_len receives its length without the NUL; with
@@ -164,10 +159,10 @@ func writeString(_ s: String, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: U
 }
 
 /// The image_id of image `index` (query the length with buf NULL, then fill).
-@c public func vdr_annotations_image_id(_ h: OpaquePointer?, _ index: UInt, _ buf: UnsafeMutablePointer<CChar>?,
+@c public func vdr_annotations_image_id(_ h: UnsafeMutablePointer<vdr_annotations>?, _ index: UInt, _ buf: UnsafeMutablePointer<CChar>?,
                                         _ capacity: UInt, _ out_len: UnsafeMutablePointer<UInt>?) -> Int32 {
     abiCall {
-        let images = try annotations(h).index.images
+        let images = try AnnotationsHandle.from(h).index.images
         guard index < UInt(images.count) else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "image index \(index) outside 0..<\(images.count)")
         }
@@ -176,21 +171,21 @@ func writeString(_ s: String, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: U
 }
 
 /// All image ids, in index order, separated by '\n' (query the length with buf NULL, then fill).
-@c public func vdr_annotations_image_ids(_ h: OpaquePointer?, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: UInt,
+@c public func vdr_annotations_image_ids(_ h: UnsafeMutablePointer<vdr_annotations>?, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: UInt,
                                          _ out_len: UnsafeMutablePointer<UInt>?) -> Int32 {
-    abiCall { try writeString(try annotations(h).index.images.map(\.id).joined(separator: "\n"), buf, capacity, out_len) }
+    abiCall { try writeString(try AnnotationsHandle.from(h).index.images.map(\.id).joined(separator: "\n"), buf, capacity, out_len) }
 }
 
 /// Number of distinct readers (rad_id values); consensus readings are not counted.
-@c public func vdr_annotations_reader_count(_ h: OpaquePointer?, _ out_count: UnsafeMutablePointer<UInt>?) -> Int32 {
-    abiCall { try required(out_count, "out_count").pointee = UInt(try annotations(h).readers.count) }
+@c public func vdr_annotations_reader_count(_ h: UnsafeMutablePointer<vdr_annotations>?, _ out_count: UnsafeMutablePointer<UInt>?) -> Int32 {
+    abiCall { try required(out_count, "out_count").pointee = UInt(try AnnotationsHandle.from(h).readers.count) }
 }
 
 /// The rad_id of reader `index` (readers are in natural order: R1, R2, ..., R10, ...).
-@c public func vdr_annotations_reader_name(_ h: OpaquePointer?, _ index: UInt, _ buf: UnsafeMutablePointer<CChar>?,
+@c public func vdr_annotations_reader_name(_ h: UnsafeMutablePointer<vdr_annotations>?, _ index: UInt, _ buf: UnsafeMutablePointer<CChar>?,
                                            _ capacity: UInt, _ out_len: UnsafeMutablePointer<UInt>?) -> Int32 {
     abiCall {
-        let readers = try annotations(h).readers
+        let readers = try AnnotationsHandle.from(h).readers
         guard index < UInt(readers.count) else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "reader index \(index) outside 0..<\(readers.count)")
         }
@@ -199,8 +194,8 @@ func writeString(_ s: String, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: U
 }
 
 /// Records an image's size in pixels (enables out-of-image QC).
-@c public func vdr_annotations_set_image_size(_ h: OpaquePointer?, _ image_id: UnsafePointer<CChar>?, _ width: Int32, _ height: Int32) -> Int32 {
-    abiCall { try annotations(h).index.setImageSize(try requiredString(image_id, "image_id"), width: Int(width), height: Int(height)) }
+@c public func vdr_annotations_set_image_size(_ h: UnsafeMutablePointer<vdr_annotations>?, _ image_id: UnsafePointer<CChar>?, _ width: Int32, _ height: Int32) -> Int32 {
+    abiCall { try AnnotationsHandle.from(h).index.setImageSize(try requiredString(image_id, "image_id"), width: Int(width), height: Int(height)) }
 }
 
 /// Reader selection from C arguments: `reader` (NULL = all) and a comma-separated `exclude` list.
@@ -213,10 +208,10 @@ func readerFilter(_ reader: UnsafePointer<CChar>?, _ exclude: UnsafePointer<CCha
 /// `min_votes` included readers gave it (a consensus reading is the answer itself).
 /// `reader` (NULL = all) picks one reader; `exclude` (NULL or comma-separated rad_ids) drops
 /// readers. out: image_count * 28 bytes.
-@c public func vdr_annotations_labels(_ h: OpaquePointer?, _ min_votes: Int32, _ reader: UnsafePointer<CChar>?,
+@c public func vdr_annotations_labels(_ h: UnsafeMutablePointer<vdr_annotations>?, _ min_votes: Int32, _ reader: UnsafePointer<CChar>?,
                                       _ exclude: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UInt8>?) -> Int32 {
     abiCall {
-        let images = try annotations(h).index.images
+        let images = try AnnotationsHandle.from(h).index.images
         guard min_votes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be at least 1") }
         if images.isEmpty { return }
         let o = try required(out, "out")
@@ -253,11 +248,11 @@ final class TargetsResult {
 
 /// Box targets (pixels) of every image under a consensus rule (VDR_TARGETS_*), in one call.
 /// VDR_TARGETS_FUSED fuses included readers' boxes per image with weighted boxes fusion at
-/// `iou_thr`. The result is read with vdr_targets_view and released with vdr_targets_release.
-@c public func vdr_annotations_targets(_ h: OpaquePointer?, _ mode: Int32, _ iou_thr: Double, _ reader: UnsafePointer<CChar>?,
-                                       _ exclude: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+/// `iou_thr`. The result is read with vdr_targets_view and released with vdr_targets_destroy.
+@c public func vdr_annotations_targets(_ h: UnsafeMutablePointer<vdr_annotations>?, _ mode: Int32, _ iou_thr: Double, _ reader: UnsafePointer<CChar>?,
+                                       _ exclude: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_targets>?>?) -> Int32 {
     abiCall {
-        let a = try annotations(h)
+        let a = try AnnotationsHandle.from(h)
         let o = try required(out, "out")
         let filter = readerFilter(reader, exclude)
         var imageColumn = [Int64](), boxes = [Box](), scores = [Double](), labels = [Int32](), readers = [Int32]()
@@ -296,22 +291,21 @@ final class TargetsResult {
             result.boxes[4 * k] = b.x1; result.boxes[4 * k + 1] = b.y1; result.boxes[4 * k + 2] = b.x2; result.boxes[4 * k + 3] = b.y2
             result.scores[k] = scores[k]; result.labels[k] = labels[k]; result.readers[k] = readers[k]
         }
-        o.pointee = OpaquePointer(Unmanaged.passRetained(result).toOpaque())
+        o.pointee = result.retainedHandle
     }
 }
 
-/// Borrowed views of a targets result, valid until vdr_targets_release: per box its image index,
+/// Borrowed views of a targets result, valid until vdr_targets_destroy: per box its image index,
 /// box (x_min, y_min, x_max, y_max pixels), score, label index (taxonomy) and reader index
 /// (vdr_annotations_reader_name; -1 for consensus or fused boxes). Any output may be NULL.
-@c public func vdr_targets_view(_ t: OpaquePointer?, _ out_count: UnsafeMutablePointer<UInt>?,
+@c public func vdr_targets_view(_ t: UnsafeMutablePointer<vdr_targets>?, _ out_count: UnsafeMutablePointer<UInt>?,
                                 _ out_image: UnsafeMutablePointer<UnsafePointer<Int64>?>?,
                                 _ out_boxes: UnsafeMutablePointer<UnsafePointer<Double>?>?,
                                 _ out_scores: UnsafeMutablePointer<UnsafePointer<Double>?>?,
                                 _ out_labels: UnsafeMutablePointer<UnsafePointer<Int32>?>?,
                                 _ out_readers: UnsafeMutablePointer<UnsafePointer<Int32>?>?) -> Int32 {
     abiCall {
-        guard let t else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "targets handle is NULL") }
-        let r = Unmanaged<TargetsResult>.fromOpaque(UnsafeRawPointer(t)).takeUnretainedValue()
+        let r = try TargetsResult.from(t)
         out_count?.pointee = UInt(r.count)
         out_image?.pointee = UnsafePointer(r.image.baseAddress)
         out_boxes?.pointee = UnsafePointer(r.boxes.baseAddress)
@@ -322,29 +316,28 @@ final class TargetsResult {
 }
 
 /// Releases a targets result; NULL is accepted.
-@c public func vdr_targets_release(_ t: OpaquePointer?) {
-    guard let t else { return }
-    Unmanaged<TargetsResult>.fromOpaque(UnsafeRawPointer(t)).release()
+@c public func vdr_targets_destroy(_ t: UnsafeMutablePointer<vdr_targets>?) {
+    TargetsResult.destroy(t)
 }
 
-/// A malloc'ed copy of `s` for the caller to free with vdr_string_free.
+/// A malloc'ed copy of `s` for the caller to free with vdr_string_destroy.
 func mallocString(_ s: String) throws -> UnsafeMutablePointer<CChar> {
     guard let p = strdup(s) else { throw ABIError(status: VDR_ERR_INTERNAL, message: "out of memory") }
     return p
 }
 
 /// Frees a string returned by the library (vdr_annotations_stats_json, ...); NULL is accepted.
-@c public func vdr_string_free(_ s: UnsafeMutablePointer<CChar>?) {
+@c public func vdr_string_destroy(_ s: UnsafeMutablePointer<CChar>?) {
     free(s)
 }
 
 /// Statistics as JSON (the layout of `vindr stats --json`): images, rows, boxes, per-label
 /// majority/any counts, box F1 at `iou_thr` between reader pairs, Fleiss' kappa, per-reader
-/// counts. *out is freed with vdr_string_free.
-@c public func vdr_annotations_stats_json(_ h: OpaquePointer?, _ min_votes: Int32, _ iou_thr: Double,
+/// counts. *out is freed with vdr_string_destroy.
+@c public func vdr_annotations_stats_json(_ h: UnsafeMutablePointer<vdr_annotations>?, _ min_votes: Int32, _ iou_thr: Double,
                                           _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     abiCall {
-        let a = try annotations(h)
+        let a = try AnnotationsHandle.from(h)
         let o = try required(out, "out")
         guard min_votes >= 1, iou_thr.isFinite else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be >= 1 and iou_thr finite")
@@ -353,10 +346,10 @@ func mallocString(_ s: String) throws -> UnsafeMutablePointer<CChar> {
     }
 }
 
-/// Label QC issues as JSON (the layout of `vindr qc --json`); *out is freed with vdr_string_free.
-@c public func vdr_annotations_qc_json(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+/// Label QC issues as JSON (the layout of `vindr qc --json`); *out is freed with vdr_string_destroy.
+@c public func vdr_annotations_qc_json(_ h: UnsafeMutablePointer<vdr_annotations>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     abiCall {
-        let a = try annotations(h)
+        let a = try AnnotationsHandle.from(h)
         try required(out, "out").pointee = try mallocString(a.index.qualityReportJSON())
     }
 }
@@ -378,11 +371,11 @@ public let VDR_EXPORT_CLASSES_LOCAL: Int32 = 1
 /// or VDR_TARGETS_FUSED (weighted boxes fusion at `iou_thr`); `classes` VDR_EXPORT_CLASSES_*;
 /// `min_votes` the readers needed for "No finding" in a submission; `reader` (NULL = all) and
 /// `exclude` (NULL or comma-separated rad_ids) select readers. Files are written atomically.
-@c public func vdr_annotations_export(_ h: OpaquePointer?, _ format: Int32, _ mode: Int32, _ iou_thr: Double, _ classes: Int32,
+@c public func vdr_annotations_export(_ h: UnsafeMutablePointer<vdr_annotations>?, _ format: Int32, _ mode: Int32, _ iou_thr: Double, _ classes: Int32,
                                       _ min_votes: Int32, _ reader: UnsafePointer<CChar>?, _ exclude: UnsafePointer<CChar>?,
                                       _ path: UnsafePointer<CChar>?) -> Int32 {
     abiCall {
-        let index = try annotations(h).index
+        let index = try AnnotationsHandle.from(h).index
         let path = try requireString(path, "path")
         var options = Export.Options(filter: readerFilter(reader, exclude), minimumVotes: Int(min_votes))
         switch mode {
@@ -410,10 +403,10 @@ public let VDR_EXPORT_CLASSES_LOCAL: Int32 = 1
 
 /// Sets image sizes from a CSV with image_id,width,height or Kaggle's image_id,dim0,dim1 columns
 /// (images not in the index are ignored); `out_count` (may be NULL) receives how many were set.
-@c public func vdr_annotations_load_image_sizes(_ h: OpaquePointer?, _ path: UnsafePointer<CChar>?,
+@c public func vdr_annotations_load_image_sizes(_ h: UnsafeMutablePointer<vdr_annotations>?, _ path: UnsafePointer<CChar>?,
                                                 _ out_count: UnsafeMutablePointer<Int64>?) -> Int32 {
     abiCall {
-        let count = try Export.loadImageSizes(try requireString(path, "path"), into: annotations(h).index)
+        let count = try Export.loadImageSizes(try requireString(path, "path"), into: AnnotationsHandle.from(h).index)
         out_count?.pointee = Int64(count)
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CVinDrHandles
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -62,22 +63,21 @@ final class DeidResultBox {
 }
 
 /// Creates de-identification options with the defaults; destroy with vdr_deid_options_destroy.
-@c public func vdr_deid_options_create(_ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
+@c public func vdr_deid_options_create(_ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_deid_options>?>?) -> Int32 {
     abiCall {
-        try require(out, "out").pointee = Unmanaged.passRetained(DeidOptionsBox()).toOpaque()
+        try store(DeidOptionsBox(), to: out)
     }
 }
 
 /// Releases options from vdr_deid_options_create; NULL is accepted.
-@c public func vdr_deid_options_destroy(_ options: UnsafeMutableRawPointer?) {
-    guard let options else { return }
-    Unmanaged<DeidOptionsBox>.fromOpaque(options).release()
+@c public func vdr_deid_options_destroy(_ options: UnsafeMutablePointer<vdr_deid_options>?) {
+    DeidOptionsBox.destroy(options)
 }
 
 /// Sets an integer option (VDR_DEID_* of the integer group).
-@c public func vdr_deid_options_set_int(_ options: UnsafeMutableRawPointer?, _ key: Int32, _ value: Int64) -> Int32 {
+@c public func vdr_deid_options_set_int(_ options: UnsafeMutablePointer<vdr_deid_options>?, _ key: Int32, _ value: Int64) -> Int32 {
     abiCall {
-        let box = try deidOptions(options)
+        let box = try DeidOptionsBox.from(options)
         func count(_ name: String) throws -> Int {
             guard value >= 0, value <= Int64(Int32.max) else {
                 throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) must be between 0 and \(Int32.max), got \(value)")
@@ -103,9 +103,9 @@ final class DeidResultBox {
 }
 
 /// Sets a string option (VDR_DEID_* of the string group); `value` is UTF-8, NULL clears a path.
-@c public func vdr_deid_options_set_string(_ options: UnsafeMutableRawPointer?, _ key: Int32, _ value: UnsafePointer<CChar>?) -> Int32 {
+@c public func vdr_deid_options_set_string(_ options: UnsafeMutablePointer<vdr_deid_options>?, _ key: Int32, _ value: UnsafePointer<CChar>?) -> Int32 {
     abiCall {
-        let box = try deidOptions(options)
+        let box = try DeidOptionsBox.from(options)
         let text = value.map { String(cString: $0) }
         switch key {
         case VDR_DEID_SALT: box.options.salt = text ?? ""
@@ -122,23 +122,23 @@ final class DeidResultBox {
 /// error when the input is missing or the output directory cannot be created or written.
 /// On success `*result` receives a handle to destroy with vdr_deid_result_destroy.
 @c public func vdr_deidentify(_ input: UnsafePointer<CChar>?, _ output: UnsafePointer<CChar>?,
-                              _ options: UnsafeMutableRawPointer?,
-                              _ result: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
+                              _ options: UnsafeMutablePointer<vdr_deid_options>?,
+                              _ result: UnsafeMutablePointer<UnsafeMutablePointer<vdr_deid_result>?>?) -> Int32 {
     abiCall {
         let input = try requireString(input, "input")
         let output = try requireString(output, "output")
-        let opts = try deidOptions(options).options
+        let opts = try DeidOptionsBox.from(options).options
         let result = try require(result, "result")
         let summary = try Deidentifier.run(input: input, output: output, options: opts)
-        result.pointee = Unmanaged.passRetained(try DeidResultBox(summary)).toOpaque()
+        try store(try DeidResultBox(summary), to: result)
     }
 }
 
 /// Counts of a run: counts[0] files seen, [1] written, [2] rejected by screening, [3] failed,
 /// [4] flagged Burned In Annotation = YES. `counts` must hold 5 values.
-@c public func vdr_deid_result_counts(_ result: UnsafeMutableRawPointer?, _ counts: UnsafeMutablePointer<Int64>?) -> Int32 {
+@c public func vdr_deid_result_counts(_ result: UnsafeMutablePointer<vdr_deid_result>?, _ counts: UnsafeMutablePointer<Int64>?) -> Int32 {
     abiCall {
-        let s = try deidResult(result).summary
+        let s = try DeidResultBox.from(result).summary
         let counts = try require(counts, "counts")
         for (i, n) in [s.records.count, s.written, s.rejected, s.failed, s.burnedIn].enumerated() { counts[i] = Int64(n) }
     }
@@ -146,27 +146,18 @@ final class DeidResultBox {
 
 /// The per-file report as JSON (the same document as VDR_DEID_REPORT_JSON), copied into `buf`
 /// (cap bytes, NUL-terminated, truncated); `len` receives the full length. Either may be NULL.
-@c public func vdr_deid_result_json(_ result: UnsafeMutableRawPointer?, _ buf: UnsafeMutablePointer<CChar>?, _ cap: Int,
+@c public func vdr_deid_result_json(_ result: UnsafeMutablePointer<vdr_deid_result>?, _ buf: UnsafeMutablePointer<CChar>?, _ cap: Int,
                                     _ len: UnsafeMutablePointer<Int>?) -> Int32 {
     abiCall {
-        let box = try deidResult(result)
+        let box = try DeidResultBox.from(result)
         guard cap >= 0 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "cap is negative") }
         try copyString(box.json, into: buf, cap: cap, len: len)
     }
 }
 
 /// Releases a result from vdr_deidentify; NULL is accepted.
-@c public func vdr_deid_result_destroy(_ result: UnsafeMutableRawPointer?) {
-    guard let result else { return }
-    Unmanaged<DeidResultBox>.fromOpaque(result).release()
+@c public func vdr_deid_result_destroy(_ result: UnsafeMutablePointer<vdr_deid_result>?) {
+    DeidResultBox.destroy(result)
 }
 
-func deidOptions(_ p: UnsafeMutableRawPointer?) throws -> DeidOptionsBox {
-    guard let p else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "options is NULL") }
-    return Unmanaged<DeidOptionsBox>.fromOpaque(p).takeUnretainedValue()
-}
 
-func deidResult(_ p: UnsafeMutableRawPointer?) throws -> DeidResultBox {
-    guard let p else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "result is NULL") }
-    return Unmanaged<DeidResultBox>.fromOpaque(p).takeUnretainedValue()
-}

@@ -1,7 +1,8 @@
+import CVinDrHandles
 import VinDrDICOM
 
 // vdr_dicom: an opened DICOM file. Thread safety: one handle may be read, decoded and rendered
-// from several threads at once; close it only when no call on it is running.
+// from several threads at once; destroy it only when no call on it is running.
 
 /// Integer attributes (vdr_dicom_get_int).
 public let VDR_ATTR_ROWS: Int32 = 1
@@ -54,36 +55,33 @@ public let VDR_DTYPE_UINT16: Int32 = 3
 public let VDR_DTYPE_INT16: Int32 = 4
 public let VDR_DTYPE_FLOAT32: Int32 = 5
 
-/// Opens the DICOM file at `path` (UTF-8). On success `*out` receives a handle to close with
-/// vdr_dicom_close.
-@c public func vdr_dicom_open(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
+/// Opens the DICOM file at `path` (UTF-8). On success `*out` receives a handle to destroy with
+/// vdr_dicom_destroy.
+@c public func vdr_dicom_open(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_dicom>?>?) -> Int32 {
     abiCall {
         let path = try requireString(path, "path")
-        let out = try require(out, "out")
-        out.pointee = Unmanaged.passRetained(try DICOMFile(path: path)).toOpaque()
+        try store(try DICOMFile(path: path), to: out)
     }
 }
 
 /// Opens a DICOM file from `size` bytes at `data` (copied; the caller may free them after).
 @c public func vdr_dicom_open_memory(_ data: UnsafeRawPointer?, _ size: Int,
-                                     _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
+                                     _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_dicom>?>?) -> Int32 {
     abiCall {
-        let out = try require(out, "out")
         guard size >= 0, data != nil || size == 0 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "data is NULL or size negative") }
-        out.pointee = Unmanaged.passRetained(try DICOMFile(bytes: UnsafeRawBufferPointer(start: data, count: size))).toOpaque()
+        try store(try DICOMFile(bytes: UnsafeRawBufferPointer(start: data, count: size)), to: out)
     }
 }
 
 /// Releases a handle from vdr_dicom_open*; NULL is accepted.
-@c public func vdr_dicom_close(_ handle: UnsafeMutableRawPointer?) {
-    guard let handle else { return }
-    Unmanaged<DICOMFile>.fromOpaque(handle).release()
+@c public func vdr_dicom_destroy(_ handle: UnsafeMutablePointer<vdr_dicom>?) {
+    DICOMFile.destroy(handle)
 }
 
 /// Reads an integer attribute (VDR_ATTR_* of the integer group).
-@c public func vdr_dicom_get_int(_ handle: UnsafeMutableRawPointer?, _ key: Int32, _ out: UnsafeMutablePointer<Int64>?) -> Int32 {
+@c public func vdr_dicom_get_int(_ handle: UnsafeMutablePointer<vdr_dicom>?, _ key: Int32, _ out: UnsafeMutablePointer<Int64>?) -> Int32 {
     abiCall {
-        let m = try dicom(handle).metadata
+        let m = try DICOMFile.from(handle).metadata
         let out = try require(out, "out")
         let value: Int
         switch key {
@@ -109,10 +107,10 @@ public let VDR_DTYPE_FLOAT32: Int32 = 5
 
 /// Reads value `index` of a real attribute. VDR_ERR_ARGUMENT when the attribute is absent or
 /// the index out of range (the message says which).
-@c public func vdr_dicom_get_double(_ handle: UnsafeMutableRawPointer?, _ key: Int32, _ index: Int,
+@c public func vdr_dicom_get_double(_ handle: UnsafeMutablePointer<vdr_dicom>?, _ key: Int32, _ index: Int,
                                     _ out: UnsafeMutablePointer<Double>?) -> Int32 {
     abiCall {
-        let m = try dicom(handle).metadata
+        let m = try DICOMFile.from(handle).metadata
         let out = try require(out, "out")
         let values: [Double]
         let name: String
@@ -133,10 +131,10 @@ public let VDR_DTYPE_FLOAT32: Int32 = 5
 
 /// Copies a text attribute into `buf` (NUL-terminated, truncated to cap-1 bytes); `*len`
 /// receives the full length in bytes. Absent attributes give "" (length 0).
-@c public func vdr_dicom_get_string(_ handle: UnsafeMutableRawPointer?, _ key: Int32, _ buf: UnsafeMutablePointer<CChar>?,
+@c public func vdr_dicom_get_string(_ handle: UnsafeMutablePointer<vdr_dicom>?, _ key: Int32, _ buf: UnsafeMutablePointer<CChar>?,
                                     _ cap: Int, _ len: UnsafeMutablePointer<Int>?) -> Int32 {
     abiCall {
-        let file = try dicom(handle)
+        let file = try DICOMFile.from(handle)
         let m = file.metadata
         let value: String?
         switch key {
@@ -160,10 +158,10 @@ public let VDR_DTYPE_FLOAT32: Int32 = 5
 
 /// Decodes the stored values of `frame` into `out`: rows x columns samples of the type
 /// VDR_ATTR_SAMPLE_TYPE gives, rows `row_stride` bytes apart, `size` bytes in all.
-@c public func vdr_dicom_decode(_ handle: UnsafeMutableRawPointer?, _ frame: Int32, _ out: UnsafeMutableRawPointer?,
+@c public func vdr_dicom_decode(_ handle: UnsafeMutablePointer<vdr_dicom>?, _ frame: Int32, _ out: UnsafeMutableRawPointer?,
                                 _ size: Int, _ rowStride: Int) -> Int32 {
     abiCall {
-        let file = try dicom(handle)
+        let file = try DICOMFile.from(handle)
         let out = try require(out, "out")
         let m = file.metadata
         guard let format = m.sampleFormat else {
@@ -180,11 +178,6 @@ public let VDR_DTYPE_FLOAT32: Int32 = 5
             }
         }
     }
-}
-
-func dicom(_ handle: UnsafeMutableRawPointer?) throws -> DICOMFile {
-    guard let handle else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "DICOM handle is NULL") }
-    return Unmanaged<DICOMFile>.fromOpaque(handle).takeUnretainedValue()
 }
 
 func dtypeCode(_ f: SampleFormat) -> Int32 {

@@ -3,19 +3,20 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CVinDrHandles
 import VinDrDICOM
 import VinDrImaging
 import VinDrLoader
 
 // vdr_samples: a list of images with their targets (source pixels) to build a loader from.
 // vdr_loader: renders epochs of batches on native threads. vdr_batch: one batch; its image
-// memory is valid until the next vdr_loader_next or vdr_loader_close on the same loader, its
-// targets until vdr_batch_release. Thread safety: one consumer thread per loader.
+// memory is valid until the next vdr_loader_next or vdr_loader_stop on the same loader, its
+// targets until vdr_batch_destroy. Thread safety: one consumer thread per loader.
 //
 // fork(): see the note on the loader options below (copied into vindr.h); the mechanism is
 // `forkGeneration` and the `acrossFork` locks in Sources/VinDrDICOM/Threads.swift.
 
-/// Loader (vdr_samples_*, vdr_loader_*, vdr_batch_*) and fork(): a child process may close,
+/// Loader (vdr_samples_*, vdr_loader_*, vdr_batch_*) and fork(): a child process may stop,
 /// start and destroy a loader it inherited, even one forked mid-epoch (the parent's worker
 /// threads are not waited for); new epochs run on new threads in the child, as in DataLoader
 /// worker processes. vdr_loader_next on the inherited epoch is VDR_ERR_ARGUMENT until
@@ -78,24 +79,23 @@ final class LoaderOptionsBox {
 }
 
 /// Creates an empty sample list.
-@c public func vdr_samples_create(_ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
-    abiCall { try require(out, "out").pointee = Unmanaged.passRetained(SamplesBox()).toOpaque() }
+@c public func vdr_samples_create(_ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_samples>?>?) -> Int32 {
+    abiCall { try store(SamplesBox(), to: out) }
 }
 
 /// Releases a sample list; NULL is accepted.
-@c public func vdr_samples_destroy(_ samples: UnsafeMutableRawPointer?) {
-    guard let samples else { return }
-    Unmanaged<SamplesBox>.fromOpaque(samples).release()
+@c public func vdr_samples_destroy(_ samples: UnsafeMutablePointer<vdr_samples>?) {
+    SamplesBox.destroy(samples)
 }
 
 /// Appends an image: `boxes` holds `box_count` x (x_min, y_min, x_max, y_max) in source pixels,
 /// `labels` its class indices, `global_labels` a multi-hot vector of `global_count` values (the
 /// same length for every sample).
-@c public func vdr_samples_add(_ samples: UnsafeMutableRawPointer?, _ imageID: UnsafePointer<CChar>?, _ path: UnsafePointer<CChar>?,
+@c public func vdr_samples_add(_ samples: UnsafeMutablePointer<vdr_samples>?, _ imageID: UnsafePointer<CChar>?, _ path: UnsafePointer<CChar>?,
                                _ boxes: UnsafePointer<Float>?, _ labels: UnsafePointer<Int64>?, _ boxCount: Int,
                                _ globalLabels: UnsafePointer<Float>?, _ globalCount: Int) -> Int32 {
     abiCall {
-        let box = try unbox(samples, SamplesBox.self, "samples")
+        let box = try SamplesBox.from(samples)
         let id = try requireString(imageID, "image_id"), p = try requireString(path, "path")
         guard boxCount >= 0, boxCount < 1 << 24, globalCount >= 0, globalCount < 1 << 16 else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "box or global label count out of range")
@@ -112,26 +112,25 @@ final class LoaderOptionsBox {
 }
 
 /// Number of samples in the list.
-@c public func vdr_samples_count(_ samples: UnsafeMutableRawPointer?, _ count: UnsafeMutablePointer<Int>?) -> Int32 {
-    abiCall { try require(count, "count").pointee = try unbox(samples, SamplesBox.self, "samples").samples.count }
+@c public func vdr_samples_count(_ samples: UnsafeMutablePointer<vdr_samples>?, _ count: UnsafeMutablePointer<Int>?) -> Int32 {
+    abiCall { try require(count, "count").pointee = try SamplesBox.from(samples).samples.count }
 }
 
 /// Creates loader options with the defaults (1024 x 1024 letterboxed uint8, batch 16, shuffle,
 /// seed 0, one worker per core, prefetch 2).
-@c public func vdr_loader_options_create(_ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
-    abiCall { try require(out, "out").pointee = Unmanaged.passRetained(LoaderOptionsBox()).toOpaque() }
+@c public func vdr_loader_options_create(_ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_loader_options>?>?) -> Int32 {
+    abiCall { try store(LoaderOptionsBox(), to: out) }
 }
 
 /// Releases loader options; NULL is accepted.
-@c public func vdr_loader_options_destroy(_ options: UnsafeMutableRawPointer?) {
-    guard let options else { return }
-    Unmanaged<LoaderOptionsBox>.fromOpaque(options).release()
+@c public func vdr_loader_options_destroy(_ options: UnsafeMutablePointer<vdr_loader_options>?) {
+    LoaderOptionsBox.destroy(options)
 }
 
 /// Sets option `key` (VDR_LOPT_*); integer options take integral values.
-@c public func vdr_loader_options_set(_ options: UnsafeMutableRawPointer?, _ key: Int32, _ value: Double) -> Int32 {
+@c public func vdr_loader_options_set(_ options: UnsafeMutablePointer<vdr_loader_options>?, _ key: Int32, _ value: Double) -> Int32 {
     abiCall {
-        let box = try unbox(options, LoaderOptionsBox.self, "options")
+        let box = try LoaderOptionsBox.from(options)
         func int(_ range: ClosedRange<Int>) throws -> Int {
             guard value.isFinite, value == value.rounded(), value >= Double(range.lowerBound), value <= Double(range.upperBound) else {
                 throw ABIError(status: VDR_ERR_ARGUMENT, message: "loader option \(key) = \(value) not an integer in \(range)")
@@ -185,15 +184,15 @@ final class LoaderOptionsBox {
 
 /// Creates a loader over a copy of `samples` with `options`; options whose batch buffers exceed
 /// VDR_LOPT_MAX_BATCH_BYTES are VDR_ERR_ARGUMENT. A forked child may use an inherited loader:
-/// it can close, start and destroy it (see the fork() note on the loader options).
-@c public func vdr_loader_create(_ samples: UnsafeMutableRawPointer?, _ options: UnsafeMutableRawPointer?,
-                                 _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
+/// it can stop, start and destroy it (see the fork() note on the loader options).
+@c public func vdr_loader_create(_ samples: UnsafeMutablePointer<vdr_samples>?, _ options: UnsafeMutablePointer<vdr_loader_options>?,
+                                 _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_loader>?>?) -> Int32 {
     abiCall {
-        let s = try unbox(samples, SamplesBox.self, "samples").samples
-        let o = try unbox(options, LoaderOptionsBox.self, "options").options
+        let s = try SamplesBox.from(samples).samples
+        let o = try LoaderOptionsBox.from(options).options
         let out = try require(out, "out")
         do {
-            out.pointee = Unmanaged.passRetained(LoaderBox(loader: try Loader(samples: s, options: o))).toOpaque()
+            try store(LoaderBox(loader: try Loader(samples: s, options: o)), to: out)
         } catch let e as LoaderError {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: e.message)
         }
@@ -202,27 +201,26 @@ final class LoaderOptionsBox {
 
 /// Stops the loader's workers and releases it; NULL is accepted. Batches already handed out
 /// keep their targets; their image memory is gone.
-@c public func vdr_loader_destroy(_ loader: UnsafeMutableRawPointer?) {
-    guard let loader else { return }
-    let box = Unmanaged<LoaderBox>.fromOpaque(loader)
-    box.takeUnretainedValue().run?.close()
-    box.release()
+@c public func vdr_loader_destroy(_ loader: UnsafeMutablePointer<vdr_loader>?) {
+    guard let box = try? LoaderBox.from(loader) else { return }
+    box.run?.close()
+    LoaderBox.destroy(loader)
 }
 
 /// Batches per epoch on this rank, and bytes per image.
-@c public func vdr_loader_shape(_ loader: UnsafeMutableRawPointer?, _ batches: UnsafeMutablePointer<Int>?,
+@c public func vdr_loader_shape(_ loader: UnsafeMutablePointer<vdr_loader>?, _ batches: UnsafeMutablePointer<Int>?,
                                 _ imageBytes: UnsafeMutablePointer<Int>?) -> Int32 {
     abiCall {
-        let l = try unbox(loader, LoaderBox.self, "loader").loader
+        let l = try LoaderBox.from(loader).loader
         try require(batches, "batches").pointee = l.batchesPerEpoch
         try require(imageBytes, "image_bytes").pointee = l.imageBytes
     }
 }
 
 /// Starts (or restarts) rendering `epoch` from batch `step`; a running epoch is stopped first.
-@c public func vdr_loader_start(_ loader: UnsafeMutableRawPointer?, _ epoch: Int64, _ step: Int64) -> Int32 {
+@c public func vdr_loader_start(_ loader: UnsafeMutablePointer<vdr_loader>?, _ epoch: Int64, _ step: Int64) -> Int32 {
     abiCall {
-        let box = try unbox(loader, LoaderBox.self, "loader")
+        let box = try LoaderBox.from(loader)
         guard epoch >= 0, epoch < 1 << 40, step >= 0, step < 1 << 40 else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "epoch and step must be non-negative")
         }
@@ -236,19 +234,19 @@ final class LoaderOptionsBox {
     }
 }
 
-/// Waits for the next batch. `*out` is the batch (release it with vdr_batch_release), or NULL at
+/// Waits for the next batch. `*out` is the batch (release it with vdr_batch_destroy), or NULL at
 /// the end of the epoch. The previous batch's image memory is recycled by this call. A failed
 /// image under VDR_ON_ERROR_RAISE returns VDR_ERR_DECODE (or the image's own status) naming it.
-@c public func vdr_loader_next(_ loader: UnsafeMutableRawPointer?, _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
+@c public func vdr_loader_next(_ loader: UnsafeMutablePointer<vdr_loader>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_batch>?>?) -> Int32 {
     abiCall {
-        let box = try unbox(loader, LoaderBox.self, "loader")
+        let box = try LoaderBox.from(loader)
         let out = try require(out, "out")
         guard let run = box.run else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "vdr_loader_start was not called") }
         guard !run.startedBeforeFork else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "the epoch was started before fork(); call vdr_loader_start in this process")
         }
         do {
-            out.pointee = try run.next().map { Unmanaged.passRetained($0).toOpaque() }
+            out.pointee = try run.next().map { $0.retainedHandle }
         } catch let e as LoaderError {
             throw ABIError(status: VDR_ERR_DECODE, message: e.message)
         }
@@ -257,26 +255,25 @@ final class LoaderOptionsBox {
 
 /// Stops the running epoch at once (workers finish the image they are on); the loader can be
 /// started again.
-@c public func vdr_loader_close(_ loader: UnsafeMutableRawPointer?) -> Int32 {
+@c public func vdr_loader_stop(_ loader: UnsafeMutablePointer<vdr_loader>?) -> Int32 {
     abiCall {
-        let box = try unbox(loader, LoaderBox.self, "loader")
+        let box = try LoaderBox.from(loader)
         box.run?.close()
         box.run = nil
     }
 }
 
 /// Releases a batch handle; NULL is accepted.
-@c public func vdr_batch_release(_ batch: UnsafeMutableRawPointer?) {
-    guard let batch else { return }
-    Unmanaged<Batch>.fromOpaque(batch).release()
+@c public func vdr_batch_destroy(_ batch: UnsafeMutablePointer<vdr_batch>?) {
+    Batch.destroy(batch)
 }
 
 /// Counts of a batch: images, boxes (all images), skipped images; epoch and step.
-@c public func vdr_batch_counts(_ batch: UnsafeMutableRawPointer?, _ images: UnsafeMutablePointer<Int>?,
+@c public func vdr_batch_counts(_ batch: UnsafeMutablePointer<vdr_batch>?, _ images: UnsafeMutablePointer<Int>?,
                                 _ boxes: UnsafeMutablePointer<Int>?, _ skipped: UnsafeMutablePointer<Int>?,
                                 _ epoch: UnsafeMutablePointer<Int64>?, _ step: UnsafeMutablePointer<Int64>?) -> Int32 {
     abiCall {
-        let b = try unbox(batch, Batch.self, "batch")
+        let b = try Batch.from(batch)
         try require(images, "images").pointee = b.count
         try require(boxes, "boxes").pointee = b.labels.count
         try require(skipped, "skipped").pointee = b.skipped.count
@@ -289,13 +286,13 @@ final class LoaderOptionsBox {
 /// output pixels, xyxy), labels (int64[boxes]), box offsets (int64[count + 1]), global labels
 /// (float[count][global_count]), transforms (double[count][5]: scale_x, scale_y, offset_x,
 /// offset_y, flipped). Any output pointer may be NULL.
-@c public func vdr_batch_arrays(_ batch: UnsafeMutableRawPointer?, _ images: UnsafeMutablePointer<UnsafeRawPointer?>?,
+@c public func vdr_batch_arrays(_ batch: UnsafeMutablePointer<vdr_batch>?, _ images: UnsafeMutablePointer<UnsafeRawPointer?>?,
                                 _ boxes: UnsafeMutablePointer<UnsafePointer<Float>?>?, _ labels: UnsafeMutablePointer<UnsafePointer<Int64>?>?,
                                 _ offsets: UnsafeMutablePointer<UnsafePointer<Int64>?>?,
                                 _ globalLabels: UnsafeMutablePointer<UnsafePointer<Float>?>?,
                                 _ transforms: UnsafeMutablePointer<UnsafePointer<Double>?>?) -> Int32 {
     abiCall {
-        let b = try unbox(batch, Batch.self, "batch")
+        let b = try Batch.from(batch)
         images?.pointee = UnsafeRawPointer(b.images.baseAddress)
         boxes?.pointee = b.boxes.withUnsafeBufferPointer { $0.baseAddress }
         labels?.pointee = b.labels.withUnsafeBufferPointer { $0.baseAddress }
@@ -307,11 +304,11 @@ final class LoaderOptionsBox {
 
 /// Image id of image `index` (or of skipped image `index` when `skipped` = 1, with the reason in
 /// `reason`), copied as NUL-terminated strings; `*len` gets the id's full length.
-@c public func vdr_batch_image_id(_ batch: UnsafeMutableRawPointer?, _ index: Int, _ skipped: Int32,
+@c public func vdr_batch_image_id(_ batch: UnsafeMutablePointer<vdr_batch>?, _ index: Int, _ skipped: Int32,
                                   _ buf: UnsafeMutablePointer<CChar>?, _ cap: Int, _ len: UnsafeMutablePointer<Int>?,
                                   _ reason: UnsafeMutablePointer<CChar>?, _ reasonCap: Int) -> Int32 {
     abiCall {
-        let b = try unbox(batch, Batch.self, "batch")
+        let b = try Batch.from(batch)
         if skipped == 1 {
             guard index >= 0, index < b.skipped.count else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "skipped index \(index) out of range") }
             try copyString(b.skipped[index].0, into: buf, cap: cap, len: len)
@@ -323,25 +320,20 @@ final class LoaderOptionsBox {
     }
 }
 
-func unbox<T: AnyObject>(_ p: UnsafeMutableRawPointer?, _ type: T.Type, _ name: String) throws -> T {
-    guard let p else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) handle is NULL") }
-    return Unmanaged<T>.fromOpaque(p).takeUnretainedValue()
-}
-
 /// Cache formats (vdr_cache_build).
 public let VDR_CACHE_JPEG: Int32 = 0
 public let VDR_CACHE_RAW: Int32 = 1
 
 /// Reads images from the cache directory `dir` (built by vdr_cache_build) when its settings match
 /// the other options; NULL clears it. vdr_loader_cache_status tells whether it is used and why.
-@c public func vdr_loader_options_set_cache(_ options: UnsafeMutableRawPointer?, _ dir: UnsafePointer<CChar>?) -> Int32 {
-    abiCall { try unbox(options, LoaderOptionsBox.self, "options").options.cache = dir.map { String(cString: $0) } }
+@c public func vdr_loader_options_set_cache(_ options: UnsafeMutablePointer<vdr_loader_options>?, _ dir: UnsafePointer<CChar>?) -> Int32 {
+    abiCall { try LoaderOptionsBox.from(options).options.cache = dir.map { String(cString: $0) } }
 }
 
 /// Whether the loader reads from its cache, and if not, why (empty without a cache).
-@c public func vdr_loader_cache_status(_ loader: UnsafeMutableRawPointer?, _ buf: UnsafeMutablePointer<CChar>?, _ cap: Int,
+@c public func vdr_loader_cache_status(_ loader: UnsafeMutablePointer<vdr_loader>?, _ buf: UnsafeMutablePointer<CChar>?, _ cap: Int,
                                        _ len: UnsafeMutablePointer<Int>?) -> Int32 {
-    abiCall { try copyString(try unbox(loader, LoaderBox.self, "loader").loader.cacheStatus, into: buf, cap: cap, len: len) }
+    abiCall { try copyString(try LoaderBox.from(loader).loader.cacheStatus, into: buf, cap: cap, len: len) }
 }
 
 /// Renders every sample once into `dir` at the loader options' size, letterbox, pad and window
@@ -349,14 +341,14 @@ public let VDR_CACHE_RAW: Int32 = 1
 /// threads. Resumable: unchanged images already cached are kept. `progress(done, total, user)`
 /// is called from this thread after each chunk (may be NULL). `rendered`, `reused`, `failed`
 /// receive the counts; failed images are left out of the cache (vdr_last_error is not set for them).
-@c public func vdr_cache_build(_ samples: UnsafeMutableRawPointer?, _ options: UnsafeMutableRawPointer?, _ dir: UnsafePointer<CChar>?,
+@c public func vdr_cache_build(_ samples: UnsafeMutablePointer<vdr_samples>?, _ options: UnsafeMutablePointer<vdr_loader_options>?, _ dir: UnsafePointer<CChar>?,
                                _ format: Int32, _ quality: Int32,
                                _ progress: (@convention(c) (Int64, Int64, UnsafeMutableRawPointer?) -> Void)?,
                                _ user: UnsafeMutableRawPointer?, _ rendered: UnsafeMutablePointer<Int64>?,
                                _ reused: UnsafeMutablePointer<Int64>?, _ failed: UnsafeMutablePointer<Int64>?) -> Int32 {
     abiCall {
-        let s = try unbox(samples, SamplesBox.self, "samples").samples
-        let o = try unbox(options, LoaderOptionsBox.self, "options").options
+        let s = try SamplesBox.from(samples).samples
+        let o = try LoaderOptionsBox.from(options).options
         let directory = try requireString(dir, "dir")
         guard format == VDR_CACHE_JPEG || format == VDR_CACHE_RAW else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown cache format \(format)") }
         let (needed, why) = CacheSettings.required(by: o)
@@ -393,13 +385,13 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
 /// `excluded` (comma-separated, may be NULL) are left out; global labels are a 28-long multi-hot
 /// vector of the labels at least `global_min_votes` readers gave. An image without a DICOM is
 /// an error naming it.
-@c public func vdr_samples_from_dataset(_ root: UnsafePointer<CChar>?, _ index: OpaquePointer?, _ policy: Int32, _ iou_thr: Double,
+@c public func vdr_samples_from_dataset(_ root: UnsafePointer<CChar>?, _ index: UnsafeMutablePointer<vdr_annotations>?, _ policy: Int32, _ iou_thr: Double,
                                         _ minReaders: Int32, _ reader: UnsafePointer<CChar>?, _ classes: Int32,
                                         _ excluded: UnsafePointer<CChar>?, _ globalMinVotes: Int32,
-                                        _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
+                                        _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_samples>?>?) -> Int32 {
     abiCall {
         let root = try requireString(root, "root")
-        let handle = try annotations(index)
+        let handle = try AnnotationsHandle.from(index)
         let out = try require(out, "out")
         guard iou_thr > 0, iou_thr <= 1 || policy == VDR_POLICY_UNION || policy == VDR_POLICY_READER || policy == VDR_POLICY_RANDOM_READER else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "iou_thr \(iou_thr) not in (0, 1]")
@@ -429,17 +421,17 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
         } catch let e as LoaderError {
             throw ABIError(status: VDR_ERR_IO, message: e.message)
         }
-        out.pointee = Unmanaged.passRetained(box).toOpaque()
+        out.pointee = box.retainedHandle
     }
 }
 
 /// Sets the size of every image of the index whose DICOM is found under `root`, from its header
 /// (only the header is read). `joined` receives how many were set, `failed` how many headers
 /// could not be read.
-@c public func vdr_annotations_join_image_sizes(_ index: OpaquePointer?, _ root: UnsafePointer<CChar>?,
+@c public func vdr_annotations_join_image_sizes(_ index: UnsafeMutablePointer<vdr_annotations>?, _ root: UnsafePointer<CChar>?,
                                                 _ joined: UnsafeMutablePointer<Int64>?, _ failed: UnsafeMutablePointer<Int64>?) -> Int32 {
     abiCall {
-        let handle = try annotations(index)
+        let handle = try AnnotationsHandle.from(index)
         let root = try requireString(root, "root")
         do {
             let r = try Dataset.joinImageSizes(root: root, index: handle.index)

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CVinDrHandles
 import VinDrDICOM
 import VinDrImaging
 
@@ -54,23 +55,22 @@ final class RenderOptionsBox {
 }
 
 /// Creates render options with the defaults: original size, the file's window, uint8 output.
-@c public func vdr_render_options_create(_ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
+@c public func vdr_render_options_create(_ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_render_options>?>?) -> Int32 {
     abiCall {
-        try require(out, "out").pointee = Unmanaged.passRetained(RenderOptionsBox()).toOpaque()
+        try store(RenderOptionsBox(), to: out)
     }
 }
 
 /// Releases render options; NULL is accepted.
-@c public func vdr_render_options_destroy(_ options: UnsafeMutableRawPointer?) {
-    guard let options else { return }
-    Unmanaged<RenderOptionsBox>.fromOpaque(options).release()
+@c public func vdr_render_options_destroy(_ options: UnsafeMutablePointer<vdr_render_options>?) {
+    RenderOptionsBox.destroy(options)
 }
 
 /// Output size: VDR_SIZE_ORIGINAL (height, width ignored), VDR_SIZE_EXACT (height x width) or
 /// VDR_SIZE_LONGEST_SIDE (longest side = width; height ignored).
-@c public func vdr_render_options_set_size(_ options: UnsafeMutableRawPointer?, _ mode: Int32, _ height: Int32, _ width: Int32) -> Int32 {
+@c public func vdr_render_options_set_size(_ options: UnsafeMutablePointer<vdr_render_options>?, _ mode: Int32, _ height: Int32, _ width: Int32) -> Int32 {
     abiCall {
-        let box = try renderOptions(options)
+        let box = try RenderOptionsBox.from(options)
         let size: OutputSize
         switch mode {
         case VDR_SIZE_ORIGINAL: size = .original
@@ -86,9 +86,9 @@ final class RenderOptionsBox {
 
 /// Aspect policy for exact sizes: VDR_ASPECT_STRETCH, or VDR_ASPECT_LETTERBOX with `pad` the
 /// display value (0..1) of the borders.
-@c public func vdr_render_options_set_aspect(_ options: UnsafeMutableRawPointer?, _ policy: Int32, _ pad: Double) -> Int32 {
+@c public func vdr_render_options_set_aspect(_ options: UnsafeMutablePointer<vdr_render_options>?, _ policy: Int32, _ pad: Double) -> Int32 {
     abiCall {
-        let box = try renderOptions(options)
+        let box = try RenderOptionsBox.from(options)
         switch policy {
         case VDR_ASPECT_STRETCH: box.options.aspect = .stretch
         case VDR_ASPECT_LETTERBOX:
@@ -102,10 +102,10 @@ final class RenderOptionsBox {
 /// Window: mode VDR_WINDOW_*; `a`, `b` are center/width (EXPLICIT) or low/high percentiles
 /// (PERCENTILE); `function` is a VDR_VOI_* for EXPLICIT; `index` selects the file's window or
 /// VOI LUT for FILE_INDEX / FILE_LUT.
-@c public func vdr_render_options_set_window(_ options: UnsafeMutableRawPointer?, _ mode: Int32, _ a: Double, _ b: Double,
+@c public func vdr_render_options_set_window(_ options: UnsafeMutablePointer<vdr_render_options>?, _ mode: Int32, _ a: Double, _ b: Double,
                                              _ function: Int32, _ index: Int32) -> Int32 {
     abiCall {
-        let box = try renderOptions(options)
+        let box = try RenderOptionsBox.from(options)
         switch mode {
         case VDR_WINDOW_DICOM: box.options.window = .dicom
         case VDR_WINDOW_AUTO: box.options.window = .auto
@@ -136,9 +136,9 @@ final class RenderOptionsBox {
 }
 
 /// Sets a scalar option (VDR_OPT_*).
-@c public func vdr_render_options_set_int(_ options: UnsafeMutableRawPointer?, _ key: Int32, _ value: Int64) -> Int32 {
+@c public func vdr_render_options_set_int(_ options: UnsafeMutablePointer<vdr_render_options>?, _ key: Int32, _ value: Int64) -> Int32 {
     abiCall {
-        let box = try renderOptions(options)
+        let box = try RenderOptionsBox.from(options)
         func flag() throws -> Bool {
             guard value == 0 || value == 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "option \(key) takes 0 or 1, got \(value)") }
             return value == 1
@@ -165,11 +165,11 @@ final class RenderOptionsBox {
 }
 
 /// The output size vdr_dicom_render will produce for this file and options (no decoding).
-@c public func vdr_dicom_render_size(_ handle: UnsafeMutableRawPointer?, _ options: UnsafeMutableRawPointer?,
+@c public func vdr_dicom_render_size(_ handle: UnsafeMutablePointer<vdr_dicom>?, _ options: UnsafeMutablePointer<vdr_render_options>?,
                                      _ height: UnsafeMutablePointer<Int32>?, _ width: UnsafeMutablePointer<Int32>?) -> Int32 {
     abiCall {
-        let file = try dicom(handle)
-        let opts = try renderOptions(options).options
+        let file = try DICOMFile.from(handle)
+        let opts = try RenderOptionsBox.from(options).options
         let h = try require(height, "height"), w = try require(width, "width")
         let g = try Renderer.geometry(of: file.metadata, options: opts)
         h.pointee = Int32(g.outputHeight)
@@ -181,12 +181,12 @@ final class RenderOptionsBox {
 /// bytes apart, of samples of the output type. When `transform` is not NULL it receives
 /// {scale_x, scale_y, offset_x, offset_y}: output = source * scale + offset (boxes follow with
 /// vdr_transform_boxes).
-@c public func vdr_dicom_render(_ handle: UnsafeMutableRawPointer?, _ options: UnsafeMutableRawPointer?,
+@c public func vdr_dicom_render(_ handle: UnsafeMutablePointer<vdr_dicom>?, _ options: UnsafeMutablePointer<vdr_render_options>?,
                                 _ out: UnsafeMutableRawPointer?, _ size: Int, _ rowStride: Int,
                                 _ transform: UnsafeMutablePointer<Double>?) -> Int32 {
     abiCall {
-        let file = try dicom(handle)
-        let opts = try renderOptions(options).options
+        let file = try DICOMFile.from(handle)
+        let opts = try RenderOptionsBox.from(options).options
         let out = try require(out, "out")
         let g0 = try Renderer.geometry(of: file.metadata, options: opts)
         let rowBytes = try checkedSize(g0.outputWidth, opts.output.bytesPerSample, what: "output row size", source: file.source, kind: .argument)
@@ -230,10 +230,6 @@ final class RenderOptionsBox {
     }
 }
 
-func renderOptions(_ p: UnsafeMutableRawPointer?) throws -> RenderOptionsBox {
-    guard let p else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "render options handle is NULL") }
-    return Unmanaged<RenderOptionsBox>.fromOpaque(p).takeUnretainedValue()
-}
 
 /// One render workspace per calling thread, so repeated renders reuse their buffers.
 enum Workspaces {

@@ -17,7 +17,8 @@ static int failures = 0;
     } while (0)
 
 int main(int argc, char **argv) {
-    void *dcm = NULL, *opts = NULL;
+    vdr_dicom *dcm = NULL;
+    vdr_render_options *opts = NULL;
     int64_t rows = 0, cols = 0, type = 0;
     int32_t h = 0, w = 0;
     double t[4], box[4] = {10, 20, 110, 220}, mapped[4];
@@ -40,7 +41,7 @@ int main(int argc, char **argv) {
     CHECK(vdr_dicom_open(NULL, &dcm) == VDR_ERR_ARGUMENT);
     CHECK(vdr_dicom_get_int(NULL, VDR_ATTR_ROWS, &rows) == VDR_ERR_ARGUMENT);
     CHECK(strcmp(vdr_status_string(VDR_ERR_DECODE), "decode error") == 0);
-    vdr_dicom_close(NULL);
+    vdr_dicom_destroy(NULL);
     vdr_render_options_destroy(NULL);
 
     CHECK(vdr_dicom_open(argv[1], &dcm) == VDR_OK);
@@ -80,7 +81,7 @@ int main(int argc, char **argv) {
     printf("box=%.6f,%.6f,%.6f,%.6f\n", mapped[0], mapped[1], mapped[2], mapped[3]);
 
     vdr_render_options_destroy(opts);
-    vdr_dicom_close(dcm);
+    vdr_dicom_destroy(dcm);
     free(stored);
     free(img);
     printf("failures=%d\n", failures);

@@ -11,11 +11,11 @@
 
 namespace {
 
-struct DicomCloser {
-    void operator()(void *h) const { vdr_dicom_close(h); }
+struct DicomDestroyer {
+    void operator()(vdr_dicom *h) const { vdr_dicom_destroy(h); }
 };
-struct OptionsCloser {
-    void operator()(void *h) const { vdr_render_options_destroy(h); }
+struct OptionsDestroyer {
+    void operator()(vdr_render_options *h) const { vdr_render_options_destroy(h); }
 };
 
 void check(int32_t status) {
@@ -27,12 +27,13 @@ void check(int32_t status) {
 int main(int argc, char **argv) {
     if (argc != 2) return 2;
     try {
-        void *raw = nullptr;
+        vdr_dicom *raw = nullptr;
         if (vdr_dicom_open("/nonexistent.dcm", &raw) != VDR_ERR_IO || raw != nullptr) return 3;
         check(vdr_dicom_open(argv[1], &raw));
-        std::unique_ptr<void, DicomCloser> dcm(raw);
-        check(vdr_render_options_create(&raw));
-        std::unique_ptr<void, OptionsCloser> opts(raw);
+        std::unique_ptr<vdr_dicom, DicomDestroyer> dcm(raw);
+        vdr_render_options *raw_opts = nullptr;
+        check(vdr_render_options_create(&raw_opts));
+        std::unique_ptr<vdr_render_options, OptionsDestroyer> opts(raw_opts);
         check(vdr_render_options_set_size(opts.get(), VDR_SIZE_LONGEST_SIDE, 0, 256));
         check(vdr_render_options_set_int(opts.get(), VDR_OPT_OUTPUT_TYPE, VDR_DTYPE_FLOAT32));
         check(vdr_render_options_set_window(opts.get(), VDR_WINDOW_AUTO, 0, 0, 0, 0));

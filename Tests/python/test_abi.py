@@ -38,6 +38,29 @@ def test_header_compiles_cleanly_as_c99_and_cpp17(tmp_path):
         subprocess.run(cmd + ["-fsyntax-only", str(HEADER)], check=True)
 
 
+HANDLE_KINDS = ["vdr_dicom", "vdr_render_options", "vdr_annotations", "vdr_targets", "vdr_samples", "vdr_loader_options",
+                "vdr_loader", "vdr_batch", "vdr_deid_options", "vdr_deid_result"]
+
+
+@pytest.mark.parametrize("compiler", [["gcc", "-std=c99", "-pedantic-errors", "-Werror", "-x", "c"],
+                                      ["g++", "-std=c++17", "-Werror", "-x", "c++"]], ids=["c99", "c++17"])
+def test_a_handle_of_another_kind_does_not_compile(tmp_path, compiler):
+    """Each handle kind is its own type: render options passed as a DICOM handle, or a loader
+    destroyed as a batch, is a compile error; the right kinds compile."""
+    header = HEADER.read_text()
+    assert set(re.findall(r"^typedef struct (vdr_\w+) \1;$", header, re.M)) == set(HANDLE_KINDS)
+
+    def compiles(body: str) -> bool:
+        src = tmp_path / "kinds.c"
+        src.write_text(f'#include "vindr.h"\nvoid f(vdr_dicom *d, vdr_render_options *o, vdr_loader *l, vdr_batch *b) {{ {body} }}\n')
+        return subprocess.run(compiler + ["-fsyntax-only", "-I", str(ROOT / "include"), str(src)], capture_output=True).returncode == 0
+
+    assert compiles("int32_t h, w; (void)vdr_dicom_render_size(d, o, &h, &w); vdr_loader_destroy(l); vdr_batch_destroy(b);")
+    assert not compiles("int32_t h, w; (void)vdr_dicom_render_size(o, o, &h, &w); (void)d; (void)l; (void)b;")
+    assert not compiles("vdr_batch_destroy(l); (void)d; (void)o; (void)b;")
+    assert not compiles("vdr_dicom_destroy(o); (void)d; (void)l; (void)b;")
+
+
 def test_c_program(tmp_path, corpus):
     exe = build(tmp_path, "abi_test.c", ["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"])
     path = corpus["u12m2"]["explicit"]

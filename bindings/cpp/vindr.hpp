@@ -1,6 +1,6 @@
 // vindr.hpp: header-only C++17 RAII wrapper over the VinDr C ABI (include/vindr.h).
 //
-// Handles are owned by move-only objects that close them; every failing call throws
+// Handles are owned by move-only objects that destroy them; every failing call throws
 // vindr::Error carrying the status code and the library's message; buffers are spans.
 //
 //   vindr::Dicom dcm("image.dicom");
@@ -57,19 +57,20 @@ class Span {
 };
 
 namespace detail {
-template <void (*Close)(void *)>
-struct Closer {
-    void operator()(void *p) const noexcept { Close(p); }
+template <typename T, void (*Destroy)(T *)>
+struct Destroyer {
+    void operator()(T *p) const noexcept { Destroy(p); }
 };
-template <void (*Close)(void *)>
-using Handle = std::unique_ptr<void, Closer<Close>>;
+/// Owns one handle of kind T (vdr_dicom, vdr_loader, ...), released by its vdr_*_destroy.
+template <typename T, void (*Destroy)(T *)>
+using Handle = std::unique_ptr<T, Destroyer<T, Destroy>>;
 }  // namespace detail
 
 /// Render options (size, aspect, window, output type, threads).
 class RenderOptions {
   public:
     RenderOptions() {
-        void *h = nullptr;
+        vdr_render_options *h = nullptr;
         check(vdr_render_options_create(&h));
         h_.reset(h);
     }
@@ -89,10 +90,10 @@ class RenderOptions {
         return *this;
     }
     RenderOptions &set(int32_t key, int64_t value) { check(vdr_render_options_set_int(h_.get(), key, value)); return *this; }
-    void *get() const noexcept { return h_.get(); }
+    vdr_render_options *get() const noexcept { return h_.get(); }
 
   private:
-    detail::Handle<vdr_render_options_destroy> h_;
+    detail::Handle<vdr_render_options, vdr_render_options_destroy> h_;
 };
 
 /// output = source * scale + offset, per axis.
@@ -104,12 +105,12 @@ struct Transform {
 class Dicom {
   public:
     explicit Dicom(const std::string &path) {
-        void *h = nullptr;
+        vdr_dicom *h = nullptr;
         check(vdr_dicom_open(path.c_str(), &h));
         h_.reset(h);
     }
     static Dicom from_memory(const void *data, std::size_t size) {
-        void *h = nullptr;
+        vdr_dicom *h = nullptr;
         check(vdr_dicom_open_memory(data, static_cast<ptrdiff_t>(size), &h));
         return Dicom(Adopt{}, h);
     }
@@ -160,15 +161,15 @@ class Dicom {
 
   private:
     struct Adopt {};
-    Dicom(Adopt, void *h) : h_(h) {}
-    detail::Handle<vdr_dicom_close> h_;
+    Dicom(Adopt, vdr_dicom *h) : h_(h) {}
+    detail::Handle<vdr_dicom, vdr_dicom_destroy> h_;
 };
 
 /// A dataset index over annotation and image-label CSVs (PhysioNet or Kaggle layouts).
 class Annotations {
   public:
     explicit Annotations(const std::string &path) {
-        void *h = nullptr;
+        vdr_annotations *h = nullptr;
         check(vdr_annotations_open(path.c_str(), &h, nullptr));
         h_.reset(h);
     }
@@ -196,10 +197,10 @@ class Annotations {
                    int32_t classes = VDR_EXPORT_CLASSES_KAGGLE, int32_t min_votes = 2) const {
         check(vdr_annotations_export(h_.get(), format, mode, iou_thr, classes, min_votes, nullptr, nullptr, path.c_str()));
     }
-    void *get() const noexcept { return h_.get(); }
+    vdr_annotations *get() const noexcept { return h_.get(); }
 
   private:
-    detail::Handle<vdr_annotations_close> h_;
+    detail::Handle<vdr_annotations, vdr_annotations_destroy> h_;
 };
 
 /// Fused boxes: 4 coordinates per box, best first.
@@ -265,7 +266,7 @@ struct Target {
 /// A batch from Loader::next(). `images()` is valid until the loader's next next() call.
 class Batch {
   public:
-    explicit Batch(void *h) : h_(h) {
+    explicit Batch(vdr_batch *h) : h_(h) {
         int64_t epoch = 0, step = 0;
         check(vdr_batch_counts(h_.get(), &count_, &boxes_, &skipped_, &epoch, &step));
         check(vdr_batch_arrays(h_.get(), &images_, &box_data_, &labels_, &offsets_, &globals_, &transforms_));
@@ -300,7 +301,7 @@ class Batch {
         return s;
     }
 
-    detail::Handle<vdr_batch_release> h_;
+    detail::Handle<vdr_batch, vdr_batch_destroy> h_;
     ptrdiff_t count_ = 0, boxes_ = 0, skipped_ = 0;
     int64_t epoch_ = 0, step_ = 0;
     const void *images_ = nullptr;
@@ -315,7 +316,7 @@ class Batch {
 class Samples {
   public:
     Samples() {
-        void *h = nullptr;
+        vdr_samples *h = nullptr;
         check(vdr_samples_create(&h));
         h_.reset(h);
     }
@@ -325,33 +326,33 @@ class Samples {
         check(vdr_samples_add(h_.get(), image_id.c_str(), path.c_str(), boxes.data(), labels.data(), static_cast<ptrdiff_t>(labels.size()),
                               global_labels.data(), static_cast<ptrdiff_t>(global_labels.size())));
     }
-    void *get() const noexcept { return h_.get(); }
+    vdr_samples *get() const noexcept { return h_.get(); }
 
   private:
-    detail::Handle<vdr_samples_destroy> h_;
+    detail::Handle<vdr_samples, vdr_samples_destroy> h_;
 };
 
 /// Loader options: set(VDR_LOPT_*, value).
 class LoaderOptions {
   public:
     LoaderOptions() {
-        void *h = nullptr;
+        vdr_loader_options *h = nullptr;
         check(vdr_loader_options_create(&h));
         h_.reset(h);
     }
     LoaderOptions &set(int32_t key, double value) { check(vdr_loader_options_set(h_.get(), key, value)); return *this; }
     LoaderOptions &cache(const std::string &dir) { check(vdr_loader_options_set_cache(h_.get(), dir.c_str())); return *this; }
-    void *get() const noexcept { return h_.get(); }
+    vdr_loader_options *get() const noexcept { return h_.get(); }
 
   private:
-    detail::Handle<vdr_loader_options_destroy> h_;
+    detail::Handle<vdr_loader_options, vdr_loader_options_destroy> h_;
 };
 
 /// Native loader; one consumer thread.
 class Loader {
   public:
     Loader(const Samples &samples, const LoaderOptions &options) {
-        void *h = nullptr;
+        vdr_loader *h = nullptr;
         check(vdr_loader_create(samples.get(), options.get(), &h));
         h_.reset(h);
     }
@@ -363,14 +364,14 @@ class Loader {
     void start(int64_t epoch, int64_t step = 0) { check(vdr_loader_start(h_.get(), epoch, step)); }
     /// The next batch, or nullptr at the end of the epoch.
     std::unique_ptr<Batch> next() {
-        void *b = nullptr;
+        vdr_batch *b = nullptr;
         check(vdr_loader_next(h_.get(), &b));
         return b ? std::make_unique<Batch>(b) : nullptr;
     }
-    void close() { check(vdr_loader_close(h_.get())); }
+    void stop() { check(vdr_loader_stop(h_.get())); }
 
   private:
-    detail::Handle<vdr_loader_destroy> h_;
+    detail::Handle<vdr_loader, vdr_loader_destroy> h_;
 };
 
 }  // namespace vindr

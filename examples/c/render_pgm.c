@@ -11,7 +11,8 @@ static int fail(const char *what) {
 }
 
 int main(int argc, char **argv) {
-    void *dcm = NULL, *opts = NULL;
+    vdr_dicom *dcm = NULL;
+    vdr_render_options *opts = NULL;
     int64_t rows = 0, cols = 0, bits = 0;
     int32_t h = 0, w = 0;
     char ts[128], pi[32];
@@ -45,6 +46,6 @@ int main(int argc, char **argv) {
     printf("wrote %s (%dx%d)\n", argv[2], w, h);
     free(img);
     vdr_render_options_destroy(opts);
-    vdr_dicom_close(dcm);
+    vdr_dicom_destroy(dcm);
     return 0;
 }

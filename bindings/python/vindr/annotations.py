@@ -33,7 +33,7 @@ _label_lookup = _lib.prototype("vdr_label_lookup", ctypes.c_int32, _cp, ctypes.P
 _open = _lib.prototype("vdr_annotations_open", ctypes.c_int32, _cp, ctypes.POINTER(_vp), ctypes.POINTER(ctypes.c_int32))
 _create = _lib.prototype("vdr_annotations_create", ctypes.c_int32, ctypes.POINTER(_vp))
 _add = _lib.prototype("vdr_annotations_add", ctypes.c_int32, _vp, _cp, ctypes.POINTER(ctypes.c_int32))
-_close = _lib.prototype("vdr_annotations_close", None, _vp)
+_destroy = _lib.prototype("vdr_annotations_destroy", None, _vp)
 _image_count = _lib.prototype("vdr_annotations_image_count", ctypes.c_int32, _vp, _szp)
 _image_id = _lib.prototype("vdr_annotations_image_id", ctypes.c_int32, _vp, ctypes.c_size_t, ctypes.c_char_p,
                            ctypes.c_size_t, _szp)
@@ -57,8 +57,8 @@ _targets_view = _lib.prototype("vdr_targets_view", ctypes.c_int32, _vp, _szp,
                                ctypes.POINTER(ctypes.POINTER(ctypes.c_double)),
                                ctypes.POINTER(ctypes.POINTER(ctypes.c_int32)),
                                ctypes.POINTER(ctypes.POINTER(ctypes.c_int32)))
-_targets_release = _lib.prototype("vdr_targets_release", None, _vp)
-_string_free = _lib.prototype("vdr_string_free", None, ctypes.c_void_p)
+_targets_destroy = _lib.prototype("vdr_targets_destroy", None, _vp)
+_string_free = _lib.prototype("vdr_string_destroy", None, ctypes.c_void_p)
 _stats_json = _lib.prototype("vdr_annotations_stats_json", ctypes.c_int32, _vp, ctypes.c_int32, ctypes.c_double,
                              ctypes.POINTER(ctypes.c_void_p))
 _qc_json = _lib.prototype("vdr_annotations_qc_json", ctypes.c_int32, _vp, ctypes.POINTER(ctypes.c_void_p))
@@ -170,7 +170,7 @@ class Annotations:
     def close(self) -> None:
         """Releases the native index (also done when the object is garbage collected)."""
         if getattr(self, "_h", None):
-            _close(self._h)
+            _destroy(self._h)
             self._h = _vp()
 
     def __del__(self):
@@ -279,7 +279,7 @@ class Annotations:
             cols = [np.ctypeslib.as_array(p, shape=shape).copy() for p, shape in zip(ptrs, shapes)]
             return dict(zip(("image", "boxes", "scores", "labels", "readers"), cols))
         finally:
-            _targets_release(t)
+            _targets_destroy(t)
 
     def boxes(self, image_id: str, mode: str = "all", **kwargs) -> dict[str, np.ndarray]:
         """The targets of one image (see `targets`), without the image column."""

@@ -20,7 +20,7 @@ _dp = ctypes.POINTER(ctypes.c_double)
 
 _open = prototype("vdr_dicom_open", _i32, ctypes.c_char_p, ctypes.POINTER(_vp))
 _open_memory = prototype("vdr_dicom_open_memory", _i32, ctypes.c_void_p, _ssize, ctypes.POINTER(_vp))
-_close = prototype("vdr_dicom_close", None, _vp)
+_destroy = prototype("vdr_dicom_destroy", None, _vp)
 _get_int = prototype("vdr_dicom_get_int", _i32, _vp, _i32, ctypes.POINTER(ctypes.c_int64))
 _get_double = prototype("vdr_dicom_get_double", _i32, _vp, _i32, _ssize, _dp)
 _get_string = prototype("vdr_dicom_get_string", _i32, _vp, _i32, ctypes.c_char_p, _ssize, ctypes.POINTER(_ssize))
@@ -221,7 +221,7 @@ class DicomImage:
     # -- lifetime --------------------------------------------------------------------------
     def close(self) -> None:
         if self._h is not None:
-            _close(self._h)
+            _destroy(self._h)
             self._h = None
 
     def __enter__(self):
@@ -232,7 +232,7 @@ class DicomImage:
 
     def __del__(self):
         if getattr(self, "_h", None) is not None:
-            _close(self._h)
+            _destroy(self._h)
 
     def __repr__(self) -> str:
         return (f"DicomImage({self.source!r}, {self.rows}x{self.columns}, {self.frames} frame(s), "

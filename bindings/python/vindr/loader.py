@@ -30,7 +30,7 @@ _destroy = prototype("vdr_loader_destroy", None, _vp)
 _shape = prototype("vdr_loader_shape", _i32, _vp, ctypes.POINTER(_ssize), ctypes.POINTER(_ssize))
 _start = prototype("vdr_loader_start", _i32, _vp, _i64, _i64)
 _next = prototype("vdr_loader_next", _i32, _vp, ctypes.POINTER(_vp))
-_close = prototype("vdr_loader_close", _i32, _vp)
+_stop = prototype("vdr_loader_stop", _i32, _vp)
 _opts_cache = prototype("vdr_loader_options_set_cache", _i32, _vp, ctypes.c_char_p)
 _cache_status = prototype("vdr_loader_cache_status", _i32, _vp, ctypes.c_char_p, _ssize, ctypes.POINTER(_ssize))
 _PROGRESS = ctypes.CFUNCTYPE(None, _i64, _i64, _vp)
@@ -38,7 +38,7 @@ _cache_build = prototype("vdr_cache_build", _i32, _vp, _vp, ctypes.c_char_p, _i3
                          ctypes.POINTER(_i64), ctypes.POINTER(_i64), ctypes.POINTER(_i64))
 _from_dataset = prototype("vdr_samples_from_dataset", _i32, ctypes.c_char_p, _vp, _i32, ctypes.c_double, _i32,
                           ctypes.c_char_p, _i32, ctypes.c_char_p, _i32, ctypes.POINTER(_vp))
-_batch_release = prototype("vdr_batch_release", None, _vp)
+_batch_destroy = prototype("vdr_batch_destroy", None, _vp)
 _batch_counts = prototype("vdr_batch_counts", _i32, _vp, ctypes.POINTER(_ssize), ctypes.POINTER(_ssize),
                           ctypes.POINTER(_ssize), ctypes.POINTER(_i64), ctypes.POINTER(_i64))
 _batch_arrays = prototype("vdr_batch_arrays", _i32, _vp, ctypes.POINTER(_vp), ctypes.POINTER(_fp), ctypes.POINTER(_i64p),
@@ -197,16 +197,16 @@ class Loader:
                 batch = _vp()
                 check(_next(self._handle(), ctypes.byref(batch)))  # waits with the GIL released
                 if previous:
-                    _batch_release(previous)
+                    _batch_destroy(previous)
                 previous = batch
                 if not batch:
                     return
                 yield self._convert(batch)
         finally:
             if previous:
-                _batch_release(previous)
+                _batch_destroy(previous)
             if self._h:
-                _close(self._h)
+                _stop(self._h)
 
     def _convert(self, batch) -> Batch:
         n, nb, ns = _ssize(), _ssize(), _ssize()

@@ -3,9 +3,15 @@
  * Do not edit: change the Swift sources and regenerate.
  *
  * Conventions: every fallible call returns an int32_t status (VDR_OK = 0); outputs are written
- * only on success; vdr_last_error() holds this thread's message for the last failure. Each kind
- * of handle is a pointer to its own incomplete struct type (below), released by its
- * vdr_<kind>_destroy, which accepts NULL. */
+ * only on success; vdr_last_error() holds this thread's message for the last failure.
+ * - Handles: each kind is a pointer to its own incomplete struct type (below), released by its
+ *   vdr_<kind>_destroy, which accepts NULL.
+ * - Text out: a `char **` receives a new NUL-terminated UTF-8 string, released with
+ *   vdr_string_destroy. Static text (vdr_status_string, vdr_version, label names) and
+ *   vdr_last_error are borrowed and never released.
+ * - Sizes, counts, capacities and indices are size_t (a value above PTRDIFF_MAX, such as a negative
+ *   number cast, is VDR_ERR_ARGUMENT); per-element arrays shared with numpy/torch (labels, image
+ *   indices, box offsets) are int64_t. */
 #ifndef VINDR_H
 #define VINDR_H
 
@@ -68,6 +74,11 @@ char const * vdr_status_string(int32_t status);
 /// The message of the last failed call on this thread ("" when none); valid until the next
 /// failing call on the same thread.
 char const * vdr_last_error(void);
+
+/// Releases a string the library returned (vdr_dicom_get_string, vdr_annotations_stats_json,
+/// ...); NULL is accepted. Static text (vdr_status_string, vdr_version, label names) and
+/// vdr_last_error are borrowed and never released.
+void vdr_string_destroy(char * s);
 
 /// The library's version as major*10000 + minor*100 + patch (VDR_VERSION_NUMBER of the header
 /// it was built with).
@@ -135,7 +146,7 @@ char const * vdr_version(void);
 int32_t vdr_dicom_open(char const * path, vdr_dicom * * out_);
 
 /// Opens a DICOM file from `size` bytes at `data` (copied; the caller may free them after).
-int32_t vdr_dicom_open_memory(void const * data, ptrdiff_t size, vdr_dicom * * out_);
+int32_t vdr_dicom_open_memory(void const * data, size_t size, vdr_dicom * * out_);
 
 /// Releases a handle from vdr_dicom_open*; NULL is accepted.
 void vdr_dicom_destroy(vdr_dicom * handle);
@@ -145,15 +156,14 @@ int32_t vdr_dicom_get_int(vdr_dicom * handle, int32_t key, int64_t * out_);
 
 /// Reads value `index` of a real attribute. VDR_ERR_ARGUMENT when the attribute is absent or
 /// the index out of range (the message says which).
-int32_t vdr_dicom_get_double(vdr_dicom * handle, int32_t key, ptrdiff_t index, double * out_);
+int32_t vdr_dicom_get_double(vdr_dicom * handle, int32_t key, size_t index, double * out_);
 
-/// Copies a text attribute into `buf` (NUL-terminated, truncated to cap-1 bytes); `*len`
-/// receives the full length in bytes. Absent attributes give "" (length 0).
-int32_t vdr_dicom_get_string(vdr_dicom * handle, int32_t key, char * buf, ptrdiff_t cap, ptrdiff_t * len);
+/// A text attribute (*out: release with vdr_string_destroy); absent attributes give "".
+int32_t vdr_dicom_get_string(vdr_dicom * handle, int32_t key, char * * out_);
 
 /// Decodes the stored values of `frame` into `out`: rows x columns samples of the type
 /// VDR_ATTR_SAMPLE_TYPE gives, rows `row_stride` bytes apart, `size` bytes in all.
-int32_t vdr_dicom_decode(vdr_dicom * handle, int32_t frame, void * out_, ptrdiff_t size, ptrdiff_t rowStride);
+int32_t vdr_dicom_decode(vdr_dicom * handle, int32_t frame, void * out_, size_t size, size_t row_stride);
 
 /* vdr_render_options: how vdr_dicom_render turns a file into display pixels. Not thread-safe: */
 /* configure one per thread, or configure once and then only read it (render calls only read). */
@@ -222,12 +232,12 @@ int32_t vdr_dicom_render_size(vdr_dicom * handle, vdr_render_options * options, 
 /// bytes apart, of samples of the output type. When `transform` is not NULL it receives
 /// {scale_x, scale_y, offset_x, offset_y}: output = source * scale + offset (boxes follow with
 /// vdr_transform_boxes).
-int32_t vdr_dicom_render(vdr_dicom * handle, vdr_render_options * options, void * out_, ptrdiff_t size, ptrdiff_t rowStride, double * transform);
+int32_t vdr_dicom_render(vdr_dicom * handle, vdr_render_options * options, void * out_, size_t size, size_t row_stride, double * transform);
 
 /// Applies a render transform {scale_x, scale_y, offset_x, offset_y} to `count` boxes
 /// (x_min, y_min, x_max, y_max as doubles) from `boxes` into `out` (may be the same memory);
 /// `inverse` = 1 maps output pixels back to source pixels.
-int32_t vdr_transform_boxes(double const * transform, double const * boxes, ptrdiff_t count, int32_t inverse, double * out_);
+int32_t vdr_transform_boxes(double const * transform, double const * boxes, size_t count, int32_t inverse, double * out_);
 
 /* ============================================================================================== */
 /* Annotations and targets */
@@ -282,17 +292,18 @@ void vdr_annotations_destroy(vdr_annotations * h);
 /// Number of images in the index.
 int32_t vdr_annotations_image_count(vdr_annotations * h, size_t * out_count);
 
-/// The image_id of image `index` (query the length with buf NULL, then fill).
-int32_t vdr_annotations_image_id(vdr_annotations * h, size_t index, char * buf, size_t capacity, size_t * out_len);
+/// The image_id of image `index` (*out: release with vdr_string_destroy).
+int32_t vdr_annotations_image_id(vdr_annotations * h, size_t index, char * * out_);
 
-/// All image ids, in index order, separated by '\n' (query the length with buf NULL, then fill).
-int32_t vdr_annotations_image_ids(vdr_annotations * h, char * buf, size_t capacity, size_t * out_len);
+/// All image ids, in index order, separated by '\n' (*out: release with vdr_string_destroy).
+int32_t vdr_annotations_image_ids(vdr_annotations * h, char * * out_);
 
 /// Number of distinct readers (rad_id values); consensus readings are not counted.
 int32_t vdr_annotations_reader_count(vdr_annotations * h, size_t * out_count);
 
-/// The rad_id of reader `index` (readers are in natural order: R1, R2, ..., R10, ...).
-int32_t vdr_annotations_reader_name(vdr_annotations * h, size_t index, char * buf, size_t capacity, size_t * out_len);
+/// The rad_id of reader `index` (readers are in natural order: R1, R2, ..., R10, ...); *out:
+/// release with vdr_string_destroy.
+int32_t vdr_annotations_reader_name(vdr_annotations * h, size_t index, char * * out_);
 
 /// Records an image's size in pixels (enables out-of-image QC).
 int32_t vdr_annotations_set_image_size(vdr_annotations * h, char const * image_id, int32_t width, int32_t height);
@@ -315,9 +326,6 @@ int32_t vdr_targets_view(vdr_targets * t, size_t * out_count, int64_t const * * 
 
 /// Releases a targets result; NULL is accepted.
 void vdr_targets_destroy(vdr_targets * t);
-
-/// Frees a string returned by the library (vdr_annotations_stats_json, ...); NULL is accepted.
-void vdr_string_destroy(char * s);
 
 /// Statistics as JSON (the layout of `vindr stats --json`): images, rows, boxes, per-label
 /// majority/any counts, box F1 at `iou_thr` between reader pairs, Fleiss' kappa, per-reader
@@ -347,7 +355,7 @@ int32_t vdr_annotations_export(vdr_annotations * h, int32_t format, int32_t mode
 
 /// Sets image sizes from a CSV with image_id,width,height or Kaggle's image_id,dim0,dim1 columns
 /// (images not in the index are ignored); `out_count` (may be NULL) receives how many were set.
-int32_t vdr_annotations_load_image_sizes(vdr_annotations * h, char const * path, int64_t * out_count);
+int32_t vdr_annotations_load_image_sizes(vdr_annotations * h, char const * path, size_t * out_count);
 
 /* ============================================================================================== */
 /* Boxes */
@@ -392,18 +400,18 @@ int32_t vdr_box_convert(double const * boxes, size_t n, int32_t from, int32_t to
 /// Writes *out_count kept boxes grouped by ascending label, best first: out_index (position in
 /// the concatenated input), out_boxes, out_scores, out_labels. Labels are any finite doubles
 /// (ensemble-boxes' float class ids), grouped by exact value. out_adjustments may be NULL.
-int32_t vdr_nms(double const * boxes, double const * scores, double const * labels, size_t const * model_sizes, size_t n_models, double const * weights, double iou_thr, int64_t * out_index, double * out_boxes, double * out_scores, double * out_labels, size_t * out_count, int64_t * out_adjustments);
+int32_t vdr_nms(double const * boxes, double const * scores, double const * labels, size_t const * model_sizes, size_t n_models, double const * weights, double iou_thr, int64_t * out_index, double * out_boxes, double * out_scores, double * out_labels, size_t * out_count, size_t * out_adjustments);
 
 /// Soft-NMS (method VDR_SOFT_NMS_*) with ensemble-boxes 1.0.9 `soft_nms` semantics: same input
 /// handling as vdr_nms; keeps boxes whose decayed score ends above `thresh`, in selection order
 /// per ascending label. out_scores receives the undecayed (weighted) scores, as ensemble-boxes
 /// returns them; out_decayed (may be NULL) the decayed ones.
-int32_t vdr_soft_nms(double const * boxes, double const * scores, double const * labels, size_t const * model_sizes, size_t n_models, double const * weights, int32_t method, double iou_thr, double sigma, double thresh, int64_t * out_index, double * out_boxes, double * out_scores, double * out_decayed, double * out_labels, size_t * out_count, int64_t * out_adjustments);
+int32_t vdr_soft_nms(double const * boxes, double const * scores, double const * labels, size_t const * model_sizes, size_t n_models, double const * weights, int32_t method, double iou_thr, double sigma, double thresh, int64_t * out_index, double * out_boxes, double * out_scores, double * out_decayed, double * out_labels, size_t * out_count, size_t * out_adjustments);
 
 /// Weighted boxes fusion with ensemble-boxes 1.0.9 `weighted_boxes_fusion` semantics
 /// (conf_type VDR_CONF_*). Writes *out_count fused boxes, best first. With `normalised` false the
 /// coordinates may be pixels: corners must be ordered and nothing is clamped.
-int32_t vdr_wbf(double const * boxes, double const * scores, int64_t const * labels, size_t const * model_sizes, size_t n_models, double const * weights, double iou_thr, double skip_box_thr, int32_t conf_type, bool allows_overflow, bool normalised, double * out_boxes, double * out_scores, int64_t * out_labels, size_t * out_count, int64_t * out_adjustments);
+int32_t vdr_wbf(double const * boxes, double const * scores, int64_t const * labels, size_t const * model_sizes, size_t n_models, double const * weights, double iou_thr, double skip_box_thr, int32_t conf_type, bool allows_overflow, bool normalised, double * out_boxes, double * out_scores, int64_t * out_labels, size_t * out_count, size_t * out_adjustments);
 
 /* ============================================================================================== */
 /* Metrics */
@@ -429,7 +437,7 @@ int32_t vdr_wbf(double const * boxes, double const * scores, int64_t const * lab
 /// annotations_test.csv layout). gt_mode is VDR_GT_*; `reader` is used with VDR_GT_READER.
 /// Writes the mean AP (NaN when the ground truth is empty) and, when not NULL, out_ap[15]
 /// (AP per Kaggle class, NaN for classes absent from the ground truth) and out_gt_counts[15].
-int32_t vdr_evaluate_files(char const * gt_path, char const * pred_path, int32_t gt_mode, char const * reader, double fuse_iou_thr, double iou_thr, int32_t interp, double * out_mean_ap, double * out_ap, int64_t * out_gt_counts);
+int32_t vdr_evaluate_files(char const * gt_path, char const * pred_path, int32_t gt_mode, char const * reader, double fuse_iou_thr, double iou_thr, int32_t interp, double * out_mean_ap, double * out_ap, size_t * out_gt_counts);
 
 /// AP per class from arrays. Ground truth: n_gt boxes (x_min, y_min, x_max, y_max) with image
 /// index (0..n_images-1) and label (0..n_labels-1); detections likewise plus scores. Writes the
@@ -501,10 +509,10 @@ void vdr_samples_destroy(vdr_samples * samples);
 /// Appends an image: `boxes` holds `box_count` x (x_min, y_min, x_max, y_max) in source pixels,
 /// `labels` its class indices, `global_labels` a multi-hot vector of `global_count` values (the
 /// same length for every sample).
-int32_t vdr_samples_add(vdr_samples * samples, char const * imageID, char const * path, float const * boxes, int64_t const * labels, ptrdiff_t boxCount, float const * globalLabels, ptrdiff_t globalCount);
+int32_t vdr_samples_add(vdr_samples * samples, char const * image_id, char const * path, float const * boxes, int64_t const * labels, size_t box_count, float const * global_labels, size_t global_count);
 
 /// Number of samples in the list.
-int32_t vdr_samples_count(vdr_samples * samples, ptrdiff_t * count);
+int32_t vdr_samples_count(vdr_samples * samples, size_t * out_count);
 
 /// Creates loader options with the defaults (1024 x 1024 letterboxed uint8, batch 16, shuffle,
 /// seed 0, one worker per core, prefetch 2).
@@ -526,7 +534,7 @@ int32_t vdr_loader_create(vdr_samples * samples, vdr_loader_options * options, v
 void vdr_loader_destroy(vdr_loader * loader);
 
 /// Batches per epoch on this rank, and bytes per image.
-int32_t vdr_loader_shape(vdr_loader * loader, ptrdiff_t * batches, ptrdiff_t * imageBytes);
+int32_t vdr_loader_shape(vdr_loader * loader, size_t * batches, size_t * image_bytes);
 
 /// Starts (or restarts) rendering `epoch` from batch `step`; a running epoch is stopped first.
 int32_t vdr_loader_start(vdr_loader * loader, int64_t epoch, int64_t step);
@@ -544,17 +552,20 @@ int32_t vdr_loader_stop(vdr_loader * loader);
 void vdr_batch_destroy(vdr_batch * batch);
 
 /// Counts of a batch: images, boxes (all images), skipped images; epoch and step.
-int32_t vdr_batch_counts(vdr_batch * batch, ptrdiff_t * images, ptrdiff_t * boxes, ptrdiff_t * skipped, int64_t * epoch, int64_t * step);
+int32_t vdr_batch_counts(vdr_batch * batch, size_t * images, size_t * boxes, size_t * skipped, int64_t * epoch, int64_t * step);
 
 /// Borrowed pointers to the batch's arrays: images (count x image bytes), boxes (float[boxes][4],
 /// output pixels, xyxy), labels (int64[boxes]), box offsets (int64[count + 1]), global labels
 /// (float[count][global_count]), transforms (double[count][5]: scale_x, scale_y, offset_x,
 /// offset_y, flipped). Any output pointer may be NULL.
-int32_t vdr_batch_arrays(vdr_batch * batch, void const * * images, float const * * boxes, int64_t const * * labels, int64_t const * * offsets, float const * * globalLabels, double const * * transforms);
+int32_t vdr_batch_arrays(vdr_batch * batch, void const * * images, float const * * boxes, int64_t const * * labels, int64_t const * * offsets, float const * * global_labels, double const * * transforms);
 
-/// Image id of image `index` (or of skipped image `index` when `skipped` = 1, with the reason in
-/// `reason`), copied as NUL-terminated strings; `*len` gets the id's full length.
-int32_t vdr_batch_image_id(vdr_batch * batch, ptrdiff_t index, int32_t skipped, char * buf, ptrdiff_t cap, ptrdiff_t * len, char * reason, ptrdiff_t reasonCap);
+/// Image id of image `index` of the batch (*out: release with vdr_string_destroy).
+int32_t vdr_batch_image_id(vdr_batch * batch, size_t index, char * * out_);
+
+/// Image id of skipped image `index` (VDR_ON_ERROR_SKIP) and why it was skipped (*out_id and
+/// *out_reason: release each with vdr_string_destroy).
+int32_t vdr_batch_skipped(vdr_batch * batch, size_t index, char * * out_id, char * * out_reason);
 /* Cache formats (vdr_cache_build). */
 #define VDR_CACHE_JPEG 0
 #define VDR_CACHE_RAW 1
@@ -564,14 +575,14 @@ int32_t vdr_batch_image_id(vdr_batch * batch, ptrdiff_t index, int32_t skipped, 
 int32_t vdr_loader_options_set_cache(vdr_loader_options * options, char const * dir);
 
 /// Whether the loader reads from its cache, and if not, why (empty without a cache).
-int32_t vdr_loader_cache_status(vdr_loader * loader, char * buf, ptrdiff_t cap, ptrdiff_t * len);
+int32_t vdr_loader_cache_status(vdr_loader * loader, char * * out_);
 
 /// Renders every sample once into `dir` at the loader options' size, letterbox, pad and window
 /// (VDR_WINDOW_DICOM or _AUTO), as VDR_CACHE_JPEG at `quality` or VDR_CACHE_RAW, on `workers`
 /// threads. Resumable: unchanged images already cached are kept. `progress(done, total, user)`
 /// is called from this thread after each chunk (may be NULL). `rendered`, `reused`, `failed`
 /// receive the counts; failed images are left out of the cache (vdr_last_error is not set for them).
-int32_t vdr_cache_build(vdr_samples * samples, vdr_loader_options * options, char const * dir, int32_t format, int32_t quality, void (* progress)(int64_t, int64_t, void *), void * user, int64_t * rendered, int64_t * reused, int64_t * failed);
+int32_t vdr_cache_build(vdr_samples * samples, vdr_loader_options * options, char const * dir, int32_t format, int32_t quality, void (* progress)(size_t, size_t, void *), void * user, size_t * rendered, size_t * reused, size_t * failed);
 /* Box policies (vdr_samples_from_dataset). */
 #define VDR_POLICY_UNION 0
 #define VDR_POLICY_FUSED 1
@@ -589,12 +600,12 @@ int32_t vdr_cache_build(vdr_samples * samples, vdr_loader_options * options, cha
 /// `excluded` (comma-separated, may be NULL) are left out; global labels are a 28-long multi-hot
 /// vector of the labels at least `global_min_votes` readers gave. An image without a DICOM is
 /// an error naming it.
-int32_t vdr_samples_from_dataset(char const * root, vdr_annotations * index, int32_t policy, double iou_thr, int32_t minReaders, char const * reader, int32_t classes, char const * excluded, int32_t globalMinVotes, vdr_samples * * out_);
+int32_t vdr_samples_from_dataset(char const * root, vdr_annotations * index, int32_t policy, double iou_thr, int32_t min_readers, char const * reader, int32_t classes, char const * excluded, int32_t global_min_votes, vdr_samples * * out_);
 
 /// Sets the size of every image of the index whose DICOM is found under `root`, from its header
 /// (only the header is read). `joined` receives how many were set, `failed` how many headers
 /// could not be read.
-int32_t vdr_annotations_join_image_sizes(vdr_annotations * index, char const * root, int64_t * joined, int64_t * failed);
+int32_t vdr_annotations_join_image_sizes(vdr_annotations * index, char const * root, size_t * joined, size_t * failed);
 
 /* ============================================================================================== */
 /* De-identification */
@@ -653,11 +664,11 @@ int32_t vdr_deidentify(char const * input, char const * output, vdr_deid_options
 
 /// Counts of a run: counts[0] files seen, [1] written, [2] rejected by screening, [3] failed,
 /// [4] flagged Burned In Annotation = YES. `counts` must hold 5 values.
-int32_t vdr_deid_result_counts(vdr_deid_result * result, int64_t * counts);
+int32_t vdr_deid_result_counts(vdr_deid_result * result, size_t * counts);
 
-/// The per-file report as JSON (the same document as VDR_DEID_REPORT_JSON), copied into `buf`
-/// (cap bytes, NUL-terminated, truncated); `len` receives the full length. Either may be NULL.
-int32_t vdr_deid_result_json(vdr_deid_result * result, char * buf, ptrdiff_t cap, ptrdiff_t * len);
+/// The per-file report as JSON (the same document as VDR_DEID_REPORT_JSON); *out: release with
+/// vdr_string_destroy.
+int32_t vdr_deid_result_json(vdr_deid_result * result, char * * out_);
 
 /// Releases a result from vdr_deidentify; NULL is accepted.
 void vdr_deid_result_destroy(vdr_deid_result * result);

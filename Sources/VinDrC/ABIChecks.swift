@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 // Validation of what crosses the C boundary: every pointer, size and stride is checked here
 // before Swift touches it, so a bad call returns VDR_ERR_ARGUMENT instead of trapping the host.
 
@@ -5,6 +11,7 @@ func require<T>(_ p: UnsafeMutablePointer<T>?, _ name: String) throws -> UnsafeM
     guard let p else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) is NULL") }
     return p
 }
+
 
 func require(_ p: UnsafeMutableRawPointer?, _ name: String) throws -> UnsafeMutableRawPointer {
     guard let p else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) is NULL") }
@@ -30,13 +37,24 @@ func checkBuffer(size: Int, rowStride: Int, rowBytes: Int, rows: Int, align: Int
     }
 }
 
-/// Copies `s` as a NUL-terminated string into `buf` (truncated to cap-1 bytes); `len` gets
-/// the full UTF-8 length. Either pointer may be NULL (a pure length query).
-func copyString(_ s: String, into buf: UnsafeMutablePointer<CChar>?, cap: Int, len: UnsafeMutablePointer<Int>?) throws {
+/// A size, count or index from C (size_t) as Int; VDR_ERR_ARGUMENT above Int.max, where a
+/// negative number cast to size_t lands.
+func count(_ n: UInt, _ name: String) throws -> Int {
+    guard n <= UInt(Int.max) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) \(n) is out of range (a negative value cast to size_t?)") }
+    return Int(n)
+}
+
+/// Hands `s` to the caller as a new NUL-terminated string, released with vdr_string_destroy (the
+/// ABI's one convention for returned text). Text with a NUL byte inside is an error rather than
+/// a silently shortened C string.
+func store(_ s: String, to out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) throws {
+    guard let out else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "out is NULL") }
     let bytes = Array(s.utf8)
-    len?.pointee = bytes.count
-    guard let buf, cap > 0 else { return }
-    let n = min(bytes.count, cap - 1)
-    for i in 0..<n { buf[i] = CChar(bitPattern: bytes[i]) }
-    buf[n] = 0
+    guard !bytes.contains(0) else { throw ABIError(status: VDR_ERR_FORMAT, message: "text contains a NUL byte: \(s.debugDescription)") }
+    guard let p = malloc(bytes.count + 1)?.assumingMemoryBound(to: CChar.self) else {
+        throw ABIError(status: VDR_ERR_INTERNAL, message: "out of memory for a \(bytes.count)-byte string")
+    }
+    bytes.withUnsafeBufferPointer { UnsafeMutableRawPointer(p).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+    p[bytes.count] = 0
+    out.pointee = p
 }

@@ -61,8 +61,8 @@ nonisolated(unsafe) private let labelNames: [UnsafeMutablePointer<CChar>?] = Tax
 /// Finds a label by name: exact spelling, an alias ("Other disease"), or another letter case.
 @c public func vdr_label_lookup(_ name: UnsafePointer<CChar>?, _ out_index: UnsafeMutablePointer<Int32>?) -> Int32 {
     abiCall {
-        let text = try requiredString(name, "name")
-        let out = try required(out_index, "out_index")
+        let text = try requireString(name, "name")
+        let out = try require(out_index, "out_index")
         guard let label = Taxonomy.label(named: text) else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "\"\(text)\" is not a VinDr-CXR label")
         }
@@ -102,7 +102,7 @@ private func layoutCode(_ l: CSVLayout) -> Int32 {
 /// Creates an empty dataset index; fill it with vdr_annotations_add. Destroy with vdr_annotations_destroy.
 @c public func vdr_annotations_create(_ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_annotations>?>?) -> Int32 {
     abiCall {
-        let o = try required(out, "out")
+        let o = try require(out, "out")
         o.pointee = AnnotationsHandle(AnnotationIndex()).retainedHandle
     }
 }
@@ -112,8 +112,8 @@ private func layoutCode(_ l: CSVLayout) -> Int32 {
 @c public func vdr_annotations_open(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_annotations>?>?,
                                     _ out_layout: UnsafeMutablePointer<Int32>?) -> Int32 {
     abiCall {
-        let p = try requiredString(path, "path")
-        let o = try required(out, "out")
+        let p = try requireString(path, "path")
+        let o = try require(out, "out")
         let index = AnnotationIndex()
         let layout = try index.add(path: p)
         out_layout?.pointee = layoutCode(layout)
@@ -126,7 +126,7 @@ private func layoutCode(_ l: CSVLayout) -> Int32 {
 @c public func vdr_annotations_add(_ h: UnsafeMutablePointer<vdr_annotations>?, _ path: UnsafePointer<CChar>?, _ out_layout: UnsafeMutablePointer<Int32>?) -> Int32 {
     abiCall {
         let a = try AnnotationsHandle.from(h)
-        let layout = try a.index.add(path: try requiredString(path, "path"))
+        let layout = try a.index.add(path: try requireString(path, "path"))
         a.refreshReaders()
         out_layout?.pointee = layoutCode(layout)
     }
@@ -139,63 +139,45 @@ private func layoutCode(_ l: CSVLayout) -> Int32 {
 
 /// Number of images in the index.
 @c public func vdr_annotations_image_count(_ h: UnsafeMutablePointer<vdr_annotations>?, _ out_count: UnsafeMutablePointer<UInt>?) -> Int32 {
-    abiCall { try required(out_count, "out_count").pointee = UInt(try AnnotationsHandle.from(h).index.images.count) }
+    abiCall { try require(out_count, "out_count").pointee = UInt(try AnnotationsHandle.from(h).index.images.count) }
 }
 
-/// Writes a string into a caller buffer: *out_len receives its length without the NUL; with
-/// buf NULL only the length is written; a buffer shorter than length + 1 is
-/// VDR_ERR_BUFFER_TOO_SMALL.
-func writeString(_ s: String, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: UInt, _ out_len: UnsafeMutablePointer<UInt>?) throws {
-    let bytes = Array(s.utf8)
-    let len = try required(out_len, "out_len")
-    if let buf {
-        guard capacity > UInt(bytes.count) else {
-            throw ABIError(status: VDR_ERR_BUFFER_TOO_SMALL, message: "buffer of \(capacity) bytes; \(bytes.count + 1) needed")
-        }
-        for (i, b) in bytes.enumerated() { buf[i] = CChar(bitPattern: b) }
-        buf[bytes.count] = 0
-    }
-    len.pointee = UInt(bytes.count)
-}
-
-/// The image_id of image `index` (query the length with buf NULL, then fill).
-@c public func vdr_annotations_image_id(_ h: UnsafeMutablePointer<vdr_annotations>?, _ index: UInt, _ buf: UnsafeMutablePointer<CChar>?,
-                                        _ capacity: UInt, _ out_len: UnsafeMutablePointer<UInt>?) -> Int32 {
+/// The image_id of image `index` (*out: release with vdr_string_destroy).
+@c public func vdr_annotations_image_id(_ h: UnsafeMutablePointer<vdr_annotations>?, _ index: UInt, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     abiCall {
         let images = try AnnotationsHandle.from(h).index.images
         guard index < UInt(images.count) else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "image index \(index) outside 0..<\(images.count)")
         }
-        try writeString(images[Int(index)].id, buf, capacity, out_len)
+        try store(images[Int(index)].id, to: out)
     }
 }
 
-/// All image ids, in index order, separated by '\n' (query the length with buf NULL, then fill).
-@c public func vdr_annotations_image_ids(_ h: UnsafeMutablePointer<vdr_annotations>?, _ buf: UnsafeMutablePointer<CChar>?, _ capacity: UInt,
-                                         _ out_len: UnsafeMutablePointer<UInt>?) -> Int32 {
-    abiCall { try writeString(try AnnotationsHandle.from(h).index.images.map(\.id).joined(separator: "\n"), buf, capacity, out_len) }
+/// All image ids, in index order, separated by '\n' (*out: release with vdr_string_destroy).
+@c public func vdr_annotations_image_ids(_ h: UnsafeMutablePointer<vdr_annotations>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    abiCall { try store(try AnnotationsHandle.from(h).index.images.map(\.id).joined(separator: "\n"), to: out) }
 }
 
 /// Number of distinct readers (rad_id values); consensus readings are not counted.
 @c public func vdr_annotations_reader_count(_ h: UnsafeMutablePointer<vdr_annotations>?, _ out_count: UnsafeMutablePointer<UInt>?) -> Int32 {
-    abiCall { try required(out_count, "out_count").pointee = UInt(try AnnotationsHandle.from(h).readers.count) }
+    abiCall { try require(out_count, "out_count").pointee = UInt(try AnnotationsHandle.from(h).readers.count) }
 }
 
-/// The rad_id of reader `index` (readers are in natural order: R1, R2, ..., R10, ...).
-@c public func vdr_annotations_reader_name(_ h: UnsafeMutablePointer<vdr_annotations>?, _ index: UInt, _ buf: UnsafeMutablePointer<CChar>?,
-                                           _ capacity: UInt, _ out_len: UnsafeMutablePointer<UInt>?) -> Int32 {
+/// The rad_id of reader `index` (readers are in natural order: R1, R2, ..., R10, ...); *out:
+/// release with vdr_string_destroy.
+@c public func vdr_annotations_reader_name(_ h: UnsafeMutablePointer<vdr_annotations>?, _ index: UInt, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     abiCall {
         let readers = try AnnotationsHandle.from(h).readers
         guard index < UInt(readers.count) else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "reader index \(index) outside 0..<\(readers.count)")
         }
-        try writeString(readers[Int(index)], buf, capacity, out_len)
+        try store(readers[Int(index)], to: out)
     }
 }
 
 /// Records an image's size in pixels (enables out-of-image QC).
 @c public func vdr_annotations_set_image_size(_ h: UnsafeMutablePointer<vdr_annotations>?, _ image_id: UnsafePointer<CChar>?, _ width: Int32, _ height: Int32) -> Int32 {
-    abiCall { try AnnotationsHandle.from(h).index.setImageSize(try requiredString(image_id, "image_id"), width: Int(width), height: Int(height)) }
+    abiCall { try AnnotationsHandle.from(h).index.setImageSize(try requireString(image_id, "image_id"), width: Int(width), height: Int(height)) }
 }
 
 /// Reader selection from C arguments: `reader` (NULL = all) and a comma-separated `exclude` list.
@@ -214,7 +196,7 @@ func readerFilter(_ reader: UnsafePointer<CChar>?, _ exclude: UnsafePointer<CCha
         let images = try AnnotationsHandle.from(h).index.images
         guard min_votes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be at least 1") }
         if images.isEmpty { return }
-        let o = try required(out, "out")
+        let o = try require(out, "out")
         let filter = readerFilter(reader, exclude)
         let rows = images.map { $0.consensusLabels(minimumVotes: Int(min_votes), filter: filter) }
         for (i, set) in rows.enumerated() {
@@ -253,7 +235,7 @@ final class TargetsResult {
                                        _ exclude: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_targets>?>?) -> Int32 {
     abiCall {
         let a = try AnnotationsHandle.from(h)
-        let o = try required(out, "out")
+        let o = try require(out, "out")
         let filter = readerFilter(reader, exclude)
         var imageColumn = [Int64](), boxes = [Box](), scores = [Double](), labels = [Int32](), readers = [Int32]()
         switch mode {
@@ -320,17 +302,6 @@ final class TargetsResult {
     TargetsResult.destroy(t)
 }
 
-/// A malloc'ed copy of `s` for the caller to free with vdr_string_destroy.
-func mallocString(_ s: String) throws -> UnsafeMutablePointer<CChar> {
-    guard let p = strdup(s) else { throw ABIError(status: VDR_ERR_INTERNAL, message: "out of memory") }
-    return p
-}
-
-/// Frees a string returned by the library (vdr_annotations_stats_json, ...); NULL is accepted.
-@c public func vdr_string_destroy(_ s: UnsafeMutablePointer<CChar>?) {
-    free(s)
-}
-
 /// Statistics as JSON (the layout of `vindr stats --json`): images, rows, boxes, per-label
 /// majority/any counts, box F1 at `iou_thr` between reader pairs, Fleiss' kappa, per-reader
 /// counts. *out is freed with vdr_string_destroy.
@@ -338,11 +309,10 @@ func mallocString(_ s: String) throws -> UnsafeMutablePointer<CChar> {
                                           _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     abiCall {
         let a = try AnnotationsHandle.from(h)
-        let o = try required(out, "out")
         guard min_votes >= 1, iou_thr.isFinite else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be >= 1 and iou_thr finite")
         }
-        o.pointee = try mallocString(a.index.statistics(minimumVotes: Int(min_votes), iouThreshold: iou_thr).json.text)
+        try store(a.index.statistics(minimumVotes: Int(min_votes), iouThreshold: iou_thr).json.text, to: out)
     }
 }
 
@@ -350,7 +320,7 @@ func mallocString(_ s: String) throws -> UnsafeMutablePointer<CChar> {
 @c public func vdr_annotations_qc_json(_ h: UnsafeMutablePointer<vdr_annotations>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     abiCall {
         let a = try AnnotationsHandle.from(h)
-        try required(out, "out").pointee = try mallocString(a.index.qualityReportJSON())
+        try store(a.index.qualityReportJSON(), to: out)
     }
 }
 
@@ -404,9 +374,9 @@ public let VDR_EXPORT_CLASSES_LOCAL: Int32 = 1
 /// Sets image sizes from a CSV with image_id,width,height or Kaggle's image_id,dim0,dim1 columns
 /// (images not in the index are ignored); `out_count` (may be NULL) receives how many were set.
 @c public func vdr_annotations_load_image_sizes(_ h: UnsafeMutablePointer<vdr_annotations>?, _ path: UnsafePointer<CChar>?,
-                                                _ out_count: UnsafeMutablePointer<Int64>?) -> Int32 {
+                                                _ out_count: UnsafeMutablePointer<UInt>?) -> Int32 {
     abiCall {
         let count = try Export.loadImageSizes(try requireString(path, "path"), into: AnnotationsHandle.from(h).index)
-        out_count?.pointee = Int64(count)
+        out_count?.pointee = UInt(count)
     }
 }

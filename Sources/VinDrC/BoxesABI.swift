@@ -40,7 +40,7 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
         try Box.validate(b, what: "boxes2")
         if a.isEmpty || b.isEmpty { return }
         // Written straight into the caller's n1 * n2 buffer: no intermediate matrix.
-        let o = try required(out, "out")
+        let o = try require(out, "out")
         for i in 0..<a.count {
             let row = o + i * b.count
             for j in 0..<b.count { row[j] = iou(a[i], b[j]) }
@@ -54,7 +54,7 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
                                _ scale_x: Double, _ scale_y: Double, _ out: UnsafeMutablePointer<Double>?) -> Int32 {
     abiCall {
         let values = try buffer(boxes, try scaledCount(n, by: 4, "n"), "boxes")
-        if n > 0 { _ = try required(out, "out") }
+        if n > 0 { _ = try require(out, "out") }
         let converted = try convertBoxes(Array(values), from: try boxFormat(from), to: try boxFormat(to),
                                          scaleX: scale_x, scaleY: scale_y)
         try copy(converted, to: out, "out")
@@ -72,7 +72,7 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
                        _ iou_thr: Double,
                        _ out_index: UnsafeMutablePointer<Int64>?, _ out_boxes: UnsafeMutablePointer<Double>?,
                        _ out_scores: UnsafeMutablePointer<Double>?, _ out_labels: UnsafeMutablePointer<Double>?,
-                       _ out_count: UnsafeMutablePointer<UInt>?, _ out_adjustments: UnsafeMutablePointer<Int64>?) -> Int32 {
+                       _ out_count: UnsafeMutablePointer<UInt>?, _ out_adjustments: UnsafeMutablePointer<UInt>?) -> Int32 {
     abiCall {
         let input = try ModelsInput(boxes, scores, labelValues: labels, model_sizes, n_models, weights,
                                     outputs: [(UnsafeMutableRawPointer(out_index), "out_index"), (UnsafeMutableRawPointer(out_boxes), "out_boxes"),
@@ -82,9 +82,9 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
         let (prepared, kept) = try ensembleNMSKept(input.input, models: input.models, weights: input.weights,
                                                    iouThreshold: iou_thr)
         let values = try buffer(labels, input.input.count, "labels")
-        let (oi, ob, os, ol, oc) = try (required(out_index, "out_index"), required(out_boxes, "out_boxes"),
-                                        required(out_scores, "out_scores"), required(out_labels, "out_labels"),
-                                        required(out_count, "out_count"))
+        let (oi, ob, os, ol, oc) = try (require(out_index, "out_index"), require(out_boxes, "out_boxes"),
+                                        require(out_scores, "out_scores"), require(out_labels, "out_labels"),
+                                        require(out_count, "out_count"))
         for (i, k) in kept.enumerated() {
             let b = prepared.boxes[k], source = prepared.source[k]
             ob[4 * i] = b.x1; ob[4 * i + 1] = b.y1; ob[4 * i + 2] = b.x2; ob[4 * i + 3] = b.y2
@@ -107,7 +107,7 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
                             _ out_index: UnsafeMutablePointer<Int64>?, _ out_boxes: UnsafeMutablePointer<Double>?,
                             _ out_scores: UnsafeMutablePointer<Double>?, _ out_decayed: UnsafeMutablePointer<Double>?,
                             _ out_labels: UnsafeMutablePointer<Double>?, _ out_count: UnsafeMutablePointer<UInt>?,
-                            _ out_adjustments: UnsafeMutablePointer<Int64>?) -> Int32 {
+                            _ out_adjustments: UnsafeMutablePointer<UInt>?) -> Int32 {
     abiCall {
         guard let m = SoftNMSMethod(rawValue: Int(method)) else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "soft-NMS method \(method) is not VDR_SOFT_NMS_LINEAR or VDR_SOFT_NMS_GAUSSIAN")
@@ -132,7 +132,7 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
                        _ iou_thr: Double, _ skip_box_thr: Double, _ conf_type: Int32, _ allows_overflow: Bool, _ normalised: Bool,
                        _ out_boxes: UnsafeMutablePointer<Double>?, _ out_scores: UnsafeMutablePointer<Double>?,
                        _ out_labels: UnsafeMutablePointer<Int64>?, _ out_count: UnsafeMutablePointer<UInt>?,
-                       _ out_adjustments: UnsafeMutablePointer<Int64>?) -> Int32 {
+                       _ out_adjustments: UnsafeMutablePointer<UInt>?) -> Int32 {
     abiCall {
         let conf = try confidenceType(conf_type)
         let input = try ModelsInput(boxes, scores, labels, model_sizes, n_models, weights,
@@ -144,8 +144,8 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
         var fuser = try WeightedBoxesFuser(models: input.models, options: options)
         let r = try fuser.fuse(input.input)
         let d = r.detections
-        let (ob, os, ol, oc) = try (required(out_boxes, "out_boxes"), required(out_scores, "out_scores"),
-                                    required(out_labels, "out_labels"), required(out_count, "out_count"))
+        let (ob, os, ol, oc) = try (require(out_boxes, "out_boxes"), require(out_scores, "out_scores"),
+                                    require(out_labels, "out_labels"), require(out_count, "out_count"))
         writeDetections(d, ob, os, ol)
         oc.pointee = UInt(d.count)
         writeAdjustments(r.adjustments, out_adjustments)
@@ -190,19 +190,9 @@ func buffer<T>(_ p: UnsafePointer<T>?, _ count: Int, _ name: String) throws -> U
     return UnsafeBufferPointer(start: p, count: count)
 }
 
-func required<T>(_ p: UnsafeMutablePointer<T>?, _ name: String) throws -> UnsafeMutablePointer<T> {
-    guard let p else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) is NULL") }
-    return p
-}
-
-func requiredString(_ p: UnsafePointer<CChar>?, _ name: String) throws -> String {
-    guard let p else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) is NULL") }
-    return String(cString: p)
-}
-
 func copy(_ values: [Double], to out: UnsafeMutablePointer<Double>?, _ name: String) throws {
     if values.isEmpty { return }
-    let o = try required(out, name)
+    let o = try require(out, name)
     for (i, v) in values.enumerated() { o[i] = v }
 }
 
@@ -303,21 +293,21 @@ func writeDetections(_ d: Detections, _ boxes: UnsafeMutablePointer<Double>, _ s
     }
 }
 
-func writeAdjustments(_ a: InputAdjustments, _ out: UnsafeMutablePointer<Int64>?) {
+func writeAdjustments(_ a: InputAdjustments, _ out: UnsafeMutablePointer<UInt>?) {
     guard let out else { return }
-    out[0] = Int64(a.swappedBoxes)
-    out[1] = Int64(a.clampedCoordinates)
-    out[2] = Int64(a.droppedZeroArea)
-    out[3] = Int64(a.droppedLowScore)
+    out[0] = UInt(a.swappedBoxes)
+    out[1] = UInt(a.clampedCoordinates)
+    out[2] = UInt(a.droppedZeroArea)
+    out[3] = UInt(a.droppedLowScore)
 }
 
 private func writeEnsemble(_ r: EnsembleResult, labels: UnsafeBufferPointer<Double>, _ out_index: UnsafeMutablePointer<Int64>?,
                            _ out_boxes: UnsafeMutablePointer<Double>?, _ out_scores: UnsafeMutablePointer<Double>?,
                            _ out_decayed: UnsafeMutablePointer<Double>?, _ out_labels: UnsafeMutablePointer<Double>?,
-                           _ out_count: UnsafeMutablePointer<UInt>?, _ out_adjustments: UnsafeMutablePointer<Int64>?) throws {
-    let (oi, ob, os, ol, oc) = try (required(out_index, "out_index"), required(out_boxes, "out_boxes"),
-                                    required(out_scores, "out_scores"), required(out_labels, "out_labels"),
-                                    required(out_count, "out_count"))
+                           _ out_count: UnsafeMutablePointer<UInt>?, _ out_adjustments: UnsafeMutablePointer<UInt>?) throws {
+    let (oi, ob, os, ol, oc) = try (require(out_index, "out_index"), require(out_boxes, "out_boxes"),
+                                    require(out_scores, "out_scores"), require(out_labels, "out_labels"),
+                                    require(out_count, "out_count"))
     let d = r.detections
     for i in 0..<d.count {
         let b = d.boxes[i], source = r.sourceIndices[i]

@@ -136,23 +136,18 @@ final class DeidResultBox {
 
 /// Counts of a run: counts[0] files seen, [1] written, [2] rejected by screening, [3] failed,
 /// [4] flagged Burned In Annotation = YES. `counts` must hold 5 values.
-@c public func vdr_deid_result_counts(_ result: UnsafeMutablePointer<vdr_deid_result>?, _ counts: UnsafeMutablePointer<Int64>?) -> Int32 {
+@c public func vdr_deid_result_counts(_ result: UnsafeMutablePointer<vdr_deid_result>?, _ counts: UnsafeMutablePointer<UInt>?) -> Int32 {
     abiCall {
         let s = try DeidResultBox.from(result).summary
         let counts = try require(counts, "counts")
-        for (i, n) in [s.records.count, s.written, s.rejected, s.failed, s.burnedIn].enumerated() { counts[i] = Int64(n) }
+        for (i, n) in [s.records.count, s.written, s.rejected, s.failed, s.burnedIn].enumerated() { counts[i] = UInt(n) }
     }
 }
 
-/// The per-file report as JSON (the same document as VDR_DEID_REPORT_JSON), copied into `buf`
-/// (cap bytes, NUL-terminated, truncated); `len` receives the full length. Either may be NULL.
-@c public func vdr_deid_result_json(_ result: UnsafeMutablePointer<vdr_deid_result>?, _ buf: UnsafeMutablePointer<CChar>?, _ cap: Int,
-                                    _ len: UnsafeMutablePointer<Int>?) -> Int32 {
-    abiCall {
-        let box = try DeidResultBox.from(result)
-        guard cap >= 0 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "cap is negative") }
-        try copyString(box.json, into: buf, cap: cap, len: len)
-    }
+/// The per-file report as JSON (the same document as VDR_DEID_REPORT_JSON); *out: release with
+/// vdr_string_destroy.
+@c public func vdr_deid_result_json(_ result: UnsafeMutablePointer<vdr_deid_result>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    abiCall { try store(try DeidResultBox.from(result).json, to: out) }
 }
 
 /// Releases a result from vdr_deidentify; NULL is accepted.

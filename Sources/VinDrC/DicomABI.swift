@@ -65,10 +65,11 @@ public let VDR_DTYPE_FLOAT32: Int32 = 5
 }
 
 /// Opens a DICOM file from `size` bytes at `data` (copied; the caller may free them after).
-@c public func vdr_dicom_open_memory(_ data: UnsafeRawPointer?, _ size: Int,
+@c public func vdr_dicom_open_memory(_ data: UnsafeRawPointer?, _ size: UInt,
                                      _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_dicom>?>?) -> Int32 {
     abiCall {
-        guard size >= 0, data != nil || size == 0 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "data is NULL or size negative") }
+        let size = try count(size, "size")
+        guard data != nil || size == 0 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "data is NULL") }
         try store(try DICOMFile(bytes: UnsafeRawBufferPointer(start: data, count: size)), to: out)
     }
 }
@@ -107,7 +108,7 @@ public let VDR_DTYPE_FLOAT32: Int32 = 5
 
 /// Reads value `index` of a real attribute. VDR_ERR_ARGUMENT when the attribute is absent or
 /// the index out of range (the message says which).
-@c public func vdr_dicom_get_double(_ handle: UnsafeMutablePointer<vdr_dicom>?, _ key: Int32, _ index: Int,
+@c public func vdr_dicom_get_double(_ handle: UnsafeMutablePointer<vdr_dicom>?, _ key: Int32, _ index: UInt,
                                     _ out: UnsafeMutablePointer<Double>?) -> Int32 {
     abiCall {
         let m = try DICOMFile.from(handle).metadata
@@ -122,17 +123,15 @@ public let VDR_DTYPE_FLOAT32: Int32 = 5
         case VDR_ATTR_PIXEL_SPACING: (values, name) = (m.pixelSpacing, "Pixel Spacing (0028,0030)")
         default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown real attribute key \(key)")
         }
-        guard index >= 0, index < values.count else {
+        guard index < UInt(values.count) else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name): index \(index) out of range (\(values.count) value(s))")
         }
-        out.pointee = values[index]
+        out.pointee = values[Int(index)]
     }
 }
 
-/// Copies a text attribute into `buf` (NUL-terminated, truncated to cap-1 bytes); `*len`
-/// receives the full length in bytes. Absent attributes give "" (length 0).
-@c public func vdr_dicom_get_string(_ handle: UnsafeMutablePointer<vdr_dicom>?, _ key: Int32, _ buf: UnsafeMutablePointer<CChar>?,
-                                    _ cap: Int, _ len: UnsafeMutablePointer<Int>?) -> Int32 {
+/// A text attribute (*out: release with vdr_string_destroy); absent attributes give "".
+@c public func vdr_dicom_get_string(_ handle: UnsafeMutablePointer<vdr_dicom>?, _ key: Int32, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     abiCall {
         let file = try DICOMFile.from(handle)
         let m = file.metadata
@@ -152,16 +151,17 @@ public let VDR_DTYPE_FLOAT32: Int32 = 5
         case VDR_ATTR_SOURCE: value = file.source
         default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown text attribute key \(key)")
         }
-        try copyString(value ?? "", into: buf, cap: cap, len: len)
+        try store(value ?? "", to: out)
     }
 }
 
 /// Decodes the stored values of `frame` into `out`: rows x columns samples of the type
 /// VDR_ATTR_SAMPLE_TYPE gives, rows `row_stride` bytes apart, `size` bytes in all.
 @c public func vdr_dicom_decode(_ handle: UnsafeMutablePointer<vdr_dicom>?, _ frame: Int32, _ out: UnsafeMutableRawPointer?,
-                                _ size: Int, _ rowStride: Int) -> Int32 {
+                                _ size: UInt, _ row_stride: UInt) -> Int32 {
     abiCall {
         let file = try DICOMFile.from(handle)
+        let size = try count(size, "size"), row_stride = try count(row_stride, "row_stride")
         let out = try require(out, "out")
         let m = file.metadata
         guard let format = m.sampleFormat else {
@@ -170,11 +170,11 @@ public let VDR_DTYPE_FLOAT32: Int32 = 5
         // The header is validated (PS3.3 C.7.6.3) before any size is derived from it.
         _ = try file.checkDecodable(frame: Int(frame))
         let rowBytes = try checkedSize(m.columns, format.bytesPerSample, what: "row size Columns (0028,0011) x bytes per sample", source: file.source)
-        try checkBuffer(size: size, rowStride: rowStride, rowBytes: rowBytes, rows: m.rows, align: format.bytesPerSample, base: out)
+        try checkBuffer(size: size, rowStride: row_stride, rowBytes: rowBytes, rows: m.rows, align: format.bytesPerSample, base: out)
         let pixels = try file.decode(frame: Int(frame))
         pixels.bytes.withUnsafeBytes { src in
             for y in 0..<m.rows {
-                (out + y * rowStride).copyMemory(from: src.baseAddress! + y * rowBytes, byteCount: rowBytes)
+                (out + y * row_stride).copyMemory(from: src.baseAddress! + y * rowBytes, byteCount: rowBytes)
             }
         }
     }

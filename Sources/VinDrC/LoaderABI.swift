@@ -91,29 +91,30 @@ final class LoaderOptionsBox {
 /// Appends an image: `boxes` holds `box_count` x (x_min, y_min, x_max, y_max) in source pixels,
 /// `labels` its class indices, `global_labels` a multi-hot vector of `global_count` values (the
 /// same length for every sample).
-@c public func vdr_samples_add(_ samples: UnsafeMutablePointer<vdr_samples>?, _ imageID: UnsafePointer<CChar>?, _ path: UnsafePointer<CChar>?,
-                               _ boxes: UnsafePointer<Float>?, _ labels: UnsafePointer<Int64>?, _ boxCount: Int,
-                               _ globalLabels: UnsafePointer<Float>?, _ globalCount: Int) -> Int32 {
+@c public func vdr_samples_add(_ samples: UnsafeMutablePointer<vdr_samples>?, _ image_id: UnsafePointer<CChar>?, _ path: UnsafePointer<CChar>?,
+                               _ boxes: UnsafePointer<Float>?, _ labels: UnsafePointer<Int64>?, _ box_count: UInt,
+                               _ global_labels: UnsafePointer<Float>?, _ global_count: UInt) -> Int32 {
     abiCall {
         let box = try SamplesBox.from(samples)
-        let id = try requireString(imageID, "image_id"), p = try requireString(path, "path")
-        guard boxCount >= 0, boxCount < 1 << 24, globalCount >= 0, globalCount < 1 << 16 else {
-            throw ABIError(status: VDR_ERR_ARGUMENT, message: "box or global label count out of range")
+        let id = try requireString(image_id, "image_id"), p = try requireString(path, "path")
+        guard box_count < 1 << 24, global_count < 1 << 16 else {
+            throw ABIError(status: VDR_ERR_ARGUMENT, message: "box count \(box_count) or global label count \(global_count) out of range (2^24, 2^16)")
         }
-        guard boxCount == 0 || (boxes != nil && labels != nil), globalCount == 0 || globalLabels != nil else {
+        let box_count = Int(box_count), global_count = Int(global_count)
+        guard box_count == 0 || (boxes != nil && labels != nil), global_count == 0 || global_labels != nil else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "boxes, labels or global_labels is NULL")
         }
-        let b = boxCount == 0 ? [] : Array(UnsafeBufferPointer(start: boxes, count: 4 * boxCount))
+        let b = box_count == 0 ? [] : Array(UnsafeBufferPointer(start: boxes, count: 4 * box_count))
         guard b.allSatisfy(\.isFinite) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "image \(id): box coordinates must be finite") }
-        let l = boxCount == 0 ? [] : Array(UnsafeBufferPointer(start: labels, count: boxCount))
-        let g = globalCount == 0 ? [] : Array(UnsafeBufferPointer(start: globalLabels, count: globalCount))
+        let l = box_count == 0 ? [] : Array(UnsafeBufferPointer(start: labels, count: box_count))
+        let g = global_count == 0 ? [] : Array(UnsafeBufferPointer(start: global_labels, count: global_count))
         box.samples.append(LoaderSample(imageID: id, path: p, boxes: b, labels: l, globalLabels: g))
     }
 }
 
 /// Number of samples in the list.
-@c public func vdr_samples_count(_ samples: UnsafeMutablePointer<vdr_samples>?, _ count: UnsafeMutablePointer<Int>?) -> Int32 {
-    abiCall { try require(count, "count").pointee = try SamplesBox.from(samples).samples.count }
+@c public func vdr_samples_count(_ samples: UnsafeMutablePointer<vdr_samples>?, _ out_count: UnsafeMutablePointer<UInt>?) -> Int32 {
+    abiCall { try require(out_count, "out_count").pointee = UInt(try SamplesBox.from(samples).samples.count) }
 }
 
 /// Creates loader options with the defaults (1024 x 1024 letterboxed uint8, batch 16, shuffle,
@@ -208,12 +209,12 @@ final class LoaderOptionsBox {
 }
 
 /// Batches per epoch on this rank, and bytes per image.
-@c public func vdr_loader_shape(_ loader: UnsafeMutablePointer<vdr_loader>?, _ batches: UnsafeMutablePointer<Int>?,
-                                _ imageBytes: UnsafeMutablePointer<Int>?) -> Int32 {
+@c public func vdr_loader_shape(_ loader: UnsafeMutablePointer<vdr_loader>?, _ batches: UnsafeMutablePointer<UInt>?,
+                                _ image_bytes: UnsafeMutablePointer<UInt>?) -> Int32 {
     abiCall {
         let l = try LoaderBox.from(loader).loader
-        try require(batches, "batches").pointee = l.batchesPerEpoch
-        try require(imageBytes, "image_bytes").pointee = l.imageBytes
+        try require(batches, "batches").pointee = UInt(l.batchesPerEpoch)
+        try require(image_bytes, "image_bytes").pointee = UInt(l.imageBytes)
     }
 }
 
@@ -269,14 +270,14 @@ final class LoaderOptionsBox {
 }
 
 /// Counts of a batch: images, boxes (all images), skipped images; epoch and step.
-@c public func vdr_batch_counts(_ batch: UnsafeMutablePointer<vdr_batch>?, _ images: UnsafeMutablePointer<Int>?,
-                                _ boxes: UnsafeMutablePointer<Int>?, _ skipped: UnsafeMutablePointer<Int>?,
+@c public func vdr_batch_counts(_ batch: UnsafeMutablePointer<vdr_batch>?, _ images: UnsafeMutablePointer<UInt>?,
+                                _ boxes: UnsafeMutablePointer<UInt>?, _ skipped: UnsafeMutablePointer<UInt>?,
                                 _ epoch: UnsafeMutablePointer<Int64>?, _ step: UnsafeMutablePointer<Int64>?) -> Int32 {
     abiCall {
         let b = try Batch.from(batch)
-        try require(images, "images").pointee = b.count
-        try require(boxes, "boxes").pointee = b.labels.count
-        try require(skipped, "skipped").pointee = b.skipped.count
+        try require(images, "images").pointee = UInt(b.count)
+        try require(boxes, "boxes").pointee = UInt(b.labels.count)
+        try require(skipped, "skipped").pointee = UInt(b.skipped.count)
         try require(epoch, "epoch").pointee = Int64(b.epoch)
         try require(step, "step").pointee = Int64(b.step)
     }
@@ -289,7 +290,7 @@ final class LoaderOptionsBox {
 @c public func vdr_batch_arrays(_ batch: UnsafeMutablePointer<vdr_batch>?, _ images: UnsafeMutablePointer<UnsafeRawPointer?>?,
                                 _ boxes: UnsafeMutablePointer<UnsafePointer<Float>?>?, _ labels: UnsafeMutablePointer<UnsafePointer<Int64>?>?,
                                 _ offsets: UnsafeMutablePointer<UnsafePointer<Int64>?>?,
-                                _ globalLabels: UnsafeMutablePointer<UnsafePointer<Float>?>?,
+                                _ global_labels: UnsafeMutablePointer<UnsafePointer<Float>?>?,
                                 _ transforms: UnsafeMutablePointer<UnsafePointer<Double>?>?) -> Int32 {
     abiCall {
         let b = try Batch.from(batch)
@@ -297,25 +298,34 @@ final class LoaderOptionsBox {
         boxes?.pointee = b.boxes.withUnsafeBufferPointer { $0.baseAddress }
         labels?.pointee = b.labels.withUnsafeBufferPointer { $0.baseAddress }
         offsets?.pointee = b.boxOffsets.withUnsafeBufferPointer { $0.baseAddress }
-        globalLabels?.pointee = b.globalLabels.withUnsafeBufferPointer { $0.baseAddress }
+        global_labels?.pointee = b.globalLabels.withUnsafeBufferPointer { $0.baseAddress }
         transforms?.pointee = b.transforms.withUnsafeBufferPointer { $0.baseAddress }
     }
 }
 
-/// Image id of image `index` (or of skipped image `index` when `skipped` = 1, with the reason in
-/// `reason`), copied as NUL-terminated strings; `*len` gets the id's full length.
-@c public func vdr_batch_image_id(_ batch: UnsafeMutablePointer<vdr_batch>?, _ index: Int, _ skipped: Int32,
-                                  _ buf: UnsafeMutablePointer<CChar>?, _ cap: Int, _ len: UnsafeMutablePointer<Int>?,
-                                  _ reason: UnsafeMutablePointer<CChar>?, _ reasonCap: Int) -> Int32 {
+/// Image id of image `index` of the batch (*out: release with vdr_string_destroy).
+@c public func vdr_batch_image_id(_ batch: UnsafeMutablePointer<vdr_batch>?, _ index: UInt, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     abiCall {
         let b = try Batch.from(batch)
-        if skipped == 1 {
-            guard index >= 0, index < b.skipped.count else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "skipped index \(index) out of range") }
-            try copyString(b.skipped[index].0, into: buf, cap: cap, len: len)
-            try copyString(b.skipped[index].1, into: reason, cap: reasonCap, len: nil)
-        } else {
-            guard index >= 0, index < b.count else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "image index \(index) out of range") }
-            try copyString(b.imageIDs[index], into: buf, cap: cap, len: len)
+        guard index < UInt(b.count) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "image index \(index) outside 0..<\(b.count)") }
+        try store(b.imageIDs[Int(index)], to: out)
+    }
+}
+
+/// Image id of skipped image `index` (VDR_ON_ERROR_SKIP) and why it was skipped (*out_id and
+/// *out_reason: release each with vdr_string_destroy).
+@c public func vdr_batch_skipped(_ batch: UnsafeMutablePointer<vdr_batch>?, _ index: UInt, _ out_id: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                                 _ out_reason: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    abiCall {
+        let b = try Batch.from(batch)
+        guard index < UInt(b.skipped.count) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "skipped index \(index) outside 0..<\(b.skipped.count)") }
+        let (id, reason) = b.skipped[Int(index)]
+        let out_reason = try require(out_reason, "out_reason")
+        try store(id, to: out_id)
+        do { try store(reason, to: out_reason) } catch {  // outputs are written only on success
+            free(out_id?.pointee)
+            out_id?.pointee = nil
+            throw error
         }
     }
 }
@@ -331,9 +341,8 @@ public let VDR_CACHE_RAW: Int32 = 1
 }
 
 /// Whether the loader reads from its cache, and if not, why (empty without a cache).
-@c public func vdr_loader_cache_status(_ loader: UnsafeMutablePointer<vdr_loader>?, _ buf: UnsafeMutablePointer<CChar>?, _ cap: Int,
-                                       _ len: UnsafeMutablePointer<Int>?) -> Int32 {
-    abiCall { try copyString(try LoaderBox.from(loader).loader.cacheStatus, into: buf, cap: cap, len: len) }
+@c public func vdr_loader_cache_status(_ loader: UnsafeMutablePointer<vdr_loader>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    abiCall { try store(try LoaderBox.from(loader).loader.cacheStatus, to: out) }
 }
 
 /// Renders every sample once into `dir` at the loader options' size, letterbox, pad and window
@@ -343,9 +352,9 @@ public let VDR_CACHE_RAW: Int32 = 1
 /// receive the counts; failed images are left out of the cache (vdr_last_error is not set for them).
 @c public func vdr_cache_build(_ samples: UnsafeMutablePointer<vdr_samples>?, _ options: UnsafeMutablePointer<vdr_loader_options>?, _ dir: UnsafePointer<CChar>?,
                                _ format: Int32, _ quality: Int32,
-                               _ progress: (@convention(c) (Int64, Int64, UnsafeMutableRawPointer?) -> Void)?,
-                               _ user: UnsafeMutableRawPointer?, _ rendered: UnsafeMutablePointer<Int64>?,
-                               _ reused: UnsafeMutablePointer<Int64>?, _ failed: UnsafeMutablePointer<Int64>?) -> Int32 {
+                               _ progress: (@convention(c) (UInt, UInt, UnsafeMutableRawPointer?) -> Void)?,
+                               _ user: UnsafeMutableRawPointer?, _ rendered: UnsafeMutablePointer<UInt>?,
+                               _ reused: UnsafeMutablePointer<UInt>?, _ failed: UnsafeMutablePointer<UInt>?) -> Int32 {
     abiCall {
         let s = try SamplesBox.from(samples).samples
         let o = try LoaderOptionsBox.from(options).options
@@ -357,11 +366,11 @@ public let VDR_CACHE_RAW: Int32 = 1
         settings.quality = Int(quality)
         do {
             let report = try CacheBuilder.build(samples: s, directory: directory, settings: settings, workers: o.workers) { done, total in
-                progress?(Int64(done), Int64(total), user)
+                progress?(UInt(done), UInt(total), user)
             }
-            rendered?.pointee = Int64(report.rendered)
-            reused?.pointee = Int64(report.reused)
-            failed?.pointee = Int64(report.failures.count)
+            rendered?.pointee = UInt(report.rendered)
+            reused?.pointee = UInt(report.reused)
+            failed?.pointee = UInt(report.failures.count)
         } catch let e as LoaderError {
             throw ABIError(status: VDR_ERR_IO, message: e.message)
         }
@@ -386,8 +395,8 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
 /// vector of the labels at least `global_min_votes` readers gave. An image without a DICOM is
 /// an error naming it.
 @c public func vdr_samples_from_dataset(_ root: UnsafePointer<CChar>?, _ index: UnsafeMutablePointer<vdr_annotations>?, _ policy: Int32, _ iou_thr: Double,
-                                        _ minReaders: Int32, _ reader: UnsafePointer<CChar>?, _ classes: Int32,
-                                        _ excluded: UnsafePointer<CChar>?, _ globalMinVotes: Int32,
+                                        _ min_readers: Int32, _ reader: UnsafePointer<CChar>?, _ classes: Int32,
+                                        _ excluded: UnsafePointer<CChar>?, _ global_min_votes: Int32,
                                         _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_samples>?>?) -> Int32 {
     abiCall {
         let root = try requireString(root, "root")
@@ -401,8 +410,8 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
         case VDR_POLICY_UNION: options.policy = .union
         case VDR_POLICY_FUSED: options.policy = .fused(iouThreshold: iou_thr)
         case VDR_POLICY_MAJORITY:
-            guard minReaders >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_readers must be at least 1") }
-            options.policy = .majority(iouThreshold: iou_thr, minimumReaders: Int(minReaders))
+            guard min_readers >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_readers must be at least 1") }
+            options.policy = .majority(iouThreshold: iou_thr, minimumReaders: Int(min_readers))
         case VDR_POLICY_READER: options.policy = .reader(try requireString(reader, "reader"))
         case VDR_POLICY_RANDOM_READER: options.policy = .randomReader
         default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown box policy \(policy)")
@@ -412,8 +421,8 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
         case VDR_CLASSES_KAGGLE: options.classes = .kaggle
         default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown class space \(classes)")
         }
-        guard globalMinVotes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "global_min_votes must be at least 1") }
-        options.globalMinimumVotes = Int(globalMinVotes)
+        guard global_min_votes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "global_min_votes must be at least 1") }
+        options.globalMinimumVotes = Int(global_min_votes)
         options.excludedReaders = readerFilter(nil, excluded).excluded
         let box = SamplesBox()
         do {
@@ -429,14 +438,14 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
 /// (only the header is read). `joined` receives how many were set, `failed` how many headers
 /// could not be read.
 @c public func vdr_annotations_join_image_sizes(_ index: UnsafeMutablePointer<vdr_annotations>?, _ root: UnsafePointer<CChar>?,
-                                                _ joined: UnsafeMutablePointer<Int64>?, _ failed: UnsafeMutablePointer<Int64>?) -> Int32 {
+                                                _ joined: UnsafeMutablePointer<UInt>?, _ failed: UnsafeMutablePointer<UInt>?) -> Int32 {
     abiCall {
         let handle = try AnnotationsHandle.from(index)
         let root = try requireString(root, "root")
         do {
             let r = try Dataset.joinImageSizes(root: root, index: handle.index)
-            joined?.pointee = Int64(r.joined)
-            failed?.pointee = Int64(r.failures.count)
+            joined?.pointee = UInt(r.joined)
+            failed?.pointee = UInt(r.failures.count)
         } catch let e as LoaderError {
             throw ABIError(status: VDR_ERR_IO, message: e.message)
         }

@@ -35,16 +35,16 @@ private func interpolation(_ code: Int32) throws -> APInterpolation {
 @c public func vdr_evaluate_files(_ gt_path: UnsafePointer<CChar>?, _ pred_path: UnsafePointer<CChar>?, _ gt_mode: Int32,
                                   _ reader: UnsafePointer<CChar>?, _ fuse_iou_thr: Double, _ iou_thr: Double, _ interp: Int32,
                                   _ out_mean_ap: UnsafeMutablePointer<Double>?, _ out_ap: UnsafeMutablePointer<Double>?,
-                                  _ out_gt_counts: UnsafeMutablePointer<Int64>?) -> Int32 {
+                                  _ out_gt_counts: UnsafeMutablePointer<UInt>?) -> Int32 {
     abiCall {
-        let gt = try requiredString(gt_path, "gt_path")
-        let pred = try requiredString(pred_path, "pred_path")
+        let gt = try requireString(gt_path, "gt_path")
+        let pred = try requireString(pred_path, "pred_path")
         let mode = try interpolation(interp)
-        let out = try required(out_mean_ap, "out_mean_ap")
+        let out = try require(out_mean_ap, "out_mean_ap")
         let readers: GroundTruthReaders
         switch gt_mode {
         case VDR_GT_AS_GIVEN: readers = .asGiven
-        case VDR_GT_READER: readers = .reader(try requiredString(reader, "reader"))
+        case VDR_GT_READER: readers = .reader(try requireString(reader, "reader"))
         case VDR_GT_FUSED:
             guard fuse_iou_thr.isFinite, fuse_iou_thr >= 0, fuse_iou_thr <= 1 else {
                 throw ABIError(status: VDR_ERR_ARGUMENT, message: "fuse_iou_thr \(fuse_iou_thr) must be in [0, 1]")
@@ -69,7 +69,7 @@ private func interpolation(_ code: Int32) throws -> APInterpolation {
                             _ out_mean_ap: UnsafeMutablePointer<Double>?, _ out_ap: UnsafeMutablePointer<Double>?) -> Int32 {
     abiCall {
         let mode = try interpolation(interp)
-        let out = try required(out_mean_ap, "out_mean_ap")
+        let out = try require(out_mean_ap, "out_mean_ap")
         let images = try scaledCount(n_images, by: 1, "n_images")
         // n_labels sizes out_ap: bounded before anything loops over it (ABIChecks.swift).
         let labels = try scaledCount(n_labels, by: MemoryLayout<Double>.size, "n_labels") / MemoryLayout<Double>.size
@@ -101,7 +101,7 @@ private func interpolation(_ code: Int32) throws -> APInterpolation {
 
 /// Writes the optional per-class outputs only when given: NaN / 0, then the classes scored.
 private func writeEvaluation(_ e: DetectionEvaluation, classes: Int, _ out_mean_ap: UnsafeMutablePointer<Double>,
-                             _ out_ap: UnsafeMutablePointer<Double>?, _ out_gt_counts: UnsafeMutablePointer<Int64>?) {
+                             _ out_ap: UnsafeMutablePointer<Double>?, _ out_gt_counts: UnsafeMutablePointer<UInt>?) {
     out_mean_ap.pointee = e.meanAP ?? .nan
     if let out_ap {
         out_ap.update(repeating: .nan, count: classes)
@@ -109,6 +109,6 @@ private func writeEvaluation(_ e: DetectionEvaluation, classes: Int, _ out_mean_
     }
     if let out_gt_counts {
         out_gt_counts.update(repeating: 0, count: classes)
-        for (c, n) in e.groundTruthCounts where c >= 0 && c < classes { out_gt_counts[c] = Int64(n) }
+        for (c, n) in e.groundTruthCounts where c >= 0 && c < classes { out_gt_counts[c] = UInt(n) }
     }
 }

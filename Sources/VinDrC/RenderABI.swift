@@ -182,18 +182,19 @@ final class RenderOptionsBox {
 /// {scale_x, scale_y, offset_x, offset_y}: output = source * scale + offset (boxes follow with
 /// vdr_transform_boxes).
 @c public func vdr_dicom_render(_ handle: UnsafeMutablePointer<vdr_dicom>?, _ options: UnsafeMutablePointer<vdr_render_options>?,
-                                _ out: UnsafeMutableRawPointer?, _ size: Int, _ rowStride: Int,
+                                _ out: UnsafeMutableRawPointer?, _ size: UInt, _ row_stride: UInt,
                                 _ transform: UnsafeMutablePointer<Double>?) -> Int32 {
     abiCall {
         let file = try DICOMFile.from(handle)
+        let size = try count(size, "size"), row_stride = try count(row_stride, "row_stride")
         let opts = try RenderOptionsBox.from(options).options
         let out = try require(out, "out")
         let g0 = try Renderer.geometry(of: file.metadata, options: opts)
         let rowBytes = try checkedSize(g0.outputWidth, opts.output.bytesPerSample, what: "output row size", source: file.source, kind: .argument)
-        try checkBuffer(size: size, rowStride: rowStride, rowBytes: rowBytes, rows: g0.outputHeight,
+        try checkBuffer(size: size, rowStride: row_stride, rowBytes: rowBytes, rows: g0.outputHeight,
                         align: opts.output.bytesPerSample, base: out)
         let g = try Renderer.render(file, options: opts, into: UnsafeMutableRawBufferPointer(start: out, count: size),
-                                    rowStride: rowStride, workspace: Workspaces.current)
+                                    rowStride: row_stride, workspace: Workspaces.current)
         if let transform {
             transform[0] = g.scaleX
             transform[1] = g.scaleY
@@ -206,11 +207,12 @@ final class RenderOptionsBox {
 /// Applies a render transform {scale_x, scale_y, offset_x, offset_y} to `count` boxes
 /// (x_min, y_min, x_max, y_max as doubles) from `boxes` into `out` (may be the same memory);
 /// `inverse` = 1 maps output pixels back to source pixels.
-@c public func vdr_transform_boxes(_ transform: UnsafePointer<Double>?, _ boxes: UnsafePointer<Double>?, _ count: Int,
+@c public func vdr_transform_boxes(_ transform: UnsafePointer<Double>?, _ boxes: UnsafePointer<Double>?, _ count: UInt,
                                    _ inverse: Int32, _ out: UnsafeMutablePointer<Double>?) -> Int32 {
     abiCall {
         guard let transform else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "transform is NULL") }
-        guard count >= 0, count < Int.max / 4 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "count \(count) out of range") }
+        guard count < UInt(Int.max / 4) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "count \(count) out of range") }
+        let count = Int(count)
         guard count == 0 || (boxes != nil && out != nil) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "boxes or out is NULL") }
         guard inverse == 0 || inverse == 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "inverse must be 0 or 1") }
         let g = RenderGeometry(outputWidth: 0, outputHeight: 0, scaleX: transform[0], scaleY: transform[1],

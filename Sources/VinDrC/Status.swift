@@ -56,6 +56,13 @@ public let VDR_ERR_INTERNAL: Int32 = 9
     LastError.current
 }
 
+/// Releases a string the library returned (vdr_dicom_get_string, vdr_annotations_stats_json,
+/// ...); NULL is accepted. Static text (vdr_status_string, vdr_version, label names) and
+/// vdr_last_error are borrowed and never released.
+@c public func vdr_string_destroy(_ s: UnsafeMutablePointer<CChar>?) {
+    free(s)
+}
+
 /// A C view of a string literal (static storage).
 func cString(_ s: StaticString) -> UnsafePointer<CChar> {
     UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)

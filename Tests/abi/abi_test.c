@@ -22,11 +22,10 @@ int main(int argc, char **argv) {
     int64_t rows = 0, cols = 0, type = 0;
     int32_t h = 0, w = 0;
     double t[4], box[4] = {10, 20, 110, 220}, mapped[4];
-    ptrdiff_t len = 0;
-    char ts[80];
+    char *ts = NULL;
     uint16_t *stored;
     uint8_t *img;
-    ptrdiff_t stride;
+    size_t stride;
     unsigned long long sum = 0;
     int32_t y, x;
 
@@ -49,14 +48,17 @@ int main(int argc, char **argv) {
     CHECK(vdr_dicom_get_int(dcm, VDR_ATTR_COLUMNS, &cols) == VDR_OK);
     CHECK(vdr_dicom_get_int(dcm, VDR_ATTR_SAMPLE_TYPE, &type) == VDR_OK);
     CHECK(vdr_dicom_get_int(dcm, 9999, &rows) == VDR_ERR_ARGUMENT);
-    CHECK(vdr_dicom_get_string(dcm, VDR_ATTR_TRANSFER_SYNTAX_UID, ts, sizeof ts, &len) == VDR_OK);
+    CHECK(vdr_dicom_get_string(dcm, VDR_ATTR_TRANSFER_SYNTAX_UID, &ts) == VDR_OK);
     printf("rows=%lld columns=%lld ts=%s\n", (long long)rows, (long long)cols, ts);
+    vdr_string_destroy(ts);
+    vdr_string_destroy(NULL);
 
     /* Stored values into a caller buffer; a short buffer is refused. */
     CHECK(type == VDR_DTYPE_UINT16);
     stored = malloc((size_t)(rows * cols) * 2);
-    CHECK(vdr_dicom_decode(dcm, 0, stored, 10, (ptrdiff_t)cols * 2) == VDR_ERR_BUFFER_TOO_SMALL);
-    CHECK(vdr_dicom_decode(dcm, 0, stored, (ptrdiff_t)(rows * cols * 2), (ptrdiff_t)cols * 2) == VDR_OK);
+    CHECK(vdr_dicom_decode(dcm, 0, stored, 10, (size_t)cols * 2) == VDR_ERR_BUFFER_TOO_SMALL);
+    CHECK(vdr_dicom_decode(dcm, 0, stored, (size_t)-1, (size_t)cols * 2) == VDR_ERR_ARGUMENT); /* a negative size */
+    CHECK(vdr_dicom_decode(dcm, 0, stored, (size_t)(rows * cols * 2), (size_t)cols * 2) == VDR_OK);
     for (y = 0; y < rows * cols; y++) sum += stored[y];
     printf("stored_sum=%llu\n", sum);
 
@@ -67,10 +69,10 @@ int main(int argc, char **argv) {
     CHECK(vdr_render_options_set_window(opts, VDR_WINDOW_EXPLICIT, 2048, 0.5, VDR_VOI_LINEAR, 0) == VDR_ERR_ARGUMENT);
     CHECK(vdr_render_options_set_int(opts, VDR_OPT_THREADS, 2) == VDR_OK);
     CHECK(vdr_dicom_render_size(dcm, opts, &h, &w) == VDR_OK);
-    stride = w + 64;
-    img = malloc((size_t)(stride * h));
-    memset(img, 7, (size_t)(stride * h));
-    CHECK(vdr_dicom_render(dcm, opts, img, stride * h, stride, t) == VDR_OK);
+    stride = (size_t)w + 64;
+    img = malloc(stride * (size_t)h);
+    memset(img, 7, stride * (size_t)h);
+    CHECK(vdr_dicom_render(dcm, opts, img, stride * (size_t)h, stride, t) == VDR_OK);
     sum = 0;
     for (y = 0; y < h; y++)
         for (x = 0; x < w; x++) sum += img[y * stride + x];

@@ -40,8 +40,8 @@ int main(int argc, char **argv) {
         int32_t h = 0, w = 0;
         check(vdr_dicom_render_size(dcm.get(), opts.get(), &h, &w));
         std::vector<float> img(static_cast<size_t>(h) * w);
-        check(vdr_dicom_render(dcm.get(), opts.get(), img.data(), static_cast<ptrdiff_t>(img.size() * sizeof(float)),
-                               static_cast<ptrdiff_t>(w * sizeof(float)), nullptr));
+        check(vdr_dicom_render(dcm.get(), opts.get(), img.data(), img.size() * sizeof(float),
+                               static_cast<size_t>(w) * sizeof(float), nullptr));
         double mean = std::accumulate(img.begin(), img.end(), 0.0) / static_cast<double>(img.size());
         std::printf("h=%d w=%d mean=%.6f\n", h, w, mean);
     } catch (const std::exception &e) {

@@ -3,6 +3,7 @@ flags, the exported symbol set, the header and the Python prototype table agreei
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import pathlib
 import re
 import subprocess
@@ -179,18 +180,14 @@ C_SCALARS = {"int32_t": ctypes.c_int32, "int64_t": ctypes.c_int64, "uint8_t": ct
              "double": ctypes.c_double, "float": ctypes.c_float, "bool": ctypes.c_bool}
 
 
-def split_params(text: str) -> list[str]:
-    """Parameters of a C declaration, split at top-level commas (function pointers stay whole)."""
-    out, depth, cur = [], 0, ""
-    for ch in text:
-        depth += ch == "("
-        depth -= ch == ")"
-        if ch == "," and depth == 0:
-            out.append(cur.strip())
-            cur = ""
-        else:
-            cur += ch
-    return [p for p in (out + [cur.strip()]) if p and p != "void"]
+def _gen_header():
+    spec = importlib.util.spec_from_file_location("gen_header", ROOT / "scripts" / "gen_header.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+split_params = _gen_header().split_params
 
 
 def header_signatures() -> dict[str, tuple[str, list[str]]]:
@@ -204,16 +201,32 @@ def header_signatures() -> dict[str, tuple[str, list[str]]]:
 
 def matches(c_decl: str, py_type) -> bool:
     """Whether a ctypes type passes a C parameter or return value of type `c_decl` unchanged:
-    scalars must agree in size, signedness and kind; pointers must be pointers."""
+    scalars must agree in size, signedness and kind; a typed pointer must point at a matching
+    type (c_void_p, an untyped address, passes any pointer; c_char_p only `char const *`)."""
+    if "(" in c_decl:  # a callback
+        return isinstance(py_type, type) and issubclass(py_type, ctypes._CFuncPtr)
     if "*" in c_decl:
-        return py_type is ctypes.c_void_p or py_type is ctypes.c_char_p or (
-            isinstance(py_type, type) and issubclass(py_type, (ctypes._Pointer, ctypes._CFuncPtr)))
+        inner = c_decl[:c_decl.rindex("*")]
+        if py_type is ctypes.c_void_p:
+            return True
+        if py_type is ctypes.c_char_p:
+            return re.fullmatch(r"\s*char\s+const\s*", inner) is not None
+        return isinstance(py_type, type) and issubclass(py_type, ctypes._Pointer) and matches(inner, py_type._type_)
     words = [w for w in re.findall(r"[A-Za-z_]\w*", c_decl) if w != "const"]
     if words[0] == "void":
         return py_type is None
+    if words[0] not in C_SCALARS:  # a handle struct: only reachable through c_void_p
+        return False
     return py_type is C_SCALARS[words[0]] or (
         py_type in C_SCALARS.values() and ctypes.sizeof(py_type) == ctypes.sizeof(C_SCALARS[words[0]])
         and issubclass(py_type, ctypes._SimpleCData) and py_type._type_ == C_SCALARS[words[0]]._type_)
+
+
+def test_the_signature_check_can_fail():
+    assert matches("size_t *", ctypes.POINTER(ctypes.c_size_t)) and not matches("size_t *", ctypes.POINTER(ctypes.c_int64))
+    assert matches("vdr_dicom * * out_", ctypes.POINTER(ctypes.c_void_p)) and not matches("vdr_dicom *", ctypes.POINTER(ctypes.c_int32))
+    assert matches("char const * path", ctypes.c_char_p) and not matches("char * * out_", ctypes.c_char_p)
+    assert not matches("double const * boxes", ctypes.POINTER(ctypes.c_float)) and not matches("int32_t", ctypes.c_int64)
 
 
 def test_python_prototypes_match_the_header_signatures():

@@ -218,7 +218,7 @@ def test_c_abi_rejects_null_pointers_and_bad_enums_without_trapping():
     assert B._soft_nms(ptr, scores.ctypes.data, labels.ctypes.data, sizes.ctypes.data, 1, None, 7, 0.5, 0.5, 0.001,
                        None, None, None, None, None, None, None) == 1
     assert B._iou(None, 2, None, 0, None) == 1
-    A._close(None)
-    A._targets_release(None)
+    A._destroy(None)
+    A._targets_destroy(None)
     assert A._targets_view(None, None, None, None, None, None, None) == 1
     assert A._image_count(None, None) == 1

@@ -64,6 +64,11 @@ struct Destroyer {
 /// Owns one handle of kind T (vdr_dicom, vdr_loader, ...), released by its vdr_*_destroy.
 template <typename T, void (*Destroy)(T *)>
 using Handle = std::unique_ptr<T, Destroyer<T, Destroy>>;
+/// A string the library returned, copied and released.
+inline std::string take(char *s) {
+    std::unique_ptr<char, Destroyer<char, vdr_string_destroy>> owned(s);
+    return s ? std::string(s) : std::string();
+}
 }  // namespace detail
 
 /// Render options (size, aspect, window, output type, threads).
@@ -111,7 +116,7 @@ class Dicom {
     }
     static Dicom from_memory(const void *data, std::size_t size) {
         vdr_dicom *h = nullptr;
-        check(vdr_dicom_open_memory(data, static_cast<ptrdiff_t>(size), &h));
+        check(vdr_dicom_open_memory(data, size, &h));
         return Dicom(Adopt{}, h);
     }
 
@@ -122,16 +127,13 @@ class Dicom {
     }
     double get_double(int32_t key, std::size_t index = 0) const {
         double v = 0;
-        check(vdr_dicom_get_double(h_.get(), key, static_cast<ptrdiff_t>(index), &v));
+        check(vdr_dicom_get_double(h_.get(), key, index, &v));
         return v;
     }
     std::string get_string(int32_t key) const {
-        ptrdiff_t n = 0;
-        check(vdr_dicom_get_string(h_.get(), key, nullptr, 0, &n));
-        std::string s(static_cast<std::size_t>(n) + 1, '\0');
-        check(vdr_dicom_get_string(h_.get(), key, &s[0], static_cast<ptrdiff_t>(s.size()), &n));
-        s.resize(static_cast<std::size_t>(n));
-        return s;
+        char *s = nullptr;
+        check(vdr_dicom_get_string(h_.get(), key, &s));
+        return detail::take(s);
     }
     int64_t rows() const { return get_int(VDR_ATTR_ROWS); }
     int64_t columns() const { return get_int(VDR_ATTR_COLUMNS); }
@@ -146,7 +148,7 @@ class Dicom {
     /// Renders into caller memory (rows `row_stride` bytes apart); returns the transform.
     Transform render_into(const RenderOptions &opts, Span<unsigned char> out, std::size_t row_stride) const {
         double t[4];
-        check(vdr_dicom_render(h_.get(), opts.get(), out.data(), static_cast<ptrdiff_t>(out.size()), static_cast<ptrdiff_t>(row_stride), t));
+        check(vdr_dicom_render(h_.get(), opts.get(), out.data(), out.size(), row_stride, t));
         return Transform{t[0], t[1], t[2], t[3]};
     }
 
@@ -187,8 +189,8 @@ class Annotations {
         return out;
     }
     /// Sets image sizes from an image_id,width,height (or dim0,dim1) CSV; returns how many.
-    int64_t load_image_sizes(const std::string &path) {
-        int64_t n = 0;
+    std::size_t load_image_sizes(const std::string &path) {
+        std::size_t n = 0;
         check(vdr_annotations_load_image_sizes(h_.get(), path.c_str(), &n));
         return n;
     }
@@ -241,7 +243,7 @@ inline Fused weighted_boxes_fusion(const std::vector<std::vector<double>> &boxes
 struct Evaluation {
     double mean_ap = 0;
     double ap[VDR_KAGGLE_CLASS_COUNT] = {};
-    int64_t gt_counts[VDR_KAGGLE_CLASS_COUNT] = {};
+    std::size_t gt_counts[VDR_KAGGLE_CLASS_COUNT] = {};
 };
 
 /// Scores a Kaggle submission file against a ground-truth CSV (see vdr_evaluate_files).
@@ -273,11 +275,11 @@ class Batch {
         epoch_ = epoch;
         step_ = step;
     }
-    std::size_t size() const noexcept { return static_cast<std::size_t>(count_); }
+    std::size_t size() const noexcept { return count_; }
     int64_t epoch() const noexcept { return epoch_; }
     int64_t step() const noexcept { return step_; }
     const void *images() const noexcept { return images_; }
-    std::size_t skipped() const noexcept { return static_cast<std::size_t>(skipped_); }
+    std::size_t skipped() const noexcept { return skipped_; }
 
     Target target(std::size_t i, std::size_t global_count) const {
         if (i >= size()) throw Error(VDR_ERR_ARGUMENT, "target index out of range");
@@ -293,16 +295,13 @@ class Batch {
 
   private:
     std::string id(std::size_t i) const {
-        ptrdiff_t n = 0;
-        check(vdr_batch_image_id(h_.get(), static_cast<ptrdiff_t>(i), 0, nullptr, 0, &n, nullptr, 0));
-        std::string s(static_cast<std::size_t>(n) + 1, '\0');
-        check(vdr_batch_image_id(h_.get(), static_cast<ptrdiff_t>(i), 0, &s[0], static_cast<ptrdiff_t>(s.size()), &n, nullptr, 0));
-        s.resize(static_cast<std::size_t>(n));
-        return s;
+        char *s = nullptr;
+        check(vdr_batch_image_id(h_.get(), i, &s));
+        return detail::take(s);
     }
 
     detail::Handle<vdr_batch, vdr_batch_destroy> h_;
-    ptrdiff_t count_ = 0, boxes_ = 0, skipped_ = 0;
+    std::size_t count_ = 0, boxes_ = 0, skipped_ = 0;
     int64_t epoch_ = 0, step_ = 0;
     const void *images_ = nullptr;
     const float *box_data_ = nullptr;
@@ -323,8 +322,8 @@ class Samples {
     void add(const std::string &image_id, const std::string &path, const std::vector<float> &boxes = {},
              const std::vector<int64_t> &labels = {}, const std::vector<float> &global_labels = {}) {
         if (boxes.size() != 4 * labels.size()) throw Error(VDR_ERR_ARGUMENT, "boxes must hold 4 values per label");
-        check(vdr_samples_add(h_.get(), image_id.c_str(), path.c_str(), boxes.data(), labels.data(), static_cast<ptrdiff_t>(labels.size()),
-                              global_labels.data(), static_cast<ptrdiff_t>(global_labels.size())));
+        check(vdr_samples_add(h_.get(), image_id.c_str(), path.c_str(), boxes.data(), labels.data(), labels.size(),
+                              global_labels.data(), global_labels.size()));
     }
     vdr_samples *get() const noexcept { return h_.get(); }
 
@@ -357,9 +356,9 @@ class Loader {
         h_.reset(h);
     }
     std::size_t batches_per_epoch() const {
-        ptrdiff_t n = 0, bytes = 0;
+        std::size_t n = 0, bytes = 0;
         check(vdr_loader_shape(h_.get(), &n, &bytes));
-        return static_cast<std::size_t>(n);
+        return n;
     }
     void start(int64_t epoch, int64_t step = 0) { check(vdr_loader_start(h_.get(), epoch, step)); }
     /// The next batch, or nullptr at the end of the epoch.

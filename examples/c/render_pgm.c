@@ -15,8 +15,7 @@ int main(int argc, char **argv) {
     vdr_render_options *opts = NULL;
     int64_t rows = 0, cols = 0, bits = 0;
     int32_t h = 0, w = 0;
-    char ts[128], pi[32];
-    ptrdiff_t n = 0;
+    char *ts = NULL, *pi = NULL;
     uint8_t *img;
     FILE *out;
 
@@ -28,16 +27,19 @@ int main(int argc, char **argv) {
     vdr_dicom_get_int(dcm, VDR_ATTR_ROWS, &rows);
     vdr_dicom_get_int(dcm, VDR_ATTR_COLUMNS, &cols);
     vdr_dicom_get_int(dcm, VDR_ATTR_BITS_STORED, &bits);
-    vdr_dicom_get_string(dcm, VDR_ATTR_TRANSFER_SYNTAX_UID, ts, sizeof ts, &n);
-    vdr_dicom_get_string(dcm, VDR_ATTR_PHOTOMETRIC_INTERPRETATION, pi, sizeof pi, &n);
+    /* Returned text is the caller's, released with vdr_string_destroy. */
+    if (vdr_dicom_get_string(dcm, VDR_ATTR_TRANSFER_SYNTAX_UID, &ts) != VDR_OK) return fail("transfer syntax");
+    if (vdr_dicom_get_string(dcm, VDR_ATTR_PHOTOMETRIC_INTERPRETATION, &pi) != VDR_OK) return fail("photometric");
     printf("%s: %lldx%lld, %lld bits stored, %s, transfer syntax %s\n", argv[1], (long long)rows, (long long)cols,
            (long long)bits, pi, ts);
+    vdr_string_destroy(ts);
+    vdr_string_destroy(pi);
 
     if (vdr_render_options_create(&opts) != VDR_OK) return fail("options");
     if (vdr_render_options_set_size(opts, VDR_SIZE_LONGEST_SIDE, 0, 512) != VDR_OK) return fail("size");
     if (vdr_dicom_render_size(dcm, opts, &h, &w) != VDR_OK) return fail("render size");
     img = malloc((size_t)h * (size_t)w);
-    if (!img || vdr_dicom_render(dcm, opts, img, (ptrdiff_t)h * w, w, NULL) != VDR_OK) return fail("render");
+    if (!img || vdr_dicom_render(dcm, opts, img, (size_t)h * (size_t)w, (size_t)w, NULL) != VDR_OK) return fail("render");
     out = fopen(argv[2], "wb");
     if (!out) return 1;
     fprintf(out, "P5\n%d %d\n255\n", w, h);

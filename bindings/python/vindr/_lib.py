@@ -1,7 +1,8 @@
 """Loading the native library and declaring the C prototypes (ctypes).
 
-Every C function the package calls is declared once with `prototype()`, which also records it in
-`PROTOTYPES`; a test checks that table against the header and the library's exports.
+Every C function the package calls is declared once with `prototype()`, from the signatures
+scripts/gen_header.py generates from the header (`_prototypes.py`), and recorded in `PROTOTYPES`;
+a test checks that table against the header and the library's exports.
 
 The library is looked up in this order: the VINDR_LIBRARY environment variable, libvindr.so.<major>
 next to this package (an installed wheel), then the checkout's .build/release/ (made by
@@ -13,6 +14,7 @@ import ctypes
 import os
 import pathlib
 
+from ._prototypes import SIGNATURES
 from .errors import raise_for_status
 
 LIBRARY_GLOB = "libvindr.so.*"
@@ -46,8 +48,13 @@ def _load() -> ctypes.CDLL:
 lib = _load()
 
 
-def prototype(name: str, restype, *argtypes):
-    """Declares C function `name` and returns it."""
+def prototype(name: str, addresses: bool = False):
+    """Declares C function `name` with its generated signature and returns it. `addresses`:
+    pointer arguments take plain addresses (c_void_p, the same C type), the cheapest ctypes
+    conversion, for hot paths that pass numpy data pointers as ints."""
+    restype, argtypes = SIGNATURES[name]
+    if addresses:
+        argtypes = [ctypes.c_void_p if isinstance(t, type) and issubclass(t, ctypes._Pointer) else t for t in argtypes]
     fn = getattr(lib, name)
     fn.restype = restype
     fn.argtypes = list(argtypes)
@@ -61,7 +68,19 @@ def check(status: int) -> None:
         raise_for_status(status, _last_error().decode("utf-8", "replace"))
 
 
-_last_error = prototype("vdr_last_error", ctypes.c_char_p)
-status_string = prototype("vdr_status_string", ctypes.c_char_p, ctypes.c_int32)
-version_number = prototype("vdr_version_number", ctypes.c_int32)
-version = prototype("vdr_version", ctypes.c_char_p)
+_last_error = prototype("vdr_last_error")
+status_string = prototype("vdr_status_string")
+version_number = prototype("vdr_version_number")
+version = prototype("vdr_version")
+string_destroy = prototype("vdr_string_destroy")
+
+
+def string(call, *args) -> str:
+    """Calls `call(*args, &out)` for a string the library returns, and releases it (the ABI's
+    convention for returned text: a `char **` out, freed with vdr_string_destroy)."""
+    out = ctypes.c_void_p()
+    check(call(*args, ctypes.byref(out)))
+    try:
+        return ctypes.string_at(out.value).decode("utf-8")
+    finally:
+        string_destroy(out)

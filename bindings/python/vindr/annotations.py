@@ -24,44 +24,28 @@ from ._checks import c_int, c_str
 from .errors import InvalidArgumentError
 
 _vp = ctypes.c_void_p
-_szp = ctypes.POINTER(ctypes.c_size_t)
-_cp = ctypes.c_char_p
 
-_label_info = _lib.prototype("vdr_label_info", ctypes.c_int32, ctypes.c_int32, ctypes.POINTER(ctypes.c_char_p),
-                             ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_int32))
-_label_lookup = _lib.prototype("vdr_label_lookup", ctypes.c_int32, _cp, ctypes.POINTER(ctypes.c_int32))
-_open = _lib.prototype("vdr_annotations_open", ctypes.c_int32, _cp, ctypes.POINTER(_vp), ctypes.POINTER(ctypes.c_int32))
-_create = _lib.prototype("vdr_annotations_create", ctypes.c_int32, ctypes.POINTER(_vp))
-_add = _lib.prototype("vdr_annotations_add", ctypes.c_int32, _vp, _cp, ctypes.POINTER(ctypes.c_int32))
-_destroy = _lib.prototype("vdr_annotations_destroy", None, _vp)
-_image_count = _lib.prototype("vdr_annotations_image_count", ctypes.c_int32, _vp, _szp)
-_image_id = _lib.prototype("vdr_annotations_image_id", ctypes.c_int32, _vp, ctypes.c_size_t, ctypes.c_char_p,
-                           ctypes.c_size_t, _szp)
-_image_ids = _lib.prototype("vdr_annotations_image_ids", ctypes.c_int32, _vp, ctypes.c_char_p, ctypes.c_size_t, _szp)
-_reader_count = _lib.prototype("vdr_annotations_reader_count", ctypes.c_int32, _vp, _szp)
-_reader_name = _lib.prototype("vdr_annotations_reader_name", ctypes.c_int32, _vp, ctypes.c_size_t, ctypes.c_char_p,
-                              ctypes.c_size_t, _szp)
-_set_size = _lib.prototype("vdr_annotations_set_image_size", ctypes.c_int32, _vp, _cp, ctypes.c_int32, ctypes.c_int32)
-_export = _lib.prototype("vdr_annotations_export", ctypes.c_int32, _vp, ctypes.c_int32, ctypes.c_int32, ctypes.c_double,
-                         ctypes.c_int32, ctypes.c_int32, _cp, _cp, _cp)
-_load_sizes = _lib.prototype("vdr_annotations_load_image_sizes", ctypes.c_int32, _vp, _cp, ctypes.POINTER(ctypes.c_int64))
-_join_sizes = _lib.prototype("vdr_annotations_join_image_sizes", ctypes.c_int32, _vp, _cp, ctypes.POINTER(ctypes.c_int64),
-                             ctypes.POINTER(ctypes.c_int64))
-_labels = _lib.prototype("vdr_annotations_labels", ctypes.c_int32, _vp, ctypes.c_int32, _cp, _cp,
-                         ctypes.POINTER(ctypes.c_uint8))
-_targets = _lib.prototype("vdr_annotations_targets", ctypes.c_int32, _vp, ctypes.c_int32, ctypes.c_double, _cp, _cp,
-                          ctypes.POINTER(_vp))
-_targets_view = _lib.prototype("vdr_targets_view", ctypes.c_int32, _vp, _szp,
-                               ctypes.POINTER(ctypes.POINTER(ctypes.c_int64)),
-                               ctypes.POINTER(ctypes.POINTER(ctypes.c_double)),
-                               ctypes.POINTER(ctypes.POINTER(ctypes.c_double)),
-                               ctypes.POINTER(ctypes.POINTER(ctypes.c_int32)),
-                               ctypes.POINTER(ctypes.POINTER(ctypes.c_int32)))
-_targets_destroy = _lib.prototype("vdr_targets_destroy", None, _vp)
-_string_free = _lib.prototype("vdr_string_destroy", None, ctypes.c_void_p)
-_stats_json = _lib.prototype("vdr_annotations_stats_json", ctypes.c_int32, _vp, ctypes.c_int32, ctypes.c_double,
-                             ctypes.POINTER(ctypes.c_void_p))
-_qc_json = _lib.prototype("vdr_annotations_qc_json", ctypes.c_int32, _vp, ctypes.POINTER(ctypes.c_void_p))
+_label_info = _lib.prototype("vdr_label_info")
+_label_lookup = _lib.prototype("vdr_label_lookup")
+_open = _lib.prototype("vdr_annotations_open")
+_create = _lib.prototype("vdr_annotations_create")
+_add = _lib.prototype("vdr_annotations_add")
+_destroy = _lib.prototype("vdr_annotations_destroy")
+_image_count = _lib.prototype("vdr_annotations_image_count")
+_image_id = _lib.prototype("vdr_annotations_image_id")
+_image_ids = _lib.prototype("vdr_annotations_image_ids")
+_reader_count = _lib.prototype("vdr_annotations_reader_count")
+_reader_name = _lib.prototype("vdr_annotations_reader_name")
+_set_size = _lib.prototype("vdr_annotations_set_image_size")
+_export = _lib.prototype("vdr_annotations_export")
+_load_sizes = _lib.prototype("vdr_annotations_load_image_sizes")
+_join_sizes = _lib.prototype("vdr_annotations_join_image_sizes")
+_labels = _lib.prototype("vdr_annotations_labels")
+_targets = _lib.prototype("vdr_annotations_targets")
+_targets_view = _lib.prototype("vdr_targets_view")
+_targets_destroy = _lib.prototype("vdr_targets_destroy")
+_stats_json = _lib.prototype("vdr_annotations_stats_json")
+_qc_json = _lib.prototype("vdr_annotations_qc_json")
 
 LAYOUTS = {C.VDR_LAYOUT_ANNOTATIONS: "annotations", C.VDR_LAYOUT_CONSENSUS_ANNOTATIONS: "consensus_annotations",
            C.VDR_LAYOUT_IMAGE_LABELS: "image_labels", C.VDR_LAYOUT_CONSENSUS_IMAGE_LABELS: "consensus_image_labels",
@@ -104,21 +88,8 @@ def label(name: str) -> Label:
     return LABELS[idx.value]
 
 
-def _string(call, *args) -> str:
-    n = ctypes.c_size_t()
-    _lib.check(call(*args, None, 0, ctypes.byref(n)))
-    buf = ctypes.create_string_buffer(n.value + 1)
-    _lib.check(call(*args, buf, n.value + 1, ctypes.byref(n)))
-    return buf.value.decode("utf-8")
-
-
-def _owned_json(call, *args) -> dict:
-    out = ctypes.c_void_p()
-    _lib.check(call(*args, ctypes.byref(out)))
-    try:
-        return json.loads(ctypes.string_at(out.value).decode("utf-8"))
-    finally:
-        _string_free(out)
+def _json(call, *args) -> dict:
+    return json.loads(_lib.string(call, *args))
 
 
 def _opt(name: str, s: str | None) -> bytes | None:
@@ -191,7 +162,7 @@ class Annotations:
     def image_ids(self) -> list[str]:
         """Image ids in index order (first appearance across the files)."""
         if self._ids is None:
-            text = _string(_image_ids, self._handle)
+            text = _lib.string(_image_ids, self._handle)
             self._ids = text.split("\n") if text else []
         return self._ids
 
@@ -203,7 +174,7 @@ class Annotations:
         """rad_id values in natural order (R1, R2, ..., R10, ...); target `readers` index this."""
         n = ctypes.c_size_t()
         _lib.check(_reader_count(self._handle, ctypes.byref(n)))
-        return [_string(_reader_name, self._handle, i) for i in range(n.value)]
+        return [_lib.string(_reader_name, self._handle, i) for i in range(n.value)]
 
     def set_image_size(self, image_id: str, width: int, height: int) -> None:
         """Records an image's pixel size (enables out-of-image QC)."""
@@ -213,14 +184,14 @@ class Annotations:
     def join_image_sizes(self, root: str | os.PathLike) -> tuple[int, int]:
         """Reads the size of every indexed image found under `root` (PhysioNet/Kaggle layouts or any
         tree of `<image_id>.dicom`) from its DICOM header; returns (joined, unreadable)."""
-        joined, failed = ctypes.c_int64(), ctypes.c_int64()
+        joined, failed = ctypes.c_size_t(), ctypes.c_size_t()
         _lib.check(_join_sizes(self._handle, c_str("root", root), ctypes.byref(joined), ctypes.byref(failed)))
         return joined.value, failed.value
 
     def load_image_sizes(self, path: str | os.PathLike) -> int:
         """Sets image sizes from a CSV with image_id,width,height (or Kaggle's image_id,dim0,dim1)
         columns; returns how many indexed images got one."""
-        count = ctypes.c_int64()
+        count = ctypes.c_size_t()
         _lib.check(_load_sizes(self._handle, c_str("path", path), ctypes.byref(count)))
         return count.value
 
@@ -295,8 +266,8 @@ class Annotations:
     def statistics(self, min_votes: int = 2, iou_thr: float = 0.4) -> dict:
         """Table 2 statistics: {'images', 'rows', 'boxes', 'labels': {name: {'majority', 'percent',
         'any', 'rows', 'boxes', 'box_f1', 'fleiss_kappa', ...}}, 'readers': {rad_id: {...}}}."""
-        return _owned_json(_stats_json, self._handle, c_int("min_votes", min_votes, _stats_json, 1), float(iou_thr))
+        return _json(_stats_json, self._handle, c_int("min_votes", min_votes, _stats_json, 1), float(iou_thr))
 
     def quality_issues(self) -> dict:
         """Label QC: {'counts': {rule: n}, 'issues': [{'rule', 'image_id', 'rad_id', 'rows', 'message'}]}."""
-        return _owned_json(_qc_json, self._handle)
+        return _json(_qc_json, self._handle)

@@ -27,18 +27,12 @@ from ._checks import c_int64_array
 from .errors import InvalidArgumentError
 
 # Array arguments are passed as raw addresses (c_void_p), the cheapest ctypes conversion.
-_dp = _i64p = _szp = ctypes.c_void_p
 
-_iou = _lib.prototype("vdr_box_iou", ctypes.c_int32, _dp, ctypes.c_size_t, _dp, ctypes.c_size_t, _dp)
-_convert = _lib.prototype("vdr_box_convert", ctypes.c_int32, _dp, ctypes.c_size_t, ctypes.c_int32, ctypes.c_int32,
-                          ctypes.c_double, ctypes.c_double, _dp)
-_nms = _lib.prototype("vdr_nms", ctypes.c_int32, _dp, _dp, _dp, _szp, ctypes.c_size_t, _dp, ctypes.c_double,
-                      _i64p, _dp, _dp, _i64p, _szp, _i64p)
-_soft_nms = _lib.prototype("vdr_soft_nms", ctypes.c_int32, _dp, _dp, _dp, _szp, ctypes.c_size_t, _dp,
-                           ctypes.c_int32, ctypes.c_double, ctypes.c_double, ctypes.c_double,
-                           _i64p, _dp, _dp, _dp, _i64p, _szp, _i64p)
-_wbf = _lib.prototype("vdr_wbf", ctypes.c_int32, _dp, _dp, _i64p, _szp, ctypes.c_size_t, _dp, ctypes.c_double,
-                      ctypes.c_double, ctypes.c_int32, ctypes.c_bool, ctypes.c_bool, _dp, _dp, _i64p, _szp, _i64p)
+_iou = _lib.prototype("vdr_box_iou", addresses=True)
+_convert = _lib.prototype("vdr_box_convert", addresses=True)
+_nms = _lib.prototype("vdr_nms", addresses=True)
+_soft_nms = _lib.prototype("vdr_soft_nms", addresses=True)
+_wbf = _lib.prototype("vdr_wbf", addresses=True)
 
 FORMATS = {"xyxy": C.VDR_BOX_XYXY, "xywh": C.VDR_BOX_XYWH, "cxcywh": C.VDR_BOX_CXCYWH}
 CONF_TYPES = {"avg": C.VDR_CONF_AVG, "max": C.VDR_CONF_MAX, "box_and_model_avg": C.VDR_CONF_BOX_AND_MODEL_AVG,
@@ -143,7 +137,7 @@ class _Models:
 
 # Adjustment counters (VDR_ADJUSTMENT_COUNT of them), the output count and a spare slot (the
 # input count for NMS): one ctypes array per call instead of several objects.
-_Counters = ctypes.c_int64 * 6
+_Counters = ctypes.c_size_t * 6
 
 
 def _call_counters():

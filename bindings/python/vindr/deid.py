@@ -15,20 +15,18 @@ from typing import Optional, Sequence, Union
 
 from ._checks import c_int, c_str
 from . import _constants as C
-from ._lib import check, prototype
+from ._lib import check, prototype, string
 
 _vp = ctypes.c_void_p
-_i32 = ctypes.c_int32
-_ssize = ctypes.c_ssize_t
 
-_opts_create = prototype("vdr_deid_options_create", _i32, ctypes.POINTER(_vp))
-_opts_destroy = prototype("vdr_deid_options_destroy", None, _vp)
-_opts_int = prototype("vdr_deid_options_set_int", _i32, _vp, _i32, ctypes.c_int64)
-_opts_string = prototype("vdr_deid_options_set_string", _i32, _vp, _i32, ctypes.c_char_p)
-_run = prototype("vdr_deidentify", _i32, ctypes.c_char_p, ctypes.c_char_p, _vp, ctypes.POINTER(_vp))
-_counts = prototype("vdr_deid_result_counts", _i32, _vp, ctypes.POINTER(ctypes.c_int64))
-_json = prototype("vdr_deid_result_json", _i32, _vp, ctypes.c_char_p, _ssize, ctypes.POINTER(_ssize))
-_result_destroy = prototype("vdr_deid_result_destroy", None, _vp)
+_opts_create = prototype("vdr_deid_options_create")
+_opts_destroy = prototype("vdr_deid_options_destroy")
+_opts_int = prototype("vdr_deid_options_set_int")
+_opts_string = prototype("vdr_deid_options_set_string")
+_run = prototype("vdr_deidentify")
+_counts = prototype("vdr_deid_result_counts")
+_json = prototype("vdr_deid_result_json")
+_result_destroy = prototype("vdr_deid_result_destroy")
 
 # Constants of include/vindr.h used here.
 _PROFILES = {"vindr": C.VDR_DEID_PROFILE_VINDR, "basic": C.VDR_DEID_PROFILE_BASIC}
@@ -81,13 +79,9 @@ def deidentify(input: PathLike, output: PathLike, *, profile: str = "vindr", sal
                                 (C.VDR_DEID_REPORT_JSON, "report_json", report_json)):
             check(_opts_string(opts, key, None if path is None else c_str(name, path)))
         check(_run(c_str("input", input), c_str("output", output), opts, ctypes.byref(result)))
-        counts = (ctypes.c_int64 * 5)()
+        counts = (ctypes.c_size_t * 5)()
         check(_counts(result, counts))
-        n = _ssize()
-        check(_json(result, None, 0, ctypes.byref(n)))
-        buf = ctypes.create_string_buffer(n.value + 1)
-        check(_json(result, buf, len(buf), ctypes.byref(n)))
-        doc = json.loads(buf.value.decode("utf-8"))
+        doc = json.loads(string(_json, result))
         keys = ("input", "status", "output", "new_id", "screening", "error", "burned_in_annotation")
         files = [{k: f.get(k) for k in keys} for f in doc["files"]]
         return DeidResult(profile=doc["profile"], files=files, written=counts[1], rejected=counts[2],

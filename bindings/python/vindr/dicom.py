@@ -8,32 +8,29 @@ from typing import NamedTuple, Sequence, Union
 import numpy as np
 
 from . import _constants as C
-from . import _lib
 from ._checks import c_int, c_out, c_str
-from ._lib import check, prototype
+from ._lib import check, prototype, string
 
 _vp = ctypes.c_void_p
 _i32 = ctypes.c_int32
-_size = ctypes.c_size_t
-_ssize = ctypes.c_ssize_t
 _dp = ctypes.POINTER(ctypes.c_double)
 
-_open = prototype("vdr_dicom_open", _i32, ctypes.c_char_p, ctypes.POINTER(_vp))
-_open_memory = prototype("vdr_dicom_open_memory", _i32, ctypes.c_void_p, _ssize, ctypes.POINTER(_vp))
-_destroy = prototype("vdr_dicom_destroy", None, _vp)
-_get_int = prototype("vdr_dicom_get_int", _i32, _vp, _i32, ctypes.POINTER(ctypes.c_int64))
-_get_double = prototype("vdr_dicom_get_double", _i32, _vp, _i32, _ssize, _dp)
-_get_string = prototype("vdr_dicom_get_string", _i32, _vp, _i32, ctypes.c_char_p, _ssize, ctypes.POINTER(_ssize))
-_decode = prototype("vdr_dicom_decode", _i32, _vp, _i32, ctypes.c_void_p, _ssize, _ssize)
-_opts_create = prototype("vdr_render_options_create", _i32, ctypes.POINTER(_vp))
-_opts_destroy = prototype("vdr_render_options_destroy", None, _vp)
-_opts_size = prototype("vdr_render_options_set_size", _i32, _vp, _i32, _i32, _i32)
-_opts_aspect = prototype("vdr_render_options_set_aspect", _i32, _vp, _i32, ctypes.c_double)
-_opts_window = prototype("vdr_render_options_set_window", _i32, _vp, _i32, ctypes.c_double, ctypes.c_double, _i32, _i32)
-_opts_int = prototype("vdr_render_options_set_int", _i32, _vp, _i32, ctypes.c_int64)
-_render_size = prototype("vdr_dicom_render_size", _i32, _vp, _vp, ctypes.POINTER(_i32), ctypes.POINTER(_i32))
-_render = prototype("vdr_dicom_render", _i32, _vp, _vp, ctypes.c_void_p, _ssize, _ssize, _dp)
-_transform_boxes = prototype("vdr_transform_boxes", _i32, _dp, _dp, _ssize, _i32, _dp)
+_open = prototype("vdr_dicom_open")
+_open_memory = prototype("vdr_dicom_open_memory")
+_destroy = prototype("vdr_dicom_destroy")
+_get_int = prototype("vdr_dicom_get_int")
+_get_double = prototype("vdr_dicom_get_double")
+_get_string = prototype("vdr_dicom_get_string")
+_decode = prototype("vdr_dicom_decode")
+_opts_create = prototype("vdr_render_options_create")
+_opts_destroy = prototype("vdr_render_options_destroy")
+_opts_size = prototype("vdr_render_options_set_size")
+_opts_aspect = prototype("vdr_render_options_set_aspect")
+_opts_window = prototype("vdr_render_options_set_window")
+_opts_int = prototype("vdr_render_options_set_int")
+_render_size = prototype("vdr_dicom_render_size")
+_render = prototype("vdr_dicom_render")
+_transform_boxes = prototype("vdr_transform_boxes")
 
 # Constants of include/vindr.h used here, by name.
 _INT = {"rows": C.VDR_ATTR_ROWS, "columns": C.VDR_ATTR_COLUMNS, "frames": C.VDR_ATTR_FRAMES,
@@ -148,11 +145,7 @@ class DicomImage:
         return v.value if _get_double(self._handle(), key, 0, ctypes.byref(v)) == 0 else None
 
     def _str(self, key: int) -> str:
-        n = _ssize()
-        check(_get_string(self._handle(), key, None, 0, ctypes.byref(n)))
-        buf = ctypes.create_string_buffer(n.value + 1)
-        check(_get_string(self._handle(), key, buf, len(buf), ctypes.byref(n)))
-        return buf.value.decode("utf-8", "replace")
+        return string(_get_string, self._handle(), key)
 
     def _handle(self):
         if self._h is None:

@@ -11,40 +11,36 @@ import numpy as np
 
 from ._checks import c_int, c_int64_array, c_str
 from . import _constants as C
-from ._lib import check, prototype
+from ._lib import check, prototype, string, string_destroy
 from .errors import InvalidArgumentError
 
 _vp = ctypes.c_void_p
-_i32, _i64, _ssize = ctypes.c_int32, ctypes.c_int64, ctypes.c_ssize_t
+_i64, _size = ctypes.c_int64, ctypes.c_size_t
 _fp, _i64p, _dp = ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_double)
 
-_samples_create = prototype("vdr_samples_create", _i32, ctypes.POINTER(_vp))
-_samples_destroy = prototype("vdr_samples_destroy", None, _vp)
-_samples_add = prototype("vdr_samples_add", _i32, _vp, ctypes.c_char_p, ctypes.c_char_p, _fp, _i64p, _ssize, _fp, _ssize)
-_samples_count = prototype("vdr_samples_count", _i32, _vp, ctypes.POINTER(_ssize))
-_opts_create = prototype("vdr_loader_options_create", _i32, ctypes.POINTER(_vp))
-_opts_destroy = prototype("vdr_loader_options_destroy", None, _vp)
-_opts_set = prototype("vdr_loader_options_set", _i32, _vp, _i32, ctypes.c_double)
-_create = prototype("vdr_loader_create", _i32, _vp, _vp, ctypes.POINTER(_vp))
-_destroy = prototype("vdr_loader_destroy", None, _vp)
-_shape = prototype("vdr_loader_shape", _i32, _vp, ctypes.POINTER(_ssize), ctypes.POINTER(_ssize))
-_start = prototype("vdr_loader_start", _i32, _vp, _i64, _i64)
-_next = prototype("vdr_loader_next", _i32, _vp, ctypes.POINTER(_vp))
-_stop = prototype("vdr_loader_stop", _i32, _vp)
-_opts_cache = prototype("vdr_loader_options_set_cache", _i32, _vp, ctypes.c_char_p)
-_cache_status = prototype("vdr_loader_cache_status", _i32, _vp, ctypes.c_char_p, _ssize, ctypes.POINTER(_ssize))
-_PROGRESS = ctypes.CFUNCTYPE(None, _i64, _i64, _vp)
-_cache_build = prototype("vdr_cache_build", _i32, _vp, _vp, ctypes.c_char_p, _i32, _i32, _PROGRESS, _vp,
-                         ctypes.POINTER(_i64), ctypes.POINTER(_i64), ctypes.POINTER(_i64))
-_from_dataset = prototype("vdr_samples_from_dataset", _i32, ctypes.c_char_p, _vp, _i32, ctypes.c_double, _i32,
-                          ctypes.c_char_p, _i32, ctypes.c_char_p, _i32, ctypes.POINTER(_vp))
-_batch_destroy = prototype("vdr_batch_destroy", None, _vp)
-_batch_counts = prototype("vdr_batch_counts", _i32, _vp, ctypes.POINTER(_ssize), ctypes.POINTER(_ssize),
-                          ctypes.POINTER(_ssize), ctypes.POINTER(_i64), ctypes.POINTER(_i64))
-_batch_arrays = prototype("vdr_batch_arrays", _i32, _vp, ctypes.POINTER(_vp), ctypes.POINTER(_fp), ctypes.POINTER(_i64p),
-                          ctypes.POINTER(_i64p), ctypes.POINTER(_fp), ctypes.POINTER(_dp))
-_batch_image_id = prototype("vdr_batch_image_id", _i32, _vp, _ssize, _i32, ctypes.c_char_p, _ssize, ctypes.POINTER(_ssize),
-                            ctypes.c_char_p, _ssize)
+_samples_create = prototype("vdr_samples_create")
+_samples_destroy = prototype("vdr_samples_destroy")
+_samples_add = prototype("vdr_samples_add")
+_samples_count = prototype("vdr_samples_count")
+_opts_create = prototype("vdr_loader_options_create")
+_opts_destroy = prototype("vdr_loader_options_destroy")
+_opts_set = prototype("vdr_loader_options_set")
+_create = prototype("vdr_loader_create")
+_destroy = prototype("vdr_loader_destroy")
+_shape = prototype("vdr_loader_shape")
+_start = prototype("vdr_loader_start")
+_next = prototype("vdr_loader_next")
+_stop = prototype("vdr_loader_stop")
+_opts_cache = prototype("vdr_loader_options_set_cache")
+_cache_status = prototype("vdr_loader_cache_status")
+_cache_build = prototype("vdr_cache_build")
+_PROGRESS = _cache_build.argtypes[5]
+_from_dataset = prototype("vdr_samples_from_dataset")
+_batch_destroy = prototype("vdr_batch_destroy")
+_batch_counts = prototype("vdr_batch_counts")
+_batch_arrays = prototype("vdr_batch_arrays")
+_batch_image_id = prototype("vdr_batch_image_id")
+_batch_skipped = prototype("vdr_batch_skipped")
 
 _OPT = {"height": C.VDR_LOPT_HEIGHT, "width": C.VDR_LOPT_WIDTH, "letterbox": C.VDR_LOPT_LETTERBOX, "pad": C.VDR_LOPT_PAD,
         "dtype": C.VDR_LOPT_DTYPE, "layout": C.VDR_LOPT_LAYOUT, "channels": C.VDR_LOPT_CHANNELS,
@@ -122,7 +118,7 @@ class Dataset:
                             c_int("global_min_votes", global_min_votes, _from_dataset, 8), ctypes.byref(self._h)))
 
     def __len__(self) -> int:
-        n = _ssize()
+        n = _size()
         check(_samples_count(self._h, ctypes.byref(n)))
         return n.value
 
@@ -170,7 +166,7 @@ class Loader:
                                                world_size=world_size, workers=workers, prefetch=prefetch, flip=flip,
                                                on_error=on_error, cache=cache, max_batch_bytes=max_batch_bytes)
         check(_create(handles.samples, handles.options, ctypes.byref(self._h)))
-        batches, image_bytes = _ssize(), _ssize()
+        batches, image_bytes = _size(), _size()
         check(_shape(self._h, ctypes.byref(batches), ctypes.byref(image_bytes)))
         self._batches = batches.value
         self._image_bytes = image_bytes.value
@@ -178,11 +174,7 @@ class Loader:
     @property
     def cache_status(self) -> str:
         """Whether images come from the cache, and if not, why ("" without a cache)."""
-        n = _ssize()
-        check(_cache_status(self._handle(), None, 0, ctypes.byref(n)))
-        buf = ctypes.create_string_buffer(n.value + 1)
-        check(_cache_status(self._handle(), buf, len(buf), ctypes.byref(n)))
-        return buf.value.decode()
+        return string(_cache_status, self._handle())
 
     def __len__(self) -> int:
         """Batches per epoch on this rank."""
@@ -209,7 +201,7 @@ class Loader:
                 _stop(self._h)
 
     def _convert(self, batch) -> Batch:
-        n, nb, ns = _ssize(), _ssize(), _ssize()
+        n, nb, ns = _size(), _size(), _size()
         epoch, step = _i64(), _i64()
         check(_batch_counts(batch, ctypes.byref(n), ctypes.byref(nb), ctypes.byref(ns), ctypes.byref(epoch), ctypes.byref(step)))
         images, boxes, labels, offsets, glob, transforms = _vp(), _fp(), _i64p(), _i64p(), _fp(), _dp()
@@ -234,20 +226,21 @@ class Loader:
         targets = []
         for i in range(n.value):
             targets.append({"boxes": all_boxes[offs[i]:offs[i + 1]], "labels": all_labels[offs[i]:offs[i + 1]],
-                            "global_labels": globals_[i], "image_id": self._image_id(batch, i, 0)[0],
+                            "global_labels": globals_[i], "image_id": string(_batch_image_id, batch, i),
                             "transform": trans[i]})
-        skipped = [self._image_id(batch, i, 1) for i in range(ns.value)]
+        skipped = [self._skipped(batch, i) for i in range(ns.value)]
         return Batch(arr, targets, epoch.value, step.value, skipped)
 
-    def _image_id(self, batch, index: int, skipped: int) -> tuple[str, str]:
-        buf = ctypes.create_string_buffer(256)
-        reason = ctypes.create_string_buffer(1024)
-        n = _ssize()
-        check(_batch_image_id(batch, index, skipped, buf, len(buf), ctypes.byref(n), reason, len(reason)))
-        if n.value >= len(buf):
-            buf = ctypes.create_string_buffer(n.value + 1)
-            check(_batch_image_id(batch, index, skipped, buf, len(buf), ctypes.byref(n), reason, len(reason)))
-        return buf.value.decode(), reason.value.decode()
+    @staticmethod
+    def _skipped(batch, index: int) -> tuple[str, str]:
+        """(image id, reason) of skipped image `index`; both strings are released here."""
+        id_, reason = ctypes.c_void_p(), ctypes.c_void_p()
+        check(_batch_skipped(batch, index, ctypes.byref(id_), ctypes.byref(reason)))
+        try:
+            return ctypes.string_at(id_.value).decode(), ctypes.string_at(reason.value).decode()
+        finally:
+            string_destroy(id_)
+            string_destroy(reason)
 
     def _handle(self):
         if not self._h:
@@ -340,7 +333,7 @@ def build_cache(samples: Sequence[Sample] | Dataset, directory: str | os.PathLik
                           layout="NCHW", channels=1, shuffle=False, seed=0, drop_last=False, rank=0, world_size=1,
                           workers=workers, prefetch=1, flip=0.0, on_error="raise", cache=None)
     callback = _PROGRESS((lambda done, total, _: progress(done, total)) if progress else (lambda *_: None))
-    rendered, reused, failed = _i64(), _i64(), _i64()
+    rendered, reused, failed = _size(), _size(), _size()
     check(_cache_build(handles.samples, handles.options, c_str("directory", directory), C.VDR_CACHE_JPEG if format == "jpeg" else C.VDR_CACHE_RAW,
                        c_int("quality", quality, _cache_build, 4), callback, None, ctypes.byref(rendered),
                        ctypes.byref(reused), ctypes.byref(failed)))

@@ -19,10 +19,8 @@ from .errors import InvalidArgumentError
 _dp = ctypes.POINTER(ctypes.c_double)
 _i64p = ctypes.POINTER(ctypes.c_int64)
 
-_evaluate_files = _lib.prototype("vdr_evaluate_files", ctypes.c_int32, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int32,
-                                 ctypes.c_char_p, ctypes.c_double, ctypes.c_double, ctypes.c_int32, _dp, _dp, _i64p)
-_evaluate = _lib.prototype("vdr_evaluate", ctypes.c_int32, _i64p, _i64p, _dp, ctypes.c_size_t, _i64p, _i64p, _dp, _dp,
-                           ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_double, ctypes.c_int32, _dp, _dp)
+_evaluate_files = _lib.prototype("vdr_evaluate_files")
+_evaluate = _lib.prototype("vdr_evaluate")
 
 MODES = {"voc": C.VDR_AP_VOC2010, "coco": C.VDR_AP_COCO101}
 
@@ -51,10 +49,10 @@ def evaluate(gt: str | os.PathLike, pred: str | os.PathLike, iou_thr: float = 0.
         gt_mode, reader = C.VDR_GT_READER, c_str("gt_readers", gt_readers)
     mean = ctypes.c_double()
     ap = np.empty(15, dtype=np.float64)
-    counts = np.empty(15, dtype=np.int64)
+    counts = np.empty(15, dtype=np.uintp)
     _lib.check(_evaluate_files(c_str("gt", gt), c_str("pred", pred), gt_mode, reader, float(fuse_iou_thr),
                                float(iou_thr), _mode(mode), ctypes.byref(mean), ap.ctypes.data_as(_dp),
-                               counts.ctypes.data_as(_i64p)))
+                               counts.ctypes.data_as(ctypes.POINTER(ctypes.c_size_t))))
     names = [c.name for c in KAGGLE_CLASSES]
     return {"mAP": mean.value,
             "ap": {names[k]: float(ap[k]) for k in range(15) if not math.isnan(ap[k])},

@@ -30,11 +30,11 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bindings" / "python"))
 sys.path.insert(0, str(ROOT / "Tests" / "python"))
 
-# The VinDr-CXR paper's Table 4 (the release's 25 attributes).
-WHITELIST = {0x00100040, 0x00101010, 0x00101020, 0x00101030, 0x00280002, 0x00280004, 0x00280006, 0x00280010,
-             0x00280011, 0x00280034, 0x00280100, 0x00280101, 0x00280102, 0x00280103, 0x00280106, 0x00280107,
-             0x00281050, 0x00281051, 0x00281052, 0x00281053, 0x00281054, 0x00282110, 0x00282112, 0x00282114,
-             0x7FE00010}
+# The VinDr-CXR paper's Table 4 (the release's 25 attributes), in the table's row order.
+WHITELIST = {0x00100040, 0x00101010, 0x00101020, 0x00101030, 0x00280010, 0x00280011, 0x00280030, 0x00280034,
+             0x00280100, 0x00280101, 0x00280102, 0x00280103, 0x00280106, 0x00280107, 0x00281050, 0x00281051,
+             0x00281052, 0x00281053, 0x7FE00010, 0x00280004, 0x00282110, 0x00282114, 0x00282112, 0x00280002,
+             0x00280008}
 
 
 def make_tree(root: pathlib.Path, n: int, syntax: str) -> None:
@@ -76,9 +76,10 @@ def run_pydicom(tree: pathlib.Path, out: pathlib.Path) -> int:
     n = 0
     for path in sorted(tree.rglob("*.dcm")):
         ds = pydicom.dcmread(path)
+        # The data set's SOP Instance UID names the file (the meta's only when it is absent).
+        image_id = hashlib.md5(str(ds.get("SOPInstanceUID") or ds.file_meta.MediaStorageSOPInstanceUID).encode()).hexdigest()
         for tag in [t for t in ds.keys() if int(t) not in WHITELIST]:
             del ds[tag]
-        image_id = hashlib.md5(str(ds.file_meta.MediaStorageSOPInstanceUID).encode()).hexdigest()
         ds.file_meta.MediaStorageSOPInstanceUID = image_id
         ds.save_as(out / f"{image_id}.dicom")
         n += 1

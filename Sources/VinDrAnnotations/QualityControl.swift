@@ -1,6 +1,9 @@
 import VinDrBoxes
 
-/// The labeling rules the VinDr Lab platform enforced, checked on the released files.
+/// The labeling rules the VinDr Lab platform enforced (the paper, Data labeling: it prevented
+/// "forgetting to choose global labels" and "marking lesions while choosing No finding"), and the
+/// dataset's shape (3 readers per training image, one consensus reading per test image), checked
+/// on the released files. The raw values are the stable rule ids of `vindr qc` and its JSON.
 public enum QCRule: String, CaseIterable, Sendable {
     /// A reader chose "No finding" and also marked a finding or another label on the image.
     case lesionWithNoFinding = "lesion_with_no_finding"
@@ -18,6 +21,20 @@ public enum QCRule: String, CaseIterable, Sendable {
     case missingBox = "missing_box"
     /// A global label or "No finding" row carrying box coordinates (ignored).
     case boxOnGlobalLabel = "box_on_global_label"
+    /// A reading with a local finding (a box, or a local label ticked) but none of the 6 global
+    /// labels (Lung tumor, Pneumonia, Tuberculosis, Other diseases, COPD, No finding: labels 23-28
+    /// of the paper). Checked only where global labels can be known: readings of radiologists
+    /// when an image_labels file with rad_id is loaded, consensus readings when a consensus
+    /// image_labels file is loaded (annotation files carry no global label but "No finding").
+    case noGlobalLabel = "no_global_label"
+    /// A training image (readings with rad_id, no consensus reading) without exactly 3 readers.
+    case trainReaderCount = "train_reader_count"
+    /// A test image (one consensus reading, files without rad_id) that also has readings of
+    /// individual radiologists: the test set has exactly one consensus reading per image.
+    case testReadingCount = "test_reading_count"
+
+    /// Whether the rule is about the image's readings as a whole (its issues name no reader).
+    public var isImageLevel: Bool { self == .trainReaderCount || self == .testReadingCount }
 }
 
 /// One QC finding, with every row involved.
@@ -35,9 +52,21 @@ private struct DuplicateKey: Hashable {
 }
 
 extension AnnotationIndex {
+    /// The distinct reader ids (rad_id) of the index, R2 before R10 (17 in the released
+    /// training set: R1 to R17).
+    public func qualityReaderIDs() -> [String] {
+        func key(_ id: String) -> (String, Int, String) {
+            let digits = id.reversed().prefix { $0.isASCII && $0.isNumber }.count
+            let number = digits > 0 && digits <= 9 ? Int(id.suffix(digits)) ?? 0 : -1
+            return (number >= 0 ? String(id.dropLast(digits)) : id, number, id)
+        }
+        return Set(readerIDs).sorted { key($0) < key($1) }
+    }
+
     /// The QC report as JSON, the layout of `vindr qc --json` and `vdr_annotations_qc_json`:
-    /// {"counts": {rule: n, ...}, "issues": [{"rule", "image_id", "rad_id" (null for consensus),
-    /// "rows" (file:line of each row involved), "message"}, ...]}.
+    /// {"counts": {rule: n, ...}, "issues": [{"rule", "image_id", "rad_id" (null for consensus or
+    /// an image-level rule), "rows" (file:line of each row involved), "message"}, ...],
+    /// "reader_count": n, "reader_ids": [rad_id, ...]}.
     public func qualityReportJSON(_ issues: [QCIssue]? = nil) -> String {
         let issues = issues ?? qualityIssues()
         let items: [JSONValue] = issues.map { i in
@@ -46,18 +75,23 @@ extension AnnotationIndex {
                      ("rows", .array(i.locations.map { .string(describe($0)) })), ("message", .string(i.message))])
         }
         let counts = QCRule.allCases.map { rule in (rule.rawValue, JSONValue.integer(issues.filter { $0.rule == rule }.count)) }
-        return JSONValue.object([("counts", .object(counts)), ("issues", .array(items))]).text
+        let readers = qualityReaderIDs()
+        return JSONValue.object([("counts", .object(counts)), ("issues", .array(items)),
+                                 ("reader_count", .integer(readers.count)), ("reader_ids", .array(readers.map(JSONValue.string)))]).text
     }
 
-    /// Every QC issue, by image in index order, then rule.
+    /// Every QC issue, by image in index order: each reading's issues, then the image's.
     public func qualityIssues() -> [QCIssue] {
         var issues = [QCIssue]()
+        let readerLabels = layouts.contains(.imageLabels)
+        let consensusLabels = layouts.contains(.consensusImageLabels)
+        let noFinding = Taxonomy.noFinding.index
+        let isLocal = Taxonomy.labels.map { $0.kind == .local }
         for image in images {
             for r in image.readings {
                 func issue(_ rule: QCRule, _ locations: [RowLocation], _ message: String) {
                     issues.append(QCIssue(rule: rule, imageID: image.id, reader: r.reader, locations: locations, message: message))
                 }
-                let noFinding = Taxonomy.noFinding.index
                 if r.labels.contains(noFinding), r.labels.count > 1 {
                     let nf = r.labelRows.filter { $0.label == noFinding }.map(\.location)
                     let others = r.boxes.map(\.location) + r.labelRows.filter { $0.label != noFinding }.map(\.location)
@@ -67,6 +101,12 @@ extension AnnotationIndex {
                 }
                 for row in r.imageLabelRows where r.labels.isEmpty {
                     issue(.noImageLabel, [row], "no label ticked")
+                }
+                let local = r.labels.filter { isLocal[$0] }
+                if !local.isEmpty, !r.labels.contains(where: { !isLocal[$0] }), r.reader == nil ? consensusLabels : readerLabels {
+                    let names = local.map { Taxonomy.labels[$0].name }
+                    issue(.noGlobalLabel, r.boxes.map(\.location) + r.labelRows.map(\.location) + Array(r.imageLabelRows),
+                          "\(names.joined(separator: ", ")) but no global label")
                 }
                 var seen = [DuplicateKey: RowLocation]()
                 for b in r.boxes {
@@ -93,7 +133,22 @@ extension AnnotationIndex {
                     else { seenLabels[row.label] = row.location }
                 }
             }
+            let readers = image.readings.compactMap(\.reader)
+            let firstRows = image.readings.compactMap(Self.firstRow)
+            if !image.readings.isEmpty, readers.count == image.readings.count, readers.count != 3 {
+                issues.append(QCIssue(rule: .trainReaderCount, imageID: image.id, reader: nil, locations: firstRows,
+                                      message: "\(readers.count) reader\(readers.count == 1 ? "" : "s") (\(readers.joined(separator: ", "))); a training image has 3"))
+            } else if readers.count < image.readings.count, !readers.isEmpty {
+                issues.append(QCIssue(rule: .testReadingCount, imageID: image.id, reader: nil, locations: firstRows,
+                                      message: "a consensus reading and \(readers.count) reader reading\(readers.count == 1 ? "" : "s") (\(readers.joined(separator: ", "))); a test image has one consensus reading"))
+            }
         }
         return issues
+    }
+
+    /// The reading's first row (lowest file, then line).
+    private static func firstRow(_ r: Reading) -> RowLocation? {
+        (r.boxes.map(\.location) + r.labelRows.map(\.location) + Array(r.imageLabelRows))
+            .min { ($0.source, $0.line) < ($1.source, $1.line) }
     }
 }

@@ -25,6 +25,14 @@ public struct DICOMElement: Sendable {
     }
 }
 
+/// The SDK's identity in the File Meta Information of the files it writes (PS3.10 7.1): the
+/// Implementation Class UID (0002,0012), a UUID-derived UID (PS3.5 B.2) fixed for the SDK, and
+/// the Implementation Version Name (0002,0013), `VINDR_<version>`.
+public enum Implementation {
+    public static let classUID = "2.25.193020325496726818961693851682718260677"
+    public static var versionName: String { "VINDR_" + SDKVersion.string }
+}
+
 /// Writes PS3.10 files in Explicit VR Little Endian (PS3.5 7.1.2): 128-byte preamble, "DICM",
 /// the File Meta group with its group length, then the data set, elements in tag order.
 public enum DICOMWriter {
@@ -69,6 +77,7 @@ public enum DICOMWriter {
             DICOMElement(group: 0x0002, element: 0x0001, vr: "OB", value: [0, 1]),
             .text(0x0002, 0x0002, "UI", sopClass), .text(0x0002, 0x0003, "UI", sopInstanceUID),
             .text(0x0002, 0x0010, "UI", TransferSyntax.explicitLittle),
+            .text(0x0002, 0x0012, "UI", Implementation.classUID), .text(0x0002, 0x0013, "SH", Implementation.versionName),
         ]
         let dataset: [DICOMElement] = [
             .text(0x0008, 0x0016, "UI", sopClass), .text(0x0008, 0x0018, "UI", sopInstanceUID),

@@ -8,8 +8,9 @@ struct DeidCommand: ParsableCommand {
         commandName: "deid",
         abstract: "De-identify and screen a DICOM file or directory tree into OUT.",
         discussion: """
-            Profiles: 'vindr' keeps only the 25 attributes of the VinDr-CXR release and names each \
-            file <md5 of SOP Instance UID>.dicom; 'basic' applies the PS3.15 Annex E Basic Profile \
+            Profiles: 'vindr' keeps only the 25 attributes of the paper's Table 4 and names each \
+            file <md5 of SOP Instance UID>.dicom (the data set's (0008,0018); the file meta's \
+            (0002,0003) when the data set has none); 'basic' applies the PS3.15 Annex E Basic Profile \
             with the Retain Patient Characteristics Option (UIDs replaced under 2.25). Exit status 1 \
             when any file failed.
 

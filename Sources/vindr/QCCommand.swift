@@ -8,6 +8,14 @@ struct QCCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "qc", abstract: "Check annotation files against the labeling rules; one line per issue.",
         discussion: """
+            Each line is FILE:LINE[, ...]: RULE: image ID reader R: message; then the count of each
+            rule found and the number of distinct reader ids (17 in the released training set).
+            Rules: lesion_with_no_finding, no_global_label (a local finding without any global
+            label; needs the image_labels file), no_image_label, train_reader_count (not 3
+            readers), test_reading_count (consensus image also read by radiologists),
+            reversed_corners, degenerate_box, out_of_image, duplicate_row, missing_box,
+            box_on_global_label.
+
             Examples:
               vindr qc --annotations annotations/annotations_train.csv --annotations annotations/image_labels_train.csv
               vindr qc --annotations annotations/annotations_train.csv --images /data/vindr-cxr --json
@@ -35,12 +43,15 @@ struct QCCommand: ParsableCommand {
         } else {
             for i in issues {
                 let rows = i.locations.map { index.describe($0) }.joined(separator: ", ")
-                print("\(rows): \(i.rule.rawValue): image \(i.imageID) reader \(i.reader ?? "consensus"): \(i.message)")
+                let reader = i.rule.isImageLevel ? "" : " reader \(i.reader ?? "consensus")"
+                print("\(rows): \(i.rule.rawValue): image \(i.imageID)\(reader): \(i.message)")
             }
             for rule in QCRule.allCases {
                 let n = issues.filter { $0.rule == rule }.count
                 if n > 0 { print("\(rule.rawValue): \(n)") }
             }
+            let readers = index.qualityReaderIDs()
+            print("reader_count: \(readers.count)\(readers.isEmpty ? "" : " (" + readers.joined(separator: ", ") + ")")")
         }
         if strict && !issues.isEmpty { throw ExitCode.failure }
     }

@@ -165,6 +165,37 @@ final class AnnotationIndexTests: XCTestCase {
         XCTAssertEqual(lines(.boxOnGlobalLabel), [[8]])
     }
 
+    func testLabelingRulesOfThePaperAndTheDatasetShape() throws {
+        let boxes = temporaryFile("""
+            image_id,rad_id,class_name,x_min,y_min,x_max,y_max
+            a,R1,Cardiomegaly,1,1,5,5
+            a,R2,Cardiomegaly,1,1,5,5
+            a,R3,No finding,,,,
+            b,R1,No finding,,,,
+            b,R2,No finding,,,,
+            """)
+        func row(_ image: String, _ reader: String, _ on: Set<String>) -> String {
+            "\(image),\(reader)," + Taxonomy.labels.map { on.contains($0.name) ? "1" : "0" }.joined(separator: ",")
+        }
+        let labels = temporaryFile((["image_id,rad_id," + Taxonomy.labels.map(\.name).joined(separator: ","),
+                                     row("a", "R1", ["Cardiomegaly", "Other diseases"]), row("a", "R2", ["Cardiomegaly"]),
+                                     row("a", "R3", ["No finding"]), row("b", "R1", ["No finding"]),
+                                     row("b", "R2", ["No finding"])]).joined(separator: "\n"))
+        let consensus = temporaryFile("image_id,class_name,x_min,y_min,x_max,y_max\nb,No finding,,,,\n")
+        let index = try AnnotationIndex(paths: [boxes, labels, consensus])
+        let issues = index.qualityIssues()
+        XCTAssertEqual(issues.map(\.rule), [.noGlobalLabel, .testReadingCount])
+        XCTAssertEqual(issues.map(\.imageID), ["a", "b"])
+        XCTAssertEqual(issues[0].reader, "R2")
+        XCTAssertEqual(issues[0].locations.map(\.line), [3, 3])
+        XCTAssertEqual(index.qualityReaderIDs(), ["R1", "R2", "R3"])
+        // Without image_labels, global labels are unknown: only the dataset's shape is checked.
+        let shape = try AnnotationIndex(paths: [boxes]).qualityIssues()
+        XCTAssertEqual(shape.map(\.rule), [.trainReaderCount])
+        XCTAssertEqual(shape.first?.message, "2 readers (R1, R2); a training image has 3")
+        XCTAssertTrue(QCRule.trainReaderCount.isImageLevel && !QCRule.noGlobalLabel.isImageLevel)
+    }
+
     func testStatisticsCountsAndKappa() throws {
         let index = try AnnotationIndex(paths: [temporaryFile(kaggle)])
         let s = index.statistics()

@@ -24,6 +24,22 @@ final class DeidentificationTests: XCTestCase {
     }
 
     func testVindrProfileIsTheTwentyFiveAttributesOfTable4() {
+        // Paper Table 4, row by row (typed from the paper, not from the profile).
+        let table4: Set<DICOMTag> = [
+            0x0010_0040, 0x0010_1010, 0x0010_1020, 0x0010_1030, 0x0028_0010, 0x0028_0011, 0x0028_0030,
+            0x0028_0034, 0x0028_0100, 0x0028_0101, 0x0028_0102, 0x0028_0103, 0x0028_0106, 0x0028_0107,
+            0x0028_1050, 0x0028_1051, 0x0028_1052, 0x0028_1053, 0x7FE0_0010, 0x0028_0004, 0x0028_2110,
+            0x0028_2114, 0x0028_2112, 0x0028_0002, 0x0028_0008,
+        ]
+        XCTAssertEqual(table4.count, 25)
+        XCTAssertEqual(Set(DeidentificationProfile.vindr.actions.keys), table4)
+        XCTAssertNil(DeidentificationProfile.vindr.actions[0x0028_0006])  // Planar Configuration
+        XCTAssertNil(DeidentificationProfile.vindr.actions[0x0028_1054])  // Rescale Type
+        // The basic profile still keeps them (PS3.15 Table E.1-1 does not remove them).
+        XCTAssertEqual(DeidentificationProfile.basic.actions[0x0028_0006], .keep)
+        XCTAssertEqual(DeidentificationProfile.basic.actions[0x0028_1054], .keep)
+        XCTAssertEqual(DeidentificationProfile.basic.actions[0x0028_0030], .keep)
+        XCTAssertEqual(DeidentificationProfile.basic.actions[0x0028_0008], .keep)
         XCTAssertEqual(DeidentificationProfile.vindr.actions.count, 25)
         XCTAssertTrue(DeidentificationProfile.vindr.actions.values.allSatisfy { $0 == .keep })
         XCTAssertEqual(DeidentificationProfile.vindr.actions[0x7FE0_0010], .keep)
@@ -53,20 +69,26 @@ final class DeidentificationTests: XCTestCase {
         XCTAssertTrue(rules.rejection(f)?.hasPrefix("too small") == true)
     }
 
-    func testVindrProfileOnAFileKeepsPixelBytesAndNamesByMD5() throws {
-        let pixels = TestDICOM.le16([1, 2, 3, 4, 5, 6])
-        let bytes = TestDICOM.file(rows: 2, columns: 3, pixels: pixels, extra: [
-            TestDICOM.text(0x0010, 0x0010, "PN", "DOE^JOHN"), TestDICOM.text(0x0010, 0x0040, "CS", "M"),
-        ])
+    /// Writes `bytes` as dir/in.dcm under a new temporary dir, de-identifies it into dir/out with
+    /// the vindr profile (no size screening), and returns the summary and dir.
+    func deidentify(_ bytes: [UInt8]) throws -> (DeidentificationSummary, URL) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("deid-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
         let input = dir.appendingPathComponent("in.dcm")
         try Data(bytes).write(to: input)
         var options = DeidentificationOptions()
         options.screening.minimumRows = 1
         options.screening.minimumColumns = 1
-        let summary = try Deidentifier.run(input: input.path, output: dir.appendingPathComponent("out").path, options: options)
+        return (try Deidentifier.run(input: input.path, output: dir.appendingPathComponent("out").path, options: options), dir)
+    }
+
+    func testVindrProfileOnAFileKeepsPixelBytesAndNamesByMD5() throws {
+        let pixels = TestDICOM.le16([1, 2, 3, 4, 5, 6])
+        let bytes = TestDICOM.file(rows: 2, columns: 3, pixels: pixels, extra: [
+            TestDICOM.text(0x0010, 0x0010, "PN", "DOE^JOHN"), TestDICOM.text(0x0010, 0x0040, "CS", "M"),
+        ])
+        let (summary, dir) = try deidentify(bytes)
         XCTAssertEqual(summary.written, 1, "\(summary.records)")
         let id = MD5.hex("1.2.3.4")
         XCTAssertEqual(summary.records.first?.newID, id)
@@ -76,6 +98,17 @@ final class DeidentificationTests: XCTestCase {
         XCTAssertEqual(Array(out.suffix(pixels.count)), pixels)
         let file = try DICOMFile(bytes: Array(out))
         XCTAssertEqual(file.metadata.rows, 2)
-        XCTAssertEqual(try Data(contentsOf: input), Data(bytes))
+        XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent("in.dcm")), Data(bytes))
+        XCTAssertNotNil(out.range(of: Data(Implementation.classUID.utf8)))
+        XCTAssertNotNil(out.range(of: Data(Implementation.versionName.utf8)))
+    }
+
+    func testVindrImageIDIsTheDataSetsSOPInstanceUIDWhenTheMetaDisagrees() throws {
+        let bytes = TestDICOM.file(rows: 2, columns: 2, pixels: TestDICOM.le16([1, 2, 3, 4]), extra: [
+            TestDICOM.text(0x0008, 0x0018, "UI", "1.2.3.5"),  // the meta says 1.2.3.4
+        ])
+        let (summary, _) = try deidentify(bytes)
+        XCTAssertEqual(summary.records.first?.newID, MD5.hex("1.2.3.5"), "\(summary.records)")
+        XCTAssertEqual(summary.records.first?.originalUID, "1.2.3.5")
     }
 }

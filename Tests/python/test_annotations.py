@@ -257,4 +257,98 @@ def test_quality_rules(tmp_path):
     ann.set_image_size("a", 800, 1000)
     counts = ann.quality_issues()["counts"]
     assert counts == {"lesion_with_no_finding": 1, "no_image_label": 0, "reversed_corners": 0, "degenerate_box": 2,
-                      "out_of_image": 3, "duplicate_row": 1, "missing_box": 0, "box_on_global_label": 0}
+                      "out_of_image": 3, "duplicate_row": 1, "missing_box": 0, "box_on_global_label": 0,
+                      "no_global_label": 0, "train_reader_count": 0, "test_reading_count": 0}
+
+
+# Hand-planted violations of the paper's labeling rules and of the dataset's shape. Line numbers
+# are the CSV lines (header = 1); the expected flags below were counted by hand.
+QC_ANNOTATIONS_TRAIN = """image_id,rad_id,class_name,x_min,y_min,x_max,y_max
+t1,R1,Nodule/Mass,10,10,20,20
+t1,R2,Cardiomegaly,30,30,80,60
+t1,R3,No finding,,,,
+t2,R4,Aortic enlargement,5,5,15,15
+t2,R5,No finding,,,,
+t2,R6,Pleural effusion,1,1,9,9
+t3,R1,No finding,,,,
+t3,R2,No finding,,,,
+t4,R1,No finding,,,,
+t4,R2,No finding,,,,
+t4,R3,No finding,,,,
+t4,R4,No finding,,,,
+t5,R7,Consolidation,40,40,60,60
+t5,R8,No finding,,,,
+t5,R9,No finding,,,,
+t6,R1,No finding,,,,
+t6,R2,No finding,,,,
+t6,R3,No finding,,,,
+c3,R10,No finding,,,,
+"""
+# image_labels_train.csv rows: (image, reader, labels ticked); no row for t5/R7 nor c3/R10.
+QC_IMAGE_LABELS_TRAIN = [
+    ("t1", "R1", {"Nodule/Mass", "Lung tumor"}),        # line 2: fine
+    ("t1", "R2", {"Cardiomegaly"}),                     # line 3: box, no global label
+    ("t1", "R3", {"No finding"}),                       # line 4
+    ("t2", "R4", {"Aortic enlargement", "No finding"}),  # line 5: lesion with No finding
+    ("t2", "R5", {"No finding"}),                       # line 6
+    ("t2", "R6", {"Pleural effusion", "Other diseases"}),  # line 7: fine
+    ("t3", "R1", {"No finding"}), ("t3", "R2", {"No finding"}),  # lines 8-9: t3 has 2 readers
+    ("t4", "R1", {"No finding"}), ("t4", "R2", {"No finding"}),  # lines 10-13: t4 has 4 readers
+    ("t4", "R3", {"No finding"}), ("t4", "R4", {"No finding"}),
+    ("t5", "R8", {"No finding"}), ("t5", "R9", {"No finding"}),  # lines 14-15 (t5/R7: box, no row)
+    ("t6", "R1", {"No finding", "Pneumonia"}),          # line 16: No finding with a global label
+    ("t6", "R2", {"No finding"}), ("t6", "R3", {"No finding"}),  # lines 17-18
+]
+QC_ANNOTATIONS_TEST = """image_id,class_name,x_min,y_min,x_max,y_max
+c1,Nodule/Mass,10,10,20,20
+c2,No finding,,,,
+c3,No finding,,,,
+"""
+QC_IMAGE_LABELS_TEST = [("c1", {"Nodule/Mass"}), ("c2", {"No finding"}), ("c3", {"No finding"})]  # c1: no global
+QC_EXPECTED = {
+    "no_global_label": [("t1", "R2"), ("t5", "R7"), ("c1", None)],
+    "lesion_with_no_finding": [("t2", "R4"), ("t6", "R1")],
+    "train_reader_count": [("t3", None), ("t4", None)],
+    "test_reading_count": [("c3", None)],
+}
+
+
+def qc_fixture(tmp_path) -> list[pathlib.Path]:
+    header = "image_id,rad_id," + ",".join(PAPER_LABELS)
+    labels_train = "\n".join([header] + [f"{i},{r}," + ",".join("1" if n in on else "0" for n in PAPER_LABELS)
+                                         for i, r, on in QC_IMAGE_LABELS_TRAIN])
+    test_header = "image_id," + ",".join(n if n != "Other diseases" else "Other disease" for n in PAPER_LABELS)
+    labels_test = "\n".join([test_header] + [f"{i}," + ",".join("1" if n in on else "0" for n in PAPER_LABELS)
+                                             for i, on in QC_IMAGE_LABELS_TEST])
+    return [write(tmp_path, "annotations_train.csv", QC_ANNOTATIONS_TRAIN),
+            write(tmp_path, "image_labels_train.csv", labels_train + "\n"),
+            write(tmp_path, "annotations_test.csv", QC_ANNOTATIONS_TEST),
+            write(tmp_path, "image_labels_test.csv", labels_test + "\n")]
+
+
+def test_quality_rules_of_the_paper_on_planted_files(tmp_path):
+    files = qc_fixture(tmp_path)
+    qc = vindr.Annotations(*files).quality_issues()
+    flagged = {rule: [(i["image_id"], i["rad_id"]) for i in qc["issues"] if i["rule"] == rule] for rule in QC_EXPECTED}
+    assert flagged == QC_EXPECTED
+    assert {rule: n for rule, n in qc["counts"].items() if n} == {rule: len(v) for rule, v in QC_EXPECTED.items()}
+    assert qc["reader_count"] == 10 and qc["reader_ids"] == [f"R{k}" for k in range(1, 11)]
+    ann, labels, ann_test, labels_test = files
+    rows = {(i["rule"], i["image_id"], i["rad_id"]): i["rows"] for i in qc["issues"]}
+    assert rows["no_global_label", "t1", "R2"] == [f"{ann}:3", f"{labels}:3"]
+    assert rows["no_global_label", "t5", "R7"] == [f"{ann}:14"]
+    assert rows["no_global_label", "c1", None] == [f"{ann_test}:2", f"{labels_test}:2"]
+    assert rows["train_reader_count", "t3", None] == [f"{ann}:8", f"{ann}:9"]
+    assert rows["test_reading_count", "c3", None] == [f"{ann}:20", f"{ann_test}:4"]
+    # Without the image_labels files, global labels other than "No finding" are unknown: the
+    # no_global_label rule is not applied; the others still are.
+    alone = vindr.Annotations(ann, ann_test).quality_issues()
+    assert alone["counts"]["no_global_label"] == 0 and alone["counts"]["train_reader_count"] == 2
+    assert alone["counts"]["test_reading_count"] == 1 and alone["counts"]["lesion_with_no_finding"] == 0
+
+
+def test_quality_shape_of_the_kaggle_release(train_index):
+    """The released training set: 3 readers per image, 17 readers R1 to R17."""
+    qc = train_index.quality_issues()
+    assert qc["counts"]["train_reader_count"] == 0 and qc["counts"]["test_reading_count"] == 0
+    assert qc["reader_count"] == 17 and qc["reader_ids"] == [f"R{k}" for k in range(1, 18)]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 import subprocess
 
 import cv2
@@ -86,6 +87,43 @@ def test_draw_writes_pictures_and_a_sheet(tmp_path):
     assert sheet.shape[1] == 2 * one.shape[1] and sheet.shape[0] == 2 * one.shape[0]
     bad = run("draw", sample / "train", "--annotations", tmp_path / "missing.csv", "--out", tmp_path / "x", check=False)
     assert bad.returncode == 1 and "missing.csv" in bad.stderr
+
+
+def test_qc_flags_the_planted_rule_violations(tmp_path):
+    from test_annotations import QC_EXPECTED, qc_fixture
+    files = qc_fixture(tmp_path)
+    args = [a for f in files for a in ("--annotations", f)]
+    report = json.loads(run("qc", *args, "--json").stdout)
+    assert report == vindr.Annotations(*files).quality_issues()
+    text = run("qc", *args).stdout.splitlines()
+    flagged: dict[str, list] = {}
+    for line in text:
+        m = re.match(r"^(.+): ([a-z_]+): image (\S+)(?: reader (\S+))?: (.+)$", line)
+        if m and m.group(2) in QC_EXPECTED:
+            reader = m.group(4)
+            flagged.setdefault(m.group(2), []).append((m.group(3), None if reader in (None, "consensus") else reader))
+    assert flagged == QC_EXPECTED
+    for rule, hits in QC_EXPECTED.items():
+        assert f"{rule}: {len(hits)}" in text
+    assert "reader_count: 10 (R1, R2, R3, R4, R5, R6, R7, R8, R9, R10)" in text
+    assert f"{files[0]}:8, {files[0]}:9: train_reader_count: image t3: 2 readers (R1, R2); a training image has 3" in text
+    assert run("qc", *args, "--strict", check=False).returncode == 1
+
+
+def test_built_in_sample_obeys_every_qc_rule(tmp_path):
+    for seed in ("1", "5"):
+        sample = tmp_path / f"sample{seed}"
+        run("sample", sample, "--size", "96", "--seed", seed)
+        files = [sample / "annotations" / f"{kind}_{split}.csv"
+                 for kind in ("annotations", "image_labels") for split in ("train", "test")]
+        args = [a for f in files for a in ("--annotations", f)]
+        report = json.loads(run("qc", *args, "--images", sample, "--json", "--strict").stdout)
+        assert report["issues"] == [] and set(report["counts"].values()) == {0}
+        assert vindr.Annotations(*files).quality_issues()["issues"] == []
+        assert 3 <= report["reader_count"] <= 17
+        assert set(report["reader_ids"]) <= {f"R{k}" for k in range(1, 18)}
+        text = run("qc", *args, "--strict").stdout.splitlines()
+        assert len(text) == 1 and text[0].startswith(f"reader_count: {report['reader_count']} (")
 
 
 def test_qc_reads_image_sizes_from_the_dicoms(tmp_path):

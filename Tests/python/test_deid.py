@@ -13,6 +13,7 @@ import subprocess
 import sys
 import zlib
 
+import numpy as np
 import pydicom
 import pytest
 from pydicom.dataset import Dataset
@@ -28,20 +29,28 @@ PHI = ["DOE^JANE^QUINN", "PID-99817-X", "19610203", "42 Elm Street Springfield",
        "HOUSE^GREGORY", "ACC-7731-Z", "WILSON^JAMES", "555-0199", "PrivateVendorSecret", "OVERLAYSECRET",
        "Cardiology Dept 7", "CURVESECRET"]
 
-# The VinDr-CXR paper's Table 4 (the 25 attributes the release kept).
-VINDR_ALLOWED = {0x00100040, 0x00101010, 0x00101020, 0x00101030, 0x00280002, 0x00280004, 0x00280006, 0x00280010,
-                 0x00280011, 0x00280034, 0x00280100, 0x00280101, 0x00280102, 0x00280103, 0x00280106, 0x00280107,
-                 0x00281050, 0x00281051, 0x00281052, 0x00281053, 0x00281054, 0x00282110, 0x00282112, 0x00282114,
-                 0x7FE00010}
+# The VinDr-CXR paper's Table 4 (the 25 attributes the release kept), typed from the paper in its
+# row order: Patient's Sex, Age, Size, Weight, Rows, Columns, Pixel Spacing, Pixel Aspect Ratio,
+# Bits Allocated, Bits Stored, High Bit, Pixel Representation, Smallest and Largest Image Pixel
+# Value, Window Center, Window Width, Rescale Intercept, Rescale Slope, Pixel Data, Photometric
+# Interpretation, Lossy Image Compression, Lossy Image Compression Method, Image Compression Ratio,
+# Samples per Pixel, Number of Frames.
+VINDR_ALLOWED = {0x00100040, 0x00101010, 0x00101020, 0x00101030, 0x00280010, 0x00280011, 0x00280030, 0x00280034,
+                 0x00280100, 0x00280101, 0x00280102, 0x00280103, 0x00280106, 0x00280107, 0x00281050, 0x00281051,
+                 0x00281052, 0x00281053, 0x7FE00010, 0x00280004, 0x00282110, 0x00282114, 0x00282112, 0x00280002,
+                 0x00280008}
+assert len(VINDR_ALLOWED) == 25
 # PS3.15 Annex E Table E.1-1, Basic Profile + Retain Patient Characteristics, for a DX image:
 # retained (K/C) attributes, U (UIDs), Z (emptied), and the attributes the profile adds.
 BASIC_RETAINED = VINDR_ALLOWED | {0x00080005, 0x00080008, 0x00080016, 0x00080060, 0x00080068, 0x00102160, 0x001021A0,
                                   0x001021C0, 0x00180015, 0x00180060, 0x00181164, 0x00185101, 0x00200011, 0x00200013,
-                                  0x00200020, 0x00200062, 0x00280008, 0x00280030, 0x00280301, 0x00281040, 0x00281056,
-                                  0x20500020}
+                                  0x00200020, 0x00200062, 0x00280006, 0x00280008, 0x00280030, 0x00280301, 0x00281040,
+                                  0x00281054, 0x00281056, 0x20500020}
 BASIC_UIDS = {0x0020000D, 0x0020000E, 0x00080018, 0x00200052}
 BASIC_EMPTY = {0x00100010, 0x00100020, 0x00100030, 0x00080020, 0x00080030, 0x00080050, 0x00080090, 0x00200010}
 BASIC_ADDED = {0x00120062, 0x00120063, 0x00120064, 0x00280303}
+# The file meta group a PS3.10 file needs (7.1): group length, version, Media Storage SOP Class and
+# Instance UIDs, Transfer Syntax UID, and the writer's Implementation Class UID and Version Name.
 META_ALLOWED = {0x00020000, 0x00020001, 0x00020002, 0x00020003, 0x00020010, 0x00020012, 0x00020013}
 
 SYNTAXES = ("explicit", "implicit", "big", "deflated", "jpeg70", "jpegls80", "j2k90", "rle")
@@ -158,7 +167,7 @@ def test_vindr_profile_keeps_only_table4_and_names_by_md5(phi_tree, tmp_path):
     assert tree_digest(phi_tree) == before, "the input tree was modified"
     for rec in result.files:
         src = pathlib.Path(rec["input"])
-        original = pydicom.dcmread(src, stop_before_pixels=True).file_meta.MediaStorageSOPInstanceUID
+        original = pydicom.dcmread(src, stop_before_pixels=True).SOPInstanceUID
         image_id = hashlib.md5(original.encode()).hexdigest()
         assert rec["new_id"] == image_id
         path = out / f"{image_id}.dicom"
@@ -166,7 +175,110 @@ def test_vindr_profile_keeps_only_table4_and_names_by_md5(phi_tree, tmp_path):
         ds = check_output(path, src, VINDR_ALLOWED, {})
         assert ds.file_meta.MediaStorageSOPInstanceUID == image_id
         assert ds.PatientSex == "F" and ds.PatientAge == "045Y" and float(ds.PatientWeight) == 58
+        assert [float(x) for x in ds.PixelSpacing] == [0.139, 0.139]
+        assert "RescaleType" not in ds and "RescaleSlope" in ds
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{r['new_id']}.dicom" for r in result.files)
+
+
+SDK_IMPLEMENTATION_CLASS_UID = "2.25.193020325496726818961693851682718260677"
+
+
+def table4_dataset(rows=1100, cols=1040, frames=1, seed=0) -> Dataset:
+    """A CR-like image carrying every attribute of Table 4, plus attributes Table 4 does not list
+    (Planar Configuration, Rescale Type, Imager Pixel Spacing, SOP UIDs, PHI, private tags), and
+    another writer's implementation identity in the file meta."""
+    v = corpus.Variant("table4", rows, cols, windows=[(2048, 4096)], rescale=(1.0, -1024.0), frames=frames)
+    ds = phi_dataset(rows, cols, seed)
+    ds.PixelData = corpus.cxr_like(rows, cols, 12, False, seed, frames).tobytes()
+    ds.NumberOfFrames = frames
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1"  # CR Image Storage
+    ds.Modality = "CR"
+    ds.PixelSpacing = [0.15, 0.16]
+    ds.ImagerPixelSpacing = [0.15, 0.16]
+    ds.PixelAspectRatio = [16, 15]
+    ds.PatientSize, ds.PatientWeight = "1.62", "58"
+    ds.SmallestImagePixelValue, ds.LargestImagePixelValue = 0, 4095
+    ds.WindowCenter, ds.WindowWidth = "2048", "4096"
+    ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = str(v.rescale[1]), str(v.rescale[0]), "US"
+    ds.LossyImageCompression, ds.LossyImageCompressionRatio, ds.LossyImageCompressionMethod = "00", "1", "ISO_10918_1"
+    ds.PlanarConfiguration = 0
+    ds.file_meta.ImplementationClassUID = "1.2.3.4.5.6.7"
+    ds.file_meta.ImplementationVersionName = "OTHERTOOL_9"
+    ds.file_meta.SourceApplicationEntityTitle = "HOSPITAL_PACS"
+    return ds
+
+
+def test_vindr_profile_output_is_exactly_the_table4_attributes_present(tmp_path):
+    ds = table4_dataset()
+    present = {int(e.tag) for e in ds}
+    assert VINDR_ALLOWED <= present, "the input must carry every Table 4 attribute"
+    assert {0x00280006, 0x00281054, 0x00181164, 0x00080016, 0x00080018} <= present
+    src = write(ds, tmp_path / "in" / "cr.dcm")
+    result = vindr.deidentify(tmp_path / "in", tmp_path / "out", profile="vindr", min_size=512)
+    assert result.written == 1, result.files
+    image_id = hashlib.md5(ds.SOPInstanceUID.encode()).hexdigest()
+    out = pydicom.dcmread(tmp_path / "out" / f"{image_id}.dicom")
+    assert {int(e.tag) for e in out} == VINDR_ALLOWED
+    for tag in VINDR_ALLOWED:
+        assert out[tag].value == ds[tag].value, f"{tag:08X}"
+    assert [float(x) for x in out.PixelSpacing] == [0.15, 0.16]
+    # File meta: what PS3.10 7.1 requires, with this SDK as the writer; (0002,0003) holds the
+    # release's image id (deliberately, as the released files do).
+    meta = out.file_meta
+    assert {int(t) for t in meta.keys()} == META_ALLOWED
+    assert meta.ImplementationClassUID == SDK_IMPLEMENTATION_CLASS_UID
+    assert meta.ImplementationVersionName == f"VINDR_{vindr.__version__}"
+    assert meta.MediaStorageSOPClassUID == "1.2.840.10008.5.1.4.1.1.1"
+    assert meta.MediaStorageSOPInstanceUID == image_id
+    assert meta.FileMetaInformationVersion == b"\x00\x01"
+    check_output(tmp_path / "out" / f"{image_id}.dicom", src, VINDR_ALLOWED, {})
+
+
+@pytest.mark.parametrize("syntax", ["explicit", "rle"])
+def test_vindr_profile_keeps_both_frames_of_a_two_frame_file(tmp_path, syntax):
+    ds = table4_dataset(rows=1030, cols=1030, frames=2, seed=4)
+    src = write(ds, tmp_path / "in" / "two.dcm", syntax)
+    result = vindr.deidentify(tmp_path / "in", tmp_path / "out", profile="vindr", min_size=512)
+    assert result.written == 1, result.files
+    before = pydicom.dcmread(src)
+    out = pydicom.dcmread(tmp_path / "out" / f"{hashlib.md5(ds.SOPInstanceUID.encode()).hexdigest()}.dicom")
+    assert {int(e.tag) for e in out} == VINDR_ALLOWED
+    assert out.NumberOfFrames == 2
+    assert out.PixelData == before.PixelData
+    frames = out.pixel_array
+    assert frames.shape == (2, 1030, 1030)
+    assert np.array_equal(frames, before.pixel_array) and not np.array_equal(frames[0], frames[1])
+
+
+def test_image_id_is_the_data_sets_sop_instance_uid(tmp_path):
+    """(0008,0018) names the output when it and the file meta's (0002,0003) disagree; the meta's
+    UID is used only when the data set has none."""
+    both = table4_dataset(seed=1)
+    both.file_meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.2.1125.100"
+    both.SOPInstanceUID = "1.2.826.0.1.3680043.2.1125.200"
+    meta_only = table4_dataset(seed=2)
+    meta_only.file_meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.2.1125.300"
+    del meta_only.SOPInstanceUID
+    (tmp_path / "in").mkdir()
+    for name, ds in (("both", both), ("meta_only", meta_only)):
+        ds.preamble = b"\0" * 128  # written as given: pydicom's file format check would overwrite the meta
+        ds.file_meta.FileMetaInformationVersion = b"\x00\x01"
+        pydicom.dcmwrite(tmp_path / "in" / f"{name}.dcm", ds, enforce_file_format=False)
+    for name, uid in (("both", "1.2.826.0.1.3680043.2.1125.100"), ("meta_only", "1.2.826.0.1.3680043.2.1125.300")):
+        assert pydicom.dcmread(tmp_path / "in" / f"{name}.dcm").file_meta.MediaStorageSOPInstanceUID == uid
+    result = vindr.deidentify(tmp_path / "in", tmp_path / "out", profile="vindr", min_size=512,
+                              mapping_csv=tmp_path / "map.csv")
+    ids = {pathlib.Path(r["input"]).stem: r["new_id"] for r in result.files}
+    md5 = lambda s: hashlib.md5(s.encode()).hexdigest()  # noqa: E731
+    assert ids == {"both": md5("1.2.826.0.1.3680043.2.1125.200"), "meta_only": md5("1.2.826.0.1.3680043.2.1125.300")}
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(f"{i}.dicom" for i in ids.values())
+    assert "1.2.826.0.1.3680043.2.1125.200" in (tmp_path / "map.csv").read_text()
+    # The basic profile derives (0002,0003) from the same UID as (0008,0018): the two agree.
+    basic = vindr.deidentify(tmp_path / "in", tmp_path / "basic", profile="basic", salt="s", min_size=512)
+    assert basic.written == 2, basic.files
+    out = pydicom.dcmread(tmp_path / "basic" / "both.dcm")
+    assert out.file_meta.MediaStorageSOPInstanceUID == out.SOPInstanceUID
+    assert out.file_meta.ImplementationClassUID == SDK_IMPLEMENTATION_CLASS_UID
 
 
 def test_basic_profile_annex_e(phi_tree, tmp_path):

@@ -15,9 +15,14 @@ public enum AttributeAction: Sendable, Equatable {
 /// private attributes, sequences, overlays (60xx) and curves (50xx), is removed), and what it adds.
 public struct DeidentificationProfile: Sendable {
     public enum Naming: Sendable {
-        /// `<md5 hex of MediaStorageSOPInstanceUID>.dicom`, that id written into (0002,0003).
+        /// `<image id>.dicom`, the image id being the MD5 hex digest of the SOP Instance UID (paper,
+        /// Data Records: "encoded from the value of the SOP Instance UID provided by the DICOM tag
+        /// (0008,0018)" with Python's hashlib). The id is also written into Media Storage SOP
+        /// Instance UID (0002,0003), deliberately, as the released files carry it there; it is
+        /// not a valid UI value (hex letters), which readers such as pydicom only warn about.
         case vindrImageID
-        /// The input's relative path, SOP Instance UID replaced like the data set's.
+        /// The input's relative path; (0002,0003) gets the derived UID of the SOP Instance UID,
+        /// the same UID the data set's (0008,0018) gets.
         case mirror
     }
 
@@ -29,8 +34,11 @@ public struct DeidentificationProfile: Sendable {
     /// De-identification Method Code Sequence (0012,0064) items: (value, scheme, meaning).
     public let methodCodes: [(String, String, String)]
 
-    /// The VinDr-CXR release whitelist: the 25 attributes of Table 4 of the dataset paper
-    /// (Nguyen et al., Sci. Data 9, 429 (2022)), which all other attributes were stripped from.
+    /// The VinDr-CXR release whitelist: exactly the 25 attributes of paper Table 4 (Nguyen et al.,
+    /// Sci. Data 9, 429 (2022)), kept when present; every other data set attribute is removed,
+    /// SOP Class and SOP Instance UID included, as in the released files. The output is a PS3.10
+    /// file: the file meta group (0002) is rewritten (see `Deidentifier`), and the file is named
+    /// `<md5 hex of the SOP Instance UID>.dicom` like the release's image ids.
     public static let vindr = DeidentificationProfile(
         name: "vindr",
         actions: Dictionary(uniqueKeysWithValues: vindrTable4.map { ($0, .keep) }),
@@ -60,19 +68,21 @@ public struct DeidentificationProfile: Sendable {
         }
     }
 
-    /// Table 4's attributes: patient characteristics, the Image Pixel module (PS3.3 C.7.6.3) for
-    /// monochrome images, window and rescale (C.11.2, C.11.1), lossy compression (C.7.6.1.1.5),
-    /// and Pixel Data.
+    /// The 25 attributes of paper Table 4 ("The list of DICOM tags that were retained for loading
+    /// and processing raw images. All other tags were removed"), transcribed row by row in the
+    /// table's order: patient characteristics, image size and geometry (Pixel Spacing, Pixel
+    /// Aspect Ratio), the Image Pixel module's pixel format, window and rescale values, Pixel Data,
+    /// lossy compression history, Samples per Pixel and Number of Frames. Planar Configuration
+    /// (0028,0006) and Rescale Type (0028,1054) are not in the table and are removed.
     static let vindrTable4: [DICOMTag] = [
         0x0010_0040, 0x0010_1010, 0x0010_1020, 0x0010_1030,  // Patient's Sex, Age, Size, Weight
-        0x0028_0002, 0x0028_0004, 0x0028_0006,  // Samples per Pixel, Photometric Interpretation, Planar Configuration
-        0x0028_0010, 0x0028_0011, 0x0028_0034,  // Rows, Columns, Pixel Aspect Ratio
+        0x0028_0010, 0x0028_0011, 0x0028_0030, 0x0028_0034,  // Rows, Columns, Pixel Spacing, Pixel Aspect Ratio
         0x0028_0100, 0x0028_0101, 0x0028_0102, 0x0028_0103,  // Bits Allocated, Stored, High Bit, Pixel Representation
         0x0028_0106, 0x0028_0107,  // Smallest, Largest Image Pixel Value
-        0x0028_1050, 0x0028_1051,  // Window Center, Width
-        0x0028_1052, 0x0028_1053, 0x0028_1054,  // Rescale Intercept, Slope, Type
-        0x0028_2110, 0x0028_2112, 0x0028_2114,  // Lossy Image Compression, Ratio, Method
-        0x7FE0_0010,  // Pixel Data
+        0x0028_1050, 0x0028_1051, 0x0028_1052, 0x0028_1053,  // Window Center, Width, Rescale Intercept, Slope
+        0x7FE0_0010, 0x0028_0004,  // Pixel Data, Photometric Interpretation
+        0x0028_2110, 0x0028_2114, 0x0028_2112,  // Lossy Image Compression, its Method, Image Compression Ratio
+        0x0028_0002, 0x0028_0008,  // Samples per Pixel, Number of Frames
     ]
 
     static let basicActions: [DICOMTag: AttributeAction] = {
@@ -82,7 +92,7 @@ public struct DeidentificationProfile: Sendable {
             0x0010_2160, 0x0010_21A0, 0x0010_21C0,  // Ethnic Group, Smoking Status, Pregnancy Status (E.3.1)
             0x0018_0015, 0x0018_0060, 0x0018_1164, 0x0018_5101,  // Body Part, KVP, Imager Pixel Spacing, View Position
             0x0020_0011, 0x0020_0013, 0x0020_0020, 0x0020_0062,  // Series/Instance Number, Patient Orientation, Image Laterality
-            0x0028_0008, 0x0028_0030, 0x0028_0301, 0x0028_1040, 0x0028_1056,  // Frames, Pixel Spacing, Burned In, Pixel Intensity Rel., VOI LUT Function
+            0x0028_0006, 0x0028_0301, 0x0028_1040, 0x0028_1054, 0x0028_1056,  // Planar Config., Burned In, Pixel Intensity Rel., Rescale Type, VOI LUT Function
             0x2050_0020,  // Presentation LUT Shape
         ]
         for t in keep { a[t] = .keep }

@@ -169,14 +169,22 @@ public enum Deidentifier {
     }
 
     /// Applies `profile` to `edit`; returns the output path, the original and the new identifier.
+    /// The original identifier is the data set's SOP Instance UID (0008,0018), or the file meta's
+    /// Media Storage SOP Instance UID (0002,0003) when the data set has none or an empty one.
     static func apply(_ profile: DeidentificationProfile, to edit: EditableDataSet, relative: String, output: String,
                       salt: String) throws -> (String, String, String) {
         let elements = try edit.elements()
         guard elements.contains(where: { $0.tag == 0x7FE0_0010 }) else {
             throw DICOMError(.noPixelData, edit.source, "no Pixel Data (7FE0,0010)")
         }
-        guard let original = edit.string(0x0002_0003) ?? edit.string(0x0008_0018), !original.isEmpty else {
-            throw DICOMError(.format, edit.source, "no Media Storage SOP Instance UID (0002,0003) or SOP Instance UID (0008,0018)")
+        // The instance's identifier is the data set's SOP Instance UID (0008,0018), the attribute
+        // the paper names for the image ids; the file meta's (0002,0003) is only used when the
+        // data set has none. When both are present and differ, (0008,0018) wins: it is part of the
+        // instance itself, while the meta describes one file encoding of it (PS3.10 7.1 requires
+        // them equal, so a disagreement is the file writer's error).
+        let datasetUID = edit.string(0x0008_0018).flatMap { $0.isEmpty ? nil : $0 }
+        guard let original = datasetUID ?? edit.string(0x0002_0003), !original.isEmpty else {
+            throw DICOMError(.format, edit.source, "no SOP Instance UID (0008,0018) or Media Storage SOP Instance UID (0002,0003)")
         }
         for (tag, vr) in elements {
             switch profile.actions[tag] {
@@ -193,11 +201,17 @@ public enum Deidentifier {
         }
         for (tag, vr, value) in profile.added { try edit.set(tag, vr, value) }
         if !profile.methodCodes.isEmpty { try edit.setCodes(0x0012_0064, profile.methodCodes) }
-        // File meta: only what PS3.10 7.1 requires survives (Source AE titles and private
-        // information go); the writer regenerates group length and implementation identity.
+        // File meta (PS3.10 7.1): Source/Sending/Receiving AE titles and private information go;
+        // the Implementation Class UID and Version Name become the SDK's (this SDK writes the
+        // file); the writer recomputes the group length. Kept: version, Media Storage SOP Class
+        // UID and Transfer Syntax UID; (0002,0003) is set below.
         for tag: DICOMTag in [0x0002_0016, 0x0002_0017, 0x0002_0018, 0x0002_0100, 0x0002_0102] { try edit.removeMeta(tag) }
+        try edit.set(0x0002_0012, "UI", Implementation.classUID)
+        try edit.set(0x0002_0013, "SH", Implementation.versionName)
         switch profile.naming {
         case .vindrImageID:
+            // The release's image id, also in (0002,0003) as the released files have it (not a
+            // valid UI value: see `DeidentificationProfile.Naming.vindrImageID`).
             let id = MD5.hex(original)
             try edit.set(0x0002_0003, "UI", id)
             return (FileSystem.joined(output, id + ".dicom"), original, id)

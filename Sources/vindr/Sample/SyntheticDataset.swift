@@ -103,7 +103,7 @@ struct SyntheticDataset {
                                  min(Double(cols - 1), x1 + uniform(-jx...jx)), min(Double(rows - 1), y1 + uniform(-jy...jy)))
                         annotationsTrain.append("\(id),R\(r),\(l.label.name)," + coordinates(b))
                     }
-                    let marked = seen.isEmpty ? [Taxonomy.noFinding.index] : seen.map(\.label.index) + globalLabels(for: seen)
+                    let marked = seen.map(\.label.index) + globalLabels(for: seen)
                     labelsTrain.append("\(id),R\(r)," + row(marked))
                 }
             }
@@ -117,12 +117,15 @@ struct SyntheticDataset {
         return (train, test)
     }
 
-    /// Image-level labels that go with the findings (a consolidation reads as pneumonia).
+    /// The global labels that go with the findings, at least one as the labeling platform required
+    /// (`vindr qc` rule no_global_label): "No finding" alone without findings; otherwise a
+    /// consolidation reads as pneumonia, a nodule as a lung tumor, and any other finding as
+    /// "Other diseases" (the paper's label for diseases not in the list).
     func globalLabels(for lesions: [Lesion]) -> [Int] {
         if lesions.isEmpty { return [Taxonomy.noFinding.index] }
         if lesions.contains(where: { $0.label.name == "Consolidation" }), let p = Taxonomy.label(named: "Pneumonia") { return [p.index] }
         if lesions.contains(where: { $0.label.name == "Nodule/Mass" }), let t = Taxonomy.label(named: "Lung tumor") { return [t.index] }
-        return []
+        return Taxonomy.label(named: "Other diseases").map { [$0.index] } ?? []
     }
 
     func row(_ marked: [Int]) -> String {

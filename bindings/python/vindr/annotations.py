@@ -269,5 +269,7 @@ class Annotations:
         return _json(_stats_json, self._handle, c_int("min_votes", min_votes, _stats_json, 1), float(iou_thr))
 
     def quality_issues(self) -> dict:
-        """Label QC: {'counts': {rule: n}, 'issues': [{'rule', 'image_id', 'rad_id', 'rows', 'message'}]}."""
+        """Label QC (the paper's labeling rules and the dataset's shape, as `vindr qc`):
+        {'counts': {rule: n}, 'issues': [{'rule', 'image_id', 'rad_id', 'rows', 'message'}],
+        'reader_count': n, 'reader_ids': [...]}."""
         return _json(_qc_json, self._handle)

@@ -237,7 +237,8 @@ final class LoaderOptionsBox {
 
 /// Waits for the next batch. `*out` is the batch (release it with vdr_batch_destroy), or NULL at
 /// the end of the epoch. The previous batch's image memory is recycled by this call. A failed
-/// image under VDR_ON_ERROR_RAISE returns VDR_ERR_DECODE (or the image's own status) naming it.
+/// image under VDR_ON_ERROR_RAISE returns that image's own status (VDR_ERR_IO for a missing file,
+/// VDR_ERR_FORMAT for a malformed one, ...) with a message naming it.
 @c public func vdr_loader_next(_ loader: UnsafeMutablePointer<vdr_loader>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_batch>?>?) -> Int32 {
     abiCall {
         let box = try LoaderBox.from(loader)
@@ -249,7 +250,8 @@ final class LoaderOptionsBox {
         do {
             out.pointee = try run.next().map { $0.retainedHandle }
         } catch let e as LoaderError {
-            throw ABIError(status: VDR_ERR_DECODE, message: e.message)
+            // The failing image's own status (VDR_ERR_IO for a missing file, ...).
+            throw ABIError(status: e.cause.map { statusAndMessage(of: $0).0 } ?? VDR_ERR_DECODE, message: e.message)
         }
     }
 }

@@ -239,7 +239,7 @@ public final class EpochRun: @unchecked Sendable {
                 batch.append(sample: sample, targets: targets, index: index, geometry: g, flip: flip, width: o.width)
             } catch {
                 let reason = "image \(sample.imageID) (\(sample.path)): \(error)"
-                if o.errorPolicy == .raise { throw LoaderError(reason) }
+                if o.errorPolicy == .raise { throw LoaderError(reason, cause: error) }
                 batch.skipped.append((sample.imageID, String(describing: error)))
             }
         }

@@ -95,6 +95,13 @@ public struct SplitMix64: Sendable {
 /// An invalid loader configuration or a failed sample (names the image and the reason).
 public struct LoaderError: Error, CustomStringConvertible, Equatable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// The failing image's own error (a DICOMError, RenderError, ...), when one image failed:
+    /// callers report its kind (the C ABI maps it to that image's status, not a generic one).
+    public let cause: (any Error)?
+    public init(_ message: String, cause: (any Error)? = nil) {
+        self.message = message
+        self.cause = cause
+    }
     public var description: String { message }
+    public static func == (a: LoaderError, b: LoaderError) -> Bool { a.message == b.message }
 }

@@ -150,8 +150,12 @@ def test_error_policies_name_the_image(lesion_set, tmp_path):
     bad = tmp_path / "broken.dcm"
     bad.write_bytes(b"\x00" * 500)
     samples = lesion_set[:6] + [vindr.Sample("broken-one", str(bad), global_labels=np.zeros(2, np.float32))] + lesion_set[6:9]
-    with pytest.raises(vindr.VinDrError, match="broken-one"):
+    with pytest.raises(vindr.FormatError, match="broken-one"):  # the image's own kind of error
         for _ in vindr.Loader(samples, 64, batch_size=4, shuffle=False):
+            pass
+    missing = [vindr.Sample("gone", str(tmp_path / "absent.dcm"), global_labels=np.zeros(2, np.float32))]
+    with pytest.raises(vindr.VinDrIOError, match="gone"):
+        for _ in vindr.Loader(missing, 64, batch_size=1):
             pass
     seen, skipped = [], []
     for b in vindr.Loader(samples, 64, batch_size=4, shuffle=False, on_error="skip"):

@@ -541,7 +541,8 @@ int32_t vdr_loader_start(vdr_loader * loader, int64_t epoch, int64_t step);
 
 /// Waits for the next batch. `*out` is the batch (release it with vdr_batch_destroy), or NULL at
 /// the end of the epoch. The previous batch's image memory is recycled by this call. A failed
-/// image under VDR_ON_ERROR_RAISE returns VDR_ERR_DECODE (or the image's own status) naming it.
+/// image under VDR_ON_ERROR_RAISE returns that image's own status (VDR_ERR_IO for a missing file,
+/// VDR_ERR_FORMAT for a malformed one, ...) with a message naming it.
 int32_t vdr_loader_next(vdr_loader * loader, vdr_batch * * out_);
 
 /// Stops the running epoch at once (workers finish the image they are on); the loader can be

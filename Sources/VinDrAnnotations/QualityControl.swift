@@ -52,17 +52,6 @@ private struct DuplicateKey: Hashable {
 }
 
 extension AnnotationIndex {
-    /// The distinct reader ids (rad_id) of the index, R2 before R10 (17 in the released
-    /// training set: R1 to R17).
-    public func qualityReaderIDs() -> [String] {
-        func key(_ id: String) -> (String, Int, String) {
-            let digits = id.reversed().prefix { $0.isASCII && $0.isNumber }.count
-            let number = digits > 0 && digits <= 9 ? Int(id.suffix(digits)) ?? 0 : -1
-            return (number >= 0 ? String(id.dropLast(digits)) : id, number, id)
-        }
-        return Set(readerIDs).sorted { key($0) < key($1) }
-    }
-
     /// The QC report as JSON, the layout of `vindr qc --json` and `vdr_annotations_qc_json`:
     /// {"counts": {rule: n, ...}, "issues": [{"rule", "image_id", "rad_id" (null for consensus or
     /// an image-level rule), "rows" (file:line of each row involved), "message"}, ...],
@@ -75,7 +64,7 @@ extension AnnotationIndex {
                      ("rows", .array(i.locations.map { .string(describe($0)) })), ("message", .string(i.message))])
         }
         let counts = QCRule.allCases.map { rule in (rule.rawValue, JSONValue.integer(issues.filter { $0.rule == rule }.count)) }
-        let readers = qualityReaderIDs()
+        let readers = sortedReaderIDs
         return JSONValue.object([("counts", .object(counts)), ("issues", .array(items)),
                                  ("reader_count", .integer(readers.count)), ("reader_ids", .array(readers.map(JSONValue.string)))]).text
     }

@@ -148,7 +148,7 @@ extension AnnotationIndex {
 /// Natural order of reader ids, "R2" before "R10": numeric suffixes compare as numbers.
 public func readerOrder(_ a: String, _ b: String) -> Bool {
     func split(_ s: String) -> (String, Int?) {
-        let digits = s.reversed().prefix { $0.isNumber }
+        let digits = s.reversed().prefix { $0.isASCII && $0.isNumber }.prefix(9)
         return (String(s.dropLast(digits.count)), Int(String(digits.reversed())))
     }
     let (pa, na) = split(a), (pb, nb) = split(b)

@@ -70,24 +70,6 @@ nonisolated(unsafe) private let labelNames: [UnsafeMutablePointer<CChar>?] = Tax
     }
 }
 
-/// The object behind a vdr_annotations handle.
-final class AnnotationsHandle {
-    let index: AnnotationIndex
-    /// Reader ids in natural order (R1, R2, ..., R10); targets refer to them by position.
-    private(set) var readers: [String] = []
-    private(set) var readerPosition: [String: Int32] = [:]
-
-    init(_ index: AnnotationIndex) {
-        self.index = index
-        refreshReaders()
-    }
-
-    func refreshReaders() {
-        readers = index.readerIDs.sorted(by: readerOrder)
-        readerPosition = Dictionary(uniqueKeysWithValues: readers.enumerated().map { ($0.element, Int32($0.offset)) })
-    }
-}
-
 private func layoutCode(_ l: CSVLayout) -> Int32 {
     switch l {
     case .annotations: return VDR_LAYOUT_ANNOTATIONS
@@ -102,8 +84,7 @@ private func layoutCode(_ l: CSVLayout) -> Int32 {
 /// Creates an empty dataset index; fill it with vdr_annotations_add. Destroy with vdr_annotations_destroy.
 @c public func vdr_annotations_create(_ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_annotations>?>?) -> Int32 {
     abiCall {
-        let o = try require(out, "out")
-        o.pointee = AnnotationsHandle(AnnotationIndex()).retainedHandle
+        try store(AnnotationIndex(), to: out)
     }
 }
 
@@ -113,11 +94,11 @@ private func layoutCode(_ l: CSVLayout) -> Int32 {
                                     _ out_layout: UnsafeMutablePointer<Int32>?) -> Int32 {
     abiCall {
         let p = try requireString(path, "path")
-        let o = try require(out, "out")
+        _ = try require(out, "out")
         let index = AnnotationIndex()
         let layout = try index.add(path: p)
         out_layout?.pointee = layoutCode(layout)
-        o.pointee = AnnotationsHandle(index).retainedHandle
+        try store(index, to: out)
     }
 }
 
@@ -125,27 +106,25 @@ private func layoutCode(_ l: CSVLayout) -> Int32 {
 /// writes its layout (VDR_LAYOUT_*) to out_layout when not NULL.
 @c public func vdr_annotations_add(_ h: UnsafeMutablePointer<vdr_annotations>?, _ path: UnsafePointer<CChar>?, _ out_layout: UnsafeMutablePointer<Int32>?) -> Int32 {
     abiCall {
-        let a = try AnnotationsHandle.from(h)
-        let layout = try a.index.add(path: try requireString(path, "path"))
-        a.refreshReaders()
+        let layout = try AnnotationIndex.from(h).add(path: try requireString(path, "path"))
         out_layout?.pointee = layoutCode(layout)
     }
 }
 
 /// Releases a dataset index; NULL is accepted.
 @c public func vdr_annotations_destroy(_ h: UnsafeMutablePointer<vdr_annotations>?) {
-    AnnotationsHandle.destroy(h)
+    AnnotationIndex.destroy(h)
 }
 
 /// Number of images in the index.
 @c public func vdr_annotations_image_count(_ h: UnsafeMutablePointer<vdr_annotations>?, _ out_count: UnsafeMutablePointer<UInt>?) -> Int32 {
-    abiCall { try require(out_count, "out_count").pointee = UInt(try AnnotationsHandle.from(h).index.images.count) }
+    abiCall { try require(out_count, "out_count").pointee = UInt(try AnnotationIndex.from(h).images.count) }
 }
 
 /// The image_id of image `index` (*out: release with vdr_string_destroy).
 @c public func vdr_annotations_image_id(_ h: UnsafeMutablePointer<vdr_annotations>?, _ index: UInt, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     abiCall {
-        let images = try AnnotationsHandle.from(h).index.images
+        let images = try AnnotationIndex.from(h).images
         guard index < UInt(images.count) else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "image index \(index) outside 0..<\(images.count)")
         }
@@ -155,19 +134,19 @@ private func layoutCode(_ l: CSVLayout) -> Int32 {
 
 /// All image ids, in index order, separated by '\n' (*out: release with vdr_string_destroy).
 @c public func vdr_annotations_image_ids(_ h: UnsafeMutablePointer<vdr_annotations>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
-    abiCall { try store(try AnnotationsHandle.from(h).index.images.map(\.id).joined(separator: "\n"), to: out) }
+    abiCall { try store(try AnnotationIndex.from(h).images.map(\.id).joined(separator: "\n"), to: out) }
 }
 
 /// Number of distinct readers (rad_id values); consensus readings are not counted.
 @c public func vdr_annotations_reader_count(_ h: UnsafeMutablePointer<vdr_annotations>?, _ out_count: UnsafeMutablePointer<UInt>?) -> Int32 {
-    abiCall { try require(out_count, "out_count").pointee = UInt(try AnnotationsHandle.from(h).readers.count) }
+    abiCall { try require(out_count, "out_count").pointee = UInt(try AnnotationIndex.from(h).sortedReaderIDs.count) }
 }
 
 /// The rad_id of reader `index` (readers are in natural order: R1, R2, ..., R10, ...); *out:
 /// release with vdr_string_destroy.
 @c public func vdr_annotations_reader_name(_ h: UnsafeMutablePointer<vdr_annotations>?, _ index: UInt, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     abiCall {
-        let readers = try AnnotationsHandle.from(h).readers
+        let readers = try AnnotationIndex.from(h).sortedReaderIDs
         guard index < UInt(readers.count) else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "reader index \(index) outside 0..<\(readers.count)")
         }
@@ -177,7 +156,7 @@ private func layoutCode(_ l: CSVLayout) -> Int32 {
 
 /// Records an image's size in pixels (enables out-of-image QC).
 @c public func vdr_annotations_set_image_size(_ h: UnsafeMutablePointer<vdr_annotations>?, _ image_id: UnsafePointer<CChar>?, _ width: Int32, _ height: Int32) -> Int32 {
-    abiCall { try AnnotationsHandle.from(h).index.setImageSize(try requireString(image_id, "image_id"), width: Int(width), height: Int(height)) }
+    abiCall { try AnnotationIndex.from(h).setImageSize(try requireString(image_id, "image_id"), width: Int(width), height: Int(height)) }
 }
 
 /// Reader selection from C arguments: `reader` (NULL = all) and a comma-separated `exclude` list.
@@ -193,7 +172,7 @@ func readerFilter(_ reader: UnsafePointer<CChar>?, _ exclude: UnsafePointer<CCha
 @c public func vdr_annotations_labels(_ h: UnsafeMutablePointer<vdr_annotations>?, _ min_votes: Int32, _ reader: UnsafePointer<CChar>?,
                                       _ exclude: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UInt8>?) -> Int32 {
     abiCall {
-        let images = try AnnotationsHandle.from(h).index.images
+        let images = try AnnotationIndex.from(h).images
         guard min_votes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be at least 1") }
         if images.isEmpty { return }
         let o = try require(out, "out")
@@ -205,7 +184,8 @@ func readerFilter(_ reader: UnsafePointer<CChar>?, _ exclude: UnsafePointer<CCha
     }
 }
 
-/// Box targets of every image, in columns owned by the library.
+/// A target table lent to C: its columns, copied into memory that stays put until
+/// vdr_targets_destroy.
 final class TargetsResult {
     let count: Int
     let image: UnsafeMutableBufferPointer<Int64>
@@ -214,13 +194,14 @@ final class TargetsResult {
     let labels: UnsafeMutableBufferPointer<Int32>
     let readers: UnsafeMutableBufferPointer<Int32>
 
-    init(count: Int) {
-        self.count = count
-        image = .allocate(capacity: max(count, 1))
-        boxes = .allocate(capacity: max(4 * count, 1))
-        scores = .allocate(capacity: max(count, 1))
-        labels = .allocate(capacity: max(count, 1))
-        readers = .allocate(capacity: max(count, 1))
+    init(_ t: TargetTable) {
+        func copy<T>(_ a: [T]) -> UnsafeMutableBufferPointer<T> {
+            let p = UnsafeMutableBufferPointer<T>.allocate(capacity: max(a.count, 1))
+            _ = p.initialize(from: a)
+            return p
+        }
+        count = t.count
+        image = copy(t.image); boxes = copy(t.boxes); scores = copy(t.scores); labels = copy(t.labels); readers = copy(t.readers)
     }
 
     deinit {
@@ -234,46 +215,14 @@ final class TargetsResult {
 @c public func vdr_annotations_targets(_ h: UnsafeMutablePointer<vdr_annotations>?, _ mode: Int32, _ iou_thr: Double, _ reader: UnsafePointer<CChar>?,
                                        _ exclude: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_targets>?>?) -> Int32 {
     abiCall {
-        let a = try AnnotationsHandle.from(h)
-        let o = try require(out, "out")
-        let filter = readerFilter(reader, exclude)
-        var imageColumn = [Int64](), boxes = [Box](), scores = [Double](), labels = [Int32](), readers = [Int32]()
+        let index = try AnnotationIndex.from(h)
+        let rule: TargetMode
         switch mode {
-        case VDR_TARGETS_ALL:
-            for (i, image) in a.index.images.enumerated() {
-                for r in image.readings where filter.includes(r) {
-                    let who = r.reader.flatMap { a.readerPosition[$0] } ?? -1
-                    for b in r.boxes {
-                        imageColumn.append(Int64(i)); boxes.append(b.box); scores.append(1)
-                        labels.append(Int32(b.label)); readers.append(who)
-                    }
-                }
-            }
-        case VDR_TARGETS_FUSED:
-            guard iou_thr.isFinite, iou_thr >= 0, iou_thr <= 1 else {
-                throw ABIError(status: VDR_ERR_ARGUMENT, message: "iou_thr \(iou_thr) must be in [0, 1]")
-            }
-            let fused = try a.index.consensusBoxes(.fused(iouThreshold: iou_thr, confidenceType: .avg), filter: filter)
-            let total = fused.reduce(0) { $0 + $1.count }
-            imageColumn.reserveCapacity(total); boxes.reserveCapacity(total); scores.reserveCapacity(total)
-            labels.reserveCapacity(total); readers.reserveCapacity(total)
-            for (i, d) in fused.enumerated() {
-                for k in 0..<d.count {
-                    imageColumn.append(Int64(i)); boxes.append(d.boxes[k]); scores.append(d.scores[k])
-                    labels.append(Int32(d.labels[k])); readers.append(-1)
-                }
-            }
-        default:
-            throw ABIError(status: VDR_ERR_ARGUMENT, message: "targets mode \(mode) is not one of VDR_TARGETS_*")
+        case VDR_TARGETS_ALL: rule = .all
+        case VDR_TARGETS_FUSED: rule = .fused(iouThreshold: iou_thr)
+        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "targets mode \(mode) is not one of VDR_TARGETS_*")
         }
-        let result = TargetsResult(count: boxes.count)
-        for k in 0..<boxes.count {
-            result.image[k] = imageColumn[k]
-            let b = boxes[k]
-            result.boxes[4 * k] = b.x1; result.boxes[4 * k + 1] = b.y1; result.boxes[4 * k + 2] = b.x2; result.boxes[4 * k + 3] = b.y2
-            result.scores[k] = scores[k]; result.labels[k] = labels[k]; result.readers[k] = readers[k]
-        }
-        o.pointee = result.retainedHandle
+        try store(TargetsResult(try index.targetTable(rule, filter: readerFilter(reader, exclude))), to: out)
     }
 }
 
@@ -308,19 +257,18 @@ final class TargetsResult {
 @c public func vdr_annotations_stats_json(_ h: UnsafeMutablePointer<vdr_annotations>?, _ min_votes: Int32, _ iou_thr: Double,
                                           _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     abiCall {
-        let a = try AnnotationsHandle.from(h)
+        let a = try AnnotationIndex.from(h)
         guard min_votes >= 1, iou_thr.isFinite else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be >= 1 and iou_thr finite")
         }
-        try store(a.index.statistics(minimumVotes: Int(min_votes), iouThreshold: iou_thr).json.text, to: out)
+        try store(a.statistics(minimumVotes: Int(min_votes), iouThreshold: iou_thr).json.text, to: out)
     }
 }
 
 /// Label QC issues as JSON (the layout of `vindr qc --json`); *out is freed with vdr_string_destroy.
 @c public func vdr_annotations_qc_json(_ h: UnsafeMutablePointer<vdr_annotations>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     abiCall {
-        let a = try AnnotationsHandle.from(h)
-        try store(a.index.qualityReportJSON(), to: out)
+        try store(try AnnotationIndex.from(h).qualityReportJSON(), to: out)
     }
 }
 
@@ -345,7 +293,7 @@ public let VDR_EXPORT_CLASSES_LOCAL: Int32 = 1
                                       _ min_votes: Int32, _ reader: UnsafePointer<CChar>?, _ exclude: UnsafePointer<CChar>?,
                                       _ path: UnsafePointer<CChar>?) -> Int32 {
     abiCall {
-        let index = try AnnotationsHandle.from(h).index
+        let index = try AnnotationIndex.from(h)
         let path = try requireString(path, "path")
         var options = Export.Options(filter: readerFilter(reader, exclude), minimumVotes: Int(min_votes))
         switch mode {
@@ -376,7 +324,7 @@ public let VDR_EXPORT_CLASSES_LOCAL: Int32 = 1
 @c public func vdr_annotations_load_image_sizes(_ h: UnsafeMutablePointer<vdr_annotations>?, _ path: UnsafePointer<CChar>?,
                                                 _ out_count: UnsafeMutablePointer<UInt>?) -> Int32 {
     abiCall {
-        let count = try Export.loadImageSizes(try requireString(path, "path"), into: AnnotationsHandle.from(h).index)
+        let count = try Export.loadImageSizes(try requireString(path, "path"), into: AnnotationIndex.from(h))
         out_count?.pointee = UInt(count)
     }
 }

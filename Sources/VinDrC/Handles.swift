@@ -1,4 +1,5 @@
 import CVinDrHandles
+import VinDrAnnotations
 import VinDrDICOM
 import VinDrLoader
 
@@ -37,7 +38,7 @@ func store<H: ABIHandle>(_ object: @autoclosure () throws -> H, to out: UnsafeMu
 extension DICOMFile: ABIHandle { typealias CType = vdr_dicom }
 extension Batch: ABIHandle { typealias CType = vdr_batch }
 extension RenderOptionsBox: ABIHandle { typealias CType = vdr_render_options }
-extension AnnotationsHandle: ABIHandle { typealias CType = vdr_annotations }
+extension AnnotationIndex: ABIHandle { typealias CType = vdr_annotations }
 extension TargetsResult: ABIHandle { typealias CType = vdr_targets }
 extension SamplesBox: ABIHandle { typealias CType = vdr_samples }
 extension LoaderOptionsBox: ABIHandle { typealias CType = vdr_loader_options }

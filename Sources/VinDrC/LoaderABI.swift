@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CVinDrHandles
+import VinDrAnnotations
 import VinDrDICOM
 import VinDrImaging
 import VinDrLoader
@@ -402,7 +403,7 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
                                         _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_samples>?>?) -> Int32 {
     abiCall {
         let root = try requireString(root, "root")
-        let handle = try AnnotationsHandle.from(index)
+        let annotations = try AnnotationIndex.from(index)
         let out = try require(out, "out")
         guard iou_thr > 0, iou_thr <= 1 || policy == VDR_POLICY_UNION || policy == VDR_POLICY_READER || policy == VDR_POLICY_RANDOM_READER else {
             throw ABIError(status: VDR_ERR_ARGUMENT, message: "iou_thr \(iou_thr) not in (0, 1]")
@@ -428,7 +429,7 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
         options.excludedReaders = readerFilter(nil, excluded).excluded
         let box = SamplesBox()
         do {
-            box.samples = try Dataset.samples(root: root, index: handle.index, options: options)
+            box.samples = try Dataset.samples(root: root, index: annotations, options: options)
         } catch let e as LoaderError {
             throw ABIError(status: VDR_ERR_IO, message: e.message)
         }
@@ -442,10 +443,10 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
 @c public func vdr_annotations_join_image_sizes(_ index: UnsafeMutablePointer<vdr_annotations>?, _ root: UnsafePointer<CChar>?,
                                                 _ joined: UnsafeMutablePointer<UInt>?, _ failed: UnsafeMutablePointer<UInt>?) -> Int32 {
     abiCall {
-        let handle = try AnnotationsHandle.from(index)
+        let annotations = try AnnotationIndex.from(index)
         let root = try requireString(root, "root")
         do {
-            let r = try Dataset.joinImageSizes(root: root, index: handle.index)
+            let r = try Dataset.joinImageSizes(root: root, index: annotations)
             joined?.pointee = UInt(r.joined)
             failed?.pointee = UInt(r.failures.count)
         } catch let e as LoaderError {

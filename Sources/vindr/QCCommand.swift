@@ -50,7 +50,7 @@ struct QCCommand: ParsableCommand {
                 let n = issues.filter { $0.rule == rule }.count
                 if n > 0 { print("\(rule.rawValue): \(n)") }
             }
-            let readers = index.qualityReaderIDs()
+            let readers = index.sortedReaderIDs
             print("reader_count: \(readers.count)\(readers.isEmpty ? "" : " (" + readers.joined(separator: ", ") + ")")")
         }
         if strict && !issues.isEmpty { throw ExitCode.failure }

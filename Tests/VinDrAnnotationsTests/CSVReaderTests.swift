@@ -188,12 +188,33 @@ final class AnnotationIndexTests: XCTestCase {
         XCTAssertEqual(issues.map(\.imageID), ["a", "b"])
         XCTAssertEqual(issues[0].reader, "R2")
         XCTAssertEqual(issues[0].locations.map(\.line), [3, 3])
-        XCTAssertEqual(index.qualityReaderIDs(), ["R1", "R2", "R3"])
+        XCTAssertEqual(index.sortedReaderIDs, ["R1", "R2", "R3"])
         // Without image_labels, global labels are unknown: only the dataset's shape is checked.
         let shape = try AnnotationIndex(paths: [boxes]).qualityIssues()
         XCTAssertEqual(shape.map(\.rule), [.trainReaderCount])
         XCTAssertEqual(shape.first?.message, "2 readers (R1, R2); a training image has 3")
         XCTAssertTrue(QCRule.trainReaderCount.isImageLevel && !QCRule.noGlobalLabel.isImageLevel)
+    }
+
+    func testTargetTableColumnsAndNaturalReaderOrder() throws {
+        let csv = temporaryFile("""
+            image_id,rad_id,class_name,x_min,y_min,x_max,y_max
+            a,R10,Cardiomegaly,10,20,30,40
+            a,R2,Nodule/Mass,1,2,3,4
+            b,R2,No finding,,,,
+            """)
+        let index = try AnnotationIndex(paths: [csv])
+        XCTAssertEqual(index.sortedReaderIDs, ["R2", "R10"])
+        let t = try index.targetTable(.all)
+        XCTAssertEqual(t.count, 2)
+        XCTAssertEqual(t.image, [0, 0])
+        XCTAssertEqual(t.boxes, [10, 20, 30, 40, 1, 2, 3, 4])
+        XCTAssertEqual(t.labels.map { Taxonomy.labels[Int($0)].name }, ["Cardiomegaly", "Nodule/Mass"])
+        XCTAssertEqual(t.readers, [1, 0])
+        XCTAssertEqual(t.scores, [1, 1])
+        let fused = try index.targetTable(.fused(iouThreshold: 0.5))
+        XCTAssertEqual(fused.readers, [-1, -1])
+        XCTAssertThrowsError(try index.targetTable(.fused(iouThreshold: 1.5)))
     }
 
     func testStatisticsCountsAndKappa() throws {

@@ -286,3 +286,27 @@ func softNMS(_ boxes: [Box], _ scores: [Double], method: SoftNMSMethod, iouThres
     }
     return (0..<n).filter { s[$0] > threshold }.map { (idx[$0], s[$0]) }
 }
+
+/// Integer class codes for ensemble-boxes' float class ids, grouped by exact value as
+/// `np.unique` groups them (-0.0 and 0.0 are one class): integral values keep their integer,
+/// other sets become each value's first position among the sorted values, so order is kept either way.
+/// A non-finite label is a BoxError naming its position.
+public func classCodes<C: Collection>(ofLabelValues values: C) throws -> [Int] where C.Element == Double {
+    if let i = values.firstIndex(where: { !$0.isFinite }) {
+        throw BoxError("labels[\(values.distance(from: values.startIndex, to: i))] is not finite")
+    }
+    let limit = 0x1p62
+    if values.allSatisfy({ $0.rounded(.towardZero) == $0 && abs($0) < limit }) {
+        return values.map { Int($0) }
+    }
+    let sorted = values.sorted()
+    return values.map { v in
+        // Position of the first sorted value >= v: equal values share it.
+        var (lo, hi) = (0, sorted.count)
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if sorted[mid] < v { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+}

@@ -223,10 +223,7 @@ struct ModelsInput {
          _ model_sizes: UnsafePointer<UInt>?, _ n_models: UInt, _ weights_pointer: UnsafePointer<Double>?,
          outputs: [(UnsafeMutableRawPointer?, String)]) throws {
         try self.init(boxes, scores, UnsafeRawPointer(labelValues), model_sizes, n_models, weights_pointer, outputs) { total in
-            labelCodes(try buffer(labelValues, total, "labels"))
-        }
-        if let i = input.labels.firstIndex(of: Int.min) {
-            throw ABIError(status: VDR_ERR_ARGUMENT, message: "labels[\(i)] is not finite")
+            try classCodes(ofLabelValues: try buffer(labelValues, total, "labels"))
         }
     }
 
@@ -259,27 +256,6 @@ struct ModelsInput {
                 for _ in 0..<Int(s) { out[filled] = m; filled += 1 }
             }
         }
-    }
-}
-
-/// Integer codes that order and group `values` as their values do; non-finite values get
-/// `Int.min` (callers reject them).
-private func labelCodes(_ values: UnsafeBufferPointer<Double>) -> [Int] {
-    let limit = 0x1p62
-    if values.allSatisfy({ $0.rounded(.towardZero) == $0 && abs($0) < limit }) {
-        return values.map { Int($0) }
-    }
-    let sorted = values.filter(\.isFinite).sorted()
-    return values.map { v in
-        guard v.isFinite else { return Int.min }
-        // Position of the first sorted value >= v: equal values share it, and -0.0 and 0.0
-        // compare equal, as in np.unique.
-        var (lo, hi) = (0, sorted.count)
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if sorted[mid] < v { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
     }
 }
 

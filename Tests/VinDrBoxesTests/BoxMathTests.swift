@@ -62,6 +62,12 @@ final class BoxMathTests: XCTestCase {
         XCTAssertThrowsError(try weightedBoxesFusion([Detections()], options: FusionOptions(weights: [1, 2])))
     }
 
+    func testClassCodesGroupFloatLabelsLikeNumpyUnique() throws {
+        XCTAssertEqual(try classCodes(ofLabelValues: [3, 0, -0.0, 3, 7]), [3, 0, 0, 3, 7])
+        XCTAssertEqual(try classCodes(ofLabelValues: [0.5, -1, 0.5, 2.25, -0.0, 0]), [3, 0, 3, 5, 1, 1])
+        XCTAssertThrowsError(try classCodes(ofLabelValues: [1, .nan])) { XCTAssertEqual(($0 as? BoxError)?.message, "labels[1] is not finite") }
+    }
+
     func testFormatRoundTrips() throws {
         let xyxy: [Double] = [10, 20, 50, 80, 0, 0, 1, 1]
         let xywh = try convertBoxes(xyxy, from: .xyxy, to: .xywh)

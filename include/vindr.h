@@ -192,9 +192,9 @@ int32_t vdr_dicom_decode(vdr_dicom * handle, int32_t frame, void * out_, size_t 
 #define VDR_VOI_LINEAR_EXACT 1
 #define VDR_VOI_SIGMOID 2
 /* Scalar options (vdr_render_options_set_int). */
-/* Frame to render (default 0). */
+/* Frame to render (default 0; >= 0). */
 #define VDR_OPT_FRAME 1
-/* Decoder and resampler threads (default 1). */
+/* Decoder and resampler threads (default 1; 1...256). */
 #define VDR_OPT_THREADS 2
 /* Output type: VDR_DTYPE_UINT8 (default), VDR_DTYPE_UINT16 or VDR_DTYPE_FLOAT32. */
 #define VDR_OPT_OUTPUT_TYPE 3
@@ -210,19 +210,20 @@ int32_t vdr_render_options_create(vdr_render_options * * out_);
 void vdr_render_options_destroy(vdr_render_options * options);
 
 /// Output size: VDR_SIZE_ORIGINAL (height, width ignored), VDR_SIZE_EXACT (height x width) or
-/// VDR_SIZE_LONGEST_SIDE (longest side = width; height ignored).
+/// VDR_SIZE_LONGEST_SIDE (longest side = width; height ignored). Sizes are 1...65535.
 int32_t vdr_render_options_set_size(vdr_render_options * options, int32_t mode, int32_t height, int32_t width);
 
 /// Aspect policy for exact sizes: VDR_ASPECT_STRETCH, or VDR_ASPECT_LETTERBOX with `pad` the
 /// display value (0..1) of the borders.
 int32_t vdr_render_options_set_aspect(vdr_render_options * options, int32_t policy, double pad);
 
-/// Window: mode VDR_WINDOW_*; `a`, `b` are center/width (EXPLICIT) or low/high percentiles
-/// (PERCENTILE); `function` is a VDR_VOI_* for EXPLICIT; `index` selects the file's window or
-/// VOI LUT for FILE_INDEX / FILE_LUT.
+/// Window: mode VDR_WINDOW_*; `a`, `b` are center/width (EXPLICIT: finite, width >= 1 for
+/// LINEAR, > 0 otherwise) or low/high percentiles (PERCENTILE: 0 <= low < high <= 100);
+/// `function` is a VDR_VOI_* for EXPLICIT; `index` (>= 0) selects the file's window or VOI LUT
+/// for FILE_INDEX / FILE_LUT.
 int32_t vdr_render_options_set_window(vdr_render_options * options, int32_t mode, double a, double b, int32_t function, int32_t index);
 
-/// Sets a scalar option (VDR_OPT_*).
+/// Sets a scalar option (VDR_OPT_*; its range is stated with it).
 int32_t vdr_render_options_set_int(vdr_render_options * options, int32_t key, int64_t value);
 
 /// The output size vdr_dicom_render will produce for this file and options (no decoding).

@@ -39,9 +39,9 @@ public let VDR_VOI_LINEAR_EXACT: Int32 = 1
 public let VDR_VOI_SIGMOID: Int32 = 2
 
 /// Scalar options (vdr_render_options_set_int).
-/// Frame to render (default 0).
+/// Frame to render (default 0; >= 0).
 public let VDR_OPT_FRAME: Int32 = 1
-/// Decoder and resampler threads (default 1).
+/// Decoder and resampler threads (default 1; 1...256).
 public let VDR_OPT_THREADS: Int32 = 2
 /// Output type: VDR_DTYPE_UINT8 (default), VDR_DTYPE_UINT16 or VDR_DTYPE_FLOAT32.
 public let VDR_OPT_OUTPUT_TYPE: Int32 = 3
@@ -66,21 +66,28 @@ final class RenderOptionsBox {
     RenderOptionsBox.destroy(options)
 }
 
+/// Applies `change` to the handle's options when the result is valid (RenderOptions.validate);
+/// otherwise the options stay as they were and the call fails.
+private func update(_ options: UnsafeMutablePointer<vdr_render_options>?, _ change: (inout RenderOptions) throws -> Void) throws {
+    let box = try RenderOptionsBox.from(options)
+    var o = box.options
+    try change(&o)
+    try o.validate()
+    box.options = o
+}
+
 /// Output size: VDR_SIZE_ORIGINAL (height, width ignored), VDR_SIZE_EXACT (height x width) or
-/// VDR_SIZE_LONGEST_SIDE (longest side = width; height ignored).
+/// VDR_SIZE_LONGEST_SIDE (longest side = width; height ignored). Sizes are 1...65535.
 @c public func vdr_render_options_set_size(_ options: UnsafeMutablePointer<vdr_render_options>?, _ mode: Int32, _ height: Int32, _ width: Int32) -> Int32 {
     abiCall {
-        let box = try RenderOptionsBox.from(options)
-        let size: OutputSize
-        switch mode {
-        case VDR_SIZE_ORIGINAL: size = .original
-        case VDR_SIZE_EXACT: size = .exact(height: Int(height), width: Int(width))
-        case VDR_SIZE_LONGEST_SIDE: size = .longestSide(Int(width))
-        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown size mode \(mode)")
+        try update(options) { o in
+            switch mode {
+            case VDR_SIZE_ORIGINAL: o.size = .original
+            case VDR_SIZE_EXACT: o.size = .exact(height: Int(height), width: Int(width))
+            case VDR_SIZE_LONGEST_SIDE: o.size = .longestSide(Int(width))
+            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown size mode \(mode)")
+            }
         }
-        // Validate now so the error points at this call.
-        _ = try RenderGeometry.plan(sourceWidth: 100, sourceHeight: 100, size: size, aspect: .stretch)
-        box.options.size = size
     }
 }
 
@@ -88,78 +95,68 @@ final class RenderOptionsBox {
 /// display value (0..1) of the borders.
 @c public func vdr_render_options_set_aspect(_ options: UnsafeMutablePointer<vdr_render_options>?, _ policy: Int32, _ pad: Double) -> Int32 {
     abiCall {
-        let box = try RenderOptionsBox.from(options)
-        switch policy {
-        case VDR_ASPECT_STRETCH: box.options.aspect = .stretch
-        case VDR_ASPECT_LETTERBOX:
-            guard pad >= 0, pad <= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "pad \(pad) not in [0, 1]") }
-            box.options.aspect = .letterbox(pad: pad)
-        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown aspect policy \(policy)")
+        try update(options) { o in
+            switch policy {
+            case VDR_ASPECT_STRETCH: o.aspect = .stretch
+            case VDR_ASPECT_LETTERBOX: o.aspect = .letterbox(pad: pad)
+            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown aspect policy \(policy)")
+            }
         }
     }
 }
 
-/// Window: mode VDR_WINDOW_*; `a`, `b` are center/width (EXPLICIT) or low/high percentiles
-/// (PERCENTILE); `function` is a VDR_VOI_* for EXPLICIT; `index` selects the file's window or
-/// VOI LUT for FILE_INDEX / FILE_LUT.
+/// Window: mode VDR_WINDOW_*; `a`, `b` are center/width (EXPLICIT: finite, width >= 1 for
+/// LINEAR, > 0 otherwise) or low/high percentiles (PERCENTILE: 0 <= low < high <= 100);
+/// `function` is a VDR_VOI_* for EXPLICIT; `index` (>= 0) selects the file's window or VOI LUT
+/// for FILE_INDEX / FILE_LUT.
 @c public func vdr_render_options_set_window(_ options: UnsafeMutablePointer<vdr_render_options>?, _ mode: Int32, _ a: Double, _ b: Double,
                                              _ function: Int32, _ index: Int32) -> Int32 {
     abiCall {
-        let box = try RenderOptionsBox.from(options)
-        switch mode {
-        case VDR_WINDOW_DICOM: box.options.window = .dicom
-        case VDR_WINDOW_AUTO: box.options.window = .auto
-        case VDR_WINDOW_PERCENTILE:
-            guard a >= 0, b <= 100, a < b else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "percentiles \(a), \(b) must satisfy 0 <= low < high <= 100") }
-            box.options.window = .percentile(low: a, high: b)
-        case VDR_WINDOW_EXPLICIT:
-            let f: VOIFunction
-            switch function {
-            case VDR_VOI_LINEAR: f = .linear
-            case VDR_VOI_LINEAR_EXACT: f = .linearExact
-            case VDR_VOI_SIGMOID: f = .sigmoid
-            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown VOI function \(function)")
+        try update(options) { o in
+            switch mode {
+            case VDR_WINDOW_DICOM: o.window = .dicom
+            case VDR_WINDOW_AUTO: o.window = .auto
+            case VDR_WINDOW_PERCENTILE: o.window = .percentile(low: a, high: b)
+            case VDR_WINDOW_EXPLICIT:
+                let f: VOIFunction
+                switch function {
+                case VDR_VOI_LINEAR: f = .linear
+                case VDR_VOI_LINEAR_EXACT: f = .linearExact
+                case VDR_VOI_SIGMOID: f = .sigmoid
+                default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown VOI function \(function)")
+                }
+                o.window = .explicit(center: a, width: b, function: f)
+            case VDR_WINDOW_FILE_INDEX: o.window = .fileWindow(index: Int(index))
+            case VDR_WINDOW_FILE_LUT: o.window = .fileLUT(index: Int(index))
+            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown window mode \(mode)")
             }
-            guard a.isFinite, b.isFinite, f == .linear ? b >= 1 : b > 0 else {
-                throw ABIError(status: VDR_ERR_ARGUMENT, message: "window center \(a) width \(b) invalid for \(f.rawValue) (width >= 1 for LINEAR, > 0 otherwise)")
-            }
-            box.options.window = .explicit(center: a, width: b, function: f)
-        case VDR_WINDOW_FILE_INDEX:
-            guard index >= 0 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "window index \(index) is negative") }
-            box.options.window = .fileWindow(index: Int(index))
-        case VDR_WINDOW_FILE_LUT:
-            guard index >= 0 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "VOI LUT index \(index) is negative") }
-            box.options.window = .fileLUT(index: Int(index))
-        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown window mode \(mode)")
         }
     }
 }
 
-/// Sets a scalar option (VDR_OPT_*).
+/// Sets a scalar option (VDR_OPT_*; its range is stated with it).
 @c public func vdr_render_options_set_int(_ options: UnsafeMutablePointer<vdr_render_options>?, _ key: Int32, _ value: Int64) -> Int32 {
     abiCall {
-        let box = try RenderOptionsBox.from(options)
         func flag() throws -> Bool {
             guard value == 0 || value == 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "option \(key) takes 0 or 1, got \(value)") }
             return value == 1
         }
-        switch key {
-        case VDR_OPT_FRAME:
-            guard value >= 0, value <= Int64(Int32.max) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "frame \(value) is negative") }
-            box.options.frame = Int(value)
-        case VDR_OPT_THREADS:
-            guard value >= 1, value <= 256 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "threads \(value) not in 1...256") }
-            box.options.threads = Int(value)
-        case VDR_OPT_OUTPUT_TYPE:
-            switch Int32(clamping: value) {
-            case VDR_DTYPE_UINT8: box.options.output = .uint8
-            case VDR_DTYPE_UINT16: box.options.output = .uint16
-            case VDR_DTYPE_FLOAT32: box.options.output = .float32
-            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "output type \(value) is not VDR_DTYPE_UINT8, _UINT16 or _FLOAT32")
+        let n = Int(value)
+        try update(options) { o in
+            switch key {
+            case VDR_OPT_FRAME: o.frame = n
+            case VDR_OPT_THREADS: o.threads = n
+            case VDR_OPT_OUTPUT_TYPE:
+                switch Int32(clamping: value) {
+                case VDR_DTYPE_UINT8: o.output = .uint8
+                case VDR_DTYPE_UINT16: o.output = .uint16
+                case VDR_DTYPE_FLOAT32: o.output = .float32
+                default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "output type \(value) is not VDR_DTYPE_UINT8, _UINT16 or _FLOAT32")
+                }
+            case VDR_OPT_INVERT_MONOCHROME1: o.invertMonochrome1 = try flag()
+            case VDR_OPT_REDUCED_DECODE: o.allowReducedDecode = try flag()
+            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown option key \(key)")
             }
-        case VDR_OPT_INVERT_MONOCHROME1: box.options.invertMonochrome1 = try flag()
-        case VDR_OPT_REDUCED_DECODE: box.options.allowReducedDecode = try flag()
-        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown option key \(key)")
         }
     }
 }

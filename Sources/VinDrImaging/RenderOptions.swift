@@ -71,6 +71,33 @@ public struct RenderOptions: Sendable, Equatable {
     }
 }
 
+extension RenderOptions {
+    /// Checks every field's range, the one place they are checked (the renderer, the C ABI's
+    /// setters and the CLI call it): frame >= 0; threads 1...256; output size 1...65535 and pad a
+    /// display value in [0, 1]; an explicit window finite with width >= 1 for LINEAR and > 0
+    /// otherwise (PS3.3 C.11.2.1.2); percentiles 0 <= low < high <= 100; file window and LUT
+    /// indices >= 0 (whether the file has that many is checked when rendering it).
+    public func validate() throws {
+        guard frame >= 0 else { throw RenderError("frame \(frame) is negative") }
+        guard threads >= 1, threads <= 256 else { throw RenderError("threads \(threads) not in 1...256") }
+        _ = try RenderGeometry.plan(sourceWidth: 100, sourceHeight: 100, size: size, aspect: aspect)
+        if case .letterbox(let pad) = aspect, !(pad >= 0 && pad <= 1) {
+            throw RenderError("pad value \(pad) not a display value in [0, 1]")
+        }
+        switch window {
+        case .dicom, .auto: break
+        case .fileWindow(let i), .fileLUT(let i):
+            guard i >= 0 else { throw RenderError("window index \(i) is negative") }
+        case .percentile(let lo, let hi):
+            guard lo >= 0, hi <= 100, lo < hi else { throw RenderError("percentiles \(lo), \(hi) must satisfy 0 <= low < high <= 100") }
+        case .explicit(let c, let w, let f):
+            guard c.isFinite, w.isFinite, f == .linear ? w >= 1 : w > 0 else {
+                throw RenderError("window center \(c) width \(w) invalid for \(f.rawValue) (PS3.3 C.11.2.1.2: width >= 1 for LINEAR, > 0 otherwise)")
+            }
+        }
+    }
+}
+
 /// Where the source image landed in the output: output = source * scale + offset, in pixel
 /// coordinates of the full-resolution source (top-left corner convention, so box corners map
 /// exactly with the same formula).

@@ -25,9 +25,11 @@ public final class RenderWorkspace: @unchecked Sendable {
 /// enough), display transform through a per-value table, separable area/bilinear resampling,
 /// letterbox or stretch, output as uint8, uint16 or float32.
 public enum Renderer {
-    /// The output geometry of rendering `metadata`'s image with `options` (no decoding).
+    /// The output geometry of rendering `metadata`'s image with `options` (no decoding); invalid
+    /// options are a RenderError (`RenderOptions.validate`).
     public static func geometry(of m: DICOMMetadata, options: RenderOptions) throws -> RenderGeometry {
-        try RenderGeometry.plan(sourceWidth: m.columns, sourceHeight: m.rows, size: options.size, aspect: options.aspect)
+        try options.validate()
+        return try RenderGeometry.plan(sourceWidth: m.columns, sourceHeight: m.rows, size: options.size, aspect: options.aspect)
     }
 
     /// Renders into a new buffer of outputHeight rows of outputWidth samples.

@@ -1,10 +1,28 @@
 import XCTest
 import VinDrDICOM
+import VinDrTestSupport
 @testable import VinDrImaging
 
 final class DisplayTransformTests: XCTestCase {
     func voi(_ v: DisplayTransform.VOI, _ x: Double) -> Double {
         DisplayTransform(modality: .rescale(slope: 1, intercept: 0), voi: v, invert: false).voiValue(x)
+    }
+
+    func testCallerOptionsAreCheckedOnceAsRenderErrors() throws {
+        let file = try DICOMFile(bytes: TestDICOM.file(rows: 2, columns: 2, pixels: TestDICOM.le16([0, 1, 2, 3])))
+        let bad: [RenderOptions] = [
+            RenderOptions(window: .explicit(center: 100, width: 0.5, function: .linear)),
+            RenderOptions(window: .percentile(low: 50, high: 10)),
+            RenderOptions(size: .exact(height: 8, width: 8), aspect: .letterbox(pad: 2)),
+            RenderOptions(threads: 0),
+            RenderOptions(frame: -1),
+        ]
+        for o in bad {
+            // A caller's mistake is a RenderError (VDR_ERR_ARGUMENT), not a malformed file.
+            XCTAssertThrowsError(try Renderer.render(file, options: o)) { XCTAssertTrue($0 is RenderError, "\($0)") }
+            XCTAssertThrowsError(try o.validate())
+        }
+        XCTAssertNoThrow(try Renderer.render(file, options: RenderOptions(window: .explicit(center: 100, width: 0.5, function: .sigmoid))))
     }
 
     func testLinearFollowsPS33BoundariesExactly() {

@@ -460,8 +460,9 @@ int32_t vdr_evaluate(int64_t const * gt_image, int64_t const * gt_label, double 
 /* worker processes. vdr_loader_next on the inherited epoch is VDR_ERR_ARGUMENT until */
 /* vdr_loader_start. */
 /* Loader options (vdr_loader_options_set). */
-/* Output height and width in pixels (default 1024 x 1024). */
+/* Output height in pixels, 1...16384 (default 1024). */
 #define VDR_LOPT_HEIGHT 1
+/* Output width in pixels, 1...16384 (default 1024). */
 #define VDR_LOPT_WIDTH 2
 /* 1 (default): letterbox, keeping the aspect ratio; 0: stretch. */
 #define VDR_LOPT_LETTERBOX 3
@@ -473,25 +474,30 @@ int32_t vdr_evaluate(int64_t const * gt_image, int64_t const * gt_label, double 
 #define VDR_LOPT_LAYOUT 6
 /* 1 (default) or 3 channels (grey replicated). */
 #define VDR_LOPT_CHANNELS 7
+/* Images per batch, 1...65536 (default 16). */
 #define VDR_LOPT_BATCH_SIZE 8
 /* 1 (default): shuffle each epoch with the seed; 0: file order. */
 #define VDR_LOPT_SHUFFLE 9
+/* Seed of the shuffle, flips and reader draws, 0...2^53 (default 0). */
 #define VDR_LOPT_SEED 10
+/* 1: drop the last incomplete batch; 0 (default): keep it. */
 #define VDR_LOPT_DROP_LAST 11
-/* Rank and world size for sharding (torch.distributed semantics). */
+/* This process's rank for sharding, 0...65535 and below the world size (default 0; */
+/* torch.distributed semantics: every rank gets the same number of batches). */
 #define VDR_LOPT_RANK 12
+/* Number of ranks sharing the samples, 1...65536 (default 1). */
 #define VDR_LOPT_WORLD_SIZE 13
 /* Worker threads in 0...256; 0 (default) means one per online core, as everywhere in the SDK. */
 #define VDR_LOPT_WORKERS 14
 /* Batches rendered ahead of the consumer, 1...64 (default 2). */
 #define VDR_LOPT_PREFETCH 15
-/* Probability in [0, 1] of a horizontal flip per sample (boxes follow). */
+/* Probability in [0, 1] of a horizontal flip per sample, boxes following (default 0). */
 #define VDR_LOPT_FLIP_PROBABILITY 16
 /* VDR_ON_ERROR_RAISE (default) or VDR_ON_ERROR_SKIP. */
 #define VDR_LOPT_ON_ERROR 17
 /* Window: VDR_WINDOW_DICOM (default) or VDR_WINDOW_AUTO. */
 #define VDR_LOPT_WINDOW 18
-/* Memory budget of the batch buffers in bytes (default 4 GiB = 4294967296): vdr_loader_create */
+/* Memory budget of the batch buffers in bytes, >= 1 (default 4 GiB = 4294967296): vdr_loader_create */
 /* fails with VDR_ERR_ARGUMENT when (prefetch + 1) x batch size x height x width x channels x */
 /* bytes per sample exceeds it. */
 #define VDR_LOPT_MAX_BATCH_BYTES 19
@@ -522,7 +528,8 @@ int32_t vdr_loader_options_create(vdr_loader_options * * out_);
 /// Releases loader options; NULL is accepted.
 void vdr_loader_options_destroy(vdr_loader_options * options);
 
-/// Sets option `key` (VDR_LOPT_*); integer options take integral values.
+/// Sets option `key` (VDR_LOPT_*, ranges stated with each); integer options take integral values.
+/// An invalid value leaves the options unchanged.
 int32_t vdr_loader_options_set(vdr_loader_options * options, int32_t key, double value);
 
 /// Creates a loader over a copy of `samples` with `options`; options whose batch buffers exceed

@@ -23,8 +23,9 @@ import VinDrLoader
 /// worker processes. vdr_loader_next on the inherited epoch is VDR_ERR_ARGUMENT until
 /// vdr_loader_start.
 /// Loader options (vdr_loader_options_set).
-/// Output height and width in pixels (default 1024 x 1024).
+/// Output height in pixels, 1...16384 (default 1024).
 public let VDR_LOPT_HEIGHT: Int32 = 1
+/// Output width in pixels, 1...16384 (default 1024).
 public let VDR_LOPT_WIDTH: Int32 = 2
 /// 1 (default): letterbox, keeping the aspect ratio; 0: stretch.
 public let VDR_LOPT_LETTERBOX: Int32 = 3
@@ -36,25 +37,30 @@ public let VDR_LOPT_DTYPE: Int32 = 5
 public let VDR_LOPT_LAYOUT: Int32 = 6
 /// 1 (default) or 3 channels (grey replicated).
 public let VDR_LOPT_CHANNELS: Int32 = 7
+/// Images per batch, 1...65536 (default 16).
 public let VDR_LOPT_BATCH_SIZE: Int32 = 8
 /// 1 (default): shuffle each epoch with the seed; 0: file order.
 public let VDR_LOPT_SHUFFLE: Int32 = 9
+/// Seed of the shuffle, flips and reader draws, 0...2^53 (default 0).
 public let VDR_LOPT_SEED: Int32 = 10
+/// 1: drop the last incomplete batch; 0 (default): keep it.
 public let VDR_LOPT_DROP_LAST: Int32 = 11
-/// Rank and world size for sharding (torch.distributed semantics).
+/// This process's rank for sharding, 0...65535 and below the world size (default 0;
+/// torch.distributed semantics: every rank gets the same number of batches).
 public let VDR_LOPT_RANK: Int32 = 12
+/// Number of ranks sharing the samples, 1...65536 (default 1).
 public let VDR_LOPT_WORLD_SIZE: Int32 = 13
 /// Worker threads in 0...256; 0 (default) means one per online core, as everywhere in the SDK.
 public let VDR_LOPT_WORKERS: Int32 = 14
 /// Batches rendered ahead of the consumer, 1...64 (default 2).
 public let VDR_LOPT_PREFETCH: Int32 = 15
-/// Probability in [0, 1] of a horizontal flip per sample (boxes follow).
+/// Probability in [0, 1] of a horizontal flip per sample, boxes following (default 0).
 public let VDR_LOPT_FLIP_PROBABILITY: Int32 = 16
 /// VDR_ON_ERROR_RAISE (default) or VDR_ON_ERROR_SKIP.
 public let VDR_LOPT_ON_ERROR: Int32 = 17
 /// Window: VDR_WINDOW_DICOM (default) or VDR_WINDOW_AUTO.
 public let VDR_LOPT_WINDOW: Int32 = 18
-/// Memory budget of the batch buffers in bytes (default 4 GiB = 4294967296): vdr_loader_create
+/// Memory budget of the batch buffers in bytes, >= 1 (default 4 GiB = 4294967296): vdr_loader_create
 /// fails with VDR_ERR_ARGUMENT when (prefetch + 1) x batch size x height x width x channels x
 /// bytes per sample exceeds it.
 public let VDR_LOPT_MAX_BATCH_BYTES: Int32 = 19
@@ -129,57 +135,60 @@ final class LoaderOptionsBox {
     LoaderOptionsBox.destroy(options)
 }
 
-/// Sets option `key` (VDR_LOPT_*); integer options take integral values.
+/// Sets option `key` (VDR_LOPT_*, ranges stated with each); integer options take integral values.
+/// An invalid value leaves the options unchanged.
 @c public func vdr_loader_options_set(_ options: UnsafeMutablePointer<vdr_loader_options>?, _ key: Int32, _ value: Double) -> Int32 {
     abiCall {
         let box = try LoaderOptionsBox.from(options)
-        func int(_ range: ClosedRange<Int>) throws -> Int {
-            guard value.isFinite, value == value.rounded(), value >= Double(range.lowerBound), value <= Double(range.upperBound) else {
-                throw ABIError(status: VDR_ERR_ARGUMENT, message: "loader option \(key) = \(value) not an integer in \(range)")
+        // The value travels as a double: integers must be exact (|value| <= 2^53).
+        func int() throws -> Int {
+            guard value.isFinite, value == value.rounded(), abs(value) <= 0x1p53 else {
+                throw ABIError(status: VDR_ERR_ARGUMENT, message: "loader option \(key) = \(value) is not an integer within +-2^53")
             }
             return Int(value)
         }
+        func flag() throws -> Bool {
+            guard value == 0 || value == 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "loader option \(key) takes 0 or 1, got \(value)") }
+            return value == 1
+        }
         var o = box.options
         switch key {
-        case VDR_LOPT_HEIGHT: o.height = try int(1...16384)
-        case VDR_LOPT_WIDTH: o.width = try int(1...16384)
-        case VDR_LOPT_LETTERBOX: o.letterbox = try int(0...1) == 1
-        case VDR_LOPT_PAD:
-            guard value >= 0, value <= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "pad \(value) not in [0, 1]") }
-            o.pad = value
+        case VDR_LOPT_HEIGHT: o.height = try int()
+        case VDR_LOPT_WIDTH: o.width = try int()
+        case VDR_LOPT_LETTERBOX: o.letterbox = try flag()
+        case VDR_LOPT_PAD: o.pad = value
         case VDR_LOPT_DTYPE:
-            switch Int32(try int(0...100)) {
+            switch Int32(clamping: try int()) {
             case VDR_DTYPE_UINT8: o.dtype = .uint8
             case VDR_DTYPE_FLOAT16: o.dtype = .float16
             case VDR_DTYPE_FLOAT32: o.dtype = .float32
             default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "loader dtype \(value) is not VDR_DTYPE_UINT8, _FLOAT16 or _FLOAT32")
             }
-        case VDR_LOPT_LAYOUT: o.layout = try int(0...1) == Int(VDR_IMAGE_LAYOUT_NHWC) ? .nhwc : .nchw
-        case VDR_LOPT_CHANNELS:
-            let c = try int(1...3)
-            guard c != 2 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "channels must be 1 or 3") }
-            o.channels = c
-        case VDR_LOPT_BATCH_SIZE: o.batchSize = try int(1...65536)
-        case VDR_LOPT_SHUFFLE: o.shuffle = try int(0...1) == 1
-        case VDR_LOPT_SEED: o.seed = UInt64(try int(0...Int(1 << 53)))
-        case VDR_LOPT_DROP_LAST: o.dropLast = try int(0...1) == 1
-        case VDR_LOPT_RANK: o.rank = try int(0...65535)
-        case VDR_LOPT_WORLD_SIZE: o.worldSize = try int(1...65536)
-        case VDR_LOPT_WORKERS: o.workers = try int(0...256)
-        case VDR_LOPT_PREFETCH: o.prefetch = try int(1...64)
-        case VDR_LOPT_MAX_BATCH_BYTES: o.maxBatchBytes = try int(1...(1 << 53))
-        case VDR_LOPT_FLIP_PROBABILITY:
-            guard value >= 0, value <= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "flip probability \(value) not in [0, 1]") }
-            o.flipProbability = value
-        case VDR_LOPT_ON_ERROR: o.errorPolicy = try int(0...1) == Int(VDR_ON_ERROR_SKIP) ? .skip : .raise
+        case VDR_LOPT_LAYOUT: o.layout = try flag() ? .nhwc : .nchw
+        case VDR_LOPT_CHANNELS: o.channels = try int()
+        case VDR_LOPT_BATCH_SIZE: o.batchSize = try int()
+        case VDR_LOPT_SHUFFLE: o.shuffle = try flag()
+        case VDR_LOPT_SEED:
+            let seed = try int()
+            guard seed >= 0 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "seed \(seed) is negative") }
+            o.seed = UInt64(seed)
+        case VDR_LOPT_DROP_LAST: o.dropLast = try flag()
+        case VDR_LOPT_RANK: o.rank = try int()
+        case VDR_LOPT_WORLD_SIZE: o.worldSize = try int()
+        case VDR_LOPT_WORKERS: o.workers = try int()
+        case VDR_LOPT_PREFETCH: o.prefetch = try int()
+        case VDR_LOPT_MAX_BATCH_BYTES: o.maxBatchBytes = try int()
+        case VDR_LOPT_FLIP_PROBABILITY: o.flipProbability = value
+        case VDR_LOPT_ON_ERROR: o.errorPolicy = try flag() ? .skip : .raise
         case VDR_LOPT_WINDOW:
-            switch Int32(try int(0...5)) {
+            switch Int32(clamping: try int()) {
             case VDR_WINDOW_DICOM: o.window = .dicom
             case VDR_WINDOW_AUTO: o.window = .auto
             default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "loader window must be VDR_WINDOW_DICOM or VDR_WINDOW_AUTO")
             }
         default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown loader option \(key)")
         }
+        try o.validateFields()
         box.options = o
     }
 }

@@ -119,14 +119,26 @@ public struct LoaderOptions: Sendable {
         self.maxBatchBytes = maxBatchBytes
     }
 
-    func validate() throws {
+    /// Each field's own range, the one place they are checked (the C setters check one field at
+    /// a time with it): height and width 1...16384, channels 1 or 3, batch size 1...65536,
+    /// workers 0...256 (0: one per core), prefetch 1...64, flip probability and pad in [0, 1],
+    /// rank 0...65535, world size 1...65536, max_batch_bytes >= 1.
+    public func validateFields() throws {
         guard height >= 1, width >= 1, height <= 16384, width <= 16384 else { throw LoaderError("image size \(height)x\(width) not in 1...16384") }
         guard channels == 1 || channels == 3 else { throw LoaderError("channels must be 1 or 3, got \(channels)") }
+        guard batchSize >= 1, batchSize <= 65536 else { throw LoaderError("batch size \(batchSize) not in 1...65536") }
         guard workers >= 0, workers <= 256 else { throw LoaderError("workers \(workers) not in 0...256 (0: one per core)") }
         guard prefetch >= 1, prefetch <= 64 else { throw LoaderError("prefetch \(prefetch) not in 1...64") }
         guard flipProbability >= 0, flipProbability <= 1 else { throw LoaderError("flip probability \(flipProbability) not in [0, 1]") }
         guard pad >= 0, pad <= 1 else { throw LoaderError("pad \(pad) not in [0, 1]") }
-        guard batchSize >= 1 else { throw LoaderError("batch size \(batchSize) must be at least 1") }
+        guard rank >= 0, rank <= 65535 else { throw LoaderError("rank \(rank) not in 0...65535") }
+        guard worldSize >= 1, worldSize <= 65536 else { throw LoaderError("world size \(worldSize) not in 1...65536") }
+        guard maxBatchBytes >= 1 else { throw LoaderError("max_batch_bytes \(maxBatchBytes) must be at least 1") }
+    }
+
+    /// The fields, then the memory budget of the batch buffers (when a loader is made).
+    func validate() throws {
+        try validateFields()
         let needed = checkedProduct(prefetch + 1, batchSize, height, width, channels, dtype.bytesPerSample)
         guard let needed, needed <= maxBatchBytes else {
             let factors = [prefetch + 1, batchSize, height, width, channels, dtype.bytesPerSample].map(String.init)

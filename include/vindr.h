@@ -209,8 +209,9 @@ int32_t vdr_render_options_create(vdr_render_options * * out_);
 /// Releases render options; NULL is accepted.
 void vdr_render_options_destroy(vdr_render_options * options);
 
-/// Output size: VDR_SIZE_ORIGINAL (height, width ignored), VDR_SIZE_EXACT (height x width) or
-/// VDR_SIZE_LONGEST_SIDE (longest side = width; height ignored). Sizes are 1...65535.
+/// Output size: VDR_SIZE_ORIGINAL (height and width 0), VDR_SIZE_EXACT (height x width) or
+/// VDR_SIZE_LONGEST_SIDE (longest side = width, aspect kept; height 0 or equal to width).
+/// Sizes are 1...65535.
 int32_t vdr_render_options_set_size(vdr_render_options * options, int32_t mode, int32_t height, int32_t width);
 
 /// Aspect policy for exact sizes: VDR_ASPECT_STRETCH, or VDR_ASPECT_LETTERBOX with `pad` the

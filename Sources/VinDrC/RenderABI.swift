@@ -76,15 +76,18 @@ private func update(_ options: UnsafeMutablePointer<vdr_render_options>?, _ chan
     box.options = o
 }
 
-/// Output size: VDR_SIZE_ORIGINAL (height, width ignored), VDR_SIZE_EXACT (height x width) or
-/// VDR_SIZE_LONGEST_SIDE (longest side = width; height ignored). Sizes are 1...65535.
+/// Output size: VDR_SIZE_ORIGINAL (height and width 0), VDR_SIZE_EXACT (height x width) or
+/// VDR_SIZE_LONGEST_SIDE (longest side = width, aspect kept; height 0 or equal to width).
+/// Sizes are 1...65535.
 @c public func vdr_render_options_set_size(_ options: UnsafeMutablePointer<vdr_render_options>?, _ mode: Int32, _ height: Int32, _ width: Int32) -> Int32 {
     abiCall {
         try update(options) { o in
             switch mode {
-            case VDR_SIZE_ORIGINAL: o.size = .original
+            case VDR_SIZE_ORIGINAL where height == 0 && width == 0: o.size = .original
             case VDR_SIZE_EXACT: o.size = .exact(height: Int(height), width: Int(width))
-            case VDR_SIZE_LONGEST_SIDE: o.size = .longestSide(Int(width))
+            case VDR_SIZE_LONGEST_SIDE where height == 0 || height == width: o.size = .longestSide(Int(width))
+            case VDR_SIZE_ORIGINAL, VDR_SIZE_LONGEST_SIDE:
+                throw ABIError(status: VDR_ERR_ARGUMENT, message: "size mode \(mode) takes no height (got \(height)x\(width)): it is not ignored silently")
             default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown size mode \(mode)")
             }
         }

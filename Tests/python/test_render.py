@@ -237,3 +237,19 @@ def test_data_driven_windows_decode_at_full_resolution(corpus):
     for window in ("auto", "percentile"):
         np.testing.assert_array_equal(im.render(size=512, window=window, dtype="float32"),
                                       im.render(size=512, window=window, dtype="float32", reduced_decode=False))
+
+
+def test_size_means_longest_side_everywhere_and_nothing_is_ignored(corpus, tmp_path):
+    """size=N keeps the aspect ratio (longest side N) in render and the Loader (which pads to
+    N x N); a stretch needs an explicit (height, width); the C size call refuses a height it
+    would otherwise ignore."""
+    from vindr import dicom as D
+    path = corpus["u12m2"]["explicit"]
+    im = vindr.read_dicom(path)
+    assert max(im.render(size=64).shape) == 64
+    with pytest.raises(vindr.InvalidArgumentError, match="to stretch"):
+        vindr.Loader([vindr.Sample("a", str(path))], 64, letterbox=False)
+    opts = D._RenderOptions()
+    assert D._opts_size(opts.h, vindr._constants.VDR_SIZE_LONGEST_SIDE, 0, 64) == 0
+    assert D._opts_size(opts.h, vindr._constants.VDR_SIZE_LONGEST_SIDE, 32, 64) == vindr._constants.VDR_ERR_ARGUMENT
+    assert "not ignored" in vindr._lib._last_error().decode()

@@ -133,6 +133,10 @@ class Loader:
     `images` of a batch is a zero-copy view of the loader's memory, valid until the next batch
     is requested (pass copy=True to get arrays you may keep). Targets are always copies.
 
+    size: an int N keeps each image's aspect ratio with its longest side N, padded to N x N
+    (`letterbox`, `pad`), as `render(size=N)` does without the padding; (height, width) is the
+    exact canvas, letterboxed or, with letterbox=False, stretched.
+
     workers: native render threads; 0 (the default) means one per online core.
 
     Memory: the batch buffers, (prefetch + 1) x batch_size x channels x height x width x dtype
@@ -151,7 +155,7 @@ class Loader:
                  rank: int = 0, world_size: int = 1, workers: int = 0, prefetch: int = 2, flip: float = 0.0,
                  on_error: str = "raise", copy: bool = False, cache: str | os.PathLike | None = None,
                  max_batch_bytes: int | None = None):
-        h, w = (size, size) if np.ndim(size) == 0 else size
+        h, w = _canvas(size, letterbox)
         self.shape = (h, w)
         self.channels = channels
         self.layout = layout.upper()
@@ -260,6 +264,18 @@ class Loader:
             self.close()
 
 
+def _canvas(size, letterbox: bool) -> tuple[int, int]:
+    """The batch canvas (height, width). size=N means what it means everywhere in vindr: the
+    image keeps its aspect ratio with its longest side N (here padded to N x N, since batches
+    have one shape); stretching needs an explicit (height, width)."""
+    if np.ndim(size) != 0:
+        return tuple(size)
+    if not letterbox:
+        raise InvalidArgumentError("size=N keeps the aspect ratio (longest side N, padded to N x N); "
+                                   "to stretch, pass size=(height, width) with letterbox=False")
+    return size, size
+
+
 def _prepare(samples, size, *, batch_size, letterbox, pad, window, dtype, layout, channels, shuffle, seed, drop_last,
              rank, world_size, workers, prefetch, flip, on_error, cache, max_batch_bytes=None):
     """Native sample list and options from Python arguments; returns (handles, global label count)."""
@@ -328,7 +344,7 @@ def build_cache(samples: Sequence[Sample] | Dataset, directory: str | os.PathLik
     `progress(done, total)` is called after each chunk."""
     if format not in ("jpeg", "raw"):
         raise ValueError(f"format must be 'jpeg' or 'raw', got {format!r}")
-    h, w = (size, size) if np.ndim(size) == 0 else size
+    h, w = _canvas(size, letterbox)
     handles, _ = _prepare(samples, (h, w), batch_size=1, letterbox=letterbox, pad=pad, window=window, dtype="uint8",
                           layout="NCHW", channels=1, shuffle=False, seed=0, drop_last=False, rank=0, world_size=1,
                           workers=workers, prefetch=1, flip=0.0, on_error="raise", cache=None)

@@ -5,7 +5,7 @@ A tree of CXR-sized files (2560x2304, 12 bits in 16, with PHI, a nested sequence
 and an overlay) is de-identified with the VinDr-CXR release profile (the paper's Table 4
 whitelist, output named by the MD5 of the SOP Instance UID, that id written into (0002,0003)):
 
-  vindr    vindr.deidentify(tree, out, profile="vindr", threads=T)  (T = 1 and 2)
+  vindr    vindr.deidentify(tree, out, profile="vindr", workers=T)  (T = 1 and 2)
   pydicom  for each file: dcmread -> delete every attribute outside the whitelist (private,
            sequences, overlays included) -> set (0002,0003) -> save_as(<md5>.dicom)  (one process)
 
@@ -65,7 +65,7 @@ def make_tree(root: pathlib.Path, n: int, syntax: str) -> None:
 
 def run_vindr(tree: pathlib.Path, out: pathlib.Path, threads: int) -> int:
     import vindr
-    r = vindr.deidentify(tree, out, profile="vindr", min_size=0, threads=threads)
+    r = vindr.deidentify(tree, out, profile="vindr", min_size=0, workers=threads)
     assert r.failed == 0, r.files
     return r.written
 

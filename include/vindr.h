@@ -632,7 +632,7 @@ int32_t vdr_annotations_join_image_sizes(vdr_annotations * index, char const * r
 /* Minimum Columns accepted by screening (default 1024). */
 #define VDR_DEID_MIN_COLUMNS 3
 /* Worker threads for a tree (0 = one per core, the default). */
-#define VDR_DEID_THREADS 4
+#define VDR_DEID_WORKERS 4
 /* 1: write only files that pass screening (default 0: write all, report the screening). */
 #define VDR_DEID_ONLY_ACCEPTED 5
 /* 1: print a progress line to standard error when it is a terminal. */

@@ -23,7 +23,7 @@ public let VDR_DEID_MIN_ROWS: Int32 = 2
 /// Minimum Columns accepted by screening (default 1024).
 public let VDR_DEID_MIN_COLUMNS: Int32 = 3
 /// Worker threads for a tree (0 = one per core, the default).
-public let VDR_DEID_THREADS: Int32 = 4
+public let VDR_DEID_WORKERS: Int32 = 4
 /// 1: write only files that pass screening (default 0: write all, report the screening).
 public let VDR_DEID_ONLY_ACCEPTED: Int32 = 5
 /// 1: print a progress line to standard error when it is a terminal.
@@ -93,7 +93,7 @@ final class DeidResultBox {
             }
         case VDR_DEID_MIN_ROWS: box.options.screening.minimumRows = try count("minimum rows")
         case VDR_DEID_MIN_COLUMNS: box.options.screening.minimumColumns = try count("minimum columns")
-        case VDR_DEID_THREADS: box.options.threads = try count("threads")
+        case VDR_DEID_WORKERS: box.options.workers = try count("workers")
         case VDR_DEID_ONLY_ACCEPTED: box.options.onlyAccepted = value != 0
         case VDR_DEID_PROGRESS: box.options.progress = value != 0
         case VDR_DEID_MIN_AGE: box.options.screening.minimumAgeYears = try count("minimum age")

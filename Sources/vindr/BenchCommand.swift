@@ -8,21 +8,21 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure decode + window + resize throughput on your own files.",
         discussion: """
-            Renders every file --passes times on --threads threads (each thread its own images) and
+            Renders every file --passes times on --workers threads (each thread its own images) and
             prints images/s per transfer syntax. For the comparison with the pydicom and dicomsdl
             pipelines, run benchmarks/bench_decode.py.
             Examples:
               vindr bench sample/train --size 1024
-              vindr bench /data/vindr-cxr/train --size 512 --threads 2 --passes 1
+              vindr bench /data/vindr-cxr/train --size 512 --workers 2 --passes 1
             """)
 
     @Argument(help: "DICOM files or folders") var inputs: [String]
     @Option(help: "Longest side in pixels") var size = 1024
-    @Option(help: "Threads, each rendering whole images") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Worker threads, each rendering whole images (0 = one per online core)") var workers = 0
     @Option(help: "Passes over the files") var passes = 3
 
     func validate() throws {
-        guard threads >= 1, passes >= 1, size >= 1 else { throw ValidationError("--threads, --passes and --size must be positive") }
+        guard workers >= 0, passes >= 1, size >= 1 else { throw ValidationError("--workers must be non-negative, --passes and --size positive") }
     }
 
     func run() throws {
@@ -35,9 +35,10 @@ struct BenchCommand: ParsableCommand {
         print("syntax".padding(toLength: 36, withPad: " ", startingAt: 0) + "images      img/s   ms/image")
         for (uid, group) in groups.sorted(by: { $0.key < $1.key }) {
             let jobs = (0..<passes).flatMap { _ in group }
+            let threads = min(workers > 0 ? workers : onlineCores(), jobs.count)
             let lock = NSLock()
             let start = Date()
-            DispatchQueue.concurrentPerform(iterations: min(threads, jobs.count)) { worker in
+            DispatchQueue.concurrentPerform(iterations: threads) { worker in
                 let workspace = RenderWorkspace()
                 var i = worker
                 while i < jobs.count {
@@ -48,13 +49,13 @@ struct BenchCommand: ParsableCommand {
                         failures += 1
                         lock.unlock()
                     }
-                    i += min(threads, jobs.count)
+                    i += threads
                 }
             }
             let elapsed = Date().timeIntervalSince(start)
             let name = TransferSyntax.names[uid] ?? uid
             print(name.padding(toLength: 36, withPad: " ", startingAt: 0)
-                  + String(format: "%6d %10.1f %10.1f", jobs.count, Double(jobs.count) / elapsed, 1000 * elapsed * Double(min(threads, jobs.count)) / Double(jobs.count)))
+                  + String(format: "%6d %10.1f %10.1f", jobs.count, Double(jobs.count) / elapsed, 1000 * elapsed * Double(threads) / Double(jobs.count)))
         }
         if failures > 0 {
             FileHandle.standardError.write("vindr bench: \(failures) render(s) failed (see vindr info)\n".data(using: .utf8)!)

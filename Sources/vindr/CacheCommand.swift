@@ -25,7 +25,7 @@ struct CacheCommand: ParsableCommand {
         @Option(help: "dicom or auto") var window = "dicom"
         @Option(help: "jpeg or raw") var format = "jpeg"
         @Option(help: "JPEG quality 1-100") var quality = 90
-        @Option(help: "Worker threads") var threads = ProcessInfo.processInfo.activeProcessorCount
+        @Option(help: "Worker threads (0 = one per online core)") var workers = 0
 
         func run() throws {
             let files = try DICOMTree.files(inputs)
@@ -35,7 +35,7 @@ struct CacheCommand: ParsableCommand {
             let progress = Progress("cache", total: samples.count)
             let report: CacheBuilder.Report
             do {
-                report = try CacheBuilder.build(samples: samples, directory: out, settings: settings, workers: threads) { done, _ in
+                report = try CacheBuilder.build(samples: samples, directory: out, settings: settings, workers: workers) { done, _ in
                     progress.update(done)
                 }
             } catch {

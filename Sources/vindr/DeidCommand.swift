@@ -28,11 +28,11 @@ struct DeidCommand: ParsableCommand {
     @Option(name: .customLong("report-json"), help: "Per-file report (JSON)") var reportJSON: String?
     @Option(name: .customLong("min-size"), help: "Minimum rows and columns accepted by screening") var minSize = 1024
     @Flag(name: .customLong("only-accepted"), help: "Write only files that pass screening") var onlyAccepted = false
-    @Option(help: "Worker threads (0 = one per core)") var threads = 0
+    @Option(help: "Worker threads (0 = one per online core)") var workers = 0
 
     func validate() throws {
         guard DeidentificationProfile.named(profile) != nil else { throw ValidationError("unknown profile '\(profile)' (vindr | basic)") }
-        guard minSize >= 0, threads >= 0 else { throw ValidationError("--min-size and --threads must be non-negative") }
+        guard minSize >= 0, workers >= 0 else { throw ValidationError("--min-size and --workers must be non-negative") }
     }
 
     func run() throws {
@@ -45,7 +45,7 @@ struct DeidCommand: ParsableCommand {
         options.screening.minimumRows = minSize
         options.screening.minimumColumns = minSize
         options.onlyAccepted = onlyAccepted
-        options.threads = threads
+        options.workers = workers
         options.progress = true
         if options.profile.naming == .mirror && salt.isEmpty {
             FileHandle.standardError.write(Data("warning: no --salt: anyone who knows an original UID can derive its replacement\n".utf8))

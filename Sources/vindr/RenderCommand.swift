@@ -23,12 +23,12 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "dicom, auto, or CENTER,WIDTH") var window = "dicom"
     @Option(help: "png or jpg") var format = "png"
     @Option(help: "JPEG quality 1-100") var quality = 92
-    @Option(help: "Worker threads") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Worker threads (0 = one per online core)") var workers = 0
 
     func validate() throws {
         guard format == "png" || format == "jpg" else { throw ValidationError("--format must be png or jpg") }
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be in 1...100") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard workers >= 0 else { throw ValidationError("--workers must be 0 (one per online core) or more") }
         _ = try renderOptions()
     }
 
@@ -58,10 +58,11 @@ struct RenderCommand: ParsableCommand {
         let jobs = try DICOMTree.files(inputs)
         guard !jobs.isEmpty else { throw ValidationError("no .dcm or .dicom files in \(inputs.joined(separator: ", "))") }
         let progress = Progress("render", total: jobs.count)
+        let threads = min(workers > 0 ? workers : onlineCores(), jobs.count)
         let lock = NSLock()
         var done = 0
         var failures: [String] = []
-        DispatchQueue.concurrentPerform(iterations: min(threads, jobs.count)) { worker in
+        DispatchQueue.concurrentPerform(iterations: threads) { worker in
             let workspace = RenderWorkspace()
             let jpeg = format == "jpg" ? try? GrayJPEG() : nil
             var i = worker
@@ -86,7 +87,7 @@ struct RenderCommand: ParsableCommand {
                 done += 1
                 progress.update(done)
                 lock.unlock()
-                i += min(threads, jobs.count)
+                i += threads
             }
         }
         for f in failures { FileHandle.standardError.write("vindr render: \(f)\n".data(using: .utf8)!) }

@@ -49,7 +49,7 @@ def test_render_tree_to_png_equals_python_render(corpus, tmp_path):
     src.mkdir(parents=True)
     for key in ("explicit", "rle"):
         (src / f"{key}.dicom").write_bytes(corpus["u12m2"][key].read_bytes())
-    out = run("render", tmp_path / "in", "--out", tmp_path / "out", "--size", "300", "--threads", "2")
+    out = run("render", tmp_path / "in", "--out", tmp_path / "out", "--size", "300", "--workers", "2")
     assert "rendered 2 of 2" in out.stdout
     png = tmp_path / "out" / "nested" / "rle.png"
     img = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)

@@ -162,7 +162,7 @@ def check_output(out: pathlib.Path, source: pathlib.Path, allowed: set[int], nes
 def test_vindr_profile_keeps_only_table4_and_names_by_md5(phi_tree, tmp_path):
     before = tree_digest(phi_tree)
     out = tmp_path / "out"
-    result = vindr.deidentify(phi_tree, out, profile="vindr", min_size=512, threads=2)
+    result = vindr.deidentify(phi_tree, out, profile="vindr", min_size=512, workers=2)
     assert result.failed == 0 and result.written == len(SYNTAXES), result.files
     assert tree_digest(phi_tree) == before, "the input tree was modified"
     for rec in result.files:
@@ -439,7 +439,7 @@ def test_cli_parallel_tree_with_progress_on_a_terminal(tmp_path):
         write(phi_dataset(rows=1030, cols=1030, seed=i), src / f"d{i % 3}" / f"{i}.dcm")
     out = tmp_path / "out"
     primary, secondary = pty.openpty()
-    proc = subprocess.run([str(cli()), "deid", str(src), str(out), "--threads", "2", "--profile", "basic",
+    proc = subprocess.run([str(cli()), "deid", str(src), str(out), "--workers", "2", "--profile", "basic",
                            "--report-json", str(tmp_path / "r.json")],
                           stdout=subprocess.PIPE, stderr=secondary, text=True)
     os.close(secondary)
@@ -457,7 +457,7 @@ def test_duplicate_sop_instance_is_written_once_and_reported(tmp_path):
     ds = phi_dataset()
     write(ds, tmp_path / "in" / "a.dcm")
     write(ds, tmp_path / "in" / "copy.dcm")
-    result = vindr.deidentify(tmp_path / "in", tmp_path / "out", min_size=512, threads=2)
+    result = vindr.deidentify(tmp_path / "in", tmp_path / "out", min_size=512, workers=2)
     assert result.written == 1 and result.failed == 1
     failed = next(r for r in result.files if r["status"] == "failed")
     assert "duplicate SOP Instance UID" in failed["error"]
@@ -538,7 +538,7 @@ def test_killed_run_leaves_only_complete_outputs(tmp_path):
     for i in range(40):
         write(phi_dataset(rows=1030, cols=1030, seed=i), src / f"{i:02d}.dcm")
     out = tmp_path / "out"
-    proc = subprocess.Popen([str(cli()), "deid", str(src), str(out), "--profile", "basic", "--threads", "2"],
+    proc = subprocess.Popen([str(cli()), "deid", str(src), str(out), "--profile", "basic", "--workers", "2"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 30
     while time.time() < deadline and not (out.exists() and any(out.iterdir())):

@@ -20,8 +20,8 @@ public struct DeidentificationOptions: Sendable {
     public var screening = ScreeningRules()
     /// Write only files that pass screening (rejected files are still reported).
     public var onlyAccepted = false
-    /// Worker threads; 0 = one per core.
-    public var threads = 0
+    /// Worker threads; 0 = one per online core.
+    public var workers = 0
     /// Where to write the private original-UID -> new-id table (nil: not written).
     public var mappingCSV: String?
     public var reportCSV: String?
@@ -94,7 +94,7 @@ public enum Deidentifier {
             return nil
         }
         let showProgress = options.progress && isatty(STDERR_FILENO) == 1
-        let workers = max(1, min(options.threads > 0 ? options.threads : onlineCores(), inputs.count))
+        let workers = max(1, min(options.workers > 0 ? options.workers : onlineCores(), inputs.count))
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             while true {
                 lock.lock()

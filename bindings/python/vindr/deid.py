@@ -50,7 +50,7 @@ class DeidResult:
 
 def deidentify(input: PathLike, output: PathLike, *, profile: str = "vindr", salt: str = "",
                min_size: Union[int, Sequence[int]] = 1024, min_age: int = 18, only_accepted: bool = False,
-               threads: int = 0, mapping_csv: Optional[PathLike] = None, report_csv: Optional[PathLike] = None,
+               workers: int = 0, mapping_csv: Optional[PathLike] = None, report_csv: Optional[PathLike] = None,
                report_json: Optional[PathLike] = None, progress: bool = False) -> DeidResult:
     """De-identifies and screens a DICOM file or directory tree into the directory `output`.
 
@@ -69,7 +69,7 @@ def deidentify(input: PathLike, output: PathLike, *, profile: str = "vindr", sal
     try:
         for key, name, value in ((C.VDR_DEID_PROFILE, "profile", _PROFILES[profile]),
                                  (C.VDR_DEID_MIN_ROWS, "min_size", rows), (C.VDR_DEID_MIN_COLUMNS, "min_size", cols),
-                                 (C.VDR_DEID_MIN_AGE, "min_age", min_age), (C.VDR_DEID_THREADS, "threads", threads),
+                                 (C.VDR_DEID_MIN_AGE, "min_age", min_age), (C.VDR_DEID_WORKERS, "workers", workers),
                                  (C.VDR_DEID_ONLY_ACCEPTED, "only_accepted", bool(only_accepted)),
                                  (C.VDR_DEID_PROGRESS, "progress", bool(progress))):
             check(_opts_int(opts, key, c_int(name, value, _opts_int, 2)))

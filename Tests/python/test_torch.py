@@ -52,7 +52,7 @@ def test_from_vindr_dataset_torchvision_native(sample):
     boxes_seen = 0
     for i in range(len(ds)):
         image, target = ds[i]
-        assert type(image) is tv_tensors.Image and image.shape == (3, SIZE, SIZE)
+        assert type(image) is tv_tensors.Image and image.shape == (3, SIZE, SIZE) and image.stride(0) == 0  # one plane
         assert type(target["boxes"]) is tv_tensors.BoundingBoxes
         assert target["boxes"].format == tv_tensors.BoundingBoxFormat.XYXY
         assert tuple(target["boxes"].canvas_size) == (SIZE, SIZE)

@@ -121,15 +121,18 @@ class _SharedEpoch:
         return int(self._epoch)
 
 
-def _image(array: np.ndarray) -> torch.Tensor:
+def _image(array: np.ndarray, channels: int | None = None) -> torch.Tensor:
+    """A tv_tensors.Image (a tensor without torchvision); `channels` expands a (1, H, W) plane."""
     image = torch.from_numpy(array)
+    image = image.expand(channels, -1, -1) if channels else image
     return tv_tensors.Image(image) if tv_tensors is not None else image
 
 
 class DetectionDataset(_SharedEpoch, _Labels, Dataset):
     """One image per item, rendered by the native loader in the calling worker: decoded, windowed,
     resized to `size` (letterboxed unless letterbox=False), float32 in [0, 1], grey replicated to
-    `channels`; boxes in output pixels. `samples`: a vindr.Dataset (its policy and classes; with
+    `channels` (an expanded view of one plane: call .contiguous() before writing to it in place);
+    boxes in output pixels. `samples`: a vindr.Dataset (its policy and classes; with
     policy="random" each epoch draws a reader per image, see set_epoch) or a sequence of Samples
     (`classes` names their class ids; "taxonomy" by default). window: "dicom" or "auto"."""
 
@@ -150,7 +153,7 @@ class DetectionDataset(_SharedEpoch, _Labels, Dataset):
     def _render(self, index: int):
         """The loader batch holding exactly sample `index` of this epoch."""
         args = dict(batch_size=1, letterbox=self.letterbox, pad=self.pad, window=self.window, dtype="float32",
-                    channels=self.channels, shuffle=False, seed=self.seed, workers=1, prefetch=1, copy=True)
+                    channels=1, shuffle=False, seed=self.seed, workers=1, prefetch=1, copy=True)
         if isinstance(self.samples, VinDrDataset):
             # Unshuffled, rank r of world W takes samples r, r + W, ...: one batch per item, and
             # per-sample draws (policy="random") as the LoaderDataset makes them.
@@ -171,7 +174,8 @@ class DetectionDataset(_SharedEpoch, _Labels, Dataset):
         if not -n <= index < n:
             raise IndexError(f"index {index} outside a dataset of {n} images")
         batch = self._render(index % n)
-        image = _image(batch.images[0])
+        # Grey replicated as a view: a third of the memory, and of what a worker hands the main process.
+        image = _image(batch.images[0], self.channels)
         target = self._target(batch.targets[0], self.size)
         if self.transforms is not None:
             image, target = self.transforms(image, target)
@@ -233,7 +237,7 @@ class AlbumentationsAdapter:
         self.aug = aug
 
     def __call__(self, image: torch.Tensor, target: dict):
-        out = self.aug(image=image.permute(1, 2, 0).numpy(), bboxes=target["boxes"].numpy().reshape(-1, 4),
+        out = self.aug(image=np.ascontiguousarray(image.permute(1, 2, 0).numpy()), bboxes=target["boxes"].numpy().reshape(-1, 4),
                        labels=target["labels"].numpy())
         array = np.ascontiguousarray(out["image"])
         array = array[:, :, None] if array.ndim == 2 else array

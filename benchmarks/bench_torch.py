@@ -125,7 +125,8 @@ def main() -> int:
     peer = PydicomDetectionDataset(items, args.size)
 
     im = vindr.read_dicom(items[0][1])
-    print(f"{len(items)} DICOMs {im.columns}x{im.rows} ({im.transfer_syntax_uid}) -> {args.size}x{args.size} float32 x3, batches of {args.batch}, "
+    print(f"{len(items)} DICOMs {im.columns}x{im.rows} ({im.transfer_syntax_uid}) -> {args.size}x{args.size} float32 x3, "
+          f"batches of {args.batch}, "
           f"DataLoader(num_workers=2, persistent_workers=True), {args.epochs} timed epochs x {args.rounds} rounds",
           flush=True)
     rates: dict[str, list[float]] = {"vindr": [], "pydicom": []}

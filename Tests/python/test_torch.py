@@ -18,7 +18,7 @@ from test_loader import lesion_set  # noqa: F401  (fixture)
 SIZE = 256
 
 
-def kaggle_dataset(sample, policy="fused"):
+def kaggle_dataset(sample, policy="fused"):  # noqa: F811
     ann = sample / "annotations"
     index = vindr.Annotations(ann / "annotations_train.csv", ann / "image_labels_train.csv")
     return vindr.Dataset(sample, index, policy=policy, classes="kaggle")
@@ -40,7 +40,7 @@ def test_detection_dataset_item(lesion_set):  # noqa: F811
         ds[24]
 
 
-def test_from_vindr_dataset_torchvision_native(sample):
+def test_from_vindr_dataset_torchvision_native(sample):  # noqa: F811
     dataset = kaggle_dataset(sample)
     ds = vt.DetectionDataset(dataset, SIZE)
     assert len(ds) == 12 and ds.num_classes == 15
@@ -69,7 +69,7 @@ def test_from_vindr_dataset_torchvision_native(sample):
     assert tax.num_classes == 23 and tax.label_names[22] == vindr.LABELS[21].name
 
 
-def test_decode_maps_predictions_back_to_classes(sample):
+def test_decode_maps_predictions_back_to_classes(sample):  # noqa: F811
     ds = vt.DetectionDataset(kaggle_dataset(sample), SIZE)
     prediction = {"boxes": torch.zeros((2, 4)), "labels": torch.tensor([1, 15 - 1]), "scores": torch.tensor([0.9, 0.2])}
     out = ds.decode(prediction)
@@ -78,14 +78,14 @@ def test_decode_maps_predictions_back_to_classes(sample):
     assert out["scores"].tolist() == pytest.approx([0.9, 0.2])
 
 
-def test_collate_fn_is_torchvision_detection_style(sample):
+def test_collate_fn_is_torchvision_detection_style(sample):  # noqa: F811
     ds = vt.DetectionDataset(kaggle_dataset(sample), SIZE)
     images, targets = next(iter(DataLoader(ds, batch_size=3, collate_fn=vt.collate_fn)))
     assert isinstance(images, list) and isinstance(targets, list) and len(images) == len(targets) == 3
     assert [t["image_id"] for t in targets] == [ds[i][1]["image_id"] for i in range(3)]
 
 
-def test_v2_flip_moves_the_boxes(sample):
+def test_v2_flip_moves_the_boxes(sample):  # noqa: F811
     plain = vt.DetectionDataset(kaggle_dataset(sample), SIZE)
     flipped = vt.DetectionDataset(kaggle_dataset(sample), SIZE, transforms=v2.RandomHorizontalFlip(p=1))
     moved = 0
@@ -142,7 +142,8 @@ def test_albumentations_style_callable(lesion_set):  # noqa: F811
         np.testing.assert_array_equal(fimage.numpy(), image.numpy()[:, :, ::-1])
         b = target["boxes"].numpy()
         big = (b[:, 2] - b[:, 0]) >= 40
-        np.testing.assert_allclose(ftarget["boxes"].numpy(), np.stack([240 - b[big, 2], b[big, 1], 240 - b[big, 0], b[big, 3]], 1))
+        mirrored = np.stack([240 - b[big, 2], b[big, 1], 240 - b[big, 0], b[big, 3]], 1)
+        np.testing.assert_allclose(ftarget["boxes"].numpy(), mirrored)
         assert ftarget["labels"].tolist() == target["labels"][torch.from_numpy(big)].tolist()
 
 
@@ -153,7 +154,7 @@ def test_loader_dataset_covers_an_epoch_across_workers(lesion_set):  # noqa: F81
     assert sorted(ids) == sorted(s.image_id for s in lesion_set)
 
 
-def test_loader_dataset_takes_vindr_dataset_and_transforms(sample):
+def test_loader_dataset_takes_vindr_dataset_and_transforms(sample):  # noqa: F811
     dataset = kaggle_dataset(sample)
     ds = vt.LoaderDataset(dataset, size=SIZE, batch_size=3, dtype="float32", channels=3, shuffle=False, rank=0, world_size=1)
     assert ds.num_classes == 15
@@ -200,7 +201,7 @@ def test_set_epoch_reaches_persistent_workers(lesion_set, sample):  # noqa: F811
     assert any(per_epoch[e] != per_epoch[0] for e in range(1, 4))
 
 
-def test_a_detector_trains_on_the_sample(sample):
+def test_a_detector_trains_on_the_sample(sample):  # noqa: F811
     """torchvision's Faster R-CNN from scratch through DataLoader(num_workers=2, persistent) with a
     random flip: finite losses that fall, and boxes that flip with their images."""
     from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn

@@ -110,6 +110,7 @@ class Dataset:
             annotations = Annotations(*paths)
         self.annotations = annotations
         self.root = os.fspath(root)
+        self.classes = classes  # "taxonomy" or "kaggle": what the targets' class ids index
         self._h = _vp()
         check(_from_dataset(c_str("root", root), annotations._handle, _POLICIES[policy], float(iou_thr),
                             c_int("min_readers", min_readers, _from_dataset, 4),

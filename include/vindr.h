@@ -617,6 +617,14 @@ int32_t vdr_samples_from_dataset(char const * root, vdr_annotations * index, int
 /// could not be read.
 int32_t vdr_annotations_join_image_sizes(vdr_annotations * index, char const * root, size_t * joined, size_t * failed);
 
+/* The built-in sample dataset (SampleDataset in VinDrLoader): a synthetic VinDr-CXR in the */
+/* PhysioNet layout for trying every call without the real data. */
+
+/// Writes `train` (>= 1) training and `test` (>= 0) test images, `size` rows each (64...4096;
+/// width 7/8 of it), with their annotation and image-label CSVs under `root` (train/, test/,
+/// annotations/), each file atomically. The same `seed` (>= 0) writes the same bytes.
+int32_t vdr_sample_write(char const * root, size_t train, size_t test, int32_t size, int64_t seed);
+
 /* ============================================================================================== */
 /* De-identification */
 /* ============================================================================================== */

@@ -43,7 +43,7 @@ SECTIONS = [
     ("Annotations and targets", ["AnnotationsABI.swift"]),
     ("Boxes", ["BoxesABI.swift"]),
     ("Metrics", ["MetricsABI.swift"]),
-    ("Samples, loader, batches and cache", ["LoaderABI.swift"]),
+    ("Samples, loader, batches and cache", ["LoaderABI.swift", "SampleABI.swift"]),
     ("De-identification", ["DeidABI.swift"]),
 ]
 

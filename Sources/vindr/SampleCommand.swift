@@ -21,18 +21,12 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Image height in pixels (width is 7/8 of it)") var size = 2048
     @Option(help: "Random seed") var seed: UInt64 = 1
 
-    func validate() throws {
-        guard train >= 1, test >= 0, train + test <= 100_000 else { throw ValidationError("--train must be >= 1 and --test >= 0") }
-        guard (64...4096).contains(size) else { throw ValidationError("--size must be in 64...4096") }
-    }
-
     func run() throws {
-        var d = SyntheticDataset(root: URL(fileURLWithPath: out), trainCount: train, testCount: test, size: size, rng: SplitMix64(seed: seed))
         let progress = Progress("sample", total: train + test)
         do {
-            _ = try d.write { done, _ in progress.update(done) }
+            _ = try SampleDataset.write(to: out, train: train, test: test, size: size, seed: seed) { done, _ in progress.update(done) }
         } catch {
-            FileHandle.standardError.write("vindr sample: \(out): \(error.localizedDescription)\n".data(using: .utf8)!)
+            FileHandle.standardError.write("vindr sample: \(out): \(error)\n".data(using: .utf8)!)
             throw ExitCode(1)
         }
         print("wrote \(train) training and \(test) test images with annotations to \(out)")

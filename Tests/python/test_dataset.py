@@ -135,3 +135,26 @@ def test_image_sizes_joined_from_headers(sample, corpus, tmp_path):
             issues = a.quality_issues()["issues"]
             assert [i["rad_id"] for i in issues if i["rule"] == "out_of_image"] == ["R1"], (path, issues)
             assert f"image {ds.Columns} x {ds.Rows}" in issues[0]["message"]
+
+
+def test_write_sample_from_python_equals_the_cli_and_obeys_the_labeling_rules(tmp_path):
+    """vindr.write_sample (the C ABI) writes the same bytes as `vindr sample`; pydicom reads its
+    DICOMs; `qc` finds nothing; bad arguments and unwritable places are clear errors."""
+    vindr.write_sample(tmp_path / "py", train=3, test=1, size=128, seed=9)
+    subprocess.run([str(CLI), "sample", str(tmp_path / "cli"), "--train", "3", "--test", "1", "--size", "128", "--seed", "9"],
+                   check=True, capture_output=True)
+    files = sorted(p.relative_to(tmp_path / "py") for p in (tmp_path / "py").rglob("*") if p.is_file())
+    assert len(files) == 8 and files == sorted(p.relative_to(tmp_path / "cli") for p in (tmp_path / "cli").rglob("*") if p.is_file())
+    for f in files:
+        assert (tmp_path / "py" / f).read_bytes() == (tmp_path / "cli" / f).read_bytes(), f
+    ds = pydicom.dcmread(next((tmp_path / "py" / "train").glob("*.dicom")))
+    assert (ds.Rows, ds.Columns, ds.BitsStored) == (128, 112, 12)
+    ann = vindr.Annotations(tmp_path / "py/annotations/annotations_train.csv", tmp_path / "py/annotations/image_labels_train.csv")
+    assert ann.quality_issues()["issues"] == []
+    with pytest.raises(vindr.InvalidArgumentError, match="size 32"):
+        vindr.write_sample(tmp_path / "bad", size=32)
+    with pytest.raises(vindr.InvalidArgumentError, match="train"):
+        vindr.write_sample(tmp_path / "bad", train=-1)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(vindr.VinDrError, match="file"):
+        vindr.write_sample(tmp_path / "file" / "under", train=1, test=0, size=64)

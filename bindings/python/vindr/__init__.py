@@ -20,3 +20,4 @@ from .boxes import box_iou, convert_boxes, nms, soft_nms, weighted_boxes_fusion
 from .annotations import KAGGLE_CLASSES, LABELS, Annotations, Label, label
 from .metrics import average_precision, evaluate
 from .deid import DeidResult, deidentify
+from .sample import write_sample

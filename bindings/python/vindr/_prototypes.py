@@ -74,6 +74,7 @@ SIGNATURES = {
     "vdr_cache_build": (c_int32, [c_void_p, c_void_p, c_char_p, c_int32, c_int32, CFUNCTYPE(None, c_size_t, c_size_t, c_void_p), c_void_p, POINTER(c_size_t), POINTER(c_size_t), POINTER(c_size_t)]),
     "vdr_samples_from_dataset": (c_int32, [c_char_p, c_void_p, c_int32, c_double, c_int32, c_char_p, c_int32, c_char_p, c_int32, POINTER(c_void_p)]),
     "vdr_annotations_join_image_sizes": (c_int32, [c_void_p, c_char_p, POINTER(c_size_t), POINTER(c_size_t)]),
+    "vdr_sample_write": (c_int32, [c_char_p, c_size_t, c_size_t, c_int32, c_int64]),
     "vdr_deid_options_create": (c_int32, [POINTER(c_void_p)]),
     "vdr_deid_options_destroy": (None, [c_void_p]),
     "vdr_deid_options_set_int": (c_int32, [c_void_p, c_int32, c_int64]),

@@ -1,18 +1,36 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import VinDrAnnotations
 import VinDrDICOM
-import VinDrLoader
 
-/// A small synthetic VinDr-CXR in the PhysioNet 1.0.0 layout, for trying the SDK without the
-/// real data (which needs a data-use agreement): chest-radiograph-like 12-bit DICOMs with
-/// lesions at known places, three readers per training image who box them with some jitter and
-/// miss some, and consensus annotations for the test images.
-struct SyntheticDataset {
-    let root: URL
+/// The built-in sample: a small synthetic VinDr-CXR in the PhysioNet 1.0.0 layout, for trying
+/// the SDK without the real data (which needs a data-use agreement): chest-radiograph-like 12-bit
+/// DICOMs with lesions at known places, three of the 17 readers per training image who box them
+/// with some jitter and miss some, and consensus annotations for the test images. It obeys the
+/// labeling rules `vindr qc` checks (paper, "Data labeling"). `vindr sample`,
+/// `vindr.write_sample` and `vdr_sample_write` call `write`.
+public struct SampleDataset {
+    let root: String
     let trainCount: Int
     let testCount: Int
     let size: Int
     var rng: SplitMix64
+
+    /// Writes `train` training and `test` test images of `size` rows (width 7/8 of it) and their
+    /// CSVs under `root` (train/, test/, annotations/), each file atomically; the same `seed`
+    /// gives the same bytes. `progress(done, total)` follows each image. Returns the image ids.
+    public static func write(to root: String, train: Int = 16, test: Int = 4, size: Int = 2048, seed: UInt64 = 1,
+                             progress: (Int, Int) -> Void = { _, _ in }) throws -> (train: [String], test: [String]) {
+        guard train >= 1, test >= 0, train + test <= 100_000 else {
+            throw LoaderError("sample: train \(train) must be >= 1, test \(test) >= 0, and together at most 100000")
+        }
+        guard (64...4096).contains(size) else { throw LoaderError("sample: size \(size) not in 64...4096") }
+        var d = SampleDataset(root: root, trainCount: train, testCount: test, size: size, rng: SplitMix64(seed: seed))
+        return try d.write(progress: progress)
+    }
 
     /// Findings drawn on the images, with where they sit (fractions of width/height) and how
     /// big they are.
@@ -37,14 +55,12 @@ struct SyntheticDataset {
     mutating func chance(_ p: Double) -> Bool { uniform(0...1) < p }
 
     mutating func hexID() -> String {
-        (0..<2).map { _ in String(format: "%016llx", rng.next()) }.joined()
+        (0..<2).map { _ in padded(String(rng.next(), radix: 16), 16) }.joined()
     }
 
-    /// Writes the dataset; returns (train ids, test ids).
     mutating func write(progress: (Int, Int) -> Void) throws -> ([String], [String]) {
-        let fm = FileManager.default
         for dir in ["train", "test", "annotations"] {
-            try fm.createDirectory(at: root.appendingPathComponent(dir), withIntermediateDirectories: true)
+            try FileSystem.createDirectories(FileSystem.joined(root, dir))
         }
         let labelColumns = Taxonomy.labels.map(\.name)
         var annotationsTrain = ["image_id,rad_id,class_name,x_min,y_min,x_max,y_max"]
@@ -74,11 +90,11 @@ struct SyntheticDataset {
                 rows: rows, columns: cols, bitsStored: 12, photometric: monochrome1 ? "MONOCHROME1" : "MONOCHROME2",
                 pixels: pixels, sopInstanceUID: uid,
                 extra: [.text(0x0008, 0x0060, "CS", "DX"), .text(0x0010, 0x0040, "CS", chance(0.5) ? "F" : "M"),
-                        .text(0x0010, 0x1010, "AS", String(format: "%03dY", Int(uniform(20...85)))),
+                        .text(0x0010, 0x1010, "AS", padded(String(Int(uniform(20...85))), 3) + "Y"),
                         .text(0x0018, 0x0015, "CS", "CHEST"), .text(0x0018, 0x5101, "CS", "PA"),
                         .text(0x0028, 0x0030, "DS", "0.168\\0.168"), .text(0x0028, 0x1050, "DS", "2048"),
                         .text(0x0028, 0x1051, "DS", "3600")])
-            try Data(bytes).write(to: root.appendingPathComponent(isTest ? "test" : "train").appendingPathComponent("\(id).dicom"), options: .atomic)
+            try FileSystem.writeAtomically(bytes, to: FileSystem.joined(FileSystem.joined(root, isTest ? "test" : "train"), "\(id).dicom"))
             let globals = globalLabels(for: lesions)
             if isTest {
                 test.append(id)
@@ -109,10 +125,10 @@ struct SyntheticDataset {
             }
             progress(n + 1, total)
         }
-        let ann = root.appendingPathComponent("annotations")
+        let ann = FileSystem.joined(root, "annotations")
         for (name, lines) in [("annotations_train.csv", annotationsTrain), ("image_labels_train.csv", labelsTrain),
                               ("annotations_test.csv", annotationsTest), ("image_labels_test.csv", labelsTest)] {
-            try (lines.joined(separator: "\n") + "\n").write(to: ann.appendingPathComponent(name), atomically: true, encoding: .utf8)
+            try FileSystem.writeAtomically(Array((lines.joined(separator: "\n") + "\n").utf8), to: FileSystem.joined(ann, name))
         }
         return (train, test)
     }
@@ -133,7 +149,19 @@ struct SyntheticDataset {
     }
 
     func coordinates(_ b: (Double, Double, Double, Double)) -> String {
-        String(format: "%.1f,%.1f,%.1f,%.1f", b.0, b.1, b.2, b.3)
+        [b.0, b.1, b.2, b.3].map(oneDecimal).joined(separator: ",")
+    }
+
+    func padded(_ s: String, _ width: Int) -> String {
+        String(repeating: "0", count: max(0, width - s.count)) + s
+    }
+
+    /// `v` with one decimal, rounded as printf's %.1f rounds (the CSVs' coordinate format).
+    func oneDecimal(_ v: Double) -> String {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buf in
+            _ = withVaList([v]) { vsnprintf(buf.baseAddress!, 64, "%.1f", $0) }
+            return String(cString: buf.baseAddress!)
+        }
     }
 
     /// A radiograph-like 12-bit image: bright body and mediastinum, dark lungs, ribs, noise, and

@@ -152,19 +152,23 @@ def cpu_worker(spec: dict) -> dict:
     loader = vindr.Loader(samples, 1024, batch_size=spec["batch"], workers=2, prefetch=2, shuffle=False)
     for _ in loader:
         pass
-    before = {t.name for t in pathlib.Path("/proc/self/task").iterdir()}
     sampler = ThreadCPU()
+    known = {t.name for t in pathlib.Path("/proc/self/task").iterdir()} | {str(threading.get_native_id())}
+    shares = []
     c, t, n = time.process_time(), time.perf_counter(), 0
     for e in range(spec["epochs"]):
         loader.epoch = e + 1
         for b in loader:
             n += b.images.shape[0]
+        time.sleep(0.02)  # the sampler's last look at this epoch's threads
+        ticks = {k: v for k, v in list(sampler.seen.items()) if k not in known}  # this epoch's workers
+        known |= ticks.keys()
+        if ticks:
+            shares.append(max(ticks.values()) / max(sum(ticks.values()), 1))
     wall = time.perf_counter() - t
     cpu = time.process_time() - c
-    ticks = sampler.close()
-    main = str(threading.get_native_id())
-    workers = [v for k, v in ticks.items() if k not in before and k != main and k != str(sampler.thread.native_id)]
-    share = max(workers) / max(sum(workers), 1) if workers else float("nan")
+    sampler.close()
+    share = statistics.mean(shares) if shares else float("nan")
     return {"cpu_per_wall": cpu / wall, "images_per_s": n / wall, "busiest_worker_share": share}
 
 
@@ -200,7 +204,7 @@ def cpu_section(files: list[str], rounds: int, library: str | None) -> None:
                 rows.setdefault((label, count, batch), []).append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"\nshort epochs, 2800x2400 JPEG 2000 -> 1024x1024 uint8, workers=2, median of {rounds} rounds "
           f"(CPU/wall: 2.0 = both cores busy; load average at the end: {os.getloadavg()[0]:.1f}; busiest = the busiest "
-          f"worker thread's share of the workers' CPU, 0.5 = even, 1.0 = one worker did all)")
+          f"worker thread's share of its epoch's worker CPU, mean over epochs, 0.5 = even, 1.0 = one worker did all)")
     for (label, count, batch), runs in rows.items():
         print(f"{label:14} {count:3d} images, batches of {batch}: CPU/wall {statistics.median(x['cpu_per_wall'] for x in runs):4.2f}, "
               f"{statistics.median(x['images_per_s'] for x in runs):6.2f} img/s, "

@@ -18,7 +18,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         var options = DeidentificationOptions()
         options.profile = profile
         options.salt = "fuzz"
-        options.threads = 1
+        options.workers = 1
         options.reportJSON = work + "/report.json"
         options.mappingCSV = work + "/mapping.csv"
         if let summary = try? Deidentifier.run(input: input, output: output, options: options) {

@@ -5,9 +5,9 @@ import VinDrImaging
 
 private let optionSets: [RenderOptions] = [
     RenderOptions(size: .exact(height: 24, width: 32), aspect: .letterbox(pad: 0.25), window: .auto, output: .uint8),
-    RenderOptions(size: .longestSide(17), window: .dicom, output: .float32, allowReducedDecode: true, threads: 2),
+    RenderOptions(size: .longestSide(17), window: .dicom, output: .float32, decode: .fast, threads: 2),
     RenderOptions(size: .original, window: .percentile(low: 1, high: 99), output: .uint16, invertMonochrome1: false,
-                  allowReducedDecode: false),
+                  decode: .exact),
     RenderOptions(size: .exact(height: 5, width: 3), window: .fileWindow(index: 1), output: .uint8),
     RenderOptions(size: .exact(height: 9, width: 9), window: .fileLUT(index: 0), output: .uint16),
     RenderOptions(size: .exact(height: 7, width: 40), window: .explicit(center: 100, width: 0.5, function: .sigmoid)),

@@ -2,7 +2,10 @@
 """DICOM -> windowed, resized uint8 image: vindr against the pipelines users run today, side by side.
 
 Pipelines, each run in its own process so peak RSS is its own:
-  vindr    read_dicom(path).render(size, window="dicom")  (1 worker; 2 = two threads, GIL released)
+  vindr    read_dicom(path).render(size, window="dicom")  (1 worker; 2 = two threads, GIL released):
+           the default, decode="exact" (full decode, then area resampling)
+  vindr-fast  the same with the opt-in decode="fast" (JPEG 2000 at a reduced resolution level,
+           8-bit baseline JPEG through the scaled IDCT; other syntaxes decode in full either way)
   pydicom  dcmread -> pixel_array (pylibjpeg plugins) -> apply_modality_lut -> apply_voi_lut ->
            MONOCHROME1 max-x -> min-max to uint8 -> cv2.resize INTER_AREA  (the Kaggle VinBigData
            recipe; 2 workers = a 2-process multiprocessing pool returning the arrays)
@@ -11,10 +14,18 @@ Pipelines, each run in its own process so peak RSS is its own:
 
 Every process runs with OPENBLAS_NUM_THREADS=1, so idle OpenBLAS threads do not compete for the
 cores. Rounds interleave the pipelines; the table gives medians of images/s and the ratio of vindr to
-each peer measured in the same round. Usage:
+each peer measured in the same round ("x vindr-fast" < 1: what exactness costs).
+
+A second table gives, per syntax and size, the uint8 difference (max / mean grey levels over the
+corpus) of each path against the exact render: the exact render against an independent
+reference (pydicom full decode, PS3.3 linear window, MONOCHROME1 inversion, overlap-weighted area
+resampling in numpy: Tests/python/test_render_exact.py), decode="fast" against exact, and the
+pydicom recipe against exact (that recipe rescales min-max after the VOI and truncates to uint8,
+so it differs by definition, not by error). --edges draws the corpus's collimation bands,
+burned-in markers and saturated blocks on every image (Tests/python/corpus.py, sharp_edges). Usage:
 
     python3 benchmarks/bench_decode.py [--images 6] [--rounds 3] [--sizes 1024 512]
-        [--workers 1 2] [--syntaxes explicit j2k90 rle jpeg70 jpegls80]
+        [--workers 1 2] [--syntaxes explicit j2k90 rle jpeg70 jpegls80] [--edges]
 """
 from __future__ import annotations
 
@@ -33,7 +44,7 @@ sys.path.insert(0, str(ROOT / "bindings" / "python"))
 sys.path.insert(0, str(ROOT / "Tests" / "python"))
 
 SYNTAXES = ["explicit", "j2k90", "rle", "jpeg70", "jpegls80"]
-PIPELINES = ["vindr", "pydicom", "dicomsdl"]
+PIPELINES = ["vindr", "vindr-fast", "pydicom", "dicomsdl"]
 
 
 # ----------------------------------------------------------------------------- pipelines
@@ -84,7 +95,12 @@ def run_vindr(path, size):
     return vindr.read_dicom(path).render(size=size)
 
 
-RUNNERS = {"vindr": run_vindr, "pydicom": run_pydicom, "dicomsdl": run_dicomsdl}
+def run_vindr_fast(path, size):
+    import vindr
+    return vindr.read_dicom(path).render(size=size, decode="fast")
+
+
+RUNNERS = {"vindr": run_vindr, "vindr-fast": run_vindr_fast, "pydicom": run_pydicom, "dicomsdl": run_dicomsdl}
 
 
 def _pool_job(args):
@@ -103,7 +119,7 @@ def worker(name: str, files: list[str], size: int, workers: int, passes: int) ->
         for f in jobs:
             runner(f, size)
         dt = time.perf_counter() - t
-    elif name == "vindr":
+    elif name.startswith("vindr"):
         # Two images rendered at once on two threads (ctypes releases the GIL).
         from concurrent.futures import ThreadPoolExecutor
         with ThreadPoolExecutor(workers) as ex:
@@ -121,7 +137,7 @@ def worker(name: str, files: list[str], size: int, workers: int, passes: int) ->
             dt = time.perf_counter() - t
     # Peak RSS of this process (VmHWM: ru_maxrss would include the driver's, inherited over
     # fork+exec) plus, for pools, each worker process's peak (an upper bound on the total).
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * (workers if name != "vindr" else 0)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * (workers if not name.startswith("vindr") else 0)
     return {"images_per_s": n / dt, "peak_rss_mb": (vm_hwm_kb() + children) / 1024}
 
 
@@ -133,7 +149,7 @@ def vm_hwm_kb() -> int:
 
 
 # ----------------------------------------------------------------------------- corpus
-def build_corpus(directory: pathlib.Path, images: int, syntaxes: list[str]) -> dict[str, list[str]]:
+def build_corpus(directory: pathlib.Path, images: int, syntaxes: list[str], edges: bool = False) -> dict[str, list[str]]:
     import corpus as c
     out: dict[str, list[str]] = {s: [] for s in syntaxes}
     marker = directory / "corpus.json"
@@ -144,12 +160,36 @@ def build_corpus(directory: pathlib.Path, images: int, syntaxes: list[str]) -> d
     directory.mkdir(parents=True, exist_ok=True)
     for i in range(images):
         v = c.Variant(f"bench{i}", 2800, 2400, photometric="MONOCHROME1" if i % 2 else "MONOCHROME2",
-                      windows=[(2048 + 40 * i, 3500)], syntaxes=tuple(syntaxes))
+                      windows=[(2048 + 40 * i, 3500)], syntaxes=tuple(syntaxes), edges=edges)
         files = c.write_variant(v, directory, seed=100 + i)
         for s in syntaxes:
             out[s].append(str(files[s]))
     marker.write_text(json.dumps(out))
     return out
+
+
+# ----------------------------------------------------------------------------- accuracy
+def differences(files: list[str], size: int) -> dict[str, tuple[float, float]]:
+    """(max, mean) uint8 difference over `files` of: exact vs the independent reference, fast vs
+    exact, the pydicom recipe vs exact."""
+    import numpy as np
+    import pydicom
+    import vindr
+    from test_render_exact import linear_window, pydicom_pixels, reference
+    out: dict[str, list] = {"exact vs reference": [], "fast vs exact": [], "pydicom vs exact": []}
+    for path in files:
+        im = vindr.read_dicom(path)
+        exact = im.render(size=size).astype(np.int64)
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        display = linear_window(pydicom_pixels(path), float(ds.WindowCenter), float(ds.WindowWidth))
+        if ds.PhotometricInterpretation == "MONOCHROME1":
+            display = 1 - display
+        pairs = {"exact vs reference": np.rint(reference(display, size) * 255),
+                 "fast vs exact": im.render(size=size, decode="fast"), "pydicom vs exact": run_pydicom(path, size)}
+        for key, other in pairs.items():
+            d = np.abs(np.asarray(other, np.int64) - exact)
+            out[key].append((d.max(), d.mean()))
+    return {k: (max(m for m, _ in v), sum(a for _, a in v) / len(v)) for k, v in out.items()}
 
 
 # ----------------------------------------------------------------------------- driver
@@ -162,7 +202,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--syntaxes", nargs="+", default=SYNTAXES)
     ap.add_argument("--pipelines", nargs="+", default=PIPELINES)
-    ap.add_argument("--corpus", type=pathlib.Path, default=pathlib.Path("/tmp/vindr-bench-corpus"))
+    ap.add_argument("--corpus", type=pathlib.Path, default=None, help="default /tmp/vindr-bench-corpus[-edges]")
+    ap.add_argument("--edges", action="store_true", help="sharp edges on every image (collimation, markers, saturation)")
     ap.add_argument("--worker", nargs=4, metavar=("PIPELINE", "SIZE", "WORKERS", "FILES_JSON"), help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -171,7 +212,8 @@ def main() -> int:
         print(json.dumps(worker(name, json.loads(files), int(size), int(workers), args.passes)))
         return 0
 
-    files = build_corpus(args.corpus, args.images, args.syntaxes)
+    corpus_dir = args.corpus or pathlib.Path("/tmp/vindr-bench-corpus" + ("-edges" if args.edges else ""))
+    files = build_corpus(corpus_dir, args.images, args.syntaxes, args.edges)
     results: dict[tuple, list[dict]] = {}
     for r in range(args.rounds):
         for syntax in args.syntaxes:
@@ -179,7 +221,7 @@ def main() -> int:
                 for workers in args.workers:
                     order = args.pipelines if r % 2 == 0 else list(reversed(args.pipelines))
                     for name in order:
-                        passes = args.passes * (4 if name == "vindr" else 1)
+                        passes = args.passes * (4 if name.startswith("vindr") else 1)
                         cmd = [sys.executable, __file__, "--passes", str(passes), "--worker", name, str(size),
                                str(workers), json.dumps(files[syntax])]
                         out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
@@ -189,7 +231,8 @@ def main() -> int:
                         results.setdefault((syntax, size, workers, name), []).append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
 
-    print(f"\n2800x2400 12-bit images, {args.images} per syntax, median of {args.rounds} interleaved rounds")
+    edges = " with sharp edges" if args.edges else ""
+    print(f"\n2800x2400 12-bit images{edges}, {args.images} per syntax, median of {args.rounds} interleaved rounds")
     header = f"{'syntax':10} {'size':>5} {'wk':>3} " + " ".join(f"{p + ' img/s':>14} {'RSS MB':>7}" for p in args.pipelines)
     header += "  " + " ".join(f"{'x ' + p:>10}" for p in args.pipelines if p != "vindr")
     print(header)
@@ -214,6 +257,13 @@ def main() -> int:
                               zip(results.get((syntax, size, workers, "vindr"), []), results.get((syntax, size, workers, p), []))]
                     row += f"{statistics.median(ratios):10.1f}" if ratios else f"{'-':>10}"
                 print(row)
+
+    print(f"\nuint8 difference against the exact render, max / mean grey levels over {args.images} images{edges}")
+    print(f"{'syntax':10} {'size':>5} " + " ".join(f"{k:>22}" for k in ("exact vs reference", "fast vs exact", "pydicom vs exact")))
+    for syntax in args.syntaxes:
+        for size in args.sizes:
+            d = differences(files[syntax], size)
+            print(f"{syntax:10} {size:5d} " + " ".join(f"{f'{m:.0f} / {a:.3f}':>22}" for m, a in d.values()))
     return 0
 
 

@@ -12,9 +12,17 @@
 Every process runs with OPENBLAS_NUM_THREADS=1 (as DataLoader workers are usually set up), so
 idle OpenBLAS threads do not compete for the two cores.
 
+3. Core use on short epochs: process CPU time / wall time of vindr.Loader(workers=2) over
+   epochs of a few 1024x1024 batches of JPEG 2000 files (decoding dominates the per-epoch
+   overhead), the last batch partial or the only one (2 images = 1 batch of 2; 6 images = batches
+   of 4 and 2). A loader that hands whole batches to threads leaves one core idle
+   while the last batch renders; one that schedules samples keeps both busy (up to 2.0).
+   `--cpu-library OLD.so` runs the same measurement against another build of the library
+   (VINDR_LIBRARY) and prints both, e.g. the library before the change.
+
 Prints images/s, peak RSS (this process + workers) and ratios; rounds interleave the pipelines.
 
-    python3 benchmarks/bench_loader.py [--images 48] [--rounds 3]
+    python3 benchmarks/bench_loader.py [--images 48] [--rounds 3] [--only-cpu] [--cpu-library OLD.so]
 """
 from __future__ import annotations
 
@@ -105,15 +113,119 @@ def worker(kind: str, spec: dict) -> dict:
     return {"images_per_s": rate, "peak_rss_mb": (vm_hwm_kb() + children) / 1024, "status": status}
 
 
+class ThreadCPU:
+    """Samples every thread's CPU time (/proc/self/task/*/stat, clock ticks) every 5 ms, so the
+    CPU of threads that have exited (a loader's workers end with their epoch) is kept."""
+
+    def __init__(self):
+        import threading
+        self.seen: dict[str, int] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop.is_set():
+            for task in pathlib.Path("/proc/self/task").iterdir():
+                try:
+                    fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                self.seen[task.name] = max(self.seen.get(task.name, 0), int(fields[11]) + int(fields[12]))
+            time.sleep(0.005)
+
+    def close(self) -> dict[str, int]:
+        self.stop.set()
+        self.thread.join()
+        return self.seen
+
+
+def cpu_worker(spec: dict) -> dict:
+    """CPU time / wall time of vindr.Loader(workers=2) over `epochs` epochs (after a warm-up), and
+    the share of the workers' CPU the busiest worker thread did (0.5: evenly shared by two; 1.0:
+    one worker did everything while the other idled). The share does not depend on how busy
+    the machine is; CPU / wall does."""
+    import threading
+    import vindr
+    files = spec["files"]
+    samples = [vindr.Sample(pathlib.Path(f).stem, f) for f in files]
+    loader = vindr.Loader(samples, 1024, batch_size=spec["batch"], workers=2, prefetch=2, shuffle=False)
+    for _ in loader:
+        pass
+    sampler = ThreadCPU()
+    known = {t.name for t in pathlib.Path("/proc/self/task").iterdir()} | {str(threading.get_native_id())}
+    shares = []
+    c, t, n = time.process_time(), time.perf_counter(), 0
+    for e in range(spec["epochs"]):
+        loader.epoch = e + 1
+        for b in loader:
+            n += b.images.shape[0]
+        time.sleep(0.02)  # the sampler's last look at this epoch's threads
+        ticks = {k: v for k, v in list(sampler.seen.items()) if k not in known}  # this epoch's workers
+        known |= ticks.keys()
+        if ticks:
+            shares.append(max(ticks.values()) / max(sum(ticks.values()), 1))
+    wall = time.perf_counter() - t
+    cpu = time.process_time() - c
+    sampler.close()
+    share = statistics.mean(shares) if shares else float("nan")
+    return {"cpu_per_wall": cpu / wall, "images_per_s": n / wall, "busiest_worker_share": share}
+
+
+def j2k_files(directory: pathlib.Path, count: int) -> list[str]:
+    """`count` distinct 2800x2400 JPEG 2000 lossless files (made once under `directory`/j2k)."""
+    import corpus as c
+    out = []
+    for i in range(count):
+        p = directory / "j2k" / f"j2k{i}-j2k90.dcm"
+        if not p.exists():
+            v = c.Variant(f"j2k{i}", 2800, 2400, windows=[(2048, 3600)], syntaxes=("j2k90",))
+            c.write_variant(v, directory / "j2k", seed=50 + i)
+        out.append(str(p))
+    return out
+
+
+def cpu_section(files: list[str], rounds: int, library: str | None) -> None:
+    builds = [("this build", None)] + ([("--cpu-library", library)] if library else [])
+    shapes = [(2, 2), (6, 4)]
+    rows: dict[tuple, list] = {}
+    for r in range(rounds):
+        for label, lib in (builds if r % 2 == 0 else builds[::-1]):
+            env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+            if lib:
+                env["VINDR_LIBRARY"] = lib
+            for count, batch in shapes:
+                spec = {"files": files[:count], "batch": batch, "epochs": max(2, 8 // count)}
+                out = subprocess.run([sys.executable, __file__, "--cpu-worker", json.dumps(spec)], capture_output=True,
+                                     text=True, env=env)
+                if out.returncode != 0:
+                    print(out.stderr[-2000:], file=sys.stderr)
+                    continue
+                rows.setdefault((label, count, batch), []).append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(f"\nshort epochs, 2800x2400 JPEG 2000 -> 1024x1024 uint8, workers=2, median of {rounds} rounds "
+          f"(CPU/wall: 2.0 = both cores busy; load average at the end: {os.getloadavg()[0]:.1f}; busiest = the busiest "
+          f"worker thread's share of its epoch's worker CPU, mean over epochs, 0.5 = even, 1.0 = one worker did all)")
+    for (label, count, batch), runs in rows.items():
+        print(f"{label:14} {count:3d} images, batches of {batch}: CPU/wall {statistics.median(x['cpu_per_wall'] for x in runs):4.2f}, "
+              f"{statistics.median(x['images_per_s'] for x in runs):6.2f} img/s, "
+              f"busiest {statistics.median(x['busiest_worker_share'] for x in runs):4.2f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=48)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--dir", type=pathlib.Path, default=pathlib.Path("/tmp/vindr-bench-loader"))
+    ap.add_argument("--only-cpu", action="store_true", help="only the short-epoch core use (section 3)")
+    ap.add_argument("--cpu-library", help="another libvindr build to measure section 3 with (VINDR_LIBRARY)")
     ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--cpu-worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker[0], json.loads(args.worker[1]))))
+        return 0
+    if args.cpu_worker:
+        print(json.dumps(cpu_worker(json.loads(args.cpu_worker))))
         return 0
 
     import corpus as c
@@ -135,6 +247,10 @@ def main() -> int:
                 os.link(base[i % 8], p)
             files.append(str(p))
         marker.write_text(json.dumps(files))
+    j2k = j2k_files(args.dir, 6)
+    if args.only_cpu:
+        cpu_section(j2k, args.rounds, args.cpu_library)
+        return 0
     samples = [vindr.Sample(pathlib.Path(f).stem, f) for f in files]
     cache = args.dir / "cache512"
     vindr.build_cache(samples, cache, 512, format="jpeg", quality=90)
@@ -181,6 +297,7 @@ def main() -> int:
         print(f"{name:10} {a}: {statistics.median(x['images_per_s'] for x in ra):8.1f} img/s, "
               f"{max(x['peak_rss_mb'] for x in ra):6.0f} MB   {b}: {statistics.median(x['images_per_s'] for x in rb):8.1f} img/s, "
               f"{max(x['peak_rss_mb'] for x in rb):6.0f} MB   ratio {ratio:.1f}x   {ra[0]['status']}")
+    cpu_section(j2k, args.rounds, args.cpu_library)
     return 0
 
 

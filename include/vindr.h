@@ -200,8 +200,15 @@ int32_t vdr_dicom_decode(vdr_dicom * handle, int32_t frame, void * out_, size_t 
 #define VDR_OPT_OUTPUT_TYPE 3
 /* 1 (default): invert MONOCHROME1 after VOI so 1 is white; 0: keep. */
 #define VDR_OPT_INVERT_MONOCHROME1 4
-/* 1 (default): JPEG 2000 may decode at a reduced resolution level for small outputs. */
-#define VDR_OPT_REDUCED_DECODE 5
+/* Decode mode: VDR_DECODE_EXACT (default) or VDR_DECODE_FAST (replaces VDR_OPT_REDUCED_DECODE, */
+/* whose key it keeps). */
+#define VDR_OPT_DECODE 5
+/* Decode modes (VDR_OPT_DECODE, VDR_LOPT_DECODE). */
+/* Full-resolution decode, then the documented resampling (the default). */
+#define VDR_DECODE_EXACT 0
+/* Opt-in approximation for outputs at least 2x smaller: JPEG 2000 at a reduced resolution */
+/* level, 8-bit baseline JPEG through the scaled IDCT; differs from exact along hard edges. */
+#define VDR_DECODE_FAST 1
 
 /// Creates render options with the defaults: original size, the file's window, uint8 output.
 int32_t vdr_render_options_create(vdr_render_options * * out_);
@@ -502,6 +509,9 @@ int32_t vdr_evaluate(int64_t const * gt_image, int64_t const * gt_label, double 
 /* fails with VDR_ERR_ARGUMENT when (prefetch + 1) x batch size x height x width x channels x */
 /* bytes per sample exceeds it. */
 #define VDR_LOPT_MAX_BATCH_BYTES 19
+/* VDR_DECODE_EXACT (default) or VDR_DECODE_FAST (opt-in reduced-resolution decoding; a cache */
+/* records the mode it was built with and serves only loaders with the same mode). */
+#define VDR_LOPT_DECODE 20
 #define VDR_DTYPE_FLOAT16 6
 #define VDR_IMAGE_LAYOUT_NCHW 0
 #define VDR_IMAGE_LAYOUT_NHWC 1

@@ -64,6 +64,9 @@ public let VDR_LOPT_WINDOW: Int32 = 18
 /// fails with VDR_ERR_ARGUMENT when (prefetch + 1) x batch size x height x width x channels x
 /// bytes per sample exceeds it.
 public let VDR_LOPT_MAX_BATCH_BYTES: Int32 = 19
+/// VDR_DECODE_EXACT (default) or VDR_DECODE_FAST (opt-in reduced-resolution decoding; a cache
+/// records the mode it was built with and serves only loaders with the same mode).
+public let VDR_LOPT_DECODE: Int32 = 20
 
 public let VDR_DTYPE_FLOAT16: Int32 = 6
 public let VDR_IMAGE_LAYOUT_NCHW: Int32 = 0
@@ -178,6 +181,7 @@ final class LoaderOptionsBox {
         case VDR_LOPT_WORKERS: o.workers = try int()
         case VDR_LOPT_PREFETCH: o.prefetch = try int()
         case VDR_LOPT_MAX_BATCH_BYTES: o.maxBatchBytes = try int()
+        case VDR_LOPT_DECODE: o.decode = try decodeMode(Int64(try int()))
         case VDR_LOPT_FLIP_PROBABILITY: o.flipProbability = value
         case VDR_LOPT_ON_ERROR: o.errorPolicy = try flag() ? .skip : .raise
         case VDR_LOPT_WINDOW:

@@ -47,8 +47,16 @@ public let VDR_OPT_THREADS: Int32 = 2
 public let VDR_OPT_OUTPUT_TYPE: Int32 = 3
 /// 1 (default): invert MONOCHROME1 after VOI so 1 is white; 0: keep.
 public let VDR_OPT_INVERT_MONOCHROME1: Int32 = 4
-/// 1 (default): JPEG 2000 may decode at a reduced resolution level for small outputs.
-public let VDR_OPT_REDUCED_DECODE: Int32 = 5
+/// Decode mode: VDR_DECODE_EXACT (default) or VDR_DECODE_FAST (replaces VDR_OPT_REDUCED_DECODE,
+/// whose key it keeps).
+public let VDR_OPT_DECODE: Int32 = 5
+
+/// Decode modes (VDR_OPT_DECODE, VDR_LOPT_DECODE).
+/// Full-resolution decode, then the documented resampling (the default).
+public let VDR_DECODE_EXACT: Int32 = 0
+/// Opt-in approximation for outputs at least 2x smaller: JPEG 2000 at a reduced resolution
+/// level, 8-bit baseline JPEG through the scaled IDCT; differs from exact along hard edges.
+public let VDR_DECODE_FAST: Int32 = 1
 
 final class RenderOptionsBox {
     var options = RenderOptions()
@@ -157,10 +165,19 @@ private func update(_ options: UnsafeMutablePointer<vdr_render_options>?, _ chan
                 default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "output type \(value) is not VDR_DTYPE_UINT8, _UINT16 or _FLOAT32")
                 }
             case VDR_OPT_INVERT_MONOCHROME1: o.invertMonochrome1 = try flag()
-            case VDR_OPT_REDUCED_DECODE: o.allowReducedDecode = try flag()
+            case VDR_OPT_DECODE: o.decode = try decodeMode(value)
             default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown option key \(key)")
             }
         }
+    }
+}
+
+/// The decode mode a VDR_DECODE_* value names.
+func decodeMode(_ value: Int64) throws -> DecodeMode {
+    switch value {
+    case Int64(VDR_DECODE_EXACT): return .exact
+    case Int64(VDR_DECODE_FAST): return .fast
+    default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "decode mode \(value) is not VDR_DECODE_EXACT or VDR_DECODE_FAST")
     }
 }
 

@@ -12,7 +12,9 @@ extension DICOMFile {
     ///
     /// Values are stored values proper (PS3.5 8.1.1): bits above Bits Stored are cleared, or
     /// copies of the sign bit when Pixel Representation is signed, whatever the codec left there
-    /// (e.g. a JPEG 2000 stream that codes signed data as unsigned).
+    /// (e.g. a JPEG 2000 stream that codes signed data as unsigned). Unsigned values that the
+    /// lossy codecs (near-lossless JPEG-LS, lossy JPEG 2000) reconstruct above the Bits Stored
+    /// range saturate at its maximum instead.
     public func decode(frame: Int = 0, maxReduction: Int = 0, threads: Int = 1) throws -> StoredPixels {
         let bitsStored = metadata.bitsStored
         return try withPixels(frame: frame, maxReduction: maxReduction, threads: threads) { v in
@@ -35,7 +37,7 @@ extension DICOMFile {
         guard cgdcm_pixel_layout(handle, &kind, &fragments, &offsets) == CGDCM_OK else {
             throw DICOMError(.format, source, shimMessage())
         }
-        let decoded: StoredPixels
+        var decoded: StoredPixels
         switch kind {
         case CGDCM_PIXELS_NATIVE:
             return try withExtendedLifetime(self) { try body(nativeFrame(frame, format: format)) }
@@ -60,6 +62,9 @@ extension DICOMFile {
             }
         default:
             throw DICOMError(.noPixelData, source, "no Pixel Data (7FE0,0010)")
+        }
+        if m.transferSyntaxUID == TransferSyntax.jpegLSNearLossless || m.transferSyntaxUID == TransferSyntax.jpeg2000 {
+            decoded.saturate(bitsStored: m.bitsStored)  // lossy overshoot saturates instead of wrapping
         }
         return try decoded.bytes.withUnsafeBytes {
             try body(PixelView(width: decoded.width, height: decoded.height, format: format, bytes: $0, reduction: decoded.reduction,

@@ -48,6 +48,27 @@ public struct StoredPixels: Sendable {
     }
 
     /// Clears the bits above `bitsStored` (unsigned) or sets them to the sign bit (signed).
+    /// Clamps unsigned values above 2^bitsStored - 1 to it. A lossy codec's reconstruction may
+    /// overshoot the stored range when its stream declares more bits than Bits Stored (a
+    /// near-lossless JPEG-LS stream of precision 16 for 12-bit data gives 4095 + NEAR); masking
+    /// such a value would turn a saturated pixel black. Signed formats are left to `normalize`.
+    mutating func saturate(bitsStored: Int) {
+        guard bitsStored < 8 * format.bytesPerSample else { return }
+        let n = width * height
+        bytes.withUnsafeMutableBytes { raw in
+            switch format {
+            case .uint8:
+                let p = raw.bindMemory(to: UInt8.self), top = UInt8((1 << bitsStored) - 1)
+                for i in 0..<n where p[i] > top { p[i] = top }
+            case .uint16:
+                let p = raw.bindMemory(to: UInt16.self), top = UInt16((1 << bitsStored) - 1)
+                for i in 0..<n where p[i] > top { p[i] = top }
+            case .int8, .int16:
+                return
+            }
+        }
+    }
+
     mutating func normalize(bitsStored: Int) {
         let bits = 8 * format.bytesPerSample
         guard bitsStored < bits else { return }

@@ -43,6 +43,20 @@ public enum AspectPolicy: Sendable, Equatable {
     case stretch
 }
 
+/// How the frame is decoded for a render smaller than the image.
+public enum DecodeMode: String, Sendable, Equatable, CaseIterable {
+    /// Full-resolution decode, then the documented resampling: the output equals that of a full
+    /// decode resampled by `Renderer` (the default).
+    case exact
+    /// Opt-in approximation: when the output is at least 2x smaller, JPEG 2000 decodes at a
+    /// reduced resolution level (ISO 15444-1 B.5) and 8-bit baseline JPEG through the scaled
+    /// IDCT, then resamples from there. Faster, but the codec's low-pass filter is not the
+    /// renderer's area filter: along hard edges (collimator bands, burned-in markers, saturated
+    /// regions) uint8 outputs can differ from `.exact` by a large part of the grey range.
+    /// Other syntaxes decode in full either way.
+    case fast
+}
+
 /// Everything a render needs besides the file.
 public struct RenderOptions: Sendable, Equatable {
     public var frame: Int
@@ -52,21 +66,22 @@ public struct RenderOptions: Sendable, Equatable {
     public var output: OutputType
     /// Invert MONOCHROME1 after VOI so that 1 is white (PS3.3 C.7.6.3.1.2). On by default.
     public var invertMonochrome1: Bool
-    /// Let JPEG 2000 decode at a reduced resolution level when the output is at least 2x smaller.
-    public var allowReducedDecode: Bool
+    /// `.exact` (the default): decode in full; `.fast`: let JPEG 2000 and baseline JPEG decode
+    /// at a reduced resolution when the output is at least 2x smaller (see `DecodeMode`).
+    public var decode: DecodeMode
     /// Threads for decoding and resampling (1 or more).
     public var threads: Int
 
     public init(frame: Int = 0, size: OutputSize = .original, aspect: AspectPolicy = .stretch,
                 window: WindowChoice = .dicom, output: OutputType = .uint8, invertMonochrome1: Bool = true,
-                allowReducedDecode: Bool = true, threads: Int = 1) {
+                decode: DecodeMode = .exact, threads: Int = 1) {
         self.frame = frame
         self.size = size
         self.aspect = aspect
         self.window = window
         self.output = output
         self.invertMonochrome1 = invertMonochrome1
-        self.allowReducedDecode = allowReducedDecode
+        self.decode = decode
         self.threads = threads
     }
 }

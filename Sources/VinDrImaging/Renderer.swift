@@ -21,8 +21,8 @@ public final class RenderWorkspace: @unchecked Sendable {
     }
 }
 
-/// DICOM -> display-ready pixels: decode (at a reduced JPEG 2000 level when the output is small
-/// enough), display transform through a per-value table, separable area/bilinear resampling,
+/// DICOM -> display-ready pixels: decode (in full by default; at a reduced JPEG 2000 level or
+/// scaled JPEG IDCT with `DecodeMode.fast` when the output is small enough), display transform through a per-value table, separable area/bilinear resampling,
 /// letterbox or stretch, output as uint8, uint16 or float32.
 public enum Renderer {
     /// The output geometry of rendering `metadata`'s image with `options` (no decoding); invalid
@@ -73,7 +73,7 @@ public enum Renderer {
         case .dicom: dataDriven = m.voiLUTs.isEmpty && m.windows.isEmpty
         default: dataDriven = false
         }
-        if options.allowReducedDecode && scalable && !dataDriven {
+        if options.decode == .fast && scalable && !dataDriven {
             while reduction < 8 && ceilShift(m.columns, reduction + 1) >= cw && ceilShift(m.rows, reduction + 1) >= ch {
                 reduction += 1
             }

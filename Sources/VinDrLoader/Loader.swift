@@ -89,6 +89,13 @@ public final class Loader: @unchecked Sendable {
 
 /// One epoch being rendered. `next()` blocks until the following batch is ready; `close()`
 /// stops the workers at once. Not for concurrent use by several consumers.
+///
+/// Workers take samples, not batches: each takes the next unclaimed sample of the oldest open
+/// batch, or opens the next batch (a free buffer and at most `prefetch` batches ahead of the
+/// consumer) when every sample of the open ones is taken. Each sample renders into its own slot
+/// of its batch, so a batch's order and content never depend on the number of workers; the
+/// worker finishing a batch's last sample assembles it (targets in sample order, images left
+/// out under `.skip` closed up).
 public final class EpochRun: @unchecked Sendable {
     let loader: Loader
     public let epoch: Int
@@ -96,22 +103,50 @@ public final class EpochRun: @unchecked Sendable {
     private let lock = Condition(acrossFork: true)
     /// `forkGeneration` when the workers started: they do not exist in a child forked since.
     private let generation = forkGeneration
-    private var nextToRender: Int
+    /// Next batch to open.
+    private var nextToOpen: Int
     private var nextToDeliver: Int
+    /// Batches with samples still to claim or in flight, oldest first.
+    private var open: [OpenBatch] = []
     private var ready: [Int: Result<Batch, Error>] = [:]
     private var free: [BatchBuffer]
     private var held: Batch?
     private var cancelled = false
     private var running = 0
 
+    /// A batch being rendered: its buffer, the next position to claim, and each position's
+    /// outcome. Mutated only under the run's lock (the buffer's slots are each written by the
+    /// one worker that claimed them).
+    private final class OpenBatch {
+        let step: Int
+        let buffer: BatchBuffer
+        var claimed = 0
+        var finished = 0
+        var outcomes: [SampleOutcome?]
+
+        init(step: Int, buffer: BatchBuffer, count: Int) {
+            self.step = step
+            self.buffer = buffer
+            outcomes = Array(repeating: nil, count: count)
+        }
+    }
+
+    private enum SampleOutcome {
+        case rendered(targets: ReaderTargets, geometry: RenderGeometry, flip: Bool)
+        case skipped(String)
+        case failed(Error)
+        case cancelled
+    }
+
     init(loader: Loader, epoch: Int, plan: [[Int]], firstStep: Int) throws {
         self.loader = loader
         self.epoch = epoch
         self.plan = plan
-        nextToRender = firstStep
+        nextToOpen = firstStep
         nextToDeliver = firstStep
         free = try loader.takeBuffers()
-        let workers = min(loader.options.workerCount, max(plan.count - firstStep, 1))
+        let samplesLeft = plan[firstStep...].reduce(0) { $0 + $1.count }
+        let workers = min(loader.options.workerCount, max(samplesLeft, 1))
         running = workers
         for started in 0..<workers {
             do {
@@ -174,44 +209,63 @@ public final class EpochRun: @unchecked Sendable {
         cancelled = true
         lock.broadcast()
         while running > 0 && !startedBeforeFork { lock.wait() }
-        let buffers = free + ready.values.compactMap { try? $0.get().buffer }
+        let buffers = free + ready.values.compactMap { try? $0.get().buffer } + (startedBeforeFork ? [] : open.map(\.buffer))
         free = []
         ready = [:]
+        open = []
         lock.unlock()
         if first { loader.returnBuffers(buffers) }
+    }
+
+    /// The next sample to render, as (batch, position), or nil when the epoch has no more work
+    /// for this worker (end of the plan, or cancelled). Called with the lock held; may wait.
+    private func claim() -> (OpenBatch, Int)? {
+        while !cancelled {
+            if let b = open.first(where: { $0.claimed < $0.outcomes.count }) {
+                b.claimed += 1
+                return (b, b.claimed - 1)
+            }
+            if nextToOpen >= plan.count { return nil }
+            if nextToOpen < nextToDeliver + loader.options.prefetch, let buffer = free.popLast() {
+                let b = OpenBatch(step: nextToOpen, buffer: buffer, count: plan[nextToOpen].count)
+                nextToOpen += 1
+                if b.outcomes.isEmpty {
+                    ready[b.step] = .success(Batch(epoch: epoch, step: b.step, buffer: buffer, imageBytes: loader.imageBytes))
+                    lock.broadcast()
+                    continue
+                }
+                open.append(b)
+                continue
+            }
+            lock.wait()
+        }
+        return nil
     }
 
     private func work() {
         let workspace = RenderWorkspace()
         let codec = loader.cache?.index.settings.format == "jpeg" ? try? GrayJPEG() : nil
-        while true {
-            lock.lock()
-            while !cancelled && nextToRender < plan.count && (nextToRender >= nextToDeliver + loader.options.prefetch || free.isEmpty) {
-                lock.wait()
-            }
-            if cancelled || nextToRender >= plan.count {
-                running -= 1
-                lock.broadcast()
-                lock.unlock()
-                return
-            }
-            let step = nextToRender
-            nextToRender += 1
-            let buffer = free.removeLast()
+        let renderer = SampleRenderer(options: loader.options, workspace: workspace, cache: loader.cache, codec: codec)
+        lock.lock()
+        while let job = claim() {
+            let (batch, position) = job
             lock.unlock()
-
-            let result: Result<Batch, Error>
-            do {
-                result = .success(try render(step: step, into: buffer, workspace: workspace, codec: codec))
-            } catch {
-                result = .failure(error)
-            }
+            let outcome = render(position: position, of: batch, renderer: renderer)
             lock.lock()
-            if case .failure = result { free.append(buffer) }
-            ready[step] = result
+            batch.outcomes[position] = outcome
+            batch.finished += 1
+            guard batch.finished == batch.outcomes.count else { continue }
+            open.removeAll { $0 === batch }
+            lock.unlock()
+            let result = assemble(batch)
+            lock.lock()
+            if case .failure = result { free.append(batch.buffer) }
+            ready[batch.step] = result
             lock.broadcast()
-            lock.unlock()
         }
+        running -= 1
+        lock.broadcast()
+        lock.unlock()
     }
 
     private var isCancelled: Bool {
@@ -220,30 +274,51 @@ public final class EpochRun: @unchecked Sendable {
         return cancelled
     }
 
-    private func render(step: Int, into buffer: BatchBuffer, workspace: RenderWorkspace, codec: GrayJPEG?) throws -> Batch {
+    /// Renders sample `position` of `batch` into its slot (position x image bytes).
+    private func render(position: Int, of batch: OpenBatch, renderer: SampleRenderer) -> SampleOutcome {
+        if isCancelled { return .cancelled }
+        let index = plan[batch.step][position]
+        let sample = loader.samples[index]
+        let slot = batch.buffer.bytes.baseAddress! + position * loader.imageBytes
         let o = loader.options
-        let batch = Batch(epoch: epoch, step: step, buffer: buffer, imageBytes: loader.imageBytes)
-        let renderer = SampleRenderer(options: o, workspace: workspace, cache: loader.cache, codec: codec)
-        for index in plan[step] {
-            if isCancelled { break }
+        let flip = o.flipProbability > 0 && loader.sampler.coin(epoch: epoch, sample: index, salt: 0x666C6970) < o.flipProbability
+        do {
+            let g = try renderer.render(sample, into: slot, flip: flip)
+            var targets = ReaderTargets(boxes: sample.boxes, labels: sample.labels)
+            if !sample.readerTargets.isEmpty {
+                let draw = loader.sampler.coin(epoch: epoch, sample: index, salt: 0x7265_6164)
+                targets = sample.readerTargets[min(Int(draw * Double(sample.readerTargets.count)), sample.readerTargets.count - 1)]
+            }
+            return .rendered(targets: targets, geometry: g, flip: flip)
+        } catch {
+            let reason = "image \(sample.imageID) (\(sample.path)): \(error)"
+            if o.errorPolicy == .raise { return .failed(LoaderError(reason, cause: error)) }
+            return .skipped(String(describing: error))
+        }
+    }
+
+    /// The finished batch in sample order: the first failure (in sample order) under `.raise`,
+    /// else the rendered images closed up over skipped ones, with their targets.
+    private func assemble(_ b: OpenBatch) -> Result<Batch, Error> {
+        let batch = Batch(epoch: epoch, step: b.step, buffer: b.buffer, imageBytes: loader.imageBytes)
+        let base = b.buffer.bytes.baseAddress!
+        let size = loader.imageBytes
+        for (position, outcome) in b.outcomes.enumerated() {
+            let index = plan[b.step][position]
             let sample = loader.samples[index]
-            let slot = buffer.bytes.baseAddress! + batch.count * loader.imageBytes
-            let flip = o.flipProbability > 0 && loader.sampler.coin(epoch: epoch, sample: index, salt: 0x666C6970) < o.flipProbability
-            do {
-                let g = try renderer.render(sample, into: slot, flip: flip)
-                var targets = ReaderTargets(boxes: sample.boxes, labels: sample.labels)
-                if !sample.readerTargets.isEmpty {
-                    let draw = loader.sampler.coin(epoch: epoch, sample: index, salt: 0x7265_6164)
-                    targets = sample.readerTargets[min(Int(draw * Double(sample.readerTargets.count)), sample.readerTargets.count - 1)]
-                }
-                batch.append(sample: sample, targets: targets, index: index, geometry: g, flip: flip, width: o.width)
-            } catch {
-                let reason = "image \(sample.imageID) (\(sample.path)): \(error)"
-                if o.errorPolicy == .raise { throw LoaderError(reason, cause: error) }
-                batch.skipped.append((sample.imageID, String(describing: error)))
+            switch outcome {
+            case .rendered(let targets, let g, let flip)?:
+                if batch.count != position { (base + batch.count * size).copyMemory(from: base + position * size, byteCount: size) }
+                batch.append(sample: sample, targets: targets, index: index, geometry: g, flip: flip, width: loader.options.width)
+            case .skipped(let reason)?:
+                batch.skipped.append((sample.imageID, reason))
+            case .failed(let e)?:
+                return .failure(e)
+            case .cancelled?, nil:
+                return .failure(LoaderError("epoch \(epoch) was closed"))
             }
         }
-        return batch
+        return .success(batch)
     }
 }
 

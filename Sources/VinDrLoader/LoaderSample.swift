@@ -86,6 +86,8 @@ public struct LoaderOptions: Sendable {
     /// must not exceed it (default `defaultMaxBatchBytes`, 4 GiB), so in-range options that
     /// would need more memory than intended are an error when the loader is made.
     public var maxBatchBytes: Int
+    /// `.exact` (default) or the opt-in `.fast` reduced-resolution decoding (`DecodeMode`).
+    public var decode: DecodeMode = .exact
 
     public static let defaultMaxBatchBytes = 4 << 30
 

@@ -34,7 +34,7 @@ struct SampleRenderer {
         } else {
             var ro = RenderOptions(size: .exact(height: o.height, width: o.width),
                                    aspect: o.letterbox ? .letterbox(pad: o.pad) : .stretch, window: o.window,
-                                   output: planeIsByte ? .uint8 : .float32)
+                                   output: planeIsByte ? .uint8 : .float32, decode: o.decode)
             ro.threads = 1
             g = try Renderer.render(try DICOMFile(path: sample.path), options: ro,
                                     into: UnsafeMutableRawBufferPointer(start: target, count: planeBytes),

@@ -20,12 +20,15 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Longest side in pixels") var size = 1024
     @Option(help: "Worker threads, each rendering whole images (0 = one per online core)") var workers = 0
     @Option(help: "Passes over the files") var passes = 3
+    @Option(help: "exact (full decode, the default) or fast (reduced-resolution JPEG 2000 / scaled JPEG decode)") var decode = "exact"
 
     func validate() throws {
         guard workers >= 0, passes >= 1, size >= 1 else { throw ValidationError("--workers must be non-negative, --passes and --size positive") }
+        _ = try decodeMode(decode)
     }
 
     func run() throws {
+        let options = RenderOptions(size: .longestSide(size), decode: try decodeMode(decode))
         let files = try DICOMTree.files(inputs).map(\.0)
         guard !files.isEmpty else { throw ValidationError("no .dcm or .dicom files in \(inputs.joined(separator: ", "))") }
         var syntax: [String: String] = [:]
@@ -43,7 +46,7 @@ struct BenchCommand: ParsableCommand {
                 var i = worker
                 while i < jobs.count {
                     do {
-                        _ = try Renderer.render(try DICOMFile(path: jobs[i]), options: RenderOptions(size: .longestSide(size)), workspace: workspace)
+                        _ = try Renderer.render(try DICOMFile(path: jobs[i]), options: options, workspace: workspace)
                     } catch {
                         lock.lock()
                         failures += 1

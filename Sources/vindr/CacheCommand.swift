@@ -12,7 +12,7 @@ struct CacheCommand: ParsableCommand {
             commandName: "build", abstract: "Render every DICOM once into a cache directory (resumable).",
             discussion: """
                 Image ids are the files' names without extension (the dataset's image_id). A loader
-                with the same size, letterbox and window and cache=DIR reads from it.
+                with the same size, letterbox, window and decode mode and cache=DIR reads from it.
                 Examples:
                   vindr cache build sample/train --out cache512 --size 512
                   vindr cache build /data/vindr-cxr/train --out /fast/cache1024 --size 1024 --format raw
@@ -26,12 +26,16 @@ struct CacheCommand: ParsableCommand {
         @Option(help: "jpeg or raw") var format = "jpeg"
         @Option(help: "JPEG quality 1-100") var quality = 90
         @Option(help: "Worker threads (0 = one per online core)") var workers = 0
+        @Option(help: "exact (full decode, the default) or fast (reduced-resolution decode); recorded in the cache") var decode = "exact"
+
+        func validate() throws { _ = try decodeMode(decode) }
 
         func run() throws {
             let files = try DICOMTree.files(inputs)
             guard !files.isEmpty else { throw ValidationError("no .dcm or .dicom files in \(inputs.joined(separator: ", "))") }
             let samples = files.map { LoaderSample(imageID: (($0.1 as NSString).lastPathComponent as NSString).deletingPathExtension, path: $0.0) }
-            let settings = CacheSettings(height: size, width: size, letterbox: letterbox, pad: 0, window: window, format: format, quality: quality)
+            let settings = CacheSettings(height: size, width: size, letterbox: letterbox, pad: 0, window: window, format: format, quality: quality,
+                                         decode: try decodeMode(decode))
             let progress = Progress("cache", total: samples.count)
             let report: CacheBuilder.Report
             do {

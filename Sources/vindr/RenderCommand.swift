@@ -24,6 +24,8 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "png or jpg") var format = "png"
     @Option(help: "JPEG quality 1-100") var quality = 92
     @Option(help: "Worker threads (0 = one per online core)") var workers = 0
+    @Option(help: "exact (full decode, the default) or fast (reduced-resolution JPEG 2000 / scaled JPEG decode; differs along hard edges)")
+    var decode = "exact"
 
     func validate() throws {
         guard format == "png" || format == "jpg" else { throw ValidationError("--format must be png or jpg") }
@@ -34,6 +36,7 @@ struct RenderCommand: ParsableCommand {
 
     func renderOptions() throws -> RenderOptions {
         var o = RenderOptions()
+        o.decode = try decodeMode(decode)
         if let exact {
             let parts = exact.split(separator: "x").compactMap { Int($0) }
             guard parts.count == 2 else { throw ValidationError("--exact must look like 1024x1024") }
@@ -118,4 +121,10 @@ enum DICOMTree {
         }
         return out.sorted { $0.0 < $1.0 }
     }
+}
+
+/// The decode mode of a --decode argument.
+func decodeMode(_ name: String) throws -> DecodeMode {
+    guard let mode = DecodeMode(rawValue: name) else { throw ValidationError("--decode must be exact or fast") }
+    return mode
 }

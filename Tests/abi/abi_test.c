@@ -68,6 +68,8 @@ int main(int argc, char **argv) {
     CHECK(vdr_render_options_set_aspect(opts, VDR_ASPECT_LETTERBOX, 0.0) == VDR_OK);
     CHECK(vdr_render_options_set_window(opts, VDR_WINDOW_EXPLICIT, 2048, 0.5, VDR_VOI_LINEAR, 0) == VDR_ERR_ARGUMENT);
     CHECK(vdr_render_options_set_int(opts, VDR_OPT_THREADS, 2) == VDR_OK);
+    CHECK(vdr_render_options_set_int(opts, VDR_OPT_DECODE, 2) == VDR_ERR_ARGUMENT);
+    CHECK(vdr_render_options_set_int(opts, VDR_OPT_DECODE, VDR_DECODE_EXACT) == VDR_OK); /* the default */
     CHECK(vdr_dicom_render_size(dcm, opts, &h, &w) == VDR_OK);
     stride = (size_t)w + 64;
     img = malloc(stride * (size_t)h);

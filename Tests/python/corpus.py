@@ -71,6 +71,7 @@ class Variant:
     voi_function: str | None = None
     frames: int = 1
     syntaxes: tuple[str, ...] = ("explicit",)
+    edges: bool = False  # collimation bands, burned-in markers and saturated regions on top
 
 
 def cxr_like(rows: int, cols: int, bits: int, signed: bool, seed: int = 0, frames: int = 1) -> np.ndarray:
@@ -92,6 +93,36 @@ def cxr_like(rows: int, cols: int, bits: int, signed: bool, seed: int = 0, frame
     arr = np.stack(out) if frames > 1 else out[0]
     dtype = {(8, False): np.uint8, (8, True): np.int8, (16, False): np.uint16, (16, True): np.int16}
     return arr.astype(dtype[(8 if bits <= 8 else 16, signed)])
+
+
+def sharp_edges(img: np.ndarray, bits: int) -> np.ndarray:
+    """Draws what resampling shortcuts get wrong on `img` (rows x cols, unsigned, `bits` stored
+    bits): collimation (saturated bands along the top and right, next to a near-black strip of
+    unattenuated air, with hard edges at odd offsets that no 2^r grid matches), burned-in
+    markers (saturated 1-, 2- and 3-pixel strokes: an "L", a ruler of ticks, a crosshair) and
+    saturated blocks (a metal marker, a clipped shoulder)."""
+    out = img.copy()
+    rows, cols = out.shape[-2:]
+    top, high = 0, (1 << bits) - 1
+    dark = max(1, high // 50)
+    band_y, band_x = rows // 11 + 3, cols - cols // 9 - 5
+    out[..., band_y:band_y + rows // 25, :band_x] = dark  # air just inside the field edge
+    out[..., :, band_x - cols // 30 + 1:band_x] = dark
+    out[..., :band_y, :] = high  # collimator leaves: nothing reaches the detector
+    out[..., :, band_x:] = high
+    y0, x0 = rows // 5 + 7, cols // 9 + 3  # an "L" marker, 3 px strokes
+    out[..., y0:y0 + rows // 12, x0:x0 + 3] = high
+    out[..., y0 + rows // 12 - 3:y0 + rows // 12, x0:x0 + cols // 20] = high
+    for i in range(40):  # ruler: 1- and 2-pixel ticks on near-black
+        x = cols // 4 + 13 * i + 1
+        out[..., rows - rows // 14 - 20:rows - rows // 14, x:x + 1 + (i % 2)] = high if i % 5 else top
+    out[..., rows - rows // 14 - 21:rows - rows // 14 + 1, cols // 4 - 5:cols // 4 + 13 * 40 + 5][..., :2, :] = high
+    cy, cx = rows // 2 + 5, cols // 2 - 3  # crosshair, 1 px
+    out[..., cy, cx - 40:cx + 41] = high
+    out[..., cy - 40:cy + 41, cx] = high
+    out[..., rows // 3 + 1:rows // 3 + rows // 16, cols // 5 + 2:cols // 5 + cols // 18] = high  # metal
+    out[..., rows // 2 + rows // 8:rows // 2 + rows // 4, 5:cols // 7] = high  # clipped shoulder
+    return out
 
 
 def base_dataset(v: Variant, pixels: np.ndarray) -> Dataset:
@@ -139,6 +170,8 @@ def write_variant(v: Variant, out: pathlib.Path, seed: int = 0) -> dict[str, pat
     """Writes `v` in each of its syntaxes; returns {syntax key: path}."""
     out.mkdir(parents=True, exist_ok=True)
     pixels = cxr_like(v.rows, v.cols, v.bits_stored, v.signed, seed, v.frames)
+    if v.edges:
+        pixels = sharp_edges(pixels, v.bits_stored)
     base = out / f"{v.name}-explicit.dcm"
     base_dataset(v, pixels).save_as(base, enforce_file_format=True)
     files = {"explicit": base}
@@ -166,6 +199,12 @@ VARIANTS = [
     Variant("u8", 2048, 2048, bits_allocated=8, bits_stored=8, syntaxes=("explicit", "jpeg50", "rle", "j2k90", "jpegls80")),
     Variant("u10nowin", 1536, 1280, bits_stored=10, syntaxes=("explicit", "j2k90", "jpeg70")),
     Variant("multiframe", 512, 448, frames=3, windows=[(2000, 3000)], syntaxes=("explicit", "j2k90", "rle")),
+    # Sharp edges in every syntax the corpus covers (8-bit for baseline JPEG, which carries 8
+    # bits only), with a file window so renders may take the fast paths when asked to.
+    Variant("edges12", 2048, 1792, windows=[(2048, 4096)], edges=True,
+            syntaxes=tuple(LOSSLESS) + ("jpeg51", "jpegls81", "j2k91")),
+    Variant("edges8", 2048, 1792, bits_allocated=8, bits_stored=8, windows=[(128, 256)], edges=True,
+            syntaxes=("explicit", "jpeg50", "j2k90", "rle")),
 ]
 
 

@@ -61,6 +61,26 @@ def test_render_usage_errors_exit_64():
     assert out.returncode == 64 and "--window" in out.stderr
 
 
+def test_decode_option_of_render_cache_and_bench(corpus, tmp_path):
+    """--decode exact (the default) or fast, as decode= in Python; a cache records it."""
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "j2k.dcm").write_bytes(corpus["edges12"]["j2k90"].read_bytes())
+    im = vindr.read_dicom(src / "j2k.dcm")
+    for mode in ("exact", "fast"):
+        run("render", src, "--out", tmp_path / mode, "--size", "512", "--decode", mode)
+        img = cv2.imread(str(tmp_path / mode / "j2k.png"), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(img, im.render(size=512, decode=mode))
+    run("render", src, "--out", tmp_path / "default", "--size", "512")
+    assert (tmp_path / "default" / "j2k.png").read_bytes() == (tmp_path / "exact" / "j2k.png").read_bytes()
+    run("cache", "build", src, "--out", tmp_path / "c", "--size", "128", "--decode", "fast")
+    assert json.loads((tmp_path / "c" / "index.json").read_text())["settings"]["decode"] == "fast"
+    assert "JPEG 2000" in run("bench", src, "--size", "256", "--passes", "1", "--decode", "fast").stdout
+    for command in (["render", "x.dcm", "--out", "o"], ["cache", "build", "x.dcm", "--out", "o"], ["bench", "x.dcm"]):
+        out = run(*command, "--decode", "bogus", check=False)
+        assert out.returncode == 64 and "--decode" in out.stderr
+
+
 def test_cache_build_is_resumable(corpus, tmp_path):
     src = tmp_path / "imgs"
     src.mkdir()

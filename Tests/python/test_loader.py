@@ -54,6 +54,33 @@ def test_same_batches_whatever_the_worker_count(lesion_set):
                 np.testing.assert_array_equal(x, y)
 
 
+def test_samples_not_batches_are_scheduled_yet_batches_are_identical_for_1_2_3_workers(lesion_set, tmp_path):
+    """Workers take samples of the current or next batch, each into its own slot; with the same
+    seed, 1, 2 and 3 workers give byte-identical batches and targets: a short last batch, images
+    left out under on_error="skip" (the rest closed up in order), flips, every target field."""
+    bad = tmp_path / "broken.dcm"
+    bad.write_bytes(b"\x00" * 500)
+    broken = [vindr.Sample(f"broken{i}", str(bad), global_labels=np.zeros(2, np.float32)) for i in range(3)]
+    samples = lesion_set[:10] + broken[:1] + lesion_set[10:17] + broken[1:] + lesion_set[17:]  # 27 samples
+
+    def run(workers, prefetch):
+        out = []
+        loader = vindr.Loader(samples, (96, 80), batch_size=7, seed=11, workers=workers, prefetch=prefetch, flip=0.5,
+                              on_error="skip", layout="NHWC", channels=3)
+        for b in loader:
+            targets = [(t["image_id"], t["boxes"].tobytes(), t["labels"].tobytes(), t["global_labels"].tobytes(),
+                        t["transform"].tobytes()) for t in b.targets]
+            out.append((b.step, b.images.tobytes(), targets, [s[0] for s in b.skipped]))
+        return out
+
+    runs = {(w, p): run(w, p) for w in (1, 2, 3) for p in (1, 2)}
+    first = runs[(1, 1)]
+    assert [len(r[2]) + len(r[3]) for r in first] == [7, 7, 7, 6]  # the last batch is partial
+    assert sum(len(r[3]) for r in first) == 3
+    for key, other in runs.items():
+        assert other == first, key
+
+
 def test_epochs_shuffle_and_cover_everything(lesion_set):
     loader = vindr.Loader(lesion_set, 64, batch_size=5, seed=1, workers=2)
     e0 = [i for _, ids, _, _ in epoch(loader, 0) for i in ids]

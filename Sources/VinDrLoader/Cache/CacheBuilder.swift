@@ -105,7 +105,7 @@ public enum CacheBuilder {
         let file = try DICOMFile(path: s.path)
         var options = RenderOptions(size: .exact(height: settings.height, width: settings.width),
                                     aspect: settings.letterbox ? .letterbox(pad: settings.pad) : .stretch,
-                                    window: settings.windowChoice, output: .uint8)
+                                    window: settings.windowChoice, output: .uint8, decode: settings.decodeMode)
         options.threads = 1
         let (pixels, g) = try Renderer.render(file, options: options, workspace: workspace)
         let bytes: [UInt8]

@@ -24,8 +24,12 @@ public struct CacheSettings: Codable, Equatable, Sendable {
     /// "jpeg" (TurboJPEG, greyscale) or "raw" (uint8 pixels).
     public var format: String
     public var quality: Int
+    /// "exact" or "fast" (`DecodeMode`); absent in caches built before 0.4, whose renders used
+    /// the then-default reduced-resolution decoding, so absent reads as "fast".
+    public var decode: String?
 
-    public init(height: Int, width: Int, letterbox: Bool, pad: Double, window: String, format: String, quality: Int) {
+    public init(height: Int, width: Int, letterbox: Bool, pad: Double, window: String, format: String, quality: Int,
+                decode: DecodeMode = .exact) {
         self.height = height
         self.width = width
         self.letterbox = letterbox
@@ -33,7 +37,11 @@ public struct CacheSettings: Codable, Equatable, Sendable {
         self.window = window
         self.format = format
         self.quality = quality
+        self.decode = decode.rawValue
     }
+
+    /// The decode mode the cache's images were rendered with.
+    public var decodeMode: DecodeMode { DecodeMode(rawValue: decode ?? DecodeMode.fast.rawValue) ?? .fast }
 
     /// The settings a loader with `options` would need; nil (with the reason) when no cache can
     /// serve it.
@@ -44,7 +52,8 @@ public struct CacheSettings: Codable, Equatable, Sendable {
         case .auto: window = "auto"
         default: return (nil, "the loader's window is neither 'dicom' nor 'auto'")
         }
-        return (CacheSettings(height: o.height, width: o.width, letterbox: o.letterbox, pad: o.pad, window: window, format: "", quality: 0), nil)
+        return (CacheSettings(height: o.height, width: o.width, letterbox: o.letterbox, pad: o.pad, window: window, format: "", quality: 0,
+                              decode: o.decode), nil)
     }
 
     /// Why `self` cannot serve a loader needing `other` (nil when it can).
@@ -54,6 +63,7 @@ public struct CacheSettings: Codable, Equatable, Sendable {
         if letterbox != other.letterbox { diffs.append("letterbox \(letterbox) vs \(other.letterbox)") }
         if pad != other.pad { diffs.append("pad \(pad) vs \(other.pad)") }
         if window != other.window { diffs.append("window \(window) vs \(other.window)") }
+        if decodeMode != other.decodeMode { diffs.append("decode \(decodeMode.rawValue) vs \(other.decodeMode.rawValue)") }
         return diffs.isEmpty ? nil : "cache built with " + diffs.joined(separator: ", ")
     }
 
@@ -115,7 +125,8 @@ final class CacheReader: @unchecked Sendable {
     init(directory: String) throws {
         index = try CacheIndex.load(directory)
         let s = index.settings
-        guard (1...16384).contains(s.height), (1...16384).contains(s.width), s.format == "jpeg" || s.format == "raw" else {
+        guard (1...16384).contains(s.height), (1...16384).contains(s.width), s.format == "jpeg" || s.format == "raw",
+              s.decode.map({ DecodeMode(rawValue: $0) != nil }) ?? true else {
             throw LoaderError("\(directory): cache settings \(s.height)x\(s.width) \(s.format) are not valid")
         }
         for e in index.entries {

@@ -48,6 +48,8 @@ _OPT = {"height": C.VDR_LOPT_HEIGHT, "width": C.VDR_LOPT_WIDTH, "letterbox": C.V
         "drop_last": C.VDR_LOPT_DROP_LAST, "rank": C.VDR_LOPT_RANK, "world_size": C.VDR_LOPT_WORLD_SIZE,
         "workers": C.VDR_LOPT_WORKERS, "prefetch": C.VDR_LOPT_PREFETCH, "flip": C.VDR_LOPT_FLIP_PROBABILITY,
         "on_error": C.VDR_LOPT_ON_ERROR, "window": C.VDR_LOPT_WINDOW, "max_batch_bytes": C.VDR_LOPT_MAX_BATCH_BYTES}
+_OPT["decode"] = C.VDR_LOPT_DECODE
+_DECODE = {"exact": C.VDR_DECODE_EXACT, "fast": C.VDR_DECODE_FAST}
 _DTYPES = {"uint8": (C.VDR_DTYPE_UINT8, np.uint8), "float16": (C.VDR_DTYPE_FLOAT16, np.float16),
            "float32": (C.VDR_DTYPE_FLOAT32, np.float32)}
 
@@ -139,6 +141,8 @@ class Loader:
     exact canvas, letterboxed or, with letterbox=False, stretched.
 
     workers: native render threads; 0 (the default) means one per online core.
+    decode: "exact" (the default) or the opt-in "fast" reduced-resolution decoding (see
+    `DicomImage.render`); a cache serves only loaders with the decode mode it was built with.
 
     Memory: the batch buffers, (prefetch + 1) x batch_size x channels x height x width x dtype
     size bytes, must fit in `max_batch_bytes` (default 4 GiB); larger options raise
@@ -155,7 +159,7 @@ class Loader:
                  layout: str = "NCHW", channels: int = 1, shuffle: bool = True, seed: int = 0, drop_last: bool = False,
                  rank: int = 0, world_size: int = 1, workers: int = 0, prefetch: int = 2, flip: float = 0.0,
                  on_error: str = "raise", copy: bool = False, cache: str | os.PathLike | None = None,
-                 max_batch_bytes: int | None = None):
+                 max_batch_bytes: int | None = None, decode: str = "exact"):
         h, w = _canvas(size, letterbox)
         self.shape = (h, w)
         self.channels = channels
@@ -169,7 +173,8 @@ class Loader:
                                                window=window, dtype=dtype, layout=layout, channels=channels,
                                                shuffle=shuffle, seed=seed, drop_last=drop_last, rank=rank,
                                                world_size=world_size, workers=workers, prefetch=prefetch, flip=flip,
-                                               on_error=on_error, cache=cache, max_batch_bytes=max_batch_bytes)
+                                               on_error=on_error, cache=cache, max_batch_bytes=max_batch_bytes,
+                                               decode=decode)
         check(_create(handles.samples, handles.options, ctypes.byref(self._h)))
         batches, image_bytes = _size(), _size()
         check(_shape(self._h, ctypes.byref(batches), ctypes.byref(image_bytes)))
@@ -278,7 +283,7 @@ def _canvas(size, letterbox: bool) -> tuple[int, int]:
 
 
 def _prepare(samples, size, *, batch_size, letterbox, pad, window, dtype, layout, channels, shuffle, seed, drop_last,
-             rank, world_size, workers, prefetch, flip, on_error, cache, max_batch_bytes=None):
+             rank, world_size, workers, prefetch, flip, on_error, cache, max_batch_bytes=None, decode="exact"):
     """Native sample list and options from Python arguments; returns (handles, global label count)."""
     if dtype not in _DTYPES:
         raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
@@ -288,6 +293,8 @@ def _prepare(samples, size, *, batch_size, letterbox, pad, window, dtype, layout
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     if window not in ("dicom", "auto"):
         raise ValueError(f"window must be 'dicom' or 'auto', got {window!r}")
+    if decode not in _DECODE:
+        raise ValueError(f"decode must be 'exact' or 'fast', got {decode!r}")
     h, w = size
     handles = _Handles()
     global_count = 0
@@ -315,7 +322,7 @@ def _prepare(samples, size, *, batch_size, letterbox, pad, window, dtype, layout
               "world_size": world_size, "workers": workers, "prefetch": prefetch,
               "flip": flip, "on_error": C.VDR_ON_ERROR_RAISE if on_error == "raise" else C.VDR_ON_ERROR_SKIP,
               "window": C.VDR_WINDOW_DICOM if window == "dicom" else C.VDR_WINDOW_AUTO,
-              "max_batch_bytes": max_batch_bytes}
+              "max_batch_bytes": max_batch_bytes, "decode": _DECODE[decode]}
     for key, value in values.items():
         if value is None:  # the library's default
             continue
@@ -338,17 +345,19 @@ class CacheReport:
 
 def build_cache(samples: Sequence[Sample] | Dataset, directory: str | os.PathLike, size: int | tuple[int, int] = 512, *,
                 format: str = "jpeg", quality: int = 90, letterbox: bool = True, pad: float = 0.0,
-                window: str = "dicom", workers: int = 0, progress=None) -> CacheReport:
+                window: str = "dicom", workers: int = 0, progress=None, decode: str = "exact") -> CacheReport:
     """Renders every sample once into `directory` (shards + index.json with CRC-32 checksums),
     as greyscale JPEG at `quality` or raw uint8. Resumable: unchanged cached images are kept.
-    A Loader with the same size, letterbox, pad and window and `cache=directory` reads from it.
+    A Loader with the same size, letterbox, pad, window and decode and `cache=directory` reads
+    from it. `decode` ("exact" or the opt-in "fast", as in `DicomImage.render`) is recorded in the
+    cache's settings.
     `progress(done, total)` is called after each chunk."""
     if format not in ("jpeg", "raw"):
         raise ValueError(f"format must be 'jpeg' or 'raw', got {format!r}")
     h, w = _canvas(size, letterbox)
     handles, _ = _prepare(samples, (h, w), batch_size=1, letterbox=letterbox, pad=pad, window=window, dtype="uint8",
                           layout="NCHW", channels=1, shuffle=False, seed=0, drop_last=False, rank=0, world_size=1,
-                          workers=workers, prefetch=1, flip=0.0, on_error="raise", cache=None)
+                          workers=workers, prefetch=1, flip=0.0, on_error="raise", cache=None, decode=decode)
     callback = _PROGRESS((lambda done, total, _: progress(done, total)) if progress else (lambda *_: None))
     rendered, reused, failed = _size(), _size(), _size()
     check(_cache_build(handles.samples, handles.options, c_str("directory", directory), C.VDR_CACHE_JPEG if format == "jpeg" else C.VDR_CACHE_RAW,

@@ -109,6 +109,22 @@ public enum FileSystem {
         return found.sorted { $0.relative < $1.relative }
     }
 
+    /// The DICOM files (.dcm, .dicom) among `inputs`: a file is taken as it is (its relative path
+    /// is its name), a folder is walked with `regularFiles` (paths relative to it), in input order.
+    public static func dicomFiles(_ inputs: [String]) throws -> [(path: String, relative: String)] {
+        var out: [(path: String, relative: String)] = []
+        for input in inputs {
+            guard let folder = isDirectory(input) else { throw DICOMError(.io, input, "no such file or folder") }
+            guard folder else {
+                out.append((input, lastComponent(input)))
+                continue
+            }
+            let base = absolute(input)
+            out += try regularFiles(under: base).filter { $0.relative.hasSuffix(".dicom") || $0.relative.hasSuffix(".dcm") }
+        }
+        return out
+    }
+
     /// Writes `bytes` to `path` through a hidden temporary sibling and a rename, so the file is
     /// complete or absent.
     public static func writeAtomically(_ bytes: some Collection<UInt8>, to path: String) throws {

@@ -119,10 +119,7 @@ public enum Dataset {
     static func imageFiles(under root: String) throws -> [String: String] {
         guard FileSystem.isDirectory(root) == true else { throw LoaderError("\(root): not a folder") }
         var files: [String: String] = [:]
-        let base = FileSystem.absolute(root)
-        for (path, relative) in try FileSystem.regularFiles(under: base) where relative.hasSuffix(".dicom") || relative.hasSuffix(".dcm") {
-            files[FileSystem.stem(relative)] = path
-        }
+        for (path, relative) in try FileSystem.dicomFiles([root]) { files[FileSystem.stem(relative)] = path }
         return files
     }
 

@@ -99,27 +99,14 @@ struct RenderCommand: ParsableCommand {
     }
 }
 
-/// DICOM files named on the command line or found under folders, with their paths relative to
-/// the folder they were found in.
+/// DICOM files named on the command line or found under folders (FileSystem.dicomFiles), with
+/// their paths relative to the folder they were found in; a missing input is a usage error.
 enum DICOMTree {
     static func files(_ inputs: [String]) throws -> [(String, String)] {
-        var out: [(String, String)] = []
-        for input in inputs {
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: input, isDirectory: &isDir) else {
-                throw ValidationError("\(input): no such file or folder")
-            }
-            if !isDir.boolValue {
-                out.append((input, (input as NSString).lastPathComponent))
-                continue
-            }
-            let base = URL(fileURLWithPath: input).standardizedFileURL.path
-            guard let e = FileManager.default.enumerator(atPath: base) else { continue }
-            for case let rel as String in e where rel.hasSuffix(".dcm") || rel.hasSuffix(".dicom") {
-                out.append((base + "/" + rel, rel))
-            }
+        for input in inputs where FileSystem.isDirectory(input) == nil {
+            throw ValidationError("\(input): no such file or folder")
         }
-        return out.sorted { $0.0 < $1.0 }
+        return try FileSystem.dicomFiles(inputs).map { ($0.path, $0.relative) }
     }
 }
 

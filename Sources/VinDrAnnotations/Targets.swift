@@ -27,7 +27,7 @@ public struct TargetTable: Sendable {
 
     mutating func append(image i: Int, _ b: Box, score: Double, label: Int, reader: Int32) {
         image.append(Int64(i))
-        boxes += [b.x1, b.y1, b.x2, b.y2]
+        boxes.append(b.x1); boxes.append(b.y1); boxes.append(b.x2); boxes.append(b.y2)
         scores.append(score)
         labels.append(Int32(label))
         readers.append(reader)

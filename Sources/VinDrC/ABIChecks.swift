@@ -54,7 +54,7 @@ func store(_ s: String, to out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>
     guard let p = malloc(bytes.count + 1)?.assumingMemoryBound(to: CChar.self) else {
         throw ABIError(status: VDR_ERR_INTERNAL, message: "out of memory for a \(bytes.count)-byte string")
     }
-    bytes.withUnsafeBufferPointer { UnsafeMutableRawPointer(p).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+    for (i, b) in bytes.enumerated() { p[i] = CChar(bitPattern: b) }
     p[bytes.count] = 0
     out.pointee = p
 }

@@ -24,7 +24,7 @@ public struct SampleDataset {
     /// gives the same bytes. `progress(done, total)` follows each image. Returns the image ids.
     public static func write(to root: String, train: Int = 16, test: Int = 4, size: Int = 2048, seed: UInt64 = 1,
                              progress: (Int, Int) -> Void = { _, _ in }) throws -> (train: [String], test: [String]) {
-        guard train >= 1, test >= 0, train + test <= 100_000 else {
+        guard train >= 1, test >= 0, train <= 100_000, test <= 100_000 - train else {  // no overflowing sum
             throw LoaderError("sample: train \(train) must be >= 1, test \(test) >= 0, and together at most 100000")
         }
         guard (64...4096).contains(size) else { throw LoaderError("sample: size \(size) not in 64...4096") }

@@ -25,6 +25,7 @@ struct Walker {
     // Header-only walks stop at top-level Pixel Data and note Rows/Columns on the way.
     bool stop_at_pixels = false;
     bool reached_pixels = false;
+    bool past_meta = false;
     uint16_t rows = 0, columns = 0;
 
     uint16_t u16(size_t at, bool big) const {
@@ -66,8 +67,10 @@ struct Walker {
         if (depth > 32) return fail("sequences nested deeper than 32 levels", 0, 0);
         while (pos < end) {
             if (pos + 8 > end) return fail("truncated element header at byte " + std::to_string(pos), 0, 0);
-            // Group 0002 is always explicit little endian (PS3.10 7.1).
-            bool meta = u16(pos, false) == 0x0002;
+            // The leading group 0002 is always explicit little endian (PS3.10 7.1); anywhere else
+            // GDCM reads it in the data set's syntax.
+            bool meta = depth == 0 && !past_meta && u16(pos, false) == 0x0002;
+            if (depth == 0 && !meta) past_meta = true;
             bool bg = meta ? false : big;
             uint16_t g = u16(pos, bg), e = u16(pos + 2, bg);
             if (g == 0xFFFE && e == 0xE00D) {  // item delimitation
@@ -76,6 +79,9 @@ struct Walker {
                 pos += 8;
                 return true;
             }
+            // Item and delimiter tags belong to sequences (PS3.5 7.5); GDCM asserts on an item
+            // tag where it expects an element.
+            if (g == 0xFFFE) return fail("item or delimiter tag outside a sequence (PS3.5 7.5)", g, e);
             bool ex = meta ? true : explicit_vr_here;
             if (stop_at_pixels && depth == 0 && g == 0x7FE0 && e == 0x0010) {
                 reached_pixels = true;
@@ -88,6 +94,9 @@ struct Walker {
             if (ex) {
                 const unsigned char *vr = p + pos + 4;
                 if (vr[0] < 'A' || vr[0] > 'Z' || vr[1] < 'A' || vr[1] > 'Z') return fail("invalid VR", g, e);
+                // GDCM guesses a length layout for a VR it does not know and then asserts or
+                // allocates what the guessed length says.
+                if (!known_vr(vr)) return fail(std::string("unknown VR ") + vr_text[0] + vr_text[1] + " (PS3.5 Table 6.2-1)", g, e);
                 if (long_vr(vr)) {
                     if (pos + 12 > end) return fail("truncated element header", g, e);
                     header = 12;
@@ -97,15 +106,22 @@ struct Walker {
                     len = u16(pos + 6, bg);
                 }
                 sequence = std::memcmp(vr, "SQ", 2) == 0;
-                if (len == 0xFFFFFFFFu && !long_vr(vr)) return fail("undefined length on a short VR", g, e);
+                bool un = std::memcmp(vr, "UN", 2) == 0;
+                bool pixels = g == 0x7FE0 && e == 0x0010;
+                // Undefined lengths belong to SQ, UN and encapsulated Pixel Data (OB/OW) only
+                // (PS3.5 7.1.2, A.4); GDCM asserts on any other, and on Pixel Data that is an SQ.
+                if (pixels && sequence && len != 0) return fail("Pixel Data with VR SQ", g, e);
+                if (len == 0xFFFFFFFFu && !(sequence || un || (pixels && (vr[0] == 'O' && (vr[1] == 'B' || vr[1] == 'W'))))) {
+                    return fail(std::string("undefined length on VR ") + vr_text[0] + vr_text[1] + " (PS3.5 7.1.2)", g, e);
+                }
                 // GDCM reads File Meta Information elements with asserts: an unknown VR, a sequence
                 // or an undefined length there aborts the process.
-                if (meta && (!known_vr(vr) || sequence || len == 0xFFFFFFFFu)) {
+                if (meta && (sequence || len == 0xFFFFFFFFu)) {
                     return fail(std::string("File Meta Information element with VR ") + vr_text[0] + vr_text[1] +
                                     (len == 0xFFFFFFFFu ? " and undefined length" : ""),
                                 g, e);
                 }
-                if (len == 0xFFFFFFFFu && std::memcmp(vr, "UN", 2) == 0) sequence = true;
+                if (len == 0xFFFFFFFFu && un) sequence = true;
             } else {
                 header = 8;
                 len = u32(pos + 4, bg);
@@ -119,9 +135,22 @@ struct Walker {
             }
             pos += header;
             if (len == 0xFFFFFFFFu) {
-                bool fragments = g == 0x7FE0 && e == 0x0010 && !sequence;
-                if (g == 0x7FE0 && e == 0x0010 && ex) fragments = true;
-                if (!items(pos, end, bg, ex && !(g == 0x7FE0 && e == 0x0010), depth, fragments, g, e)) return false;
+                // Undefined-length Pixel Data holds fragments whatever its VR (GDCM reads it so).
+                bool fragments = g == 0x7FE0 && e == 0x0010;
+                if (fragments || !ex || (vr_text[0] == 'S' && vr_text[1] == 'Q')) {
+                    if (!items(pos, end, bg, ex && !fragments, depth, fragments, g, e)) return false;
+                    continue;
+                }
+                // UN of undefined length holds Implicit VR Little Endian items (PS3.5 6.2.2),
+                // which is how GDCM reads it first; it re-reads a file whose UN items are explicit.
+                size_t start = pos;
+                if (items(pos, end, bg, false, depth, false, g, e)) continue;
+                std::string implicit_error = error;
+                pos = start;
+                if (!items(pos, end, bg, true, depth, false, g, e)) {
+                    error = implicit_error;
+                    return false;
+                }
                 continue;
             }
             if (len > end - pos) {

@@ -251,6 +251,50 @@ def test_unexpected_vr_fails_one_file_of_a_deidentification_tree(tmp_path):
     assert bad["status"] != "written" and "(0028,0010)" in (bad["error"] or "") and "UV" in bad["error"], files
 
 
+# -- 2b. structures GDCM asserts on or misreads: undefined lengths outside SQ, UN and encapsulated OB/OW
+#        Pixel Data (PS3.5 7.1.2, A.4), and VRs outside PS3.5 Table 6.2-1 ------------------------------
+
+ITEM = struct.pack("<HHI", 0xFFFE, 0xE000, 12) + element((0x0008, 0x0100), "SH", b"ABCD")
+
+
+NESTED_SQ = struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"SQ", 0, len(ITEM)) + ITEM
+
+
+def undefined_length(tag: tuple[int, int], vr: str, items: bytes) -> bytes:
+    return struct.pack("<HH2sHI", *tag, vr.encode(), 0, 0xFFFFFFFF) + items + struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
+
+
+GDCM_CASES = {
+    # a private OB element of undefined length holding an item
+    "ob-element": (dict(pixels=undefined_length((0x0011, 0x1010), "OB", ITEM)
+                        + element((0x7FE0, 0x0010), "OW", bytes(range(32)))), "(0011,1010)", "OB"),
+    # encapsulated Pixel Data with VR OF
+    "pixel-data-of": (dict(pixels=undefined_length((0x7FE0, 0x0010), "OF", struct.pack("<HHI", 0xFFFE, 0xE000, 0))),
+                      "(7FE0,0010)", "OF"),
+    # a Pixel Data element of VR SQ inside an item of a sequence
+    # a VR no edition of the standard defines: GDCM reads a 4-byte length from the value (hundreds of MB)
+    "unknown-vr": (dict(overrides={(0x0020, 0x000D): ("TI", b"1.2.3.4.5.6.8")}), "(0020,000D)", "TI"),
+    "nested-pixel-data-sq": (dict(overrides={(0x0008, 0x1140): ("SQ", struct.pack("<HHI", 0xFFFE, 0xE000, len(NESTED_SQ))
+                                                               + NESTED_SQ)}),
+                             "(7FE0,0010)", "SQ"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GDCM_CASES))
+def test_gdcm_assertion_structures_are_format_errors(tmp_path, case):
+    kwargs, tag, vr = GDCM_CASES[case]
+    path = write(tmp_path, f"{case}.dcm", dicom_bytes(**kwargs))
+    expect_error(run_child("open", path), path, tag, vr)
+    tree = tmp_path / "in"
+    tree.mkdir()
+    (tree / path.name).write_bytes(path.read_bytes())
+    write(tree, "good.dcm", dicom_bytes())
+    result = run_child("deid", tree, tmp_path / "out")
+    files = {pathlib.Path(f["input"]).name: f for f in result["files"]}
+    assert files["good.dcm"]["status"] == "written", files
+    assert files[path.name]["status"] != "written" and tag in (files[path.name]["error"] or ""), files
+
+
 # -- 3. negative LUT descriptors (PS3.3 C.11.1.1, C.11.2.1.1) ------------------------------------
 
 @pytest.mark.parametrize("sequence", [(0x0028, 0x3000), (0x0028, 0x3010)], ids=["modality", "voi"])

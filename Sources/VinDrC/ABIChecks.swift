@@ -37,6 +37,26 @@ func checkBuffer(size: Int, rowStride: Int, rowBytes: Int, rows: Int, align: Int
     }
 }
 
+/// Copies `rows` rows of `rowBytes` bytes into a caller buffer `rowStride` bytes apart, after
+/// checkBuffer accepted the buffer for exactly these values.
+func copyRows(from src: UnsafeRawBufferPointer, rowBytes: Int, rows: Int, to out: UnsafeMutableRawPointer, rowStride: Int) {
+    guard let base = src.baseAddress else { return }
+    for y in 0..<rows {
+        (out + y * rowStride).copyMemory(from: base + y * rowBytes, byteCount: rowBytes)
+    }
+}
+
+/// `count` groups of `stride` values from a caller array (NULL only when `count` is 0), with
+/// `count` below `limit`.
+func array<T>(_ p: UnsafePointer<T>?, count n: UInt, stride: Int = 1, limit: Int, _ name: String) throws -> [T] {
+    guard n < UInt(limit) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name): count \(n) is out of range (limit \(limit))") }
+    guard n > 0 else { return [] }
+    guard let p else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) is NULL") }
+    let (total, overflow) = Int(n).multipliedReportingOverflow(by: stride)
+    guard !overflow else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name): count \(n) x \(stride) overflows") }
+    return Array(UnsafeBufferPointer(start: p, count: total))
+}
+
 /// A size, count or index from C (size_t) as Int; VDR_ERR_ARGUMENT above Int.max, where a
 /// negative number cast to size_t lands.
 func count(_ n: UInt, _ name: String) throws -> Int {

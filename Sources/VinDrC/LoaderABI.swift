@@ -107,17 +107,10 @@ final class LoaderOptionsBox {
     abiCall {
         let box = try SamplesBox.from(samples)
         let id = try requireString(image_id, "image_id"), p = try requireString(path, "path")
-        guard box_count < 1 << 24, global_count < 1 << 16 else {
-            throw ABIError(status: VDR_ERR_ARGUMENT, message: "box count \(box_count) or global label count \(global_count) out of range (2^24, 2^16)")
-        }
-        let box_count = Int(box_count), global_count = Int(global_count)
-        guard box_count == 0 || (boxes != nil && labels != nil), global_count == 0 || global_labels != nil else {
-            throw ABIError(status: VDR_ERR_ARGUMENT, message: "boxes, labels or global_labels is NULL")
-        }
-        let b = box_count == 0 ? [] : Array(UnsafeBufferPointer(start: boxes, count: 4 * box_count))
+        let b = try array(boxes, count: box_count, stride: 4, limit: 1 << 24, "boxes")
         guard b.allSatisfy(\.isFinite) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "image \(id): box coordinates must be finite") }
-        let l = box_count == 0 ? [] : Array(UnsafeBufferPointer(start: labels, count: box_count))
-        let g = global_count == 0 ? [] : Array(UnsafeBufferPointer(start: global_labels, count: global_count))
+        let l = try array(labels, count: box_count, limit: 1 << 24, "labels")
+        let g = try array(global_labels, count: global_count, limit: 1 << 16, "global_labels")
         box.samples.append(LoaderSample(imageID: id, path: p, boxes: b, labels: l, globalLabels: g))
     }
 }

@@ -273,3 +273,59 @@ def test_versions_agree():
     assert re.search(r"^## (\S+)", (ROOT / "CHANGELOG.md").read_text(), re.M).group(1) == text_version
     soname = subprocess.run(["readelf", "-d", str(_lib.lib._name)], capture_output=True, text=True, check=True).stdout
     assert f"Library soname: [libvindr.so.{major}]" in soname
+
+
+# -- the entrance rule: no @c body does unchecked arithmetic on a caller's value -----------------
+
+ARITHMETIC = r"(?:[+\-*/%]|<<|>>)"
+# Parameter types whose conversion to Int (or narrower) can trap: size_t, 64-bit unsigned, floating.
+NARROWING = {"UInt", "UInt64", "Double", "Float"}
+
+
+def abi_bodies(source: str):
+    """(function name, {parameter: Swift type}, body) of every @c function; comments and string
+    literals are blanked so that only code is checked."""
+    code = re.sub(r'//[^\n]*|"(?:[^"\\\n]|\\.)*"', lambda m: " " * len(m.group(0)), source)
+    for m in re.finditer(r"@c public func (\w+)\((.*?)\)\s*(?:->\s*[\w<>?]+\s*)?\{", code, re.S):
+        params = dict(re.findall(r"_\s+(\w+)\s*:\s*([^,]+?)\s*(?=,\s*_\s|\Z)", m.group(2).strip(), re.S))
+        depth, i = 1, m.end()
+        while depth:
+            depth += {"{": 1, "}": -1}.get(code[i], 0)
+            i += 1
+        yield m.group(1), params, code[m.end():i - 1]
+
+
+def abi_rule_violations(source: str) -> list[str]:
+    """Arithmetic with a parameter (or a local of the same name) as an operand, and conversions of
+    size_t or floating parameters not preceded by a guard on them. Arithmetic on caller values
+    belongs in ABIChecks.swift, whose helpers check before they compute."""
+    found = []
+    for name, params, body in abi_bodies(source):
+        for p, kind in params.items():
+            if "Pointer" in kind or "convention" in kind:
+                continue
+            w = rf"(?<![\w.]){re.escape(p)}(?![\w(])"
+            if re.search(rf"{w}\s*{ARITHMETIC}(?!=)\s|\s{ARITHMETIC}\s*{w}", body):
+                found.append(f"{name}: arithmetic on {p}")
+            conversion = re.search(rf"\b(?:Int|Int32|Int64|UInt32|Int16|UInt16)\(\s*{w}\s*\)", body)
+            if kind.strip() in NARROWING and conversion and not re.search(rf"guard[^\n{{]*{w}", body[:conversion.start()]):
+                found.append(f"{name}: unguarded conversion of {p}")
+    return found
+
+
+def test_no_abi_body_computes_with_caller_values():
+    sources = sorted((ROOT / "Sources" / "VinDrC").glob("*.swift"))
+    violations = [f"{f.name}: {v}" for f in sources for v in abi_rule_violations(f.read_text())]
+    assert not violations, violations
+
+
+def test_the_abi_rule_can_fail():
+    bad = '''@c public func vdr_x(_ buf: UnsafeMutablePointer<UInt8>?, _ size: UInt, _ scale: Double, _ rows: Int32) -> Int32 {
+        abiCall { let n = Int(size); let s = Int(scale) + 1; _ = rows * 2 }
+    }'''
+    assert abi_rule_violations(bad) == ["vdr_x: unguarded conversion of size", "vdr_x: unguarded conversion of scale",
+                                        "vdr_x: arithmetic on rows"]
+    good = '''@c public func vdr_x(_ size: UInt, _ scale: Double) -> Int32 {
+        abiCall { let size = try count(size, "size"); guard scale.isFinite else { return }; _ = Int(scale) } // size * 2
+    }'''
+    assert abi_rule_violations(good) == []

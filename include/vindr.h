@@ -67,6 +67,9 @@ extern "C" {
 #define VDR_ERR_CSV 8
 /* An unexpected internal failure (a bug: please report the message). */
 #define VDR_ERR_INTERNAL 9
+/* A buffer the call needs (a decoded frame, a rendered image) could not be allocated; nothing */
+/* was written and the process is unharmed. */
+#define VDR_ERR_NO_MEMORY 10
 
 /// Human-readable name of a status code (static storage, never freed).
 char const * vdr_status_string(int32_t status);

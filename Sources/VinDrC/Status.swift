@@ -30,6 +30,9 @@ public let VDR_ERR_BUFFER_TOO_SMALL: Int32 = 7
 public let VDR_ERR_CSV: Int32 = 8
 /// An unexpected internal failure (a bug: please report the message).
 public let VDR_ERR_INTERNAL: Int32 = 9
+/// A buffer the call needs (a decoded frame, a rendered image) could not be allocated; nothing
+/// was written and the process is unharmed.
+public let VDR_ERR_NO_MEMORY: Int32 = 10
 
 /// Human-readable name of a status code (static storage, never freed).
 @c public func vdr_status_string(_ status: Int32) -> UnsafePointer<CChar> {
@@ -45,6 +48,7 @@ public let VDR_ERR_INTERNAL: Int32 = 9
     case VDR_ERR_BUFFER_TOO_SMALL: text = "buffer too small"
     case VDR_ERR_CSV: text = "CSV error"
     case VDR_ERR_INTERNAL: text = "internal error"
+    case VDR_ERR_NO_MEMORY: text = "out of memory"
     default: text = "unknown status"
     }
     return cString(text)
@@ -128,5 +132,6 @@ func dicomStatus(_ kind: DICOMError.Kind) -> Int32 {
     case .unsupported: return VDR_ERR_UNSUPPORTED
     case .decode: return VDR_ERR_DECODE
     case .argument: return VDR_ERR_ARGUMENT
+    case .noMemory: return VDR_ERR_NO_MEMORY
     }
 }

@@ -3,6 +3,27 @@
 /// traps on integer overflow, so an unchecked product of header values is a way to take the
 /// host process down; here a negative factor or a product beyond Int.max is an error instead.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Checks that `bytes` can be allocated before a buffer that size is made: Swift traps when an
+/// allocation fails, so the address space is first asked of the kernel (and given back at once;
+/// an mmap, which the optimiser cannot elide as it may a malloc/free pair). Under an
+/// address-space limit (RLIMIT_AS, `ulimit -v`, as batch schedulers set) or strict overcommit, a
+/// frame too large for it is then a `.noMemory` error naming `what`, not an abort. Decoded
+/// frames and rendered outputs are sized through here.
+public func reserveMemory(_ bytes: Int, what: @autoclosure () -> String, source: String) throws {
+    guard bytes > 0 else { return }
+    let probe = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+    guard let probe, probe != UnsafeMutableRawPointer(bitPattern: -1) else {
+        throw DICOMError(.noMemory, source, "cannot allocate \(bytes) bytes for \(what())")
+    }
+    munmap(probe, bytes)
+}
+
 /// The product of `factors`, or nil when one is negative or the product overflows Int.
 @inlinable public func checkedProduct(_ factors: Int...) -> Int? {
     var product = 1

@@ -3,6 +3,8 @@
 public struct DICOMError: Error, CustomStringConvertible, Equatable {
     public enum Kind: Sendable, Equatable {
         case io, format, noPixelData, unsupported, decode, argument
+        /// A buffer the file or the call needs cannot be allocated (see `reserveMemory`).
+        case noMemory
     }
 
     public let kind: Kind

@@ -18,6 +18,7 @@ extension DICOMFile {
     public func decode(frame: Int = 0, maxReduction: Int = 0, threads: Int = 1) throws -> StoredPixels {
         let bitsStored = metadata.bitsStored
         return try withPixels(frame: frame, maxReduction: maxReduction, threads: threads) { v in
+            try reserveMemory(v.bytes.count, what: "the frame's stored values", source: source)
             var p = StoredPixels(width: v.width, height: v.height, format: v.format, bytes: [UInt8](v.bytes), reduction: v.reduction,
                                  sampleCentre: v.sampleCentre)
             p.normalize(bitsStored: bitsStored)
@@ -154,8 +155,12 @@ extension DICOMFile {
             throw DICOMError(.format, source, "cannot locate frame \(frame): \(fragments) fragments, \(frames) frames and \(offsets) Basic Offset Table entries")
         }
         guard !selected.isEmpty else { throw DICOMError(.format, source, "frame \(frame) has no fragments") }
+        let parts = try selected.map(fragment)
+        let total = parts.reduce(0) { $0 + $1.count }  // fragments lie inside the file: no overflow
+        try reserveMemory(total, what: "frame \(frame)'s compressed stream", source: source)
         var out = [UInt8]()
-        for i in selected { out.append(contentsOf: try fragment(i)) }
+        out.reserveCapacity(total)
+        for part in parts { out.append(contentsOf: part) }
         return out
     }
 
@@ -182,7 +187,8 @@ extension DICOMFile {
             let r = stream.withUnsafeBytes { cgdcm_j2k_header($0.baseAddress, $0.count, Int32(reduce), &w, &h, &comps, &prec, &sgnd, &levels) }
             guard r == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
         }
-        var bytes = uninitializedBytes(try checkedSize(Int(w), Int(h), format.bytesPerSample, what: "JPEG 2000 output size", source: source))
+        var bytes = try uninitializedBytes(try checkedSize(Int(w), Int(h), format.bytesPerSample, what: "JPEG 2000 output size", source: source),
+                                            what: "the decoded JPEG 2000 frame", source: source)
         let status = stream.withUnsafeBytes { src in
             bytes.withUnsafeMutableBytes { dst in
                 cgdcm_j2k_decode(src.baseAddress, src.count, Int32(reduce), Int32(max(1, threads)), dst.baseAddress,
@@ -205,8 +211,7 @@ extension DICOMFile {
         guard ok, Int(w) == m.columns, Int(h) == m.rows, space == Int32(TJCS_GRAY.rawValue) else { return nil }
         let f = 1 << r
         let sw = (Int(w) + f - 1) / f, sh = (Int(h) + f - 1) / f
-        guard let count = checkedProduct(sw, sh) else { return nil }
-        var bytes = uninitializedBytes(count)
+        guard let count = checkedProduct(sw, sh), var bytes = try? uninitializedBytes(count, what: "", source: source) else { return nil }
         let rc = stream.withUnsafeBufferPointer { src in
             bytes.withUnsafeMutableBufferPointer { dst in
                 tjDecompress2(handle, src.baseAddress, UInt(src.count), dst.baseAddress, Int32(sw), Int32(sw), Int32(sh), Int32(TJPF_GRAY.rawValue), 0)
@@ -263,7 +268,8 @@ extension DICOMFile {
         guard header == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
         try checkCodedFrame(codec: "JPEG-LS", width: Int(w), height: Int(h), components: Int(comps), streamBytes: stream.count,
                             minimumBits: Int(h) * ((Int(w) + 32767) / 32768))
-        var bytes = uninitializedBytes(try checkedSize(m.rows, m.columns, format.bytesPerSample, what: "JPEG-LS output size", source: source))
+        var bytes = try uninitializedBytes(try checkedSize(m.rows, m.columns, format.bytesPerSample, what: "JPEG-LS output size", source: source),
+                                            what: "the decoded JPEG-LS frame", source: source)
         let rc = stream.withUnsafeBytes { src in
             bytes.withUnsafeMutableBytes { dst in
                 cgdcm_jpegls_decode(src.baseAddress, src.count, UInt32(m.rows), UInt32(m.columns), Int32(format.bytesPerSample),
@@ -277,7 +283,8 @@ extension DICOMFile {
     /// JPEG frames through GDCM's codec.
     func decodeJPEG(_ stream: [UInt8], codec: Int32, format: SampleFormat) throws -> StoredPixels {
         let m = metadata
-        var bytes = uninitializedBytes(try checkedSize(m.rows, m.columns, format.bytesPerSample, what: "JPEG output size", source: source))
+        var bytes = try uninitializedBytes(try checkedSize(m.rows, m.columns, format.bytesPerSample, what: "JPEG output size", source: source),
+                                            what: "the decoded JPEG frame", source: source)
         let rc = stream.withUnsafeBytes { src in
             bytes.withUnsafeMutableBytes { dst in
                 cgdcm_decode_jpeg(src.baseAddress, src.count, codec, UInt32(m.rows), UInt32(m.columns), UInt16(m.bitsAllocated),
@@ -291,7 +298,9 @@ extension DICOMFile {
 }
 
 /// A byte array whose contents the caller overwrites entirely (every decoder checks it wrote
-/// every byte before the array is used), skipping the zero fill of a multi-megabyte frame.
-func uninitializedBytes(_ count: Int) -> [UInt8] {
-    [UInt8](unsafeUninitializedCapacity: count) { _, n in n = count }
+/// every byte before the array is used), skipping the zero fill of a multi-megabyte frame; a
+/// `.noMemory` error when it cannot be allocated.
+func uninitializedBytes(_ count: Int, what: @autoclosure () -> String, source: String) throws -> [UInt8] {
+    try reserveMemory(count, what: what(), source: source)
+    return [UInt8](unsafeUninitializedCapacity: count) { _, n in n = count }
 }

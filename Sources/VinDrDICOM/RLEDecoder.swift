@@ -27,10 +27,10 @@ enum RLEDecoder {
                 throw DICOMError(.decode, source, "RLE segment \(s + 1) has \(end - start) bytes; PackBits cannot expand them to the \(pixels) bytes of a \(width)x\(height) frame (at most 64x, PS3.5 G.3.1)")
             }
         }
-        var out = uninitializedBytes(try checkedSize(pixels, planes, what: "RLE output size", source: source))
+        var out = try uninitializedBytes(try checkedSize(pixels, planes, what: "RLE output size", source: source), what: "the decoded RLE frame", source: source)
         // Each segment is unpacked into a contiguous byte plane (runs become memset/memcpy), then
         // the planes are interleaved into little-endian samples.
-        var plane = uninitializedBytes(planes > 1 ? pixels : 0)
+        var plane = try uninitializedBytes(planes > 1 ? pixels : 0, what: "an RLE byte plane", source: source)
         try frame.withUnsafeBytes { src in
             try out.withUnsafeMutableBytes { dst in
                 try plane.withUnsafeMutableBytes { tmp in

@@ -38,6 +38,7 @@ public enum Renderer {
         let g = try geometry(of: file.metadata, options: options)
         let rowBytes = g.outputWidth * options.output.bytesPerSample  // at most 65535 x 4 (RenderGeometry.plan)
         guard let total = checkedProduct(rowBytes, g.outputHeight) else { throw RenderError("output of \(g.outputHeight) rows of \(rowBytes) bytes is too large") }
+        try reserveMemory(total, what: "a rendered \(g.outputWidth)x\(g.outputHeight) image", source: file.source)
         var bytes = [UInt8](repeating: 0, count: total)
         let out = try bytes.withUnsafeMutableBytes {
             try render(file, options: options, into: $0, rowStride: rowBytes, workspace: workspace)

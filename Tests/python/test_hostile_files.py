@@ -17,6 +17,7 @@ import struct
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -359,3 +360,50 @@ def test_codec_frame_header_must_match_rows_and_columns(tmp_path, codec):
     header = jpeg_ls_header if codec == "jpeg-ls" else jpeg_lossless_header
     path = write(tmp_path, f"{codec}-mismatch.dcm", dicom_bytes(syntax=syntax, pixels=encapsulated([header(65535, 65535)])))
     expect_error(run_child("render", path, memory_limit=2 * GIB), path, "65535x65535", "(0028,0010)")
+
+
+# -- 5. allocation failures: a frame too large for the process's address-space limit ----------------
+
+OOM_CHILD = r"""
+import json, resource, sys
+import numpy as np
+import vindr
+path, action = sys.argv[1], sys.argv[2]
+im = vindr.read_dicom(path)
+frame = im.rows * im.columns * 2
+vm = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize:"))
+soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+# Room for the caller's output array (pixels: a whole frame; render: 64 x 64) and half of the
+# frame buffer the library needs (pixels: a copy of the stored values; render: the decoded RLE frame).
+resource.setrlimit(resource.RLIMIT_AS, (vm + (frame if action == "pixels" else 0) + frame // 2, hard))
+out = {}
+try:
+    im.pixels() if action == "pixels" else im.render(size=64, threads=1)
+    out["limited"] = "no error"
+except vindr.OutOfMemoryError as e:
+    out["limited"] = [type(e).__name__, isinstance(e, MemoryError), e.message]
+resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+pixels = im.pixels()
+out["after"] = [int(pixels[0, 1]), int(pixels[-1, -1])]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("action", ["pixels", "render"])
+def test_a_frame_beyond_the_address_space_limit_is_an_out_of_memory_error(tmp_path, action):
+    side = 4096
+    values = (np.arange(side * side, dtype=np.uint32) % 4096).astype("<u2")
+    path = write(tmp_path, "big.dcm", dicom_bytes({ROWS: us(side), COLUMNS: us(side), (0x7FE0, 0x0010): ("OW", values.tobytes())}))
+    if action == "render":  # a native frame renders from the file's own bytes: decoding RLE needs a buffer
+        native, path = path, tmp_path / "big-rle.dcm"
+        subprocess.run(["gdcmconv", "-R", str(native), str(path)], check=True, capture_output=True)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "bindings" / "python"), env.get("PYTHONPATH", "")])
+    p = subprocess.run([sys.executable, "-c", OOM_CHILD, str(path), action], env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, f"child died with status {p.returncode}: {p.stderr[-2000:]}"
+    result = json.loads(p.stdout.strip().splitlines()[-1])
+    name, is_memory_error, message = result["limited"]
+    assert name == "OutOfMemoryError" and is_memory_error, result
+    assert path.name in message and "cannot allocate" in message, message
+    # The process is unharmed: with the limit lifted the same handle decodes.
+    assert result["after"] == [int(values[1]), int(values[-1])]

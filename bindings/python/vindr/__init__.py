@@ -4,7 +4,8 @@ All logic lives in the native library (libvindr.so); this package is a thin ctyp
 """
 from . import _lib
 from .errors import (BufferTooSmallError, CSVFormatError, DecodeError, FormatError, InternalError,
-                     InvalidArgumentError, NoPixelDataError, UnsupportedError, VinDrError, VinDrIOError)
+                     InvalidArgumentError, NoPixelDataError, OutOfMemoryError, UnsupportedError, VinDrError,
+                     VinDrIOError)
 
 __version__: str = _lib.version().decode()
 """The native library's version, "major.minor.patch" (the package is versioned with it)."""

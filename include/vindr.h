@@ -272,9 +272,10 @@ int32_t vdr_transform_boxes(double const * transform, double const * boxes, size
 #define VDR_LAYOUT_KAGGLE_TRAIN 4
 /* CSV layout: Kaggle submission (image_id,PredictionString). */
 #define VDR_LAYOUT_KAGGLE_SUBMISSION 5
-/* Box targets: every included reader's boxes (score 1). */
+/* Box targets: every included reader's boxes (score 1, or a consensus file's score column). */
 #define VDR_TARGETS_ALL 0
-/* Box targets: readers' boxes fused per image by weighted boxes fusion (score = reader share). */
+/* Box targets: the consensus rules (vdr_annotations_labels), the boxes of the labels that hold */
+/* fused per image by weighted boxes fusion (score = reader share); consensus readings as given. */
 #define VDR_TARGETS_FUSED 1
 
 /// Describes label `index` (0..27, the column order of image_labels_train.csv): its exact

@@ -20,7 +20,7 @@ public struct ReaderFilter: Sendable {
 
 /// How readers' boxes become one set of targets per image.
 public enum BoxConsensus: Sendable {
-    /// Every included reader's boxes as drawn (union, no vote), score 1.
+    /// Every included reader's boxes as drawn (union, no vote), with their scores (`BoxAnnotation.score`).
     case all
     /// The consensus rules (`ImageRecord.consensusBoxes`): boxes of the labels that hold by vote,
     /// fused across the included readers by weighted boxes fusion (each reader one model of
@@ -32,7 +32,8 @@ public enum BoxConsensus: Sendable {
 /// The consensus rules, after the paper's labeling section (3 readers per training image, a
 /// 5-reader consensus on the test set; "No finding" means no lesion):
 /// 1. A consensus reading (test split or a consensus file: no rad_id), or the one reader a
-///    filter chooses, is the answer itself: its labels and boxes as read, never fused again.
+///    filter chooses, is the answer itself: its labels and boxes (with their scores) as read,
+///    never fused again.
 /// 2. "No finding" holds when a strict majority of the included readers gave it; it then
 ///    excludes every other label and every box.
 /// 3. Otherwise a label holds when at least `minimumVotes` included readers gave it (2: the
@@ -77,7 +78,7 @@ extension ImageRecord {
         switch mode {
         case .all:
             var d = Detections()
-            for r in readings where filter.includes(r) { for b in r.boxes { d.append(b.box, score: 1, label: b.label) } }
+            for r in readings where filter.includes(r) { for b in r.boxes { d.append(b.box, score: b.score, label: b.label) } }
             return d
         case let .fused(iouThreshold, confidenceType):
             var fusers = ReaderFusers(iouThreshold: iouThreshold, confidenceType: confidenceType, minimumVotes: minimumVotes)
@@ -106,7 +107,7 @@ struct ReaderFusers {
         guard !included.isEmpty else { return nil }
         if let answer = ConsensusRules.given(included, filter: filter) {
             var d = Detections()
-            for b in answer.boxes { d.append(b.box, score: 1, label: b.label) }
+            for b in answer.boxes { d.append(b.box, score: b.score, label: b.label) }
             return d
         }
         let labels = ConsensusRules.votedLabels(included, minimumVotes: minimumVotes)

@@ -2,7 +2,7 @@ import VinDrBoxes
 
 /// Which boxes become an image's targets.
 public enum TargetMode: Sendable {
-    /// Every included reader's boxes, score 1, each with its reader.
+    /// Every included reader's boxes with their scores (`BoxAnnotation.score`), each with its reader.
     case all
     /// The consensus rules at the IoU threshold (`BoxConsensus.fused` with `.avg` confidence:
     /// score = share of readers, labels held by `minimumVotes` readers); no reader.
@@ -48,7 +48,7 @@ extension AnnotationIndex {
             for (i, image) in images.enumerated() {
                 for r in image.readings where filter.includes(r) {
                     let who = r.reader.flatMap { position[$0] } ?? -1
-                    for b in r.boxes { t.append(image: i, b.box, score: 1, label: b.label, reader: who) }
+                    for b in r.boxes { t.append(image: i, b.box, score: b.score, label: b.label, reader: who) }
                 }
             }
         case let .fused(iou, votes):

@@ -35,9 +35,10 @@ public let VDR_LAYOUT_KAGGLE_TRAIN: Int32 = 4
 /// CSV layout: Kaggle submission (image_id,PredictionString).
 public let VDR_LAYOUT_KAGGLE_SUBMISSION: Int32 = 5
 
-/// Box targets: every included reader's boxes (score 1).
+/// Box targets: every included reader's boxes (score 1, or a consensus file's score column).
 public let VDR_TARGETS_ALL: Int32 = 0
-/// Box targets: readers' boxes fused per image by weighted boxes fusion (score = reader share).
+/// Box targets: the consensus rules (vdr_annotations_labels), the boxes of the labels that hold
+/// fused per image by weighted boxes fusion (score = reader share); consensus readings as given.
 public let VDR_TARGETS_FUSED: Int32 = 1
 
 /// Static label names, created once and never freed (immutable after initialisation).

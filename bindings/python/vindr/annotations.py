@@ -227,10 +227,10 @@ class Annotations:
                 exclude: Iterable[str] = (), min_votes: int = 2) -> dict[str, np.ndarray]:
         """Box targets of every image in one call.
 
-        mode: 'all' (every included reader's boxes, score 1) or 'fused' (the consensus rules of
-        `labels(min_votes)`: the boxes of the labels that hold, fused by weighted boxes fusion
-        across readers at `iou_thr`; score = share of readers in the cluster; a consensus reading's
-        boxes as given).
+        mode: 'all' (every included reader's boxes, score 1 or a consensus file's score column) or
+        'fused' (the consensus rules of `labels(min_votes)`: the boxes of the labels that hold, fused
+        by weighted boxes fusion across readers at `iou_thr`; score = share of readers in the
+        cluster; a consensus reading's boxes as given).
         Returns numpy columns: image (int64 index into image_ids), boxes (float64 (N, 4) pixels),
         scores (float64), labels (int32 `LABELS` index), readers (int32 index into `readers`,
         -1 for consensus or fused boxes).

@@ -198,3 +198,35 @@ def test_eval_refuses_a_submission_missing_images(train, tmp_path):
     ok = run("eval", "--gt", train, "--pred", sub, "--gt-readers", "fused", "--missing", "empty")
     assert "3 without predictions" in ok.stdout
     assert run("eval", "--gt", train, "--pred", sub, "--missing", "skip", check=False).returncode != 0
+
+
+def test_dataset_targets_follow_the_same_rules(tmp_path):
+    from test_dataset import by_image, source_boxes
+
+    root = tmp_path / "sample"
+    vindr.write_sample(root, train=2, test=1, size=256, seed=2)
+    first, second = vindr.Annotations(root / "annotations" / "annotations_train.csv").image_ids[:2]
+    csv_path = root / "disagreeing.csv"
+    csv_path.write_text(f"""image_id,rad_id,class_name,x_min,y_min,x_max,y_max
+{first},R1,No finding,,,,
+{first},R2,No finding,,,,
+{first},R3,{NODULE},10,10,50,50
+{second},R1,{NODULE},72.7,10.1,80.3,20.9
+{second},R2,{NODULE},73.2,9.8,80.5,21.25
+{second},R3,{AORTIC},100.5,30.25,120.75,50.125
+""")
+    ann = vindr.Annotations(csv_path)
+    names = [label.name for label in vindr.LABELS]
+    for votes in (2, 1):
+        fused = ann.targets("fused", iou_thr=0.4, min_votes=votes)
+        loader = vindr.Loader(vindr.Dataset(root, ann, policy="fused", iou_thr=0.4, global_min_votes=votes), 256,
+                              batch_size=2, shuffle=False)
+        targets = by_image(loader)
+        assert len(targets[first]["labels"]) == 0  # "No finding" by majority: R3's nodule is left out
+        assert [names[k] for k in np.flatnonzero(targets[first]["global_labels"])] == ["No finding"]
+        mask = fused["image"] == ann.image_ids.index(second)
+        np.testing.assert_allclose(sorted(map(tuple, source_boxes(targets[second]))), sorted(map(tuple, fused["boxes"][mask])),
+                                   atol=1e-2)
+        expected = [NODULE] if votes == 2 else [AORTIC, NODULE]
+        assert sorted(names[k] for k in targets[second]["labels"]) == expected
+        assert sorted(names[k] for k in np.flatnonzero(targets[second]["global_labels"])) == expected

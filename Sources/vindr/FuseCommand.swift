@@ -10,6 +10,10 @@ struct ConsensusOptions: ParsableArguments {
     var minVotes = 2
 
     var filter: ReaderFilter { ReaderFilter(reader: reader, excluded: Set(exclude)) }
+
+    func validate() throws {
+        guard minVotes >= 1 else { throw ValidationError("--min-votes must be at least 1") }
+    }
 }
 
 /// `vindr fuse`: one consensus per image under the consensus rules (`ConsensusRules`).
@@ -30,7 +34,6 @@ struct FuseCommand: ParsableCommand {
     @OptionGroup var consensus: ConsensusOptions
 
     func run() throws {
-        guard consensus.minVotes >= 1 else { throw ValidationError("--min-votes must be at least 1") }
         let index = try AnnotationIndex(paths: annotations)
         let options = Export.Options(boxes: .fused(iouThreshold: iou, confidenceType: .avg), filter: consensus.filter,
                                      minimumVotes: consensus.minVotes)

@@ -197,7 +197,10 @@ def test_eval_refuses_a_submission_missing_images(train, tmp_path):
     assert result["ap"] == {"No finding": 0.0, NODULE: 1.0, CARDIO: 0.0} and result["mAP"] == pytest.approx(1 / 3)
     ok = run("eval", "--gt", train, "--pred", sub, "--gt-readers", "fused", "--missing", "empty")
     assert "3 without predictions" in ok.stdout
-    assert run("eval", "--gt", train, "--pred", sub, "--missing", "skip", check=False).returncode != 0
+    assert run("eval", "--gt", train, "--pred", sub, "--missing", "skip", check=False).returncode == 64
+    for command in (["fuse"], ["export", "submission"], ["eval", "--pred", sub, "--gt-readers", "fused"]):
+        flag = "--gt" if command[0] == "eval" else "--annotations"
+        assert run(*command, flag, train, "--min-votes", "0", check=False).returncode == 64, command
 
 
 def test_dataset_targets_follow_the_same_rules(tmp_path):

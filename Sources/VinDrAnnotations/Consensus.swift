@@ -29,8 +29,10 @@ public enum BoxConsensus: Sendable {
     case fused(iouThreshold: Double, confidenceType: ConfidenceType)
 }
 
-/// The consensus rules, after the paper's labeling section (3 readers per training image, a
-/// 5-reader consensus on the test set; "No finding" means no lesion):
+/// The consensus rules, after the paper (Methods, "Data labeling": each training image labeled
+/// independently by 3 radiologists, each test image by the consensus of 5; Technical Validation:
+/// no lesion may be marked with "No finding"; Table 3: "No finding" is "the absence of all
+/// pathologies"):
 /// 1. A consensus reading (test split or a consensus file: no rad_id), or the one reader a
 ///    filter chooses, is the answer itself: its labels and boxes (with their scores) as read,
 ///    never fused again.

@@ -51,7 +51,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         if let r = index.readerIDs.first { _ = image.consensusLabels(filter: ReaderFilter(reader: r)) }
     }
     if let submission = try? Submission(path: path) {
-        _ = try? index.evaluate(submission)
+        _ = try? index.evaluate(submission, missing: .empty)
         _ = try? index.evaluate(submission, readers: .fused(iouThreshold: 0.5), interpolation: .coco101)
     }
     try? CSVReader.forEachRow(bytes: UnsafeBufferPointer(start: data, count: size), name: "fuzz") { row in

@@ -275,9 +275,10 @@ int32_t vdr_transform_boxes(double const * transform, double const * boxes, size
 #define VDR_LAYOUT_KAGGLE_TRAIN 4
 /* CSV layout: Kaggle submission (image_id,PredictionString). */
 #define VDR_LAYOUT_KAGGLE_SUBMISSION 5
-/* Box targets: every included reader's boxes (score 1). */
+/* Box targets: every included reader's boxes (score 1, or a consensus file's score column). */
 #define VDR_TARGETS_ALL 0
-/* Box targets: readers' boxes fused per image by weighted boxes fusion (score = reader share). */
+/* Box targets: the consensus rules (vdr_annotations_labels), the boxes of the labels that hold */
+/* fused per image by weighted boxes fusion (score = reader share); consensus readings as given. */
 #define VDR_TARGETS_FUSED 1
 
 /// Describes label `index` (0..27, the column order of image_labels_train.csv): its exact
@@ -320,15 +321,21 @@ int32_t vdr_annotations_reader_name(vdr_annotations * h, size_t index, char * * 
 /// Records an image's size in pixels (enables out-of-image QC).
 int32_t vdr_annotations_set_image_size(vdr_annotations * h, char const * image_id, int32_t width, int32_t height);
 
-/// Consensus image labels: out[i * 28 + l] = 1 when label l holds for image i, i.e. at least
-/// `min_votes` included readers gave it (a consensus reading is the answer itself).
+/// Consensus image labels: out[i * 28 + l] = 1 when label l holds for image i under the
+/// consensus rules: a consensus reading (or the chosen reader) is the answer itself; else
+/// "No finding" by strict majority of the included readers, excluding the rest; else the labels at
+/// least `min_votes` included readers gave.
 /// `reader` (NULL = all) picks one reader; `exclude` (NULL or comma-separated rad_ids) drops
 /// readers. out: image_count * 28 bytes.
 int32_t vdr_annotations_labels(vdr_annotations * h, int32_t min_votes, char const * reader, char const * exclude, uint8_t * out_);
 
 /// Box targets (pixels) of every image under a consensus rule (VDR_TARGETS_*), in one call.
-/// VDR_TARGETS_FUSED fuses included readers' boxes per image with weighted boxes fusion at
-/// `iou_thr`. The result is read with vdr_targets_view and released with vdr_targets_destroy.
+/// VDR_TARGETS_FUSED applies the consensus rules of vdr_annotations_labels with `min_votes`:
+/// the boxes of the labels that hold, fused by weighted boxes fusion at `iou_thr`. The result is
+/// read with vdr_targets_view and released with vdr_targets_destroy.
+int32_t vdr_annotations_consensus_targets(vdr_annotations * h, int32_t mode, double iou_thr, int32_t min_votes, char const * reader, char const * exclude, vdr_targets * * out_);
+
+/// vdr_annotations_consensus_targets with min_votes 2.
 int32_t vdr_annotations_targets(vdr_annotations * h, int32_t mode, double iou_thr, char const * reader, char const * exclude, vdr_targets * * out_);
 
 /// Borrowed views of a targets result, valid until vdr_targets_destroy: per box its image index,
@@ -360,8 +367,8 @@ int32_t vdr_annotations_qc_json(vdr_annotations * h, char * * out_);
 /// Writes the index's boxes for a training tool (VDR_EXPORT_*) to `path`: a file for COCO and
 /// submissions, a folder (created when missing) for YOLO, which needs every image's size
 /// (vdr_annotations_set_image_size, vdr_annotations_load_image_sizes). `mode` is VDR_TARGETS_ALL
-/// or VDR_TARGETS_FUSED (weighted boxes fusion at `iou_thr`); `classes` VDR_EXPORT_CLASSES_*;
-/// `min_votes` the readers needed for "No finding" in a submission; `reader` (NULL = all) and
+/// or VDR_TARGETS_FUSED (the consensus rules of vdr_annotations_labels with `min_votes`, boxes
+/// fused by weighted boxes fusion at `iou_thr`); `classes` VDR_EXPORT_CLASSES_*; `reader` (NULL = all) and
 /// `exclude` (NULL or comma-separated rad_ids) select readers. Files are written atomically.
 int32_t vdr_annotations_export(vdr_annotations * h, int32_t format, int32_t mode, double iou_thr, int32_t classes, int32_t min_votes, char const * reader, char const * exclude, char const * path);
 
@@ -440,15 +447,24 @@ int32_t vdr_wbf(double const * boxes, double const * scores, int64_t const * lab
 #define VDR_GT_AS_GIVEN 0
 /* Ground truth: one reader's rows (the `reader` argument). */
 #define VDR_GT_READER 1
-/* Ground truth: readers' boxes fused per image by weighted boxes fusion at `fuse_iou_thr`. */
+/* Ground truth: the consensus rules ("No finding" by strict majority, else labels given by */
+/* `min_votes` readers with their boxes fused by weighted boxes fusion at `fuse_iou_thr`). */
 #define VDR_GT_FUSED 2
+/* Ground-truth images without a submission row are an error naming them (VDR_ERR_ARGUMENT). */
+#define VDR_MISSING_ERROR 0
+/* Ground-truth images without a submission row are scored as images without predictions. */
+#define VDR_MISSING_EMPTY 1
 /* Number of Kaggle classes (0..13 findings, 14 "No finding"). */
 #define VDR_KAGGLE_CLASS_COUNT 15
 
 /// Scores a Kaggle submission file against a ground-truth CSV (Kaggle train.csv or PhysioNet
-/// annotations_test.csv layout). gt_mode is VDR_GT_*; `reader` is used with VDR_GT_READER.
+/// annotations_test.csv layout). gt_mode is VDR_GT_*; `reader` is used with VDR_GT_READER,
+/// `fuse_iou_thr` and `min_votes` with VDR_GT_FUSED; `missing` is VDR_MISSING_*.
 /// Writes the mean AP (NaN when the ground truth is empty) and, when not NULL, out_ap[15]
 /// (AP per Kaggle class, NaN for classes absent from the ground truth) and out_gt_counts[15].
+int32_t vdr_evaluate_submission(char const * gt_path, char const * pred_path, int32_t gt_mode, char const * reader, double fuse_iou_thr, int32_t min_votes, double iou_thr, int32_t interp, int32_t missing, double * out_mean_ap, double * out_ap, size_t * out_gt_counts);
+
+/// vdr_evaluate_submission with min_votes 2 and VDR_MISSING_ERROR.
 int32_t vdr_evaluate_files(char const * gt_path, char const * pred_path, int32_t gt_mode, char const * reader, double fuse_iou_thr, double iou_thr, int32_t interp, double * out_mean_ap, double * out_ap, size_t * out_gt_counts);
 
 /// AP per class from arrays. Ground truth: n_gt boxes (x_min, y_min, x_max, y_max) with image
@@ -621,7 +637,8 @@ int32_t vdr_cache_build(vdr_samples * samples, vdr_loader_options * options, cha
 /// Boxes follow `policy` (VDR_POLICY_*; `iou_thr` for FUSED and MAJORITY, `min_readers` for MAJORITY,
 /// `reader` for READER); labels are in `classes` (VDR_CLASSES_*); readers listed in
 /// `excluded` (comma-separated, may be NULL) are left out; global labels are a 28-long multi-hot
-/// vector of the labels at least `global_min_votes` readers gave. An image without a DICOM is
+/// vector of the labels that hold under the consensus rules with `global_min_votes` (as in
+/// vdr_annotations_labels; fused policies keep only those labels' boxes). An image without a DICOM is
 /// an error naming it.
 int32_t vdr_samples_from_dataset(char const * root, vdr_annotations * index, int32_t policy, double iou_thr, int32_t min_readers, char const * reader, int32_t classes, char const * excluded, int32_t global_min_votes, vdr_samples * * out_);
 

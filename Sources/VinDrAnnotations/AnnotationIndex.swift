@@ -26,6 +26,7 @@ private struct RowColumns {
     var className = -1
     var classID = -1
     var box = (-1, -1, -1, -1)
+    var score = -1
     var hasLabelColumns = false
 
     init() {}
@@ -37,6 +38,7 @@ private struct RowColumns {
         className = m.className ?? -1
         classID = m.classID ?? -1
         box = m.boxColumns
+        score = m.score ?? -1
         hasLabelColumns = !m.labelColumns.isEmpty
     }
 }
@@ -54,6 +56,7 @@ private struct PendingRow {
     var missingBox = false
     var labels = LabelSet()
     var box = Box(x1: 0, y1: 0, x2: 0, y2: 0)
+    var score = 1.0
 
     init(line: Int32) { self.line = line }
 }
@@ -461,6 +464,7 @@ public final class AnnotationIndex: @unchecked Sendable {
             if b.y2 < b.y1 { swap(&b.y1, &b.y2) }
             out.kind = .box
             out.box = b
+            if c.score >= 0, !row.field(c.score).isEmpty { out.score = try read(c.score) }
         } else {
             out.kind = .labelOnly
             out.ignoredBox = blanks == 0
@@ -591,8 +595,8 @@ public final class AnnotationIndex: @unchecked Sendable {
                         labels.bits |= r.labels.bits
                     case .box:
                         labels.insert(Int(r.label))
-                        boxes.append(BoxAnnotation(label: Int(r.label), box: r.box, hadReversedCorners: r.reversed,
-                                                   location: location))
+                        boxes.append(BoxAnnotation(label: Int(r.label), box: r.box, score: r.score,
+                                                   hadReversedCorners: r.reversed, location: location))
                     case .labelOnly:
                         labels.insert(Int(r.label))
                         labelRows.append(LabelRow(label: Int(r.label), location: location,

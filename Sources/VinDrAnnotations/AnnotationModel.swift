@@ -17,13 +17,16 @@ public struct BoxAnnotation: Sendable {
     public var label: Int
     /// The box with ordered corners (reversed corners in the file are swapped and reported by QC).
     public var box: Box
+    /// 1 for a reader's box; a consensus file's `score` column when it has one.
+    public var score: Double
     /// True when the file gave x_max < x_min or y_max < y_min.
     public var hadReversedCorners: Bool
     public var location: RowLocation
 
-    public init(label: Int, box: Box, hadReversedCorners: Bool = false, location: RowLocation) {
+    public init(label: Int, box: Box, score: Double = 1, hadReversedCorners: Bool = false, location: RowLocation) {
         self.label = label
         self.box = box
+        self.score = score
         self.hadReversedCorners = hadReversedCorners
         self.location = location
     }

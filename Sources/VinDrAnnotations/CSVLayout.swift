@@ -3,7 +3,8 @@
 public enum CSVLayout: String, CaseIterable, Sendable {
     /// PhysioNet annotations/annotations_train.csv: `image_id,rad_id,class_name,x_min,y_min,x_max,y_max`.
     case annotations
-    /// PhysioNet annotations/annotations_test.csv: the same without `rad_id` (radiologist consensus).
+    /// PhysioNet annotations/annotations_test.csv: the same without `rad_id` (radiologist consensus);
+    /// also `vindr fuse` output, whose extra `score` column gives each box its score.
     case consensusAnnotations
     /// PhysioNet annotations/image_labels_train.csv: `image_id,rad_id` and one 0/1 column per label.
     case imageLabels
@@ -24,6 +25,8 @@ struct ColumnMap {
     var className: Int?
     var classID: Int?
     var box: [Int] = []  // x_min, y_min, x_max, y_max
+    /// A `score` column (a consensus file written by `vindr fuse`).
+    var score: Int?
     var boxColumns: (Int, Int, Int, Int) { box.count == 4 ? (box[0], box[1], box[2], box[3]) : (-1, -1, -1, -1) }
     var labelColumns: [(column: Int, label: Int)] = []
     var prediction = -1
@@ -61,6 +64,7 @@ struct ColumnMap {
         if let c = column("class_name") {
             map.className = c
             map.classID = column("class_id")
+            map.score = column("score")
             for name in ["x_min", "y_min", "x_max", "y_max"] {
                 guard let k = column(name) else { throw CSVError(file: file, line: 1, reason: "header has class_name but no \(name) column") }
                 map.box.append(k)

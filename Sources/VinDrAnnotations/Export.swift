@@ -1,8 +1,10 @@
 import VinDrBoxes
 
-/// Detection targets written for training tools: COCO JSON, YOLO label files and a Kaggle
-/// submission, from an annotation index, per reader or fused. The library makes the files' text;
-/// callers (CLI, C ABI) write it.
+/// Detection targets written for training tools: COCO JSON, YOLO label files, a Kaggle
+/// submission and a consensus CSV, from an annotation index, per reader or under the consensus
+/// rules (`ConsensusRules`). The library makes the files' text; callers (CLI, C ABI) write it.
+/// Coordinates are written as the shortest decimal that reads back as the same Double, so a box
+/// that was not merged keeps the value it was read with.
 public enum Export {
     /// The class list of an export: the 14 Kaggle finding classes (ids 0-13, the competition's)
     /// or the 22 local labels of the taxonomy (ids 0-21).
@@ -23,7 +25,7 @@ public enum Export {
         public var boxes: BoxConsensus
         public var classes: Classes
         public var filter: ReaderFilter
-        /// Readers needed for "No finding" in a submission (majority vote).
+        /// Readers needed for a label (and its boxes) under `.fused` (`ConsensusRules`).
         public var minimumVotes: Int
 
         public init(boxes: BoxConsensus = .fused(iouThreshold: 0.4, confidenceType: .avg), classes: Classes = .kaggle,
@@ -44,7 +46,7 @@ public enum Export {
             var fields: [(String, JSONValue)] = [("id", .integer(k + 1)), ("file_name", .string("\(image.id).dicom"))]
             if let w = image.width, let h = image.height { fields += [("width", .integer(w)), ("height", .integer(h))] }
             images.append(.object(fields))
-            let d = try image.consensusBoxes(options.boxes, filter: options.filter)
+            let d = try image.consensusBoxes(options.boxes, minimumVotes: options.minimumVotes, filter: options.filter)
             for i in 0..<d.count {
                 guard let c = classID[d.labels[i]] else { continue }
                 let b = d.boxes[i]
@@ -72,7 +74,7 @@ public enum Export {
             guard let w = image.width, let h = image.height else {
                 throw BoxError("no size for image \(image.id): YOLO needs every image's width and height")
             }
-            let d = try image.consensusBoxes(options.boxes, filter: options.filter)
+            let d = try image.consensusBoxes(options.boxes, minimumVotes: options.minimumVotes, filter: options.filter)
             var text = ""
             for i in 0..<d.count {
                 guard let c = classID[d.labels[i]] else { continue }
@@ -84,23 +86,36 @@ public enum Export {
         return files
     }
 
-    /// A Kaggle submission of the index's boxes (Kaggle classes, with their scores) and
-    /// "No finding" by majority vote as `14 1 0 0 1 1`.
+    /// A Kaggle submission of each image's `ImageRecord.kaggleConsensus`: boxes in Kaggle classes
+    /// with their scores, and "No finding" as `14 1 0 0 1 1` when it holds.
     public static func submission(_ index: AnnotationIndex, _ options: Options = Options()) throws -> String {
         var submission = Submission()
         for image in index.images {
-            let d = try image.consensusBoxes(options.boxes, filter: options.filter)
-            var p = Detections()
-            for i in 0..<d.count {
-                if let c = Taxonomy.labels[d.labels[i]].kaggleClassID { p.append(d.boxes[i], score: d.scores[i], label: c) }
-            }
-            if image.consensusLabels(minimumVotes: options.minimumVotes, filter: options.filter).contains(Taxonomy.noFinding.index) {
-                p.append(noFindingBox, score: 1, label: 14)
-            }
             submission.imageIDs.append(image.id)
-            submission.predictions[image.id] = p
+            submission.predictions[image.id] = try image.kaggleConsensus(options.boxes, minimumVotes: options.minimumVotes,
+                                                                         filter: options.filter)
         }
         return submission.csvText
+    }
+
+    /// A consensus CSV (`image_id,class_name,x_min,y_min,x_max,y_max,score`, the
+    /// annotations_test.csv layout plus score): each image's consensus boxes scoring at least
+    /// `minimumScore`, then its image-level labels that carry no box ("No finding" and global
+    /// labels) with empty box fields. Read back, it is a consensus file: the answer as given.
+    public static func consensusCSV(_ index: AnnotationIndex, _ options: Options = Options(), minimumScore: Double = 0) throws -> String {
+        var out = "image_id,class_name,x_min,y_min,x_max,y_max,score\n"
+        for image in index.images {
+            let d = try image.consensusBoxes(options.boxes, minimumVotes: options.minimumVotes, filter: options.filter)
+            for i in 0..<d.count where d.scores[i] >= minimumScore {
+                let b = d.boxes[i]
+                out += "\(image.id),\(csvField(Taxonomy.labels[d.labels[i]].name)),\(b.x1),\(b.y1),\(b.x2),\(b.y2),\(d.scores[i])\n"
+            }
+            for l in image.consensusLabels(minimumVotes: options.minimumVotes, filter: options.filter)
+            where Taxonomy.labels[l].kind == .global {
+                out += "\(image.id),\(csvField(Taxonomy.labels[l].name)),,,,,\n"
+            }
+        }
+        return out
     }
 
     /// Sets image sizes from a CSV with `image_id,width,height` or Kaggle's `image_id,dim0,dim1`
@@ -143,4 +158,10 @@ public enum Export {
         for (k, l) in classes.labels.enumerated() { out[l.index] = k }
         return out
     }
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+func csvField(_ s: String) -> String {
+    guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+    return "\"" + s.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
 }

@@ -83,8 +83,18 @@ public enum GroundTruthReaders: Sendable {
     case asGiven
     /// One radiologist's rows (images that reader did not read are left out).
     case reader(String)
-    /// Readers' boxes fused per image by weighted boxes fusion at this IoU.
-    case fused(iouThreshold: Double)
+    /// The consensus rules (`ConsensusRules`): "No finding" by strict majority, else the labels
+    /// given by at least `minimumVotes` readers with their boxes fused at this IoU; consensus
+    /// readings as given. `Export.submission` with `.fused` writes the same answer.
+    case fused(iouThreshold: Double, minimumVotes: Int = 2)
+}
+
+/// What `evaluate` does with ground-truth images the submission has no row for.
+public enum MissingImages: String, Sendable, CaseIterable {
+    /// Throw an error naming them (a submission must cover every image).
+    case error
+    /// Score them as images without predictions.
+    case empty
 }
 
 /// The competition score of a submission plus bookkeeping.
@@ -93,7 +103,8 @@ public struct CompetitionEvaluation: Sendable {
     public var images: Int
     /// Submission rows whose image is not in the ground truth (ignored).
     public var unknownImages: Int
-    /// Ground-truth images the submission has no row for (scored as no predictions).
+    /// Ground-truth images the submission has no row for (scored as no predictions with
+    /// `MissingImages.empty`).
     public var missingImages: Int
 
     /// `{"mAP": .., "ap": {class name: AP}, "images": .., ...}`.
@@ -112,37 +123,54 @@ public struct CompetitionEvaluation: Sendable {
 /// "No finding" is scored as Kaggle class 14 with this box.
 public let noFindingBox = Box(x1: 0, y1: 0, x2: 1, y2: 1)
 
+extension ImageRecord {
+    /// The image's consensus answer (`consensusBoxes` and `consensusLabels`) in Kaggle classes:
+    /// boxes of labels with a Kaggle class, with their scores, and "No finding" as the class-14 box
+    /// 0 0 1 1 with score 1 when it holds.
+    public func kaggleConsensus(_ mode: BoxConsensus, minimumVotes: Int = 2,
+                                filter: ReaderFilter = ReaderFilter()) throws -> Detections {
+        let d = try consensusBoxes(mode, minimumVotes: minimumVotes, filter: filter)
+        var p = Detections()
+        for i in 0..<d.count {
+            if let c = Taxonomy.labels[d.labels[i]].kaggleClassID { p.append(d.boxes[i], score: d.scores[i], label: c) }
+        }
+        if consensusLabels(minimumVotes: minimumVotes, filter: filter).contains(Taxonomy.noFinding.index) {
+            p.append(noFindingBox, score: 1, label: 14)
+        }
+        return p
+    }
+}
+
 extension AnnotationIndex {
-    /// Ground-truth boxes in Kaggle classes, one list per image in index order (images excluded by
-    /// `readers` are nil). Rows of labels outside the 15 Kaggle classes are left out; a "No
-    /// finding" row is a class-14 box 0 0 1 1.
+    /// Ground-truth boxes in Kaggle classes (score 1), one list per image in index order (images
+    /// excluded by `readers` are nil). Rows of labels outside the 15 Kaggle classes are left out;
+    /// "No finding" is a class-14 box 0 0 1 1 (per row as given, once under `.fused`).
     public func kaggleGroundTruth(_ readers: GroundTruthReaders) throws -> [Detections?] {
         try images.map { image -> Detections? in
             var filter = ReaderFilter()
             if case let .reader(id) = readers { filter.reader = id }
             let included = image.readings.filter(filter.includes)
             if included.isEmpty { return nil }
-            let perReader = included.map { r -> Detections in
-                var d = Detections()
-                for b in r.boxes { if let c = Taxonomy.labels[b.label].kaggleClassID { d.append(b.box, score: 1, label: c) } }
-                for lr in r.labelRows where lr.label == Taxonomy.noFinding.index { d.append(noFindingBox, score: 1, label: 14) }
-                return d
-            }
-            if case let .fused(iou) = readers {
-                let options = FusionOptions(iouThreshold: iou, normalisedCoordinates: false)
-                return try weightedBoxesFusion(perReader, options: options).detections
+            if case let .fused(iou, votes) = readers {
+                let answer = try image.kaggleConsensus(.fused(iouThreshold: iou, confidenceType: .avg), minimumVotes: votes)
+                return try Detections(boxes: answer.boxes, scores: answer.scores.map { _ in 1 }, labels: answer.labels)
             }
             var all = Detections()
-            for d in perReader { for i in 0..<d.count { all.append(d.boxes[i], score: 1, label: d.labels[i]) } }
+            for r in included {
+                for b in r.boxes { if let c = Taxonomy.labels[b.label].kaggleClassID { all.append(b.box, score: 1, label: c) } }
+                for lr in r.labelRows where lr.label == Taxonomy.noFinding.index { all.append(noFindingBox, score: 1, label: 14) }
+            }
             return all
         }
     }
 
     /// The VinBigData competition metric: AP per Kaggle class at IoU > `iouThreshold` (PASCAL VOC
     /// 2010 all-point, or COCO 101-point), averaged over the classes present in the ground truth.
-    /// Detections with equal scores rank in submission-file order.
+    /// Detections with equal scores rank in submission-file order. Ground-truth images without a
+    /// submission row are an error naming them, or scored as empty with `missing: .empty`.
     public func evaluate(_ submission: Submission, readers: GroundTruthReaders = .asGiven, iouThreshold: Double = 0.4,
-                         interpolation: APInterpolation = .voc2010) throws -> CompetitionEvaluation {
+                         interpolation: APInterpolation = .voc2010,
+                         missing: MissingImages = .error) throws -> CompetitionEvaluation {
         let truth = try kaggleGroundTruth(readers)
         var gt = [GroundTruthBox]()
         var slots = [String: Int]()
@@ -163,9 +191,15 @@ extension AnnotationIndex {
             for k in 0..<p.count { dets.append(ScoredBox(image: slot, label: p.labels[k], score: p.scores[k], box: p.boxes[k])) }
         }
         let scored = slots.count
-        let missing = scored - seen
+        if missing == .error, seen < scored {
+            let covered = Set(submission.imageIDs)
+            let absent = truth.indices.filter { truth[$0] != nil && !covered.contains(images[$0].id) }.map { images[$0].id }
+            let named = absent.prefix(10).joined(separator: ", ") + (absent.count > 10 ? " and \(absent.count - 10) more" : "")
+            throw BoxError("the submission has no row for \(absent.count) of \(scored) ground-truth images: \(named) "
+                           + "(missing=empty scores them as images without predictions)")
+        }
         let e = try evaluateDetections(groundTruth: gt, detections: dets, imageCount: scored,
                                        iouThreshold: iouThreshold, interpolation: interpolation)
-        return CompetitionEvaluation(evaluation: e, images: scored, unknownImages: unknown, missingImages: missing)
+        return CompetitionEvaluation(evaluation: e, images: scored, unknownImages: unknown, missingImages: scored - seen)
     }
 }

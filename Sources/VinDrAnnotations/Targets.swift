@@ -2,11 +2,11 @@ import VinDrBoxes
 
 /// Which boxes become an image's targets.
 public enum TargetMode: Sendable {
-    /// Every included reader's boxes, score 1, each with its reader.
+    /// Every included reader's boxes with their scores (`BoxAnnotation.score`), each with its reader.
     case all
-    /// Included readers' boxes fused per image by weighted boxes fusion at the IoU threshold
-    /// (`BoxConsensus.fused` with `.avg` confidence: score = share of readers); no reader.
-    case fused(iouThreshold: Double)
+    /// The consensus rules at the IoU threshold (`BoxConsensus.fused` with `.avg` confidence:
+    /// score = share of readers, labels held by `minimumVotes` readers); no reader.
+    case fused(iouThreshold: Double, minimumVotes: Int = 2)
 }
 
 /// Every image's box targets as columns, one row per box: the layout the C ABI lends out and
@@ -48,12 +48,13 @@ extension AnnotationIndex {
             for (i, image) in images.enumerated() {
                 for r in image.readings where filter.includes(r) {
                     let who = r.reader.flatMap { position[$0] } ?? -1
-                    for b in r.boxes { t.append(image: i, b.box, score: 1, label: b.label, reader: who) }
+                    for b in r.boxes { t.append(image: i, b.box, score: b.score, label: b.label, reader: who) }
                 }
             }
-        case .fused(let iou):
+        case let .fused(iou, votes):
             guard iou.isFinite, iou >= 0, iou <= 1 else { throw BoxError("iou_thr \(iou) must be in [0, 1]") }
-            for (i, d) in try consensusBoxes(.fused(iouThreshold: iou, confidenceType: .avg), filter: filter).enumerated() {
+            let all = try consensusBoxes(.fused(iouThreshold: iou, confidenceType: .avg), minimumVotes: votes, filter: filter)
+            for (i, d) in all.enumerated() {
                 for k in 0..<d.count { t.append(image: i, d.boxes[k], score: d.scores[k], label: d.labels[k], reader: -1) }
             }
         }

@@ -27,15 +27,21 @@ public struct FusionOptions: Sendable {
     /// are swapped, out-of-range values are clamped into [0, 1], all counted. False: coordinates
     /// are in any unit (e.g. pixels) and must already be ordered; nothing is clamped.
     public var normalisedCoordinates: Bool
+    /// True (ensemble-boxes): fused boxes, scores and weights are held in float32. False: they
+    /// are computed and kept in Double, so a fused box keeps the precision of its inputs (reader
+    /// consensus uses this; a box that joined no cluster is returned unchanged either way).
+    public var roundsToFloat32: Bool
 
     public init(weights: [Double]? = nil, iouThreshold: Double = 0.55, skipBoxThreshold: Double = 0,
-                confidenceType: ConfidenceType = .avg, allowsOverflow: Bool = false, normalisedCoordinates: Bool = true) {
+                confidenceType: ConfidenceType = .avg, allowsOverflow: Bool = false, normalisedCoordinates: Bool = true,
+                roundsToFloat32: Bool = true) {
         self.weights = weights
         self.iouThreshold = iouThreshold
         self.skipBoxThreshold = skipBoxThreshold
         self.confidenceType = confidenceType
         self.allowsOverflow = allowsOverflow
         self.normalisedCoordinates = normalisedCoordinates
+        self.roundsToFloat32 = roundsToFloat32
     }
 }
 
@@ -49,7 +55,7 @@ public struct FusionResult: Equatable, Sendable {
 /// `weighted_boxes_fusion`: per label, boxes are visited by descending weighted score and each
 /// joins the cluster whose current fused box overlaps it most (IoU > `iouThreshold`) or starts a
 /// new one; a cluster's fused box is the score-weighted mean of its members, held in float32 as
-/// ensemble-boxes does, and its score is rescaled by `confidenceType`. Results are ordered by
+/// ensemble-boxes does (unless `roundsToFloat32` is false), and its score is rescaled by `confidenceType`. Results are ordered by
 /// descending score. Unlike ensemble-boxes, a wrong number of weights is an error, not a reset.
 public func weightedBoxesFusion(_ models: [Detections], options: FusionOptions = FusionOptions()) throws -> FusionResult {
     var fuser = try WeightedBoxesFuser(models: models.count, options: options)
@@ -223,27 +229,29 @@ public struct WeightedBoxesFuser {
 
     /// ensemble-boxes' `get_weighted_box` over cluster `k`'s members in the order they joined:
     /// coordinates accumulate in a float32 buffer (each step computed in float64, then rounded),
-    /// confidence and weight sums in float64, and the results are stored as float32.
+    /// confidence and weight sums in float64, and the results are stored as float32 (all in
+    /// float64 when `roundsToFloat32` is false).
     private mutating func fuse(cluster k: Int, from start: Int) {
-        var (x1, y1, x2, y2): (Float, Float, Float, Float) = (0, 0, 0, 0)
+        let float32 = options.roundsToFloat32
+        func stored(_ x: Double) -> Double { float32 ? Double(Float(x)) : x }
+        var (x1, y1, x2, y2) = (0.0, 0.0, 0.0, 0.0)
         var conf = 0.0
         var weight = 0.0
         var maxScore = -Double.infinity
         for j in start..<processed.count where clusterOf[j] == k {
             let m = members[processed[j]]
-            x1 = Float(Double(x1) + m.score * m.box.x1)
-            y1 = Float(Double(y1) + m.score * m.box.y1)
-            x2 = Float(Double(x2) + m.score * m.box.x2)
-            y2 = Float(Double(y2) + m.score * m.box.y2)
+            x1 = stored(x1 + m.score * m.box.x1)
+            y1 = stored(y1 + m.score * m.box.y1)
+            x2 = stored(x2 + m.score * m.box.x2)
+            y2 = stored(y2 + m.score * m.box.y2)
             conf += m.score
             weight += m.weight
             maxScore = Swift.max(maxScore, m.score)
         }
         let n = Double(clusters[k].count)
-        clusters[k].score = Double(Float(options.confidenceType == .max ? maxScore : conf / n))
-        clusters[k].weight = Double(Float(weight))
-        clusters[k].box = Box(x1: Double(Float(Double(x1) / conf)), y1: Double(Float(Double(y1) / conf)),
-                              x2: Double(Float(Double(x2) / conf)), y2: Double(Float(Double(y2) / conf)))
+        clusters[k].score = stored(options.confidenceType == .max ? maxScore : conf / n)
+        clusters[k].weight = stored(weight)
+        clusters[k].box = Box(x1: stored(x1 / conf), y1: stored(y1 / conf), x2: stored(x2 / conf), y2: stored(y2 / conf))
     }
 
     /// The final per-cluster confidence rescaling of `weighted_boxes_fusion`.

@@ -35,9 +35,10 @@ public let VDR_LAYOUT_KAGGLE_TRAIN: Int32 = 4
 /// CSV layout: Kaggle submission (image_id,PredictionString).
 public let VDR_LAYOUT_KAGGLE_SUBMISSION: Int32 = 5
 
-/// Box targets: every included reader's boxes (score 1).
+/// Box targets: every included reader's boxes (score 1, or a consensus file's score column).
 public let VDR_TARGETS_ALL: Int32 = 0
-/// Box targets: readers' boxes fused per image by weighted boxes fusion (score = reader share).
+/// Box targets: the consensus rules (vdr_annotations_labels), the boxes of the labels that hold
+/// fused per image by weighted boxes fusion (score = reader share); consensus readings as given.
 public let VDR_TARGETS_FUSED: Int32 = 1
 
 /// Static label names, created once and never freed (immutable after initialisation).
@@ -165,8 +166,10 @@ func readerFilter(_ reader: UnsafePointer<CChar>?, _ exclude: UnsafePointer<CCha
     return ReaderFilter(reader: reader.map { String(cString: $0) }, excluded: Set(excluded.filter { !$0.isEmpty }))
 }
 
-/// Consensus image labels: out[i * 28 + l] = 1 when label l holds for image i, i.e. at least
-/// `min_votes` included readers gave it (a consensus reading is the answer itself).
+/// Consensus image labels: out[i * 28 + l] = 1 when label l holds for image i under the
+/// consensus rules: a consensus reading (or the chosen reader) is the answer itself; else
+/// "No finding" by strict majority of the included readers, excluding the rest; else the labels at
+/// least `min_votes` included readers gave.
 /// `reader` (NULL = all) picks one reader; `exclude` (NULL or comma-separated rad_ids) drops
 /// readers. out: image_count * 28 bytes.
 @c public func vdr_annotations_labels(_ h: UnsafeMutablePointer<vdr_annotations>?, _ min_votes: Int32, _ reader: UnsafePointer<CChar>?,
@@ -210,20 +213,30 @@ final class TargetsResult {
 }
 
 /// Box targets (pixels) of every image under a consensus rule (VDR_TARGETS_*), in one call.
-/// VDR_TARGETS_FUSED fuses included readers' boxes per image with weighted boxes fusion at
-/// `iou_thr`. The result is read with vdr_targets_view and released with vdr_targets_destroy.
-@c public func vdr_annotations_targets(_ h: UnsafeMutablePointer<vdr_annotations>?, _ mode: Int32, _ iou_thr: Double, _ reader: UnsafePointer<CChar>?,
-                                       _ exclude: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_targets>?>?) -> Int32 {
+/// VDR_TARGETS_FUSED applies the consensus rules of vdr_annotations_labels with `min_votes`:
+/// the boxes of the labels that hold, fused by weighted boxes fusion at `iou_thr`. The result is
+/// read with vdr_targets_view and released with vdr_targets_destroy.
+@c public func vdr_annotations_consensus_targets(_ h: UnsafeMutablePointer<vdr_annotations>?, _ mode: Int32, _ iou_thr: Double,
+                                                 _ min_votes: Int32, _ reader: UnsafePointer<CChar>?,
+                                                 _ exclude: UnsafePointer<CChar>?,
+                                                 _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_targets>?>?) -> Int32 {
     abiCall {
         let index = try AnnotationIndex.from(h)
+        guard min_votes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be at least 1") }
         let rule: TargetMode
         switch mode {
         case VDR_TARGETS_ALL: rule = .all
-        case VDR_TARGETS_FUSED: rule = .fused(iouThreshold: iou_thr)
+        case VDR_TARGETS_FUSED: rule = .fused(iouThreshold: iou_thr, minimumVotes: Int(min_votes))
         default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "targets mode \(mode) is not one of VDR_TARGETS_*")
         }
         try store(TargetsResult(try index.targetTable(rule, filter: readerFilter(reader, exclude))), to: out)
     }
+}
+
+/// vdr_annotations_consensus_targets with min_votes 2.
+@c public func vdr_annotations_targets(_ h: UnsafeMutablePointer<vdr_annotations>?, _ mode: Int32, _ iou_thr: Double, _ reader: UnsafePointer<CChar>?,
+                                       _ exclude: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_targets>?>?) -> Int32 {
+    vdr_annotations_consensus_targets(h, mode, iou_thr, 2, reader, exclude, out)
 }
 
 /// Borrowed views of a targets result, valid until vdr_targets_destroy: per box its image index,
@@ -286,8 +299,8 @@ public let VDR_EXPORT_CLASSES_LOCAL: Int32 = 1
 /// Writes the index's boxes for a training tool (VDR_EXPORT_*) to `path`: a file for COCO and
 /// submissions, a folder (created when missing) for YOLO, which needs every image's size
 /// (vdr_annotations_set_image_size, vdr_annotations_load_image_sizes). `mode` is VDR_TARGETS_ALL
-/// or VDR_TARGETS_FUSED (weighted boxes fusion at `iou_thr`); `classes` VDR_EXPORT_CLASSES_*;
-/// `min_votes` the readers needed for "No finding" in a submission; `reader` (NULL = all) and
+/// or VDR_TARGETS_FUSED (the consensus rules of vdr_annotations_labels with `min_votes`, boxes
+/// fused by weighted boxes fusion at `iou_thr`); `classes` VDR_EXPORT_CLASSES_*; `reader` (NULL = all) and
 /// `exclude` (NULL or comma-separated rad_ids) select readers. Files are written atomically.
 @c public func vdr_annotations_export(_ h: UnsafeMutablePointer<vdr_annotations>?, _ format: Int32, _ mode: Int32, _ iou_thr: Double, _ classes: Int32,
                                       _ min_votes: Int32, _ reader: UnsafePointer<CChar>?, _ exclude: UnsafePointer<CChar>?,

@@ -401,7 +401,8 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
 /// Boxes follow `policy` (VDR_POLICY_*; `iou_thr` for FUSED and MAJORITY, `min_readers` for MAJORITY,
 /// `reader` for READER); labels are in `classes` (VDR_CLASSES_*); readers listed in
 /// `excluded` (comma-separated, may be NULL) are left out; global labels are a 28-long multi-hot
-/// vector of the labels at least `global_min_votes` readers gave. An image without a DICOM is
+/// vector of the labels that hold under the consensus rules with `global_min_votes` (as in
+/// vdr_annotations_labels; fused policies keep only those labels' boxes). An image without a DICOM is
 /// an error naming it.
 @c public func vdr_samples_from_dataset(_ root: UnsafePointer<CChar>?, _ index: UnsafeMutablePointer<vdr_annotations>?, _ policy: Int32, _ iou_thr: Double,
                                         _ min_readers: Int32, _ reader: UnsafePointer<CChar>?, _ classes: Int32,

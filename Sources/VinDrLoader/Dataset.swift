@@ -11,10 +11,12 @@ import VinDrDICOM
 public enum BoxPolicy: Sendable, Equatable {
     /// Every included reader's boxes.
     case union
-    /// Weighted boxes fusion across readers (ensemble-boxes semantics), every fused box.
+    /// The consensus rules (`BoxConsensus.fused`): boxes of the labels held by
+    /// `DatasetOptions.globalMinimumVotes` readers, fused by weighted boxes fusion; none when
+    /// "No finding" has a strict majority; a consensus reading's boxes as given.
     case fused(iouThreshold: Double)
-    /// Fused boxes that at least `minimumReaders` readers drew (the box analogue of the paper's
-    /// majority vote).
+    /// Those fused boxes that at least `minimumReaders` readers drew (the box analogue of the
+    /// paper's majority vote).
     case majority(iouThreshold: Double, minimumReaders: Int)
     /// One radiologist's boxes (e.g. "R8").
     case reader(String)
@@ -37,7 +39,8 @@ public struct DatasetOptions: Sendable {
     public var classes: ClassSpace
     /// Readers left out of every policy.
     public var excludedReaders: Set<String>
-    /// Votes needed for an image-level label (2 of 3 readers is the paper's Table 2 rule).
+    /// Votes needed for a label to hold: its image-level entry and, under fused policies, its
+    /// boxes (2 of 3 readers is the paper's Table 2 rule; `ImageRecord.consensusLabels`).
     public var globalMinimumVotes: Int
 
     public init(policy: BoxPolicy = .fused(iouThreshold: 0.4), classes: ClassSpace = .taxonomy,
@@ -69,10 +72,13 @@ public enum Dataset {
             case .union:
                 (sample.boxes, sample.labels) = targets(try image.consensusBoxes(.all, filter: filter), options.classes)
             case .fused(let iou):
-                (sample.boxes, sample.labels) = targets(try image.consensusBoxes(.fused(iouThreshold: iou, confidenceType: .avg), filter: filter), options.classes)
+                let fused = try image.consensusBoxes(.fused(iouThreshold: iou, confidenceType: .avg),
+                                                     minimumVotes: options.globalMinimumVotes, filter: filter)
+                (sample.boxes, sample.labels) = targets(fused, options.classes)
             case .majority(let iou, let minimum):
                 let readers = image.readings.filter(filter.includes).count
-                let fused = try image.consensusBoxes(.fused(iouThreshold: iou, confidenceType: .avg), filter: filter)
+                let fused = try image.consensusBoxes(.fused(iouThreshold: iou, confidenceType: .avg),
+                                                     minimumVotes: options.globalMinimumVotes, filter: filter)
                 // A fused box's score is the share of readers in its cluster.
                 let keep = fused.scores.indices.filter { fused.scores[$0] * Double(readers) >= Double(minimum) - 1e-9 }
                 let kept = try Detections(boxes: keep.map { fused.boxes[$0] }, scores: keep.map { fused.scores[$0] }, labels: keep.map { fused.labels[$0] })

@@ -12,15 +12,19 @@ struct EvalCommand: ParsableCommand {
               vindr eval --gt train.csv --pred submission.csv --iou 0.4 --json
               vindr eval --gt annotations/annotations_test.csv --pred submission.csv --mode coco
               vindr eval --gt annotations/annotations_train.csv --pred submission.csv --gt-readers fused
+              vindr eval --gt train.csv --pred partial_submission.csv --missing empty
             """)
 
     @Option(help: "Ground truth: Kaggle train.csv layout or PhysioNet annotations_test.csv layout.") var gt: String
     @Option(help: "Submission CSV (image_id,PredictionString).") var pred: String
     @Option(help: "IoU threshold.") var iou = 0.4
     @Option(help: "voc (all-point, the competition's) or coco (101-point).") var mode = "voc"
-    @Option(help: "Ground-truth readers: all (every row), fused (WBF across readers) or a rad_id such as R8.")
+    @Option(help: "Ground-truth readers: all (every row), fused (the consensus rules, as `vindr fuse` writes them) or a rad_id such as R8.")
     var gtReaders = "all"
     @Option(help: "IoU threshold of the reader fusion with --gt-readers fused.") var fuseIou = 0.4
+    @Option(help: "Readers needed for a label and its boxes with --gt-readers fused.") var minVotes = 2
+    @Option(help: "Ground-truth images without a submission row: error (exit 1, naming them) or empty (scored as no predictions).")
+    var missing = "error"
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
@@ -30,11 +34,14 @@ struct EvalCommand: ParsableCommand {
         let readers: GroundTruthReaders
         switch gtReaders {
         case "all": readers = .asGiven
-        case "fused": readers = .fused(iouThreshold: fuseIou)
+        case "fused": readers = .fused(iouThreshold: fuseIou, minimumVotes: minVotes)
         default: readers = .reader(gtReaders)
         }
+        guard let missingImages = MissingImages(rawValue: missing) else { throw ValidationError("--missing must be error or empty") }
+        guard minVotes >= 1 else { throw ValidationError("--min-votes must be at least 1") }
         let index = try AnnotationIndex(paths: [gt])
-        let result = try index.evaluate(try Submission(path: pred), readers: readers, iouThreshold: iou, interpolation: interpolation)
+        let result = try index.evaluate(try Submission(path: pred), readers: readers, iouThreshold: iou,
+                                        interpolation: interpolation, missing: missingImages)
         if json {
             print(result.json.text)
             return

@@ -18,7 +18,7 @@ struct ExportCommand: ParsableCommand {
     @Argument(help: "coco, yolo or submission") var format: String
     @Option(name: .customLong("annotations"), help: "Annotation CSV; repeatable.") var annotations: [String]
     @Option(help: "CSV of image sizes (image_id,width,height or image_id,dim0,dim1); required for yolo.") var sizes: String?
-    @Option(help: "Box targets: all (every reader's boxes) or fused (WBF across readers).") var boxes = "fused"
+    @Option(help: "Box targets: all (every reader's boxes) or fused (the consensus rules: votes, then WBF across readers).") var boxes = "fused"
     @Option(help: "IoU threshold of the fusion.") var iou = 0.4
     @Option(help: "Classes: kaggle (ids 0-13, the competition's) or local (the 22 local labels, ids 0-21).") var classes = "kaggle"
     @Option(name: .shortAndLong, help: "COCO: output JSON file (default: standard output). YOLO: output directory.")
@@ -61,12 +61,6 @@ func writeOutput(_ text: String, to path: String?) throws {
     guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
         throw CommandError("\(path): cannot write file")
     }
-}
-
-/// A CSV field, quoted when it holds a comma, quote or line break.
-func csvField(_ s: String) -> String {
-    guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
-    return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
 }
 
 /// A command failure whose message is printed as is.

@@ -6,16 +6,21 @@ import VinDrBoxes
 struct ConsensusOptions: ParsableArguments {
     @Option(help: "Use only this reader (rad_id).") var reader: String?
     @Option(help: "Leave out these readers; repeatable.") var exclude: [String] = []
-    @Option(help: "Readers needed for a global label by majority vote.") var minVotes = 2
+    @Option(help: "Readers needed for a label and its boxes (2: majority of 3; 1: any reader). \"No finding\" needs a strict majority.")
+    var minVotes = 2
 
     var filter: ReaderFilter { ReaderFilter(reader: reader, excluded: Set(exclude)) }
+
+    func validate() throws {
+        guard minVotes >= 1 else { throw ValidationError("--min-votes must be at least 1") }
+    }
 }
 
-/// `vindr fuse`: one consensus per image, readers' boxes fused by weighted boxes fusion.
+/// `vindr fuse`: one consensus per image under the consensus rules (`ConsensusRules`).
 struct FuseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fuse",
-        abstract: "Fuse radiologists' boxes per image (WBF) and write a consensus CSV (annotations_test.csv layout plus score).",
+        abstract: "Write each image's consensus (votes, then WBF of the boxes) as a CSV: annotations_test.csv layout plus score.",
         discussion: """
             Examples:
               vindr fuse --annotations annotations/annotations_train.csv -o fused_train.csv
@@ -30,19 +35,8 @@ struct FuseCommand: ParsableCommand {
 
     func run() throws {
         let index = try AnnotationIndex(paths: annotations)
-        var out = "image_id,class_name,x_min,y_min,x_max,y_max,score\n"
-        for image in index.images {
-            let fused = try image.consensusBoxes(.fused(iouThreshold: iou, confidenceType: .avg), filter: consensus.filter)
-            for i in 0..<fused.count where fused.scores[i] >= minScore {
-                let b = fused.boxes[i]
-                out += "\(image.id),\(csvField(Taxonomy.labels[fused.labels[i]].name)),\(b.x1),\(b.y1),\(b.x2),\(b.y2),\(fused.scores[i])\n"
-            }
-            // Global labels (and "No finding") carry no boxes: they are kept by majority vote.
-            for l in image.consensusLabels(minimumVotes: consensus.minVotes, filter: consensus.filter)
-            where Taxonomy.labels[l].kind == .global {
-                out += "\(image.id),\(csvField(Taxonomy.labels[l].name)),,,,,\n"
-            }
-        }
-        try writeOutput(out, to: output)
+        let options = Export.Options(boxes: .fused(iouThreshold: iou, confidenceType: .avg), filter: consensus.filter,
+                                     minimumVotes: consensus.minVotes)
+        try writeOutput(try Export.consensusCSV(index, options, minimumScore: minScore), to: output)
     }
 }

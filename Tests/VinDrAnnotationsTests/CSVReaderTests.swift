@@ -1,4 +1,5 @@
 import XCTest
+import VinDrBoxes
 @testable import VinDrAnnotations
 
 /// Writes `text` to a fresh temporary file and returns its path.
@@ -130,16 +131,20 @@ final class AnnotationIndexTests: XCTestCase {
         let cardio = Taxonomy.label(named: "Cardiomegaly")!.index
         let aortic = Taxonomy.label(named: "Aortic enlargement")!.index
         XCTAssertEqual(Array(img1.consensusLabels()), [cardio])
-        XCTAssertEqual(Set(img1.consensusLabels(minimumVotes: 1)), [aortic, cardio, Taxonomy.noFinding.index])
+        // "No finding" needs a strict majority whatever the votes: R10 alone does not make it.
+        XCTAssertEqual(Set(img1.consensusLabels(minimumVotes: 1)), [aortic, cardio])
         XCTAssertEqual(Array(img1.consensusLabels(minimumVotes: 1, filter: ReaderFilter(reader: "R8"))), [cardio])
         XCTAssertEqual(Array(img1.consensusLabels(filter: ReaderFilter(excluded: ["R9"]))), [])
         XCTAssertEqual(try img1.consensusBoxes(.all).count, 3)
         let fused = try img1.consensusBoxes(.fused(iouThreshold: 0.4, confidenceType: .avg))
-        XCTAssertEqual(fused.count, 2)
-        // Two readers agree on cardiomegaly out of three: score 2/3, box the mean of theirs.
-        XCTAssertEqual(fused.scores[0], 2.0 / 3.0, accuracy: 1e-6)
-        XCTAssertEqual(fused.boxes[0].x1, 105, accuracy: 1e-4)
-        XCTAssertEqual(fused.boxes[0].y2, 405, accuracy: 1e-4)
+        // Two readers agree on cardiomegaly out of three: score 2/3, box the mean of theirs (in
+        // Double); R9's lone aortic enlargement has one vote and is left out.
+        XCTAssertEqual(fused.labels, [cardio])
+        XCTAssertEqual(fused.scores, [2.0 / 3.0])
+        XCTAssertEqual(fused.boxes, [Box(x1: 105, y1: 205, x2: 305, y2: 405)])
+        let any = try img1.consensusBoxes(.fused(iouThreshold: 0.4, confidenceType: .avg), minimumVotes: 1)
+        XCTAssertEqual(any.labels, [cardio, aortic])
+        XCTAssertEqual(any.boxes[1], Box(x1: 10, y1: 10, x2: 20, y2: 20))
     }
 
     func testQualityRules() throws {
@@ -212,8 +217,11 @@ final class AnnotationIndexTests: XCTestCase {
         XCTAssertEqual(t.labels.map { Taxonomy.labels[Int($0)].name }, ["Cardiomegaly", "Nodule/Mass"])
         XCTAssertEqual(t.readers, [1, 0])
         XCTAssertEqual(t.scores, [1, 1])
-        let fused = try index.targetTable(.fused(iouThreshold: 0.5))
+        // One reader per label on image a: nothing holds by 2 votes, both boxes with 1.
+        XCTAssertEqual(try index.targetTable(.fused(iouThreshold: 0.5)).count, 0)
+        let fused = try index.targetTable(.fused(iouThreshold: 0.5, minimumVotes: 1))
         XCTAssertEqual(fused.readers, [-1, -1])
+        XCTAssertEqual(fused.scores, [0.5, 0.5])
         XCTAssertThrowsError(try index.targetTable(.fused(iouThreshold: 1.5)))
     }
 

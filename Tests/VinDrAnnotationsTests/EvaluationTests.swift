@@ -53,4 +53,59 @@ final class EvaluationTests: XCTestCase {
             XCTAssertEqual((e as? CSVError)?.column, "PredictionString")
         }
     }
+
+    /// Readers disagree on "No finding" (2 of 3 on `nf`) and on a lone box (`two`).
+    let disagreeing = """
+        image_id,rad_id,class_name,x_min,y_min,x_max,y_max
+        nf,R1,No finding,,,,
+        nf,R2,No finding,,,,
+        nf,R3,Nodule/Mass,10,10,50,50
+        two,R1,Nodule/Mass,726.7,100.1,800.3,200.9
+        two,R2,Nodule/Mass,730.2,98.4,805.5,210.25
+        two,R3,Aortic enlargement,1000.5,300.25,1200.75,500.125
+        """
+
+    func testNoFindingByMajorityExcludesBoxesAndAFusedSubmissionScoresOne() throws {
+        let index = try AnnotationIndex(paths: [temporaryFile(disagreeing)])
+        let mode = BoxConsensus.fused(iouThreshold: 0.4, confidenceType: .avg)
+        XCTAssertEqual(try index.image("nf")!.kaggleConsensus(mode).labels, [14])
+        let two = try index.image("two")!.kaggleConsensus(mode)
+        XCTAssertEqual(two.labels, [8])
+        XCTAssertEqual(two.boxes, [Box(x1: (726.7 + 730.2) / 2, y1: (100.1 + 98.4) / 2, x2: (800.3 + 805.5) / 2,
+                                       y2: (200.9 + 210.25) / 2)])
+        let submission = try Export.submission(index)
+        XCTAssertTrue(submission.contains("\nnf,14 1.0 0.0 0.0 1.0 1.0\n"), submission)
+        let path = temporaryFile(submission, name: "perfect.csv")
+        let r = try index.evaluate(try Submission(path: path), readers: .fused(iouThreshold: 0.4))
+        XCTAssertEqual(r.evaluation.meanAP, 1)
+        XCTAssertEqual(r.evaluation.ap, [8: 1, 14: 1])
+    }
+
+    func testAConsensusReadingIsNotFusedAgain() throws {
+        let index = try AnnotationIndex(paths: [temporaryFile("""
+            image_id,class_name,x_min,y_min,x_max,y_max,score
+            c,Nodule/Mass,10.1,10.2,50.3,50.4,0.6666666666666666
+            c,Nodule/Mass,12.7,11.9,52.1,49.3,
+            """)])
+        let d = try index.image("c")!.consensusBoxes(.fused(iouThreshold: 0.4, confidenceType: .avg))
+        XCTAssertEqual(d.boxes, [Box(x1: 10.1, y1: 10.2, x2: 50.3, y2: 50.4), Box(x1: 12.7, y1: 11.9, x2: 52.1, y2: 49.3)])
+        XCTAssertEqual(d.scores, [2.0 / 3.0, 1])  // a blank score is 1
+        let bad = temporaryFile("image_id,class_name,x_min,y_min,x_max,y_max,score\nc,Nodule/Mass,1,2,3,4,high\n")
+        XCTAssertThrowsError(try AnnotationIndex(paths: [bad])) { e in
+            XCTAssertEqual((e as? CSVError)?.column, "score")
+            XCTAssertEqual((e as? CSVError)?.line, 2)
+        }
+    }
+
+    func testMissingImagesAreAnErrorUnlessScoredEmpty() throws {
+        let index = try AnnotationIndex(paths: [temporaryFile(disagreeing)])
+        let path = temporaryFile("image_id,PredictionString\ntwo,8 0.9 728 99 803 205\n", name: "partial.csv")
+        let submission = try Submission(path: path)
+        XCTAssertThrowsError(try index.evaluate(submission, readers: .fused(iouThreshold: 0.4))) { e in
+            XCTAssertTrue(String(describing: e).contains("no row for 1 of 2 ground-truth images: nf"), "\(e)")
+        }
+        let r = try index.evaluate(submission, readers: .fused(iouThreshold: 0.4), missing: .empty)
+        XCTAssertEqual(r.missingImages, 1)
+        XCTAssertEqual(r.evaluation.ap, [8: 1, 14: 0])
+    }
 }

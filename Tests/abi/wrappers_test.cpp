@@ -1,6 +1,7 @@
 // C++ wrappers beyond DICOM and the loader (vindr.hpp), driven by Tests/python/test_abi.py:
 //   wrappers_test wbf BOXES.txt          (lines "model x1 y1 x2 y2 score label") -> fused boxes
-//   wrappers_test eval GT.csv PRED.csv   -> mean AP and per-class AP
+//   wrappers_test eval GT.csv PRED.csv [empty]  -> mean AP and per-class AP (empty: missing images
+//                                           scored as empty, else an error)
 //   wrappers_test annotations CSV SIZES.csv OUT.json  -> image count, sizes set, COCO export
 //   wrappers_test dicom FILE.dcm         -> rows and columns (vindr::Dicom built from a char *)
 #include <cmath>
@@ -31,8 +32,9 @@ int main(int argc, char **argv) {
             for (std::size_t i = 0; i < f.scores.size(); ++i)
                 std::printf("%.17g %.17g %.17g %.17g %.17g %lld\n", f.boxes[4 * i], f.boxes[4 * i + 1], f.boxes[4 * i + 2],
                             f.boxes[4 * i + 3], f.scores[i], static_cast<long long>(f.labels[i]));
-        } else if (argc == 4 && std::strcmp(argv[1], "eval") == 0) {
-            vindr::Evaluation e = vindr::evaluate(argv[2], argv[3]);
+        } else if ((argc == 4 || argc == 5) && std::strcmp(argv[1], "eval") == 0) {
+            int32_t missing = argc == 5 && std::strcmp(argv[4], "empty") == 0 ? VDR_MISSING_EMPTY : VDR_MISSING_ERROR;
+            vindr::Evaluation e = vindr::evaluate(argv[2], argv[3], 0.4, VDR_AP_VOC2010, VDR_GT_AS_GIVEN, nullptr, 0.4, 2, missing);
             std::printf("mean %.17g\n", e.mean_ap);
             for (int c = 0; c < VDR_KAGGLE_CLASS_COUNT; ++c)
                 if (!std::isnan(e.ap[c])) std::printf("class %d %.17g %lld\n", c, e.ap[c], static_cast<long long>(e.gt_counts[c]));

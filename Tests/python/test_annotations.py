@@ -180,9 +180,13 @@ def test_fused_targets_match_ensemble_boxes(train_index, train_df):
         scale = 4096.0
         boxes, scores, labels = [], [], []
         # Each reader of the image is one model, in order of first appearance in the file; a
-        # reader without boxes still counts (it lowers the fused score).
-        for reader in train_df[train_df.image_id == image_id].rad_id.unique():
-            r = g[g.rad_id == reader]
+        # reader without boxes still counts (it lowers the fused score). Only labels that at least
+        # 2 readers gave are fused (the consensus rules; "No finding" is never drawn here).
+        readers = train_df[train_df.image_id == image_id]
+        votes = readers.groupby("class_name").rad_id.nunique()
+        held = set(votes[votes >= 2].index)
+        for reader in readers.rad_id.unique():
+            r = g[(g.rad_id == reader) & g.class_name.isin(held)]
             boxes.append(r[["x_min", "y_min", "x_max", "y_max"]].to_numpy().reshape(-1, 4) / scale)
             scores.append(np.ones(len(r)))
             labels.append(np.array([names.index(c) for c in r.class_name], dtype=float))
@@ -193,7 +197,7 @@ def test_fused_targets_match_ensemble_boxes(train_index, train_df):
         ours = np.column_stack([t["labels"][sel], t["scores"][sel], t["boxes"][sel] / scale])
         theirs = np.column_stack([eb_labels, eb_scores, eb_boxes])
         ours, theirs = ours[np.lexsort(ours.T[::-1])], theirs[np.lexsort(theirs.T[::-1])]
-        np.testing.assert_allclose(ours, theirs, rtol=0, atol=2e-6)  # float32 fused coordinates
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=2e-6)  # theirs: float32 fused coordinates
 
 
 def test_csv_dialects(tmp_path):

@@ -246,13 +246,14 @@ struct Evaluation {
     std::size_t gt_counts[VDR_KAGGLE_CLASS_COUNT] = {};
 };
 
-/// Scores a Kaggle submission file against a ground-truth CSV (see vdr_evaluate_files).
+/// Scores a Kaggle submission file against a ground-truth CSV (see vdr_evaluate_submission);
+/// `missing` is VDR_MISSING_ERROR (images without a submission row throw) or VDR_MISSING_EMPTY.
 inline Evaluation evaluate(const std::string &gt_path, const std::string &pred_path, double iou_thr = 0.4,
                            int32_t interp = VDR_AP_VOC2010, int32_t gt_mode = VDR_GT_AS_GIVEN, const char *reader = nullptr,
-                           double fuse_iou_thr = 0.4) {
+                           double fuse_iou_thr = 0.4, int32_t min_votes = 2, int32_t missing = VDR_MISSING_ERROR) {
     Evaluation e;
-    check(vdr_evaluate_files(gt_path.c_str(), pred_path.c_str(), gt_mode, reader, fuse_iou_thr, iou_thr, interp, &e.mean_ap, e.ap,
-                             e.gt_counts));
+    check(vdr_evaluate_submission(gt_path.c_str(), pred_path.c_str(), gt_mode, reader, fuse_iou_thr, min_votes, iou_thr, interp,
+                                  missing, &e.mean_ap, e.ap, e.gt_counts));
     return e;
 }
 

@@ -41,7 +41,7 @@ _export = _lib.prototype("vdr_annotations_export")
 _load_sizes = _lib.prototype("vdr_annotations_load_image_sizes")
 _join_sizes = _lib.prototype("vdr_annotations_join_image_sizes")
 _labels = _lib.prototype("vdr_annotations_labels")
-_targets = _lib.prototype("vdr_annotations_targets")
+_targets = _lib.prototype("vdr_annotations_consensus_targets")
 _targets_view = _lib.prototype("vdr_targets_view")
 _targets_destroy = _lib.prototype("vdr_targets_destroy")
 _stats_json = _lib.prototype("vdr_annotations_stats_json")
@@ -199,8 +199,9 @@ class Annotations:
                classes: str = "kaggle", min_votes: int = 2, reader: str | None = None, exclude: Iterable[str] = ()) -> None:
         """Writes the boxes for a training tool, as `vindr export` does: format 'coco' (one JSON
         file), 'yolo' (a folder of `<image_id>.txt` and classes.txt; needs every image's size) or
-        'submission' (a Kaggle CSV, "No finding" by `min_votes` readers). mode 'all' or 'fused'
-        (weighted boxes fusion at `iou_thr`); classes 'kaggle' (ids 0-13) or 'local' (ids 0-21)."""
+        'submission' (a Kaggle CSV, "No finding" as `14 1 0 0 1 1`). mode 'all' or 'fused' (the
+        consensus rules of `labels(min_votes)`, boxes fused by weighted boxes fusion at `iou_thr`);
+        classes 'kaggle' (ids 0-13) or 'local' (ids 0-21)."""
         for name, value, allowed in (("format", format, EXPORT_FORMATS), ("mode", mode, TARGET_MODES),
                                      ("classes", classes, EXPORT_CLASSES)):
             if value not in allowed:
@@ -212,9 +213,10 @@ class Annotations:
     def labels(self, min_votes: int = 2, reader: str | None = None, exclude: Iterable[str] = ()) -> np.ndarray:
         """Image-level labels, uint8 (images, 28) in `LABELS` order.
 
-        A label holds when at least `min_votes` of the included readers gave it (1 = union;
-        consensus test rows are the answer themselves). `reader` keeps one radiologist;
-        `exclude` drops some.
+        The consensus rules (README "Consensus rules"): consensus test rows, or the one `reader`
+        kept, are the answer themselves; else "No finding" holds by strict majority of the included
+        readers and excludes every other label; else a label holds when at least `min_votes` of
+        them gave it (1 = any reader). `exclude` drops readers.
         """
         out = np.zeros((len(self), 28), dtype=np.uint8)
         _lib.check(_labels(self._handle, c_int("min_votes", min_votes, _labels, 1), _opt("reader", reader),
@@ -222,11 +224,13 @@ class Annotations:
         return out
 
     def targets(self, mode: str = "fused", iou_thr: float = 0.4, reader: str | None = None,
-                exclude: Iterable[str] = ()) -> dict[str, np.ndarray]:
+                exclude: Iterable[str] = (), min_votes: int = 2) -> dict[str, np.ndarray]:
         """Box targets of every image in one call.
 
-        mode: 'all' (every included reader's boxes, score 1) or 'fused' (weighted boxes fusion
-        across readers at `iou_thr`; score = share of readers in the cluster).
+        mode: 'all' (every included reader's boxes, score 1 or a consensus file's score column) or
+        'fused' (the consensus rules of `labels(min_votes)`: the boxes of the labels that hold, fused
+        by weighted boxes fusion across readers at `iou_thr`; score = share of readers in the
+        cluster; a consensus reading's boxes as given).
         Returns numpy columns: image (int64 index into image_ids), boxes (float64 (N, 4) pixels),
         scores (float64), labels (int32 `LABELS` index), readers (int32 index into `readers`,
         -1 for consensus or fused boxes).
@@ -234,7 +238,8 @@ class Annotations:
         if mode not in TARGET_MODES:
             raise InvalidArgumentError(f"mode must be one of {list(TARGET_MODES)}, got {mode!r}")
         t = _vp()
-        _lib.check(_targets(self._handle, TARGET_MODES[mode], float(iou_thr), _opt("reader", reader),
+        _lib.check(_targets(self._handle, TARGET_MODES[mode], float(iou_thr), c_int("min_votes", min_votes, _targets, 3),
+                            _opt("reader", reader),
                             c_str("exclude", ",".join(exclude)), ctypes.byref(t)))
         try:
             n = ctypes.c_size_t()

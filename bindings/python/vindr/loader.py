@@ -88,12 +88,13 @@ class Dataset:
     """The images of an annotation index found under `root` (PhysioNet `train/`, `test/`; Kaggle
     `train/`; or any tree of `<image_id>.dicom`/`.dcm`), with training targets:
 
-    policy: "fused" (weighted boxes fusion across readers at `iou_thr`), "majority" (fused boxes drawn
+    policy: "fused" (the consensus rules of `Annotations.labels(global_min_votes)`: the boxes of the
+        labels that hold, fused across readers at `iou_thr`), "majority" (those fused boxes drawn
         by at least `min_readers` readers), "union" (every reader's boxes), "reader" (the boxes
         of `reader`, e.g. "R8"), or "random" (one reader per image, drawn anew each epoch);
     classes: "taxonomy" (label index 0..27, vindr.LABELS order) or "kaggle" (class ids 0..13);
-    exclude: reader ids to leave out; global labels: 28-long multi-hot of the labels at least
-        `global_min_votes` readers gave (the paper's Table 2 rule with 2).
+    exclude: reader ids to leave out; global labels: 28-long multi-hot of the labels that hold
+        under the consensus rules with `global_min_votes` (the paper's Table 2 rule with 2).
     Pass it to `Loader` (or `build_cache`) in place of a list of Samples.
     """
 

@@ -19,10 +19,11 @@ from .errors import InvalidArgumentError
 _dp = ctypes.POINTER(ctypes.c_double)
 _i64p = ctypes.POINTER(ctypes.c_int64)
 
-_evaluate_files = _lib.prototype("vdr_evaluate_files")
+_evaluate_submission = _lib.prototype("vdr_evaluate_submission")
 _evaluate = _lib.prototype("vdr_evaluate")
 
 MODES = {"voc": C.VDR_AP_VOC2010, "coco": C.VDR_AP_COCO101}
+MISSING = {"error": C.VDR_MISSING_ERROR, "empty": C.VDR_MISSING_EMPTY}
 
 
 def _mode(mode: str) -> int:
@@ -32,12 +33,15 @@ def _mode(mode: str) -> int:
 
 
 def evaluate(gt: str | os.PathLike, pred: str | os.PathLike, iou_thr: float = 0.4, mode: str = "voc",
-             gt_readers: str = "all", fuse_iou_thr: float = 0.4) -> dict:
+             gt_readers: str = "all", fuse_iou_thr: float = 0.4, min_votes: int = 2, missing: str = "error") -> dict:
     """Scores a Kaggle submission CSV against ground truth (Kaggle train.csv or PhysioNet
     annotations_test.csv layout).
 
-    gt_readers: 'all' (every row as given), 'fused' (readers' boxes fused per image by weighted
-    boxes fusion at `fuse_iou_thr`) or one rad_id such as 'R8'.
+    gt_readers: 'all' (every row as given), 'fused' (the consensus rules: "No finding" by strict
+    majority, else the labels given by `min_votes` readers with their boxes fused by weighted boxes
+    fusion at `fuse_iou_thr`; what `export(..., mode='fused')` writes) or one rad_id such as 'R8'.
+    missing: 'error' (InvalidArgumentError naming the ground-truth images the submission has no
+    row for) or 'empty' (score them as images without predictions).
     Returns {'mAP': float, 'ap': {class name: AP for classes in the ground truth},
     'gt_counts': {class name: boxes}}.
     """
@@ -47,12 +51,15 @@ def evaluate(gt: str | os.PathLike, pred: str | os.PathLike, iou_thr: float = 0.
         gt_mode, reader = C.VDR_GT_FUSED, None
     else:
         gt_mode, reader = C.VDR_GT_READER, c_str("gt_readers", gt_readers)
+    if missing not in MISSING:
+        raise InvalidArgumentError(f"missing must be 'error' or 'empty', got {missing!r}")
     mean = ctypes.c_double()
     ap = np.empty(15, dtype=np.float64)
     counts = np.empty(15, dtype=np.uintp)
-    _lib.check(_evaluate_files(c_str("gt", gt), c_str("pred", pred), gt_mode, reader, float(fuse_iou_thr),
-                               float(iou_thr), _mode(mode), ctypes.byref(mean), ap.ctypes.data_as(_dp),
-                               counts.ctypes.data_as(ctypes.POINTER(ctypes.c_size_t))))
+    _lib.check(_evaluate_submission(c_str("gt", gt), c_str("pred", pred), gt_mode, reader, float(fuse_iou_thr),
+                                    c_int("min_votes", min_votes, _evaluate_submission, 5), float(iou_thr), _mode(mode),
+                                    MISSING[missing], ctypes.byref(mean), ap.ctypes.data_as(_dp),
+                                    counts.ctypes.data_as(ctypes.POINTER(ctypes.c_size_t))))
     names = [c.name for c in KAGGLE_CLASSES]
     return {"mAP": mean.value,
             "ap": {names[k]: float(ap[k]) for k in range(15) if not math.isnan(ap[k])},

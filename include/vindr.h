@@ -187,6 +187,10 @@ int32_t vdr_dicom_decode(vdr_dicom * handle, int32_t frame, void * out_, size_t 
 #define VDR_WINDOW_FILE_INDEX 4
 /* The file's VOI LUT Sequence item number `index`. */
 #define VDR_WINDOW_FILE_LUT 5
+/* The public VinDr-CXR Kaggle notebooks' read_xray (pydicom apply_voi_lut, MONOCHROME1 as */
+/* max - value, min-max, truncated to uint8): equal bytes at the original size with uint8 output; */
+/* resized renders resample that image. */
+#define VDR_WINDOW_KAGGLE 6
 /* VOI LUT Functions (PS3.3 C.11.2.1.3). */
 #define VDR_VOI_LINEAR 0
 #define VDR_VOI_LINEAR_EXACT 1
@@ -503,7 +507,7 @@ int32_t vdr_evaluate(int64_t const * gt_image, int64_t const * gt_label, double 
 #define VDR_LOPT_FLIP_PROBABILITY 16
 /* VDR_ON_ERROR_RAISE (default) or VDR_ON_ERROR_SKIP. */
 #define VDR_LOPT_ON_ERROR 17
-/* Window: VDR_WINDOW_DICOM (default) or VDR_WINDOW_AUTO. */
+/* Window: VDR_WINDOW_DICOM (default), VDR_WINDOW_AUTO or VDR_WINDOW_KAGGLE. */
 #define VDR_LOPT_WINDOW 18
 /* Memory budget of the batch buffers in bytes, >= 1 (default 4 GiB = 4294967296): vdr_loader_create */
 /* fails with VDR_ERR_ARGUMENT when (prefetch + 1) x batch size x height x width x channels x */
@@ -531,6 +535,11 @@ int32_t vdr_samples_add(vdr_samples * samples, char const * image_id, char const
 
 /// Number of samples in the list.
 int32_t vdr_samples_count(vdr_samples * samples, size_t * out_count);
+
+/// The annotated images vdr_samples_from_dataset_missing skipped because their DICOM is absent:
+/// `out_count` receives how many, `out_ids` (may be NULL) their ids in index order separated by
+/// '\n' (release with vdr_string_destroy). 0 and "" for other lists.
+int32_t vdr_samples_skipped(vdr_samples * samples, size_t * out_count, char * * out_ids);
 
 /// Creates loader options with the defaults (1024 x 1024 letterboxed uint8, batch 16, shuffle,
 /// seed 0, one worker per core, prefetch 2).
@@ -612,6 +621,11 @@ int32_t vdr_cache_build(vdr_samples * samples, vdr_loader_options * options, cha
 /* Class spaces of box labels. */
 #define VDR_CLASSES_TAXONOMY 0
 #define VDR_CLASSES_KAGGLE 1
+/* What vdr_samples_from_dataset_missing does with an annotated image whose DICOM is absent. */
+/* Fail, naming the first missing image ids and their count (vdr_samples_from_dataset's behaviour). */
+#define VDR_MISSING_ERROR 0
+/* Leave it out: vdr_samples_skipped reports it. */
+#define VDR_MISSING_SKIP 1
 
 /// Builds samples for every image of an annotation index whose DICOM is found under `root`
 /// (PhysioNet `train/`/`test/`, Kaggle `train/`, or any tree of `<image_id>.dicom`/`.dcm`).
@@ -619,8 +633,13 @@ int32_t vdr_cache_build(vdr_samples * samples, vdr_loader_options * options, cha
 /// `reader` for READER); labels are in `classes` (VDR_CLASSES_*); readers listed in
 /// `excluded` (comma-separated, may be NULL) are left out; global labels are a 28-long multi-hot
 /// vector of the labels at least `global_min_votes` readers gave. An image without a DICOM is
-/// an error naming it.
+/// an error naming it (vdr_samples_from_dataset_missing can skip it instead).
 int32_t vdr_samples_from_dataset(char const * root, vdr_annotations * index, int32_t policy, double iou_thr, int32_t min_readers, char const * reader, int32_t classes, char const * excluded, int32_t global_min_votes, vdr_samples * * out_);
+
+/// vdr_samples_from_dataset with `missing` (VDR_MISSING_*) choosing what an annotated image
+/// whose DICOM is absent does: VDR_MISSING_ERROR fails naming the first few ids and their count;
+/// VDR_MISSING_SKIP leaves it out, and vdr_samples_skipped lists it.
+int32_t vdr_samples_from_dataset_missing(char const * root, vdr_annotations * index, int32_t policy, double iou_thr, int32_t min_readers, char const * reader, int32_t classes, char const * excluded, int32_t global_min_votes, int32_t missing, vdr_samples * * out_);
 
 /// Sets the size of every image of the index whose DICOM is found under `root`, from its header
 /// (only the header is read). `joined` receives how many were set, `failed` how many headers

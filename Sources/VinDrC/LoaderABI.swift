@@ -58,7 +58,7 @@ public let VDR_LOPT_PREFETCH: Int32 = 15
 public let VDR_LOPT_FLIP_PROBABILITY: Int32 = 16
 /// VDR_ON_ERROR_RAISE (default) or VDR_ON_ERROR_SKIP.
 public let VDR_LOPT_ON_ERROR: Int32 = 17
-/// Window: VDR_WINDOW_DICOM (default) or VDR_WINDOW_AUTO.
+/// Window: VDR_WINDOW_DICOM (default), VDR_WINDOW_AUTO or VDR_WINDOW_KAGGLE.
 public let VDR_LOPT_WINDOW: Int32 = 18
 /// Memory budget of the batch buffers in bytes, >= 1 (default 4 GiB = 4294967296): vdr_loader_create
 /// fails with VDR_ERR_ARGUMENT when (prefetch + 1) x batch size x height x width x channels x
@@ -76,6 +76,8 @@ public let VDR_ON_ERROR_SKIP: Int32 = 1
 
 final class SamplesBox {
     var samples: [LoaderSample] = []
+    /// Image ids vdr_samples_from_dataset_missing left out (VDR_MISSING_SKIP).
+    var skipped: [String] = []
 }
 
 final class LoaderBox {
@@ -125,6 +127,19 @@ final class LoaderOptionsBox {
 /// Number of samples in the list.
 @c public func vdr_samples_count(_ samples: UnsafeMutablePointer<vdr_samples>?, _ out_count: UnsafeMutablePointer<UInt>?) -> Int32 {
     abiCall { try require(out_count, "out_count").pointee = UInt(try SamplesBox.from(samples).samples.count) }
+}
+
+/// The annotated images vdr_samples_from_dataset_missing skipped because their DICOM is absent:
+/// `out_count` receives how many, `out_ids` (may be NULL) their ids in index order separated by
+/// '\n' (release with vdr_string_destroy). 0 and "" for other lists.
+@c public func vdr_samples_skipped(_ samples: UnsafeMutablePointer<vdr_samples>?, _ out_count: UnsafeMutablePointer<UInt>?,
+                                   _ out_ids: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    abiCall {
+        let skipped = try SamplesBox.from(samples).skipped
+        let count = try require(out_count, "out_count")
+        if let out_ids { try store(skipped.joined(separator: "\n"), to: out_ids) }
+        count.pointee = UInt(skipped.count)
+    }
 }
 
 /// Creates loader options with the defaults (1024 x 1024 letterboxed uint8, batch 16, shuffle,
@@ -188,7 +203,8 @@ final class LoaderOptionsBox {
             switch Int32(clamping: try int()) {
             case VDR_WINDOW_DICOM: o.window = .dicom
             case VDR_WINDOW_AUTO: o.window = .auto
-            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "loader window must be VDR_WINDOW_DICOM or VDR_WINDOW_AUTO")
+            case VDR_WINDOW_KAGGLE: o.window = .kaggle
+            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "loader window must be VDR_WINDOW_DICOM, VDR_WINDOW_AUTO or VDR_WINDOW_KAGGLE")
             }
         default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown loader option \(key)")
         }
@@ -403,17 +419,33 @@ public let VDR_POLICY_RANDOM_READER: Int32 = 4
 public let VDR_CLASSES_TAXONOMY: Int32 = 0
 public let VDR_CLASSES_KAGGLE: Int32 = 1
 
+/// What vdr_samples_from_dataset_missing does with an annotated image whose DICOM is absent.
+/// Fail, naming the first missing image ids and their count (vdr_samples_from_dataset's behaviour).
+public let VDR_MISSING_ERROR: Int32 = 0
+/// Leave it out: vdr_samples_skipped reports it.
+public let VDR_MISSING_SKIP: Int32 = 1
+
 /// Builds samples for every image of an annotation index whose DICOM is found under `root`
 /// (PhysioNet `train/`/`test/`, Kaggle `train/`, or any tree of `<image_id>.dicom`/`.dcm`).
 /// Boxes follow `policy` (VDR_POLICY_*; `iou_thr` for FUSED and MAJORITY, `min_readers` for MAJORITY,
 /// `reader` for READER); labels are in `classes` (VDR_CLASSES_*); readers listed in
 /// `excluded` (comma-separated, may be NULL) are left out; global labels are a 28-long multi-hot
 /// vector of the labels at least `global_min_votes` readers gave. An image without a DICOM is
-/// an error naming it.
+/// an error naming it (vdr_samples_from_dataset_missing can skip it instead).
 @c public func vdr_samples_from_dataset(_ root: UnsafePointer<CChar>?, _ index: UnsafeMutablePointer<vdr_annotations>?, _ policy: Int32, _ iou_thr: Double,
                                         _ min_readers: Int32, _ reader: UnsafePointer<CChar>?, _ classes: Int32,
                                         _ excluded: UnsafePointer<CChar>?, _ global_min_votes: Int32,
                                         _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_samples>?>?) -> Int32 {
+    vdr_samples_from_dataset_missing(root, index, policy, iou_thr, min_readers, reader, classes, excluded, global_min_votes, VDR_MISSING_ERROR, out)
+}
+
+/// vdr_samples_from_dataset with `missing` (VDR_MISSING_*) choosing what an annotated image
+/// whose DICOM is absent does: VDR_MISSING_ERROR fails naming the first few ids and their count;
+/// VDR_MISSING_SKIP leaves it out, and vdr_samples_skipped lists it.
+@c public func vdr_samples_from_dataset_missing(_ root: UnsafePointer<CChar>?, _ index: UnsafeMutablePointer<vdr_annotations>?, _ policy: Int32,
+                                                _ iou_thr: Double, _ min_readers: Int32, _ reader: UnsafePointer<CChar>?, _ classes: Int32,
+                                                _ excluded: UnsafePointer<CChar>?, _ global_min_votes: Int32, _ missing: Int32,
+                                                _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_samples>?>?) -> Int32 {
     abiCall {
         let root = try requireString(root, "root")
         let annotations = try AnnotationIndex.from(index)
@@ -440,9 +472,14 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
         guard global_min_votes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "global_min_votes must be at least 1") }
         options.globalMinimumVotes = Int(global_min_votes)
         options.excludedReaders = readerFilter(nil, excluded).excluded
+        switch missing {
+        case VDR_MISSING_ERROR: options.missing = .error
+        case VDR_MISSING_SKIP: options.missing = .skip
+        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "missing \(missing) is not VDR_MISSING_ERROR or VDR_MISSING_SKIP")
+        }
         let box = SamplesBox()
         do {
-            box.samples = try Dataset.samples(root: root, index: annotations, options: options)
+            (box.samples, box.skipped) = try Dataset.samples(root: root, index: annotations, options: options)
         } catch let e as LoaderError {
             throw ABIError(status: VDR_ERR_IO, message: e.message)
         }

@@ -31,6 +31,14 @@ public enum ClassSpace: Sendable, Equatable {
     case kaggle
 }
 
+/// What a dataset does with an annotated image whose DICOM is absent under its root.
+public enum MissingImages: String, Sendable, Equatable, CaseIterable {
+    /// Fail, naming the first missing image ids and their count (the default).
+    case error
+    /// Leave the image out; its id is reported among the skipped.
+    case skip
+}
+
 /// What a dataset's samples carry.
 public struct DatasetOptions: Sendable {
     public var policy: BoxPolicy
@@ -39,13 +47,16 @@ public struct DatasetOptions: Sendable {
     public var excludedReaders: Set<String>
     /// Votes needed for an image-level label (2 of 3 readers is the paper's Table 2 rule).
     public var globalMinimumVotes: Int
+    /// Annotated images without a DICOM: an error (the default) or skipped.
+    public var missing: MissingImages
 
     public init(policy: BoxPolicy = .fused(iouThreshold: 0.4), classes: ClassSpace = .taxonomy,
-                excludedReaders: Set<String> = [], globalMinimumVotes: Int = 2) {
+                excludedReaders: Set<String> = [], globalMinimumVotes: Int = 2, missing: MissingImages = .error) {
         self.policy = policy
         self.classes = classes
         self.excludedReaders = excludedReaders
         self.globalMinimumVotes = globalMinimumVotes
+        self.missing = missing
     }
 }
 
@@ -53,7 +64,11 @@ public struct DatasetOptions: Sendable {
 /// the PhysioNet layout (`train/<id>.dicom`, `test/<id>.dicom`), the Kaggle layout
 /// (`train/<id>.dicom`), or any folder holding `<id>.dicom` / `<id>.dcm` files.
 public enum Dataset {
-    public static func samples(root: String, index: AnnotationIndex, options: DatasetOptions = DatasetOptions()) throws -> [LoaderSample] {
+    /// The samples of the index's images, in index order; `skipped` lists, in index order, the
+    /// annotated images left out because their DICOM is absent (`MissingImages.skip`; with
+    /// `.error` any absent DICOM is an error naming the first few and their count).
+    public static func samples(root: String, index: AnnotationIndex,
+                               options: DatasetOptions = DatasetOptions()) throws -> (samples: [LoaderSample], skipped: [String]) {
         let files = try imageFiles(under: root)
         let filter = ReaderFilter(excluded: options.excludedReaders)
         var out: [LoaderSample] = []
@@ -89,10 +104,10 @@ public enum Dataset {
             sample.globalLabels = (0..<Taxonomy.count).map { labels.contains($0) ? 1 : 0 }
             out.append(sample)
         }
-        if !missing.isEmpty {
-            throw LoaderError("\(missing.count) image(s) of the annotations have no DICOM under \(root) (looked for <id>.dicom/.dcm), e.g. \(missing.prefix(3).joined(separator: ", "))")
+        if !missing.isEmpty && options.missing == .error {
+            throw LoaderError("\(missing.count) image(s) of the annotations have no DICOM under \(root) (looked for <id>.dicom/.dcm), e.g. \(missing.prefix(3).joined(separator: ", ")); missing=skip leaves them out")
         }
-        return out
+        return (out, missing)
     }
 
     /// Records each indexed image's size from its DICOM header (so rules like "box outside the

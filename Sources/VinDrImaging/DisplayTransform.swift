@@ -253,8 +253,9 @@ public struct KaggleMapping: Sendable, Equatable {
         let span = hi - lo
         guard span > 0 else { return 0 }
         // In 0...255 for the image's values; the clamp is for values the table holds that the
-        // image lacks.
-        return UInt8(min(max((v - lo) / span * 255, 0), 255))
+        // image lacks, and NaN (a rescale overflowing the window's output range) gives 0.
+        let r = (v - lo) / span * 255
+        return r >= 0 ? UInt8(min(r, 255)) : 0
     }
 
     /// Resolves the recipe for one image: pydicom's VOI choice from the attributes, then the

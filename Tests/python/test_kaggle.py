@@ -115,6 +115,8 @@ CASES = {
     "voi_lut12": dict(voi_lut=((3500, 200, 12), gamma(3500, 12, 0.7)), windows=[(2048, 4096)]),
     # 8-bit entries, 4096 of them: pydicom computes the index in uint8 (wrapping).
     "voi_lut8_wide": dict(voi_lut=((4096, 0, 8), gamma(4096, 8, 1.3))),
+    # Signed pixels, first mapped value negative (LUT Descriptor written as SS).
+    "voi_lut_signed": dict(voi_lut=((2000, -1000, 16), gamma(2000, 16, 0.8)), signed=True),
     "voi_lut8_m1": dict(voi_lut=((256, 0, 8), gamma(256, 8, 0.5)), bits=8, photometric="MONOCHROME1"),
     # The window's output range is the Modality LUT's (0 .. 2^bits - 1), not the pixels'.
     "modality_lut_window": dict(modality_lut=((4096, 0, 16), gamma(4096, 12, 0.5)), windows=[(1800, 2500)]),

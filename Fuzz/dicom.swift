@@ -11,6 +11,7 @@ private let optionSets: [RenderOptions] = [
     RenderOptions(size: .exact(height: 5, width: 3), window: .fileWindow(index: 1), output: .uint8),
     RenderOptions(size: .exact(height: 9, width: 9), window: .fileLUT(index: 0), output: .uint16),
     RenderOptions(size: .exact(height: 7, width: 40), window: .explicit(center: 100, width: 0.5, function: .sigmoid)),
+    RenderOptions(size: .longestSide(31), window: .kaggle, output: .uint8),
 ]
 
 @_cdecl("LLVMFuzzerTestOneInput")

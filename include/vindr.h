@@ -190,6 +190,10 @@ int32_t vdr_dicom_decode(vdr_dicom * handle, int32_t frame, void * out_, size_t 
 #define VDR_WINDOW_FILE_INDEX 4
 /* The file's VOI LUT Sequence item number `index`. */
 #define VDR_WINDOW_FILE_LUT 5
+/* The public VinDr-CXR Kaggle notebooks' read_xray (pydicom apply_voi_lut, MONOCHROME1 as */
+/* max - value, min-max, truncated to uint8): equal bytes at the original size with uint8 output; */
+/* resized renders resample that image. */
+#define VDR_WINDOW_KAGGLE 6
 /* VOI LUT Functions (PS3.3 C.11.2.1.3). */
 #define VDR_VOI_LINEAR 0
 #define VDR_VOI_LINEAR_EXACT 1
@@ -275,6 +279,13 @@ int32_t vdr_transform_boxes(double const * transform, double const * boxes, size
 #define VDR_LAYOUT_KAGGLE_TRAIN 4
 /* CSV layout: Kaggle submission (image_id,PredictionString). */
 #define VDR_LAYOUT_KAGGLE_SUBMISSION 5
+/* What to do with an image that should be there and is not (`missing` of vdr_evaluate_files and */
+/* vdr_samples_from_dataset): an error naming the first few and their count. */
+#define VDR_MISSING_ERROR 0
+/* Leave it out (of the scoring; of the samples, listed by vdr_samples_skipped). */
+#define VDR_MISSING_SKIP 1
+/* Score it as an image without predictions (vdr_evaluate_files only). */
+#define VDR_MISSING_EMPTY 2
 /* Box targets: every included reader's boxes (score 1, or a consensus file's score column). */
 #define VDR_TARGETS_ALL 0
 /* Box targets: the consensus rules (vdr_annotations_labels), the boxes of the labels that hold */
@@ -333,10 +344,7 @@ int32_t vdr_annotations_labels(vdr_annotations * h, int32_t min_votes, char cons
 /// VDR_TARGETS_FUSED applies the consensus rules of vdr_annotations_labels with `min_votes`:
 /// the boxes of the labels that hold, fused by weighted boxes fusion at `iou_thr`. The result is
 /// read with vdr_targets_view and released with vdr_targets_destroy.
-int32_t vdr_annotations_consensus_targets(vdr_annotations * h, int32_t mode, double iou_thr, int32_t min_votes, char const * reader, char const * exclude, vdr_targets * * out_);
-
-/// vdr_annotations_consensus_targets with min_votes 2.
-int32_t vdr_annotations_targets(vdr_annotations * h, int32_t mode, double iou_thr, char const * reader, char const * exclude, vdr_targets * * out_);
+int32_t vdr_annotations_targets(vdr_annotations * h, int32_t mode, double iou_thr, int32_t min_votes, char const * reader, char const * exclude, vdr_targets * * out_);
 
 /// Borrowed views of a targets result, valid until vdr_targets_destroy: per box its image index,
 /// box (x_min, y_min, x_max, y_max pixels), score, label index (taxonomy) and reader index
@@ -450,22 +458,17 @@ int32_t vdr_wbf(double const * boxes, double const * scores, int64_t const * lab
 /* Ground truth: the consensus rules ("No finding" by strict majority, else labels given by */
 /* `min_votes` readers with their boxes fused by weighted boxes fusion at `fuse_iou_thr`). */
 #define VDR_GT_FUSED 2
-/* Ground-truth images without a submission row are an error naming them (VDR_ERR_ARGUMENT). */
-#define VDR_MISSING_ERROR 0
-/* Ground-truth images without a submission row are scored as images without predictions. */
-#define VDR_MISSING_EMPTY 1
 /* Number of Kaggle classes (0..13 findings, 14 "No finding"). */
 #define VDR_KAGGLE_CLASS_COUNT 15
 
 /// Scores a Kaggle submission file against a ground-truth CSV (Kaggle train.csv or PhysioNet
 /// annotations_test.csv layout). gt_mode is VDR_GT_*; `reader` is used with VDR_GT_READER,
-/// `fuse_iou_thr` and `min_votes` with VDR_GT_FUSED; `missing` is VDR_MISSING_*.
+/// `fuse_iou_thr` and `min_votes` with VDR_GT_FUSED; `missing` (VDR_MISSING_*) decides what ground-truth
+/// images without a submission row do: ERROR fails naming them, SKIP leaves them out, EMPTY scores them
+/// as images without predictions.
 /// Writes the mean AP (NaN when the ground truth is empty) and, when not NULL, out_ap[15]
 /// (AP per Kaggle class, NaN for classes absent from the ground truth) and out_gt_counts[15].
-int32_t vdr_evaluate_submission(char const * gt_path, char const * pred_path, int32_t gt_mode, char const * reader, double fuse_iou_thr, int32_t min_votes, double iou_thr, int32_t interp, int32_t missing, double * out_mean_ap, double * out_ap, size_t * out_gt_counts);
-
-/// vdr_evaluate_submission with min_votes 2 and VDR_MISSING_ERROR.
-int32_t vdr_evaluate_files(char const * gt_path, char const * pred_path, int32_t gt_mode, char const * reader, double fuse_iou_thr, double iou_thr, int32_t interp, double * out_mean_ap, double * out_ap, size_t * out_gt_counts);
+int32_t vdr_evaluate_files(char const * gt_path, char const * pred_path, int32_t gt_mode, char const * reader, double fuse_iou_thr, int32_t min_votes, double iou_thr, int32_t interp, int32_t missing, double * out_mean_ap, double * out_ap, size_t * out_gt_counts);
 
 /// AP per class from arrays. Ground truth: n_gt boxes (x_min, y_min, x_max, y_max) with image
 /// index (0..n_images-1) and label (0..n_labels-1); detections likewise plus scores. Writes the
@@ -522,7 +525,7 @@ int32_t vdr_evaluate(int64_t const * gt_image, int64_t const * gt_label, double 
 #define VDR_LOPT_FLIP_PROBABILITY 16
 /* VDR_ON_ERROR_RAISE (default) or VDR_ON_ERROR_SKIP. */
 #define VDR_LOPT_ON_ERROR 17
-/* Window: VDR_WINDOW_DICOM (default) or VDR_WINDOW_AUTO. */
+/* Window: VDR_WINDOW_DICOM (default), VDR_WINDOW_AUTO or VDR_WINDOW_KAGGLE. */
 #define VDR_LOPT_WINDOW 18
 /* Memory budget of the batch buffers in bytes, >= 1 (default 4 GiB = 4294967296): vdr_loader_create */
 /* fails with VDR_ERR_ARGUMENT when (prefetch + 1) x batch size x height x width x channels x */
@@ -550,6 +553,11 @@ int32_t vdr_samples_add(vdr_samples * samples, char const * image_id, char const
 
 /// Number of samples in the list.
 int32_t vdr_samples_count(vdr_samples * samples, size_t * out_count);
+
+/// The annotated images vdr_samples_from_dataset skipped because their DICOM is absent:
+/// `out_count` receives how many, `out_ids` (may be NULL) their ids in index order separated by
+/// '\n' (release with vdr_string_destroy). 0 and "" for other lists.
+int32_t vdr_samples_skipped(vdr_samples * samples, size_t * out_count, char * * out_ids);
 
 /// Creates loader options with the defaults (1024 x 1024 letterboxed uint8, batch 16, shuffle,
 /// seed 0, one worker per core, prefetch 2).
@@ -638,9 +646,10 @@ int32_t vdr_cache_build(vdr_samples * samples, vdr_loader_options * options, cha
 /// `reader` for READER); labels are in `classes` (VDR_CLASSES_*); readers listed in
 /// `excluded` (comma-separated, may be NULL) are left out; global labels are a 28-long multi-hot
 /// vector of the labels that hold under the consensus rules with `global_min_votes` (as in
-/// vdr_annotations_labels; fused policies keep only those labels' boxes). An image without a DICOM is
-/// an error naming it.
-int32_t vdr_samples_from_dataset(char const * root, vdr_annotations * index, int32_t policy, double iou_thr, int32_t min_readers, char const * reader, int32_t classes, char const * excluded, int32_t global_min_votes, vdr_samples * * out_);
+/// vdr_annotations_labels; fused policies keep only those labels' boxes). `missing` chooses what an
+/// annotated image whose DICOM is absent does: VDR_MISSING_ERROR fails naming the first few ids
+/// and their count; VDR_MISSING_SKIP leaves it out, and vdr_samples_skipped lists it.
+int32_t vdr_samples_from_dataset(char const * root, vdr_annotations * index, int32_t policy, double iou_thr, int32_t min_readers, char const * reader, int32_t classes, char const * excluded, int32_t global_min_votes, int32_t missing, vdr_samples * * out_);
 
 /// Sets the size of every image of the index whose DICOM is found under `root`, from its header
 /// (only the header is read). `joined` receives how many were set, `failed` how many headers

@@ -89,14 +89,6 @@ public enum GroundTruthReaders: Sendable {
     case fused(iouThreshold: Double, minimumVotes: Int = 2)
 }
 
-/// What `evaluate` does with ground-truth images the submission has no row for.
-public enum MissingImages: String, Sendable, CaseIterable {
-    /// Throw an error naming them (a submission must cover every image).
-    case error
-    /// Score them as images without predictions.
-    case empty
-}
-
 /// The competition score of a submission plus bookkeeping.
 public struct CompetitionEvaluation: Sendable {
     public var evaluation: DetectionEvaluation
@@ -104,7 +96,7 @@ public struct CompetitionEvaluation: Sendable {
     /// Submission rows whose image is not in the ground truth (ignored).
     public var unknownImages: Int
     /// Ground-truth images the submission has no row for (scored as no predictions with
-    /// `MissingImages.empty`).
+    /// `MissingImages.empty`, left out of `images` with `.skip`).
     public var missingImages: Int
 
     /// `{"mAP": .., "ap": {class name: AP}, "images": .., ...}`.
@@ -167,15 +159,23 @@ extension AnnotationIndex {
     /// The VinBigData competition metric: AP per Kaggle class at IoU > `iouThreshold` (PASCAL VOC
     /// 2010 all-point, or COCO 101-point), averaged over the classes present in the ground truth.
     /// Detections with equal scores rank in submission-file order. Ground-truth images without a
-    /// submission row are an error naming them, or scored as empty with `missing: .empty`.
+    /// submission row are an error naming them, left out of the scoring with `missing: .skip`, or
+    /// scored as images without predictions with `missing: .empty`.
     public func evaluate(_ submission: Submission, readers: GroundTruthReaders = .asGiven, iouThreshold: Double = 0.4,
                          interpolation: APInterpolation = .voc2010,
                          missing: MissingImages = .error) throws -> CompetitionEvaluation {
         let truth = try kaggleGroundTruth(readers)
+        let covered = Set(submission.imageIDs)
+        let absent = truth.indices.filter { truth[$0] != nil && !covered.contains(images[$0].id) }.map { images[$0].id }
+        if missing == .error, !absent.isEmpty {
+            let named = absent.prefix(10).joined(separator: ", ") + (absent.count > 10 ? " and \(absent.count - 10) more" : "")
+            throw BoxError("the submission has no row for \(absent.count) of \(truth.lazy.filter { $0 != nil }.count) ground-truth images: "
+                           + "\(named) (missing=empty scores them as images without predictions, missing=skip leaves them out)")
+        }
         var gt = [GroundTruthBox]()
         var slots = [String: Int]()
         for (i, t) in truth.enumerated() {
-            guard let t else { continue }
+            guard let t, missing != .skip || covered.contains(images[i].id) else { continue }
             let slot = slots.count
             slots[images[i].id] = slot
             for k in 0..<t.count { gt.append(GroundTruthBox(image: slot, label: t.labels[k], box: t.boxes[k])) }
@@ -183,23 +183,14 @@ extension AnnotationIndex {
         // Detections in submission order, so equal scores rank as they appear in the file.
         var dets = [ScoredBox]()
         var unknown = 0
-        var seen = 0
         for id in submission.imageIDs {
             guard let slot = slots[id] else { unknown += 1; continue }
-            seen += 1
             guard let p = submission.predictions[id] else { continue }
             for k in 0..<p.count { dets.append(ScoredBox(image: slot, label: p.labels[k], score: p.scores[k], box: p.boxes[k])) }
         }
         let scored = slots.count
-        if missing == .error, seen < scored {
-            let covered = Set(submission.imageIDs)
-            let absent = truth.indices.filter { truth[$0] != nil && !covered.contains(images[$0].id) }.map { images[$0].id }
-            let named = absent.prefix(10).joined(separator: ", ") + (absent.count > 10 ? " and \(absent.count - 10) more" : "")
-            throw BoxError("the submission has no row for \(absent.count) of \(scored) ground-truth images: \(named) "
-                           + "(missing=empty scores them as images without predictions)")
-        }
         let e = try evaluateDetections(groundTruth: gt, detections: dets, imageCount: scored,
                                        iouThreshold: iouThreshold, interpolation: interpolation)
-        return CompetitionEvaluation(evaluation: e, images: scored, unknownImages: unknown, missingImages: scored - seen)
+        return CompetitionEvaluation(evaluation: e, images: scored, unknownImages: unknown, missingImages: absent.count)
     }
 }

@@ -35,6 +35,24 @@ public let VDR_LAYOUT_KAGGLE_TRAIN: Int32 = 4
 /// CSV layout: Kaggle submission (image_id,PredictionString).
 public let VDR_LAYOUT_KAGGLE_SUBMISSION: Int32 = 5
 
+/// What to do with an image that should be there and is not (`missing` of vdr_evaluate_files and
+/// vdr_samples_from_dataset): an error naming the first few and their count.
+public let VDR_MISSING_ERROR: Int32 = 0
+/// Leave it out (of the scoring; of the samples, listed by vdr_samples_skipped).
+public let VDR_MISSING_SKIP: Int32 = 1
+/// Score it as an image without predictions (vdr_evaluate_files only).
+public let VDR_MISSING_EMPTY: Int32 = 2
+
+/// The Swift value of a VDR_MISSING_* code.
+func missingImages(_ code: Int32) throws -> MissingImages {
+    switch code {
+    case VDR_MISSING_ERROR: return .error
+    case VDR_MISSING_SKIP: return .skip
+    case VDR_MISSING_EMPTY: return .empty
+    default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "missing \(code) is not one of VDR_MISSING_*")
+    }
+}
+
 /// Box targets: every included reader's boxes (score 1, or a consensus file's score column).
 public let VDR_TARGETS_ALL: Int32 = 0
 /// Box targets: the consensus rules (vdr_annotations_labels), the boxes of the labels that hold
@@ -216,10 +234,9 @@ final class TargetsResult {
 /// VDR_TARGETS_FUSED applies the consensus rules of vdr_annotations_labels with `min_votes`:
 /// the boxes of the labels that hold, fused by weighted boxes fusion at `iou_thr`. The result is
 /// read with vdr_targets_view and released with vdr_targets_destroy.
-@c public func vdr_annotations_consensus_targets(_ h: UnsafeMutablePointer<vdr_annotations>?, _ mode: Int32, _ iou_thr: Double,
-                                                 _ min_votes: Int32, _ reader: UnsafePointer<CChar>?,
-                                                 _ exclude: UnsafePointer<CChar>?,
-                                                 _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_targets>?>?) -> Int32 {
+@c public func vdr_annotations_targets(_ h: UnsafeMutablePointer<vdr_annotations>?, _ mode: Int32, _ iou_thr: Double,
+                                       _ min_votes: Int32, _ reader: UnsafePointer<CChar>?, _ exclude: UnsafePointer<CChar>?,
+                                       _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_targets>?>?) -> Int32 {
     abiCall {
         let index = try AnnotationIndex.from(h)
         guard min_votes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be at least 1") }
@@ -231,12 +248,6 @@ final class TargetsResult {
         }
         try store(TargetsResult(try index.targetTable(rule, filter: readerFilter(reader, exclude))), to: out)
     }
-}
-
-/// vdr_annotations_consensus_targets with min_votes 2.
-@c public func vdr_annotations_targets(_ h: UnsafeMutablePointer<vdr_annotations>?, _ mode: Int32, _ iou_thr: Double, _ reader: UnsafePointer<CChar>?,
-                                       _ exclude: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_targets>?>?) -> Int32 {
-    vdr_annotations_consensus_targets(h, mode, iou_thr, 2, reader, exclude, out)
 }
 
 /// Borrowed views of a targets result, valid until vdr_targets_destroy: per box its image index,

@@ -58,7 +58,7 @@ public let VDR_LOPT_PREFETCH: Int32 = 15
 public let VDR_LOPT_FLIP_PROBABILITY: Int32 = 16
 /// VDR_ON_ERROR_RAISE (default) or VDR_ON_ERROR_SKIP.
 public let VDR_LOPT_ON_ERROR: Int32 = 17
-/// Window: VDR_WINDOW_DICOM (default) or VDR_WINDOW_AUTO.
+/// Window: VDR_WINDOW_DICOM (default), VDR_WINDOW_AUTO or VDR_WINDOW_KAGGLE.
 public let VDR_LOPT_WINDOW: Int32 = 18
 /// Memory budget of the batch buffers in bytes, >= 1 (default 4 GiB = 4294967296): vdr_loader_create
 /// fails with VDR_ERR_ARGUMENT when (prefetch + 1) x batch size x height x width x channels x
@@ -76,6 +76,8 @@ public let VDR_ON_ERROR_SKIP: Int32 = 1
 
 final class SamplesBox {
     var samples: [LoaderSample] = []
+    /// Image ids vdr_samples_from_dataset left out (VDR_MISSING_SKIP).
+    var skipped: [String] = []
 }
 
 final class LoaderBox {
@@ -118,6 +120,19 @@ final class LoaderOptionsBox {
 /// Number of samples in the list.
 @c public func vdr_samples_count(_ samples: UnsafeMutablePointer<vdr_samples>?, _ out_count: UnsafeMutablePointer<UInt>?) -> Int32 {
     abiCall { try require(out_count, "out_count").pointee = UInt(try SamplesBox.from(samples).samples.count) }
+}
+
+/// The annotated images vdr_samples_from_dataset skipped because their DICOM is absent:
+/// `out_count` receives how many, `out_ids` (may be NULL) their ids in index order separated by
+/// '\n' (release with vdr_string_destroy). 0 and "" for other lists.
+@c public func vdr_samples_skipped(_ samples: UnsafeMutablePointer<vdr_samples>?, _ out_count: UnsafeMutablePointer<UInt>?,
+                                   _ out_ids: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    abiCall {
+        let skipped = try SamplesBox.from(samples).skipped
+        let count = try require(out_count, "out_count")
+        if let out_ids { try store(skipped.joined(separator: "\n"), to: out_ids) }
+        count.pointee = UInt(skipped.count)
+    }
 }
 
 /// Creates loader options with the defaults (1024 x 1024 letterboxed uint8, batch 16, shuffle,
@@ -181,7 +196,8 @@ final class LoaderOptionsBox {
             switch Int32(clamping: try int()) {
             case VDR_WINDOW_DICOM: o.window = .dicom
             case VDR_WINDOW_AUTO: o.window = .auto
-            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "loader window must be VDR_WINDOW_DICOM or VDR_WINDOW_AUTO")
+            case VDR_WINDOW_KAGGLE: o.window = .kaggle
+            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "loader window must be VDR_WINDOW_DICOM, VDR_WINDOW_AUTO or VDR_WINDOW_KAGGLE")
             }
         default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown loader option \(key)")
         }
@@ -402,11 +418,12 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
 /// `reader` for READER); labels are in `classes` (VDR_CLASSES_*); readers listed in
 /// `excluded` (comma-separated, may be NULL) are left out; global labels are a 28-long multi-hot
 /// vector of the labels that hold under the consensus rules with `global_min_votes` (as in
-/// vdr_annotations_labels; fused policies keep only those labels' boxes). An image without a DICOM is
-/// an error naming it.
+/// vdr_annotations_labels; fused policies keep only those labels' boxes). `missing` chooses what an
+/// annotated image whose DICOM is absent does: VDR_MISSING_ERROR fails naming the first few ids
+/// and their count; VDR_MISSING_SKIP leaves it out, and vdr_samples_skipped lists it.
 @c public func vdr_samples_from_dataset(_ root: UnsafePointer<CChar>?, _ index: UnsafeMutablePointer<vdr_annotations>?, _ policy: Int32, _ iou_thr: Double,
                                         _ min_readers: Int32, _ reader: UnsafePointer<CChar>?, _ classes: Int32,
-                                        _ excluded: UnsafePointer<CChar>?, _ global_min_votes: Int32,
+                                        _ excluded: UnsafePointer<CChar>?, _ global_min_votes: Int32, _ missing: Int32,
                                         _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_samples>?>?) -> Int32 {
     abiCall {
         let root = try requireString(root, "root")
@@ -431,12 +448,13 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
         case VDR_CLASSES_KAGGLE: options.classes = .kaggle
         default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown class space \(classes)")
         }
-        guard global_min_votes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "global_min_votes must be at least 1") }
         options.globalMinimumVotes = Int(global_min_votes)
         options.excludedReaders = readerFilter(nil, excluded).excluded
+        options.missing = try missingImages(missing)
+        try options.validate()
         let box = SamplesBox()
         do {
-            box.samples = try Dataset.samples(root: root, index: annotations, options: options)
+            (box.samples, box.skipped) = try Dataset.samples(root: root, index: annotations, options: options)
         } catch let e as LoaderError {
             throw ABIError(status: VDR_ERR_IO, message: e.message)
         }

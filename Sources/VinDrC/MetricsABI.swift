@@ -18,11 +18,6 @@ public let VDR_GT_READER: Int32 = 1
 /// `min_votes` readers with their boxes fused by weighted boxes fusion at `fuse_iou_thr`).
 public let VDR_GT_FUSED: Int32 = 2
 
-/// Ground-truth images without a submission row are an error naming them (VDR_ERR_ARGUMENT).
-public let VDR_MISSING_ERROR: Int32 = 0
-/// Ground-truth images without a submission row are scored as images without predictions.
-public let VDR_MISSING_EMPTY: Int32 = 1
-
 /// Number of Kaggle classes (0..13 findings, 14 "No finding").
 public let VDR_KAGGLE_CLASS_COUNT: Int32 = 15
 
@@ -36,10 +31,12 @@ private func interpolation(_ code: Int32) throws -> APInterpolation {
 
 /// Scores a Kaggle submission file against a ground-truth CSV (Kaggle train.csv or PhysioNet
 /// annotations_test.csv layout). gt_mode is VDR_GT_*; `reader` is used with VDR_GT_READER,
-/// `fuse_iou_thr` and `min_votes` with VDR_GT_FUSED; `missing` is VDR_MISSING_*.
+/// `fuse_iou_thr` and `min_votes` with VDR_GT_FUSED; `missing` (VDR_MISSING_*) decides what ground-truth
+/// images without a submission row do: ERROR fails naming them, SKIP leaves them out, EMPTY scores them
+/// as images without predictions.
 /// Writes the mean AP (NaN when the ground truth is empty) and, when not NULL, out_ap[15]
 /// (AP per Kaggle class, NaN for classes absent from the ground truth) and out_gt_counts[15].
-@c public func vdr_evaluate_submission(_ gt_path: UnsafePointer<CChar>?, _ pred_path: UnsafePointer<CChar>?, _ gt_mode: Int32,
+@c public func vdr_evaluate_files(_ gt_path: UnsafePointer<CChar>?, _ pred_path: UnsafePointer<CChar>?, _ gt_mode: Int32,
                                        _ reader: UnsafePointer<CChar>?, _ fuse_iou_thr: Double, _ min_votes: Int32,
                                        _ iou_thr: Double, _ interp: Int32, _ missing: Int32,
                                        _ out_mean_ap: UnsafeMutablePointer<Double>?, _ out_ap: UnsafeMutablePointer<Double>?,
@@ -61,26 +58,12 @@ private func interpolation(_ code: Int32) throws -> APInterpolation {
             readers = .fused(iouThreshold: fuse_iou_thr, minimumVotes: Int(min_votes))
         default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "gt_mode \(gt_mode) is not one of VDR_GT_*")
         }
-        let policy: MissingImages
-        switch missing {
-        case VDR_MISSING_ERROR: policy = .error
-        case VDR_MISSING_EMPTY: policy = .empty
-        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "missing \(missing) is not one of VDR_MISSING_*")
-        }
+        let policy = try missingImages(missing)
         let index = try AnnotationIndex(paths: [gt])
         let r = try index.evaluate(try Submission(path: pred), readers: readers, iouThreshold: iou_thr, interpolation: mode,
                                    missing: policy)
         writeEvaluation(r.evaluation, classes: Int(VDR_KAGGLE_CLASS_COUNT), out, out_ap, out_gt_counts)
     }
-}
-
-/// vdr_evaluate_submission with min_votes 2 and VDR_MISSING_ERROR.
-@c public func vdr_evaluate_files(_ gt_path: UnsafePointer<CChar>?, _ pred_path: UnsafePointer<CChar>?, _ gt_mode: Int32,
-                                  _ reader: UnsafePointer<CChar>?, _ fuse_iou_thr: Double, _ iou_thr: Double, _ interp: Int32,
-                                  _ out_mean_ap: UnsafeMutablePointer<Double>?, _ out_ap: UnsafeMutablePointer<Double>?,
-                                  _ out_gt_counts: UnsafeMutablePointer<UInt>?) -> Int32 {
-    vdr_evaluate_submission(gt_path, pred_path, gt_mode, reader, fuse_iou_thr, 2, iou_thr, interp, VDR_MISSING_ERROR,
-                            out_mean_ap, out_ap, out_gt_counts)
 }
 
 /// AP per class from arrays. Ground truth: n_gt boxes (x_min, y_min, x_max, y_max) with image

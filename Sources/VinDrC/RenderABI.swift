@@ -32,6 +32,10 @@ public let VDR_WINDOW_EXPLICIT: Int32 = 3
 public let VDR_WINDOW_FILE_INDEX: Int32 = 4
 /// The file's VOI LUT Sequence item number `index`.
 public let VDR_WINDOW_FILE_LUT: Int32 = 5
+/// The public VinDr-CXR Kaggle notebooks' read_xray (pydicom apply_voi_lut, MONOCHROME1 as
+/// max - value, min-max, truncated to uint8): equal bytes at the original size with uint8 output;
+/// resized renders resample that image.
+public let VDR_WINDOW_KAGGLE: Int32 = 6
 
 /// VOI LUT Functions (PS3.3 C.11.2.1.3).
 public let VDR_VOI_LINEAR: Int32 = 0
@@ -139,6 +143,7 @@ private func update(_ options: UnsafeMutablePointer<vdr_render_options>?, _ chan
                 o.window = .explicit(center: a, width: b, function: f)
             case VDR_WINDOW_FILE_INDEX: o.window = .fileWindow(index: Int(index))
             case VDR_WINDOW_FILE_LUT: o.window = .fileLUT(index: Int(index))
+            case VDR_WINDOW_KAGGLE: o.window = .kaggle
             default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown window mode \(mode)")
             }
         }

@@ -8,7 +8,8 @@ import VinDrDICOM
 /// The grayscale display pipeline of PS3.3 C.11 as one function of the stored value:
 /// Modality LUT (rescale or LUT sequence) -> VOI (window with LINEAR, LINEAR_EXACT or SIGMOID,
 /// or VOI LUT sequence, or a data-driven range) -> MONOCHROME1 inversion, giving display
-/// values in [0, 1] with 1 = white.
+/// values in [0, 1] with 1 = white. `.kaggle` replaces the whole chain with the Kaggle notebooks'
+/// recipe (`KaggleMapping`), a function of the stored value too.
 public struct DisplayTransform: Sendable, Equatable {
     public enum Modality: Sendable, Equatable {
         case rescale(slope: Double, intercept: Double)
@@ -20,6 +21,9 @@ public struct DisplayTransform: Sendable, Equatable {
         case lut(LookupTable)
         /// Linear from `low` to `high` of the modality output (auto and percentile windows).
         case range(low: Double, high: Double)
+        /// The Kaggle recipe of the stored value, inversion included (the modality step is the
+        /// identity and `invert` false with it).
+        case kaggle(KaggleMapping)
     }
 
     public var modality: Modality
@@ -68,6 +72,8 @@ public struct DisplayTransform: Sendable, Equatable {
         case .range(let lo, let hi):
             guard hi > lo else { return 0 }
             return min(1, max(0, (x - lo) / (hi - lo)))
+        case .kaggle(let k):
+            return Double(k.byte(stored: x)) / 255
         }
     }
 
@@ -96,13 +102,14 @@ extension DisplayTransform {
         let modality = modality(of: m)
         let invert = invertMonochrome1 && m.photometricInterpretation == "MONOCHROME1"
         func check(_ c: Double, _ w: Double, _ f: VOIFunction) throws -> VOI {
-            guard c.isFinite, w.isFinite, f == .linear ? w >= 1 : w > 0 else {
-                throw DICOMError(.format, source, "window center \(c) width \(w) invalid for \(f.rawValue) (PS3.3 C.11.2.1.2: width >= 1 for LINEAR, > 0 otherwise)")
-            }
+            try checkWindow(c, w, f, source: source)
             return .window(center: c, width: w, function: f)
         }
         var t = DisplayTransform(modality: modality, voi: .range(low: 0, high: 0), invert: invert)
         switch choice {
+        case .kaggle:
+            let k = try KaggleMapping.make(metadata: m, pixels: pixels, invertMonochrome1: invertMonochrome1, source: source)
+            return DisplayTransform(modality: .rescale(slope: 1, intercept: 0), voi: .kaggle(k), invert: false)
         case .dicom:
             if let lut = m.voiLUTs.first {
                 t.voi = .lut(lut)
@@ -132,6 +139,13 @@ extension DisplayTransform {
             t.voi = try check(c, w, f)
         }
         return t
+    }
+
+    /// PS3.3 C.11.2.1.2: a finite center, and a width >= 1 for LINEAR, > 0 otherwise.
+    static func checkWindow(_ c: Double, _ w: Double, _ f: VOIFunction, source: String) throws {
+        guard c.isFinite, w.isFinite, f == .linear ? w >= 1 : w > 0 else {
+            throw DICOMError(.format, source, "window center \(c) width \(w) invalid for \(f.rawValue) (PS3.3 C.11.2.1.2: width >= 1 for LINEAR, > 0 otherwise)")
+        }
     }
 
     /// Min-max (or percentiles, numpy's default linear interpolation) of the modality output,
@@ -164,6 +178,120 @@ extension DisplayTransform {
             return lower + (upper - lower) * frac
         }
         return .range(low: quantile(pLo), high: quantile(pHi))
+    }
+}
+
+/// The `read_xray` preprocessing of the public VinDr-CXR Kaggle notebooks, as a function of the
+/// stored value:
+///
+///     data = apply_voi_lut(ds.pixel_array, ds)              # pydicom
+///     if ds.PhotometricInterpretation == "MONOCHROME1": data = np.amax(data) - data
+///     data = data - np.min(data); data = data / np.max(data)
+///     data = (data * 255).astype(np.uint8)
+///
+/// pydicom's apply_voi_lut works on stored values: the first VOI LUT Sequence item (PS3.3
+/// C.11.2.1.1) if present, else the first Window Center/Width (C.11.2.1.2, C.11.2.1.3) scaled to
+/// the rescaled stored-value range (the rescale sets that output range only; it is not applied to
+/// the pixels), else the stored values unchanged. The float64 operations are pydicom's and
+/// numpy's, in their order, so the bytes are equal; truncation, not rounding, gives the byte.
+/// A constant image (max == min, where the recipe divides 0 by 0) is all zeros: the bytes numpy's
+/// NaN-to-uint8 cast gives on x86-64 and arm64, never an undefined value.
+/// Deliberate differences, where the recipe has no defined result: signed stored values whose
+/// range exceeds the pixel array's type are not wrapped (numpy's int16 `data - min` would
+/// overflow), and VOI LUT entries above 255 in an 8-bit LUT are used as stored (pydicom raises).
+public struct KaggleMapping: Sendable, Equatable {
+    /// pydicom's apply_voi_lut.
+    public enum VOI: Sendable, Equatable {
+        /// No VOI LUT item and no window: the stored values.
+        case none
+        /// The first VOI LUT item, indexed like pydicom's fixed-width numpy arithmetic:
+        /// (stored - first mapped) modulo 2^`indexBits` for stored >= first mapped, else 0, then
+        /// clamped to the last entry.
+        case lut(LookupTable, indexBits: Int)
+        /// The first window on stored values, output in `yMin`...`yMax` (the rescaled range of
+        /// the stored values, or of the Modality LUT's entries).
+        case window(center: Double, width: Double, function: VOIFunction, yMin: Double, yMax: Double)
+    }
+
+    public var voi: VOI
+    /// MONOCHROME1 inverted by max - value.
+    public var invert: Bool
+    /// Min and max of the VOI output over the image (before inversion).
+    public var low: Double
+    public var high: Double
+
+    /// pydicom's VOI output for a stored value.
+    @inlinable public func voiValue(stored x: Double) -> Double {
+        switch voi {
+        case .none:
+            return x
+        case .lut(let t, let bits):
+            let offset = Int(x) - t.firstMapped
+            let i = offset < 0 ? 0 : min(offset & ((1 << bits) - 1), t.data.count - 1)
+            return Double(t.data[i])
+        case .window(var c, var w, let f, let yMin, let yMax):
+            let yRange = yMax - yMin
+            if f == .sigmoid { return yRange / (1 + exp(-4 * (x - c) / w)) + yMin }
+            if f == .linear {
+                c -= 0.5
+                w -= 1
+            }
+            if x <= c - w / 2 { return yMin }
+            if x > c + w / 2 { return yMax }
+            return ((x - c) / w + 0.5) * yRange + yMin
+        }
+    }
+
+    /// The recipe's byte for a stored value of this image.
+    @inlinable public func byte(stored x: Double) -> UInt8 {
+        var v = voiValue(stored: x)
+        var lo = low, hi = high
+        if invert {
+            v = high - v
+            (lo, hi) = (high - high, high - low)
+        }
+        let span = hi - lo
+        guard span > 0 else { return 0 }
+        // In 0...255 for the image's values; the clamp is for values the table holds that the
+        // image lacks, and NaN (a rescale overflowing the window's output range) gives 0.
+        let r = (v - lo) / span * 255
+        return r >= 0 ? UInt8(min(r, 255)) : 0
+    }
+
+    /// Resolves the recipe for one image: pydicom's VOI choice from the attributes, then the
+    /// VOI output's min and max over the stored values present.
+    public static func make(metadata m: DICOMMetadata, pixels: PixelView, invertMonochrome1: Bool,
+                            source: String) throws -> KaggleMapping {
+        var voi = VOI.none
+        if let lut = m.voiLUTs.first {
+            // numpy stores the index in the LUT's dtype (uint8 for 8-bit entries, else uint16)
+            // after computing it in the pixel array's width.
+            voi = .lut(lut, indexBits: min(8 * pixels.format.bytesPerSample, lut.bitsPerEntry == 8 ? 8 : 16))
+        } else if let w = m.windows.first {
+            try DisplayTransform.checkWindow(w.center, w.width, m.voiFunction, source: source)
+            var yMin: Double, yMax: Double
+            if let lut = m.modalityLUT {
+                (yMin, yMax) = (0, Double((1 << lut.bitsPerEntry) - 1))
+            } else if m.isSigned {
+                (yMin, yMax) = (-Double(1 << (m.bitsStored - 1)), Double((1 << (m.bitsStored - 1)) - 1))
+            } else {
+                (yMin, yMax) = (0, Double((1 << m.bitsStored) - 1))
+            }
+            if let slope = m.rescaleSlope, let intercept = m.rescaleIntercept {
+                yMin = yMin * slope + intercept
+                yMax = yMax * slope + intercept
+            }
+            voi = .window(center: w.center, width: w.width, function: m.voiFunction, yMin: yMin, yMax: yMax)
+        }
+        var k = KaggleMapping(voi: voi, invert: invertMonochrome1 && m.photometricInterpretation == "MONOCHROME1",
+                              low: .infinity, high: -.infinity)
+        let hist = Histogram.of(pixels, bitsStored: m.bitsStored)
+        for (i, n) in hist.counts.enumerated() where n > 0 {
+            let v = k.voiValue(stored: Double(i + hist.minStored))
+            k.low = min(k.low, v)
+            k.high = max(k.high, v)
+        }
+        return k
     }
 }
 

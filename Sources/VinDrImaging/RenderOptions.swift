@@ -16,6 +16,34 @@ public enum WindowChoice: Sendable, Equatable {
     case percentile(low: Double, high: Double)
     /// An explicit window, overriding the file's.
     case explicit(center: Double, width: Double, function: VOIFunction)
+    /// The public VinDr-CXR Kaggle notebooks' `read_xray` (pydicom's apply_voi_lut, MONOCHROME1
+    /// inverted by max - value, min-max normalised, truncated to uint8), byte for byte at the
+    /// native size with uint8 output (`KaggleMapping`). Its display value is that byte / 255: a
+    /// resized render resamples the recipe's uint8 image (as byte / 255) with the renderer's
+    /// filter, and uint16 / float32 outputs hold byte x 257 / byte / 255.
+    case kaggle
+}
+
+extension WindowChoice {
+    /// The modes every entrance names with one word: "dicom", "auto", "kaggle".
+    public init?(name: String) {
+        switch name {
+        case "dicom": self = .dicom
+        case "auto": self = .auto
+        case "kaggle": self = .kaggle
+        default: return nil
+        }
+    }
+
+    /// The word naming this mode, nil for modes that take parameters.
+    public var name: String? {
+        switch self {
+        case .dicom: return "dicom"
+        case .auto: return "auto"
+        case .kaggle: return "kaggle"
+        default: return nil
+        }
+    }
 }
 
 /// Output sample type. Display values in [0, 1] map to 0...max (rounded); 1 is white.
@@ -100,7 +128,7 @@ extension RenderOptions {
             throw RenderError("pad value \(pad) not a display value in [0, 1]")
         }
         switch window {
-        case .dicom, .auto: break
+        case .dicom, .auto, .kaggle: break
         case .fileWindow(let i), .fileLUT(let i):
             guard i >= 0 else { throw RenderError("window index \(i) is negative") }
         case .percentile(let lo, let hi):

@@ -70,7 +70,7 @@ public enum Renderer {
         // A data-driven window (min-max or percentiles of this image) must see the full image.
         let dataDriven: Bool
         switch options.window {
-        case .auto, .percentile: dataDriven = true
+        case .auto, .percentile, .kaggle: dataDriven = true
         case .dicom: dataDriven = m.voiLUTs.isEmpty && m.windows.isEmpty
         default: dataDriven = false
         }

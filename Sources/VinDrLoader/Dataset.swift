@@ -42,13 +42,22 @@ public struct DatasetOptions: Sendable {
     /// Votes needed for a label to hold: its image-level entry and, under fused policies, its
     /// boxes (2 of 3 readers is the paper's Table 2 rule; `ImageRecord.consensusLabels`).
     public var globalMinimumVotes: Int
+    /// Annotated images without a DICOM: an error (the default) or skipped (`.empty` is an error).
+    public var missing: MissingImages
 
     public init(policy: BoxPolicy = .fused(iouThreshold: 0.4), classes: ClassSpace = .taxonomy,
-                excludedReaders: Set<String> = [], globalMinimumVotes: Int = 2) {
+                excludedReaders: Set<String> = [], globalMinimumVotes: Int = 2, missing: MissingImages = .error) {
         self.policy = policy
         self.classes = classes
         self.excludedReaders = excludedReaders
         self.globalMinimumVotes = globalMinimumVotes
+        self.missing = missing
+    }
+
+    /// Rejects what no dataset can do: fewer than one vote, `missing: .empty` (evaluation only).
+    public func validate() throws {
+        guard globalMinimumVotes >= 1 else { throw LoaderError("global_min_votes must be at least 1, got \(globalMinimumVotes)") }
+        guard missing != .empty else { throw LoaderError("missing=empty is for evaluation; a dataset takes error or skip") }
     }
 }
 
@@ -56,7 +65,12 @@ public struct DatasetOptions: Sendable {
 /// the PhysioNet layout (`train/<id>.dicom`, `test/<id>.dicom`), the Kaggle layout
 /// (`train/<id>.dicom`), or any folder holding `<id>.dicom` / `<id>.dcm` files.
 public enum Dataset {
-    public static func samples(root: String, index: AnnotationIndex, options: DatasetOptions = DatasetOptions()) throws -> [LoaderSample] {
+    /// The samples of the index's images, in index order; `skipped` lists, in index order, the
+    /// annotated images left out because their DICOM is absent (`MissingImages.skip`; with
+    /// `.error` any absent DICOM is an error naming the first few and their count).
+    public static func samples(root: String, index: AnnotationIndex,
+                               options: DatasetOptions = DatasetOptions()) throws -> (samples: [LoaderSample], skipped: [String]) {
+        try options.validate()
         let files = try imageFiles(under: root)
         let filter = ReaderFilter(excluded: options.excludedReaders)
         var out: [LoaderSample] = []
@@ -95,10 +109,10 @@ public enum Dataset {
             sample.globalLabels = (0..<Taxonomy.count).map { labels.contains($0) ? 1 : 0 }
             out.append(sample)
         }
-        if !missing.isEmpty {
-            throw LoaderError("\(missing.count) image(s) of the annotations have no DICOM under \(root) (looked for <id>.dicom/.dcm), e.g. \(missing.prefix(3).joined(separator: ", "))")
+        if !missing.isEmpty && options.missing == .error {
+            throw LoaderError("\(missing.count) image(s) of the annotations have no DICOM under \(root) (looked for <id>.dicom/.dcm), e.g. \(missing.prefix(3).joined(separator: ", ")); missing=skip leaves them out")
         }
-        return out
+        return (out, missing)
     }
 
     /// Records each indexed image's size from its DICOM header (so rules like "box outside the

@@ -22,7 +22,7 @@ struct CacheCommand: ParsableCommand {
         @Option(help: "Cache directory") var out: String
         @Option(help: "Square output size in pixels") var size = 512
         @Flag(inversion: .prefixedNo, help: "Keep the aspect ratio (letterbox) instead of stretching") var letterbox = true
-        @Option(help: "dicom or auto") var window = "dicom"
+        @Option(help: "dicom, auto or kaggle") var window = "dicom"
         @Option(help: "jpeg or raw") var format = "jpeg"
         @Option(help: "JPEG quality 1-100") var quality = 90
         @Option(help: "Worker threads (0 = one per online core)") var workers = 0

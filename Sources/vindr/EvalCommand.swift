@@ -23,7 +23,7 @@ struct EvalCommand: ParsableCommand {
     var gtReaders = "all"
     @Option(help: "IoU threshold of the reader fusion with --gt-readers fused.") var fuseIou = 0.4
     @Option(help: "Readers needed for a label and its boxes with --gt-readers fused.") var minVotes = 2
-    @Option(help: "Ground-truth images without a submission row: error (exit 1, naming them) or empty (scored as no predictions).")
+    @Option(help: "Ground-truth images without a submission row: error (exit 1, naming them), skip (left out of the score) or empty (scored as no predictions).")
     var missing = "error"
     @Flag(help: "Print JSON.") var json = false
 
@@ -37,7 +37,7 @@ struct EvalCommand: ParsableCommand {
         case "fused": readers = .fused(iouThreshold: fuseIou, minimumVotes: minVotes)
         default: readers = .reader(gtReaders)
         }
-        guard let missingImages = MissingImages(rawValue: missing) else { throw ValidationError("--missing must be error or empty") }
+        guard let missingImages = MissingImages(rawValue: missing) else { throw ValidationError("--missing must be error, skip or empty") }
         guard minVotes >= 1 else { throw ValidationError("--min-votes must be at least 1") }
         let index = try AnnotationIndex(paths: [gt])
         let result = try index.evaluate(try Submission(path: pred), readers: readers, iouThreshold: iou,
@@ -51,6 +51,6 @@ struct EvalCommand: ParsableCommand {
             print("\(k)\t\(name)\t\(ap)")
         }
         print("mAP\t\(result.evaluation.meanAP.map { String($0) } ?? "n/a")\t(\(result.images) images, "
-              + "\(result.missingImages) without predictions, \(result.unknownImages) unknown ignored)")
+              + "\(result.missingImages) without a row\(missingImages == .skip ? " left out" : ""), \(result.unknownImages) unknown ignored)")
     }
 }

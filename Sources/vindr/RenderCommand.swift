@@ -20,7 +20,7 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "Longest side in pixels (0 = original size)") var size = 1024
     @Option(help: "Exact output size HxW (overrides --size)") var exact: String?
     @Flag(help: "With --exact: keep the aspect ratio, pad with black") var letterbox = false
-    @Option(help: "dicom, auto, or CENTER,WIDTH") var window = "dicom"
+    @Option(help: "dicom, auto, kaggle (the Kaggle notebooks' read_xray; equal bytes with --size 0), or CENTER,WIDTH") var window = "dicom"
     @Option(help: "png or jpg") var format = "png"
     @Option(help: "JPEG quality 1-100") var quality = 92
     @Option(help: "Worker threads (0 = one per online core)") var workers = 0
@@ -45,12 +45,11 @@ struct RenderCommand: ParsableCommand {
         } else if size > 0 {
             o.size = .longestSide(size)
         }
-        switch window {
-        case "dicom": o.window = .dicom
-        case "auto": o.window = .auto
-        default:
+        if let named = WindowChoice(name: window) {
+            o.window = named
+        } else {
             let v = window.split(separator: ",").compactMap { Double($0) }
-            guard v.count == 2 else { throw ValidationError("--window must be dicom, auto or CENTER,WIDTH") }
+            guard v.count == 2 else { throw ValidationError("--window must be dicom, auto, kaggle or CENTER,WIDTH") }
             o.window = .explicit(center: v[0], width: v[1], function: .linear)
         }
         return o

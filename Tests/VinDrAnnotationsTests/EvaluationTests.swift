@@ -97,7 +97,7 @@ final class EvaluationTests: XCTestCase {
         }
     }
 
-    func testMissingImagesAreAnErrorUnlessScoredEmpty() throws {
+    func testMissingImagesAreAnErrorUnlessScoredEmptyOrSkipped() throws {
         let index = try AnnotationIndex(paths: [temporaryFile(disagreeing)])
         let path = temporaryFile("image_id,PredictionString\ntwo,8 0.9 728 99 803 205\n", name: "partial.csv")
         let submission = try Submission(path: path)
@@ -107,5 +107,10 @@ final class EvaluationTests: XCTestCase {
         let r = try index.evaluate(submission, readers: .fused(iouThreshold: 0.4), missing: .empty)
         XCTAssertEqual(r.missingImages, 1)
         XCTAssertEqual(r.evaluation.ap, [8: 1, 14: 0])
+        // Skipped: the "No finding" image leaves the scoring, and its class with it.
+        let s = try index.evaluate(submission, readers: .fused(iouThreshold: 0.4), missing: .skip)
+        XCTAssertEqual(s.images, 1)
+        XCTAssertEqual(s.missingImages, 1)
+        XCTAssertEqual(s.evaluation.ap, [8: 1])
     }
 }

@@ -25,6 +25,30 @@ final class DisplayTransformTests: XCTestCase {
         XCTAssertNoThrow(try Renderer.render(file, options: RenderOptions(window: .explicit(center: 100, width: 0.5, function: .sigmoid))))
     }
 
+    func testKaggleRecipeWorkedByHand() throws {
+        func kaggle(_ values: [Int], photometric: String = "MONOCHROME2", extra: [DICOMElement] = []) throws -> [UInt8] {
+            let file = try DICOMFile(bytes: TestDICOM.file(rows: 1, columns: values.count, photometric: photometric,
+                                                           pixels: TestDICOM.le16(values), extra: extra))
+            return try Renderer.render(file, options: RenderOptions(window: .kaggle)).bytes
+        }
+        // No window: (x - min) / (max - min) * 255, truncated.
+        XCTAssertEqual(try kaggle([0, 1, 2, 3]), [0, 85, 170, 255])
+        XCTAssertEqual(try kaggle([0, 1, 2, 3], photometric: "MONOCHROME1"), [255, 170, 85, 0])
+        // max == min: zeros (the recipe's 0 / 0).
+        XCTAssertEqual(try kaggle([7, 7, 7]), [0, 0, 0])
+        // pydicom's LINEAR on stored values, c = 100, w = 21: 80 -> y_min, 120 -> y_max, 101 ->
+        // (1.5 / 20 + 0.5) of the range = 146.625 of 255, truncated to 146. The rescale only moves
+        // the output range, so the bytes stay.
+        let window: [DICOMElement] = [TestDICOM.text(0x0028, 0x1050, "DS", "100"), TestDICOM.text(0x0028, 0x1051, "DS", "21")]
+        XCTAssertEqual(try kaggle([80, 99, 101, 120], extra: window), [0, 121, 146, 255])
+        let rescale: [DICOMElement] = [TestDICOM.text(0x0028, 0x1052, "DS", "-1024"), TestDICOM.text(0x0028, 0x1053, "DS", "2")]
+        XCTAssertEqual(try kaggle([80, 99, 101, 120], extra: window + rescale), [0, 121, 146, 255])
+        // A slope overflowing the output range to infinity: the recipe's inf / inf is NaN, cast to
+        // 0; ours is 0 too, without trapping on the NaN.
+        let huge: [DICOMElement] = [TestDICOM.text(0x0028, 0x1052, "DS", "0"), TestDICOM.text(0x0028, 0x1053, "DS", "1e308")]
+        XCTAssertEqual(try kaggle([80, 101, 120], extra: window + huge), [0, 0, 0])
+    }
+
     func testLinearFollowsPS33BoundariesExactly() {
         // PS3.3 C.11.2.1.2.1 with c = 100, w = 21: x <= 89.5 -> 0, x > 109.5 -> 1.
         let w = DisplayTransform.VOI.window(center: 100, width: 21, function: .linear)

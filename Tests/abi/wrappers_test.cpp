@@ -4,6 +4,8 @@
 //                                           scored as empty, else an error)
 //   wrappers_test annotations CSV SIZES.csv OUT.json  -> image count, sizes set, COCO export
 //   wrappers_test dicom FILE.dcm         -> rows and columns (vindr::Dicom built from a char *)
+//   wrappers_test kaggle FILE.dcm OUT.raw -> the window_kaggle() uint8 render written to OUT.raw
+//   wrappers_test dataset ROOT CSV       -> sample count and the ids skipped with VDR_MISSING_SKIP
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -50,6 +52,15 @@ int main(int argc, char **argv) {
         } else if (argc == 3 && std::strcmp(argv[1], "dicom") == 0) {
             vindr::Dicom dcm(argv[2]);
             std::printf("%lld %lld\n", static_cast<long long>(dcm.rows()), static_cast<long long>(dcm.columns()));
+        } else if (argc == 4 && std::strcmp(argv[1], "kaggle") == 0) {
+            vindr::RenderOptions opts;
+            opts.original().window_kaggle();
+            std::vector<uint8_t> img = vindr::Dicom(argv[2]).render_u8(opts);
+            std::ofstream(argv[3], std::ios::binary).write(reinterpret_cast<const char *>(img.data()), static_cast<std::streamsize>(img.size()));
+        } else if (argc == 4 && std::strcmp(argv[1], "dataset") == 0) {
+            vindr::Samples s = vindr::Samples::from_dataset(argv[2], vindr::Annotations(argv[3]), VDR_MISSING_SKIP, VDR_POLICY_UNION);
+            std::printf("samples %zu\n", s.size());
+            for (const std::string &id : s.skipped()) std::printf("skipped %s\n", id.c_str());
         } else {
             std::fprintf(stderr, "usage: see the comment at the top of %s\n", __FILE__);
             return 2;

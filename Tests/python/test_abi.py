@@ -11,8 +11,10 @@ import subprocess
 import numpy as np
 import pydicom
 import pytest
+from pydicom.pixels import apply_voi_lut
 
 import vindr
+from conftest import oracle_pixels
 from vindr import _lib
 from test_annotations import kaggle_train_csv  # noqa: F401  (shared fixture)
 
@@ -153,6 +155,28 @@ def test_cpp_wrappers_for_annotations_fusion_and_evaluation(tmp_path, corpus, ka
     assert out.split() == [str(im.rows), str(im.columns)]
 
 
+def test_cpp_wrappers_for_the_kaggle_window_and_skipped_images(tmp_path, corpus):
+    """RenderOptions::window_kaggle gives the Kaggle notebooks' read_xray bytes (pydicom);
+    Samples::from_dataset with VDR_MISSING_SKIP lists the annotated images without a DICOM."""
+    exe = build(tmp_path, "wrappers_test.cpp", ["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror"])
+    path = corpus["u12m1rescale"]["explicit"]
+    subprocess.run([str(exe), "kaggle", str(path), str(tmp_path / "k.raw")], check=True)
+    ds = pydicom.dcmread(path)
+    data = apply_voi_lut(oracle_pixels(path), ds)
+    data = np.amax(data) - data  # MONOCHROME1
+    data = data - np.min(data)
+    expected = (data / np.max(data) * 255).astype(np.uint8)
+    assert (tmp_path / "k.raw").read_bytes() == expected.tobytes()
+
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "present.dcm").symlink_to(path)
+    csv = tmp_path / "a.csv"
+    csv.write_text("image_id,rad_id,class_name,x_min,y_min,x_max,y_max\n" +
+                   "".join(f"{i},R1,No finding,,,,\n" for i in ("gone1", "present", "gone2")))
+    out = subprocess.run([str(exe), "dataset", str(tmp_path / "root"), str(csv)], capture_output=True, text=True, check=True).stdout
+    assert out.split("\n") == ["samples 1", "skipped gone1", "skipped gone2", ""]
+
+
 def exported_symbols() -> dict[str, str]:
     """name -> symbol version of everything the library defines for others (the version node
     itself, an absolute symbol, left out)."""
@@ -181,13 +205,7 @@ def test_exports_header_and_python_prototypes_agree():
     exported = set(exported)
     declared = header_functions()
     assert exported == declared, (sorted(exported - declared), sorted(declared - exported))
-    python = declared - C_COMPATIBILITY
-    assert set(_lib.PROTOTYPES) == python, (sorted(python - set(_lib.PROTOTYPES)), sorted(set(_lib.PROTOTYPES) - python))
-
-
-# Kept for C callers with their 0.3 signatures; Python calls the successors
-# (vdr_annotations_consensus_targets, vdr_evaluate_submission).
-C_COMPATIBILITY = {"vdr_annotations_targets", "vdr_evaluate_files"}
+    assert set(_lib.PROTOTYPES) == declared, (sorted(declared - set(_lib.PROTOTYPES)), sorted(set(_lib.PROTOTYPES) - declared))
 
 
 C_SCALARS = {"int32_t": ctypes.c_int32, "int64_t": ctypes.c_int64, "uint8_t": ctypes.c_uint8, "uint32_t": ctypes.c_uint32,

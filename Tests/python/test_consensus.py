@@ -191,13 +191,18 @@ def test_eval_refuses_a_submission_missing_images(train, tmp_path):
     with pytest.raises(vindr.InvalidArgumentError, match="no row for 3 of 4 ground-truth images: nf, apart, split"):
         vindr.evaluate(train, sub, gt_readers="fused")
     with pytest.raises(vindr.InvalidArgumentError, match="missing must be"):
-        vindr.evaluate(train, sub, gt_readers="fused", missing="skip")
+        vindr.evaluate(train, sub, gt_readers="fused", missing="drop")
     # Scored as empty: the nodule is found (AP 1), cardiomegaly and "No finding" are not (AP 0).
     result = vindr.evaluate(train, sub, gt_readers="fused", missing="empty")
     assert result["ap"] == {"No finding": 0.0, NODULE: 1.0, CARDIO: 0.0} and result["mAP"] == pytest.approx(1 / 3)
     ok = run("eval", "--gt", train, "--pred", sub, "--gt-readers", "fused", "--missing", "empty")
-    assert "3 without predictions" in ok.stdout
-    assert run("eval", "--gt", train, "--pred", sub, "--missing", "skip", check=False).returncode == 64
+    assert "(4 images, 3 without a row" in ok.stdout
+    # Left out: only "two" is scored, and its nodule is found.
+    result = vindr.evaluate(train, sub, gt_readers="fused", missing="skip")
+    assert result["ap"] == {NODULE: 1.0} and result["mAP"] == 1.0
+    skipped = run("eval", "--gt", train, "--pred", sub, "--gt-readers", "fused", "--missing", "skip")
+    assert "(1 images, 3 without a row left out" in skipped.stdout
+    assert run("eval", "--gt", train, "--pred", sub, "--missing", "drop", check=False).returncode == 64
     for command in (["fuse"], ["export", "submission"], ["eval", "--pred", sub, "--gt-readers", "fused"]):
         flag = "--gt" if command[0] == "eval" else "--annotations"
         assert run(*command, flag, train, "--min-votes", "0", check=False).returncode == 64, command

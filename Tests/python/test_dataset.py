@@ -117,6 +117,37 @@ def test_missing_dicom_is_named(sample, tmp_path):
         vindr.Dataset(sample, csv)
 
 
+def test_missing_skip_drops_absent_images_and_reports_them(sample, tmp_path):
+    """missing="skip": the annotated images whose DICOM was removed are left out and listed; the
+    others keep the targets they have with every file present."""
+    ann = sample / "annotations" / "annotations_train.csv"
+    rows = pd.read_csv(ann)
+    ids = list(dict.fromkeys(rows.image_id))  # index order
+    root = tmp_path / "partial"
+    (root / "train").mkdir(parents=True)
+    gone = ids[1:6]
+    for image_id in ids:
+        if image_id not in gone:
+            (root / "train" / f"{image_id}.dicom").symlink_to(sample / "train" / f"{image_id}.dicom")
+    with pytest.raises(vindr.VinDrError, match=r"5 image\(s\).*" + gone[0] + ", " + gone[1] + ", " + gone[2]) as e:
+        vindr.Dataset(root, ann)
+    assert gone[3] not in str(e.value)  # the first few, then the count
+    with pytest.raises(ValueError, match="missing"):
+        vindr.Dataset(root, ann, missing="ignore")
+    with pytest.raises(vindr.InvalidArgumentError, match="missing=empty is for evaluation"):
+        vindr.Dataset(root, ann, missing="empty")
+    full = vindr.Dataset(sample, ann, missing="skip", policy="union")
+    assert full.skipped == [] and len(full) == len(ids)
+    partial = vindr.Dataset(root, ann, missing="skip", policy="union")
+    assert partial.skipped == gone and len(partial) == len(ids) - len(gone)
+    kept = by_image(vindr.Loader(partial, 256, batch_size=4, shuffle=False))
+    assert sorted(kept) == sorted(set(ids) - set(gone))
+    every = by_image(vindr.Loader(full, 256, batch_size=4, shuffle=False))
+    for image_id, t in kept.items():
+        np.testing.assert_array_equal(t["boxes"], every[image_id]["boxes"])
+        np.testing.assert_array_equal(t["labels"], every[image_id]["labels"])
+
+
 def test_image_sizes_joined_from_headers(sample, corpus, tmp_path):
     ann = vindr.Annotations(sample / "annotations" / "annotations_train.csv")
     assert ann.join_image_sizes(sample) == (12, 0)

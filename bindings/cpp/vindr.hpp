@@ -86,6 +86,8 @@ class RenderOptions {
     RenderOptions &stretch() { check(vdr_render_options_set_aspect(h_.get(), VDR_ASPECT_STRETCH, 0.0)); return *this; }
     RenderOptions &window_dicom() { check(vdr_render_options_set_window(h_.get(), VDR_WINDOW_DICOM, 0, 0, 0, 0)); return *this; }
     RenderOptions &window_auto() { check(vdr_render_options_set_window(h_.get(), VDR_WINDOW_AUTO, 0, 0, 0, 0)); return *this; }
+    /// The Kaggle notebooks' read_xray: equal bytes at the original size with uint8 output.
+    RenderOptions &window_kaggle() { check(vdr_render_options_set_window(h_.get(), VDR_WINDOW_KAGGLE, 0, 0, 0, 0)); return *this; }
     RenderOptions &window(double center, double width, int32_t function = VDR_VOI_LINEAR) {
         check(vdr_render_options_set_window(h_.get(), VDR_WINDOW_EXPLICIT, center, width, function, 0));
         return *this;
@@ -246,14 +248,14 @@ struct Evaluation {
     std::size_t gt_counts[VDR_KAGGLE_CLASS_COUNT] = {};
 };
 
-/// Scores a Kaggle submission file against a ground-truth CSV (see vdr_evaluate_submission);
-/// `missing` is VDR_MISSING_ERROR (images without a submission row throw) or VDR_MISSING_EMPTY.
+/// Scores a Kaggle submission file against a ground-truth CSV (see vdr_evaluate_files); `missing`
+/// is VDR_MISSING_ERROR (images without a submission row throw), _SKIP (left out) or _EMPTY.
 inline Evaluation evaluate(const std::string &gt_path, const std::string &pred_path, double iou_thr = 0.4,
                            int32_t interp = VDR_AP_VOC2010, int32_t gt_mode = VDR_GT_AS_GIVEN, const char *reader = nullptr,
                            double fuse_iou_thr = 0.4, int32_t min_votes = 2, int32_t missing = VDR_MISSING_ERROR) {
     Evaluation e;
-    check(vdr_evaluate_submission(gt_path.c_str(), pred_path.c_str(), gt_mode, reader, fuse_iou_thr, min_votes, iou_thr, interp,
-                                  missing, &e.mean_ap, e.ap, e.gt_counts));
+    check(vdr_evaluate_files(gt_path.c_str(), pred_path.c_str(), gt_mode, reader, fuse_iou_thr, min_votes, iou_thr, interp,
+                             missing, &e.mean_ap, e.ap, e.gt_counts));
     return e;
 }
 
@@ -326,9 +328,38 @@ class Samples {
         check(vdr_samples_add(h_.get(), image_id.c_str(), path.c_str(), boxes.data(), labels.data(), labels.size(),
                               global_labels.data(), global_labels.size()));
     }
+    /// The samples of the images of `annotations` found under `root` (vdr_samples_from_dataset):
+    /// `missing` VDR_MISSING_ERROR throws naming absent DICOMs, VDR_MISSING_SKIP leaves them out
+    /// (see skipped()); `policy` VDR_POLICY_* (not READER: it needs a reader id), `classes` VDR_CLASSES_*.
+    static Samples from_dataset(const std::string &root, const Annotations &annotations, int32_t missing = VDR_MISSING_ERROR,
+                                int32_t policy = VDR_POLICY_FUSED, double iou_thr = 0.4, int32_t classes = VDR_CLASSES_TAXONOMY) {
+        vdr_samples *h = nullptr;
+        check(vdr_samples_from_dataset(root.c_str(), annotations.get(), policy, iou_thr, 2, nullptr, classes, nullptr, 2, missing, &h));
+        return Samples(h);
+    }
+    std::size_t size() const {
+        std::size_t n = 0;
+        check(vdr_samples_count(h_.get(), &n));
+        return n;
+    }
+    /// Ids of the annotated images from_dataset skipped because their DICOM is absent.
+    std::vector<std::string> skipped() const {
+        std::size_t n = 0;
+        char *ids = nullptr;
+        check(vdr_samples_skipped(h_.get(), &n, &ids));
+        std::string text = detail::take(ids);
+        std::vector<std::string> out;
+        for (std::size_t start = 0; out.size() < n; ) {
+            std::size_t end = text.find('\n', start);
+            out.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+            start = end + 1;
+        }
+        return out;
+    }
     vdr_samples *get() const noexcept { return h_.get(); }
 
   private:
+    explicit Samples(vdr_samples *h) : h_(h) {}
     detail::Handle<vdr_samples, vdr_samples_destroy> h_;
 };
 

@@ -24,7 +24,7 @@ public enum CacheBuilder {
                              progress: (Int, Int) -> Void = { _, _ in }) throws -> Report {
         guard settings.format == "jpeg" || settings.format == "raw" else { throw LoaderError("cache format must be 'jpeg' or 'raw', got '\(settings.format)'") }
         guard (1...100).contains(settings.quality) || settings.format == "raw" else { throw LoaderError("JPEG quality \(settings.quality) not in 1...100") }
-        guard settings.window == "dicom" || settings.window == "auto" else { throw LoaderError("cache window must be 'dicom' or 'auto'") }
+        guard WindowChoice(name: settings.window) != nil else { throw LoaderError("cache window must be 'dicom', 'auto' or 'kaggle', got '\(settings.window)'") }
         guard requested >= 0, requested <= 256 else { throw LoaderError("workers \(requested) not in 0...256 (0: one per core)") }
         let workers = requested == 0 ? onlineCores() : requested
         do { try FileSystem.createDirectories(directory) } catch { throw LoaderError("cannot create the cache directory: \(error)") }

@@ -19,7 +19,7 @@ public struct CacheSettings: Codable, Equatable, Sendable {
     public var width: Int
     public var letterbox: Bool
     public var pad: Double
-    /// "dicom" or "auto".
+    /// "dicom", "auto" or "kaggle" (`WindowChoice.name`).
     public var window: String
     /// "jpeg" (TurboJPEG, greyscale) or "raw" (uint8 pixels).
     public var format: String
@@ -46,12 +46,7 @@ public struct CacheSettings: Codable, Equatable, Sendable {
     /// The settings a loader with `options` would need; nil (with the reason) when no cache can
     /// serve it.
     public static func required(by o: LoaderOptions) -> (CacheSettings?, String?) {
-        let window: String
-        switch o.window {
-        case .dicom: window = "dicom"
-        case .auto: window = "auto"
-        default: return (nil, "the loader's window is neither 'dicom' nor 'auto'")
-        }
+        guard let window = o.window.name else { return (nil, "the loader's window is not 'dicom', 'auto' or 'kaggle'") }
         return (CacheSettings(height: o.height, width: o.width, letterbox: o.letterbox, pad: o.pad, window: window, format: "", quality: 0,
                               decode: o.decode), nil)
     }
@@ -67,7 +62,7 @@ public struct CacheSettings: Codable, Equatable, Sendable {
         return diffs.isEmpty ? nil : "cache built with " + diffs.joined(separator: ", ")
     }
 
-    var windowChoice: WindowChoice { window == "auto" ? .auto : .dicom }
+    var windowChoice: WindowChoice { WindowChoice(name: window) ?? .dicom }
 }
 
 /// One cached image: where its bytes are, their checksum, and the render geometry.

@@ -10,6 +10,7 @@ import os
 import numpy as np
 
 from .errors import InvalidArgumentError
+from . import _constants as C
 
 
 def c_int(name: str, value, fn, index: int) -> int:
@@ -74,3 +75,8 @@ def c_out(name: str, value, shape: tuple[int, int], dtype) -> int:
         raise InvalidArgumentError(f"{name} must be aligned with adjacent columns and rows at least {row} bytes "
                                    f"apart, got strides {value.strides}")
     return value.strides[0] * (shape[0] - 1) + row
+
+
+# `missing=` names (what to do with an image that should be there and is not): the library decides
+# which a call takes (a dataset: error or skip; an evaluation: all three).
+MISSING = {"error": C.VDR_MISSING_ERROR, "skip": C.VDR_MISSING_SKIP, "empty": C.VDR_MISSING_EMPTY}

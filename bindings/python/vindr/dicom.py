@@ -174,7 +174,10 @@ class DicomImage:
         size: None (original), an int (longest side, aspect kept) or (height, width).
         window: "dicom" (the file's first VOI LUT item, else first window, else "auto"), "auto"
             (min-max), "percentile" (`percentiles`), "file" / "lut" (the file's window or VOI LUT
-            number `index`), or (center, width) with `window_function`.
+            number `index`), (center, width) with `window_function`, or "kaggle": the public
+            VinDr-CXR Kaggle notebooks' read_xray (pydicom apply_voi_lut, MONOCHROME1 as max - x,
+            min-max, truncated to uint8; with invert_monochrome1=False, fix_monochrome=False),
+            equal bytes at size=None with dtype "uint8"; a resized render resamples that image.
         dtype: "uint8", "uint16" or "float32" (display values in [0, 1]); 1 / max is white.
         aspect: "stretch" or "letterbox" (for (height, width) sizes; borders get `pad` in [0, 1]).
         decode: "exact" (default: full-resolution decode, then the resampling above) or "fast"
@@ -251,12 +254,13 @@ class _RenderOptions:
 
 def _set_window(h, window: Window, function: str, percentiles, index: int) -> int:
     if isinstance(window, str):
-        modes = {"dicom": C.VDR_WINDOW_DICOM, "auto": C.VDR_WINDOW_AUTO, "file": C.VDR_WINDOW_FILE_INDEX, "lut": C.VDR_WINDOW_FILE_LUT}
+        modes = {"dicom": C.VDR_WINDOW_DICOM, "auto": C.VDR_WINDOW_AUTO, "kaggle": C.VDR_WINDOW_KAGGLE,
+                 "file": C.VDR_WINDOW_FILE_INDEX, "lut": C.VDR_WINDOW_FILE_LUT}
         if window == "percentile":
             lo, hi = percentiles
             return _opts_window(h, C.VDR_WINDOW_PERCENTILE, float(lo), float(hi), 0, 0)
         if window not in modes:
-            raise _lib_error(1, f"window must be 'dicom', 'auto', 'percentile', 'file', 'lut' or (center, width); got {window!r}")
+            raise _lib_error(1, f"window must be 'dicom', 'auto', 'kaggle', 'percentile', 'file', 'lut' or (center, width); got {window!r}")
         return _opts_window(h, modes[window], 0.0, 0.0, 0, c_int("index", index, _opts_window, 5))
     center, width = window
     if function.upper() not in _VOI:

@@ -9,7 +9,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from ._checks import c_int, c_int64_array, c_str
+from ._checks import MISSING, c_int, c_int64_array, c_str
 from . import _constants as C
 from ._lib import check, prototype, string, string_destroy
 from .errors import InvalidArgumentError
@@ -36,6 +36,7 @@ _cache_status = prototype("vdr_loader_cache_status")
 _cache_build = prototype("vdr_cache_build")
 _PROGRESS = _cache_build.argtypes[5]
 _from_dataset = prototype("vdr_samples_from_dataset")
+_samples_skipped = prototype("vdr_samples_skipped")
 _batch_destroy = prototype("vdr_batch_destroy")
 _batch_counts = prototype("vdr_batch_counts")
 _batch_arrays = prototype("vdr_batch_arrays")
@@ -80,6 +81,7 @@ class Batch:
     skipped: list[tuple[str, str]]
 
 
+_WINDOWS = {"dicom": C.VDR_WINDOW_DICOM, "auto": C.VDR_WINDOW_AUTO, "kaggle": C.VDR_WINDOW_KAGGLE}
 _POLICIES = {"union": C.VDR_POLICY_UNION, "fused": C.VDR_POLICY_FUSED, "majority": C.VDR_POLICY_MAJORITY,
              "reader": C.VDR_POLICY_READER, "random": C.VDR_POLICY_RANDOM_READER}
 
@@ -94,16 +96,20 @@ class Dataset:
         of `reader`, e.g. "R8"), or "random" (one reader per image, drawn anew each epoch);
     classes: "taxonomy" (label index 0..27, vindr.LABELS order) or "kaggle" (class ids 0..13);
     exclude: reader ids to leave out; global labels: 28-long multi-hot of the labels that hold
-        under the consensus rules with `global_min_votes` (the paper's Table 2 rule with 2).
+        under the consensus rules with `global_min_votes` (the paper's Table 2 rule with 2);
+    missing: "error" (an annotated image without a DICOM raises, naming the first few ids and
+        their count) or "skip" (such images are left out; `skipped` lists their ids).
     Pass it to `Loader` (or `build_cache`) in place of a list of Samples.
     """
 
     def __init__(self, root: str | os.PathLike, annotations, *, policy: str = "fused", iou_thr: float = 0.4,
                  min_readers: int = 2, reader: str | None = None, classes: str = "taxonomy", exclude: Sequence[str] = (),
-                 global_min_votes: int = 2):
+                 global_min_votes: int = 2, missing: str = "error"):
         from .annotations import Annotations
         if policy not in _POLICIES:
             raise ValueError(f"policy must be one of {sorted(_POLICIES)}, got {policy!r}")
+        if missing not in MISSING:
+            raise ValueError(f"missing must be one of {sorted(MISSING)}, got {missing!r}")
         if classes not in ("taxonomy", "kaggle"):
             raise ValueError(f"classes must be 'taxonomy' or 'kaggle', got {classes!r}")
         if policy == "reader" and not reader:
@@ -115,11 +121,16 @@ class Dataset:
         self.root = os.fspath(root)
         self.classes = classes  # "taxonomy" or "kaggle": what the targets' class ids index
         self._h = _vp()
-        check(_from_dataset(c_str("root", root), annotations._handle, _POLICIES[policy], float(iou_thr),
-                            c_int("min_readers", min_readers, _from_dataset, 4),
-                            c_str("reader", reader) if reader else None, C.VDR_CLASSES_TAXONOMY if classes == "taxonomy" else C.VDR_CLASSES_KAGGLE,
-                            c_str("exclude", ",".join(exclude)) if exclude else None,
-                            c_int("global_min_votes", global_min_votes, _from_dataset, 8), ctypes.byref(self._h)))
+        args = (c_str("root", root), annotations._handle, _POLICIES[policy], float(iou_thr),
+                c_int("min_readers", min_readers, _from_dataset, 4),
+                c_str("reader", reader) if reader else None, C.VDR_CLASSES_TAXONOMY if classes == "taxonomy" else C.VDR_CLASSES_KAGGLE,
+                c_str("exclude", ",".join(exclude)) if exclude else None,
+                c_int("global_min_votes", global_min_votes, _from_dataset, 8), MISSING[missing])
+        check(_from_dataset(*args, ctypes.byref(self._h)))
+        n = _size()
+        ids = string(_samples_skipped, self._h, ctypes.byref(n))
+        # Ids of the annotated images left out because their DICOM is absent (missing="skip").
+        self.skipped: list[str] = ids.split("\n") if n.value else []
 
     def __len__(self) -> int:
         n = _size()
@@ -292,8 +303,8 @@ def _prepare(samples, size, *, batch_size, letterbox, pad, window, dtype, layout
         raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-    if window not in ("dicom", "auto"):
-        raise ValueError(f"window must be 'dicom' or 'auto', got {window!r}")
+    if window not in _WINDOWS:
+        raise ValueError(f"window must be 'dicom', 'auto' or 'kaggle', got {window!r}")
     if decode not in _DECODE:
         raise ValueError(f"decode must be 'exact' or 'fast', got {decode!r}")
     h, w = size
@@ -322,7 +333,7 @@ def _prepare(samples, size, *, batch_size, letterbox, pad, window, dtype, layout
               "shuffle": int(shuffle), "seed": seed, "drop_last": int(drop_last), "rank": rank,
               "world_size": world_size, "workers": workers, "prefetch": prefetch,
               "flip": flip, "on_error": C.VDR_ON_ERROR_RAISE if on_error == "raise" else C.VDR_ON_ERROR_SKIP,
-              "window": C.VDR_WINDOW_DICOM if window == "dicom" else C.VDR_WINDOW_AUTO,
+              "window": _WINDOWS[window],
               "max_batch_bytes": max_batch_bytes, "decode": _DECODE[decode]}
     for key, value in values.items():
         if value is None:  # the library's default

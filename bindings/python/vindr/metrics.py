@@ -12,18 +12,17 @@ import numpy as np
 
 from . import _constants as C
 from . import _lib
-from ._checks import c_int, c_int64_array, c_str
+from ._checks import MISSING, c_int, c_int64_array, c_str
 from .annotations import KAGGLE_CLASSES
 from .errors import InvalidArgumentError
 
 _dp = ctypes.POINTER(ctypes.c_double)
 _i64p = ctypes.POINTER(ctypes.c_int64)
 
-_evaluate_submission = _lib.prototype("vdr_evaluate_submission")
+_evaluate_files = _lib.prototype("vdr_evaluate_files")
 _evaluate = _lib.prototype("vdr_evaluate")
 
 MODES = {"voc": C.VDR_AP_VOC2010, "coco": C.VDR_AP_COCO101}
-MISSING = {"error": C.VDR_MISSING_ERROR, "empty": C.VDR_MISSING_EMPTY}
 
 
 def _mode(mode: str) -> int:
@@ -41,7 +40,8 @@ def evaluate(gt: str | os.PathLike, pred: str | os.PathLike, iou_thr: float = 0.
     majority, else the labels given by `min_votes` readers with their boxes fused by weighted boxes
     fusion at `fuse_iou_thr`; what `export(..., mode='fused')` writes) or one rad_id such as 'R8'.
     missing: 'error' (InvalidArgumentError naming the ground-truth images the submission has no
-    row for) or 'empty' (score them as images without predictions).
+    row for), 'skip' (leave them out of the score) or 'empty' (score them as images without
+    predictions).
     Returns {'mAP': float, 'ap': {class name: AP for classes in the ground truth},
     'gt_counts': {class name: boxes}}.
     """
@@ -52,14 +52,14 @@ def evaluate(gt: str | os.PathLike, pred: str | os.PathLike, iou_thr: float = 0.
     else:
         gt_mode, reader = C.VDR_GT_READER, c_str("gt_readers", gt_readers)
     if missing not in MISSING:
-        raise InvalidArgumentError(f"missing must be 'error' or 'empty', got {missing!r}")
+        raise InvalidArgumentError(f"missing must be one of {sorted(MISSING)}, got {missing!r}")
     mean = ctypes.c_double()
     ap = np.empty(15, dtype=np.float64)
     counts = np.empty(15, dtype=np.uintp)
-    _lib.check(_evaluate_submission(c_str("gt", gt), c_str("pred", pred), gt_mode, reader, float(fuse_iou_thr),
-                                    c_int("min_votes", min_votes, _evaluate_submission, 5), float(iou_thr), _mode(mode),
-                                    MISSING[missing], ctypes.byref(mean), ap.ctypes.data_as(_dp),
-                                    counts.ctypes.data_as(ctypes.POINTER(ctypes.c_size_t))))
+    _lib.check(_evaluate_files(c_str("gt", gt), c_str("pred", pred), gt_mode, reader, float(fuse_iou_thr),
+                               c_int("min_votes", min_votes, _evaluate_files, 5), float(iou_thr), _mode(mode),
+                               MISSING[missing], ctypes.byref(mean), ap.ctypes.data_as(_dp),
+                               counts.ctypes.data_as(ctypes.POINTER(ctypes.c_size_t))))
     names = [c.name for c in KAGGLE_CLASSES]
     return {"mAP": mean.value,
             "ap": {names[k]: float(ap[k]) for k in range(15) if not math.isnan(ap[k])},

@@ -134,7 +134,7 @@ class DetectionDataset(_SharedEpoch, _Labels, Dataset):
     `channels` (an expanded view of one plane: call .contiguous() before writing to it in place);
     boxes in output pixels. `samples`: a vindr.Dataset (its policy and classes; with
     policy="random" each epoch draws a reader per image, see set_epoch) or a sequence of Samples
-    (`classes` names their class ids; "taxonomy" by default). window: "dicom" or "auto"."""
+    (`classes` names their class ids; "taxonomy" by default). window: "dicom", "auto" or "kaggle"."""
 
     def __init__(self, samples: VinDrDataset | Sequence[Sample], size: int | tuple[int, int] = 1024,
                  letterbox: bool = True, window: str = "dicom", channels: int = 3, *, pad: float = 0.0,

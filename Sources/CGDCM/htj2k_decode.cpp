@@ -198,6 +198,43 @@ void quiet_openjph() {
     });
 }
 
+/// Decodes the checked stream with OpenJPH into `out` (see cgdcm_htj2k_decode); OpenJPH reports
+/// failures by throwing.
+int decode(const void *data, size_t size, int reduce, const Header &h, void *out, size_t width, size_t height,
+           int bytes_per_sample) {
+    ojph::mem_infile file;
+    file.open(static_cast<const ojph::ui8 *>(data), size);
+    ojph::codestream cs;
+    cs.read_headers(&file);
+    if (reduce > 0) cs.restrict_input_resolution(static_cast<ojph::ui32>(reduce), static_cast<ojph::ui32>(reduce));
+    ojph::param_siz siz = cs.access_siz();
+    if (siz.get_recon_width(0) != width || siz.get_recon_height(0) != height) {
+        return cgdcm::fail(CGDCM_ERR_DECODE, "HTJ2K: OpenJPH reconstructs " + std::to_string(siz.get_recon_width(0)) + "x" +
+                                                std::to_string(siz.get_recon_height(0)) + ", expected " + std::to_string(width) + "x" +
+                                                std::to_string(height));
+    }
+    cs.create();
+    // Reconstructed values beyond the precision's range (lossy overshoot) are clamped, as
+    // OpenJPEG does (ISO 15444-1 G.1.2 leaves values outside it undefined).
+    int32_t lo = h.is_signed ? -(1 << (h.precision - 1)) : 0;
+    int32_t hi = h.is_signed ? (1 << (h.precision - 1)) - 1 : static_cast<int32_t>((1u << h.precision) - 1);
+    for (size_t y = 0; y < height; ++y) {
+        ojph::ui32 comp = 0;
+        ojph::line_buf *line = cs.pull(comp);
+        if (!line || comp != 0 || line->size < width) return cgdcm::fail(CGDCM_ERR_DECODE, "HTJ2K: OpenJPH returned no line " + std::to_string(y));
+        const int32_t *src = line->i32;
+        if (bytes_per_sample == 2) {
+            auto *dst = static_cast<uint16_t *>(out) + y * width;
+            for (size_t x = 0; x < width; ++x) dst[x] = static_cast<uint16_t>(src[x] < lo ? lo : src[x] > hi ? hi : src[x]);
+        } else {
+            auto *dst = static_cast<uint8_t *>(out) + y * width;
+            for (size_t x = 0; x < width; ++x) dst[x] = static_cast<uint8_t>(src[x] < lo ? lo : src[x] > hi ? hi : src[x]);
+        }
+    }
+    cs.close();
+    return CGDCM_OK;
+}
+
 }  // namespace
 
 extern "C" {
@@ -233,37 +270,11 @@ int cgdcm_htj2k_decode(const void *data, size_t size, int reduce, void *out, siz
                                                       " component of at most " + std::to_string(8 * bytes_per_sample) + " bits");
         }
         quiet_openjph();
-        ojph::mem_infile file;
-        file.open(static_cast<const ojph::ui8 *>(data), size);
-        ojph::codestream cs;
-        cs.read_headers(&file);
-        if (reduce > 0) cs.restrict_input_resolution(static_cast<ojph::ui32>(reduce), static_cast<ojph::ui32>(reduce));
-        ojph::param_siz siz = cs.access_siz();
-        if (siz.get_recon_width(0) != width || siz.get_recon_height(0) != height) {
-            return cgdcm::fail(CGDCM_ERR_DECODE, "HTJ2K: OpenJPH reconstructs " + std::to_string(siz.get_recon_width(0)) + "x" +
-                                                    std::to_string(siz.get_recon_height(0)) + ", expected " + std::to_string(width) + "x" +
-                                                    std::to_string(height));
+        try {
+            return decode(data, size, reduce, h, out, width, height, bytes_per_sample);
+        } catch (const std::exception &) {  // OpenJPH's errors carry no text ("ojph error")
+            return cgdcm::fail(CGDCM_ERR_DECODE, "HTJ2K: OpenJPH could not decode the code-block data (corrupt or truncated stream)");
         }
-        cs.create();
-        // Reconstructed values beyond the precision's range (lossy overshoot) are clamped, as
-        // OpenJPEG does (ISO 15444-1 G.1.2 leaves values outside it undefined).
-        int32_t lo = h.is_signed ? -(1 << (h.precision - 1)) : 0;
-        int32_t hi = h.is_signed ? (1 << (h.precision - 1)) - 1 : static_cast<int32_t>((1u << h.precision) - 1);
-        for (size_t y = 0; y < height; ++y) {
-            ojph::ui32 comp = 0;
-            ojph::line_buf *line = cs.pull(comp);
-            if (!line || comp != 0 || line->size < width) return cgdcm::fail(CGDCM_ERR_DECODE, "HTJ2K: OpenJPH returned no line " + std::to_string(y));
-            const int32_t *src = line->i32;
-            if (bytes_per_sample == 2) {
-                auto *dst = static_cast<uint16_t *>(out) + y * width;
-                for (size_t x = 0; x < width; ++x) dst[x] = static_cast<uint16_t>(src[x] < lo ? lo : src[x] > hi ? hi : src[x]);
-            } else {
-                auto *dst = static_cast<uint8_t *>(out) + y * width;
-                for (size_t x = 0; x < width; ++x) dst[x] = static_cast<uint8_t>(src[x] < lo ? lo : src[x] > hi ? hi : src[x]);
-            }
-        }
-        cs.close();
-        return CGDCM_OK;
     });
 }
 

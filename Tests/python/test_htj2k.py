@@ -273,3 +273,15 @@ def test_empty_tile_decodes_to_zero(tmp_path):
     got = vindr.read_dicom(path).pixels()
     np.testing.assert_array_equal(got, oracle_pixels(path))
     assert (got == 2048).all()
+
+
+def test_corrupt_code_block_data_is_a_decode_error(corpus, tmp_path):
+    """Garbage in the middle of the coded data (valid headers): OpenJPH's failure, which carries
+    no text of its own, becomes a DecodeError naming the file and the codec."""
+    data = bytearray(corpus["s12sigmoid"]["htj2k202"].read_bytes())
+    at = len(data) // 2
+    data[at:at + 256] = b"\x5a" * 256
+    path = tmp_path / "corrupt.dcm"
+    path.write_bytes(bytes(data))
+    with pytest.raises(vindr.DecodeError, match=r"corrupt\.dcm: HTJ2K: OpenJPH could not decode"):
+        vindr.read_dicom(path).pixels()

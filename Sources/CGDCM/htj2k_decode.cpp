@@ -13,6 +13,7 @@
 #include <openjph/ojph_message.h>
 #include <openjph/ojph_params.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -141,15 +142,19 @@ std::string check_codestream(const unsigned char *p, size_t n, Header &h) {
         (qcc_subbands >= 0 && static_cast<uint32_t>(qcc_subbands) != 3 * h.decompositions + 1)) {
         return "QCD or QCC does not match the COD decomposition levels";
     }
-    // Tile-parts (A.4.2): SOT, tile-part header up to SOD, Psot bytes in all; then SOT or EOC.
+    // Tile-parts (A.4.2): SOT, tile-part header up to SOD, Psot bytes in all; then SOT, or EOC,
+    // or the end (zero bytes after it are the fragment's padding, PS3.5 A.4).
     while (i < n) {
         if (i + 2 <= n && be16(p + i) == 0xFFD9) break;
+        if (std::all_of(p + i, p + n, [](unsigned char c) { return c == 0; })) break;
         if (i + 12 > n || be16(p + i) != 0xFF90 || be16(p + i + 2) != 10) return "bad SOT marker segment at byte " + std::to_string(i);
         uint32_t tile = be16(p + i + 4), psot = be32(p + i + 6), part = p[i + 10], parts = p[i + 11];
         if (tile >= tiles) return "tile index " + std::to_string(tile) + " out of range";
         if (parts && part >= parts) return "tile-part index out of range";
-        if (psot != 0 && (psot < 14 || psot > n - i)) return "tile-part length runs past the end of the codestream";
-        size_t end = psot ? i + psot : n;
+        // OpenJPH 0.9 takes Psot 0 ("to the end of the codestream") as a negative length.
+        if (psot == 0) return "tile-part length Psot 0 (to the end of the codestream) is not supported by OpenJPH";
+        if (psot < 14 || psot > n - i) return "tile-part length runs past the end of the codestream";
+        size_t end = i + psot;
         size_t j = i + 12;
         while (true) {
             if (j + 2 > end) return "tile-part header without SOD";
@@ -159,7 +164,6 @@ std::string check_codestream(const unsigned char *p, size_t n, Header &h) {
             if (j + 4 > end || be16(p + j + 2) < 2 || j + 2 + be16(p + j + 2) > end) return "truncated tile-part header";
             j += 2 + be16(p + j + 2);
         }
-        if (!psot) break;
         i = end;
     }
     return "";
@@ -172,6 +176,7 @@ void reduced_size(const Header &h, int reduce, uint32_t *w, uint32_t *hgt) {
     *hgt = static_cast<uint32_t>((h.y1 + dy - 1) / dy - (h.y0 + dy - 1) / dy);
 }
 
+/// The codestream's headers (check_codestream), then `reduce` against its decomposition levels.
 int check(const void *data, size_t size, int reduce, Header &h) {
     if (!data) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
     std::string why = check_codestream(static_cast<const unsigned char *>(data), size, h);
@@ -244,10 +249,8 @@ int cgdcm_htj2k_header(const void *data, size_t size, int reduce, uint32_t *widt
     return cgdcm::guard([&]() -> int {
         if (!width || !height || !components || !precision || !is_signed) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
         Header h;
-        int rc = check(data, size, 0, h);
-        if (rc != CGDCM_OK) return rc;
-        if (resolutions) *resolutions = h.decompositions + 1;
-        rc = check(data, size, reduce, h);
+        int rc = check(data, size, reduce, h);
+        if (resolutions) *resolutions = h.decompositions + 1;  // also when `reduce` is out of range
         if (rc != CGDCM_OK) return rc;
         reduced_size(h, reduce, width, height);
         *components = h.components;

@@ -221,7 +221,8 @@ def marker(code: int, body: bytes) -> bytes:
     return struct.pack(">HH", code, len(body) + 2) + body
 
 
-def htj2k_header(rows: int, cols: int, levels: int = 5, bits: int = 12, extra: bytes = b"") -> bytes:
+def htj2k_header(rows: int, cols: int, levels: int = 5, bits: int = 12, extra: bytes = b"", psot: int | None = None,
+                 end: bytes = b"\xff\xd9") -> bytes:
     """SOC, SIZ (Rsiz bit 14: HTJ2K), CAP, COD (HT code-blocks), QCD, then `extra`, one tile-part
     of empty packets and EOC (ISO 15444-1 A.4, ISO 15444-15 A.2-A.4)."""
     siz = struct.pack(">HIIIIIIIIH", 0x4000, cols, rows, 0, 0, cols, rows, 0, 0, 1) + bytes([bits - 1, 1, 1])
@@ -230,8 +231,9 @@ def htj2k_header(rows: int, cols: int, levels: int = 5, bits: int = 12, extra: b
     head = b"\xff\x4f" + marker(0xFF51, siz) + marker(0xFF50, struct.pack(">IH", 0x00020000, 0)) + marker(0xFF52, cod)
     head += marker(0xFF5C, qcd) + extra
     # One empty packet per resolution level: a zero bit, padded to a byte (ISO 15444-1 B.10).
-    tile = struct.pack(">HHHIBB", 0xFF90, 10, 0, 14 + levels + 1, 0, 1) + b"\xff\x93" + bytes(levels + 1)
-    return head + tile + b"\xff\xd9"
+    length = 14 + levels + 1 if psot is None else psot
+    tile = struct.pack(">HHHIBB", 0xFF90, 10, 0, length, 0, 1) + b"\xff\x93" + bytes(levels + 1)
+    return head + tile + end
 
 
 def htj2k_file(tmp_path, name, stream, rows=64, cols=64) -> pathlib.Path:
@@ -255,6 +257,7 @@ def htj2k_file(tmp_path, name, stream, rows=64, cols=64) -> pathlib.Path:
     ("tile", htj2k_header(64, 64).replace(struct.pack(">HHH", 0xFF90, 10, 0), struct.pack(">HHH", 0xFF90, 10, 1)),
      "tile index 1"),
     ("truncated", htj2k_header(64, 64)[:60], "HTJ2K"),
+    ("psot0", htj2k_header(64, 64, psot=0), "Psot 0"),
 ])
 def test_malformed_codestreams_are_clear_errors(tmp_path, case, stream, message):
     """Headers OpenJPH 0.9 would trust (fixed-size arrays indexed by COD/QCD fields, tile
@@ -266,12 +269,15 @@ def test_malformed_codestreams_are_clear_errors(tmp_path, case, stream, message)
     assert message in str(e.value) and path.name in str(e.value)
 
 
-def test_empty_tile_decodes_to_zero(tmp_path):
+@pytest.mark.parametrize("end", [b"\xff\xd9", b"", b"\x00"], ids=["eoc", "no-eoc", "padding"])
+def test_empty_tile_decodes_to_the_dc_level(tmp_path, end):
     """A well-formed stream with no coded data: every code-block is empty, the image is 2^(B-1)
-    after the DC level shift (ISO 15444-1 G.1.2), as OpenJPEG decodes it too."""
-    path = htj2k_file(tmp_path, "empty", htj2k_header(64, 64))
+    after the DC level shift (ISO 15444-1 G.1.2), as OpenJPEG decodes it too; with or without
+    EOC, and with the zero byte that pads an odd-length fragment (PS3.5 A.4)."""
+    path = htj2k_file(tmp_path, "empty", htj2k_header(64, 64, end=end))
     got = vindr.read_dicom(path).pixels()
-    np.testing.assert_array_equal(got, oracle_pixels(path))
+    if end:
+        np.testing.assert_array_equal(got, oracle_pixels(path))
     assert (got == 2048).all()
 
 

@@ -1,8 +1,8 @@
 // High-Throughput JPEG 2000 (ISO 15444-15; frames encapsulated per PS3.5 A.4) through OpenJPH,
-// with decoding at a reduced resolution level. OpenJPH 0.9 trusts its input (fixed-size arrays indexed by marker
-// fields, unchecked tile indices) and ignores marker segments it does not implement, so the main
-// and tile-part headers are checked here first (ISO 15444-1 Annex A) and anything it would
-// mis-decode is refused.
+// with decoding at a reduced resolution level. OpenJPH 0.9 trusts its input (fixed-size arrays
+// indexed by marker fields, unchecked tile indices) and ignores marker segments it does not
+// implement, so the main and tile-part headers are checked here first (ISO 15444-1 Annex A) and
+// anything it would mis-decode is refused.
 #include "cgdcm.h"
 #include "shim_error.hpp"
 
@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <mutex>
 #include <string>
 
@@ -190,7 +189,9 @@ int check(const void *data, size_t size, int reduce, Header &h) {
 
 /// OpenJPH prints its messages to stdout and stderr and only then throws; they go to /dev/null
 /// (the error still surfaces as the exception). Constructing one codestream here also runs its
-/// one-time initialisation of global function tables before any decoding thread reads them.
+/// one-time initialisation of global function tables before any decoding thread reads them
+/// (create() still stores its code-block decoder in a static member, the same pointer from every
+/// thread).
 void quiet_openjph() {
     static std::once_flag once;
     std::call_once(once, [] {

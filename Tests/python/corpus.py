@@ -188,8 +188,13 @@ def htj2k_codestream(frame: np.ndarray, bits: int, options: list[str], work: pat
     raw, j2c = work / "frame.raw", work / "frame.j2c"
     offset.astype("<u2" if frame.itemsize == 2 else "u1").tofile(raw)
     rows, cols = frame.shape
+    # 5 decomposition levels, fewer for tiny images: OpenJPH 0.9 cannot decode a last level that
+    # splits a single sample (see htj2k_decode.cpp), as 5 levels do up to 16 x 16.
+    levels = 5
+    while levels > 1 and 2 ** (levels - 1) >= max(rows, cols):
+        levels -= 1
     subprocess.run(["ojph_compress", "-i", str(raw), "-o", str(j2c), "-dims", f"{{{cols},{rows}}}", "-num_comps", "1",
-                    "-signed", "false", "-bit_depth", str(bits), "-downsamp", "{1,1}", *options],
+                    "-signed", "false", "-bit_depth", str(bits), "-downsamp", "{1,1}", "-num_decomps", str(levels), *options],
                    check=True, capture_output=True)
     stream = bytearray(j2c.read_bytes())
     assert stream[:4] == b"\xff\x4f\xff\x51" and stream[42] & 0x7F == bits - 1  # SOC, SIZ, Ssiz

@@ -291,3 +291,26 @@ def test_corrupt_code_block_data_is_a_decode_error(corpus, tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(vindr.DecodeError, match=r"corrupt\.dcm: HTJ2K: OpenJPH could not decode"):
         vindr.read_dicom(path).pixels()
+
+
+@pytest.mark.parametrize("rows,cols", [(12, 16), (8, 8), (5, 6), (1, 64), (64, 1), (17, 3)])
+def test_tiny_images_round_trip(tmp_path, rows, cols):
+    """Small images with as many levels as OpenJPH 0.9 reconstructs (corpus.htj2k_codestream)."""
+    pixels = np.random.default_rng(rows * cols).integers(0, 4096, (rows, cols)).astype(np.uint16)
+    stream = corpus_module.htj2k_codestream(pixels, 12, corpus_module.HTJ2K["htj2k201"], tmp_path)
+    path = htj2k_file(tmp_path, "tiny", stream, rows, cols)
+    np.testing.assert_array_equal(vindr.read_dicom(path).pixels(), pixels)
+
+
+def test_a_last_level_splitting_one_sample_is_refused(tmp_path):
+    """5 levels on a 12 x 16 image: level 4 is 1 x 1 and level 5 splits it. The stream is valid
+    (OpenJPEG decodes it losslessly) but OpenJPH 0.9 reconstructs it wrongly, so it is refused."""
+    pixels = np.random.default_rng(0).integers(0, 4096, (12, 16)).astype("<u2")
+    pixels.tofile(tmp_path / "in.raw")
+    subprocess.run(["ojph_compress", "-i", str(tmp_path / "in.raw"), "-o", str(tmp_path / "out.j2c"), "-dims", "{16,12}",
+                    "-num_comps", "1", "-signed", "false", "-bit_depth", "12", "-downsamp", "{1,1}", "-reversible", "true",
+                    "-num_decomps", "5"], check=True, capture_output=True)
+    path = htj2k_file(tmp_path, "deep", (tmp_path / "out.j2c").read_bytes(), 12, 16)
+    np.testing.assert_array_equal(oracle_pixels(path), pixels)
+    with pytest.raises(vindr.DecodeError, match="single sample at decomposition level 4 of 5"):
+        vindr.read_dicom(path).pixels()

@@ -302,15 +302,25 @@ def test_tiny_images_round_trip(tmp_path, rows, cols):
     np.testing.assert_array_equal(vindr.read_dicom(path).pixels(), pixels)
 
 
-def test_a_last_level_splitting_one_sample_is_refused(tmp_path):
-    """5 levels on a 12 x 16 image: level 4 is 1 x 1 and level 5 splits it. The stream is valid
-    (OpenJPEG decodes it losslessly) but OpenJPH 0.9 reconstructs it wrongly, so it is refused."""
-    pixels = np.random.default_rng(0).integers(0, 4096, (12, 16)).astype("<u2")
+@pytest.mark.parametrize("rows,cols,options,refused", [
+    (12, 16, [], "16x12 tile is a single sample at decomposition levels 4 and 5"),
+    (97, 131, ["-tile_size", "{64,48}"], "3x1 tile is a single sample at decomposition levels 2 and 3"),
+    (256, 200, ["-tile_size", "{64,48}"], None),  # an 8x16 corner tile whose single sample goes to a high band
+    (256, 200, ["-tile_size", "{64,48}", "-prog_order", "PCRL"], None),
+])
+def test_a_single_sample_kept_by_the_next_level_is_refused(tmp_path, rows, cols, options, refused):
+    """5 levels where a tile's resolution level stays one sample in the next level's low band: the
+    stream is valid (OpenJPEG decodes it losslessly) but OpenJPH 0.9 reconstructs it wrongly, so
+    it is refused; a tile whose single sample moves to a high band decodes exactly."""
+    pixels = np.random.default_rng(0).integers(0, 4096, (rows, cols)).astype("<u2")
     pixels.tofile(tmp_path / "in.raw")
-    subprocess.run(["ojph_compress", "-i", str(tmp_path / "in.raw"), "-o", str(tmp_path / "out.j2c"), "-dims", "{16,12}",
-                    "-num_comps", "1", "-signed", "false", "-bit_depth", "12", "-downsamp", "{1,1}", "-reversible", "true",
-                    "-num_decomps", "5"], check=True, capture_output=True)
-    path = htj2k_file(tmp_path, "deep", (tmp_path / "out.j2c").read_bytes(), 12, 16)
+    subprocess.run(["ojph_compress", "-i", str(tmp_path / "in.raw"), "-o", str(tmp_path / "out.j2c"), "-dims",
+                    f"{{{cols},{rows}}}", "-num_comps", "1", "-signed", "false", "-bit_depth", "12", "-downsamp", "{1,1}",
+                    "-reversible", "true", "-num_decomps", "5", *options], check=True, capture_output=True)
+    path = htj2k_file(tmp_path, "deep", (tmp_path / "out.j2c").read_bytes(), rows, cols)
     np.testing.assert_array_equal(oracle_pixels(path), pixels)
-    with pytest.raises(vindr.DecodeError, match="single sample at decomposition level 4 of 5"):
-        vindr.read_dicom(path).pixels()
+    if refused:
+        with pytest.raises(vindr.DecodeError, match=refused):
+            vindr.read_dicom(path).pixels()
+    else:
+        np.testing.assert_array_equal(vindr.read_dicom(path).pixels(), pixels)

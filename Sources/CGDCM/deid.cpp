@@ -71,21 +71,21 @@ bool read_up_to_pixels(cgdcm_edit *e) {
     return true;
 }
 
-/// Repairs a missing transfer syntax or stands in for one GDCM does not know (the written file
-/// keeps the original UID), checks the structure, then parses `e->bytes`.
+/// Repairs a missing transfer syntax, checks the structure, then parses `e->bytes`.
 int parse(cgdcm_edit *e) {
-    std::string uid, own, why;
+    std::string uid, why;
     cgdcm::repair_missing_transfer_syntax(e->bytes, uid);
-    if (!cgdcm::stand_in_transfer_syntax(e->bytes, own)) own.clear();
-    if (!cgdcm::check_structure(e->bytes, why)) return cgdcm::unreadable(own, "not a readable DICOM file: " + why);
+    if (!cgdcm::check_structure(e->bytes, why)) return cgdcm::fail(CGDCM_ERR_PARSE, "not a readable DICOM file: " + why);
     e->buffer = std::make_unique<cgdcm::MemoryBuffer>(e->bytes.data(), e->bytes.size());
     e->stream = std::make_unique<std::istream>(e->buffer.get());
     e->reader().SetStream(*e->stream);
-    if (!read_up_to_pixels(e)) {
-        e->pixel_in_place = false;
-        if (!cgdcm::read_fully(e->reader_ptr, *e->stream)) return cgdcm::unreadable(own, "not a readable DICOM file (GDCM could not parse it)");
-    }
-    if (!own.empty()) cgdcm::restore_transfer_syntax(e->reader().GetFile().GetHeader(), own);
+    if (read_up_to_pixels(e)) return CGDCM_OK;
+    e->pixel_in_place = false;
+    e->reader_ptr = std::make_unique<gdcm::Reader>();
+    e->stream->clear();
+    e->stream->seekg(0);
+    e->reader().SetStream(*e->stream);
+    if (!e->reader().Read()) return cgdcm::fail(CGDCM_ERR_PARSE, "not a readable DICOM file (GDCM could not parse it)");
     return CGDCM_OK;
 }
 

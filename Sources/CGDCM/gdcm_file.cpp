@@ -26,7 +26,6 @@ struct cgdcm_file {
     std::unique_ptr<cgdcm::MemoryBuffer> buffer;
     std::unique_ptr<std::istream> stream;
     bool transfer_syntax_inferred = false;
-    std::string transfer_syntax_stood_in;  // the file's own UID when GDCM read it with a stand-in
     // Native little-endian Pixel Data is not copied by GDCM: its value stays in `bytes` at
     // [native_offset, native_offset + native_length) (length as declared; may exceed the file).
     bool native_in_place = false;
@@ -77,23 +76,23 @@ bool parse_in_place(cgdcm_file *f) {
     return true;
 }
 
-/// Repairs a missing transfer syntax or stands in for one GDCM does not know, then parses
-/// `f->bytes` (in place when possible, else fully).
+/// Repairs a missing transfer syntax, then parses `f->bytes` (in place when possible, else fully).
 int parse(cgdcm_file *f) {
     std::string uid;
     f->transfer_syntax_inferred = cgdcm::repair_missing_transfer_syntax(f->bytes, uid);
-    std::string &own = f->transfer_syntax_stood_in;
-    if (!cgdcm::stand_in_transfer_syntax(f->bytes, own)) own.clear();
     std::string why;
-    if (!cgdcm::check_structure(f->bytes, why)) return cgdcm::unreadable(own, "not a readable DICOM file: " + why);
+    if (!cgdcm::check_structure(f->bytes, why)) return cgdcm::fail(CGDCM_ERR_PARSE, "not a readable DICOM file: " + why);
     f->buffer = std::make_unique<cgdcm::MemoryBuffer>(f->bytes.data(), f->bytes.size());
     f->stream = std::make_unique<std::istream>(f->buffer.get());
     f->reader().SetStream(*f->stream);
     if (!parse_in_place(f)) {
         f->native_in_place = false;
-        if (!cgdcm::read_fully(f->reader_ptr, *f->stream)) return cgdcm::unreadable(own, "not a readable DICOM file (GDCM could not parse it)");
+        f->reader_ptr = std::make_unique<gdcm::Reader>();
+        f->stream->clear();
+        f->stream->seekg(0);
+        f->reader().SetStream(*f->stream);
+        if (!f->reader().Read()) return cgdcm::fail(CGDCM_ERR_PARSE, "not a readable DICOM file (GDCM could not parse it)");
     }
-    if (!own.empty()) cgdcm::restore_transfer_syntax(f->reader().GetFile().GetHeader(), own);
     f->filter.SetFile(f->reader().GetFile());
     return CGDCM_OK;
 }
@@ -243,7 +242,6 @@ int cgdcm_transfer_syntax(cgdcm_file *file, char *buf, size_t cap, int *inferred
         if (inferred) *inferred = file->transfer_syntax_inferred || !meta.FindDataElement(gdcm::Tag(0x0002, 0x0010)) ? 1 : 0;
         const gdcm::TransferSyntax &ts = meta.GetDataSetTransferSyntax();
         const char *uid = ts.IsValid() ? ts.GetString() : "";
-        if (!file->transfer_syntax_stood_in.empty()) uid = file->transfer_syntax_stood_in.c_str();
         put_text(uid ? uid : "", buf, cap, nullptr);
         return CGDCM_OK;
     });

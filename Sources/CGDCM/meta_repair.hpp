@@ -3,31 +3,12 @@
 #include <streambuf>
 #include <string>
 
-#include <gdcm-3.0/gdcmFileMetaInformation.h>
-
 namespace cgdcm {
 
 /// When `bytes` is a PS3.10 file whose meta lacks Transfer Syntax UID (0002,0010), inserts that
 /// element with the syntax inferred from the data set (explicit/implicit VR, and the first
 /// fragment's codec for encapsulated Pixel Data), sets `uid` and returns true.
 bool repair_missing_transfer_syntax(std::string &bytes, std::string &uid);
-
-/// When (0002,0010) names a syntax GDCM does not know (HTJ2K, or any newer one), replaces it in
-/// `bytes` by a stand-in that GDCM reads the same way: every such syntax encodes the data set in
-/// Explicit VR Little Endian (PS3.5 A.4 for encapsulated Pixel Data), so the stand-in is JPEG
-/// 2000 Lossless when Pixel Data is encapsulated and Explicit VR Little Endian otherwise. Sets
-/// `uid` to the file's own UID and returns true.
-bool stand_in_transfer_syntax(std::string &bytes, std::string &uid);
-
-/// Puts the file's own (0002,0010) `uid` back into the meta GDCM read with a stand-in.
-void restore_transfer_syntax(gdcm::FileMetaInformation &meta, const std::string &uid);
-
-/// The HTJ2K syntaxes (PS3.6 Table A-1: 1.2.840.10008.1.2.4.201, .202, .203).
-bool is_htj2k(const std::string &uid);
-
-/// The failure of a file GDCM cannot read: a parse error, or, when the file's syntax `stood_in`
-/// for one GDCM does not know and this SDK does not decode, an unsupported syntax naming it.
-int unreadable(const std::string &stood_in, const std::string &why);
 
 /// Checks that every element, item and fragment of the file lies within it, so that GDCM (whose
 /// Debian build aborts on some malformed input) only parses structurally complete files. Sets

@@ -27,12 +27,4 @@ bool read_up_to_native_pixels(gdcm::Reader &reader, std::istream &stream, const 
     return true;
 }
 
-bool read_fully(std::unique_ptr<gdcm::Reader> &reader, std::istream &stream) {
-    reader = std::make_unique<gdcm::Reader>();
-    stream.clear();
-    stream.seekg(0);
-    reader->SetStream(stream);
-    return reader->Read();
-}
-
 }  // namespace cgdcm

@@ -4,7 +4,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <istream>
-#include <memory>
 #include <string>
 
 #include <gdcm-3.0/gdcmReader.h>
@@ -23,9 +22,5 @@ struct NativePixels {
 /// the 4 bytes before a value are its length, after tag and VR in explicit VR or the tag alone
 /// in implicit VR); false when the caller must read the whole file instead.
 bool read_up_to_native_pixels(gdcm::Reader &reader, std::istream &stream, const std::string &bytes, NativePixels &out);
-
-/// Reads all of `stream` from its start with a fresh reader (when the read up to Pixel Data did
-/// not apply); false when GDCM cannot parse it.
-bool read_fully(std::unique_ptr<gdcm::Reader> &reader, std::istream &stream);
 
 }  // namespace cgdcm

@@ -34,7 +34,7 @@ public final class DICOMFile: @unchecked Sendable {
 
     private init(handle: OpaquePointer?, status: Int32, source: String) throws {
         guard status == CGDCM_OK, let handle else {
-            throw DICOMError(openFailure(status), source, shimMessage())
+            throw DICOMError(status == CGDCM_ERR_IO ? .io : .format, source, shimMessage())
         }
         self.source = source
         self.handle = handle
@@ -52,15 +52,6 @@ public final class DICOMFile: @unchecked Sendable {
 /// The shim's thread-local message for the last failure.
 func shimMessage() -> String {
     String(cString: cgdcm_last_error())
-}
-
-/// What a failure to open a file is: unreadable, malformed, or in a syntax this SDK does not read.
-func openFailure(_ status: Int32) -> DICOMError.Kind {
-    switch status {
-    case CGDCM_ERR_IO: return .io
-    case CGDCM_ERR_UNSUPPORTED: return .unsupported
-    default: return .format
-    }
 }
 
 extension DICOMFile {

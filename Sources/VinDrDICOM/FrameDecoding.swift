@@ -6,8 +6,7 @@ extension DICOMFile {
     ///
     /// - Parameters:
     ///   - maxReduction: the decoder may return the image downscaled by up to 2^maxReduction per
-    ///     axis when the codec can do that cheaply (JPEG 2000 and HTJ2K resolution levels, ISO
-    ///     15444-1 B.5);
+    ///     axis when the codec can do that cheaply (JPEG 2000 resolution levels, ISO 15444-1 B.5);
     ///     `StoredPixels.reduction` says what was applied. Other syntaxes ignore it.
     ///   - threads: decoder threads (JPEG 2000 only).
     ///
@@ -47,8 +46,6 @@ extension DICOMFile {
             let stream = try frameStream(frame: frame, fragments: fragments, offsets: offsets)
             if TransferSyntax.isJPEG2000(m.transferSyntaxUID) {
                 decoded = try decodeJPEG2000(stream, format: format, maxReduction: maxReduction, threads: threads)
-            } else if TransferSyntax.isHTJ2K(m.transferSyntaxUID) {
-                decoded = try decodeJPEG2000(stream, format: format, maxReduction: maxReduction, threads: 1, highThroughput: true)
             } else if m.transferSyntaxUID == TransferSyntax.rle {
                 decoded = try RLEDecoder.decode(stream, width: m.columns, height: m.rows, format: format, source: source)
             } else if m.transferSyntaxUID == TransferSyntax.jpegLSLossless || m.transferSyntaxUID == TransferSyntax.jpegLSNearLossless {
@@ -67,7 +64,7 @@ extension DICOMFile {
         default:
             throw DICOMError(.noPixelData, source, "no Pixel Data (7FE0,0010)")
         }
-        if [TransferSyntax.jpegLSNearLossless, TransferSyntax.jpeg2000, TransferSyntax.htj2k].contains(m.transferSyntaxUID) {
+        if m.transferSyntaxUID == TransferSyntax.jpegLSNearLossless || m.transferSyntaxUID == TransferSyntax.jpeg2000 {
             decoded.saturate(bitsStored: m.bitsStored)  // lossy overshoot saturates instead of wrapping
         }
         return try decoded.bytes.withUnsafeBytes {
@@ -80,9 +77,6 @@ extension DICOMFile {
     public func checkDecodable(frame: Int) throws -> SampleFormat {
         let m = metadata
         guard m.hasPixelData else { throw DICOMError(.noPixelData, source, "no Pixel Data (7FE0,0010)") }
-        guard TransferSyntax.isSupported(m.transferSyntaxUID) else {
-            throw DICOMError(.unsupported, source, "transfer syntax \(m.transferSyntaxUID) (0002,0010) is not supported")
-        }
         guard m.rows > 0, m.columns > 0 else {
             throw DICOMError(.format, source, "Rows (0028,0010) and Columns (0028,0011) must be positive, got \(m.rows)x\(m.columns)")
         }
@@ -170,47 +164,35 @@ extension DICOMFile {
         return out
     }
 
-    /// JPEG 2000 through OpenJPEG, or HTJ2K (ISO 15444-15) through OpenJPH when `highThroughput`.
-    /// The stream's own precision and signedness may disagree with Bits Stored / Pixel
-    /// Representation (seen in the released dataset): the decoded values are kept as the stream
-    /// defines them, in the file's sample format. The stream's size, component count and
-    /// precision are checked against the data set before any output is allocated.
-    func decodeJPEG2000(_ stream: [UInt8], format: SampleFormat, maxReduction: Int, threads: Int,
-                        highThroughput: Bool = false) throws -> StoredPixels {
+    /// JPEG 2000 through OpenJPEG. The stream's own precision and signedness may disagree with
+    /// Bits Stored / Pixel Representation (seen in the released dataset): the decoded values are
+    /// kept as the stream defines them, in the file's sample format.
+    func decodeJPEG2000(_ stream: [UInt8], format: SampleFormat, maxReduction: Int, threads: Int) throws -> StoredPixels {
         let m = metadata
-        let codec = highThroughput ? "HTJ2K" : "JPEG 2000"
         var w: UInt32 = 0, h: UInt32 = 0, comps: UInt32 = 0, prec: UInt32 = 0, levels: UInt32 = 0
         var sgnd: Int32 = 0
-        func header(_ reduce: Int) -> Int32 {
-            stream.withUnsafeBytes {
-                highThroughput
-                    ? cgdcm_htj2k_header($0.baseAddress, $0.count, Int32(reduce), &w, &h, &comps, &prec, &sgnd, &levels)
-                    : cgdcm_j2k_header($0.baseAddress, $0.count, Int32(reduce), &w, &h, &comps, &prec, &sgnd, &levels)
-            }
-        }
-        guard header(0) == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
+        let rc = stream.withUnsafeBytes { cgdcm_j2k_header($0.baseAddress, $0.count, 0, &w, &h, &comps, &prec, &sgnd, &levels) }
+        guard rc == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
         guard comps == 1 else {
-            throw DICOMError(.unsupported, source, "\(codec) stream has \(comps) components; only monochrome is supported")
+            throw DICOMError(.unsupported, source, "JPEG 2000 stream has \(comps) components; only monochrome is supported")
         }
         guard Int(w) == m.columns, Int(h) == m.rows else {
-            throw DICOMError(.format, source, "\(codec) stream is \(w)x\(h) but Columns/Rows (0028,0011)/(0028,0010) say \(m.columns)x\(m.rows)")
+            throw DICOMError(.format, source, "JPEG 2000 stream is \(w)x\(h) but Columns/Rows (0028,0011)/(0028,0010) say \(m.columns)x\(m.rows)")
         }
         guard Int(prec) <= 8 * format.bytesPerSample else {
-            throw DICOMError(.decode, source, "\(codec) precision \(prec) exceeds Bits Allocated (0028,0100) \(m.bitsAllocated)")
+            throw DICOMError(.decode, source, "JPEG 2000 precision \(prec) exceeds Bits Allocated (0028,0100) \(m.bitsAllocated)")
         }
         let reduce = max(0, min(maxReduction, Int(levels) - 1))
         if reduce > 0 {
-            guard header(reduce) == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
+            let r = stream.withUnsafeBytes { cgdcm_j2k_header($0.baseAddress, $0.count, Int32(reduce), &w, &h, &comps, &prec, &sgnd, &levels) }
+            guard r == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
         }
-        var bytes = try uninitializedBytes(try checkedSize(Int(w), Int(h), format.bytesPerSample, what: "\(codec) output size", source: source),
-                                            what: "the decoded \(codec) frame", source: source)
+        var bytes = try uninitializedBytes(try checkedSize(Int(w), Int(h), format.bytesPerSample, what: "JPEG 2000 output size", source: source),
+                                            what: "the decoded JPEG 2000 frame", source: source)
         let status = stream.withUnsafeBytes { src in
             bytes.withUnsafeMutableBytes { dst in
-                highThroughput
-                    ? cgdcm_htj2k_decode(src.baseAddress, src.count, Int32(reduce), dst.baseAddress, Int(w), Int(h),
-                                         Int32(format.bytesPerSample))
-                    : cgdcm_j2k_decode(src.baseAddress, src.count, Int32(reduce), Int32(max(1, threads)), dst.baseAddress,
-                                       Int(w), Int(h), Int32(format.bytesPerSample))
+                cgdcm_j2k_decode(src.baseAddress, src.count, Int32(reduce), Int32(max(1, threads)), dst.baseAddress,
+                                 Int(w), Int(h), Int32(format.bytesPerSample))
             }
         }
         guard status == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }

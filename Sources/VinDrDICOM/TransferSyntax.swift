@@ -14,9 +14,6 @@ public enum TransferSyntax {
     public static let jpegLSNearLossless = "1.2.840.10008.1.2.4.81"
     public static let jpeg2000Lossless = "1.2.840.10008.1.2.4.90"
     public static let jpeg2000 = "1.2.840.10008.1.2.4.91"
-    public static let htj2kLossless = "1.2.840.10008.1.2.4.201"
-    public static let htj2kLosslessRPCL = "1.2.840.10008.1.2.4.202"
-    public static let htj2k = "1.2.840.10008.1.2.4.203"
     public static let rle = "1.2.840.10008.1.2.5"
 
     /// Short names for display.
@@ -33,9 +30,6 @@ public enum TransferSyntax {
         jpegLSNearLossless: "JPEG-LS Near-Lossless",
         jpeg2000Lossless: "JPEG 2000 Lossless",
         jpeg2000: "JPEG 2000",
-        htj2kLossless: "HTJ2K Lossless",
-        htj2kLosslessRPCL: "HTJ2K Lossless RPCL",
-        htj2k: "HTJ2K",
         rle: "RLE Lossless",
     ]
 
@@ -49,11 +43,4 @@ public enum TransferSyntax {
 
     /// True for the JPEG 2000 syntaxes, which OpenJPEG decodes directly (threads, reduced resolution).
     public static func isJPEG2000(_ uid: String) -> Bool { uid == jpeg2000Lossless || uid == jpeg2000 }
-
-    /// True for the High-Throughput JPEG 2000 syntaxes (ISO 15444-15), which OpenJPH decodes
-    /// (reduced resolution too).
-    public static func isHTJ2K(_ uid: String) -> Bool { uid == htj2kLossless || uid == htj2kLosslessRPCL || uid == htj2k }
-
-    /// True for the syntaxes this SDK decodes (PS3.6 Table A-1); others are unsupported.
-    public static func isSupported(_ uid: String) -> Bool { names[uid] != nil }
 }

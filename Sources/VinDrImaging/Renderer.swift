@@ -21,7 +21,7 @@ public final class RenderWorkspace: @unchecked Sendable {
     }
 }
 
-/// DICOM -> display-ready pixels: decode (in full by default; at a reduced JPEG 2000 / HTJ2K level or
+/// DICOM -> display-ready pixels: decode (in full by default; at a reduced JPEG 2000 level or
 /// scaled JPEG IDCT with `DecodeMode.fast` when the output is small enough), display transform through a per-value table, separable area/bilinear resampling,
 /// letterbox or stretch, output as uint8, uint16 or float32.
 public enum Renderer {
@@ -66,8 +66,7 @@ public enum Renderer {
         guard options.threads >= 1, options.threads <= 256 else { throw RenderError("threads \(options.threads) not in 1...256") }
         let cw = g.contentWidth, ch = g.contentHeight
         var reduction = 0
-        let scalable = TransferSyntax.isJPEG2000(m.transferSyntaxUID) || TransferSyntax.isHTJ2K(m.transferSyntaxUID)
-            || (m.transferSyntaxUID == TransferSyntax.jpegBaseline && m.bitsAllocated == 8)
+        let scalable = TransferSyntax.isJPEG2000(m.transferSyntaxUID) || (m.transferSyntaxUID == TransferSyntax.jpegBaseline && m.bitsAllocated == 8)
         // A data-driven window (min-max or percentiles of this image) must see the full image.
         let dataDriven: Bool
         switch options.window {

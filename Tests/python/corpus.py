@@ -6,8 +6,7 @@ with GDCM's and DCMTK's command-line tools, which are independent of the code un
     gdcmconv -M (implicit), dcmconv +tb (big endian), dcmconv +td (deflated),
     dcmcjpeg +eb/+ee/+el/+e1 (JPEG baseline/extended/lossless/SV1), gdcmconv -L (JPEG-LS),
     gdcmconv -Y -L -e 2 (JPEG-LS near-lossless), gdcmconv -K (J2K lossless),
-    gdcmconv -Y -K (J2K lossy), gdcmconv -R (RLE),
-    ojph_compress (OpenJPH's encoder) for HTJ2K, wrapped by pydicom's encapsulate (PS3.5 A.4).
+    gdcmconv -Y -K (J2K lossy), gdcmconv -R (RLE).
 
 Usage: python3 Tests/python/corpus.py OUTDIR [--small]
 """
@@ -34,22 +33,12 @@ LOSSLESS = {
     "jpegls80": "1.2.840.10008.1.2.4.80",
     "j2k90": "1.2.840.10008.1.2.4.90",
     "rle": "1.2.840.10008.1.2.5",
-    "htj2k201": "1.2.840.10008.1.2.4.201",
-    "htj2k202": "1.2.840.10008.1.2.4.202",
 }
 LOSSY = {
     "jpeg50": "1.2.840.10008.1.2.4.50",
     "jpeg51": "1.2.840.10008.1.2.4.51",
     "jpegls81": "1.2.840.10008.1.2.4.81",
     "j2k91": "1.2.840.10008.1.2.4.91",
-    "htj2k203": "1.2.840.10008.1.2.4.203",
-}
-# ojph_compress options per HTJ2K syntax (PS3.6 Table A-1): lossless 5/3 in LRCP order for .201,
-# lossless in the RPCL order .202 requires, the 9/7 wavelet with quantization for .203.
-HTJ2K = {
-    "htj2k201": ["-reversible", "true", "-prog_order", "LRCP"],
-    "htj2k202": ["-reversible", "true", "-prog_order", "RPCL"],
-    "htj2k203": ["-reversible", "false", "-qstep", "0.003"],
 }
 
 CONVERT = {
@@ -177,46 +166,6 @@ def base_dataset(v: Variant, pixels: np.ndarray) -> Dataset:
     return ds
 
 
-def htj2k_codestream(frame: np.ndarray, bits: int, options: list[str], work: pathlib.Path) -> bytes:
-    """One frame through ojph_compress (raw input). Debian's ojph_compress reads raw samples as
-    unsigned, so a signed frame is coded as its unsigned counterpart v + 2^(bits-1) and the SIZ
-    marker's Ssiz sign bit (ISO 15444-1 A.5.1) is set afterwards: the DC level shift is the only
-    step in which signed and unsigned components differ (ISO 15444-1 G.1.2), so this is the
-    codestream of the signed samples."""
-    signed = frame.dtype.kind == "i"
-    offset = frame.astype(np.int64) + ((1 << (bits - 1)) if signed else 0)
-    raw, j2c = work / "frame.raw", work / "frame.j2c"
-    offset.astype("<u2" if frame.itemsize == 2 else "u1").tofile(raw)
-    rows, cols = frame.shape
-    # 5 decomposition levels, fewer for tiny images: OpenJPH 0.9 cannot decode a last level that
-    # splits a single sample (see htj2k_decode.cpp), as 5 levels do up to 16 x 16.
-    levels = 5
-    while levels > 1 and 2 ** (levels - 1) >= max(rows, cols):
-        levels -= 1
-    subprocess.run(["ojph_compress", "-i", str(raw), "-o", str(j2c), "-dims", f"{{{cols},{rows}}}", "-num_comps", "1",
-                    "-signed", "false", "-bit_depth", str(bits), "-downsamp", "{1,1}", "-num_decomps", str(levels), *options],
-                   check=True, capture_output=True)
-    stream = bytearray(j2c.read_bytes())
-    assert stream[:4] == b"\xff\x4f\xff\x51" and stream[42] & 0x7F == bits - 1  # SOC, SIZ, Ssiz
-    if signed:
-        stream[42] |= 0x80
-    return bytes(stream)
-
-
-def write_htj2k(v: Variant, pixels: np.ndarray, key: str, target: pathlib.Path) -> None:
-    """The base data set with each frame HTJ2K-coded, one fragment per frame and a Basic Offset
-    Table (PS3.5 A.4)."""
-    from pydicom.encaps import encapsulate
-
-    frames = pixels if v.frames > 1 else pixels[np.newaxis]
-    streams = [htj2k_codestream(f, v.bits_stored, HTJ2K[key], target.parent) for f in frames]
-    ds = base_dataset(v, pixels)
-    ds.file_meta.TransferSyntaxUID = {**LOSSLESS, **LOSSY}[key]
-    ds.PixelData = encapsulate(streams, has_bot=True)
-    ds["PixelData"].VR = "OB"
-    ds.save_as(target, enforce_file_format=True)
-
-
 def write_variant(v: Variant, out: pathlib.Path, seed: int = 0) -> dict[str, pathlib.Path]:
     """Writes `v` in each of its syntaxes; returns {syntax key: path}."""
     out.mkdir(parents=True, exist_ok=True)
@@ -230,10 +179,8 @@ def write_variant(v: Variant, out: pathlib.Path, seed: int = 0) -> dict[str, pat
         if key == "explicit":
             continue
         target = out / f"{v.name}-{key}.dcm"
-        if key in HTJ2K:
-            write_htj2k(v, pixels, key, target)
-        else:
-            subprocess.run([a.format(i=base, o=target) for a in CONVERT[key]], check=True, capture_output=True)
+        cmd = [a.format(i=base, o=target) for a in CONVERT[key]]
+        subprocess.run(cmd, check=True, capture_output=True)
         files[key] = target
     return files
 
@@ -242,20 +189,16 @@ CXR_ROWS, CXR_COLS = 2560, 2304  # CXR-sized, as in the dataset (2500-3000 px)
 
 VARIANTS = [
     Variant("u12m2", CXR_ROWS, CXR_COLS, windows=[(2048, 4096), (1500, 2000)],
-            syntaxes=tuple(LOSSLESS) + ("jpeg51", "jpegls81", "j2k91", "htj2k203")),
+            syntaxes=tuple(LOSSLESS) + ("jpeg51", "jpegls81", "j2k91")),
     Variant("u12m1rescale", CXR_ROWS, CXR_COLS, photometric="MONOCHROME1", rescale=(2.0, -1024.0),
             windows=[(2000, 5000)], syntaxes=("explicit", "j2k90", "rle", "jpeg70", "jpegls80", "implicit", "big")),
     Variant("s16", 2500, 2500, bits_stored=16, signed=True, rescale=(1.0, -100.0), windows=[(200, 30000)],
-            voi_function="LINEAR_EXACT",
-            syntaxes=("explicit", "implicit", "big", "j2k90", "rle", "jpegls80", "htj2k201", "htj2k203")),
+            voi_function="LINEAR_EXACT", syntaxes=("explicit", "implicit", "big", "j2k90", "rle", "jpegls80")),
     Variant("s12sigmoid", 1024, 896, bits_stored=12, signed=True, windows=[(0, 2500)], voi_function="SIGMOID",
-            syntaxes=("explicit", "rle", "j2k90", "htj2k202", "htj2k203")),
-    Variant("u8", 2048, 2048, bits_allocated=8, bits_stored=8,
-            syntaxes=("explicit", "jpeg50", "rle", "j2k90", "jpegls80", "htj2k201", "htj2k203")),
-    Variant("s8", 1024, 768, bits_allocated=8, bits_stored=8, signed=True, windows=[(0, 256)],
-            syntaxes=("explicit", "j2k90", "htj2k201", "htj2k203")),
+            syntaxes=("explicit", "rle", "j2k90")),
+    Variant("u8", 2048, 2048, bits_allocated=8, bits_stored=8, syntaxes=("explicit", "jpeg50", "rle", "j2k90", "jpegls80")),
     Variant("u10nowin", 1536, 1280, bits_stored=10, syntaxes=("explicit", "j2k90", "jpeg70")),
-    Variant("multiframe", 512, 448, frames=3, windows=[(2000, 3000)], syntaxes=("explicit", "j2k90", "rle", "htj2k201")),
+    Variant("multiframe", 512, 448, frames=3, windows=[(2000, 3000)], syntaxes=("explicit", "j2k90", "rle")),
     # Sharp edges in every syntax the corpus covers (8-bit for baseline JPEG, which carries 8
     # bits only), with a file window so renders may take the fast paths when asked to.
     Variant("edges12", 2048, 1792, windows=[(2048, 4096)], edges=True,

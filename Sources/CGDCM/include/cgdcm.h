@@ -1,5 +1,4 @@
-/* Pure-C interface over GDCM (DICOM parsing, JPEG-family codecs), OpenJPEG (JPEG 2000) and
- * OpenJPH (High-Throughput JPEG 2000).
+/* Pure-C interface over GDCM (DICOM parsing, JPEG-family codecs) and OpenJPEG (JPEG 2000).
  * Every function catches every C++ exception; failures return a negative status and leave a
  * message readable with cgdcm_last_error() (thread-local). Pointers returned through `const
  * void **` are borrowed from the handle and stay valid until cgdcm_close(). */
@@ -39,8 +38,7 @@ void cgdcm_close(cgdcm_file *file);
 /** Rows and Columns of the file at `path`, reading only its header (up to Pixel Data). */
 int cgdcm_image_size(const char *path, uint32_t *rows, uint32_t *columns);
 
-/** Transfer syntax UID of the data set (as read, also when GDCM does not know it, or inferred
- * when the meta lacks it);
+/** Transfer syntax UID of the data set (as read, or inferred by GDCM when the meta lacks it);
  * `inferred` is set to 1 when (0002,0010) is absent from the file meta. */
 int cgdcm_transfer_syntax(cgdcm_file *file, char *buf, size_t cap, int *inferred);
 
@@ -109,17 +107,6 @@ int cgdcm_j2k_header(const void *data, size_t size, int reduce, uint32_t *width,
  * (two's complement). */
 int cgdcm_j2k_decode(const void *data, size_t size, int reduce, int threads,
                      void *out, size_t width, size_t height, int bytes_per_sample);
-
-/** High-Throughput JPEG 2000 codestream (ISO 15444-15, one encapsulated frame, PS3.5 A.4) header
- * at resolution reduction `reduce`, as cgdcm_j2k_header; the main and tile-part headers are checked in full
- * (ISO 15444-1 Annex A), and streams using what OpenJPH does not implement are refused. */
-int cgdcm_htj2k_header(const void *data, size_t size, int reduce, uint32_t *width, uint32_t *height,
-                       uint32_t *components, uint32_t *precision, int *is_signed, uint32_t *resolutions);
-/** Decodes a one-component HTJ2K codestream with OpenJPH at `reduce` into `out`, width*height
- * samples of `bytes_per_sample` (1 or 2) bytes (two's complement when signed), clamped to the
- * stream's precision range; fails unless the stream is exactly that size. */
-int cgdcm_htj2k_decode(const void *data, size_t size, int reduce, void *out, size_t width, size_t height,
-                       int bytes_per_sample);
 
 #ifdef __cplusplus
 }

@@ -14,7 +14,7 @@ final class EditableDataSet {
     init(path: String) throws {
         var h: OpaquePointer?
         let rc = cgdcm_edit_open_path(path, &h)
-        guard rc == CGDCM_OK, let h else { throw DICOMError(openFailure(rc), path, shimMessage()) }
+        guard rc == CGDCM_OK, let h else { throw DICOMError(rc == CGDCM_ERR_IO ? .io : .format, path, shimMessage()) }
         source = path
         handle = h
     }

@@ -138,16 +138,16 @@ struct Walker {
                 // Undefined-length Pixel Data holds fragments whatever its VR (GDCM reads it so).
                 bool fragments = g == 0x7FE0 && e == 0x0010;
                 if (fragments || !ex || (vr_text[0] == 'S' && vr_text[1] == 'Q')) {
-                    if (!items(pos, end, bg, ex && !fragments, depth, fragments, g, e)) return false;
+                    if (!items(pos, end, bg, ex && !fragments, depth, fragments, g, e, true)) return false;
                     continue;
                 }
                 // UN of undefined length holds Implicit VR Little Endian items (PS3.5 6.2.2),
                 // which is how GDCM reads it first; it re-reads a file whose UN items are explicit.
                 size_t start = pos;
-                if (items(pos, end, bg, false, depth, false, g, e)) continue;
+                if (items(pos, end, bg, false, depth, false, g, e, true)) continue;
                 std::string implicit_error = error;
                 pos = start;
-                if (!items(pos, end, bg, true, depth, false, g, e)) {
+                if (!items(pos, end, bg, true, depth, false, g, e, true)) {
                     error = implicit_error;
                     return false;
                 }
@@ -164,16 +164,20 @@ struct Walker {
             }
             if (sequence) {
                 size_t sq = pos;
-                if (!items(sq, pos + len, bg, ex, depth, false, g, e)) return false;
+                if (!items(sq, pos + len, bg, ex, depth, false, g, e, false)) return false;
             }
             pos += len;
         }
+        // An item of undefined length ends with its delimiter, inside its sequence (PS3.5 7.5.2);
+        // GDCM asserts when the enclosing length runs out first.
+        if (undefined_item) return fail("item of undefined length not terminated within its sequence", 0xFFFE, 0xE000);
         return true;
     }
 
-    /// Items of a sequence or encapsulated Pixel Data, up to a sequence delimiter (undefined
-    /// length) or `end` (defined length).
-    bool items(size_t &pos, size_t end, bool big, bool explicit_vr_here, int depth, bool fragments, uint16_t sg, uint16_t se) {
+    /// Items of a sequence or encapsulated Pixel Data, up to a sequence delimiter (`delimited`:
+    /// undefined length) or `end` (defined length).
+    bool items(size_t &pos, size_t end, bool big, bool explicit_vr_here, int depth, bool fragments, uint16_t sg, uint16_t se,
+               bool delimited) {
         while (pos < end) {
             if (pos + 8 > end) return fail("truncated item header", sg, se);
             uint16_t g = u16(pos, big), e = u16(pos + 2, big);
@@ -197,7 +201,7 @@ struct Walker {
             }
             pos += len;
         }
-        if (end == size) return fail("sequence or encapsulated data not terminated: truncated", sg, se);
+        if (delimited) return fail("sequence or encapsulated data not terminated" + std::string(end == size ? ": truncated" : " within its item"), sg, se);
         return true;
     }
 };

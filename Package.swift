@@ -9,7 +9,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "VinDrC", type: .dynamic, targets: ["VinDrC"]),
-        .library(name: "VinDr", targets: ["VinDrDICOM", "VinDrImaging", "VinDrLoader", "VinDrAnnotations", "VinDrBoxes"]),
+        .library(name: "VinDr", targets: ["VinDrCore", "VinDrDICOM", "VinDrImaging", "VinDrLoader", "VinDrAnnotations", "VinDrBoxes"]),
         .executable(name: "vindr", targets: ["vindr"]),
     ],
     dependencies: [
@@ -26,12 +26,13 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg"),
         .systemLibrary(name: "CZlib"),
         .systemLibrary(name: "CVinDrHandles"),
-        .target(name: "VinDrDICOM", dependencies: ["CGDCM", "CTurboJPEG"]),
-        .target(name: "VinDrImaging", dependencies: ["VinDrDICOM", "CTurboJPEG", "CZlib"]),
-        .target(name: "VinDrBoxes"),
-        .target(name: "VinDrAnnotations", dependencies: ["VinDrBoxes"]),
-        .target(name: "VinDrLoader", dependencies: ["VinDrDICOM", "VinDrImaging", "VinDrAnnotations", "VinDrBoxes", "CZlib"]),
-        .target(name: "VinDrC", dependencies: ["CVinDrHandles", "VinDrDICOM", "VinDrImaging", "VinDrLoader", "VinDrAnnotations", "VinDrBoxes"]),
+        .target(name: "VinDrCore"),
+        .target(name: "VinDrDICOM", dependencies: ["VinDrCore", "CGDCM", "CTurboJPEG"]),
+        .target(name: "VinDrImaging", dependencies: ["VinDrCore", "VinDrDICOM", "CTurboJPEG", "CZlib"]),
+        .target(name: "VinDrBoxes", dependencies: ["VinDrCore"]),
+        .target(name: "VinDrAnnotations", dependencies: ["VinDrCore", "VinDrBoxes"]),
+        .target(name: "VinDrLoader", dependencies: ["VinDrCore", "VinDrDICOM", "VinDrImaging", "VinDrAnnotations", "VinDrBoxes", "CZlib"]),
+        .target(name: "VinDrC", dependencies: ["CVinDrHandles", "VinDrCore", "VinDrDICOM", "VinDrImaging", "VinDrLoader", "VinDrAnnotations", "VinDrBoxes"]),
         .executableTarget(
             name: "vindr",
             dependencies: [
@@ -41,7 +42,7 @@ let package = Package(
         .target(name: "VinDrTestSupport", dependencies: ["VinDrDICOM"], path: "Tests/VinDrTestSupport"),
         .testTarget(name: "VinDrDICOMTests", dependencies: ["VinDrDICOM", "VinDrTestSupport"]),
         .testTarget(name: "VinDrImagingTests", dependencies: ["VinDrImaging", "VinDrTestSupport"]),
-        .testTarget(name: "VinDrLoaderTests", dependencies: ["VinDrLoader", "VinDrTestSupport"]),
+        .testTarget(name: "VinDrLoaderTests", dependencies: ["VinDrLoader", "VinDrImaging", "VinDrTestSupport"]),
         .testTarget(name: "VinDrBoxesTests", dependencies: ["VinDrBoxes"]),
         .testTarget(name: "VinDrAnnotationsTests", dependencies: ["VinDrAnnotations"]),
     ],

@@ -22,9 +22,9 @@
 /* SDK version (Sources/VinDrDICOM/Version.swift); vdr_version() and vdr_version_number() give the
  * library's own, which must match for the ABI major version. */
 #define VDR_VERSION_MAJOR 0
-#define VDR_VERSION_MINOR 4
+#define VDR_VERSION_MINOR 5
 #define VDR_VERSION_PATCH 0
-#define VDR_VERSION_STRING "0.4.0"
+#define VDR_VERSION_STRING "0.5.0"
 #define VDR_VERSION_NUMBER (VDR_VERSION_MAJOR * 10000 + VDR_VERSION_MINOR * 100 + VDR_VERSION_PATCH)
 
 /* Handle kinds (Sources/CVinDrHandles/handles.h). */
@@ -210,7 +210,7 @@ int32_t vdr_dicom_decode(vdr_dicom * handle, int32_t frame, void * out_, size_t 
 /* Decode mode: VDR_DECODE_EXACT (default) or VDR_DECODE_FAST (replaces VDR_OPT_REDUCED_DECODE, */
 /* whose key it keeps). */
 #define VDR_OPT_DECODE 5
-/* Decode modes (VDR_OPT_DECODE, VDR_LOPT_DECODE). */
+/* Decode modes (VDR_OPT_DECODE). */
 /* Full-resolution decode, then the documented resampling (the default). */
 #define VDR_DECODE_EXACT 0
 /* Opt-in approximation for outputs at least 2x smaller: JPEG 2000 at a reduced resolution */
@@ -489,15 +489,8 @@ int32_t vdr_evaluate(int64_t const * gt_image, int64_t const * gt_label, double 
 /* threads are not waited for); new epochs run on new threads in the child, as in DataLoader */
 /* worker processes. vdr_loader_next on the inherited epoch is VDR_ERR_ARGUMENT until */
 /* vdr_loader_start. */
-/* Loader options (vdr_loader_options_set). */
-/* Output height in pixels, 1...16384 (default 1024). */
-#define VDR_LOPT_HEIGHT 1
-/* Output width in pixels, 1...16384 (default 1024). */
-#define VDR_LOPT_WIDTH 2
-/* 1 (default): letterbox, keeping the aspect ratio; 0: stretch. */
-#define VDR_LOPT_LETTERBOX 3
-/* Letterbox pad as a display value in [0, 1] (default 0). */
-#define VDR_LOPT_PAD 4
+/* Loader options (vdr_loader_options_set). How images are rendered (size, aspect, window, */
+/* decode mode) is set with vdr_loader_options_set_render; keys 1-4, 18 and 20 are retired. */
 /* VDR_DTYPE_UINT8 (default), VDR_DTYPE_FLOAT16 or VDR_DTYPE_FLOAT32. */
 #define VDR_LOPT_DTYPE 5
 /* VDR_IMAGE_LAYOUT_NCHW (default) or VDR_IMAGE_LAYOUT_NHWC. */
@@ -525,15 +518,10 @@ int32_t vdr_evaluate(int64_t const * gt_image, int64_t const * gt_label, double 
 #define VDR_LOPT_FLIP_PROBABILITY 16
 /* VDR_ON_ERROR_RAISE (default) or VDR_ON_ERROR_SKIP. */
 #define VDR_LOPT_ON_ERROR 17
-/* Window: VDR_WINDOW_DICOM (default), VDR_WINDOW_AUTO or VDR_WINDOW_KAGGLE. */
-#define VDR_LOPT_WINDOW 18
 /* Memory budget of the batch buffers in bytes, >= 1 (default 4 GiB = 4294967296): vdr_loader_create */
 /* fails with VDR_ERR_ARGUMENT when (prefetch + 1) x batch size x height x width x channels x */
 /* bytes per sample exceeds it. */
 #define VDR_LOPT_MAX_BATCH_BYTES 19
-/* VDR_DECODE_EXACT (default) or VDR_DECODE_FAST (opt-in reduced-resolution decoding; a cache */
-/* records the mode it was built with and serves only loaders with the same mode). */
-#define VDR_LOPT_DECODE 20
 #define VDR_DTYPE_FLOAT16 6
 #define VDR_IMAGE_LAYOUT_NCHW 0
 #define VDR_IMAGE_LAYOUT_NHWC 1
@@ -565,6 +553,15 @@ int32_t vdr_loader_options_create(vdr_loader_options * * out_);
 
 /// Releases loader options; NULL is accepted.
 void vdr_loader_options_destroy(vdr_loader_options * options);
+
+/// Sets how the loader renders each image to a copy of `render` (vdr_render_options_*): its size
+/// must be VDR_SIZE_EXACT (a batch has one shape), 1...16384 a side; aspect, window, frame,
+/// MONOCHROME1 inversion and decode mode apply as in vdr_dicom_render. The default is 1024 x 1024,
+/// VDR_ASPECT_LETTERBOX with pad 0, VDR_WINDOW_DICOM, VDR_DECODE_EXACT. The loader's dtype and one
+/// thread per image replace the render options' output type and threads. A cache (vdr_cache_build)
+/// takes VDR_WINDOW_DICOM, _AUTO or _KAGGLE, frame 0 and inversion on, and serves only loaders
+/// rendering as it was built. Invalid options leave the loader options unchanged.
+int32_t vdr_loader_options_set_render(vdr_loader_options * options, vdr_render_options * render);
 
 /// Sets option `key` (VDR_LOPT_*, ranges stated with each); integer options take integral values.
 /// An invalid value leaves the options unchanged.
@@ -624,8 +621,8 @@ int32_t vdr_loader_options_set_cache(vdr_loader_options * options, char const * 
 /// Whether the loader reads from its cache, and if not, why (empty without a cache).
 int32_t vdr_loader_cache_status(vdr_loader * loader, char * * out_);
 
-/// Renders every sample once into `dir` at the loader options' size, letterbox, pad and window
-/// (VDR_WINDOW_DICOM or _AUTO), as VDR_CACHE_JPEG at `quality` or VDR_CACHE_RAW, on `workers`
+/// Renders every sample once into `dir` with the loader options' render options
+/// (vdr_loader_options_set_render: VDR_WINDOW_DICOM, _AUTO or _KAGGLE), as VDR_CACHE_JPEG at `quality` or VDR_CACHE_RAW, on `workers`
 /// threads. Resumable: unchanged images already cached are kept. `progress(done, total, user)`
 /// is called from this thread after each chunk (may be NULL). `rendered`, `reused`, `failed`
 /// receive the counts; failed images are left out of the cache (vdr_last_error is not set for them).

@@ -1,3 +1,5 @@
+@_exported import VinDrCore
+
 import VinDrBoxes
 
 /// Where a row came from: the index of its file in `AnnotationIndex.sources` and its line.

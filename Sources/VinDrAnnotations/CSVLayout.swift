@@ -52,7 +52,7 @@ struct ColumnMap {
         let lower = names.map { $0.lowercased() }
         func column(_ name: String) -> Int? { lower.firstIndex(of: name) }
         guard let imageID = column("image_id") else {
-            throw CSVError(file: file, line: 1, reason: "header has no image_id column: \(names.joined(separator: ","))")
+            throw VinDrError(file: file, line: 1, reason: "header has no image_id column: \(names.joined(separator: ","))")
         }
         var map = ColumnMap(layout: .annotations, names: names, imageID: imageID)
         map.readerID = column("rad_id")
@@ -66,11 +66,11 @@ struct ColumnMap {
             map.classID = column("class_id")
             map.score = column("score")
             for name in ["x_min", "y_min", "x_max", "y_max"] {
-                guard let k = column(name) else { throw CSVError(file: file, line: 1, reason: "header has class_name but no \(name) column") }
+                guard let k = column(name) else { throw VinDrError(file: file, line: 1, reason: "header has class_name but no \(name) column") }
                 map.box.append(k)
             }
             if map.classID != nil {
-                guard map.readerID != nil else { throw CSVError(file: file, line: 1, reason: "Kaggle train layout without rad_id") }
+                guard map.readerID != nil else { throw VinDrError(file: file, line: 1, reason: "Kaggle train layout without rad_id") }
                 map.layout = .kaggleTrain
             } else {
                 map.layout = map.readerID == nil ? .consensusAnnotations : .annotations
@@ -79,12 +79,12 @@ struct ColumnMap {
         }
         for (k, name) in names.enumerated() where k != imageID && k != map.readerID {
             guard let label = Taxonomy.label(named: name) else {
-                throw CSVError(file: file, line: 1, column: name, reason: "not a VinDr-CXR label and not a known column")
+                throw VinDrError(file: file, line: 1, column: name, reason: "not a VinDr-CXR label and not a known column")
             }
             map.labelColumns.append((k, label.index))
         }
         guard map.labelColumns.count >= 2 else {
-            throw CSVError(file: file, line: 1, reason: "unrecognised header: \(names.joined(separator: ","))")
+            throw VinDrError(file: file, line: 1, reason: "unrecognised header: \(names.joined(separator: ","))")
         }
         map.layout = map.readerID == nil ? .consensusImageLabels : .imageLabels
         return map

@@ -193,7 +193,7 @@ public enum CSVReader {
     static func forEachRow(path: String, chunkSize: Int, _ body: (inout CSVRow) throws -> Void) throws {
         precondition(chunkSize > 0)
         guard let file = fopen(path, "rb") else {
-            throw CSVError(file: path, line: 0, reason: "cannot open: \(String(cString: strerror(errno)))")
+            throw VinDrError(file: path, line: 0, reason: "cannot open: \(String(cString: strerror(errno)))")
         }
         defer { fclose(file) }
         var parser = Parser(file: path)
@@ -201,7 +201,7 @@ public enum CSVReader {
         while true {
             let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, chunkSize, file) }
             if n == 0 {
-                if ferror(file) != 0 { throw CSVError(file: path, line: 0, reason: "read error at line \(parser.line)") }
+                if ferror(file) != 0 { throw VinDrError(file: path, line: 0, reason: "read error at line \(parser.line)") }
                 break
             }
             try chunk.withUnsafeBufferPointer { try parser.feed(UnsafeBufferPointer(rebasing: $0[0..<n]), body) }
@@ -392,13 +392,13 @@ public enum CSVReader {
             if atFileStart { try releaseHead(body) }
             pendingCR = false
             if state == .quoted {
-                throw CSVError(file: file, line: row.line, reason: "unterminated quoted field")
+                throw VinDrError(file: file, line: row.line, reason: "unterminated quoted field")
             }
             if rowStarted { try endRow(body) }
         }
 
-        private func error(_ reason: String) -> CSVError {
-            CSVError(file: file, line: line, reason: reason)
+        private func error(_ reason: String) -> VinDrError {
+            VinDrError(file: file, line: line, reason: reason)
         }
 
         private mutating func endField() {

@@ -72,7 +72,7 @@ public enum Export {
         var files: [(name: String, text: String)] = []
         for image in index.images {
             guard let w = image.width, let h = image.height else {
-                throw BoxError("no size for image \(image.id): YOLO needs every image's width and height")
+                throw VinDrError(.argument, "no size for image \(image.id): YOLO needs every image's width and height")
             }
             let d = try image.consensusBoxes(options.boxes, minimumVotes: options.minimumVotes, filter: options.filter)
             var text = ""
@@ -128,20 +128,20 @@ public enum Export {
             guard let c = columns else {
                 let names = (0..<row.count).map { row.string($0).lowercased() }
                 guard let id = names.firstIndex(of: "image_id") else {
-                    throw CSVError(file: path, line: row.line, reason: "no image_id column")
+                    throw VinDrError(file: path, line: row.line, reason: "no image_id column")
                 }
                 if let w = names.firstIndex(of: "width"), let h = names.firstIndex(of: "height") {
                     columns = (id, w, h)
                 } else if let h = names.firstIndex(of: "dim0"), let w = names.firstIndex(of: "dim1") {
                     columns = (id, w, h)
                 } else {
-                    throw CSVError(file: path, line: row.line, reason: "need width,height or dim0,dim1 columns")
+                    throw VinDrError(file: path, line: row.line, reason: "need width,height or dim0,dim1 columns")
                 }
                 return
             }
             guard let w = row.double(c.width).flatMap({ Int(exactly: $0) }),
                   let h = row.double(c.height).flatMap({ Int(exactly: $0) }), w > 0, h > 0 else {
-                throw CSVError(file: path, line: row.line, reason: "image size must be two positive integers")
+                throw VinDrError(file: path, line: row.line, reason: "image size must be two positive integers")
             }
             let id = row.string(c.id)
             if index.position(of: id) != nil {

@@ -18,16 +18,16 @@ public struct Submission: Sendable {
             guard let m = map else {
                 let detected = try ColumnMap.detect(header: (0..<row.count).map { row.string($0) }, file: path)
                 guard detected.layout == .kaggleSubmission else {
-                    throw CSVError(file: path, line: row.line, reason: "not a submission (expected image_id,PredictionString)")
+                    throw VinDrError(file: path, line: row.line, reason: "not a submission (expected image_id,PredictionString)")
                 }
                 map = detected
                 return
             }
-            func fail(_ column: Int, _ reason: String) -> CSVError {
-                CSVError(file: path, line: row.line, column: m.names[column], reason: reason)
+            func fail(_ column: Int, _ reason: String) -> VinDrError {
+                VinDrError(file: path, line: row.line, column: m.names[column], reason: reason)
             }
             guard row.count == m.names.count else {
-                throw CSVError(file: path, line: row.line, reason: "\(row.count) fields, the header has \(m.names.count)")
+                throw VinDrError(file: path, line: row.line, reason: "\(row.count) fields, the header has \(m.names.count)")
             }
             let id = row.string(m.imageID).trimmingSpaces
             guard !id.isEmpty else { throw fail(m.imageID, "empty image_id") }
@@ -50,7 +50,7 @@ public struct Submission: Sendable {
             result.imageIDs.append(id)
             result.predictions[id] = d
         }
-        guard map != nil else { throw CSVError(file: path, line: 1, reason: "empty file (no header)") }
+        guard map != nil else { throw VinDrError(file: path, line: 1, reason: "empty file (no header)") }
         self = result
     }
 }
@@ -169,7 +169,7 @@ extension AnnotationIndex {
         let absent = truth.indices.filter { truth[$0] != nil && !covered.contains(images[$0].id) }.map { images[$0].id }
         if missing == .error, !absent.isEmpty {
             let named = absent.prefix(10).joined(separator: ", ") + (absent.count > 10 ? " and \(absent.count - 10) more" : "")
-            throw BoxError("the submission has no row for \(absent.count) of \(truth.lazy.filter { $0 != nil }.count) ground-truth images: "
+            throw VinDrError(.argument, "the submission has no row for \(absent.count) of \(truth.lazy.filter { $0 != nil }.count) ground-truth images: "
                            + "\(named) (missing=empty scores them as images without predictions, missing=skip leaves them out)")
         }
         var gt = [GroundTruthBox]()

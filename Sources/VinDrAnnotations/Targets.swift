@@ -52,7 +52,7 @@ extension AnnotationIndex {
                 }
             }
         case let .fused(iou, votes):
-            guard iou.isFinite, iou >= 0, iou <= 1 else { throw BoxError("iou_thr \(iou) must be in [0, 1]") }
+            guard iou.isFinite, iou >= 0, iou <= 1 else { throw VinDrError(.argument, "iou_thr \(iou) must be in [0, 1]") }
             let all = try consensusBoxes(.fused(iouThreshold: iou, confidenceType: .avg), minimumVotes: votes, filter: filter)
             for (i, d) in all.enumerated() {
                 for k in 0..<d.count { t.append(image: i, d.boxes[k], score: d.scores[k], label: d.labels[k], reader: -1) }

@@ -51,15 +51,15 @@ public struct DetectionEvaluation: Sendable {
 public func evaluateDetections(groundTruth: [GroundTruthBox], detections: [ScoredBox], imageCount: Int,
                                iouThreshold: Double = 0.4, interpolation: APInterpolation = .voc2010) throws -> DetectionEvaluation {
     guard iouThreshold.isFinite, iouThreshold >= 0, iouThreshold <= 1 else {
-        throw BoxError("IoU threshold \(iouThreshold) must be in [0, 1]")
+        throw VinDrError(.argument, "IoU threshold \(iouThreshold) must be in [0, 1]")
     }
     for (i, g) in groundTruth.enumerated() {
-        guard g.image >= 0, g.image < imageCount else { throw BoxError("ground truth \(i): image \(g.image) outside 0..<\(imageCount)") }
+        guard g.image >= 0, g.image < imageCount else { throw VinDrError(.argument, "ground truth \(i): image \(g.image) outside 0..<\(imageCount)") }
         _ = try g.box.validated("ground truth \(i)")
     }
     for (i, d) in detections.enumerated() {
-        guard d.image >= 0, d.image < imageCount else { throw BoxError("detection \(i): image \(d.image) outside 0..<\(imageCount)") }
-        guard d.score.isFinite else { throw BoxError("detection \(i): score \(d.score) is not finite") }
+        guard d.image >= 0, d.image < imageCount else { throw VinDrError(.argument, "detection \(i): image \(d.image) outside 0..<\(imageCount)") }
+        guard d.score.isFinite else { throw VinDrError(.argument, "detection \(i): score \(d.score) is not finite") }
         _ = try d.box.validated("detection \(i)")
     }
     // Ground truth per label, then per image.

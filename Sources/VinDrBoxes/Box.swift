@@ -1,3 +1,5 @@
+@_exported import VinDrCore
+
 /// An axis-aligned box in corner form (x_min, y_min, x_max, y_max), the layout of the dataset's
 /// CSV files, of Kaggle submissions and of ensemble-boxes. Coordinates are pixels or normalised
 /// to [0, 1] depending on context; the type does not care.
@@ -25,10 +27,10 @@ public struct Box: Hashable, Sendable, CustomStringConvertible {
     /// Throws unless all coordinates are finite and x1 <= x2, y1 <= y2.
     public func validated(_ what: @autoclosure () -> String = "box") throws -> Box {
         guard x1.isFinite, y1.isFinite, x2.isFinite, y2.isFinite else {
-            throw BoxError("\(what()) \(self) has a non-finite coordinate")
+            throw VinDrError(.argument, "\(what()) \(self) has a non-finite coordinate")
         }
         guard x1 <= x2, y1 <= y2 else {
-            throw BoxError("\(what()) \(self) has x2 < x1 or y2 < y1")
+            throw VinDrError(.argument, "\(what()) \(self) has x2 < x1 or y2 < y1")
         }
         return self
     }
@@ -39,7 +41,7 @@ extension Box {
     /// checked here; callers that need ordered corners call `validated`.
     public static func array(fromFlat values: UnsafeBufferPointer<Double>, what: String = "boxes") throws -> [Box] {
         guard values.count % 4 == 0 else {
-            throw BoxError("\(what): \(values.count) values is not a multiple of 4")
+            throw VinDrError(.argument, "\(what): \(values.count) values is not a multiple of 4")
         }
         let n = values.count / 4
         var out = [Box]()
@@ -47,7 +49,7 @@ extension Box {
         for i in 0..<n {
             let b = Box(x1: values[4 * i], y1: values[4 * i + 1], x2: values[4 * i + 2], y2: values[4 * i + 3])
             guard b.x1.isFinite, b.y1.isFinite, b.x2.isFinite, b.y2.isFinite else {
-                throw BoxError("\(what)[\(i)] \(b) has a non-finite coordinate")
+                throw VinDrError(.argument, "\(what)[\(i)] \(b) has a non-finite coordinate")
             }
             out.append(b)
         }

@@ -32,9 +32,9 @@ public enum BoxFormat: String, CaseIterable, Sendable {
 /// be finite and widths/heights non-negative (x2 >= x1 in corner terms).
 public func convertBoxes(_ values: [Double], from: BoxFormat, to: BoxFormat,
                          scaleX: Double = 1, scaleY: Double = 1) throws -> [Double] {
-    guard values.count % 4 == 0 else { throw BoxError("boxes: \(values.count) values is not a multiple of 4") }
+    guard values.count % 4 == 0 else { throw VinDrError(.argument, "boxes: \(values.count) values is not a multiple of 4") }
     guard scaleX.isFinite, scaleY.isFinite, scaleX > 0, scaleY > 0 else {
-        throw BoxError("scale (\(scaleX), \(scaleY)) must be finite and positive")
+        throw VinDrError(.argument, "scale (\(scaleX), \(scaleY)) must be finite and positive")
     }
     var out = [Double](repeating: 0, count: values.count)
     for i in stride(from: 0, to: values.count, by: 4) {
@@ -60,7 +60,7 @@ public struct YOLOLabel: Equatable, Sendable {
 
     /// A YOLO label for a box in pixels on an image of `width` x `height` pixels.
     public init(classID: Int, pixelBox: Box, width: Int, height: Int) throws {
-        guard width > 0, height > 0 else { throw BoxError("image size \(width) x \(height) must be positive") }
+        guard width > 0, height > 0 else { throw VinDrError(.argument, "image size \(width) x \(height) must be positive") }
         let b = try pixelBox.validated()
         let w = Double(width), h = Double(height)
         self.init(classID: classID, box: Box(x1: b.x1 / w, y1: b.y1 / h, x2: b.x2 / w, y2: b.y2 / h))
@@ -71,7 +71,7 @@ public struct YOLOLabel: Equatable, Sendable {
         let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
         guard parts.count == 5, let c = Int(parts[0]),
               let cx = Double(parts[1]), let cy = Double(parts[2]), let w = Double(parts[3]), let h = Double(parts[4])
-        else { throw BoxError("YOLO label line \"\(line)\" is not `class cx cy w h`") }
+        else { throw VinDrError(.argument, "YOLO label line \"\(line)\" is not `class cx cy w h`") }
         self.init(classID: c, box: try BoxFormat.cxcywh.box(cx, cy, w, h).validated("YOLO box"))
     }
 

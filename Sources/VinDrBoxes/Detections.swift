@@ -14,13 +14,13 @@ public struct Detections: Equatable, Sendable {
     /// Corner order is not checked: ensemble-style entry points repair it (and count it).
     public init(boxes: [Box], scores: [Double], labels: [Int]) throws {
         guard boxes.count == scores.count, boxes.count == labels.count else {
-            throw BoxError("\(boxes.count) boxes, \(scores.count) scores and \(labels.count) labels: counts differ")
+            throw VinDrError(.argument, "\(boxes.count) boxes, \(scores.count) scores and \(labels.count) labels: counts differ")
         }
         for (i, b) in boxes.enumerated() where !(b.x1.isFinite && b.y1.isFinite && b.x2.isFinite && b.y2.isFinite) {
-            throw BoxError("boxes[\(i)] \(b) has a non-finite coordinate")
+            throw VinDrError(.argument, "boxes[\(i)] \(b) has a non-finite coordinate")
         }
         if let i = scores.firstIndex(where: { !$0.isFinite }) {
-            throw BoxError("scores[\(i)] = \(scores[i]) is not finite")
+            throw VinDrError(.argument, "scores[\(i)] = \(scores[i]) is not finite")
         }
         self.boxes = boxes
         self.scores = scores
@@ -80,10 +80,10 @@ public struct InputAdjustments: Equatable, Sendable {
 func validatedWeights(_ weights: [Double]?, models: Int) throws -> [Double] {
     guard let weights else { return [Double](repeating: 1, count: models) }
     guard weights.count == models else {
-        throw BoxError("\(weights.count) weights for \(models) models: give one weight per model")
+        throw VinDrError(.argument, "\(weights.count) weights for \(models) models: give one weight per model")
     }
     guard weights.allSatisfy({ $0.isFinite && $0 >= 0 }), numpySum(weights) > 0 else {
-        throw BoxError("weights \(weights) must be finite, non-negative and not all zero")
+        throw VinDrError(.argument, "weights \(weights) must be finite, non-negative and not all zero")
     }
     return weights
 }

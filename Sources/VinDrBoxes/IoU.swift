@@ -34,7 +34,7 @@ public func iouMatrix(_ a: [Box], _ b: [Box]) throws -> [Double] {
     try Box.validate(a, what: "boxes1")
     try Box.validate(b, what: "boxes2")
     let (n, m) = (a.count, b.count)
-    guard n == 0 || m <= Int.max / n else { throw BoxError("IoU matrix of \(n) x \(m) is too large") }
+    guard n == 0 || m <= Int.max / n else { throw VinDrError(.argument, "IoU matrix of \(n) x \(m) is too large") }
     return [Double](unsafeUninitializedCapacity: n * m) { out, filled in
         for i in 0..<n {
             let ai = a[i]

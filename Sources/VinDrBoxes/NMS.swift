@@ -9,11 +9,11 @@ import Darwin
 /// threshold survives, as in ensemble-boxes and torchvision). Returns kept indices, best first.
 public func nms(boxes: [Box], scores: [Double], iouThreshold: Double) throws -> [Int] {
     guard boxes.count == scores.count else {
-        throw BoxError("\(boxes.count) boxes but \(scores.count) scores")
+        throw VinDrError(.argument, "\(boxes.count) boxes but \(scores.count) scores")
     }
     try Box.validate(boxes)
-    if let i = scores.firstIndex(where: { !$0.isFinite }) { throw BoxError("scores[\(i)] is not finite") }
-    guard iouThreshold.isFinite else { throw BoxError("iou_thr must be finite") }
+    if let i = scores.firstIndex(where: { !$0.isFinite }) { throw VinDrError(.argument, "scores[\(i)] is not finite") }
+    guard iouThreshold.isFinite else { throw VinDrError(.argument, "iou_thr must be finite") }
     return greedyNMS(boxes, scores, nil, iouThreshold)
 }
 
@@ -21,8 +21,8 @@ public func nms(boxes: [Box], scores: [Double], iouThreshold: Double) throws -> 
 /// grouped by ascending label, best score first within a label.
 public func nms(_ detections: Detections, iouThreshold: Double) throws -> [Int] {
     try Box.validate(detections.boxes)
-    if let i = detections.scores.firstIndex(where: { !$0.isFinite }) { throw BoxError("scores[\(i)] is not finite") }
-    guard iouThreshold.isFinite else { throw BoxError("iou_thr must be finite") }
+    if let i = detections.scores.firstIndex(where: { !$0.isFinite }) { throw VinDrError(.argument, "scores[\(i)] is not finite") }
+    guard iouThreshold.isFinite else { throw VinDrError(.argument, "iou_thr must be finite") }
     return greedyNMS(detections.boxes, detections.scores, detections.labels, iouThreshold)
 }
 
@@ -67,7 +67,7 @@ public func ensembleNMS(_ input: FusionInput, models: Int, weights: [Double]? = 
 /// that write the result out themselves (the C ABI).
 package func ensembleNMSKept(_ input: FusionInput, models: Int, weights: [Double]?,
                              iouThreshold: Double) throws -> (PreparedEnsembleInput, [Int]) {
-    guard iouThreshold.isFinite else { throw BoxError("iou_thr must be finite") }
+    guard iouThreshold.isFinite else { throw VinDrError(.argument, "iou_thr must be finite") }
     let prepared = try PreparedEnsembleInput(input, models: models, weights: weights)
     return (prepared, greedyNMS(prepared.boxes, prepared.scores, prepared.labels, iouThreshold))
 }
@@ -85,8 +85,8 @@ public func ensembleSoftNMS(_ models: [Detections], weights: [Double]? = nil, me
 /// `ensembleSoftNMS` over every model's boxes in one flat list (`input.models` tags each box).
 public func ensembleSoftNMS(_ input: FusionInput, models: Int, weights: [Double]? = nil, method: SoftNMSMethod = .gaussian,
                             iouThreshold: Double = 0.5, sigma: Double = 0.5, threshold: Double = 0.001) throws -> EnsembleResult {
-    guard iouThreshold.isFinite, threshold.isFinite else { throw BoxError("iou_thr and thresh must be finite") }
-    guard sigma.isFinite, sigma > 0 else { throw BoxError("sigma must be finite and positive, got \(sigma)") }
+    guard iouThreshold.isFinite, threshold.isFinite else { throw VinDrError(.argument, "iou_thr and thresh must be finite") }
+    guard sigma.isFinite, sigma > 0 else { throw VinDrError(.argument, "sigma must be finite and positive, got \(sigma)") }
     let prepared = try PreparedEnsembleInput(input, models: models, weights: weights)
     var result = EnsembleResult(capacity: prepared.boxes.count, adjustments: prepared.adjustments)
     for group in groupsByAscendingLabel(prepared.labels) {
@@ -133,7 +133,7 @@ package struct PreparedEnsembleInput {
         let n = input.count
         // Filled in place (the arrays are sized for every box, then trimmed to those kept).
         var kept = 0
-        var failure: BoxError?
+        var failure: VinDrError?
         var adjustments = InputAdjustments()
         boxes = [Box](unsafeUninitializedCapacity: n) { boxes, boxCount in
         scores = [Double](unsafeUninitializedCapacity: n) { scores, scoreCount in
@@ -141,10 +141,10 @@ package struct PreparedEnsembleInput {
         source = [Int](unsafeUninitializedCapacity: n) { source, sourceCount in
             for i in 0..<n {
                 let m = input.models[i]
-                guard m >= 0, m < models else { failure = BoxError("box \(i): model \(m) outside 0..<\(models)"); break }
+                guard m >= 0, m < models else { failure = VinDrError(.argument, "box \(i): model \(m) outside 0..<\(models)"); break }
                 let raw = input.boxes[i], score = input.scores[i]
                 guard raw.x1.isFinite, raw.y1.isFinite, raw.x2.isFinite, raw.y2.isFinite, score.isFinite else {
-                    failure = BoxError("box \(i) \(raw) or its score \(score) is not finite")
+                    failure = VinDrError(.argument, "box \(i) \(raw) or its score \(score) is not finite")
                     break
                 }
                 guard let b = adjustments.repair(raw) else { continue }
@@ -290,10 +290,10 @@ func softNMS(_ boxes: [Box], _ scores: [Double], method: SoftNMSMethod, iouThres
 /// Integer class codes for ensemble-boxes' float class ids, grouped by exact value as
 /// `np.unique` groups them (-0.0 and 0.0 are one class): integral values keep their integer,
 /// other sets become each value's first position among the sorted values, so order is kept either way.
-/// A non-finite label is a BoxError naming its position.
+/// A non-finite label is a VinDrError naming its position.
 public func classCodes<C: Collection>(ofLabelValues values: C) throws -> [Int] where C.Element == Double {
     if let i = values.firstIndex(where: { !$0.isFinite }) {
-        throw BoxError("labels[\(values.distance(from: values.startIndex, to: i))] is not finite")
+        throw VinDrError(.argument, "labels[\(values.distance(from: values.startIndex, to: i))] is not finite")
     }
     let limit = 0x1p62
     if values.allSatisfy({ $0.rounded(.towardZero) == $0 && abs($0) < limit }) {

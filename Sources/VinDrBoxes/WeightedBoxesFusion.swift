@@ -75,7 +75,7 @@ public struct FusionInput: Sendable {
     public init(_ models: [Detections]) throws {
         for (m, d) in models.enumerated() {
             guard d.boxes.count == d.scores.count, d.boxes.count == d.labels.count else {
-                throw BoxError("model \(m): \(d.boxes.count) boxes, \(d.scores.count) scores, \(d.labels.count) labels")
+                throw VinDrError(.argument, "model \(m): \(d.boxes.count) boxes, \(d.scores.count) scores, \(d.labels.count) labels")
             }
             for i in 0..<d.count { append(d.boxes[i], score: d.scores[i], label: d.labels[i], model: m) }
         }
@@ -135,7 +135,7 @@ public struct WeightedBoxesFuser {
     /// Validates options and weights for `models` models.
     public init(models: Int, options: FusionOptions) throws {
         guard options.iouThreshold.isFinite, options.skipBoxThreshold.isFinite else {
-            throw BoxError("iou_thr and skip_box_thr must be finite")
+            throw VinDrError(.argument, "iou_thr and skip_box_thr must be finite")
         }
         weights = try validatedWeights(options.weights, models: models)
         self.options = options
@@ -150,16 +150,16 @@ public struct WeightedBoxesFuser {
         labelOrder.removeAll(keepingCapacity: true)
         for i in 0..<input.count {
             let m = input.models[i]
-            guard m >= 0, m < weights.count else { throw BoxError("box \(i): model \(m) outside 0..<\(weights.count)") }
+            guard m >= 0, m < weights.count else { throw VinDrError(.argument, "box \(i): model \(m) outside 0..<\(weights.count)") }
             let score = input.scores[i]
-            guard score.isFinite else { throw BoxError("box \(i): score \(score) is not finite") }
+            guard score.isFinite else { throw VinDrError(.argument, "box \(i): score \(score) is not finite") }
             if score < options.skipBoxThreshold {
                 adjustments.droppedLowScore += 1
                 continue
             }
             let raw = input.boxes[i]
             guard raw.x1.isFinite, raw.y1.isFinite, raw.x2.isFinite, raw.y2.isFinite else {
-                throw BoxError("model \(m) box \(raw) has a non-finite coordinate")
+                throw VinDrError(.argument, "model \(m) box \(raw) has a non-finite coordinate")
             }
             let box: Box
             if options.normalisedCoordinates {

@@ -49,7 +49,7 @@ func missingImages(_ code: Int32) throws -> MissingImages {
     case VDR_MISSING_ERROR: return .error
     case VDR_MISSING_SKIP: return .skip
     case VDR_MISSING_EMPTY: return .empty
-    default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "missing \(code) is not one of VDR_MISSING_*")
+    default: throw VinDrError(.argument, "missing \(code) is not one of VDR_MISSING_*")
     }
 }
 
@@ -68,7 +68,7 @@ nonisolated(unsafe) private let labelNames: [UnsafeMutablePointer<CChar>?] = Tax
                               _ out_kind: UnsafeMutablePointer<Int32>?, _ out_kaggle_id: UnsafeMutablePointer<Int32>?) -> Int32 {
     abiCall {
         guard index >= 0, Int(index) < Taxonomy.count, let name = labelNames[Int(index)] else {
-            throw ABIError(status: VDR_ERR_ARGUMENT, message: "label index \(index) outside 0..<\(Taxonomy.count)")
+            throw VinDrError(.argument, "label index \(index) outside 0..<\(Taxonomy.count)")
         }
         let label = Taxonomy.labels[Int(index)]
         if let out_name { out_name.pointee = UnsafePointer(name) }
@@ -83,7 +83,7 @@ nonisolated(unsafe) private let labelNames: [UnsafeMutablePointer<CChar>?] = Tax
         let text = try requireString(name, "name")
         let out = try require(out_index, "out_index")
         guard let label = Taxonomy.label(named: text) else {
-            throw ABIError(status: VDR_ERR_ARGUMENT, message: "\"\(text)\" is not a VinDr-CXR label")
+            throw VinDrError(.argument, "\"\(text)\" is not a VinDr-CXR label")
         }
         out.pointee = Int32(label.index)
     }
@@ -145,7 +145,7 @@ private func layoutCode(_ l: CSVLayout) -> Int32 {
     abiCall {
         let images = try AnnotationIndex.from(h).images
         guard index < UInt(images.count) else {
-            throw ABIError(status: VDR_ERR_ARGUMENT, message: "image index \(index) outside 0..<\(images.count)")
+            throw VinDrError(.argument, "image index \(index) outside 0..<\(images.count)")
         }
         try store(images[Int(index)].id, to: out)
     }
@@ -167,7 +167,7 @@ private func layoutCode(_ l: CSVLayout) -> Int32 {
     abiCall {
         let readers = try AnnotationIndex.from(h).sortedReaderIDs
         guard index < UInt(readers.count) else {
-            throw ABIError(status: VDR_ERR_ARGUMENT, message: "reader index \(index) outside 0..<\(readers.count)")
+            throw VinDrError(.argument, "reader index \(index) outside 0..<\(readers.count)")
         }
         try store(readers[Int(index)], to: out)
     }
@@ -194,7 +194,7 @@ func readerFilter(_ reader: UnsafePointer<CChar>?, _ exclude: UnsafePointer<CCha
                                       _ exclude: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UInt8>?) -> Int32 {
     abiCall {
         let images = try AnnotationIndex.from(h).images
-        guard min_votes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be at least 1") }
+        guard min_votes >= 1 else { throw VinDrError(.argument, "min_votes must be at least 1") }
         if images.isEmpty { return }
         let o = try require(out, "out")
         let filter = readerFilter(reader, exclude)
@@ -239,12 +239,12 @@ final class TargetsResult {
                                        _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_targets>?>?) -> Int32 {
     abiCall {
         let index = try AnnotationIndex.from(h)
-        guard min_votes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be at least 1") }
+        guard min_votes >= 1 else { throw VinDrError(.argument, "min_votes must be at least 1") }
         let rule: TargetMode
         switch mode {
         case VDR_TARGETS_ALL: rule = .all
         case VDR_TARGETS_FUSED: rule = .fused(iouThreshold: iou_thr, minimumVotes: Int(min_votes))
-        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "targets mode \(mode) is not one of VDR_TARGETS_*")
+        default: throw VinDrError(.argument, "targets mode \(mode) is not one of VDR_TARGETS_*")
         }
         try store(TargetsResult(try index.targetTable(rule, filter: readerFilter(reader, exclude))), to: out)
     }
@@ -283,7 +283,7 @@ final class TargetsResult {
     abiCall {
         let a = try AnnotationIndex.from(h)
         guard min_votes >= 1, iou_thr.isFinite else {
-            throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be >= 1 and iou_thr finite")
+            throw VinDrError(.argument, "min_votes must be >= 1 and iou_thr finite")
         }
         try store(a.statistics(minimumVotes: Int(min_votes), iouThreshold: iou_thr).json.text, to: out)
     }
@@ -323,14 +323,14 @@ public let VDR_EXPORT_CLASSES_LOCAL: Int32 = 1
         switch mode {
         case VDR_TARGETS_ALL: options.boxes = .all
         case VDR_TARGETS_FUSED: options.boxes = .fused(iouThreshold: iou_thr, confidenceType: .avg)
-        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown targets mode \(mode)")
+        default: throw VinDrError(.argument, "unknown targets mode \(mode)")
         }
         switch classes {
         case VDR_EXPORT_CLASSES_KAGGLE: options.classes = .kaggle
         case VDR_EXPORT_CLASSES_LOCAL: options.classes = .local
-        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown export classes \(classes)")
+        default: throw VinDrError(.argument, "unknown export classes \(classes)")
         }
-        guard min_votes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be at least 1") }
+        guard min_votes >= 1 else { throw VinDrError(.argument, "min_votes must be at least 1") }
         switch format {
         case VDR_EXPORT_COCO: try FileSystem.writeAtomically(try Export.coco(index, options).utf8, to: path)
         case VDR_EXPORT_SUBMISSION: try FileSystem.writeAtomically(try Export.submission(index, options).utf8, to: path)
@@ -338,7 +338,7 @@ public let VDR_EXPORT_CLASSES_LOCAL: Int32 = 1
             let files = try Export.yolo(index, options)
             try FileSystem.createDirectories(path)
             for file in files { try FileSystem.writeAtomically(file.text.utf8, to: FileSystem.joined(path, file.name)) }
-        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown export format \(format)")
+        default: throw VinDrError(.argument, "unknown export format \(format)")
         }
     }
 }

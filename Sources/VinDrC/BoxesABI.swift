@@ -110,7 +110,7 @@ public let VDR_ADJUSTMENT_COUNT: Int32 = 4
                             _ out_adjustments: UnsafeMutablePointer<UInt>?) -> Int32 {
     abiCall {
         guard let m = SoftNMSMethod(rawValue: Int(method)) else {
-            throw ABIError(status: VDR_ERR_ARGUMENT, message: "soft-NMS method \(method) is not VDR_SOFT_NMS_LINEAR or VDR_SOFT_NMS_GAUSSIAN")
+            throw VinDrError(.argument, "soft-NMS method \(method) is not VDR_SOFT_NMS_LINEAR or VDR_SOFT_NMS_GAUSSIAN")
         }
         let input = try ModelsInput(boxes, scores, labelValues: labels, model_sizes, n_models, weights,
                                     outputs: [(UnsafeMutableRawPointer(out_index), "out_index"), (UnsafeMutableRawPointer(out_boxes), "out_boxes"),
@@ -159,7 +159,7 @@ func boxFormat(_ code: Int32) throws -> BoxFormat {
     case VDR_BOX_XYXY: return .xyxy
     case VDR_BOX_XYWH: return .xywh
     case VDR_BOX_CXCYWH: return .cxcywh
-    default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "box layout \(code) is not one of VDR_BOX_*")
+    default: throw VinDrError(.argument, "box layout \(code) is not one of VDR_BOX_*")
     }
 }
 
@@ -169,16 +169,16 @@ func confidenceType(_ code: Int32) throws -> ConfidenceType {
     case VDR_CONF_MAX: return .max
     case VDR_CONF_BOX_AND_MODEL_AVG: return .boxAndModelAvg
     case VDR_CONF_ABSENT_MODEL_AWARE_AVG: return .absentModelAwareAvg
-    default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "conf_type \(code) is not one of VDR_CONF_*")
+    default: throw VinDrError(.argument, "conf_type \(code) is not one of VDR_CONF_*")
     }
 }
 
 /// `n * factor` as Int, rejecting sizes that overflow.
 func scaledCount(_ n: UInt, by factor: Int, _ name: String) throws -> Int {
-    guard let c = Int(exactly: n) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) = \(n) is too large") }
+    guard let c = Int(exactly: n) else { throw VinDrError(.argument, "\(name) = \(n) is too large") }
     let (p, overflow) = c.multipliedReportingOverflow(by: factor)
     guard !overflow, p <= Int(Int32.max) * 64 else {
-        throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) = \(n) is too large")
+        throw VinDrError(.argument, "\(name) = \(n) is too large")
     }
     return p
 }
@@ -186,7 +186,7 @@ func scaledCount(_ n: UInt, by factor: Int, _ name: String) throws -> Int {
 /// A caller buffer of `count` elements; NULL is accepted only when count is 0.
 func buffer<T>(_ p: UnsafePointer<T>?, _ count: Int, _ name: String) throws -> UnsafeBufferPointer<T> {
     if count == 0 { return UnsafeBufferPointer(start: nil, count: 0) }
-    guard let p else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) is NULL") }
+    guard let p else { throw VinDrError(.argument, "\(name) is NULL") }
     return UnsafeBufferPointer(start: p, count: count)
 }
 
@@ -235,13 +235,13 @@ struct ModelsInput {
         var total = 0
         for s in sizes {
             let (t, overflow) = total.addingReportingOverflow(try scaledCount(s, by: 1, "model_sizes[]"))
-            guard !overflow else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "model_sizes sum overflows") }
+            guard !overflow else { throw VinDrError(.argument, "model_sizes sum overflows") }
             total = t
         }
         let flat = try buffer(boxes, try scaledCount(UInt(total), by: 4, "boxes"), "boxes")
         let scoreValues = try buffer(scores, total, "scores")
-        if total > 0 && labelsPointer == nil { throw ABIError(status: VDR_ERR_ARGUMENT, message: "labels is NULL") }
-        for (p, name) in outputs where p == nil { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) is NULL") }
+        if total > 0 && labelsPointer == nil { throw VinDrError(.argument, "labels is NULL") }
+        for (p, name) in outputs where p == nil { throw VinDrError(.argument, "\(name) is NULL") }
         input.scores = Array(scoreValues)
         input.labels = try labels(total)
         if weights_pointer != nil { weights = Array(try buffer(weights_pointer, models, "weights")) }

@@ -80,7 +80,7 @@ final class DeidResultBox {
         let box = try DeidOptionsBox.from(options)
         func count(_ name: String) throws -> Int {
             guard value >= 0, value <= Int64(Int32.max) else {
-                throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name) must be between 0 and \(Int32.max), got \(value)")
+                throw VinDrError(.argument, "\(name) must be between 0 and \(Int32.max), got \(value)")
             }
             return Int(value)
         }
@@ -89,7 +89,7 @@ final class DeidResultBox {
             switch value {
             case Int64(VDR_DEID_PROFILE_VINDR): box.options.profile = .vindr
             case Int64(VDR_DEID_PROFILE_BASIC): box.options.profile = .basic
-            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown de-identification profile \(value)")
+            default: throw VinDrError(.argument, "unknown de-identification profile \(value)")
             }
         case VDR_DEID_MIN_ROWS: box.options.screening.minimumRows = try count("minimum rows")
         case VDR_DEID_MIN_COLUMNS: box.options.screening.minimumColumns = try count("minimum columns")
@@ -97,7 +97,7 @@ final class DeidResultBox {
         case VDR_DEID_ONLY_ACCEPTED: box.options.onlyAccepted = value != 0
         case VDR_DEID_PROGRESS: box.options.progress = value != 0
         case VDR_DEID_MIN_AGE: box.options.screening.minimumAgeYears = try count("minimum age")
-        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown integer de-identification option \(key)")
+        default: throw VinDrError(.argument, "unknown integer de-identification option \(key)")
         }
     }
 }
@@ -112,7 +112,7 @@ final class DeidResultBox {
         case VDR_DEID_MAPPING_CSV: box.options.mappingCSV = text
         case VDR_DEID_REPORT_CSV: box.options.reportCSV = text
         case VDR_DEID_REPORT_JSON: box.options.reportJSON = text
-        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown string de-identification option \(key)")
+        default: throw VinDrError(.argument, "unknown string de-identification option \(key)")
         }
     }
 }

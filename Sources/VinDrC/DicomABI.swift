@@ -69,7 +69,7 @@ public let VDR_DTYPE_FLOAT32: Int32 = 5
                                      _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_dicom>?>?) -> Int32 {
     abiCall {
         let size = try count(size, "size")
-        guard data != nil || size == 0 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "data is NULL") }
+        guard data != nil || size == 0 else { throw VinDrError(.argument, "data is NULL") }
         try store(try DICOMFile(bytes: UnsafeRawBufferPointer(start: data, count: size)), to: out)
     }
 }
@@ -100,7 +100,7 @@ public let VDR_DTYPE_FLOAT32: Int32 = 5
         case VDR_ATTR_VOI_LUT_COUNT: value = m.voiLUTs.count
         case VDR_ATTR_HAS_MODALITY_LUT: value = m.modalityLUT == nil ? 0 : 1
         case VDR_ATTR_SAMPLE_TYPE: value = Int(m.sampleFormat.map(dtypeCode) ?? 0)
-        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown integer attribute key \(key)")
+        default: throw VinDrError(.argument, "unknown integer attribute key \(key)")
         }
         out.pointee = Int64(value)
     }
@@ -121,10 +121,10 @@ public let VDR_DTYPE_FLOAT32: Int32 = 5
         case VDR_ATTR_WINDOW_CENTER: (values, name) = (m.windows.map(\.center), "Window Center (0028,1050)")
         case VDR_ATTR_WINDOW_WIDTH: (values, name) = (m.windows.map(\.width), "Window Width (0028,1051)")
         case VDR_ATTR_PIXEL_SPACING: (values, name) = (m.pixelSpacing, "Pixel Spacing (0028,0030)")
-        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown real attribute key \(key)")
+        default: throw VinDrError(.argument, "unknown real attribute key \(key)")
         }
         guard index < UInt(values.count) else {
-            throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(name): index \(index) out of range (\(values.count) value(s))")
+            throw VinDrError(.argument, "\(name): index \(index) out of range (\(values.count) value(s))")
         }
         out.pointee = values[Int(index)]
     }
@@ -149,7 +149,7 @@ public let VDR_DTYPE_FLOAT32: Int32 = 5
         case VDR_ATTR_VIEW_POSITION: value = m.viewPosition
         case VDR_ATTR_RESCALE_TYPE: value = m.rescaleType
         case VDR_ATTR_SOURCE: value = file.source
-        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown text attribute key \(key)")
+        default: throw VinDrError(.argument, "unknown text attribute key \(key)")
         }
         try store(value ?? "", to: out)
     }
@@ -165,7 +165,7 @@ public let VDR_DTYPE_FLOAT32: Int32 = 5
         let out = try require(out, "out")
         let m = file.metadata
         guard let format = m.sampleFormat else {
-            throw ABIError(status: VDR_ERR_UNSUPPORTED, message: "\(file.source): Bits Allocated (0028,0100) \(m.bitsAllocated) is not 8 or 16")
+            throw VinDrError(.unsupported, "\(file.source): Bits Allocated (0028,0100) \(m.bitsAllocated) is not 8 or 16")
         }
         // The header is validated (PS3.3 C.7.6.3) before any size is derived from it.
         _ = try file.checkDecodable(frame: Int(frame))

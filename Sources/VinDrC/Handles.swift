@@ -18,7 +18,7 @@ extension ABIHandle {
 
     /// The object behind `handle`; VDR_ERR_ARGUMENT when it is NULL.
     static func from(_ handle: UnsafeMutablePointer<CType>?) throws -> Self {
-        guard let handle else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(CType.self) handle is NULL") }
+        guard let handle else { throw VinDrError(.argument, "\(CType.self) handle is NULL") }
         return Unmanaged<Self>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
     }
 
@@ -31,7 +31,7 @@ extension ABIHandle {
 
 /// Writes a new handle to a caller's out pointer (VDR_ERR_ARGUMENT when `out` is NULL).
 func store<H: ABIHandle>(_ object: @autoclosure () throws -> H, to out: UnsafeMutablePointer<UnsafeMutablePointer<H.CType>?>?) throws {
-    guard let out else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "out is NULL") }
+    guard let out else { throw VinDrError(.argument, "out is NULL") }
     out.pointee = try object().retainedHandle
 }
 

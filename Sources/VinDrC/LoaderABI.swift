@@ -22,15 +22,8 @@ import VinDrLoader
 /// threads are not waited for); new epochs run on new threads in the child, as in DataLoader
 /// worker processes. vdr_loader_next on the inherited epoch is VDR_ERR_ARGUMENT until
 /// vdr_loader_start.
-/// Loader options (vdr_loader_options_set).
-/// Output height in pixels, 1...16384 (default 1024).
-public let VDR_LOPT_HEIGHT: Int32 = 1
-/// Output width in pixels, 1...16384 (default 1024).
-public let VDR_LOPT_WIDTH: Int32 = 2
-/// 1 (default): letterbox, keeping the aspect ratio; 0: stretch.
-public let VDR_LOPT_LETTERBOX: Int32 = 3
-/// Letterbox pad as a display value in [0, 1] (default 0).
-public let VDR_LOPT_PAD: Int32 = 4
+/// Loader options (vdr_loader_options_set). How images are rendered (size, aspect, window,
+/// decode mode) is set with vdr_loader_options_set_render; keys 1-4, 18 and 20 are retired.
 /// VDR_DTYPE_UINT8 (default), VDR_DTYPE_FLOAT16 or VDR_DTYPE_FLOAT32.
 public let VDR_LOPT_DTYPE: Int32 = 5
 /// VDR_IMAGE_LAYOUT_NCHW (default) or VDR_IMAGE_LAYOUT_NHWC.
@@ -58,15 +51,10 @@ public let VDR_LOPT_PREFETCH: Int32 = 15
 public let VDR_LOPT_FLIP_PROBABILITY: Int32 = 16
 /// VDR_ON_ERROR_RAISE (default) or VDR_ON_ERROR_SKIP.
 public let VDR_LOPT_ON_ERROR: Int32 = 17
-/// Window: VDR_WINDOW_DICOM (default), VDR_WINDOW_AUTO or VDR_WINDOW_KAGGLE.
-public let VDR_LOPT_WINDOW: Int32 = 18
 /// Memory budget of the batch buffers in bytes, >= 1 (default 4 GiB = 4294967296): vdr_loader_create
 /// fails with VDR_ERR_ARGUMENT when (prefetch + 1) x batch size x height x width x channels x
 /// bytes per sample exceeds it.
 public let VDR_LOPT_MAX_BATCH_BYTES: Int32 = 19
-/// VDR_DECODE_EXACT (default) or VDR_DECODE_FAST (opt-in reduced-resolution decoding; a cache
-/// records the mode it was built with and serves only loaders with the same mode).
-public let VDR_LOPT_DECODE: Int32 = 20
 
 public let VDR_DTYPE_FLOAT16: Int32 = 6
 public let VDR_IMAGE_LAYOUT_NCHW: Int32 = 0
@@ -110,7 +98,7 @@ final class LoaderOptionsBox {
         let box = try SamplesBox.from(samples)
         let id = try requireString(image_id, "image_id"), p = try requireString(path, "path")
         let b = try array(boxes, count: box_count, stride: 4, limit: 1 << 24, "boxes")
-        guard b.allSatisfy(\.isFinite) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "image \(id): box coordinates must be finite") }
+        guard b.allSatisfy(\.isFinite) else { throw VinDrError(.argument, "image \(id): box coordinates must be finite") }
         let l = try array(labels, count: box_count, limit: 1 << 24, "labels")
         let g = try array(global_labels, count: global_count, limit: 1 << 16, "global_labels")
         box.samples.append(LoaderSample(imageID: id, path: p, boxes: b, labels: l, globalLabels: g))
@@ -146,6 +134,24 @@ final class LoaderOptionsBox {
     LoaderOptionsBox.destroy(options)
 }
 
+/// Sets how the loader renders each image to a copy of `render` (vdr_render_options_*): its size
+/// must be VDR_SIZE_EXACT (a batch has one shape), 1...16384 a side; aspect, window, frame,
+/// MONOCHROME1 inversion and decode mode apply as in vdr_dicom_render. The default is 1024 x 1024,
+/// VDR_ASPECT_LETTERBOX with pad 0, VDR_WINDOW_DICOM, VDR_DECODE_EXACT. The loader's dtype and one
+/// thread per image replace the render options' output type and threads. A cache (vdr_cache_build)
+/// takes VDR_WINDOW_DICOM, _AUTO or _KAGGLE, frame 0 and inversion on, and serves only loaders
+/// rendering as it was built. Invalid options leave the loader options unchanged.
+@c public func vdr_loader_options_set_render(_ options: UnsafeMutablePointer<vdr_loader_options>?,
+                                             _ render: UnsafeMutablePointer<vdr_render_options>?) -> Int32 {
+    abiCall {
+        let box = try LoaderOptionsBox.from(options)
+        var o = box.options
+        o.render = try RenderOptionsBox.from(render).options
+        try o.validateFields()
+        box.options = o
+    }
+}
+
 /// Sets option `key` (VDR_LOPT_*, ranges stated with each); integer options take integral values.
 /// An invalid value leaves the options unchanged.
 @c public func vdr_loader_options_set(_ options: UnsafeMutablePointer<vdr_loader_options>?, _ key: Int32, _ value: Double) -> Int32 {
@@ -154,26 +160,22 @@ final class LoaderOptionsBox {
         // The value travels as a double: integers must be exact (|value| <= 2^53).
         func int() throws -> Int {
             guard value.isFinite, value == value.rounded(), abs(value) <= 0x1p53 else {
-                throw ABIError(status: VDR_ERR_ARGUMENT, message: "loader option \(key) = \(value) is not an integer within +-2^53")
+                throw VinDrError(.argument, "loader option \(key) = \(value) is not an integer within +-2^53")
             }
             return Int(value)
         }
         func flag() throws -> Bool {
-            guard value == 0 || value == 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "loader option \(key) takes 0 or 1, got \(value)") }
+            guard value == 0 || value == 1 else { throw VinDrError(.argument, "loader option \(key) takes 0 or 1, got \(value)") }
             return value == 1
         }
         var o = box.options
         switch key {
-        case VDR_LOPT_HEIGHT: o.height = try int()
-        case VDR_LOPT_WIDTH: o.width = try int()
-        case VDR_LOPT_LETTERBOX: o.letterbox = try flag()
-        case VDR_LOPT_PAD: o.pad = value
         case VDR_LOPT_DTYPE:
             switch Int32(clamping: try int()) {
             case VDR_DTYPE_UINT8: o.dtype = .uint8
             case VDR_DTYPE_FLOAT16: o.dtype = .float16
             case VDR_DTYPE_FLOAT32: o.dtype = .float32
-            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "loader dtype \(value) is not VDR_DTYPE_UINT8, _FLOAT16 or _FLOAT32")
+            default: throw VinDrError(.argument, "loader dtype \(value) is not VDR_DTYPE_UINT8, _FLOAT16 or _FLOAT32")
             }
         case VDR_LOPT_LAYOUT: o.layout = try flag() ? .nhwc : .nchw
         case VDR_LOPT_CHANNELS: o.channels = try int()
@@ -181,7 +183,7 @@ final class LoaderOptionsBox {
         case VDR_LOPT_SHUFFLE: o.shuffle = try flag()
         case VDR_LOPT_SEED:
             let seed = try int()
-            guard seed >= 0 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "seed \(seed) is negative") }
+            guard seed >= 0 else { throw VinDrError(.argument, "seed \(seed) is negative") }
             o.seed = UInt64(seed)
         case VDR_LOPT_DROP_LAST: o.dropLast = try flag()
         case VDR_LOPT_RANK: o.rank = try int()
@@ -189,17 +191,9 @@ final class LoaderOptionsBox {
         case VDR_LOPT_WORKERS: o.workers = try int()
         case VDR_LOPT_PREFETCH: o.prefetch = try int()
         case VDR_LOPT_MAX_BATCH_BYTES: o.maxBatchBytes = try int()
-        case VDR_LOPT_DECODE: o.decode = try decodeMode(Int64(try int()))
         case VDR_LOPT_FLIP_PROBABILITY: o.flipProbability = value
         case VDR_LOPT_ON_ERROR: o.errorPolicy = try flag() ? .skip : .raise
-        case VDR_LOPT_WINDOW:
-            switch Int32(clamping: try int()) {
-            case VDR_WINDOW_DICOM: o.window = .dicom
-            case VDR_WINDOW_AUTO: o.window = .auto
-            case VDR_WINDOW_KAGGLE: o.window = .kaggle
-            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "loader window must be VDR_WINDOW_DICOM, VDR_WINDOW_AUTO or VDR_WINDOW_KAGGLE")
-            }
-        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown loader option \(key)")
+        default: throw VinDrError(.argument, "unknown loader option \(key)")
         }
         try o.validateFields()
         box.options = o
@@ -215,11 +209,7 @@ final class LoaderOptionsBox {
         let s = try SamplesBox.from(samples).samples
         let o = try LoaderOptionsBox.from(options).options
         let out = try require(out, "out")
-        do {
-            try store(LoaderBox(loader: try Loader(samples: s, options: o)), to: out)
-        } catch let e as LoaderError {
-            throw ABIError(status: VDR_ERR_ARGUMENT, message: e.message)
-        }
+        try store(LoaderBox(loader: try Loader(samples: s, options: o)), to: out)
     }
 }
 
@@ -246,15 +236,11 @@ final class LoaderOptionsBox {
     abiCall {
         let box = try LoaderBox.from(loader)
         guard epoch >= 0, epoch < 1 << 40, step >= 0, step < 1 << 40 else {
-            throw ABIError(status: VDR_ERR_ARGUMENT, message: "epoch and step must be non-negative")
+            throw VinDrError(.argument, "epoch and step must be non-negative")
         }
         box.run?.close()
         box.run = nil
-        do {
-            box.run = try box.loader.start(epoch: Int(epoch), step: Int(step))
-        } catch let e as LoaderError {
-            throw ABIError(status: VDR_ERR_ARGUMENT, message: e.message)
-        }
+        box.run = try box.loader.start(epoch: Int(epoch), step: Int(step))
     }
 }
 
@@ -266,16 +252,11 @@ final class LoaderOptionsBox {
     abiCall {
         let box = try LoaderBox.from(loader)
         let out = try require(out, "out")
-        guard let run = box.run else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "vdr_loader_start was not called") }
+        guard let run = box.run else { throw VinDrError(.argument, "vdr_loader_start was not called") }
         guard !run.startedBeforeFork else {
-            throw ABIError(status: VDR_ERR_ARGUMENT, message: "the epoch was started before fork(); call vdr_loader_start in this process")
+            throw VinDrError(.argument, "the epoch was started before fork(); call vdr_loader_start in this process")
         }
-        do {
-            out.pointee = try run.next().map { $0.retainedHandle }
-        } catch let e as LoaderError {
-            // The failing image's own status (VDR_ERR_IO for a missing file, ...).
-            throw ABIError(status: e.cause.map { statusAndMessage(of: $0).0 } ?? VDR_ERR_DECODE, message: e.message)
-        }
+        out.pointee = try run.next().map { $0.retainedHandle }
     }
 }
 
@@ -332,7 +313,7 @@ final class LoaderOptionsBox {
 @c public func vdr_batch_image_id(_ batch: UnsafeMutablePointer<vdr_batch>?, _ index: UInt, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     abiCall {
         let b = try Batch.from(batch)
-        guard index < UInt(b.count) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "image index \(index) outside 0..<\(b.count)") }
+        guard index < UInt(b.count) else { throw VinDrError(.argument, "image index \(index) outside 0..<\(b.count)") }
         try store(b.imageIDs[Int(index)], to: out)
     }
 }
@@ -343,7 +324,7 @@ final class LoaderOptionsBox {
                                  _ out_reason: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     abiCall {
         let b = try Batch.from(batch)
-        guard index < UInt(b.skipped.count) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "skipped index \(index) outside 0..<\(b.skipped.count)") }
+        guard index < UInt(b.skipped.count) else { throw VinDrError(.argument, "skipped index \(index) outside 0..<\(b.skipped.count)") }
         let (id, reason) = b.skipped[Int(index)]
         let out_reason = try require(out_reason, "out_reason")
         try store(id, to: out_id)
@@ -370,8 +351,8 @@ public let VDR_CACHE_RAW: Int32 = 1
     abiCall { try store(try LoaderBox.from(loader).loader.cacheStatus, to: out) }
 }
 
-/// Renders every sample once into `dir` at the loader options' size, letterbox, pad and window
-/// (VDR_WINDOW_DICOM or _AUTO), as VDR_CACHE_JPEG at `quality` or VDR_CACHE_RAW, on `workers`
+/// Renders every sample once into `dir` with the loader options' render options
+/// (vdr_loader_options_set_render: VDR_WINDOW_DICOM, _AUTO or _KAGGLE), as VDR_CACHE_JPEG at `quality` or VDR_CACHE_RAW, on `workers`
 /// threads. Resumable: unchanged images already cached are kept. `progress(done, total, user)`
 /// is called from this thread after each chunk (may be NULL). `rendered`, `reused`, `failed`
 /// receive the counts; failed images are left out of the cache (vdr_last_error is not set for them).
@@ -384,21 +365,14 @@ public let VDR_CACHE_RAW: Int32 = 1
         let s = try SamplesBox.from(samples).samples
         let o = try LoaderOptionsBox.from(options).options
         let directory = try requireString(dir, "dir")
-        guard format == VDR_CACHE_JPEG || format == VDR_CACHE_RAW else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown cache format \(format)") }
-        let (needed, why) = CacheSettings.required(by: o)
-        guard var settings = needed else { throw ABIError(status: VDR_ERR_ARGUMENT, message: why ?? "unsupported options") }
-        settings.format = format == VDR_CACHE_JPEG ? "jpeg" : "raw"
-        settings.quality = Int(quality)
-        do {
-            let report = try CacheBuilder.build(samples: s, directory: directory, settings: settings, workers: o.workers) { done, total in
-                progress?(UInt(done), UInt(total), user)
-            }
-            rendered?.pointee = UInt(report.rendered)
-            reused?.pointee = UInt(report.reused)
-            failed?.pointee = UInt(report.failures.count)
-        } catch let e as LoaderError {
-            throw ABIError(status: VDR_ERR_IO, message: e.message)
+        guard format == VDR_CACHE_JPEG || format == VDR_CACHE_RAW else { throw VinDrError(.argument, "unknown cache format \(format)") }
+        let settings = CacheSettings(render: o.render, format: format == VDR_CACHE_JPEG ? .jpeg(quality: Int(quality)) : .raw)
+        let report = try CacheBuilder.build(samples: s, directory: directory, settings: settings, workers: o.workers) { done, total in
+            progress?(UInt(done), UInt(total), user)
         }
+        rendered?.pointee = UInt(report.rendered)
+        reused?.pointee = UInt(report.reused)
+        failed?.pointee = UInt(report.failures.count)
     }
 }
 
@@ -430,34 +404,30 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
         let annotations = try AnnotationIndex.from(index)
         let out = try require(out, "out")
         guard iou_thr > 0, iou_thr <= 1 || policy == VDR_POLICY_UNION || policy == VDR_POLICY_READER || policy == VDR_POLICY_RANDOM_READER else {
-            throw ABIError(status: VDR_ERR_ARGUMENT, message: "iou_thr \(iou_thr) not in (0, 1]")
+            throw VinDrError(.argument, "iou_thr \(iou_thr) not in (0, 1]")
         }
         var options = DatasetOptions()
         switch policy {
         case VDR_POLICY_UNION: options.policy = .union
         case VDR_POLICY_FUSED: options.policy = .fused(iouThreshold: iou_thr)
         case VDR_POLICY_MAJORITY:
-            guard min_readers >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_readers must be at least 1") }
+            guard min_readers >= 1 else { throw VinDrError(.argument, "min_readers must be at least 1") }
             options.policy = .majority(iouThreshold: iou_thr, minimumReaders: Int(min_readers))
         case VDR_POLICY_READER: options.policy = .reader(try requireString(reader, "reader"))
         case VDR_POLICY_RANDOM_READER: options.policy = .randomReader
-        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown box policy \(policy)")
+        default: throw VinDrError(.argument, "unknown box policy \(policy)")
         }
         switch classes {
         case VDR_CLASSES_TAXONOMY: options.classes = .taxonomy
         case VDR_CLASSES_KAGGLE: options.classes = .kaggle
-        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown class space \(classes)")
+        default: throw VinDrError(.argument, "unknown class space \(classes)")
         }
         options.globalMinimumVotes = Int(global_min_votes)
         options.excludedReaders = readerFilter(nil, excluded).excluded
         options.missing = try missingImages(missing)
         try options.validate()
         let box = SamplesBox()
-        do {
-            (box.samples, box.skipped) = try Dataset.samples(root: root, index: annotations, options: options)
-        } catch let e as LoaderError {
-            throw ABIError(status: VDR_ERR_IO, message: e.message)
-        }
+        (box.samples, box.skipped) = try Dataset.samples(root: root, index: annotations, options: options)
         out.pointee = box.retainedHandle
     }
 }
@@ -470,12 +440,8 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
     abiCall {
         let annotations = try AnnotationIndex.from(index)
         let root = try requireString(root, "root")
-        do {
-            let r = try Dataset.joinImageSizes(root: root, index: annotations)
-            joined?.pointee = UInt(r.joined)
-            failed?.pointee = UInt(r.failures.count)
-        } catch let e as LoaderError {
-            throw ABIError(status: VDR_ERR_IO, message: e.message)
-        }
+        let r = try Dataset.joinImageSizes(root: root, index: annotations)
+        joined?.pointee = UInt(r.joined)
+        failed?.pointee = UInt(r.failures.count)
     }
 }

@@ -25,7 +25,7 @@ private func interpolation(_ code: Int32) throws -> APInterpolation {
     switch code {
     case VDR_AP_VOC2010: return .voc2010
     case VDR_AP_COCO101: return .coco101
-    default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "interpolation \(code) is not one of VDR_AP_*")
+    default: throw VinDrError(.argument, "interpolation \(code) is not one of VDR_AP_*")
     }
 }
 
@@ -52,11 +52,11 @@ private func interpolation(_ code: Int32) throws -> APInterpolation {
         case VDR_GT_READER: readers = .reader(try requireString(reader, "reader"))
         case VDR_GT_FUSED:
             guard fuse_iou_thr.isFinite, fuse_iou_thr >= 0, fuse_iou_thr <= 1 else {
-                throw ABIError(status: VDR_ERR_ARGUMENT, message: "fuse_iou_thr \(fuse_iou_thr) must be in [0, 1]")
+                throw VinDrError(.argument, "fuse_iou_thr \(fuse_iou_thr) must be in [0, 1]")
             }
-            guard min_votes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be at least 1") }
+            guard min_votes >= 1 else { throw VinDrError(.argument, "min_votes must be at least 1") }
             readers = .fused(iouThreshold: fuse_iou_thr, minimumVotes: Int(min_votes))
-        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "gt_mode \(gt_mode) is not one of VDR_GT_*")
+        default: throw VinDrError(.argument, "gt_mode \(gt_mode) is not one of VDR_GT_*")
         }
         let policy = try missingImages(missing)
         let index = try AnnotationIndex(paths: [gt])
@@ -87,11 +87,11 @@ private func interpolation(_ code: Int32) throws -> APInterpolation {
         let (di, dl, ds) = (try buffer(det_image, d, "det_image"), try buffer(det_label, d, "det_label"), try buffer(det_scores, d, "det_scores"))
         let db = try boxArray(det_boxes, n_det, "det_boxes")
         func label(_ v: Int64, _ what: String) throws -> Int {
-            guard v >= 0, v < Int64(labels) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(what) label \(v) outside 0..<\(labels)") }
+            guard v >= 0, v < Int64(labels) else { throw VinDrError(.argument, "\(what) label \(v) outside 0..<\(labels)") }
             return Int(v)
         }
         func image(_ v: Int64, _ what: String) throws -> Int {
-            guard v >= 0, v < Int64(images) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "\(what) image \(v) outside 0..<\(images)") }
+            guard v >= 0, v < Int64(images) else { throw VinDrError(.argument, "\(what) image \(v) outside 0..<\(images)") }
             return Int(v)
         }
         var gt = [GroundTruthBox]()

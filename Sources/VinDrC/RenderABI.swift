@@ -55,7 +55,7 @@ public let VDR_OPT_INVERT_MONOCHROME1: Int32 = 4
 /// whose key it keeps).
 public let VDR_OPT_DECODE: Int32 = 5
 
-/// Decode modes (VDR_OPT_DECODE, VDR_LOPT_DECODE).
+/// Decode modes (VDR_OPT_DECODE).
 /// Full-resolution decode, then the documented resampling (the default).
 public let VDR_DECODE_EXACT: Int32 = 0
 /// Opt-in approximation for outputs at least 2x smaller: JPEG 2000 at a reduced resolution
@@ -99,8 +99,8 @@ private func update(_ options: UnsafeMutablePointer<vdr_render_options>?, _ chan
             case VDR_SIZE_EXACT: o.size = .exact(height: Int(height), width: Int(width))
             case VDR_SIZE_LONGEST_SIDE where height == 0 || height == width: o.size = .longestSide(Int(width))
             case VDR_SIZE_ORIGINAL, VDR_SIZE_LONGEST_SIDE:
-                throw ABIError(status: VDR_ERR_ARGUMENT, message: "size mode \(mode) takes no height (got \(height)x\(width)): it is not ignored silently")
-            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown size mode \(mode)")
+                throw VinDrError(.argument, "size mode \(mode) takes no height (got \(height)x\(width)): it is not ignored silently")
+            default: throw VinDrError(.argument, "unknown size mode \(mode)")
             }
         }
     }
@@ -114,7 +114,7 @@ private func update(_ options: UnsafeMutablePointer<vdr_render_options>?, _ chan
             switch policy {
             case VDR_ASPECT_STRETCH: o.aspect = .stretch
             case VDR_ASPECT_LETTERBOX: o.aspect = .letterbox(pad: pad)
-            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown aspect policy \(policy)")
+            default: throw VinDrError(.argument, "unknown aspect policy \(policy)")
             }
         }
     }
@@ -138,13 +138,13 @@ private func update(_ options: UnsafeMutablePointer<vdr_render_options>?, _ chan
                 case VDR_VOI_LINEAR: f = .linear
                 case VDR_VOI_LINEAR_EXACT: f = .linearExact
                 case VDR_VOI_SIGMOID: f = .sigmoid
-                default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown VOI function \(function)")
+                default: throw VinDrError(.argument, "unknown VOI function \(function)")
                 }
                 o.window = .explicit(center: a, width: b, function: f)
             case VDR_WINDOW_FILE_INDEX: o.window = .fileWindow(index: Int(index))
             case VDR_WINDOW_FILE_LUT: o.window = .fileLUT(index: Int(index))
             case VDR_WINDOW_KAGGLE: o.window = .kaggle
-            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown window mode \(mode)")
+            default: throw VinDrError(.argument, "unknown window mode \(mode)")
             }
         }
     }
@@ -154,7 +154,7 @@ private func update(_ options: UnsafeMutablePointer<vdr_render_options>?, _ chan
 @c public func vdr_render_options_set_int(_ options: UnsafeMutablePointer<vdr_render_options>?, _ key: Int32, _ value: Int64) -> Int32 {
     abiCall {
         func flag() throws -> Bool {
-            guard value == 0 || value == 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "option \(key) takes 0 or 1, got \(value)") }
+            guard value == 0 || value == 1 else { throw VinDrError(.argument, "option \(key) takes 0 or 1, got \(value)") }
             return value == 1
         }
         let n = Int(value)
@@ -167,11 +167,11 @@ private func update(_ options: UnsafeMutablePointer<vdr_render_options>?, _ chan
                 case VDR_DTYPE_UINT8: o.output = .uint8
                 case VDR_DTYPE_UINT16: o.output = .uint16
                 case VDR_DTYPE_FLOAT32: o.output = .float32
-                default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "output type \(value) is not VDR_DTYPE_UINT8, _UINT16 or _FLOAT32")
+                default: throw VinDrError(.argument, "output type \(value) is not VDR_DTYPE_UINT8, _UINT16 or _FLOAT32")
                 }
             case VDR_OPT_INVERT_MONOCHROME1: o.invertMonochrome1 = try flag()
             case VDR_OPT_DECODE: o.decode = try decodeMode(value)
-            default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown option key \(key)")
+            default: throw VinDrError(.argument, "unknown option key \(key)")
             }
         }
     }
@@ -182,7 +182,7 @@ func decodeMode(_ value: Int64) throws -> DecodeMode {
     switch value {
     case Int64(VDR_DECODE_EXACT): return .exact
     case Int64(VDR_DECODE_FAST): return .fast
-    default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "decode mode \(value) is not VDR_DECODE_EXACT or VDR_DECODE_FAST")
+    default: throw VinDrError(.argument, "decode mode \(value) is not VDR_DECODE_EXACT or VDR_DECODE_FAST")
     }
 }
 
@@ -232,15 +232,15 @@ func decodeMode(_ value: Int64) throws -> DecodeMode {
 @c public func vdr_transform_boxes(_ transform: UnsafePointer<Double>?, _ boxes: UnsafePointer<Double>?, _ count: UInt,
                                    _ inverse: Int32, _ out: UnsafeMutablePointer<Double>?) -> Int32 {
     abiCall {
-        guard let transform else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "transform is NULL") }
-        guard count < UInt(Int.max / 4) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "count \(count) out of range") }
+        guard let transform else { throw VinDrError(.argument, "transform is NULL") }
+        guard count < UInt(Int.max / 4) else { throw VinDrError(.argument, "count \(count) out of range") }
         let count = Int(count)
-        guard count == 0 || (boxes != nil && out != nil) else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "boxes or out is NULL") }
-        guard inverse == 0 || inverse == 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "inverse must be 0 or 1") }
+        guard count == 0 || (boxes != nil && out != nil) else { throw VinDrError(.argument, "boxes or out is NULL") }
+        guard inverse == 0 || inverse == 1 else { throw VinDrError(.argument, "inverse must be 0 or 1") }
         let g = RenderGeometry(outputWidth: 0, outputHeight: 0, scaleX: transform[0], scaleY: transform[1],
                                offsetX: transform[2], offsetY: transform[3], sourceWidth: 0, sourceHeight: 0)
         guard g.scaleX.isFinite, g.scaleY.isFinite, g.scaleX != 0, g.scaleY != 0, g.offsetX.isFinite, g.offsetY.isFinite else {
-            throw ABIError(status: VDR_ERR_ARGUMENT, message: "transform must have finite, non-zero scales and finite offsets")
+            throw VinDrError(.argument, "transform must have finite, non-zero scales and finite offsets")
         }
         guard let boxes, let out else { return }
         for i in 0..<count {

@@ -1,3 +1,4 @@
+import VinDrCore
 import VinDrLoader
 
 // The built-in sample dataset (SampleDataset in VinDrLoader): a synthetic VinDr-CXR in the
@@ -9,7 +10,7 @@ import VinDrLoader
 @c public func vdr_sample_write(_ root: UnsafePointer<CChar>?, _ train: UInt, _ test: UInt, _ size: Int32, _ seed: Int64) -> Int32 {
     abiCall {
         let root = try requireString(root, "root")
-        guard seed >= 0 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "seed \(seed) is negative") }
+        guard seed >= 0 else { throw VinDrError(.argument, "seed \(seed) is negative") }
         _ = try SampleDataset.write(to: root, train: try count(train, "train"), test: try count(test, "test"), size: Int(size),
                                     seed: UInt64(seed))
     }

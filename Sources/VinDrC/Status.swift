@@ -91,12 +91,6 @@ enum LastError {
     }
 }
 
-/// An ABI-level failure raised by the translation code itself (bad pointer, size or key).
-struct ABIError: Error {
-    let status: Int32
-    let message: String
-}
-
 /// Runs `body` and turns any thrown error into a status code plus a thread-local message.
 /// Every `@c` entry point that can fail goes through here.
 func abiCall(_ body: () throws -> Void) -> Int32 {
@@ -110,28 +104,25 @@ func abiCall(_ body: () throws -> Void) -> Int32 {
     }
 }
 
-/// Maps each module's error type to a status code.
+/// The one mapping from the core's error to a status code and message.
 func statusAndMessage(of error: Error) -> (Int32, String) {
     switch error {
-    case let e as ABIError: return (e.status, e.message)
-    case let e as DICOMError: return (dicomStatus(e.kind), e.description)
-    case let e as CSVError: return (e.line == 0 ? VDR_ERR_IO : VDR_ERR_CSV, e.description)  // line 0: open or read failed
-    case let e as BoxError: return (VDR_ERR_ARGUMENT, e.description)
-    case let e as RenderError: return (VDR_ERR_ARGUMENT, e.description)
-    case let e as EncodingError: return (VDR_ERR_IO, e.description)
-    case let e as LoaderError: return (VDR_ERR_ARGUMENT, e.description)
+    case let e as VinDrError: return (status(of: e.kind), e.description)
     default: return (VDR_ERR_INTERNAL, String(describing: error))
     }
 }
 
-func dicomStatus(_ kind: DICOMError.Kind) -> Int32 {
+func status(of kind: VinDrError.Kind) -> Int32 {
     switch kind {
+    case .argument: return VDR_ERR_ARGUMENT
     case .io: return VDR_ERR_IO
     case .format: return VDR_ERR_FORMAT
     case .noPixelData: return VDR_ERR_NO_PIXEL_DATA
     case .unsupported: return VDR_ERR_UNSUPPORTED
     case .decode: return VDR_ERR_DECODE
-    case .argument: return VDR_ERR_ARGUMENT
+    case .bufferTooSmall: return VDR_ERR_BUFFER_TOO_SMALL
+    case .csv: return VDR_ERR_CSV
     case .noMemory: return VDR_ERR_NO_MEMORY
+    case .internal: return VDR_ERR_INTERNAL
     }
 }

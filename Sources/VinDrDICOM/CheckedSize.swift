@@ -19,7 +19,7 @@ public func reserveMemory(_ bytes: Int, what: @autoclosure () -> String, source:
     guard bytes > 0 else { return }
     let probe = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
     guard let probe, probe != UnsafeMutableRawPointer(bitPattern: -1) else {
-        throw DICOMError(.noMemory, source, "cannot allocate \(bytes) bytes for \(what())")
+        throw VinDrError(.noMemory, source, "cannot allocate \(bytes) bytes for \(what())")
     }
     munmap(probe, bytes)
 }
@@ -36,17 +36,17 @@ public func reserveMemory(_ bytes: Int, what: @autoclosure () -> String, source:
     return product
 }
 
-/// The product of `factors`; a DICOMError of `kind` (format by default: the sizes came from the
+/// The product of `factors`; a VinDrError of `kind` (format by default: the sizes came from the
 /// file at `source`) saying what `what` is and what its factors were, when a factor is negative
 /// or the product overflows.
 public func checkedSize(_ factors: Int..., what: @autoclosure () -> String, source: String,
-                        kind: DICOMError.Kind = .format) throws -> Int {
+                        kind: VinDrError.Kind = .format) throws -> Int {
     var product = 1
     for f in factors {
         let (p, overflow) = product.multipliedReportingOverflow(by: f)
         guard f >= 0, !overflow else {
             let list = factors.map(String.init).joined(separator: " x ")
-            throw DICOMError(kind, source, "\(what()) = \(list) is \(f < 0 ? "negative" : "too large (overflows a 64-bit size)")")
+            throw VinDrError(kind, source, "\(what()) = \(list) is \(f < 0 ? "negative" : "too large (overflows a 64-bit size)")")
         }
         product = p
     }

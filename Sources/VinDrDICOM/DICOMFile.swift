@@ -1,3 +1,4 @@
+@_exported import VinDrCore
 import CGDCM
 
 /// A parsed DICOM file: its image attributes (PS3.3 C.7.6.3 Image Pixel, C.11 LUTs) and access to
@@ -34,7 +35,7 @@ public final class DICOMFile: @unchecked Sendable {
 
     private init(handle: OpaquePointer?, status: Int32, source: String) throws {
         guard status == CGDCM_OK, let handle else {
-            throw DICOMError(status == CGDCM_ERR_IO ? .io : .format, source, shimMessage())
+            throw VinDrError(status == CGDCM_ERR_IO ? .io : .format, source, shimMessage())
         }
         self.source = source
         self.handle = handle
@@ -59,7 +60,7 @@ extension DICOMFile {
     public static func imageSize(path: String) throws -> (rows: Int, columns: Int) {
         var rows: UInt32 = 0, columns: UInt32 = 0
         let rc = cgdcm_image_size(path, &rows, &columns)
-        guard rc == CGDCM_OK else { throw DICOMError(rc == CGDCM_ERR_IO ? .io : .format, path, shimMessage()) }
+        guard rc == CGDCM_OK else { throw VinDrError(rc == CGDCM_ERR_IO ? .io : .format, path, shimMessage()) }
         return (Int(rows), Int(columns))
     }
 }

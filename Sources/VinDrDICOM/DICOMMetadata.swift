@@ -96,7 +96,7 @@ extension DICOMMetadata {
         var tsBuf = [CChar](repeating: 0, count: 72)
         var inferred: Int32 = 0
         guard cgdcm_transfer_syntax(h, &tsBuf, tsBuf.count, &inferred) == CGDCM_OK else {
-            throw DICOMError(.format, source, shimMessage())
+            throw VinDrError(.format, source, shimMessage())
         }
         transferSyntaxUID = String(decoding: tsBuf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         transferSyntaxInferred = inferred != 0
@@ -105,7 +105,7 @@ extension DICOMMetadata {
         var fragments = 0
         var offsets = 0
         guard cgdcm_pixel_layout(h, &kind, &fragments, &offsets) == CGDCM_OK else {
-            throw DICOMError(.format, source, shimMessage())
+            throw VinDrError(.format, source, shimMessage())
         }
         hasPixelData = kind != CGDCM_PIXELS_ABSENT
 
@@ -131,7 +131,7 @@ extension DICOMMetadata {
         }
         if let f = try reader.string(0x0028, 0x1056), !f.isEmpty {
             guard let fn = VOIFunction(rawValue: f.uppercased()) else {
-                throw DICOMError(.unsupported, source, "VOI LUT Function (0028,1056) '\(f)' is not LINEAR, LINEAR_EXACT or SIGMOID")
+                throw VinDrError(.unsupported, source, "VOI LUT Function (0028,1056) '\(f)' is not LINEAR, LINEAR_EXACT or SIGMOID")
             }
             voiFunction = fn
         } else {
@@ -179,7 +179,7 @@ struct AttributeReader {
             rc = read(&buf, buf.count, &len)
         }
         if rc == CGDCM_ABSENT { return nil }
-        guard rc == CGDCM_OK else { throw DICOMError(.format, source, shimMessage()) }
+        guard rc == CGDCM_OK else { throw VinDrError(.format, source, shimMessage()) }
         let bytes = buf.prefix(min(len, buf.count - 1)).map { UInt8(bitPattern: $0) }
         // DICOM pads values to even length with a space or NUL (PS3.5 6.2).
         return String(decoding: bytes, as: UTF8.self).trimmingTrailing(" \0").trimmingLeading(" ")
@@ -189,7 +189,7 @@ struct AttributeReader {
         guard let s = try string(g, e), !s.isEmpty else { return nil }
         let first = s.split(separator: "\\").first.map(String.init) ?? s
         guard let v = Int(first.trimmingLeading(" ").trimmingTrailing(" ")) else {
-            throw DICOMError(.format, source, "attribute \(tagText(g, e)) has non-integer value '\(s)'")
+            throw VinDrError(.format, source, "attribute \(tagText(g, e)) has non-integer value '\(s)'")
         }
         return v
     }
@@ -203,7 +203,7 @@ struct AttributeReader {
         try s.split(separator: "\\").map { part in
             let t = String(part).trimmingLeading(" ").trimmingTrailing(" \0")
             guard let v = Double(t), v.isFinite else {
-                throw DICOMError(.format, source, "attribute \(tag) has non-numeric value '\(s)'")
+                throw VinDrError(.format, source, "attribute \(tag) has non-numeric value '\(s)'")
             }
             return v
         }
@@ -217,30 +217,30 @@ struct AttributeReader {
         let tag = tagText(sq.0, sq.1)
         return try (0..<count).map { item in
             guard let descText = try sequenceString(sq, item, 0x0028, 0x3002) else {
-                throw DICOMError(.format, source, "\(tag) item \(item + 1) has no LUT Descriptor (0028,3002)")
+                throw VinDrError(.format, source, "\(tag) item \(item + 1) has no LUT Descriptor (0028,3002)")
             }
             let desc = try parseDecimals(descText, tag: "LUT Descriptor (0028,3002)")
             guard desc.count == 3, desc.allSatisfy({ $0 >= -32768 && $0 <= 65535 && $0 == $0.rounded() }) else {
-                throw DICOMError(.format, source, "\(tag) item \(item + 1): LUT Descriptor (0028,3002) '\(descText)' is not 3 integers")
+                throw VinDrError(.format, source, "\(tag) item \(item + 1): LUT Descriptor (0028,3002) '\(descText)' is not 3 integers")
             }
             // PS3.3 C.11.1.1 / C.11.2.1.1: the first value is the number of entries, 0 meaning 2^16;
             // only the second (first input value mapped) may be negative.
             guard desc[0] >= 0 else {
-                throw DICOMError(.format, source, "\(tag) item \(item + 1): LUT Descriptor (0028,3002) '\(descText)' has a negative number of entries")
+                throw VinDrError(.format, source, "\(tag) item \(item + 1): LUT Descriptor (0028,3002) '\(descText)' has a negative number of entries")
             }
             let entries = desc[0] == 0 ? 65536 : Int(desc[0])
             var first = Int(desc[1])
             if signedFirst && first > 32767 { first -= 65536 }
             let bits = Int(desc[2])
             guard (8...16).contains(bits) else {
-                throw DICOMError(.format, source, "\(tag) item \(item + 1): LUT Descriptor (0028,3002) bits per entry \(bits) not in 8...16")
+                throw VinDrError(.format, source, "\(tag) item \(item + 1): LUT Descriptor (0028,3002) bits per entry \(bits) not in 8...16")
             }
             var n = 0
             guard cgdcm_sequence_words(handle, sq.0, sq.1, item, 0x0028, 0x3006, nil, 0, &n) == CGDCM_OK, n > 0 else {
-                throw DICOMError(.format, source, "\(tag) item \(item + 1) has no LUT Data (0028,3006)")
+                throw VinDrError(.format, source, "\(tag) item \(item + 1) has no LUT Data (0028,3006)")
             }
             guard n >= entries else {
-                throw DICOMError(.format, source, "\(tag) item \(item + 1): LUT Data (0028,3006) has \(n) entries, LUT Descriptor (0028,3002) says \(entries)")
+                throw VinDrError(.format, source, "\(tag) item \(item + 1): LUT Data (0028,3006) has \(n) entries, LUT Descriptor (0028,3002) says \(entries)")
             }
             var data = [UInt16](repeating: 0, count: n)
             _ = cgdcm_sequence_words(handle, sq.0, sq.1, item, 0x0028, 0x3006, &data, n, &n)

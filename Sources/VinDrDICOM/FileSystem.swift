@@ -71,14 +71,14 @@ public enum FileSystem {
             if mkdir(dir, 0o777) != 0 && errno != EEXIST { return "\(dir): \(String(cString: strerror(errno)))" }
             return isDirectory(dir) == true ? nil : "\(dir) exists and is not a folder"
         }
-        if let failure = make(path) { throw DICOMError(.io, path, "cannot create the folder (\(failure))") }
+        if let failure = make(path) { throw VinDrError(.io, path, "cannot create the folder (\(failure))") }
     }
 
     /// Regular files under `root`, recursively, sorted by relative path; hidden entries (names
     /// starting with ".") and the folder `excluding` (when below `root`) are skipped; symbolic links to folders are
     /// followed once (a link cycle is not walked twice).
     public static func regularFiles(under root: String, excluding: String? = nil) throws -> [(path: String, relative: String)] {
-        guard isDirectory(root) == true else { throw DICOMError(.io, root, "not a folder") }
+        guard isDirectory(root) == true else { throw VinDrError(.io, root, "not a folder") }
         let skip = excluding.map(canonical)
         var seen = Set<[UInt64]>()
         var found: [(path: String, relative: String)] = []
@@ -87,7 +87,7 @@ public enum FileSystem {
             guard stat(folder, &st) == 0, seen.insert([UInt64(st.st_dev), UInt64(st.st_ino)]).inserted else { return }
             if let skip, !relative.isEmpty, canonical(folder) == skip { return }
             guard let dir = opendir(folder) else {
-                throw DICOMError(.io, folder, "cannot list folder: \(String(cString: strerror(errno)))")
+                throw VinDrError(.io, folder, "cannot list folder: \(String(cString: strerror(errno)))")
             }
             var names: [String] = []
             while let entry = readdir(dir) {
@@ -114,7 +114,7 @@ public enum FileSystem {
     public static func dicomFiles(_ inputs: [String]) throws -> [(path: String, relative: String)] {
         var out: [(path: String, relative: String)] = []
         for input in inputs {
-            guard let folder = isDirectory(input) else { throw DICOMError(.io, input, "no such file or folder") }
+            guard let folder = isDirectory(input) else { throw VinDrError(.io, input, "no such file or folder") }
             guard folder else {
                 out.append((input, lastComponent(input)))
                 continue
@@ -130,7 +130,7 @@ public enum FileSystem {
     public static func writeAtomically(_ bytes: some Collection<UInt8>, to path: String) throws {
         let tmp = temporaryPath(for: path)
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw DICOMError(.io, path, "cannot write: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw VinDrError(.io, path, "cannot write: \(String(cString: strerror(errno)))") }
         do {
             try Array(bytes).withUnsafeBytes { try writeAll(fd, $0, path: path) }
         } catch {
@@ -141,7 +141,7 @@ public enum FileSystem {
         guard close(fd) == 0, rename(tmp, path) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(tmp)
-            throw DICOMError(.io, path, "cannot write into place: \(reason)")
+            throw VinDrError(.io, path, "cannot write into place: \(reason)")
         }
     }
 
@@ -151,7 +151,7 @@ public enum FileSystem {
         while offset < buffer.count {
             let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw DICOMError(.io, path, "write failed: \(String(cString: strerror(errno)))") }
+            guard n > 0 else { throw VinDrError(.io, path, "write failed: \(String(cString: strerror(errno)))") }
             offset += n
         }
     }
@@ -184,16 +184,16 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(_ path: String) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw DICOMError(.io, path, "cannot open: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw VinDrError(.io, path, "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw DICOMError(.io, path, "cannot stat: \(String(cString: strerror(errno)))") }
+        guard fstat(fd, &st) == 0 else { throw VinDrError(.io, path, "cannot stat: \(String(cString: strerror(errno)))") }
         guard st.st_size > 0 else {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return
         }
         guard let base = mmap(nil, Int(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
-            throw DICOMError(.io, path, "cannot map: \(String(cString: strerror(errno)))")
+            throw VinDrError(.io, path, "cannot map: \(String(cString: strerror(errno)))")
         }
         bytes = UnsafeRawBufferPointer(start: base, count: Int(st.st_size))
     }

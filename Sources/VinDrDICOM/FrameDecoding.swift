@@ -36,7 +36,7 @@ extension DICOMFile {
         var fragments = 0
         var offsets = 0
         guard cgdcm_pixel_layout(handle, &kind, &fragments, &offsets) == CGDCM_OK else {
-            throw DICOMError(.format, source, shimMessage())
+            throw VinDrError(.format, source, shimMessage())
         }
         var decoded: StoredPixels
         switch kind {
@@ -59,10 +59,10 @@ extension DICOMFile {
                     decoded = try decodeJPEG(stream, codec: codec, format: format)
                 }
             } else {
-                throw DICOMError(.unsupported, source, "transfer syntax \(m.transferSyntaxUID) (0002,0010) is not supported")
+                throw VinDrError(.unsupported, source, "transfer syntax \(m.transferSyntaxUID) (0002,0010) is not supported")
             }
         default:
-            throw DICOMError(.noPixelData, source, "no Pixel Data (7FE0,0010)")
+            throw VinDrError(.noPixelData, source, "no Pixel Data (7FE0,0010)")
         }
         if m.transferSyntaxUID == TransferSyntax.jpegLSNearLossless || m.transferSyntaxUID == TransferSyntax.jpeg2000 {
             decoded.saturate(bitsStored: m.bitsStored)  // lossy overshoot saturates instead of wrapping
@@ -76,22 +76,22 @@ extension DICOMFile {
     /// Validates the image attributes a monochrome decode needs and returns the sample format.
     public func checkDecodable(frame: Int) throws -> SampleFormat {
         let m = metadata
-        guard m.hasPixelData else { throw DICOMError(.noPixelData, source, "no Pixel Data (7FE0,0010)") }
+        guard m.hasPixelData else { throw VinDrError(.noPixelData, source, "no Pixel Data (7FE0,0010)") }
         guard m.rows > 0, m.columns > 0 else {
-            throw DICOMError(.format, source, "Rows (0028,0010) and Columns (0028,0011) must be positive, got \(m.rows)x\(m.columns)")
+            throw VinDrError(.format, source, "Rows (0028,0010) and Columns (0028,0011) must be positive, got \(m.rows)x\(m.columns)")
         }
         guard m.rows <= 65535, m.columns <= 65535, m.frames >= 1 else {
-            throw DICOMError(.format, source, "implausible image size \(m.rows)x\(m.columns), \(m.frames) frame(s)")
+            throw VinDrError(.format, source, "implausible image size \(m.rows)x\(m.columns), \(m.frames) frame(s)")
         }
         guard m.isMonochrome else {
-            throw DICOMError(.unsupported, source,
+            throw VinDrError(.unsupported, source,
                              "Photometric Interpretation (0028,0004) '\(m.photometricInterpretation)' with \(m.samplesPerPixel) sample(s) per pixel: only MONOCHROME1/MONOCHROME2 are supported")
         }
         guard let format = m.sampleFormat else {
-            throw DICOMError(.unsupported, source, "Bits Allocated (0028,0100) \(m.bitsAllocated): only 8 and 16 are supported")
+            throw VinDrError(.unsupported, source, "Bits Allocated (0028,0100) \(m.bitsAllocated): only 8 and 16 are supported")
         }
         guard m.bitsStored >= 1, m.bitsStored <= m.bitsAllocated else {
-            throw DICOMError(.format, source, "Bits Stored (0028,0101) \(m.bitsStored) not in 1...\(m.bitsAllocated)")
+            throw VinDrError(.format, source, "Bits Stored (0028,0101) \(m.bitsStored) not in 1...\(m.bitsAllocated)")
         }
         // PS3.3 C.7.6.3: the image is Rows x Columns x Number of Frames samples; a product that
         // does not fit in memory's address range is a malformed header, not a trap.
@@ -99,7 +99,7 @@ extension DICOMFile {
                             what: "Rows (0028,0010) x Columns (0028,0011) x Number of Frames (0028,0008) x bytes per sample",
                             source: source)
         guard frame >= 0, frame < m.frames else {
-            throw DICOMError(.argument, source, "frame \(frame) out of range: the file has \(m.frames) frame(s) (0028,0008)")
+            throw VinDrError(.argument, source, "frame \(frame) out of range: the file has \(m.frames) frame(s) (0028,0008)")
         }
         return format
     }
@@ -111,13 +111,13 @@ extension DICOMFile {
         var ptr: UnsafeRawPointer?
         var size = 0
         guard cgdcm_native_pixels(handle, &ptr, &size) == CGDCM_OK, let ptr else {
-            throw DICOMError(.noPixelData, source, shimMessage())
+            throw VinDrError(.noPixelData, source, shimMessage())
         }
         let frameBytes = try checkedSize(m.rows, m.columns, format.bytesPerSample,
                                          what: "frame size Rows (0028,0010) x Columns (0028,0011) x bytes per sample", source: source)
         let needed = try checkedSize(frameBytes, m.frames, what: "Pixel Data size frame bytes x Number of Frames (0028,0008)", source: source)
         guard size >= needed else {
-            throw DICOMError(.format, source, "Pixel Data (7FE0,0010) has \(size) bytes, \(m.rows)x\(m.columns)x\(m.frames) frame(s) of \(m.bitsAllocated)-bit samples need \(needed)")
+            throw VinDrError(.format, source, "Pixel Data (7FE0,0010) has \(size) bytes, \(m.rows)x\(m.columns)x\(m.frames) frame(s) of \(m.bitsAllocated)-bit samples need \(needed)")
         }
         return PixelView(width: m.columns, height: m.rows, format: format,
                          bytes: UnsafeRawBufferPointer(start: ptr + frame * frameBytes, count: frameBytes), reduction: 0,
@@ -130,11 +130,11 @@ extension DICOMFile {
         func fragment(_ i: Int) throws -> UnsafeRawBufferPointer {
             var p: UnsafeRawPointer?
             var n = 0
-            guard cgdcm_fragment(handle, i, &p, &n) == CGDCM_OK else { throw DICOMError(.format, source, shimMessage()) }
+            guard cgdcm_fragment(handle, i, &p, &n) == CGDCM_OK else { throw VinDrError(.format, source, shimMessage()) }
             return UnsafeRawBufferPointer(start: p, count: n)
         }
         let frames = metadata.frames
-        guard fragments > 0 else { throw DICOMError(.format, source, "encapsulated Pixel Data (7FE0,0010) has no fragments") }
+        guard fragments > 0 else { throw VinDrError(.format, source, "encapsulated Pixel Data (7FE0,0010) has no fragments") }
         var selected: [Int]
         if frames == 1 {
             selected = Array(0..<fragments)
@@ -152,9 +152,9 @@ extension DICOMFile {
                 position += 8 + UInt64(try fragment(i).count)
             }
         } else {
-            throw DICOMError(.format, source, "cannot locate frame \(frame): \(fragments) fragments, \(frames) frames and \(offsets) Basic Offset Table entries")
+            throw VinDrError(.format, source, "cannot locate frame \(frame): \(fragments) fragments, \(frames) frames and \(offsets) Basic Offset Table entries")
         }
-        guard !selected.isEmpty else { throw DICOMError(.format, source, "frame \(frame) has no fragments") }
+        guard !selected.isEmpty else { throw VinDrError(.format, source, "frame \(frame) has no fragments") }
         let parts = try selected.map(fragment)
         let total = parts.reduce(0) { $0 + $1.count }  // fragments lie inside the file: no overflow
         try reserveMemory(total, what: "frame \(frame)'s compressed stream", source: source)
@@ -172,20 +172,20 @@ extension DICOMFile {
         var w: UInt32 = 0, h: UInt32 = 0, comps: UInt32 = 0, prec: UInt32 = 0, levels: UInt32 = 0
         var sgnd: Int32 = 0
         let rc = stream.withUnsafeBytes { cgdcm_j2k_header($0.baseAddress, $0.count, 0, &w, &h, &comps, &prec, &sgnd, &levels) }
-        guard rc == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
+        guard rc == CGDCM_OK else { throw VinDrError(.decode, source, shimMessage()) }
         guard comps == 1 else {
-            throw DICOMError(.unsupported, source, "JPEG 2000 stream has \(comps) components; only monochrome is supported")
+            throw VinDrError(.unsupported, source, "JPEG 2000 stream has \(comps) components; only monochrome is supported")
         }
         guard Int(w) == m.columns, Int(h) == m.rows else {
-            throw DICOMError(.format, source, "JPEG 2000 stream is \(w)x\(h) but Columns/Rows (0028,0011)/(0028,0010) say \(m.columns)x\(m.rows)")
+            throw VinDrError(.format, source, "JPEG 2000 stream is \(w)x\(h) but Columns/Rows (0028,0011)/(0028,0010) say \(m.columns)x\(m.rows)")
         }
         guard Int(prec) <= 8 * format.bytesPerSample else {
-            throw DICOMError(.decode, source, "JPEG 2000 precision \(prec) exceeds Bits Allocated (0028,0100) \(m.bitsAllocated)")
+            throw VinDrError(.decode, source, "JPEG 2000 precision \(prec) exceeds Bits Allocated (0028,0100) \(m.bitsAllocated)")
         }
         let reduce = max(0, min(maxReduction, Int(levels) - 1))
         if reduce > 0 {
             let r = stream.withUnsafeBytes { cgdcm_j2k_header($0.baseAddress, $0.count, Int32(reduce), &w, &h, &comps, &prec, &sgnd, &levels) }
-            guard r == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
+            guard r == CGDCM_OK else { throw VinDrError(.decode, source, shimMessage()) }
         }
         var bytes = try uninitializedBytes(try checkedSize(Int(w), Int(h), format.bytesPerSample, what: "JPEG 2000 output size", source: source),
                                             what: "the decoded JPEG 2000 frame", source: source)
@@ -195,7 +195,7 @@ extension DICOMFile {
                                  Int(w), Int(h), Int32(format.bytesPerSample))
             }
         }
-        guard status == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
+        guard status == CGDCM_OK else { throw VinDrError(.decode, source, shimMessage()) }
         return StoredPixels(width: Int(w), height: Int(h), format: format, bytes: bytes, reduction: reduce)
     }
 
@@ -228,13 +228,13 @@ extension DICOMFile {
     func checkCodedFrame(codec: String, width: Int, height: Int, components: Int, streamBytes: Int, minimumBits: Int) throws {
         let m = metadata
         guard width == m.columns, height == m.rows else {
-            throw DICOMError(.format, source, "\(codec) frame header says \(width)x\(height) but Columns (0028,0011) x Rows (0028,0010) say \(m.columns)x\(m.rows)")
+            throw VinDrError(.format, source, "\(codec) frame header says \(width)x\(height) but Columns (0028,0011) x Rows (0028,0010) say \(m.columns)x\(m.rows)")
         }
         guard components == 1 else {
-            throw DICOMError(.unsupported, source, "\(codec) stream has \(components) components; only monochrome is supported")
+            throw VinDrError(.unsupported, source, "\(codec) stream has \(components) components; only monochrome is supported")
         }
         guard streamBytes >= (minimumBits + 7) / 8 else {
-            throw DICOMError(.decode, source, "\(codec) stream of \(streamBytes) bytes is too short for a \(m.columns)x\(m.rows) image (at least \((minimumBits + 7) / 8) bytes): truncated or corrupt")
+            throw VinDrError(.decode, source, "\(codec) stream of \(streamBytes) bytes is too short for a \(m.columns)x\(m.rows) image (at least \((minimumBits + 7) / 8) bytes): truncated or corrupt")
         }
     }
 
@@ -247,7 +247,7 @@ extension DICOMFile {
         var marker: Int32 = 0
         var precision: UInt32 = 0, w: UInt32 = 0, h: UInt32 = 0, comps: UInt32 = 0
         let rc = stream.withUnsafeBytes { cgdcm_jpeg_header($0.baseAddress, $0.count, &marker, &precision, &w, &h, &comps) }
-        guard rc == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
+        guard rc == CGDCM_OK else { throw VinDrError(.decode, source, shimMessage()) }
         let lossless = [0xC3, 0xC7, 0xCB, 0xCF].contains(marker)
         let arithmetic = marker >= 0xC9
         let (width, height) = (Int(w), Int(h))
@@ -265,7 +265,7 @@ extension DICOMFile {
         let m = metadata
         var w: UInt32 = 0, h: UInt32 = 0, comps: UInt32 = 0, bitsPerSample: UInt32 = 0
         let header = stream.withUnsafeBytes { cgdcm_jpegls_header($0.baseAddress, $0.count, &w, &h, &comps, &bitsPerSample) }
-        guard header == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
+        guard header == CGDCM_OK else { throw VinDrError(.decode, source, shimMessage()) }
         try checkCodedFrame(codec: "JPEG-LS", width: Int(w), height: Int(h), components: Int(comps), streamBytes: stream.count,
                             minimumBits: Int(h) * ((Int(w) + 32767) / 32768))
         var bytes = try uninitializedBytes(try checkedSize(m.rows, m.columns, format.bytesPerSample, what: "JPEG-LS output size", source: source),
@@ -276,7 +276,7 @@ extension DICOMFile {
                                     dst.baseAddress, dst.count)
             }
         }
-        guard rc == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
+        guard rc == CGDCM_OK else { throw VinDrError(.decode, source, shimMessage()) }
         return StoredPixels(width: m.columns, height: m.rows, format: format, bytes: bytes)
     }
 
@@ -292,7 +292,7 @@ extension DICOMFile {
                                   dst.baseAddress, dst.count)
             }
         }
-        guard rc == CGDCM_OK else { throw DICOMError(.decode, source, shimMessage()) }
+        guard rc == CGDCM_OK else { throw VinDrError(.decode, source, shimMessage()) }
         return StoredPixels(width: m.columns, height: m.rows, format: format, bytes: bytes)
     }
 }

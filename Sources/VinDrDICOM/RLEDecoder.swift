@@ -9,10 +9,10 @@ enum RLEDecoder {
         // G.5) within the fragment, and each segment long enough for its plane. PackBits codes at
         // most 128 bytes with 2 (a replicate run, G.3.1), so a segment of n bytes yields at most
         // 64 n; a shorter one cannot be the image.
-        guard frame.count >= 64 else { throw DICOMError(.decode, source, "RLE frame shorter than its 64-byte header") }
+        guard frame.count >= 64 else { throw VinDrError(.decode, source, "RLE frame shorter than its 64-byte header") }
         let segments = frame.withUnsafeBytes { Int($0.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian) }
         guard segments == planes else {
-            throw DICOMError(.decode, source, "RLE header has \(segments) segments, \(planes) expected for one \(8 * planes)-bit sample")
+            throw VinDrError(.decode, source, "RLE header has \(segments) segments, \(planes) expected for one \(8 * planes)-bit sample")
         }
         var offsets = frame.withUnsafeBytes { src in
             (0..<segments).map { Int(src.loadUnaligned(fromByteOffset: 4 + 4 * $0, as: UInt32.self).littleEndian) }
@@ -21,10 +21,10 @@ enum RLEDecoder {
         for s in 0..<segments {
             let start = offsets[s], end = offsets[s + 1]
             guard start >= 64, start <= end, end <= frame.count else {
-                throw DICOMError(.decode, source, "RLE segment \(s + 1) offsets \(start)..<\(end) outside the frame")
+                throw VinDrError(.decode, source, "RLE segment \(s + 1) offsets \(start)..<\(end) outside the frame")
             }
             guard (end - start) * 64 >= pixels else {
-                throw DICOMError(.decode, source, "RLE segment \(s + 1) has \(end - start) bytes; PackBits cannot expand them to the \(pixels) bytes of a \(width)x\(height) frame (at most 64x, PS3.5 G.3.1)")
+                throw VinDrError(.decode, source, "RLE segment \(s + 1) has \(end - start) bytes; PackBits cannot expand them to the \(pixels) bytes of a \(width)x\(height) frame (at most 64x, PS3.5 G.3.1)")
             }
         }
         var out = try uninitializedBytes(try checkedSize(pixels, planes, what: "RLE output size", source: source), what: "the decoded RLE frame", source: source)
@@ -39,7 +39,7 @@ enum RLEDecoder {
                         let target = planes == 1 ? dst : tmp
                         let written = unpack(src, from: start, to: end, into: target.baseAddress!, count: pixels)
                         guard written == pixels else {
-                            throw DICOMError(.decode, source, "RLE segment \(s + 1) decodes to \(written) bytes, \(pixels) expected")
+                            throw VinDrError(.decode, source, "RLE segment \(s + 1) decodes to \(written) bytes, \(pixels) expected")
                         }
                         // Segment s holds byte (planes - 1 - s) of each little-endian sample.
                         if planes > 1 {

@@ -146,6 +146,6 @@ public func startThread(stackSize: Int = 1 << 20, _ body: @escaping () -> Void) 
     }, context)
     guard rc == 0 else {
         Unmanaged<Box>.fromOpaque(context).release()
-        throw DICOMError(.argument, "", "cannot start a thread: \(String(cString: strerror(rc)))")
+        throw VinDrError(.argument, "", "cannot start a thread: \(String(cString: strerror(rc)))")
     }
 }

@@ -120,19 +120,19 @@ extension DisplayTransform {
             }
         case .fileWindow(let i):
             guard i >= 0, i < m.windows.count else {
-                throw DICOMError(.argument, source, "window index \(i) out of range: Window Center/Width (0028,1050)/(0028,1051) hold \(m.windows.count)")
+                throw VinDrError(.argument, source, "window index \(i) out of range: Window Center/Width (0028,1050)/(0028,1051) hold \(m.windows.count)")
             }
             t.voi = try check(m.windows[i].center, m.windows[i].width, m.voiFunction)
         case .fileLUT(let i):
             guard i >= 0, i < m.voiLUTs.count else {
-                throw DICOMError(.argument, source, "VOI LUT index \(i) out of range: VOI LUT Sequence (0028,3010) holds \(m.voiLUTs.count)")
+                throw VinDrError(.argument, source, "VOI LUT index \(i) out of range: VOI LUT Sequence (0028,3010) holds \(m.voiLUTs.count)")
             }
             t.voi = .lut(m.voiLUTs[i])
         case .auto:
             t.voi = t.dataRange(pixels, bitsStored: m.bitsStored, percentiles: nil)
         case .percentile(let lo, let hi):
             guard lo >= 0, hi <= 100, lo < hi else {
-                throw DICOMError(.argument, source, "percentiles \(lo), \(hi) must satisfy 0 <= low < high <= 100")
+                throw VinDrError(.argument, source, "percentiles \(lo), \(hi) must satisfy 0 <= low < high <= 100")
             }
             t.voi = t.dataRange(pixels, bitsStored: m.bitsStored, percentiles: (lo, hi))
         case .explicit(let c, let w, let f):
@@ -144,7 +144,7 @@ extension DisplayTransform {
     /// PS3.3 C.11.2.1.2: a finite center, and a width >= 1 for LINEAR, > 0 otherwise.
     static func checkWindow(_ c: Double, _ w: Double, _ f: VOIFunction, source: String) throws {
         guard c.isFinite, w.isFinite, f == .linear ? w >= 1 : w > 0 else {
-            throw DICOMError(.format, source, "window center \(c) width \(w) invalid for \(f.rawValue) (PS3.3 C.11.2.1.2: width >= 1 for LINEAR, > 0 otherwise)")
+            throw VinDrError(.format, source, "window center \(c) width \(w) invalid for \(f.rawValue) (PS3.3 C.11.2.1.2: width >= 1 for LINEAR, > 0 otherwise)")
         }
     }
 

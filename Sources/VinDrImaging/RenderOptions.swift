@@ -115,27 +115,33 @@ public struct RenderOptions: Sendable, Equatable {
 }
 
 extension RenderOptions {
+    /// The output's height and width when `size` is `.exact`, else nil.
+    public var exactSize: (height: Int, width: Int)? {
+        if case .exact(let h, let w) = size { return (h, w) }
+        return nil
+    }
+
     /// Checks every field's range, the one place they are checked (the renderer, the C ABI's
     /// setters and the CLI call it): frame >= 0; threads 1...256; output size 1...65535 and pad a
     /// display value in [0, 1]; an explicit window finite with width >= 1 for LINEAR and > 0
     /// otherwise (PS3.3 C.11.2.1.2); percentiles 0 <= low < high <= 100; file window and LUT
     /// indices >= 0 (whether the file has that many is checked when rendering it).
     public func validate() throws {
-        guard frame >= 0 else { throw RenderError("frame \(frame) is negative") }
-        guard threads >= 1, threads <= 256 else { throw RenderError("threads \(threads) not in 1...256") }
+        guard frame >= 0 else { throw VinDrError(.argument, "frame \(frame) is negative") }
+        guard threads >= 1, threads <= 256 else { throw VinDrError(.argument, "threads \(threads) not in 1...256") }
         _ = try RenderGeometry.plan(sourceWidth: 100, sourceHeight: 100, size: size, aspect: aspect)
         if case .letterbox(let pad) = aspect, !(pad >= 0 && pad <= 1) {
-            throw RenderError("pad value \(pad) not a display value in [0, 1]")
+            throw VinDrError(.argument, "pad value \(pad) not a display value in [0, 1]")
         }
         switch window {
         case .dicom, .auto, .kaggle: break
         case .fileWindow(let i), .fileLUT(let i):
-            guard i >= 0 else { throw RenderError("window index \(i) is negative") }
+            guard i >= 0 else { throw VinDrError(.argument, "window index \(i) is negative") }
         case .percentile(let lo, let hi):
-            guard lo >= 0, hi <= 100, lo < hi else { throw RenderError("percentiles \(lo), \(hi) must satisfy 0 <= low < high <= 100") }
+            guard lo >= 0, hi <= 100, lo < hi else { throw VinDrError(.argument, "percentiles \(lo), \(hi) must satisfy 0 <= low < high <= 100") }
         case .explicit(let c, let w, let f):
             guard c.isFinite, w.isFinite, f == .linear ? w >= 1 : w > 0 else {
-                throw RenderError("window center \(c) width \(w) invalid for \(f.rawValue) (PS3.3 C.11.2.1.2: width >= 1 for LINEAR, > 0 otherwise)")
+                throw VinDrError(.argument, "window center \(c) width \(w) invalid for \(f.rawValue) (PS3.3 C.11.2.1.2: width >= 1 for LINEAR, > 0 otherwise)")
             }
         }
     }
@@ -180,7 +186,7 @@ public struct RenderGeometry: Sendable, Equatable {
     public static func plan(sourceWidth width: Int, sourceHeight height: Int, size: OutputSize,
                             aspect: AspectPolicy) throws -> RenderGeometry {
         guard width >= 1, height >= 1, width <= 65535, height <= 65535 else {
-            throw RenderError("source image size \(height)x\(width) is not renderable (Rows/Columns must be 1...65535)")
+            throw VinDrError(.argument, "source image size \(height)x\(width) is not renderable (Rows/Columns must be 1...65535)")
         }
         func whole(_ w: Int, _ h: Int) -> RenderGeometry {
             RenderGeometry(outputWidth: w, outputHeight: h, scaleX: Double(w) / Double(width),
@@ -191,18 +197,18 @@ public struct RenderGeometry: Sendable, Equatable {
         case .original:
             return whole(width, height)
         case .longestSide(let n):
-            guard n >= 1, n <= 65535 else { throw RenderError("longest side \(n) not in 1...65535") }
+            guard n >= 1, n <= 65535 else { throw VinDrError(.argument, "longest side \(n) not in 1...65535") }
             if width >= height {
                 return whole(n, max(1, Int((Double(height) * Double(n) / Double(width)).rounded())))
             }
             return whole(max(1, Int((Double(width) * Double(n) / Double(height)).rounded())), n)
         case .exact(let h, let w):
-            guard h >= 1, w >= 1, h <= 65535, w <= 65535 else { throw RenderError("output size \(h)x\(w) not in 1...65535") }
+            guard h >= 1, w >= 1, h <= 65535, w <= 65535 else { throw VinDrError(.argument, "output size \(h)x\(w) not in 1...65535") }
             switch aspect {
             case .stretch:
                 return whole(w, h)
             case .letterbox(let pad):
-                guard pad >= 0, pad <= 1 else { throw RenderError("pad value \(pad) not a display value in [0, 1]") }
+                guard pad >= 0, pad <= 1 else { throw VinDrError(.argument, "pad value \(pad) not a display value in [0, 1]") }
                 let s = min(Double(w) / Double(width), Double(h) / Double(height))
                 let cw = min(w, max(1, Int((Double(width) * s).rounded())))
                 let ch = min(h, max(1, Int((Double(height) * s).rounded())))
@@ -218,9 +224,3 @@ public struct RenderGeometry: Sendable, Equatable {
     public var contentHeight: Int { Int((Double(sourceHeight) * scaleY).rounded()) }
 }
 
-/// An invalid render request (size, window, pad, buffer).
-public struct RenderError: Error, CustomStringConvertible, Equatable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}

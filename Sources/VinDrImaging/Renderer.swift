@@ -26,7 +26,7 @@ public final class RenderWorkspace: @unchecked Sendable {
 /// letterbox or stretch, output as uint8, uint16 or float32.
 public enum Renderer {
     /// The output geometry of rendering `metadata`'s image with `options` (no decoding); invalid
-    /// options are a RenderError (`RenderOptions.validate`).
+    /// options are a VinDrError (`RenderOptions.validate`).
     public static func geometry(of m: DICOMMetadata, options: RenderOptions) throws -> RenderGeometry {
         try options.validate()
         return try RenderGeometry.plan(sourceWidth: m.columns, sourceHeight: m.rows, size: options.size, aspect: options.aspect)
@@ -37,7 +37,7 @@ public enum Renderer {
                               workspace: RenderWorkspace = RenderWorkspace()) throws -> (bytes: [UInt8], geometry: RenderGeometry) {
         let g = try geometry(of: file.metadata, options: options)
         let rowBytes = g.outputWidth * options.output.bytesPerSample  // at most 65535 x 4 (RenderGeometry.plan)
-        guard let total = checkedProduct(rowBytes, g.outputHeight) else { throw RenderError("output of \(g.outputHeight) rows of \(rowBytes) bytes is too large") }
+        guard let total = checkedProduct(rowBytes, g.outputHeight) else { throw VinDrError(.argument, "output of \(g.outputHeight) rows of \(rowBytes) bytes is too large") }
         try reserveMemory(total, what: "a rendered \(g.outputWidth)x\(g.outputHeight) image", source: file.source)
         var bytes = [UInt8](repeating: 0, count: total)
         let out = try bytes.withUnsafeMutableBytes {
@@ -56,14 +56,14 @@ public enum Renderer {
         let rowBytes = g.outputWidth * options.output.bytesPerSample
         guard rowStride % options.output.bytesPerSample == 0,
               Int(bitPattern: buffer.baseAddress) % options.output.bytesPerSample == 0 else {
-            throw RenderError("buffer and row stride must be aligned to the \(options.output.bytesPerSample)-byte output sample")
+            throw VinDrError(.argument, "buffer and row stride must be aligned to the \(options.output.bytesPerSample)-byte output sample")
         }
-        guard rowStride >= rowBytes else { throw RenderError("row stride \(rowStride) is less than a row's \(rowBytes) bytes") }
+        guard rowStride >= rowBytes else { throw VinDrError(.argument, "row stride \(rowStride) is less than a row's \(rowBytes) bytes") }
         // rowStride comes from the caller: its product with the row count may overflow.
         guard let span = checkedProduct(rowStride, g.outputHeight - 1), span <= buffer.count - rowBytes else {
-            throw RenderError("buffer of \(buffer.count) bytes is too small for \(g.outputHeight) rows of stride \(rowStride)")
+            throw VinDrError(.argument, "buffer of \(buffer.count) bytes is too small for \(g.outputHeight) rows of stride \(rowStride)")
         }
-        guard options.threads >= 1, options.threads <= 256 else { throw RenderError("threads \(options.threads) not in 1...256") }
+        guard options.threads >= 1, options.threads <= 256 else { throw VinDrError(.argument, "threads \(options.threads) not in 1...256") }
         let cw = g.contentWidth, ch = g.contentHeight
         var reduction = 0
         let scalable = TransferSyntax.isJPEG2000(m.transferSyntaxUID) || (m.transferSyntaxUID == TransferSyntax.jpegBaseline && m.bitsAllocated == 8)

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VinDrCore
 
 /// Memory for one batch of images, reused from batch to batch and epoch to epoch. Not zeroed:
 /// every image slot handed out is fully written by its renderer first.
@@ -16,12 +17,12 @@ final class BatchBuffer: @unchecked Sendable {
     deinit { free(bytes.baseAddress) }
 }
 
-/// `count` bytes aligned to `alignment` (release them with free()), or a LoaderError when the
+/// `count` bytes aligned to `alignment` (release them with free()), or a VinDrError when the
 /// system refuses them: Swift's own allocation would abort the process instead.
 func allocateBytes(_ count: Int, alignment: Int, for what: String) throws -> UnsafeMutableRawBufferPointer {
     var p: UnsafeMutableRawPointer?
     guard count >= 0, posix_memalign(&p, alignment, max(count, 1)) == 0, let p else {
-        throw LoaderError("cannot allocate \(count) bytes for \(what): out of memory")
+        throw VinDrError(.noMemory, "cannot allocate \(count) bytes for \(what): out of memory")
     }
     return UnsafeMutableRawBufferPointer(start: p, count: count)
 }

@@ -56,8 +56,8 @@ public struct DatasetOptions: Sendable {
 
     /// Rejects what no dataset can do: fewer than one vote, `missing: .empty` (evaluation only).
     public func validate() throws {
-        guard globalMinimumVotes >= 1 else { throw LoaderError("global_min_votes must be at least 1, got \(globalMinimumVotes)") }
-        guard missing != .empty else { throw LoaderError("missing=empty is for evaluation; a dataset takes error or skip") }
+        guard globalMinimumVotes >= 1 else { throw VinDrError(.argument, "global_min_votes must be at least 1, got \(globalMinimumVotes)") }
+        guard missing != .empty else { throw VinDrError(.argument, "missing=empty is for evaluation; a dataset takes error or skip") }
     }
 }
 
@@ -110,7 +110,7 @@ public enum Dataset {
             out.append(sample)
         }
         if !missing.isEmpty && options.missing == .error {
-            throw LoaderError("\(missing.count) image(s) of the annotations have no DICOM under \(root) (looked for <id>.dicom/.dcm), e.g. \(missing.prefix(3).joined(separator: ", ")); missing=skip leaves them out")
+            throw VinDrError(.io, "\(missing.count) image(s) of the annotations have no DICOM under \(root) (looked for <id>.dicom/.dcm), e.g. \(missing.prefix(3).joined(separator: ", ")); missing=skip leaves them out")
         }
         return (out, missing)
     }
@@ -137,7 +137,7 @@ public enum Dataset {
 
     /// image id -> path of every .dicom/.dcm file under `root`.
     static func imageFiles(under root: String) throws -> [String: String] {
-        guard FileSystem.isDirectory(root) == true else { throw LoaderError("\(root): not a folder") }
+        guard FileSystem.isDirectory(root) == true else { throw VinDrError(.io, root, "not a folder") }
         var files: [String: String] = [:]
         for (path, relative) in try FileSystem.dicomFiles([root]) { files[FileSystem.stem(relative)] = path }
         return files

@@ -53,11 +53,11 @@ public final class Loader: @unchecked Sendable {
         for s in samples {
             for t in [ReaderTargets(boxes: s.boxes, labels: s.labels)] + s.readerTargets {
                 guard t.boxes.count % 4 == 0, t.boxes.count / 4 == t.labels.count else {
-                    throw LoaderError("image \(s.imageID): \(t.boxes.count) box values for \(t.labels.count) labels")
+                    throw VinDrError(.argument, "image \(s.imageID): \(t.boxes.count) box values for \(t.labels.count) labels")
                 }
             }
             guard s.globalLabels.count == globalLabelCount else {
-                throw LoaderError("image \(s.imageID): \(s.globalLabels.count) global labels, others have \(globalLabelCount)")
+                throw VinDrError(.argument, "image \(s.imageID): \(s.globalLabels.count) global labels, others have \(globalLabelCount)")
             }
         }
     }
@@ -66,11 +66,9 @@ public final class Loader: @unchecked Sendable {
     static func openCache(options: LoaderOptions, samples: [LoaderSample]) throws -> (CacheReader?, String) {
         guard let dir = options.cache else { return (nil, "") }
         let reader = try CacheReader(directory: dir)
-        let (needed, why) = CacheSettings.required(by: options)
-        guard let needed else { return (nil, "not using cache \(dir): \(why ?? "")") }
-        if let mismatch = reader.index.settings.mismatch(with: needed) { return (nil, "not using cache \(dir): \(mismatch)") }
+        if let mismatch = reader.index.settings.mismatch(with: options.render) { return (nil, "not using cache \(dir): \(mismatch)") }
         let hits = samples.filter { s in reader.entry(s.imageID).map { $0.source == s.path } ?? false }.count
-        return (reader, "using cache \(dir): \(hits) of \(samples.count) images cached (\(reader.index.settings.format))")
+        return (reader, "using cache \(dir): \(hits) of \(samples.count) images cached (\(reader.index.settings.format.name))")
     }
 
     /// Number of batches per epoch on this rank.
@@ -82,7 +80,7 @@ public final class Loader: @unchecked Sendable {
     /// Starts rendering `epoch` from batch `step` on the worker threads.
     public func start(epoch: Int, step: Int = 0) throws -> EpochRun {
         let plan = sampler.batches(epoch: epoch)
-        guard step >= 0, step <= plan.count else { throw LoaderError("step \(step) not in 0...\(plan.count)") }
+        guard step >= 0, step <= plan.count else { throw VinDrError(.argument, "step \(step) not in 0...\(plan.count)") }
         return try EpochRun(loader: self, epoch: epoch, plan: plan, firstStep: step)
     }
 }
@@ -156,7 +154,7 @@ public final class EpochRun: @unchecked Sendable {
                 lock.lock()
                 running -= workers - started
                 lock.unlock()
-                if started == 0 { throw LoaderError("\(error)") }
+                if started == 0 { throw error }
                 break
             }
         }
@@ -180,7 +178,7 @@ public final class EpochRun: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard !startedBeforeFork else {
-            throw LoaderError("epoch \(epoch) was started before fork(): its workers are not in this process; start it again here")
+            throw VinDrError(.argument, "epoch \(epoch) was started before fork(): its workers are not in this process; start it again here")
         }
         if let h = held {
             free.append(h.buffer)
@@ -244,7 +242,7 @@ public final class EpochRun: @unchecked Sendable {
 
     private func work() {
         let workspace = RenderWorkspace()
-        let codec = loader.cache?.index.settings.format == "jpeg" ? try? GrayJPEG() : nil
+        let codec = loader.cache.map { $0.index.settings.format == .raw } == false ? try? GrayJPEG() : nil
         let renderer = SampleRenderer(options: loader.options, workspace: workspace, cache: loader.cache, codec: codec)
         lock.lock()
         while let job = claim() {
@@ -291,8 +289,11 @@ public final class EpochRun: @unchecked Sendable {
             }
             return .rendered(targets: targets, geometry: g, flip: flip)
         } catch {
-            let reason = "image \(sample.imageID) (\(sample.path)): \(error)"
-            if o.errorPolicy == .raise { return .failed(LoaderError(reason, cause: error)) }
+            // Under .raise the image's own kind (io for a missing file, format, ...) reaches the caller.
+            if o.errorPolicy == .raise {
+                let own = error as? VinDrError ?? VinDrError(.internal, "\(error)")
+                return .failed(VinDrError(own.kind, "image \(sample.imageID) (\(sample.path)): \(own)"))
+            }
             return .skipped(String(describing: error))
         }
     }
@@ -315,7 +316,7 @@ public final class EpochRun: @unchecked Sendable {
             case .failed(let e)?:
                 return .failure(e)
             case .cancelled?, nil:
-                return .failure(LoaderError("epoch \(epoch) was closed"))
+                return .failure(VinDrError(.argument, "epoch \(epoch) was closed"))
             }
         }
         return .success(batch)

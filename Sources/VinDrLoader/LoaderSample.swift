@@ -57,12 +57,11 @@ public enum ErrorPolicy: Sendable {
 
 /// Loader configuration.
 public struct LoaderOptions: Sendable {
-    public var height: Int
-    public var width: Int
-    /// Letterbox (pad value in [0, 1]) or stretch to height x width.
-    public var letterbox: Bool
-    public var pad: Double
-    public var window: WindowChoice
+    /// How each image is rendered (`Renderer`): `size` must be `.exact(height:width:)` with both
+    /// in 1...16384, since a batch has one shape. The default is 1024 x 1024 letterboxed with pad 0,
+    /// the file's window (`.dicom`) and exact decoding. The loader renders each image on one worker
+    /// thread into its own `dtype`, so `render.output` and `render.threads` are not used.
+    public var render: RenderOptions
     public var dtype: LoaderDType
     public var layout: LoaderLayout
     /// 1 (grey) or 3 (grey replicated, for backbones trained on RGB).
@@ -86,24 +85,22 @@ public struct LoaderOptions: Sendable {
     /// must not exceed it (default `defaultMaxBatchBytes`, 4 GiB), so in-range options that
     /// would need more memory than intended are an error when the loader is made.
     public var maxBatchBytes: Int
-    /// `.exact` (default) or the opt-in `.fast` reduced-resolution decoding (`DecodeMode`).
-    public var decode: DecodeMode = .exact
 
     public static let defaultMaxBatchBytes = 4 << 30
+    /// 1024 x 1024, letterboxed with pad 0, the file's window, exact decoding.
+    public static let defaultRender = RenderOptions(size: .exact(height: 1024, width: 1024), aspect: .letterbox(pad: 0))
 
     /// The number of worker threads `workers` asks for.
     public var workerCount: Int { workers == 0 ? onlineCores() : workers }
+    /// The batch images' height and width (`render.size`; 0 when it is not an exact size).
+    public var height: Int { render.exactSize?.height ?? 0 }
+    public var width: Int { render.exactSize?.width ?? 0 }
 
-    public init(height: Int = 1024, width: Int = 1024, letterbox: Bool = true, pad: Double = 0, window: WindowChoice = .dicom,
-                dtype: LoaderDType = .uint8, layout: LoaderLayout = .nchw, channels: Int = 1, batchSize: Int = 16,
-                shuffle: Bool = true, seed: UInt64 = 0, dropLast: Bool = false, rank: Int = 0, worldSize: Int = 1,
-                workers: Int = 0, prefetch: Int = 2, flipProbability: Double = 0, errorPolicy: ErrorPolicy = .raise,
+    public init(render: RenderOptions = LoaderOptions.defaultRender, dtype: LoaderDType = .uint8, layout: LoaderLayout = .nchw,
+                channels: Int = 1, batchSize: Int = 16, shuffle: Bool = true, seed: UInt64 = 0, dropLast: Bool = false, rank: Int = 0,
+                worldSize: Int = 1, workers: Int = 0, prefetch: Int = 2, flipProbability: Double = 0, errorPolicy: ErrorPolicy = .raise,
                 cache: String? = nil, maxBatchBytes: Int = LoaderOptions.defaultMaxBatchBytes) {
-        self.height = height
-        self.width = width
-        self.letterbox = letterbox
-        self.pad = pad
-        self.window = window
+        self.render = render
         self.dtype = dtype
         self.layout = layout
         self.channels = channels
@@ -122,20 +119,24 @@ public struct LoaderOptions: Sendable {
     }
 
     /// Each field's own range, the one place they are checked (the C setters check one field at
-    /// a time with it): height and width 1...16384, channels 1 or 3, batch size 1...65536,
-    /// workers 0...256 (0: one per core), prefetch 1...64, flip probability and pad in [0, 1],
+    /// a time with it): the render options' own (`RenderOptions.validate`) with an exact size of
+    /// height and width 1...16384, channels 1 or 3, batch size 1...65536,
+    /// workers 0...256 (0: one per core), prefetch 1...64, flip probability in [0, 1],
     /// rank 0...65535, world size 1...65536, max_batch_bytes >= 1.
     public func validateFields() throws {
-        guard height >= 1, width >= 1, height <= 16384, width <= 16384 else { throw LoaderError("image size \(height)x\(width) not in 1...16384") }
-        guard channels == 1 || channels == 3 else { throw LoaderError("channels must be 1 or 3, got \(channels)") }
-        guard batchSize >= 1, batchSize <= 65536 else { throw LoaderError("batch size \(batchSize) not in 1...65536") }
-        guard workers >= 0, workers <= 256 else { throw LoaderError("workers \(workers) not in 0...256 (0: one per core)") }
-        guard prefetch >= 1, prefetch <= 64 else { throw LoaderError("prefetch \(prefetch) not in 1...64") }
-        guard flipProbability >= 0, flipProbability <= 1 else { throw LoaderError("flip probability \(flipProbability) not in [0, 1]") }
-        guard pad >= 0, pad <= 1 else { throw LoaderError("pad \(pad) not in [0, 1]") }
-        guard rank >= 0, rank <= 65535 else { throw LoaderError("rank \(rank) not in 0...65535") }
-        guard worldSize >= 1, worldSize <= 65536 else { throw LoaderError("world size \(worldSize) not in 1...65536") }
-        guard maxBatchBytes >= 1 else { throw LoaderError("max_batch_bytes \(maxBatchBytes) must be at least 1") }
+        try render.validate()
+        guard let (height, width) = render.exactSize else {
+            throw VinDrError(.argument, "the loader needs an exact output size (height x width): a batch has one shape")
+        }
+        guard height >= 1, width >= 1, height <= 16384, width <= 16384 else { throw VinDrError(.argument, "image size \(height)x\(width) not in 1...16384") }
+        guard channels == 1 || channels == 3 else { throw VinDrError(.argument, "channels must be 1 or 3, got \(channels)") }
+        guard batchSize >= 1, batchSize <= 65536 else { throw VinDrError(.argument, "batch size \(batchSize) not in 1...65536") }
+        guard workers >= 0, workers <= 256 else { throw VinDrError(.argument, "workers \(workers) not in 0...256 (0: one per core)") }
+        guard prefetch >= 1, prefetch <= 64 else { throw VinDrError(.argument, "prefetch \(prefetch) not in 1...64") }
+        guard flipProbability >= 0, flipProbability <= 1 else { throw VinDrError(.argument, "flip probability \(flipProbability) not in [0, 1]") }
+        guard rank >= 0, rank <= 65535 else { throw VinDrError(.argument, "rank \(rank) not in 0...65535") }
+        guard worldSize >= 1, worldSize <= 65536 else { throw VinDrError(.argument, "world size \(worldSize) not in 1...65536") }
+        guard maxBatchBytes >= 1 else { throw VinDrError(.argument, "max_batch_bytes \(maxBatchBytes) must be at least 1") }
     }
 
     /// The fields, then the memory budget of the batch buffers (when a loader is made).
@@ -144,7 +145,7 @@ public struct LoaderOptions: Sendable {
         let needed = checkedProduct(prefetch + 1, batchSize, height, width, channels, dtype.bytesPerSample)
         guard let needed, needed <= maxBatchBytes else {
             let factors = [prefetch + 1, batchSize, height, width, channels, dtype.bytesPerSample].map(String.init)
-            throw LoaderError("batch buffers need (prefetch + 1) x batch size x height x width x channels x bytes per sample = "
+            throw VinDrError(.argument, "batch buffers need (prefetch + 1) x batch size x height x width x channels x bytes per sample = "
                               + factors.joined(separator: " x ") + " = \(needed.map(String.init) ?? "too many") bytes, "
                               + "over the memory budget max_batch_bytes = \(maxBatchBytes); lower the size, batch size or prefetch, "
                               + "or raise max_batch_bytes")

@@ -25,9 +25,9 @@ public struct SampleDataset {
     public static func write(to root: String, train: Int = 16, test: Int = 4, size: Int = 2048, seed: UInt64 = 1,
                              progress: (Int, Int) -> Void = { _, _ in }) throws -> (train: [String], test: [String]) {
         guard train >= 1, test >= 0, train <= 100_000, test <= 100_000 - train else {  // no overflowing sum
-            throw LoaderError("sample: train \(train) must be >= 1, test \(test) >= 0, and together at most 100000")
+            throw VinDrError(.argument, "sample: train \(train) must be >= 1, test \(test) >= 0, and together at most 100000")
         }
-        guard (64...4096).contains(size) else { throw LoaderError("sample: size \(size) not in 64...4096") }
+        guard (64...4096).contains(size) else { throw VinDrError(.argument, "sample: size \(size) not in 64...4096") }
         var d = SampleDataset(root: root, trainCount: train, testCount: test, size: size, rng: SplitMix64(seed: seed))
         return try d.write(progress: progress)
     }

@@ -32,9 +32,8 @@ struct SampleRenderer {
                                offsetX: entry.transform[2], offsetY: entry.transform[3],
                                sourceWidth: entry.sourceWidth, sourceHeight: entry.sourceHeight)
         } else {
-            var ro = RenderOptions(size: .exact(height: o.height, width: o.width),
-                                   aspect: o.letterbox ? .letterbox(pad: o.pad) : .stretch, window: o.window,
-                                   output: planeIsByte ? .uint8 : .float32, decode: o.decode)
+            var ro = o.render
+            ro.output = planeIsByte ? .uint8 : .float32
             ro.threads = 1
             g = try Renderer.render(try DICOMFile(path: sample.path), options: ro,
                                     into: UnsafeMutableRawBufferPointer(start: target, count: planeBytes),

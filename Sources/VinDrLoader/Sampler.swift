@@ -1,3 +1,4 @@
+import VinDrCore
 /// The order of samples: a seeded permutation per epoch, split across ranks the way
 /// torch.utils.data.DistributedSampler does (pad to a multiple of the world size by repeating
 /// from the start, then rank r takes positions r, r + world, ...), then cut into batches.
@@ -13,10 +14,10 @@ public struct Sampler: Sendable, Equatable {
 
     public init(count: Int, batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0, dropLast: Bool = false,
                 rank: Int = 0, worldSize: Int = 1) throws {
-        guard count >= 0 else { throw LoaderError("sample count \(count) is negative") }
-        guard batchSize >= 1 else { throw LoaderError("batch size \(batchSize) must be at least 1") }
+        guard count >= 0 else { throw VinDrError(.argument, "sample count \(count) is negative") }
+        guard batchSize >= 1 else { throw VinDrError(.argument, "batch size \(batchSize) must be at least 1") }
         guard worldSize >= 1, rank >= 0, rank < worldSize else {
-            throw LoaderError("rank \(rank) must be in 0..<world size \(worldSize)")
+            throw VinDrError(.argument, "rank \(rank) must be in 0..<world size \(worldSize)")
         }
         self.count = count
         self.batchSize = batchSize
@@ -92,16 +93,3 @@ public struct SplitMix64: Sendable {
     }
 }
 
-/// An invalid loader configuration or a failed sample (names the image and the reason).
-public struct LoaderError: Error, CustomStringConvertible, Equatable {
-    public let message: String
-    /// The failing image's own error (a DICOMError, RenderError, ...), when one image failed:
-    /// callers report its kind (the C ABI maps it to that image's status, not a generic one).
-    public let cause: (any Error)?
-    public init(_ message: String, cause: (any Error)? = nil) {
-        self.message = message
-        self.cause = cause
-    }
-    public var description: String { message }
-    public static func == (a: LoaderError, b: LoaderError) -> Bool { a.message == b.message }
-}

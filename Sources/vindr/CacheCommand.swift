@@ -28,14 +28,19 @@ struct CacheCommand: ParsableCommand {
         @Option(help: "Worker threads (0 = one per online core)") var workers = 0
         @Option(help: "exact (full decode, the default) or fast (reduced-resolution decode); recorded in the cache") var decode = "exact"
 
-        func validate() throws { _ = try decodeMode(decode) }
+        func validate() throws {
+            _ = try decodeMode(decode)
+            guard WindowChoice(name: window) != nil else { throw ValidationError("--window must be dicom, auto or kaggle") }
+            guard format == "jpeg" || format == "raw" else { throw ValidationError("--format must be jpeg or raw") }
+        }
 
         func run() throws {
             let files = try DICOMTree.files(inputs)
             guard !files.isEmpty else { throw ValidationError("no .dcm or .dicom files in \(inputs.joined(separator: ", "))") }
             let samples = files.map { LoaderSample(imageID: (($0.1 as NSString).lastPathComponent as NSString).deletingPathExtension, path: $0.0) }
-            let settings = CacheSettings(height: size, width: size, letterbox: letterbox, pad: 0, window: window, format: format, quality: quality,
-                                         decode: try decodeMode(decode))
+            let render = RenderOptions(size: .exact(height: size, width: size), aspect: letterbox ? .letterbox(pad: 0) : .stretch,
+                                       window: WindowChoice(name: window) ?? .dicom, decode: try decodeMode(decode))
+            let settings = CacheSettings(render: render, format: format == "raw" ? .raw : .jpeg(quality: quality))
             let progress = Progress("cache", total: samples.count)
             let report: CacheBuilder.Report
             do {

@@ -76,7 +76,7 @@ struct RenderCommand: ParsableCommand {
                     try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                     if let jpeg {
                         let bytes = try pixels.withUnsafeBytes { try jpeg.encode($0.baseAddress!, width: g.outputWidth, height: g.outputHeight, quality: quality) }
-                        try writeAtomically(bytes, to: target)
+                        try FileSystem.writeAtomically(bytes, to: target)
                     } else {
                         try PNGWriter.write(pixels, width: g.outputWidth, height: g.outputHeight, channels: 1, to: target)
                     }

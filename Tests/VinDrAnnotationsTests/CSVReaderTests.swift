@@ -31,10 +31,10 @@ final class CSVReaderTests: XCTestCase {
 
     func testMalformedQuotesNameTheLine() {
         XCTAssertThrowsError(try rows("a,b\n\"x\"y,1\n")) { e in
-            XCTAssertEqual((e as? CSVError)?.line, 2)
+            XCTAssertEqual((e as? VinDrError)?.line, 2)
         }
         XCTAssertThrowsError(try rows("a\n\"open\n")) { e in
-            XCTAssertEqual((e as? CSVError)?.reason, "unterminated quoted field")
+            XCTAssertEqual((e as? VinDrError)?.message, "unterminated quoted field")
         }
     }
 
@@ -112,17 +112,18 @@ final class AnnotationIndexTests: XCTestCase {
     func testErrorsNameFileLineAndColumn() {
         let path = temporaryFile("image_id,rad_id,class_name,x_min,y_min,x_max,y_max\nimg,R1,Cardiomegaly,1,2,3,4\nimg,R1,Cardiomegaly,1,x,3,4\n")
         XCTAssertThrowsError(try AnnotationIndex(paths: [path])) { e in
-            let err = e as? CSVError
-            XCTAssertEqual(err?.file, path)
+            let err = e as? VinDrError
+            XCTAssertEqual(err?.source, path)
+            XCTAssertEqual(err?.kind, .csv)
             XCTAssertEqual(err?.line, 3)
             XCTAssertEqual(err?.column, "y_min")
         }
         let partial = temporaryFile("image_id,rad_id,class_name,x_min,y_min,x_max,y_max\nimg,R1,Cardiomegaly,1,,3,4\n")
-        XCTAssertThrowsError(try AnnotationIndex(paths: [partial])) { e in XCTAssertEqual((e as? CSVError)?.column, "y_min") }
+        XCTAssertThrowsError(try AnnotationIndex(paths: [partial])) { e in XCTAssertEqual((e as? VinDrError)?.column, "y_min") }
         let unknown = temporaryFile("image_id,rad_id,class_name,x_min,y_min,x_max,y_max\nimg,R1,Fracture,1,2,3,4\n")
-        XCTAssertThrowsError(try AnnotationIndex(paths: [unknown])) { e in XCTAssertEqual((e as? CSVError)?.column, "class_name") }
+        XCTAssertThrowsError(try AnnotationIndex(paths: [unknown])) { e in XCTAssertEqual((e as? VinDrError)?.column, "class_name") }
         let mismatch = temporaryFile("image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max\nimg,ILD,4,R1,1,2,3,4\n")
-        XCTAssertThrowsError(try AnnotationIndex(paths: [mismatch])) { e in XCTAssertEqual((e as? CSVError)?.column, "class_id") }
+        XCTAssertThrowsError(try AnnotationIndex(paths: [mismatch])) { e in XCTAssertEqual((e as? VinDrError)?.column, "class_id") }
     }
 
     func testConsensusMajorityUnionReaderAndFusion() throws {

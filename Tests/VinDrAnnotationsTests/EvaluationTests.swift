@@ -49,8 +49,8 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(r.evaluation.meanAP, 1)
         let bad = temporaryFile("image_id,PredictionString\na,3 0.9 100 100 200\n", name: "bad.csv")
         XCTAssertThrowsError(try Submission(path: bad)) { e in
-            XCTAssertEqual((e as? CSVError)?.line, 2)
-            XCTAssertEqual((e as? CSVError)?.column, "PredictionString")
+            XCTAssertEqual((e as? VinDrError)?.line, 2)
+            XCTAssertEqual((e as? VinDrError)?.column, "PredictionString")
         }
     }
 
@@ -92,8 +92,8 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(d.scores, [2.0 / 3.0, 1])  // a blank score is 1
         let bad = temporaryFile("image_id,class_name,x_min,y_min,x_max,y_max,score\nc,Nodule/Mass,1,2,3,4,high\n")
         XCTAssertThrowsError(try AnnotationIndex(paths: [bad])) { e in
-            XCTAssertEqual((e as? CSVError)?.column, "score")
-            XCTAssertEqual((e as? CSVError)?.line, 2)
+            XCTAssertEqual((e as? VinDrError)?.column, "score")
+            XCTAssertEqual((e as? VinDrError)?.line, 2)
         }
     }
 

@@ -12,12 +12,12 @@ final class CheckedSizeTests: XCTestCase {
         XCTAssertNil(checkedProduct(65535, 65535, 999_999_999_999, 2))
         XCTAssertNil(checkedProduct(-1, 2))
         XCTAssertThrowsError(try checkedSize(65535, 65535, 999_999_999_999, 2, what: "Number of Frames (0028,0008)", source: "f.dcm")) {
-            let e = $0 as? DICOMError
+            let e = $0 as? VinDrError
             XCTAssertEqual(e?.kind, .format)
             XCTAssertTrue(e?.description.contains("f.dcm: Number of Frames (0028,0008)") ?? false, "\($0)")
         }
         XCTAssertThrowsError(try checkedSize(-1, 2, what: "row", source: "f", kind: .argument)) {
-            XCTAssertEqual(($0 as? DICOMError)?.kind, .argument)
+            XCTAssertEqual(($0 as? VinDrError)?.kind, .argument)
         }
     }
 }

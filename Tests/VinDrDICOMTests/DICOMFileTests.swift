@@ -40,7 +40,7 @@ final class DICOMFileTests: XCTestCase {
     func testMissingPixelDataIsAClearError() throws {
         let file = try DICOMFile(bytes: TestDICOM.file(rows: 4, columns: 4, pixels: nil))
         XCTAssertThrowsError(try file.decode()) { error in
-            XCTAssertEqual((error as? DICOMError)?.kind, .noPixelData)
+            XCTAssertEqual((error as? VinDrError)?.kind, .noPixelData)
             XCTAssertTrue(String(describing: error).contains("(7FE0,0010)"))
         }
     }
@@ -48,7 +48,7 @@ final class DICOMFileTests: XCTestCase {
     func testShortPixelDataNamesTheTag() throws {
         let file = try DICOMFile(bytes: TestDICOM.file(rows: 4, columns: 4, pixels: TestDICOM.le16([1, 2])))
         XCTAssertThrowsError(try file.decode()) { error in
-            XCTAssertEqual((error as? DICOMError)?.kind, .format)
+            XCTAssertEqual((error as? VinDrError)?.kind, .format)
             XCTAssertTrue(String(describing: error).contains("Pixel Data (7FE0,0010) has 4 bytes"))
         }
     }
@@ -62,19 +62,19 @@ final class DICOMFileTests: XCTestCase {
 
     func testColourIsUnsupported() throws {
         let file = try DICOMFile(bytes: TestDICOM.file(rows: 1, columns: 1, photometric: "RGB", pixels: [0, 0]))
-        XCTAssertThrowsError(try file.decode()) { XCTAssertEqual(($0 as? DICOMError)?.kind, .unsupported) }
+        XCTAssertThrowsError(try file.decode()) { XCTAssertEqual(($0 as? VinDrError)?.kind, .unsupported) }
     }
 
     func testNotDICOMAndMissingFileAreErrors() {
         XCTAssertThrowsError(try DICOMFile(bytes: Array("hello, not a DICOM file".utf8)))
         XCTAssertThrowsError(try DICOMFile(path: "/nonexistent/x.dcm")) { error in
-            XCTAssertEqual((error as? DICOMError)?.kind, .io)
+            XCTAssertEqual((error as? VinDrError)?.kind, .io)
             XCTAssertTrue(String(describing: error).contains("/nonexistent/x.dcm"))
         }
     }
 
     func testFrameOutOfRange() throws {
         let file = try DICOMFile(bytes: TestDICOM.file(rows: 1, columns: 2, pixels: TestDICOM.le16([1, 2])))
-        XCTAssertThrowsError(try file.decode(frame: 1)) { XCTAssertEqual(($0 as? DICOMError)?.kind, .argument) }
+        XCTAssertThrowsError(try file.decode(frame: 1)) { XCTAssertEqual(($0 as? VinDrError)?.kind, .argument) }
     }
 }

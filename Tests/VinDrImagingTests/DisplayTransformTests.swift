@@ -8,7 +8,7 @@ final class DisplayTransformTests: XCTestCase {
         DisplayTransform(modality: .rescale(slope: 1, intercept: 0), voi: v, invert: false).voiValue(x)
     }
 
-    func testCallerOptionsAreCheckedOnceAsRenderErrors() throws {
+    func testCallerOptionsAreCheckedOnceAsArgumentErrors() throws {
         let file = try DICOMFile(bytes: TestDICOM.file(rows: 2, columns: 2, pixels: TestDICOM.le16([0, 1, 2, 3])))
         let bad: [RenderOptions] = [
             RenderOptions(window: .explicit(center: 100, width: 0.5, function: .linear)),
@@ -18,8 +18,8 @@ final class DisplayTransformTests: XCTestCase {
             RenderOptions(frame: -1),
         ]
         for o in bad {
-            // A caller's mistake is a RenderError (VDR_ERR_ARGUMENT), not a malformed file.
-            XCTAssertThrowsError(try Renderer.render(file, options: o)) { XCTAssertTrue($0 is RenderError, "\($0)") }
+            // A caller's mistake is an argument error (VDR_ERR_ARGUMENT), not a malformed file.
+            XCTAssertThrowsError(try Renderer.render(file, options: o)) { XCTAssertEqual(($0 as? VinDrError)?.kind, .argument, "\($0)") }
             XCTAssertThrowsError(try o.validate())
         }
         XCTAssertNoThrow(try Renderer.render(file, options: RenderOptions(window: .explicit(center: 100, width: 0.5, function: .sigmoid))))

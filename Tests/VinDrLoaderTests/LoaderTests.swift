@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import VinDrTestSupport
 @testable import VinDrLoader
+import VinDrImaging
 
 final class LoaderTests: XCTestCase {
     func testSamplerFollowsDistributedSamplerPadding() throws {
@@ -23,7 +24,7 @@ final class LoaderTests: XCTestCase {
             Data(TestDICOM.file(rows: 20, columns: 10, pixels: TestDICOM.le16((0..<(20 * 10)).map { ($0 * 7 + i) % 4096 })))
         }
         defer { try? FileManager.default.removeItem(at: dir) }
-        let loader = try Loader(samples: samples, options: LoaderOptions(height: 40, width: 40, window: .auto, batchSize: 2, workers: 2))
+        let loader = try Loader(samples: samples, options: LoaderOptions(render: letterboxed(40, 40, window: .auto), batchSize: 2, workers: 2))
         var ids: [String] = []
         var boxes: [Float] = []
         for try await batch in loader.batches(epoch: 0) {
@@ -46,7 +47,7 @@ final class LoaderTests: XCTestCase {
         }
         defer { try? FileManager.default.removeItem(at: dir) }
         func epoch(_ workers: Int) throws -> [[UInt8]] {
-            let loader = try Loader(samples: samples, options: LoaderOptions(height: 24, width: 16, window: .auto, batchSize: 4,
+            let loader = try Loader(samples: samples, options: LoaderOptions(render: letterboxed(24, 16, window: .auto), batchSize: 4,
                                                                              seed: 3, workers: workers, prefetch: 1,
                                                                              flipProbability: 0.5, errorPolicy: .skip))
             let run = try loader.start(epoch: 0)
@@ -61,7 +62,7 @@ final class LoaderTests: XCTestCase {
         XCTAssertEqual(one.count, 3)
         XCTAssertEqual(try epoch(2), one)
         XCTAssertEqual(try epoch(3), one)
-        let loader = try Loader(samples: samples, options: LoaderOptions(height: 24, width: 16, batchSize: 2, workers: 3, prefetch: 2,
+        let loader = try Loader(samples: samples, options: LoaderOptions(render: letterboxed(24, 16), batchSize: 2, workers: 3, prefetch: 2,
                                                                          errorPolicy: .skip))
         let run = try loader.start(epoch: 0)
         _ = try run.next()
@@ -81,4 +82,9 @@ final class LoaderTests: XCTestCase {
         }
         return (dir, samples)
     }
+}
+
+/// The loader's render options at height x width, letterboxed with pad 0.
+private func letterboxed(_ height: Int, _ width: Int, window: WindowChoice = .dicom) -> RenderOptions {
+    RenderOptions(size: .exact(height: height, width: width), aspect: .letterbox(pad: 0), window: window)
 }

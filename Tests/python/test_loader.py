@@ -390,11 +390,11 @@ try:
     sys.exit("16384 x 16384 x 3 float32 x 16 was accepted")
 except vindr.InvalidArgumentError as e:
     print(e.message)
-# Within a budget raised past what the system gives: the allocation fails with an error.
+# Within a budget raised past what the system gives: the refused allocation is an out-of-memory error.
 try:
     next(iter(vindr.Loader(samples, 16384, max_batch_bytes=1 << 40, **big)))
     sys.exit("51 GB of batch buffers under a 4 GiB address space limit")
-except vindr.InvalidArgumentError as e:
+except vindr.OutOfMemoryError as e:
     print(e.message)
 '''
 

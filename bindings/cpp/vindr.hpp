@@ -363,7 +363,8 @@ class Samples {
     detail::Handle<vdr_samples, vdr_samples_destroy> h_;
 };
 
-/// Loader options: set(VDR_LOPT_*, value).
+/// Loader options: render(RenderOptions) for how images are rendered (an exact size), and
+/// set(VDR_LOPT_*, value) for the rest.
 class LoaderOptions {
   public:
     LoaderOptions() {
@@ -372,6 +373,7 @@ class LoaderOptions {
         h_.reset(h);
     }
     LoaderOptions &set(int32_t key, double value) { check(vdr_loader_options_set(h_.get(), key, value)); return *this; }
+    LoaderOptions &render(const RenderOptions &options) { check(vdr_loader_options_set_render(h_.get(), options.get())); return *this; }
     LoaderOptions &cache(const std::string &dir) { check(vdr_loader_options_set_cache(h_.get(), dir.c_str())); return *this; }
     vdr_loader_options *get() const noexcept { return h_.get(); }
 

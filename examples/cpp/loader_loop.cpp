@@ -23,7 +23,7 @@ int main(int argc, char **argv) {
             ++count;
         }
         vindr::LoaderOptions options;
-        options.set(VDR_LOPT_HEIGHT, 512).set(VDR_LOPT_WIDTH, 512).set(VDR_LOPT_BATCH_SIZE, 4).set(VDR_LOPT_WORKERS, 2);
+        options.render(vindr::RenderOptions().exact(512, 512).letterbox()).set(VDR_LOPT_BATCH_SIZE, 4).set(VDR_LOPT_WORKERS, 2);
         vindr::Loader loader(samples, options);
         std::printf("%zu images, %zu batches per epoch\n", count, loader.batches_per_epoch());
         for (int epoch = 0; epoch < 2; ++epoch) {

@@ -75,10 +75,10 @@ public enum Deidentifier {
     /// (created if missing). Per-file failures are recorded, not thrown; throws when the input is
     /// missing or the output directory cannot be created or written.
     public static func run(input: String, output: String, options: DeidentificationOptions) throws -> DeidentificationSummary {
-        guard let isDir = FileSystem.isDirectory(input) else { throw DICOMError(.io, input, "no such file or directory") }
+        guard let isDir = FileSystem.isDirectory(input) else { throw VinDrError(.io, input, "no such file or directory") }
         let inputs = isDir ? try FileSystem.regularFiles(under: input, excluding: output) : [(input, FileSystem.lastComponent(input))]
         try FileSystem.createDirectories(output)
-        guard access(output, W_OK | X_OK) == 0 else { throw DICOMError(.io, output, "output directory is not writable") }
+        guard access(output, W_OK | X_OK) == 0 else { throw VinDrError(.io, output, "output directory is not writable") }
 
         var records = [DeidentificationRecord?](repeating: nil, count: inputs.count)
         let lock = Lock()
@@ -152,15 +152,15 @@ public enum Deidentifier {
             record.newID = newID
             record.originalUID = originalUID
             guard FileSystem.canonical(target) != FileSystem.canonical(path) else {
-                throw DICOMError(.argument, path, "the output \(target) would overwrite the input")
+                throw VinDrError(.argument, path, "the output \(target) would overwrite the input")
             }
             if let owner = claim(target, path) {
-                throw DICOMError(.argument, path, "same output \(target) as \(owner) (duplicate SOP Instance UID)")
+                throw VinDrError(.argument, path, "same output \(target) as \(owner) (duplicate SOP Instance UID)")
             }
             try edit.writeAtomically(to: target)
             record.output = target
             record.status = .written
-        } catch let e as DICOMError {
+        } catch let e as VinDrError {
             record.error = e.description
         } catch {
             record.error = "\(path): \(error)"
@@ -175,7 +175,7 @@ public enum Deidentifier {
                       salt: String) throws -> (String, String, String) {
         let elements = try edit.elements()
         guard elements.contains(where: { $0.tag == 0x7FE0_0010 }) else {
-            throw DICOMError(.noPixelData, edit.source, "no Pixel Data (7FE0,0010)")
+            throw VinDrError(.noPixelData, edit.source, "no Pixel Data (7FE0,0010)")
         }
         // The instance's identifier is the data set's SOP Instance UID (0008,0018), the attribute
         // the paper names for the image ids; the file meta's (0002,0003) is only used when the
@@ -184,7 +184,7 @@ public enum Deidentifier {
         // them equal, so a disagreement is the file writer's error).
         let datasetUID = edit.string(0x0008_0018).flatMap { $0.isEmpty ? nil : $0 }
         guard let original = datasetUID ?? edit.string(0x0002_0003), !original.isEmpty else {
-            throw DICOMError(.format, edit.source, "no SOP Instance UID (0008,0018) or Media Storage SOP Instance UID (0002,0003)")
+            throw VinDrError(.format, edit.source, "no SOP Instance UID (0008,0018) or Media Storage SOP Instance UID (0002,0003)")
         }
         for (tag, vr) in elements {
             switch profile.actions[tag] {

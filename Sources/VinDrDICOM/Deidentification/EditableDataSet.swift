@@ -14,7 +14,7 @@ final class EditableDataSet {
     init(path: String) throws {
         var h: OpaquePointer?
         let rc = cgdcm_edit_open_path(path, &h)
-        guard rc == CGDCM_OK, let h else { throw DICOMError(rc == CGDCM_ERR_IO ? .io : .format, path, shimMessage()) }
+        guard rc == CGDCM_OK, let h else { throw VinDrError(rc == CGDCM_ERR_IO ? .io : .format, path, shimMessage()) }
         source = path
         handle = h
     }
@@ -68,19 +68,19 @@ final class EditableDataSet {
         guard cgdcm_edit_write(handle, tmp) == CGDCM_OK else {
             let message = shimMessage()
             unlink(tmp)
-            throw DICOMError(.io, source, message)
+            throw VinDrError(.io, source, message)
         }
         guard rename(tmp, path) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(tmp)
-            throw DICOMError(.io, source, "cannot rename into \(path): \(reason)")
+            throw VinDrError(.io, source, "cannot rename into \(path): \(reason)")
         }
     }
 
     private func check(_ rc: Int32, _ tag: DICOMTag?) throws {
         guard rc == CGDCM_OK else {
             let at = tag.map { "\(tagText(UInt16($0 >> 16), UInt16($0 & 0xFFFF))): " } ?? ""
-            throw DICOMError(rc == CGDCM_ERR_IO ? .io : .format, source, at + shimMessage())
+            throw VinDrError(rc == CGDCM_ERR_IO ? .io : .format, source, at + shimMessage())
         }
     }
 }

@@ -1,4 +1,5 @@
 import CTurboJPEG
+import VinDrDICOM
 
 /// Greyscale JPEG through libjpeg-turbo's TurboJPEG API (one handle per thread).
 public final class GrayJPEG {
@@ -6,7 +7,7 @@ public final class GrayJPEG {
     private let decompressor: tjhandle
 
     public init() throws {
-        guard let c = tjInitCompress(), let d = tjInitDecompress() else { throw EncodingError("cannot initialise TurboJPEG") }
+        guard let c = tjInitCompress(), let d = tjInitDecompress() else { throw VinDrError(.internal, "cannot initialise TurboJPEG") }
         compressor = c
         decompressor = d
     }
@@ -23,7 +24,7 @@ public final class GrayJPEG {
         let rc = tjCompress2(compressor, pixels.assumingMemoryBound(to: UInt8.self), Int32(width), Int32(width), Int32(height),
                              Int32(TJPF_GRAY.rawValue), &out, &size, Int32(TJSAMP_GRAY.rawValue), Int32(quality), 0)
         defer { if let out { tjFree(out) } }
-        guard rc == 0, let out else { throw EncodingError("JPEG encoding failed: \(String(cString: tjGetErrorStr2(compressor)))") }
+        guard rc == 0, let out else { throw VinDrError(.internal, "JPEG encoding failed: \(String(cString: tjGetErrorStr2(compressor)))") }
         return Array(UnsafeBufferPointer(start: out, count: Int(size)))
     }
 
@@ -34,12 +35,12 @@ public final class GrayJPEG {
         var w: Int32 = 0, h: Int32 = 0, sub: Int32 = 0, space: Int32 = 0
         let base = jpeg.baseAddress?.assumingMemoryBound(to: UInt8.self)
         guard tjDecompressHeader3(decompressor, base, UInt(jpeg.count), &w, &h, &sub, &space) == 0 else {
-            throw EncodingError("cached JPEG is corrupt: \(String(cString: tjGetErrorStr2(decompressor)))")
+            throw VinDrError(.format, "cached JPEG is corrupt: \(String(cString: tjGetErrorStr2(decompressor)))")
         }
-        guard Int(w) == width, Int(h) == height else { throw EncodingError("cached JPEG is \(w)x\(h), expected \(width)x\(height)") }
+        guard Int(w) == width, Int(h) == height else { throw VinDrError(.format, "cached JPEG is \(w)x\(h), expected \(width)x\(height)") }
         guard tjDecompress2(decompressor, base, UInt(jpeg.count), dst.assumingMemoryBound(to: UInt8.self), w, w, h,
                             Int32(TJPF_GRAY.rawValue), TJFLAG_FASTDCT) == 0 else {
-            throw EncodingError("cached JPEG is corrupt: \(String(cString: tjGetErrorStr2(decompressor)))")
+            throw VinDrError(.format, "cached JPEG is corrupt: \(String(cString: tjGetErrorStr2(decompressor)))")
         }
     }
 }

@@ -6,19 +6,13 @@ import Glibc
 import Darwin
 #endif
 
-/// An image that cannot be encoded or written.
-public struct EncodingError: Error, CustomStringConvertible, Equatable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
 
 /// PNG (ISO/IEC 15948) encoder for 8-bit greyscale and RGB images: IHDR, one zlib IDAT with
 /// filter type 0 per row, IEND.
 public enum PNGWriter {
     public static func encode(_ pixels: [UInt8], width: Int, height: Int, channels: Int) throws -> [UInt8] {
         guard channels == 1 || channels == 3, width > 0, height > 0, pixels.count == width * height * channels else {
-            throw EncodingError("PNG: \(pixels.count) bytes do not make a \(width)x\(height) image of \(channels) channel(s)")
+            throw VinDrError(.argument, "PNG: \(pixels.count) bytes do not make a \(width)x\(height) image of \(channels) channel(s)")
         }
         var raw = [UInt8]()
         raw.reserveCapacity((width * channels + 1) * height)
@@ -29,7 +23,7 @@ public enum PNGWriter {
         var bound = compressBound(uLong(raw.count))
         var packed = [UInt8](repeating: 0, count: Int(bound))
         let rc = compress2(&packed, &bound, raw, uLong(raw.count), 6)
-        guard rc == Z_OK else { throw EncodingError("PNG: zlib failed (\(rc))") }
+        guard rc == Z_OK else { throw VinDrError(.internal, "PNG: zlib failed (\(rc))") }
         packed.removeLast(packed.count - Int(bound))
         var out: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         var header = be32(UInt32(width)) + be32(UInt32(height))
@@ -42,7 +36,7 @@ public enum PNGWriter {
 
     /// Writes atomically (temporary file, then rename).
     public static func write(_ pixels: [UInt8], width: Int, height: Int, channels: Int, to path: String) throws {
-        try writeAtomically(try encode(pixels, width: width, height: height, channels: channels), to: path)
+        try FileSystem.writeAtomically(try encode(pixels, width: width, height: height, channels: channels), to: path)
     }
 
     static func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)] }
@@ -53,15 +47,5 @@ public enum PNGWriter {
         var c = crc32(0, typeBytes, uInt(typeBytes.count))
         if !data.isEmpty { c = crc32(c, data, uInt(data.count)) }
         out += be32(UInt32(c))
-    }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so that a
-/// reader never sees a partial file.
-public func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-    do {
-        try FileSystem.writeAtomically(bytes, to: path)
-    } catch let e as DICOMError {
-        throw EncodingError(e.description)
     }
 }

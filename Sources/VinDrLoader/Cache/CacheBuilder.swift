@@ -22,18 +22,16 @@ public enum CacheBuilder {
 
     public static func build(samples: [LoaderSample], directory: String, settings: CacheSettings, workers requested: Int = 0,
                              progress: (Int, Int) -> Void = { _, _ in }) throws -> Report {
-        guard settings.format == "jpeg" || settings.format == "raw" else { throw LoaderError("cache format must be 'jpeg' or 'raw', got '\(settings.format)'") }
-        guard (1...100).contains(settings.quality) || settings.format == "raw" else { throw LoaderError("JPEG quality \(settings.quality) not in 1...100") }
-        guard WindowChoice(name: settings.window) != nil else { throw LoaderError("cache window must be 'dicom', 'auto' or 'kaggle', got '\(settings.window)'") }
-        guard requested >= 0, requested <= 256 else { throw LoaderError("workers \(requested) not in 0...256 (0: one per core)") }
+        try settings.validate()
+        guard requested >= 0, requested <= 256 else { throw VinDrError(.argument, "workers \(requested) not in 0...256 (0: one per core)") }
         let workers = requested == 0 ? onlineCores() : requested
-        do { try FileSystem.createDirectories(directory) } catch { throw LoaderError("cannot create the cache directory: \(error)") }
+        try FileSystem.createDirectories(directory)
         var index = CacheIndex(settings: settings, entries: [])
         if FileSystem.isDirectory(FileSystem.joined(directory, CacheIndex.fileName)) != nil {
             let old = try CacheIndex.load(directory)
-            if let why = old.settings.mismatch(with: settings) ?? (old.settings.format != settings.format || old.settings.quality != settings.quality
-                ? "cache built as \(old.settings.format) q\(old.settings.quality)" : nil) {
-                throw LoaderError("\(directory): \(why); use another directory for these settings")
+            if let why = old.settings.mismatch(with: settings.render)
+                ?? (old.settings.format != settings.format ? "cache built as \(old.settings.format)" : nil) {
+                throw VinDrError(.io, "\(directory): \(why); use another directory for these settings")
             }
             index = old
         }
@@ -54,7 +52,7 @@ public enum CacheBuilder {
         let shard = (index.entries.map(\.shard).max() ?? -1) + 1
         let shardPath = FileSystem.joined(directory, CacheIndex.shardName(shard))
         let fd = open(shardPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw LoaderError("\(shardPath): cannot create the cache shard: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw VinDrError(.io, "\(shardPath): cannot create the cache shard: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var offset: Int64 = 0
         let total = samples.count
@@ -68,7 +66,7 @@ public enum CacheBuilder {
                 let base = out.baseAddress!
                 DispatchQueue.concurrentPerform(iterations: min(workers, part.count)) { w in
                     let workspace = RenderWorkspace()
-                    let codec = settings.format == "jpeg" ? try? GrayJPEG() : nil
+                    let codec = settings.format == .raw ? nil : try? GrayJPEG()
                     var i = w
                     while i < part.count {
                         base[i] = Result { try renderOne(part[i], settings: settings, workspace: workspace, codec: codec) }
@@ -82,7 +80,7 @@ public enum CacheBuilder {
                     var entry = entryValue
                     entry.shard = shard
                     entry.offset = offset
-                    do { try bytes.withUnsafeBytes { try FileSystem.writeAll(fd, $0, path: shardPath) } } catch { throw LoaderError("\(error)") }
+                    try bytes.withUnsafeBytes { try FileSystem.writeAll(fd, $0, path: shardPath) }
                     offset += Int64(bytes.count)
                     index.entries.append(entry)
                     report.rendered += 1
@@ -92,7 +90,7 @@ public enum CacheBuilder {
                     report.failures.append((s.imageID, "not rendered"))
                 }
             }
-            guard fsync(fd) == 0 else { throw LoaderError("\(shardPath): fsync failed: \(String(cString: strerror(errno)))") }
+            guard fsync(fd) == 0 else { throw VinDrError(.io, "\(shardPath): fsync failed: \(String(cString: strerror(errno)))") }
             try index.save(directory)
             start += chunk
             progress(report.reused + report.rendered + report.failures.count, total)
@@ -103,17 +101,13 @@ public enum CacheBuilder {
 
     static func renderOne(_ s: LoaderSample, settings: CacheSettings, workspace: RenderWorkspace, codec: GrayJPEG?) throws -> (CacheEntry, [UInt8]) {
         let file = try DICOMFile(path: s.path)
-        var options = RenderOptions(size: .exact(height: settings.height, width: settings.width),
-                                    aspect: settings.letterbox ? .letterbox(pad: settings.pad) : .stretch,
-                                    window: settings.windowChoice, output: .uint8, decode: settings.decodeMode)
-        options.threads = 1
-        let (pixels, g) = try Renderer.render(file, options: options, workspace: workspace)
+        let (pixels, g) = try Renderer.render(file, options: settings.render, workspace: workspace)
         let bytes: [UInt8]
-        if settings.format == "raw" {
-            bytes = pixels
-        } else {
-            guard let codec else { throw LoaderError("cannot initialise TurboJPEG") }
-            bytes = try pixels.withUnsafeBytes { try codec.encode($0.baseAddress!, width: settings.width, height: settings.height, quality: settings.quality) }
+        switch settings.format {
+        case .raw: bytes = pixels
+        case .jpeg(let quality):
+            guard let codec else { throw VinDrError(.internal, "cannot initialise TurboJPEG") }
+            bytes = try pixels.withUnsafeBytes { try codec.encode($0.baseAddress!, width: settings.width, height: settings.height, quality: quality) }
         }
         let st = FileSystem.sizeAndModified(s.path) ?? (0, 0)
         let crc = bytes.withUnsafeBytes { crc32Checksum($0) }

@@ -58,6 +58,7 @@ SIGNATURES = {
     "vdr_samples_skipped": (c_int32, [c_void_p, POINTER(c_size_t), POINTER(c_void_p)]),
     "vdr_loader_options_create": (c_int32, [POINTER(c_void_p)]),
     "vdr_loader_options_destroy": (None, [c_void_p]),
+    "vdr_loader_options_set_render": (c_int32, [c_void_p, c_void_p]),
     "vdr_loader_options_set": (c_int32, [c_void_p, c_int32, c_double]),
     "vdr_loader_create": (c_int32, [c_void_p, c_void_p, POINTER(c_void_p)]),
     "vdr_loader_destroy": (None, [c_void_p]),

@@ -188,27 +188,12 @@ class DicomImage:
             whole columns of a wider array).
         return_transform: also return the RenderTransform mapping source boxes to output pixels.
         """
-        opts = _RenderOptions()
-        if size is None:
-            check(_opts_size(opts.h, C.VDR_SIZE_ORIGINAL, 0, 0))
-        elif np.ndim(size) == 0:
-            check(_opts_size(opts.h, C.VDR_SIZE_LONGEST_SIDE, 0, c_int("size", size, _opts_size, 3)))
-        else:
-            h, w = size
-            check(_opts_size(opts.h, C.VDR_SIZE_EXACT, c_int("size[0]", h, _opts_size, 2),
-                             c_int("size[1]", w, _opts_size, 3)))
-        if aspect not in _ASPECT:
-            raise _lib_error(1, f"aspect must be one of {sorted(_ASPECT)}, got {aspect!r}")
-        check(_opts_aspect(opts.h, _ASPECT[aspect], float(pad)))
-        check(_set_window(opts.h, window, window_function, percentiles, index))
         if dtype not in _OUTPUT:
             raise _lib_error(1, f"dtype must be one of {sorted(_OUTPUT)}, got {dtype!r}")
-        if decode not in _DECODE:
-            raise _lib_error(1, f"decode must be one of {sorted(_DECODE)}, got {decode!r}")
-        for key, value in ((C.VDR_OPT_OUTPUT_TYPE, _OUTPUT[dtype]), (C.VDR_OPT_FRAME, c_int("frame", frame, _opts_int, 2)),
-                           (C.VDR_OPT_THREADS, c_int("threads", threads, _opts_int, 2)),
-                           (C.VDR_OPT_INVERT_MONOCHROME1, bool(invert_monochrome1)), (C.VDR_OPT_DECODE, _DECODE[decode])):
-            check(_opts_int(opts.h, key, value))
+        opts = render_options(size, window, aspect=aspect, pad=pad, window_function=window_function,
+                              percentiles=percentiles, index=index, frame=frame, threads=threads,
+                              invert_monochrome1=invert_monochrome1, decode=decode)
+        check(_opts_int(opts.h, C.VDR_OPT_OUTPUT_TYPE, _OUTPUT[dtype]))
         oh, ow = _i32(), _i32()
         check(_render_size(self._handle(), opts.h, ctypes.byref(oh), ctypes.byref(ow)))
         shape = (oh.value, ow.value)
@@ -250,6 +235,33 @@ class _RenderOptions:
 
     def __del__(self):
         _opts_destroy(self.h)
+
+
+def render_options(size, window: Window = "dicom", *, aspect: str = "stretch", pad: float = 0.0,
+                   window_function: str = "LINEAR", percentiles=(0.5, 99.5), index: int = 0, frame: int = 0,
+                   threads: int = 1, invert_monochrome1: bool = True, decode: str = "exact") -> _RenderOptions:
+    """A native render options object from `DicomImage.render`'s arguments (shared by the Loader
+    and `build_cache`, which take the same size, aspect, pad, window and decode words)."""
+    opts = _RenderOptions()
+    if size is None:
+        check(_opts_size(opts.h, C.VDR_SIZE_ORIGINAL, 0, 0))
+    elif np.ndim(size) == 0:
+        check(_opts_size(opts.h, C.VDR_SIZE_LONGEST_SIDE, 0, c_int("size", size, _opts_size, 3)))
+    else:
+        h, w = size
+        check(_opts_size(opts.h, C.VDR_SIZE_EXACT, c_int("size[0]", h, _opts_size, 2),
+                         c_int("size[1]", w, _opts_size, 3)))
+    if aspect not in _ASPECT:
+        raise _lib_error(1, f"aspect must be one of {sorted(_ASPECT)}, got {aspect!r}")
+    check(_opts_aspect(opts.h, _ASPECT[aspect], float(pad)))
+    check(_set_window(opts.h, window, window_function, percentiles, index))
+    if decode not in _DECODE:
+        raise _lib_error(1, f"decode must be one of {sorted(_DECODE)}, got {decode!r}")
+    for key, value in ((C.VDR_OPT_FRAME, c_int("frame", frame, _opts_int, 2)),
+                       (C.VDR_OPT_THREADS, c_int("threads", threads, _opts_int, 2)),
+                       (C.VDR_OPT_INVERT_MONOCHROME1, bool(invert_monochrome1)), (C.VDR_OPT_DECODE, _DECODE[decode])):
+        check(_opts_int(opts.h, key, value))
+    return opts
 
 
 def _set_window(h, window: Window, function: str, percentiles, index: int) -> int:

@@ -12,6 +12,7 @@ import numpy as np
 from ._checks import MISSING, c_int, c_int64_array, c_str
 from . import _constants as C
 from ._lib import check, prototype, string, string_destroy
+from .dicom import Window, render_options
 from .errors import InvalidArgumentError
 
 _vp = ctypes.c_void_p
@@ -43,14 +44,13 @@ _batch_arrays = prototype("vdr_batch_arrays")
 _batch_image_id = prototype("vdr_batch_image_id")
 _batch_skipped = prototype("vdr_batch_skipped")
 
-_OPT = {"height": C.VDR_LOPT_HEIGHT, "width": C.VDR_LOPT_WIDTH, "letterbox": C.VDR_LOPT_LETTERBOX, "pad": C.VDR_LOPT_PAD,
-        "dtype": C.VDR_LOPT_DTYPE, "layout": C.VDR_LOPT_LAYOUT, "channels": C.VDR_LOPT_CHANNELS,
+_opts_render = prototype("vdr_loader_options_set_render")
+
+_OPT = {"dtype": C.VDR_LOPT_DTYPE, "layout": C.VDR_LOPT_LAYOUT, "channels": C.VDR_LOPT_CHANNELS,
         "batch_size": C.VDR_LOPT_BATCH_SIZE, "shuffle": C.VDR_LOPT_SHUFFLE, "seed": C.VDR_LOPT_SEED,
         "drop_last": C.VDR_LOPT_DROP_LAST, "rank": C.VDR_LOPT_RANK, "world_size": C.VDR_LOPT_WORLD_SIZE,
         "workers": C.VDR_LOPT_WORKERS, "prefetch": C.VDR_LOPT_PREFETCH, "flip": C.VDR_LOPT_FLIP_PROBABILITY,
-        "on_error": C.VDR_LOPT_ON_ERROR, "window": C.VDR_LOPT_WINDOW, "max_batch_bytes": C.VDR_LOPT_MAX_BATCH_BYTES}
-_OPT["decode"] = C.VDR_LOPT_DECODE
-_DECODE = {"exact": C.VDR_DECODE_EXACT, "fast": C.VDR_DECODE_FAST}
+        "on_error": C.VDR_LOPT_ON_ERROR, "max_batch_bytes": C.VDR_LOPT_MAX_BATCH_BYTES}
 _DTYPES = {"uint8": (C.VDR_DTYPE_UINT8, np.uint8), "float16": (C.VDR_DTYPE_FLOAT16, np.float16),
            "float32": (C.VDR_DTYPE_FLOAT32, np.float32)}
 
@@ -81,7 +81,6 @@ class Batch:
     skipped: list[tuple[str, str]]
 
 
-_WINDOWS = {"dicom": C.VDR_WINDOW_DICOM, "auto": C.VDR_WINDOW_AUTO, "kaggle": C.VDR_WINDOW_KAGGLE}
 _POLICIES = {"union": C.VDR_POLICY_UNION, "fused": C.VDR_POLICY_FUSED, "majority": C.VDR_POLICY_MAJORITY,
              "reader": C.VDR_POLICY_READER, "random": C.VDR_POLICY_RANDOM_READER}
 
@@ -152,6 +151,9 @@ class Loader:
     (`letterbox`, `pad`), as `render(size=N)` does without the padding; (height, width) is the
     exact canvas, letterboxed or, with letterbox=False, stretched.
 
+    window: what `DicomImage.render(window=...)` takes ("dicom", "auto", "kaggle", "percentile",
+    "file", "lut" or (center, width)); a cache serves "dicom", "auto" and "kaggle".
+
     workers: native render threads; 0 (the default) means one per online core.
     decode: "exact" (the default) or the opt-in "fast" reduced-resolution decoding (see
     `DicomImage.render`); a cache serves only loaders with the decode mode it was built with.
@@ -167,7 +169,7 @@ class Loader:
     """
 
     def __init__(self, samples: Sequence[Sample] | Dataset, size: int | tuple[int, int] = 1024, *, batch_size: int = 16,
-                 letterbox: bool = True, pad: float = 0.0, window: str = "dicom", dtype: str = "uint8",
+                 letterbox: bool = True, pad: float = 0.0, window: Window = "dicom", dtype: str = "uint8",
                  layout: str = "NCHW", channels: int = 1, shuffle: bool = True, seed: int = 0, drop_last: bool = False,
                  rank: int = 0, world_size: int = 1, workers: int = 0, prefetch: int = 2, flip: float = 0.0,
                  on_error: str = "raise", copy: bool = False, cache: str | os.PathLike | None = None,
@@ -303,11 +305,7 @@ def _prepare(samples, size, *, batch_size, letterbox, pad, window, dtype, layout
         raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-    if window not in _WINDOWS:
-        raise ValueError(f"window must be 'dicom', 'auto' or 'kaggle', got {window!r}")
-    if decode not in _DECODE:
-        raise ValueError(f"decode must be 'exact' or 'fast', got {decode!r}")
-    h, w = size
+    render = render_options(size, window, aspect="letterbox" if letterbox else "stretch", pad=pad, decode=decode)
     handles = _Handles()
     global_count = 0
     if isinstance(samples, Dataset):
@@ -328,17 +326,17 @@ def _prepare(samples, size, *, batch_size, letterbox, pad, window, dtype, layout
                            boxes.ctypes.data_as(_fp), labels.ctypes.data_as(_i64p), len(labels),
                            glob.ctypes.data_as(_fp), len(glob)))
     check(_opts_create(ctypes.byref(handles.options)))
-    values = {"height": h, "width": w, "letterbox": int(letterbox), "pad": pad, "dtype": _DTYPES[dtype][0],
+    check(_opts_render(handles.options, render.h))
+    values = {"dtype": _DTYPES[dtype][0],
               "layout": C.VDR_IMAGE_LAYOUT_NCHW if layout.upper() == "NCHW" else C.VDR_IMAGE_LAYOUT_NHWC, "channels": channels, "batch_size": batch_size,
               "shuffle": int(shuffle), "seed": seed, "drop_last": int(drop_last), "rank": rank,
               "world_size": world_size, "workers": workers, "prefetch": prefetch,
               "flip": flip, "on_error": C.VDR_ON_ERROR_RAISE if on_error == "raise" else C.VDR_ON_ERROR_SKIP,
-              "window": _WINDOWS[window],
-              "max_batch_bytes": max_batch_bytes, "decode": _DECODE[decode]}
+              "max_batch_bytes": max_batch_bytes}
     for key, value in values.items():
         if value is None:  # the library's default
             continue
-        value = float(value) if key in ("pad", "flip") else c_int(key, value, _opts_set, 2)
+        value = float(value) if key == "flip" else c_int(key, value, _opts_set, 2)
         try:
             check(_opts_set(handles.options, _OPT[key], value))
         except InvalidArgumentError as e:

@@ -22,7 +22,8 @@ do {
         print("\(name): \(m.rows)x\(m.columns) \(m.photometricInterpretation) -> \(g.outputHeight)x\(g.outputWidth), mean \(String(format: "%.1f", mean))")
     }
     let samples = files.map { LoaderSample(imageID: $0, path: dir.appendingPathComponent($0).path) }
-    let loader = try Loader(samples: samples, options: LoaderOptions(height: 256, width: 256, batchSize: 3))
+    let render = RenderOptions(size: .exact(height: 256, width: 256), aspect: .letterbox(pad: 0))
+    let loader = try Loader(samples: samples, options: LoaderOptions(render: render, batchSize: 3))
     var seen = 0
     for try await batch in loader.batches(epoch: 0) { seen += batch.count }
     print("loader: \(seen) images in \(loader.batchesPerEpoch) batches")

@@ -302,9 +302,9 @@ public let VDR_EXPORT_COCO: Int32 = 0
 public let VDR_EXPORT_YOLO: Int32 = 1
 /// Export format: a Kaggle submission CSV, one file.
 public let VDR_EXPORT_SUBMISSION: Int32 = 2
-/// Export classes: the 14 Kaggle finding classes (ids 0-13).
+/// Export classes: the 14 Kaggle finding classes (ids 0-13; COCO category ids 1-14).
 public let VDR_EXPORT_CLASSES_KAGGLE: Int32 = 0
-/// Export classes: the 22 local labels of the taxonomy (ids 0-21).
+/// Export classes: the 22 local labels of the taxonomy (ids 0-21; COCO category ids 1-22).
 public let VDR_EXPORT_CLASSES_LOCAL: Int32 = 1
 
 /// Writes the index's boxes for a training tool (VDR_EXPORT_*) to `path`: a file for COCO and
@@ -319,18 +319,7 @@ public let VDR_EXPORT_CLASSES_LOCAL: Int32 = 1
     abiCall {
         let index = try AnnotationIndex.from(h)
         let path = try requireString(path, "path")
-        var options = Export.Options(filter: readerFilter(reader, exclude), minimumVotes: Int(min_votes))
-        switch mode {
-        case VDR_TARGETS_ALL: options.boxes = .all
-        case VDR_TARGETS_FUSED: options.boxes = .fused(iouThreshold: iou_thr, confidenceType: .avg)
-        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown targets mode \(mode)")
-        }
-        switch classes {
-        case VDR_EXPORT_CLASSES_KAGGLE: options.classes = .kaggle
-        case VDR_EXPORT_CLASSES_LOCAL: options.classes = .local
-        default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown export classes \(classes)")
-        }
-        guard min_votes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be at least 1") }
+        let options = try exportOptions(mode, iou_thr, classes, min_votes, reader, exclude)
         switch format {
         case VDR_EXPORT_COCO: try FileSystem.writeAtomically(try Export.coco(index, options).utf8, to: path)
         case VDR_EXPORT_SUBMISSION: try FileSystem.writeAtomically(try Export.submission(index, options).utf8, to: path)
@@ -341,6 +330,25 @@ public let VDR_EXPORT_CLASSES_LOCAL: Int32 = 1
         default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown export format \(format)")
         }
     }
+}
+
+/// Export.Options from the C arguments shared by the export calls: VDR_TARGETS_* `mode`, the
+/// fusion IoU, VDR_EXPORT_CLASSES_*, `min_votes` >= 1 and the reader selection.
+func exportOptions(_ mode: Int32, _ iou: Double, _ classes: Int32, _ minVotes: Int32, _ reader: UnsafePointer<CChar>?,
+                   _ exclude: UnsafePointer<CChar>?) throws -> Export.Options {
+    guard minVotes >= 1 else { throw ABIError(status: VDR_ERR_ARGUMENT, message: "min_votes must be at least 1") }
+    var options = Export.Options(filter: readerFilter(reader, exclude), minimumVotes: Int(minVotes))
+    switch mode {
+    case VDR_TARGETS_ALL: options.boxes = .all
+    case VDR_TARGETS_FUSED: options.boxes = .fused(iouThreshold: iou, confidenceType: .avg)
+    default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown targets mode \(mode)")
+    }
+    switch classes {
+    case VDR_EXPORT_CLASSES_KAGGLE: options.classes = .kaggle
+    case VDR_EXPORT_CLASSES_LOCAL: options.classes = .local
+    default: throw ABIError(status: VDR_ERR_ARGUMENT, message: "unknown export classes \(classes)")
+    }
+    return options
 }
 
 /// Sets image sizes from a CSV with image_id,width,height or Kaggle's image_id,dim0,dim1 columns

@@ -239,3 +239,31 @@ def test_cli_writes_the_same_folder_as_python(sample, tmp_path):
     bad = subprocess.run([CLI, "export", "yolo", "--annotations", annotation_files(sample)[0], "--dicom", sample,
                           "--out", tmp_path / "x", "--size", "9x"], capture_output=True, text=True)
     assert bad.returncode != 0 and "--size" in bad.stderr and not (tmp_path / "x").exists()
+
+
+def test_ultralytics_reads_the_yolo_folder(sample, tmp_path):
+    """Ultralytics' own dataset check and dataset class (when installed) accept the folder: no
+    corrupt or missing labels, and each image's boxes are its label file's."""
+    pytest.importorskip("ultralytics")
+    from ultralytics.data.dataset import YOLODataset
+    from ultralytics.data.utils import check_det_dataset
+
+    ann = vindr.Annotations(*annotation_files(sample))
+    out = tmp_path / "yolo"
+    ann.export("yolo", out, dicom=sample, size=128, val=split_ids(sample))
+    data = check_det_dataset(str(out / "data.yaml"))
+    assert data["nc"] == 14 and data["val"] == str(out.resolve() / "images" / "val")
+    total = 0
+    for split in ("train", "val"):
+        ds = YOLODataset(img_path=data[split], data=data, task="detect", imgsz=128, augment=False)
+        labels = ds.get_labels()
+        assert len(labels) == len(list((out / "images" / split).glob("*.png")))
+        for entry in labels:
+            stem = pathlib.Path(entry["im_file"]).stem
+            rows = np.array([[float(v) for v in line.split()] for line in
+                             (out / "labels" / split / f"{stem}.txt").read_text().splitlines()]).reshape(-1, 5)
+            assert entry["shape"] == (128, 128)
+            np.testing.assert_allclose(entry["cls"].reshape(-1), rows[:, 0])
+            np.testing.assert_allclose(entry["bboxes"], rows[:, 1:], atol=1e-6)
+            total += len(rows)
+    assert total > 5

@@ -234,7 +234,7 @@ class Annotations:
             raise InvalidArgumentError(f"missing must be 'error' or 'skip', got {missing!r}")
         if size is None:
             height = width = 0
-        elif isinstance(size, tuple):
+        elif isinstance(size, (tuple, list)):
             if len(size) != 2:
                 raise InvalidArgumentError(f"size must be N or (height, width), got {size!r}")
             height, width = size

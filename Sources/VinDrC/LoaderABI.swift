@@ -522,7 +522,13 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
         if let val_ids {
             options.validation = Set(String(cString: val_ids).split(separator: ",").map { String($0.filter { $0 != " " }) }.filter { !$0.isEmpty })
         }
-        let r = try TrainingExport.write(index, dicomRoot: root, to: out, options: options)
+        let r: TrainingExport.Report
+        do {
+            r = try TrainingExport.write(index, dicomRoot: root, to: out, options: options)
+        } catch let e as LoaderError where e.cause != nil {
+            // An image that failed to render: its own status (VDR_ERR_FORMAT for a broken file, ...).
+            throw ABIError(status: e.cause.map { statusAndMessage(of: $0).0 } ?? VDR_ERR_DECODE, message: e.message)
+        }
         out_train?.pointee = UInt(r.train)
         out_val?.pointee = UInt(r.val)
         out_skipped?.pointee = UInt(r.skipped.count)

@@ -192,7 +192,7 @@ def test_no_partial_output_when_a_dicom_is_missing_or_the_folder_is_taken(sample
     # A DICOM that cannot be read fails the export after rendering started: still nothing.
     bad = dicom_path(root, ann.image_ids[4])
     bad.write_bytes(b"not a dicom")
-    with pytest.raises(vindr.VinDrError, match=ann.image_ids[4]):
+    with pytest.raises(vindr.FormatError, match=ann.image_ids[4]):
         ann.export("yolo", out, dicom=root, size=64, missing="skip", workers=2)
     assert not out.exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     bad.unlink()

@@ -367,9 +367,9 @@ int32_t vdr_annotations_qc_json(vdr_annotations * h, char * * out_);
 #define VDR_EXPORT_YOLO 1
 /* Export format: a Kaggle submission CSV, one file. */
 #define VDR_EXPORT_SUBMISSION 2
-/* Export classes: the 14 Kaggle finding classes (ids 0-13). */
+/* Export classes: the 14 Kaggle finding classes (ids 0-13; COCO category ids 1-14). */
 #define VDR_EXPORT_CLASSES_KAGGLE 0
-/* Export classes: the 22 local labels of the taxonomy (ids 0-21). */
+/* Export classes: the 22 local labels of the taxonomy (ids 0-21; COCO category ids 1-22). */
 #define VDR_EXPORT_CLASSES_LOCAL 1
 
 /// Writes the index's boxes for a training tool (VDR_EXPORT_*) to `path`: a file for COCO and
@@ -475,6 +475,21 @@ int32_t vdr_evaluate_files(char const * gt_path, char const * pred_path, int32_t
 /// mean over labels present in the ground truth and, when not NULL, out_ap[n_labels] (NaN for
 /// labels without ground truth).
 int32_t vdr_evaluate(int64_t const * gt_image, int64_t const * gt_label, double const * gt_boxes, size_t n_gt, int64_t const * det_image, int64_t const * det_label, double const * det_scores, double const * det_boxes, size_t n_det, size_t n_images, size_t n_labels, double iou_thr, int32_t interp, double * out_mean_ap, double * out_ap);
+/* Number of COCO summary numbers (vdr_coco_evaluate): AP@[.5:.95], AP50, AP75, AP small, */
+/* medium, large, AR@1, AR@10, AR@100, AR small, medium, large (pycocotools' COCOeval.stats). */
+#define VDR_COCO_STAT_COUNT 12
+
+/// The COCO detection summary from arrays (the layout of vdr_evaluate): pycocotools COCOeval's
+/// bbox rules, every label 0..n_labels-1 evaluated, no crowd boxes. Writes out_stats[12]
+/// (VDR_COCO_STAT_COUNT; -1 where nothing was scored) and, when not NULL, out_category_ap[n_labels]
+/// (AP@[.5:.95] per label, -1 for labels without ground truth).
+int32_t vdr_coco_evaluate(int64_t const * gt_image, int64_t const * gt_label, double const * gt_boxes, size_t n_gt, int64_t const * det_image, int64_t const * det_label, double const * det_scores, double const * det_boxes, size_t n_det, size_t n_images, size_t n_labels, double * out_stats, double * out_category_ap);
+
+/// The COCO summary of a Kaggle submission file over the 15 Kaggle classes, with the ground
+/// truth, `gt_mode`, `reader`, `fuse_iou_thr`, `min_votes` and `missing` of vdr_evaluate_files.
+/// Writes out_stats[12] and, when not NULL, out_category_ap[15] (-1 for classes absent from the
+/// ground truth).
+int32_t vdr_coco_evaluate_files(char const * gt_path, char const * pred_path, int32_t gt_mode, char const * reader, double fuse_iou_thr, int32_t min_votes, int32_t missing, double * out_stats, double * out_category_ap);
 
 /* ============================================================================================== */
 /* Samples, loader, batches and cache */
@@ -652,6 +667,20 @@ int32_t vdr_samples_from_dataset(char const * root, vdr_annotations * index, int
 /// (only the header is read). `joined` receives how many were set, `failed` how many headers
 /// could not be read.
 int32_t vdr_annotations_join_image_sizes(vdr_annotations * index, char const * root, size_t * joined, size_t * failed);
+
+/// Renders the index's images found under `dicom_root` and writes a dataset folder `out_dir`
+/// that detectors train from (`TrainingExport`): `format` VDR_EXPORT_YOLO (ultralytics layout:
+/// images/ and labels/ per split, data.yaml) or VDR_EXPORT_COCO (images/ and annotations.json,
+/// category ids from 1). Boxes: `mode`, `iou_thr`, `classes`, `min_votes`, `reader` and `exclude` as
+/// in vdr_annotations_export, moved with the pixels. Images are rendered with `render` (size,
+/// aspect, window, decode mode, as in vdr_dicom_render; the default options keep each image's own
+/// size) to 8-bit PNGs; `workers` threads (0: one per core).
+/// `val_ids` (NULL or comma-separated image ids) go to the validation split; without them
+/// everything is train (YOLO's data.yaml then names train as val). `missing` VDR_MISSING_ERROR or
+/// _SKIP decides about annotated images without a DICOM. `out_dir` must be absent or empty; it is
+/// written under a temporary name and renamed at the end, so an error leaves nothing. Writes the
+/// train, validation and skipped image counts to the optional `out_train`, `out_val`, `out_skipped`.
+int32_t vdr_annotations_export_rendered(vdr_annotations * h, int32_t format, char const * dicom_root, char const * out_dir, int32_t mode, double iou_thr, int32_t classes, int32_t min_votes, char const * reader, char const * exclude, vdr_render_options * render, size_t workers, char const * val_ids, int32_t missing, size_t * out_train, size_t * out_val, size_t * out_skipped);
 
 /* The built-in sample dataset (SampleDataset in VinDrLoader): a synthetic VinDr-CXR in the */
 /* PhysioNet layout for trying every call without the real data. */

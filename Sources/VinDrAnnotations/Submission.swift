@@ -164,6 +164,28 @@ extension AnnotationIndex {
     public func evaluate(_ submission: Submission, readers: GroundTruthReaders = .asGiven, iouThreshold: Double = 0.4,
                          interpolation: APInterpolation = .voc2010,
                          missing: MissingImages = .error) throws -> CompetitionEvaluation {
+        let s = try scoringSet(submission, readers: readers, missing: missing)
+        let e = try evaluateDetections(groundTruth: s.gt, detections: s.dets, imageCount: s.images,
+                                       iouThreshold: iouThreshold, interpolation: interpolation)
+        return CompetitionEvaluation(evaluation: e, images: s.images, unknownImages: s.unknown, missingImages: s.missing)
+    }
+
+    /// The COCO summary (`COCOEvaluation`: AP@[.5:.95], AP50, AP75, AP and AR per area range, AR at
+    /// 1/10/100 detections) of a submission over the 15 Kaggle classes, with the ground truth and
+    /// missing images chosen as in `evaluate`. Returns it with the images scored, the submission's
+    /// unknown images and the ground-truth images without a row.
+    public func evaluateCOCO(_ submission: Submission, readers: GroundTruthReaders = .asGiven,
+                             missing: MissingImages = .error) throws -> (evaluation: COCOEvaluation, images: Int, unknownImages: Int, missingImages: Int) {
+        let s = try scoringSet(submission, readers: readers, missing: missing)
+        let e = try COCOEvaluation.evaluate(groundTruth: s.gt, detections: s.dets, imageCount: s.images,
+                                            categoryCount: Taxonomy.kaggleClasses.count)
+        return (e, s.images, s.unknown, s.missing)
+    }
+
+    /// Ground truth and detections of the images scored (numbered in index order), the count of
+    /// submission images not in the ground truth and of ground-truth images without a row.
+    func scoringSet(_ submission: Submission, readers: GroundTruthReaders,
+                    missing: MissingImages) throws -> (gt: [GroundTruthBox], dets: [ScoredBox], images: Int, unknown: Int, missing: Int) {
         let truth = try kaggleGroundTruth(readers)
         let covered = Set(submission.imageIDs)
         let absent = truth.indices.filter { truth[$0] != nil && !covered.contains(images[$0].id) }.map { images[$0].id }
@@ -188,9 +210,6 @@ extension AnnotationIndex {
             guard let p = submission.predictions[id] else { continue }
             for k in 0..<p.count { dets.append(ScoredBox(image: slot, label: p.labels[k], score: p.scores[k], box: p.boxes[k])) }
         }
-        let scored = slots.count
-        let e = try evaluateDetections(groundTruth: gt, detections: dets, imageCount: scored,
-                                       iouThreshold: iouThreshold, interpolation: interpolation)
-        return CompetitionEvaluation(evaluation: e, images: scored, unknownImages: unknown, missingImages: absent.count)
+        return (gt, dets, slots.count, unknown, absent.count)
     }
 }

@@ -180,8 +180,12 @@ private func layoutCode(_ l: CSVLayout) -> Int32 {
 
 /// Reader selection from C arguments: `reader` (NULL = all) and a comma-separated `exclude` list.
 func readerFilter(_ reader: UnsafePointer<CChar>?, _ exclude: UnsafePointer<CChar>?) -> ReaderFilter {
-    let excluded = exclude.map { String(cString: $0).split(separator: ",").map { String($0.filter { $0 != " " }) } } ?? []
-    return ReaderFilter(reader: reader.map { String(cString: $0) }, excluded: Set(excluded.filter { !$0.isEmpty }))
+    ReaderFilter(reader: reader.map { String(cString: $0) }, excluded: Set(exclude.map { commaList(String(cString: $0)) } ?? []))
+}
+
+/// The items of a comma-separated C list ("R1, R2,"), spaces dropped, empty items left out.
+func commaList(_ text: String) -> [String] {
+    text.split(separator: ",").map { String($0.filter { $0 != " " }) }.filter { !$0.isEmpty }
 }
 
 /// Consensus image labels: out[i * 28 + l] = 1 when label l holds for image i under the
@@ -302,9 +306,9 @@ public let VDR_EXPORT_COCO: Int32 = 0
 public let VDR_EXPORT_YOLO: Int32 = 1
 /// Export format: a Kaggle submission CSV, one file.
 public let VDR_EXPORT_SUBMISSION: Int32 = 2
-/// Export classes: the 14 Kaggle finding classes (ids 0-13).
+/// Export classes: the 14 Kaggle finding classes (ids 0-13; COCO category ids 1-14).
 public let VDR_EXPORT_CLASSES_KAGGLE: Int32 = 0
-/// Export classes: the 22 local labels of the taxonomy (ids 0-21).
+/// Export classes: the 22 local labels of the taxonomy (ids 0-21; COCO category ids 1-22).
 public let VDR_EXPORT_CLASSES_LOCAL: Int32 = 1
 
 /// Writes the index's boxes for a training tool (VDR_EXPORT_*) to `path`: a file for COCO and
@@ -319,18 +323,7 @@ public let VDR_EXPORT_CLASSES_LOCAL: Int32 = 1
     abiCall {
         let index = try AnnotationIndex.from(h)
         let path = try requireString(path, "path")
-        var options = Export.Options(filter: readerFilter(reader, exclude), minimumVotes: Int(min_votes))
-        switch mode {
-        case VDR_TARGETS_ALL: options.boxes = .all
-        case VDR_TARGETS_FUSED: options.boxes = .fused(iouThreshold: iou_thr, confidenceType: .avg)
-        default: throw VinDrError(.argument, "unknown targets mode \(mode)")
-        }
-        switch classes {
-        case VDR_EXPORT_CLASSES_KAGGLE: options.classes = .kaggle
-        case VDR_EXPORT_CLASSES_LOCAL: options.classes = .local
-        default: throw VinDrError(.argument, "unknown export classes \(classes)")
-        }
-        guard min_votes >= 1 else { throw VinDrError(.argument, "min_votes must be at least 1") }
+        let options = try exportOptions(mode, iou_thr, classes, min_votes, reader, exclude)
         switch format {
         case VDR_EXPORT_COCO: try FileSystem.writeAtomically(try Export.coco(index, options).utf8, to: path)
         case VDR_EXPORT_SUBMISSION: try FileSystem.writeAtomically(try Export.submission(index, options).utf8, to: path)
@@ -341,6 +334,25 @@ public let VDR_EXPORT_CLASSES_LOCAL: Int32 = 1
         default: throw VinDrError(.argument, "unknown export format \(format)")
         }
     }
+}
+
+/// Export.Options from the C arguments shared by the export calls: VDR_TARGETS_* `mode`, the
+/// fusion IoU, VDR_EXPORT_CLASSES_*, `min_votes` >= 1 and the reader selection.
+func exportOptions(_ mode: Int32, _ iou: Double, _ classes: Int32, _ minVotes: Int32, _ reader: UnsafePointer<CChar>?,
+                   _ exclude: UnsafePointer<CChar>?) throws -> Export.Options {
+    guard minVotes >= 1 else { throw VinDrError(.argument, "min_votes must be at least 1") }
+    var options = Export.Options(filter: readerFilter(reader, exclude), minimumVotes: Int(minVotes))
+    switch mode {
+    case VDR_TARGETS_ALL: options.boxes = .all
+    case VDR_TARGETS_FUSED: options.boxes = .fused(iouThreshold: iou, confidenceType: .avg)
+    default: throw VinDrError(.argument, "unknown targets mode \(mode)")
+    }
+    switch classes {
+    case VDR_EXPORT_CLASSES_KAGGLE: options.classes = .kaggle
+    case VDR_EXPORT_CLASSES_LOCAL: options.classes = .local
+    default: throw VinDrError(.argument, "unknown export classes \(classes)")
+    }
+    return options
 }
 
 /// Sets image sizes from a CSV with image_id,width,height or Kaggle's image_id,dim0,dim1 columns

@@ -445,3 +445,43 @@ public let VDR_CLASSES_KAGGLE: Int32 = 1
         failed?.pointee = UInt(r.failures.count)
     }
 }
+
+/// Renders the index's images found under `dicom_root` and writes a dataset folder `out_dir`
+/// that detectors train from (`TrainingExport`): `format` VDR_EXPORT_YOLO (ultralytics layout:
+/// images/ and labels/ per split, data.yaml) or VDR_EXPORT_COCO (images/ and annotations.json,
+/// category ids from 1). Boxes: `mode`, `iou_thr`, `classes`, `min_votes`, `reader` and `exclude` as
+/// in vdr_annotations_export, moved with the pixels. Images are rendered with `render` (size,
+/// aspect, window, decode mode, as in vdr_dicom_render; the default options keep each image's own
+/// size) to 8-bit PNGs; `workers` threads (0: one per core).
+/// `val_ids` (NULL or comma-separated image ids) go to the validation split; without them
+/// everything is train (YOLO's data.yaml then names train as val). `missing` VDR_MISSING_ERROR or
+/// _SKIP decides about annotated images without a DICOM. `out_dir` must be absent or empty; it is
+/// written under a temporary name and renamed at the end, so an error leaves nothing. Writes the
+/// train, validation and skipped image counts to the optional `out_train`, `out_val`, `out_skipped`.
+@c public func vdr_annotations_export_rendered(_ h: UnsafeMutablePointer<vdr_annotations>?, _ format: Int32, _ dicom_root: UnsafePointer<CChar>?,
+                                               _ out_dir: UnsafePointer<CChar>?, _ mode: Int32, _ iou_thr: Double, _ classes: Int32,
+                                               _ min_votes: Int32, _ reader: UnsafePointer<CChar>?, _ exclude: UnsafePointer<CChar>?,
+                                               _ render: UnsafeMutablePointer<vdr_render_options>?,
+                                               _ workers: UInt, _ val_ids: UnsafePointer<CChar>?, _ missing: Int32,
+                                               _ out_train: UnsafeMutablePointer<UInt>?, _ out_val: UnsafeMutablePointer<UInt>?,
+                                               _ out_skipped: UnsafeMutablePointer<UInt>?) -> Int32 {
+    abiCall {
+        let index = try AnnotationIndex.from(h)
+        let root = try requireString(dicom_root, "dicom_root")
+        let out = try requireString(out_dir, "out_dir")
+        let targets = try exportOptions(mode, iou_thr, classes, min_votes, reader, exclude)
+        let kind: TrainingExport.Format
+        switch format {
+        case VDR_EXPORT_YOLO: kind = .yolo
+        case VDR_EXPORT_COCO: kind = .coco
+        default: throw VinDrError(.argument, "format \(format) is not VDR_EXPORT_YOLO or VDR_EXPORT_COCO")
+        }
+        var options = TrainingExport.Options(format: kind, targets: targets, render: try RenderOptionsBox.from(render).options,
+                                             workers: try count(workers, "workers"), missing: try missingImages(missing))
+        if let val_ids { options.validation = Set(commaList(String(cString: val_ids))) }
+        let r = try TrainingExport.write(index, dicomRoot: root, to: out, options: options)
+        out_train?.pointee = UInt(r.train)
+        out_val?.pointee = UInt(r.val)
+        out_skipped?.pointee = UInt(r.skipped.count)
+    }
+}

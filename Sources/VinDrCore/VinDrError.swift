@@ -58,9 +58,10 @@ public struct VinDrError: Error, CustomStringConvertible, Equatable, Sendable {
         message = reason
     }
 
-    /// The same failure with `context` (the image or entry it concerns) in front of the message.
+    /// The same kind of failure, described as `context` (the image or entry it concerns)
+    /// followed by this error's description.
     public func prefixed(_ context: String) -> VinDrError {
-        VinDrError(kind: kind, source: source, line: line, column: column, message: "\(context)\(message)")
+        VinDrError(kind, "\(context)\(description)")
     }
 
     /// The same CSV error with its line moved down by `lines` (a part read on its own, then placed

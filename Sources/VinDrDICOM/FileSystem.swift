@@ -145,6 +145,35 @@ public enum FileSystem {
         }
     }
 
+    /// Removes `path` and, for a folder, everything under it (links are removed, not followed);
+    /// a missing path is not an error.
+    public static func removeTree(_ path: String) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            guard let dir = opendir(path) else { throw VinDrError(.io, path, "cannot list folder: \(String(cString: strerror(errno)))") }
+            var names: [String] = []
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                if name != "." && name != ".." { names.append(name) }
+            }
+            closedir(dir)
+            for name in names { try removeTree(joined(path, name)) }
+            guard rmdir(path) == 0 else { throw VinDrError(.io, path, "cannot remove folder: \(String(cString: strerror(errno)))") }
+        } else {
+            guard unlink(path) == 0 else { throw VinDrError(.io, path, "cannot remove: \(String(cString: strerror(errno)))") }
+        }
+    }
+
+    /// Renames the folder `from` to `to`, which must be absent or an empty folder (rename(2)
+    /// replaces an empty folder), so `to` appears complete or not at all.
+    public static func moveFolderIntoPlace(_ from: String, to: String) throws {
+        guard rename(from, to) == 0 else {
+            throw VinDrError(.io, to, "cannot move the finished folder into place: \(String(cString: strerror(errno)))"
+                             + (errno == ENOTEMPTY || errno == EEXIST ? " (it exists and is not empty)" : ""))
+        }
+    }
+
     /// Writes all of `buffer` to the open file `fd` (retrying short and interrupted writes).
     public static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {
         var offset = 0

@@ -292,7 +292,7 @@ public final class EpochRun: @unchecked Sendable {
             // Under .raise the image's own kind (io for a missing file, format, ...) reaches the caller.
             if o.errorPolicy == .raise {
                 let own = error as? VinDrError ?? VinDrError(.internal, "\(error)")
-                return .failed(VinDrError(own.kind, "image \(sample.imageID) (\(sample.path)): \(own)"))
+                return .failed(own.prefixed("image \(sample.imageID) (\(sample.path)): "))
             }
             return .skipped(String(describing: error))
         }

@@ -155,6 +155,52 @@ def test_cpp_wrappers_for_annotations_fusion_and_evaluation(tmp_path, corpus, ka
     assert out.split() == [str(im.rows), str(im.columns)]
 
 
+def test_cpp_wrappers_for_training_exports_and_the_coco_summary(tmp_path):
+    """Annotations::export_rendered writes the folder the Python layer writes (same files, same
+    bytes but data.yaml's path); coco_evaluate (files and arrays) gives the Python layer's numbers."""
+    exe = build(tmp_path, "train_export_test.cpp", ["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror"])
+    root = tmp_path / "sample"
+    vindr.write_sample(root, train=4, test=3, size=128, seed=8)
+    csv = root / "annotations" / "annotations_train.csv"
+    ann = vindr.Annotations(csv)
+    val = ann.image_ids[:1]
+    out = subprocess.run([str(exe), "export", "yolo", str(csv), str(root), str(tmp_path / "cpp"), "64", val[0]],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.split() == [str(len(ann) - 1), "1", "0"]
+    ann.export("yolo", tmp_path / "py", dicom=root, size=64, val=val)
+    files = sorted(p.relative_to(tmp_path / "py") for p in (tmp_path / "py").rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "cpp") for p in (tmp_path / "cpp").rglob("*") if p.is_file())
+    assert all((tmp_path / "py" / f).read_bytes() == (tmp_path / "cpp" / f).read_bytes() for f in files if f.name != "data.yaml")
+    bad = subprocess.run([str(exe), "export", "coco", str(csv), str(root), str(tmp_path / "cpp"), "64"], capture_output=True, text=True)
+    assert bad.returncode == 1 and "not an empty folder" in bad.stderr
+
+    gt_csv = root / "annotations" / "annotations_test.csv"
+    sub = tmp_path / "sub.csv"
+    vindr.Annotations(gt_csv).export("submission", sub, mode="all")
+    out = subprocess.run([str(exe), "coco_files", str(gt_csv), str(sub)], capture_output=True, text=True, check=True).stdout
+    stats, class_ap = ([float(v) for v in line.split()] for line in out.splitlines())
+    want = vindr.coco_evaluate_files(gt_csv, sub)
+    assert stats == want["stats"] and len(class_ap) == 15
+    rng = np.random.default_rng(3)
+    lines, gt, det = [], [], []
+    for _ in range(60):
+        image, label = int(rng.integers(0, 5)), int(rng.integers(0, 4))
+        x, y, w, h = (float(v) for v in rng.uniform(0, 300, 4))
+        gt.append((image, label, [x, y, x + w, y + h]))
+        lines.append(f"g {image} {label} {x!r} {y!r} {x + w!r} {y + h!r}")
+        s, j = float(rng.random()), rng.normal(0, 5, 4)
+        det.append((image, label, s, [x + j[0], y + j[1], x + w + 30 + j[2], y + h + 30 + j[3]]))
+        lines.append(f"d {image} {label} {s!r} " + " ".join(repr(float(v)) for v in det[-1][3]))
+    (tmp_path / "boxes.txt").write_text("\n".join(lines) + "\n")
+    out = subprocess.run([str(exe), "coco_arrays", str(tmp_path / "boxes.txt"), "5", "5"], capture_output=True, text=True,
+                         check=True).stdout
+    stats, class_ap = ([float(v) for v in line.split()] for line in out.splitlines())
+    want = vindr.coco_evaluate([b for *_, b in gt], [g[1] for g in gt], [g[0] for g in gt], [d[3] for d in det],
+                               [d[2] for d in det], [d[1] for d in det], [d[0] for d in det], num_images=5, num_classes=5)
+    assert stats == want["stats"] and class_ap == list(want["class_ap"]) and class_ap[4] == -1
+    assert len(set(stats)) > 4
+
+
 def test_cpp_wrappers_for_the_kaggle_window_and_skipped_images(tmp_path, corpus):
     """RenderOptions::window_kaggle gives the Kaggle notebooks' read_xray bytes (pydicom);
     Samples::from_dataset with VDR_MISSING_SKIP lists the annotated images without a DICOM."""

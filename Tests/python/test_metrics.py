@@ -300,7 +300,7 @@ def test_python_exports_match_the_cli_and_load_in_pycocotools(kaggle_train_csv, 
     for k, image_id in enumerate(ann.image_ids):
         got = sorted((a["category_id"], *np.round(a["bbox"], 6)) for a in coco.loadAnns(coco.getAnnIds(imgIds=[k + 1])))
         rows = targets["image"] == k
-        want = sorted((kaggle[int(lab)], *np.round([b[0], b[1], b[2] - b[0], b[3] - b[1]], 6))
+        want = sorted((kaggle[int(lab)] + 1, *np.round([b[0], b[1], b[2] - b[0], b[3] - b[1]], 6))  # COCO ids from 1
                       for lab, b in zip(targets["labels"][rows], targets["boxes"][rows]) if kaggle[int(lab)] is not None
                       and kaggle[int(lab)] != 14)
         assert got == want, image_id

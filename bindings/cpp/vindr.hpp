@@ -201,6 +201,24 @@ class Annotations {
                    int32_t classes = VDR_EXPORT_CLASSES_KAGGLE, int32_t min_votes = 2) const {
         check(vdr_annotations_export(h_.get(), format, mode, iou_thr, classes, min_votes, nullptr, nullptr, path.c_str()));
     }
+    /// Counts of a rendered export (vdr_annotations_export_rendered).
+    struct RenderedExport {
+        std::size_t train = 0, val = 0, skipped = 0;
+    };
+    /// Renders the images under `dicom_root` with `render` (default: each image's own size) and
+    /// writes a training folder (VDR_EXPORT_YOLO: ultralytics layout with data.yaml;
+    /// VDR_EXPORT_COCO: images/ and annotations.json); `val_ids` comma-separated (empty: all train).
+    RenderedExport export_rendered(int32_t format, const std::string &dicom_root, const std::string &out_dir,
+                                   const RenderOptions &render = RenderOptions(),
+                                   std::size_t workers = 0, const std::string &val_ids = "", int32_t mode = VDR_TARGETS_FUSED,
+                                   double iou_thr = 0.4, int32_t classes = VDR_EXPORT_CLASSES_KAGGLE, int32_t min_votes = 2,
+                                   int32_t missing = VDR_MISSING_ERROR) const {
+        RenderedExport r;
+        check(vdr_annotations_export_rendered(h_.get(), format, dicom_root.c_str(), out_dir.c_str(), mode, iou_thr, classes, min_votes,
+                                              nullptr, nullptr, render.get(), workers,
+                                              val_ids.empty() ? nullptr : val_ids.c_str(), missing, &r.train, &r.val, &r.skipped));
+        return r;
+    }
     vdr_annotations *get() const noexcept { return h_.get(); }
 
   private:
@@ -257,6 +275,41 @@ inline Evaluation evaluate(const std::string &gt_path, const std::string &pred_p
     check(vdr_evaluate_files(gt_path.c_str(), pred_path.c_str(), gt_mode, reader, fuse_iou_thr, min_votes, iou_thr, interp,
                              missing, &e.mean_ap, e.ap, e.gt_counts));
     return e;
+}
+
+/// The COCO detection summary (pycocotools COCOeval, bbox): stats in COCOeval.stats order
+/// (AP, AP50, AP75, AP small/medium/large, AR@1, AR@10, AR@100, AR small/medium/large; -1 where
+/// nothing was scored) and AP@[.5:.95] per class (-1 without ground truth).
+struct COCOSummary {
+    double stats[VDR_COCO_STAT_COUNT] = {};
+    std::vector<double> class_ap;
+};
+
+/// The COCO summary of a Kaggle submission file over the 15 Kaggle classes (see vdr_coco_evaluate_files).
+inline COCOSummary coco_evaluate(const std::string &gt_path, const std::string &pred_path, int32_t gt_mode = VDR_GT_AS_GIVEN,
+                                 const char *reader = nullptr, double fuse_iou_thr = 0.4, int32_t min_votes = 2,
+                                 int32_t missing = VDR_MISSING_ERROR) {
+    COCOSummary s;
+    s.class_ap.resize(VDR_KAGGLE_CLASS_COUNT);
+    check(vdr_coco_evaluate_files(gt_path.c_str(), pred_path.c_str(), gt_mode, reader, fuse_iou_thr, min_votes, missing, s.stats,
+                                  s.class_ap.data()));
+    return s;
+}
+
+/// The COCO summary from columns (see vdr_coco_evaluate): boxes hold 4 values (x_min, y_min,
+/// x_max, y_max) per entry of the matching image/label (and score) vectors.
+inline COCOSummary coco_evaluate(const std::vector<int64_t> &gt_image, const std::vector<int64_t> &gt_label,
+                                 const std::vector<double> &gt_boxes, const std::vector<int64_t> &det_image,
+                                 const std::vector<int64_t> &det_label, const std::vector<double> &det_scores,
+                                 const std::vector<double> &det_boxes, std::size_t n_images, std::size_t n_labels) {
+    if (gt_label.size() != gt_image.size() || gt_boxes.size() != 4 * gt_image.size() || det_label.size() != det_image.size() ||
+        det_scores.size() != det_image.size() || det_boxes.size() != 4 * det_image.size())
+        throw Error(VDR_ERR_ARGUMENT, "one image, label (and score) and 4 coordinates per box");
+    COCOSummary s;
+    s.class_ap.resize(n_labels);
+    check(vdr_coco_evaluate(gt_image.data(), gt_label.data(), gt_boxes.data(), gt_image.size(), det_image.data(), det_label.data(),
+                            det_scores.data(), det_boxes.data(), det_image.size(), n_images, n_labels, s.stats, s.class_ap.data()));
+    return s;
 }
 
 /// One image's targets inside a batch (views valid while the Batch lives).

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _constants as C
 from . import _lib
-from ._checks import c_int, c_str
+from ._checks import MISSING as MISSING_CODES, c_int, c_str
 from .errors import InvalidArgumentError
 
 _vp = ctypes.c_void_p
@@ -38,6 +38,7 @@ _reader_count = _lib.prototype("vdr_annotations_reader_count")
 _reader_name = _lib.prototype("vdr_annotations_reader_name")
 _set_size = _lib.prototype("vdr_annotations_set_image_size")
 _export = _lib.prototype("vdr_annotations_export")
+_export_rendered = _lib.prototype("vdr_annotations_export_rendered")
 _load_sizes = _lib.prototype("vdr_annotations_load_image_sizes")
 _join_sizes = _lib.prototype("vdr_annotations_join_image_sizes")
 _labels = _lib.prototype("vdr_annotations_labels")
@@ -196,19 +197,58 @@ class Annotations:
         return count.value
 
     def export(self, format: str, path: str | os.PathLike, mode: str = "fused", iou_thr: float = 0.4,
-               classes: str = "kaggle", min_votes: int = 2, reader: str | None = None, exclude: Iterable[str] = ()) -> None:
+               classes: str = "kaggle", min_votes: int = 2, reader: str | None = None, exclude: Iterable[str] = (),
+               *, dicom: str | os.PathLike | None = None, size: int | tuple[int, int] | None = None,
+               letterbox: bool = True, pad: float = 0.0, window="dicom", workers: int = 0,
+               val: Iterable[str] | None = None, missing: str = "error") -> dict | None:
         """Writes the boxes for a training tool, as `vindr export` does: format 'coco' (one JSON
-        file), 'yolo' (a folder of `<image_id>.txt` and classes.txt; needs every image's size) or
-        'submission' (a Kaggle CSV, "No finding" as `14 1 0 0 1 1`). mode 'all' or 'fused' (the
-        consensus rules of `labels(min_votes)`, boxes fused by weighted boxes fusion at `iou_thr`);
-        classes 'kaggle' (ids 0-13) or 'local' (ids 0-21)."""
+        file, category ids from 1), 'yolo' (a folder of `<image_id>.txt` and classes.txt; needs
+        every image's size) or 'submission' (a Kaggle CSV, "No finding" as `14 1 0 0 1 1`). mode
+        'all' or 'fused' (the consensus rules of `labels(min_votes)`, boxes fused by weighted boxes
+        fusion at `iou_thr`); classes 'kaggle' (ids 0-13) or 'local' (ids 0-21).
+
+        With `dicom` (a folder of the images), 'yolo' and 'coco' write a folder to train from at
+        `path`: the images rendered to PNG (`size` N (longest side N, padded to N x N) or (height,
+        width), letterboxed with `pad` or stretched; None keeps each image's size; `window` as in
+        `DicomImage.render`) and the boxes
+        moved with the pixels. 'yolo' is the ultralytics layout (images/ and labels/ per split,
+        data.yaml); 'coco' is images/ and annotations.json. Image ids in `val` form the validation
+        split (none: everything is train, and data.yaml's val names the train images). `path` must
+        be absent or empty; an error leaves nothing behind. Returns {'train', 'val', 'skipped'}
+        image counts (`missing='skip'` leaves out annotated images without a DICOM).
+        """
         for name, value, allowed in (("format", format, EXPORT_FORMATS), ("mode", mode, TARGET_MODES),
                                      ("classes", classes, EXPORT_CLASSES)):
             if value not in allowed:
                 raise InvalidArgumentError(f"{name} must be one of {list(allowed)}, got {value!r}")
-        _lib.check(_export(self._handle, EXPORT_FORMATS[format], TARGET_MODES[mode], float(iou_thr), EXPORT_CLASSES[classes],
-                           c_int("min_votes", min_votes, _export, 5), _opt("reader", reader),
-                           c_str("exclude", ",".join(exclude)), c_str("path", path)))
+        if dicom is None:
+            _lib.check(_export(self._handle, EXPORT_FORMATS[format], TARGET_MODES[mode], float(iou_thr), EXPORT_CLASSES[classes],
+                               c_int("min_votes", min_votes, _export, 5), _opt("reader", reader),
+                               c_str("exclude", ",".join(exclude)), c_str("path", path)))
+            return None
+        if format == "submission":
+            raise InvalidArgumentError("dicom= renders images for 'yolo' or 'coco', not 'submission'")
+        from .dicom import render_options
+        from .loader import _canvas
+        if missing not in ("error", "skip"):
+            raise InvalidArgumentError(f"missing must be 'error' or 'skip', got {missing!r}")
+        if isinstance(size, list):
+            size = tuple(size)
+        if isinstance(size, tuple) and len(size) != 2:
+            raise InvalidArgumentError(f"size must be N or (height, width), got {size!r}")
+        render = render_options(None if size is None else _canvas(size, letterbox), window,
+                                aspect="letterbox" if letterbox else "stretch", pad=pad)
+        if isinstance(val, str):
+            raise InvalidArgumentError("val must be an iterable of image ids, not one string")
+        val_ids = None if val is None else ",".join(val)
+        train, n_val, skipped = ctypes.c_size_t(), ctypes.c_size_t(), ctypes.c_size_t()
+        _lib.check(_export_rendered(self._handle, EXPORT_FORMATS[format], c_str("dicom", dicom), c_str("path", path),
+                                    TARGET_MODES[mode], float(iou_thr), EXPORT_CLASSES[classes],
+                                    c_int("min_votes", min_votes, _export_rendered, 7), _opt("reader", reader),
+                                    c_str("exclude", ",".join(exclude)), render.h, c_int("workers", workers, _export_rendered, 11),
+                                    None if val_ids is None else c_str("val", val_ids), MISSING_CODES[missing],
+                                    ctypes.byref(train), ctypes.byref(n_val), ctypes.byref(skipped)))
+        return {"train": train.value, "val": n_val.value, "skipped": skipped.value}
 
     def labels(self, min_votes: int = 2, reader: str | None = None, exclude: Iterable[str] = ()) -> np.ndarray:
         """Image-level labels, uint8 (images, 28) in `LABELS` order.

@@ -77,6 +77,22 @@ def average_precision(gt_boxes, gt_labels, gt_images, det_boxes, det_scores, det
     """AP per class from arrays (boxes (N, 4) x_min, y_min, x_max, y_max; integer labels and
     image indices). Returns (mean over classes with ground truth, AP array of num_classes with
     NaN for classes without ground truth)."""
+    gi, gl, gb, di, dl, ds, db, num_images, num_classes = _detection_arrays(
+        gt_boxes, gt_labels, gt_images, det_boxes, det_scores, det_labels, det_images, num_images, num_classes)
+    num_images = c_int("num_images", num_images, _evaluate, 9)
+    num_classes = c_int("num_classes", num_classes, _evaluate, 10)
+    mean = ctypes.c_double()
+    ap = np.empty(num_classes, dtype=np.float64)
+    _lib.check(_evaluate(gi.ctypes.data_as(_i64p), gl.ctypes.data_as(_i64p), gb.ctypes.data_as(_dp), len(gb),
+                         di.ctypes.data_as(_i64p), dl.ctypes.data_as(_i64p), ds.ctypes.data_as(_dp),
+                         db.ctypes.data_as(_dp), len(db), num_images, num_classes, float(iou_thr), _mode(mode),
+                         ctypes.byref(mean), ap.ctypes.data_as(_dp)))
+    return mean.value, ap
+
+
+def _detection_arrays(gt_boxes, gt_labels, gt_images, det_boxes, det_scores, det_labels, det_images, num_images, num_classes):
+    """The columns of `average_precision` / `coco_evaluate` as contiguous arrays, and the image
+    and class counts (by default one past the largest index given)."""
     gb = np.ascontiguousarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
     db = np.ascontiguousarray(det_boxes, dtype=np.float64).reshape(-1, 4)
     gl = c_int64_array("gt_labels", gt_labels).reshape(-1)
@@ -90,15 +106,7 @@ def average_precision(gt_boxes, gt_labels, gt_images, det_boxes, det_scores, det
         num_images = int(max(gi.max(initial=-1), di.max(initial=-1)) + 1)
     if num_classes is None:
         num_classes = int(max(gl.max(initial=-1), dl.max(initial=-1)) + 1)
-    num_images = c_int("num_images", num_images, _evaluate, 9)
-    num_classes = c_int("num_classes", num_classes, _evaluate, 10)
-    mean = ctypes.c_double()
-    ap = np.empty(num_classes, dtype=np.float64)
-    _lib.check(_evaluate(gi.ctypes.data_as(_i64p), gl.ctypes.data_as(_i64p), gb.ctypes.data_as(_dp), len(gb),
-                         di.ctypes.data_as(_i64p), dl.ctypes.data_as(_i64p), ds.ctypes.data_as(_dp),
-                         db.ctypes.data_as(_dp), len(db), num_images, num_classes, float(iou_thr), _mode(mode),
-                         ctypes.byref(mean), ap.ctypes.data_as(_dp)))
-    return mean.value, ap
+    return gi, gl, gb, di, dl, ds, db, num_images, num_classes
 
 
 def _gt_readers(gt_readers: str):
@@ -117,19 +125,8 @@ def coco_evaluate(gt_boxes, gt_labels, gt_images, det_boxes, det_scores, det_lab
     0..num_classes-1 is evaluated; classes without ground truth are left out of the means.
     Returns {'stats': the 12 numbers of COCOeval.stats (-1 where nothing was scored), one key per
     number (`COCO_STATS`), 'class_ap': AP@[.5:.95] per class (-1 without ground truth)}."""
-    gb = np.ascontiguousarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
-    db = np.ascontiguousarray(det_boxes, dtype=np.float64).reshape(-1, 4)
-    gl = c_int64_array("gt_labels", gt_labels).reshape(-1)
-    gi = c_int64_array("gt_images", gt_images).reshape(-1)
-    dl = c_int64_array("det_labels", det_labels).reshape(-1)
-    di = c_int64_array("det_images", det_images).reshape(-1)
-    ds = np.ascontiguousarray(det_scores, dtype=np.float64).reshape(-1)
-    if not (len(gb) == len(gl) == len(gi)) or not (len(db) == len(dl) == len(di) == len(ds)):
-        raise InvalidArgumentError("ground-truth and detection columns must have one entry per box")
-    if num_images is None:
-        num_images = int(max(gi.max(initial=-1), di.max(initial=-1)) + 1)
-    if num_classes is None:
-        num_classes = int(max(gl.max(initial=-1), dl.max(initial=-1)) + 1)
+    gi, gl, gb, di, dl, ds, db, num_images, num_classes = _detection_arrays(
+        gt_boxes, gt_labels, gt_images, det_boxes, det_scores, det_labels, det_images, num_images, num_classes)
     num_images = c_int("num_images", num_images, _coco_evaluate, 9)
     num_classes = c_int("num_classes", num_classes, _coco_evaluate, 10)
     stats = np.empty(C.VDR_COCO_STAT_COUNT, dtype=np.float64)

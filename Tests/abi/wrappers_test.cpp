@@ -6,8 +6,10 @@
 //   wrappers_test dicom FILE.dcm         -> rows and columns (vindr::Dicom built from a char *)
 //   wrappers_test kaggle FILE.dcm OUT.raw -> the window_kaggle() uint8 render written to OUT.raw
 //   wrappers_test dataset ROOT CSV       -> sample count and the ids skipped with VDR_MISSING_SKIP
+//   wrappers_test split CSV FOLDS VALIDATION SEED -> each image's fold, one a line, in index order
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -49,6 +51,11 @@ int main(int argc, char **argv) {
             long ones = 0;
             for (uint8_t v : labels) ones += v;
             std::printf("labels %ld\n", ones);
+        } else if (argc == 6 && std::strcmp(argv[1], "split") == 0) {
+            vindr::Annotations ann(argv[2]);
+            std::vector<int32_t> folds = ann.split(std::strtoull(argv[3], nullptr, 10), std::strtod(argv[4], nullptr),
+                                                   std::strtoull(argv[5], nullptr, 10));
+            for (int32_t f : folds) std::printf("%d\n", f);
         } else if (argc == 3 && std::strcmp(argv[1], "dicom") == 0) {
             vindr::Dicom dcm(argv[2]);
             std::printf("%lld %lld\n", static_cast<long long>(dcm.rows()), static_cast<long long>(dcm.columns()));

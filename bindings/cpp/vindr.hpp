@@ -201,6 +201,14 @@ class Annotations {
                    int32_t classes = VDR_EXPORT_CLASSES_KAGGLE, int32_t min_votes = 2) const {
         check(vdr_annotations_export(h_.get(), format, mode, iou_thr, classes, min_votes, nullptr, nullptr, path.c_str()));
     }
+    /// Label-stratified folds of the images, in index order (see vdr_annotations_split): `folds`
+    /// k >= 2 with `validation` 0, or `folds` 0 with a validation fraction in (0, 1) (fold 1 is
+    /// validation). The same seed gives the same folds as Python and `vindr split`.
+    std::vector<int32_t> split(std::size_t folds, double validation = 0, uint64_t seed = 0, int32_t min_votes = 2) const {
+        std::vector<int32_t> out(image_count());
+        check(vdr_annotations_split(h_.get(), folds, validation, seed, min_votes, nullptr, nullptr, out.data(), out.size()));
+        return out;
+    }
     vdr_annotations *get() const noexcept { return h_.get(); }
 
   private:

@@ -30,13 +30,15 @@ public enum SplitShape: Sendable, Equatable {
     case folds(Int)
     case validation(Double)
 
-    /// The C ABI's and the CLI's form: exactly one of `folds` (k >= 2) and `validation` (a
+    /// The C ABI's form: exactly one of `folds` (k >= 2) and `validation` (a
     /// fraction in (0, 1)); 0 means not given.
     public init(folds: Int, validation: Double) throws {
         switch (folds != 0, validation != 0) {
         case (true, false): self = .folds(folds)
         case (false, true): self = .validation(validation)
-        default: throw BoxError("give exactly one of folds (k >= 2) and validation (a fraction in (0, 1)); got folds \(folds), validation \(validation)")
+        default:
+            throw BoxError("give exactly one of folds (k >= 2) and validation (a fraction in (0, 1)); got folds \(folds), "
+                           + "validation \(validation)")
         }
         try check(imageCount: nil)
     }
@@ -126,8 +128,8 @@ public enum IterativeStratification {
 extension AnnotationIndex {
     /// The fold of every image, in index order (`images`), by iterative stratification of the
     /// images' consensus labels (`ImageRecord.consensusLabels`: the labels the datasets train on)
-    /// under `shape`. The images are put in image_id order (UTF-8 bytes) before the seed is applied, so the
-    /// result does not depend on the order of the CSV files or their rows.
+    /// under `shape`. The images are put in image_id order (UTF-8 bytes) before the seed is
+    /// applied, so the result does not depend on the order of the CSV files or their rows.
     public func split(_ shape: SplitShape, seed: UInt64, minimumVotes: Int = 2,
                       filter: ReaderFilter = ReaderFilter()) throws -> [Int] {
         guard minimumVotes >= 1 else { throw BoxError("min_votes must be at least 1, got \(minimumVotes)") }

@@ -649,6 +649,11 @@ int32_t vdr_cache_build(vdr_samples * samples, vdr_loader_options * options, cha
 #define VDR_CLASSES_TAXONOMY 0
 #define VDR_CLASSES_KAGGLE 1
 
+/// A new sample list holding the samples of `samples` whose image_id is one of `image_ids`
+/// ('\n'-separated), in their order: for example one fold of vdr_annotations_split. Release it with
+/// vdr_samples_destroy.
+int32_t vdr_samples_select(vdr_samples * samples, char const * image_ids, vdr_samples * * out_);
+
 /// Builds samples for every image of an annotation index whose DICOM is found under `root`
 /// (PhysioNet `train/`/`test/`, Kaggle `train/`, or any tree of `<image_id>.dicom`/`.dcm`).
 /// Boxes follow `policy` (VDR_POLICY_*; `iou_thr` for FUSED and MAJORITY, `min_readers` for MAJORITY,

@@ -8,12 +8,13 @@ struct SplitCommand: ParsableCommand {
         commandName: "split",
         abstract: "Assign every image to a fold (k folds, or train 0 / validation 1), stratified on its consensus labels.",
         discussion: """
-            Iterative multi-label stratification (Sechidis et al. 2011) of each image's consensus labels; the same
-            --seed gives the same folds here, in Python (Annotations.split) and in C (vdr_annotations_split).
-            Output: CSV image_id,fold in image_id order.
+            Iterative multi-label stratification (Sechidis et al. 2011) of each image's consensus labels. \
+            The same --seed gives the same folds here, in Python (Annotations.split) and in C \
+            (vdr_annotations_split). Output: CSV image_id,fold in image_id order.
+
             Examples:
-              vindr split --annotations annotations/image_labels_train.csv --folds 5 --seed 42 -o folds.csv
-              vindr split --annotations train.csv --validation 0.2
+              vindr split --annotations image_labels_train.csv --folds 5 --seed 42
+              vindr split --annotations train.csv --validation 0.2 -o folds.csv
             """)
 
     @Option(name: .customLong("annotations"), help: "Annotation or image-label CSV (any VinDr-CXR or Kaggle layout); repeatable.")

@@ -195,6 +195,38 @@ def test_seeds_differ_and_file_order_does_not_matter(tmp_path, synthetic):
     assert other.split(folds=5, seed=1) == a
 
 
+def loaded_ids(dataset) -> list[str]:
+    loader = vindr.Loader(dataset, 32, batch_size=8, shuffle=False, workers=1)
+    return [t["image_id"] for batch in loader for t in batch.targets]
+
+
+def test_dataset_split_gives_one_dataset_per_fold(tmp_path):
+    vindr.write_sample(tmp_path, train=24, test=0, size=64, seed=4)
+    csvs = [tmp_path / "annotations" / "annotations_train.csv", tmp_path / "annotations" / "image_labels_train.csv"]
+    ann = vindr.Annotations(*csvs)
+    dataset = vindr.Dataset(tmp_path, ann, global_min_votes=1)
+    want = ann.split(folds=3, seed=8, min_votes=1)
+    parts = dataset.split(folds=3, seed=8)
+    assert [len(p) for p in parts] == [sum(f == j for f in want.values()) for j in range(3)]
+    for j, part in enumerate(parts):
+        assert sorted(loaded_ids(part)) == [i for i, f in want.items() if f == j]
+    train, val = dataset.split(validation=0.25, seed=8)
+    assert sorted(loaded_ids(train) + loaded_ids(val)) == sorted(ann.image_ids)
+    assert set(loaded_ids(val)) == {i for i, f in ann.split(validation=0.25, seed=8, min_votes=1).items() if f == 1}
+    # An image without its DICOM: left out of its fold and listed there with missing="skip".
+    gone = ann.image_ids[5]
+    next(tmp_path.rglob(f"{gone}.dicom")).unlink()
+    parts = vindr.Dataset(tmp_path, ann, global_min_votes=1, missing="skip").split(folds=3, seed=8)
+    assert [p.skipped for p in parts] == [[gone] if want[gone] == j else [] for j in range(3)]
+    assert sum(len(p) for p in parts) == len(ann) - 1
+    # C++: Samples::select of each fold of Annotations::split (majority labels, min_votes 2).
+    exe = build(tmp_path, "wrappers_test.cpp", ["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror"])
+    out = subprocess.run([str(exe), "split_dataset", str(tmp_path), str(csvs[0]), "3", "8"], capture_output=True,
+                         text=True, check=True).stdout.split()
+    majority = vindr.Annotations(csvs[0]).split(folds=3, seed=8)
+    assert [int(v) for v in out] == [sum(f == j and i != gone for i, f in majority.items()) for j in range(3)]
+
+
 # -- balance ------------------------------------------------------------------------------------
 
 def deviation(y: np.ndarray, fold: np.ndarray, proportions) -> float:

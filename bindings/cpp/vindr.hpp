@@ -201,6 +201,20 @@ class Annotations {
                    int32_t classes = VDR_EXPORT_CLASSES_KAGGLE, int32_t min_votes = 2) const {
         check(vdr_annotations_export(h_.get(), format, mode, iou_thr, classes, min_votes, nullptr, nullptr, path.c_str()));
     }
+    /// Image ids in index order.
+    std::vector<std::string> image_ids() const {
+        char *ids = nullptr;
+        check(vdr_annotations_image_ids(h_.get(), &ids));
+        std::string text = detail::take(ids);
+        std::vector<std::string> out;
+        for (std::size_t start = 0; start < text.size();) {
+            std::size_t end = text.find('\n', start);
+            out.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+            if (end == std::string::npos) break;
+            start = end + 1;
+        }
+        return out;
+    }
     /// Label-stratified folds of the images, in index order (see vdr_annotations_split): `folds`
     /// k >= 2 with `validation` 0, or `folds` 0 with a validation fraction in (0, 1) (fold 1 is
     /// validation). The same seed gives the same folds as Python and `vindr split`.
@@ -363,6 +377,15 @@ class Samples {
             start = end + 1;
         }
         return out;
+    }
+    /// The samples whose image is one of `image_ids`, in their order (e.g. one fold of
+    /// Annotations::split).
+    Samples select(const std::vector<std::string> &image_ids) const {
+        std::string text;
+        for (const std::string &id : image_ids) text += id + "\n";
+        vdr_samples *h = nullptr;
+        check(vdr_samples_select(h_.get(), text.c_str(), &h));
+        return Samples(h);
     }
     vdr_samples *get() const noexcept { return h_.get(); }
 

@@ -74,6 +74,7 @@ SIGNATURES = {
     "vdr_loader_options_set_cache": (c_int32, [c_void_p, c_char_p]),
     "vdr_loader_cache_status": (c_int32, [c_void_p, POINTER(c_void_p)]),
     "vdr_cache_build": (c_int32, [c_void_p, c_void_p, c_char_p, c_int32, c_int32, CFUNCTYPE(None, c_size_t, c_size_t, c_void_p), c_void_p, POINTER(c_size_t), POINTER(c_size_t), POINTER(c_size_t)]),
+    "vdr_samples_select": (c_int32, [c_void_p, c_char_p, POINTER(c_void_p)]),
     "vdr_samples_from_dataset": (c_int32, [c_char_p, c_void_p, c_int32, c_double, c_int32, c_char_p, c_int32, c_char_p, c_int32, c_int32, POINTER(c_void_p)]),
     "vdr_annotations_join_image_sizes": (c_int32, [c_void_p, c_char_p, POINTER(c_size_t), POINTER(c_size_t)]),
     "vdr_sample_write": (c_int32, [c_char_p, c_size_t, c_size_t, c_int32, c_int64]),

@@ -65,17 +65,18 @@ public enum SplitShape: Sendable, Equatable {
 }
 
 /// Iterative multi-label stratification (Sechidis, Tsoumakas and Vlahavas, "On the stratification
-/// of multi-label data", ECML PKDD 2011, Algorithm 1), as the `iterative-stratification` package
-/// and scikit-multilearn run it:
+/// of multi-label data", ECML PKDD 2011, Algorithm 1), in the variant the `iterative-stratification`
+/// package and scikit-multilearn run:
 /// each fold j wants `n * r_j` examples and `n_l * r_j` examples of each label l. While examples
 /// remain, take the label with the fewest remaining examples (at least one); give each of its
 /// examples to the fold that most wants that label, then the fold that most wants examples, and
 /// decrease that fold's wants for every label of the example. Examples without labels go to the
 /// fold that most wants examples. Remaining ties are broken by `SplitMix64`; the examples are first
 /// shuffled by it (Fisher-Yates), as MultilabelStratifiedKFold(shuffle=True) does.
-public enum IterativeStratification {
-    /// The fold (index into `proportions`) of each example, in the order of `labels`.
-    public static func assign(_ labels: [LabelSet], proportions: [Double], seed: UInt64) -> [Int] {
+enum IterativeStratification {
+    /// The fold (index into `proportions`) of each example, in the order of `labels`;
+    /// `proportions` come from a checked `SplitShape` (at least two, positive).
+    static func assign(_ labels: [LabelSet], proportions: [Double], seed: UInt64) -> [Int] {
         let n = labels.count, k = proportions.count
         var rng = SplitMix64(seed: seed)
         var order = Array(0..<n)

@@ -384,6 +384,15 @@ int32_t vdr_annotations_export(vdr_annotations * h, int32_t format, int32_t mode
 /// (images not in the index are ignored); `out_count` (may be NULL) receives how many were set.
 int32_t vdr_annotations_load_image_sizes(vdr_annotations * h, char const * path, size_t * out_count);
 
+/// Seeded, label-stratified split of the index's images (iterative multi-label stratification,
+/// Sechidis et al. 2011, on the consensus labels of vdr_annotations_labels with `min_votes`,
+/// `reader` and `exclude`): give exactly one of `folds` (k >= 2, at most the image count; folds
+/// 0..k-1) and `validation` (a fraction in (0, 1); fold 0 is train, 1 validation), the other 0.
+/// Ties are broken by SplitMix64 from `seed`, after ordering the images by image_id, so a seed gives
+/// the same folds on every platform. out_folds[i] receives the fold of image i in index order
+/// (vdr_annotations_image_id); `capacity` is its length in elements (at least the image count).
+int32_t vdr_annotations_split(vdr_annotations * h, size_t folds, double validation, uint64_t seed, int32_t min_votes, char const * reader, char const * exclude, int32_t * out_folds, size_t capacity);
+
 /* ============================================================================================== */
 /* Boxes */
 /* ============================================================================================== */
@@ -651,6 +660,11 @@ int32_t vdr_cache_build(vdr_samples * samples, vdr_loader_options * options, cha
 /* Class spaces of box labels. */
 #define VDR_CLASSES_TAXONOMY 0
 #define VDR_CLASSES_KAGGLE 1
+
+/// A new sample list holding the samples of `samples` whose image_id is one of `image_ids`
+/// ('\n'-separated), in their order: for example one fold of vdr_annotations_split. Release it with
+/// vdr_samples_destroy.
+int32_t vdr_samples_select(vdr_samples * samples, char const * image_ids, vdr_samples * * out_);
 
 /// Builds samples for every image of an annotation index whose DICOM is found under `root`
 /// (PhysioNet `train/`/`test/`, Kaggle `train/`, or any tree of `<image_id>.dicom`/`.dcm`).

@@ -364,3 +364,26 @@ func exportOptions(_ mode: Int32, _ iou: Double, _ classes: Int32, _ minVotes: I
         out_count?.pointee = UInt(count)
     }
 }
+
+/// Seeded, label-stratified split of the index's images (iterative multi-label stratification,
+/// Sechidis et al. 2011, on the consensus labels of vdr_annotations_labels with `min_votes`,
+/// `reader` and `exclude`): give exactly one of `folds` (k >= 2, at most the image count; folds
+/// 0..k-1) and `validation` (a fraction in (0, 1); fold 0 is train, 1 validation), the other 0.
+/// Ties are broken by SplitMix64 from `seed`, after ordering the images by image_id, so a seed gives
+/// the same folds on every platform. out_folds[i] receives the fold of image i in index order
+/// (vdr_annotations_image_id); `capacity` is its length in elements (at least the image count).
+@c public func vdr_annotations_split(_ h: UnsafeMutablePointer<vdr_annotations>?, _ folds: UInt, _ validation: Double, _ seed: UInt64,
+                                     _ min_votes: Int32, _ reader: UnsafePointer<CChar>?, _ exclude: UnsafePointer<CChar>?,
+                                     _ out_folds: UnsafeMutablePointer<Int32>?, _ capacity: UInt) -> Int32 {
+    abiCall {
+        let index = try AnnotationIndex.from(h)
+        let shape = try SplitShape(folds: try count(folds, "folds"), validation: validation)
+        let assigned = try index.split(shape, seed: seed, minimumVotes: Int(min_votes), filter: readerFilter(reader, exclude))
+        let o = try require(out_folds, "out_folds")
+        let room = try count(capacity, "capacity")
+        guard room >= assigned.count else {
+            throw VinDrError(.bufferTooSmall, "out_folds: capacity \(room) is less than the \(assigned.count) images")
+        }
+        for (i, fold) in assigned.enumerated() { o[i] = Int32(fold) }
+    }
+}

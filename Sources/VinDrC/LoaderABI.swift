@@ -386,6 +386,20 @@ public let VDR_POLICY_RANDOM_READER: Int32 = 4
 public let VDR_CLASSES_TAXONOMY: Int32 = 0
 public let VDR_CLASSES_KAGGLE: Int32 = 1
 
+/// A new sample list holding the samples of `samples` whose image_id is one of `image_ids`
+/// ('\n'-separated), in their order: for example one fold of vdr_annotations_split. Release it with
+/// vdr_samples_destroy.
+@c public func vdr_samples_select(_ samples: UnsafeMutablePointer<vdr_samples>?, _ image_ids: UnsafePointer<CChar>?,
+                                  _ out: UnsafeMutablePointer<UnsafeMutablePointer<vdr_samples>?>?) -> Int32 {
+    abiCall {
+        let source = try SamplesBox.from(samples)
+        let ids = try requireString(image_ids, "image_ids").split(separator: "\n").map(String.init)
+        let selected = SamplesBox()
+        selected.samples = Dataset.select(source.samples, imageIDs: Set(ids))
+        try store(selected, to: out)
+    }
+}
+
 /// Builds samples for every image of an annotation index whose DICOM is found under `root`
 /// (PhysioNet `train/`/`test/`, Kaggle `train/`, or any tree of `<image_id>.dicom`/`.dcm`).
 /// Boxes follow `policy` (VDR_POLICY_*; `iou_thr` for FUSED and MAJORITY, `min_readers` for MAJORITY,

@@ -65,6 +65,12 @@ public struct DatasetOptions: Sendable {
 /// the PhysioNet layout (`train/<id>.dicom`, `test/<id>.dicom`), the Kaggle layout
 /// (`train/<id>.dicom`), or any folder holding `<id>.dicom` / `<id>.dcm` files.
 public enum Dataset {
+    /// The samples whose image_id is in `imageIDs`, in their order: one fold of a split of the
+    /// dataset's images (`AnnotationIndex.split`).
+    public static func select(_ samples: [LoaderSample], imageIDs: Set<String>) -> [LoaderSample] {
+        samples.filter { imageIDs.contains($0.imageID) }
+    }
+
     /// The samples of the index's images, in index order; `skipped` lists, in index order, the
     /// annotated images left out because their DICOM is absent (`MissingImages.skip`; with
     /// `.error` any absent DICOM is an error naming the first few and their count).

@@ -11,6 +11,6 @@ struct VinDr: ParsableCommand {
         version: SDKVersion.string,
         subcommands: [
             InfoCommand.self, RenderCommand.self, StatsCommand.self, EvalCommand.self, FuseCommand.self, QCCommand.self,
-            ExportCommand.self, DrawCommand.self, CacheCommand.self, SampleCommand.self, BenchCommand.self, DeidCommand.self,
+            ExportCommand.self, SplitCommand.self, DrawCommand.self, CacheCommand.self, SampleCommand.self, BenchCommand.self, DeidCommand.self,
         ])
 }

@@ -6,8 +6,11 @@
 //   wrappers_test dicom FILE.dcm         -> rows and columns (vindr::Dicom built from a char *)
 //   wrappers_test kaggle FILE.dcm OUT.raw -> the window_kaggle() uint8 render written to OUT.raw
 //   wrappers_test dataset ROOT CSV       -> sample count and the ids skipped with VDR_MISSING_SKIP
+//   wrappers_test split CSV FOLDS VALIDATION SEED -> each image's fold, one a line, in index order
+//   wrappers_test split_dataset ROOT CSV FOLDS SEED -> per fold, its sample count (Samples::select)
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -49,6 +52,23 @@ int main(int argc, char **argv) {
             long ones = 0;
             for (uint8_t v : labels) ones += v;
             std::printf("labels %ld\n", ones);
+        } else if (argc == 6 && std::strcmp(argv[1], "split") == 0) {
+            vindr::Annotations ann(argv[2]);
+            std::vector<int32_t> folds = ann.split(std::strtoull(argv[3], nullptr, 10), std::strtod(argv[4], nullptr),
+                                                   std::strtoull(argv[5], nullptr, 10));
+            for (int32_t f : folds) std::printf("%d\n", f);
+        } else if (argc == 6 && std::strcmp(argv[1], "split_dataset") == 0) {
+            vindr::Annotations ann(argv[3]);
+            vindr::Samples all = vindr::Samples::from_dataset(argv[2], ann, VDR_MISSING_SKIP, VDR_POLICY_UNION);
+            std::size_t k = std::strtoull(argv[4], nullptr, 10);
+            std::vector<int32_t> folds = ann.split(k, 0, std::strtoull(argv[5], nullptr, 10));
+            std::vector<std::string> ids = ann.image_ids();
+            for (std::size_t f = 0; f < k; ++f) {
+                std::vector<std::string> chosen;
+                for (std::size_t i = 0; i < ids.size(); ++i)
+                    if (folds[i] == static_cast<int32_t>(f)) chosen.push_back(ids[i]);
+                std::printf("%zu\n", all.select(chosen).size());
+            }
         } else if (argc == 3 && std::strcmp(argv[1], "dicom") == 0) {
             vindr::Dicom dcm(argv[2]);
             std::printf("%lld %lld\n", static_cast<long long>(dcm.rows()), static_cast<long long>(dcm.columns()));

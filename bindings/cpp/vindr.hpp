@@ -219,6 +219,28 @@ class Annotations {
                                               val_ids.empty() ? nullptr : val_ids.c_str(), missing, &r.train, &r.val, &r.skipped));
         return r;
     }
+    /// Image ids in index order.
+    std::vector<std::string> image_ids() const {
+        char *ids = nullptr;
+        check(vdr_annotations_image_ids(h_.get(), &ids));
+        std::string text = detail::take(ids);
+        std::vector<std::string> out;
+        for (std::size_t start = 0; start < text.size();) {
+            std::size_t end = text.find('\n', start);
+            out.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+            if (end == std::string::npos) break;
+            start = end + 1;
+        }
+        return out;
+    }
+    /// Label-stratified folds of the images, in index order (see vdr_annotations_split): `folds`
+    /// k >= 2 with `validation` 0, or `folds` 0 with a validation fraction in (0, 1) (fold 1 is
+    /// validation). The same seed gives the same folds as Python and `vindr split`.
+    std::vector<int32_t> split(std::size_t folds, double validation = 0, uint64_t seed = 0, int32_t min_votes = 2) const {
+        std::vector<int32_t> out(image_count());
+        check(vdr_annotations_split(h_.get(), folds, validation, seed, min_votes, nullptr, nullptr, out.data(), out.size()));
+        return out;
+    }
     vdr_annotations *get() const noexcept { return h_.get(); }
 
   private:
@@ -408,6 +430,15 @@ class Samples {
             start = end + 1;
         }
         return out;
+    }
+    /// The samples whose image is one of `image_ids`, in their order (e.g. one fold of
+    /// Annotations::split).
+    Samples select(const std::vector<std::string> &image_ids) const {
+        std::string text;
+        for (const std::string &id : image_ids) text += id + "\n";
+        vdr_samples *h = nullptr;
+        check(vdr_samples_select(h_.get(), text.c_str(), &h));
+        return Samples(h);
     }
     vdr_samples *get() const noexcept { return h_.get(); }
 

@@ -4,6 +4,7 @@
     ann.labels(min_votes=2)            # (images, 28) uint8, majority vote (the paper's Table 2 rule)
     t = ann.targets("fused", iou_thr=0.4)  # every image's boxes fused across readers, in one call
     ann.statistics()["labels"]["Cardiomegaly"]["majority"]
+    folds = ann.split(folds=5, seed=42)   # {image_id: fold}, stratified on the consensus labels
 
 Any mix of the PhysioNet and Kaggle CSV layouts is accepted; each file's layout is detected from
 its header. Boxes are in pixels, x_min, y_min, x_max, y_max.
@@ -47,6 +48,7 @@ _targets_view = _lib.prototype("vdr_targets_view")
 _targets_destroy = _lib.prototype("vdr_targets_destroy")
 _stats_json = _lib.prototype("vdr_annotations_stats_json")
 _qc_json = _lib.prototype("vdr_annotations_qc_json")
+_split = _lib.prototype("vdr_annotations_split")
 
 LAYOUTS = {C.VDR_LAYOUT_ANNOTATIONS: "annotations", C.VDR_LAYOUT_CONSENSUS_ANNOTATIONS: "consensus_annotations",
            C.VDR_LAYOUT_IMAGE_LABELS: "image_labels", C.VDR_LAYOUT_CONSENSUS_IMAGE_LABELS: "consensus_image_labels",
@@ -318,3 +320,17 @@ class Annotations:
         {'counts': {rule: n}, 'issues': [{'rule', 'image_id', 'rad_id', 'rows', 'message'}],
         'reader_count': n, 'reader_ids': [...]}."""
         return _json(_qc_json, self._handle)
+
+    def split(self, folds: int | None = None, validation: float | None = None, seed: int = 0, min_votes: int = 2,
+              reader: str | None = None, exclude: Iterable[str] = ()) -> dict[str, int]:
+        """{image_id: fold} in image_id order, stratified on each image's consensus labels (those of
+        `labels(min_votes, reader, exclude)`) by iterative multi-label stratification (Sechidis et
+        al. 2011). Give `folds` (k >= 2: folds 0..k-1) or `validation` (a fraction in (0, 1): fold 0
+        is train, 1 validation). The same `seed` (0 ... 2**64-1) gives the same folds as
+        `vindr split` and vdr_annotations_split, on any platform."""
+        out = np.zeros(len(self), dtype=np.int32)
+        _lib.check(_split(self._handle, c_int("folds", 0 if folds is None else folds, _split, 1),
+                          0.0 if validation is None else float(validation), c_int("seed", seed, _split, 3),
+                          c_int("min_votes", min_votes, _split, 4), _opt("reader", reader), c_str("exclude", ",".join(exclude)),
+                          out.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)), out.size))
+        return dict(sorted(zip(self.image_ids, out.tolist())))

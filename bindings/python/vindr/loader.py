@@ -38,6 +38,7 @@ _cache_build = prototype("vdr_cache_build")
 _PROGRESS = _cache_build.argtypes[5]
 _from_dataset = prototype("vdr_samples_from_dataset")
 _samples_skipped = prototype("vdr_samples_skipped")
+_samples_select = prototype("vdr_samples_select")
 _batch_destroy = prototype("vdr_batch_destroy")
 _batch_counts = prototype("vdr_batch_counts")
 _batch_arrays = prototype("vdr_batch_arrays")
@@ -119,6 +120,7 @@ class Dataset:
         self.annotations = annotations
         self.root = os.fspath(root)
         self.classes = classes  # "taxonomy" or "kaggle": what the targets' class ids index
+        self._split_labels = dict(min_votes=global_min_votes, exclude=tuple(exclude))
         self._h = _vp()
         args = (c_str("root", root), annotations._handle, _POLICIES[policy], float(iou_thr),
                 c_int("min_readers", min_readers, _from_dataset, 4),
@@ -135,6 +137,26 @@ class Dataset:
         n = _size()
         check(_samples_count(self._h, ctypes.byref(n)))
         return n.value
+
+    def split(self, folds: int | None = None, validation: float | None = None, seed: int = 0) -> list["Dataset"]:
+        """One Dataset per fold of `Annotations.split` (iterative stratification of the consensus
+        labels with this dataset's `global_min_votes` and `exclude`): `folds` k >= 2 gives k
+        datasets, `validation` f gives [train, validation]. The folds are made over every annotated
+        image, so with missing="skip" a fold lacks its skipped images (listed in its `skipped`)."""
+        assigned = self.annotations.split(folds=folds, validation=validation, seed=seed, **self._split_labels)
+        groups: list[list[str]] = [[] for _ in range(folds if folds is not None else 2)]
+        for image_id, fold in assigned.items():
+            groups[fold].append(image_id)
+        return [self._select(ids) for ids in groups]
+
+    def _select(self, image_ids: list[str]) -> "Dataset":
+        sub = Dataset.__new__(Dataset)
+        sub.annotations, sub.root, sub.classes, sub._split_labels = self.annotations, self.root, self.classes, self._split_labels
+        sub._h = _vp()
+        check(_samples_select(self._h, c_str("image_ids", "\n".join(image_ids)), ctypes.byref(sub._h)))
+        chosen = set(image_ids)
+        sub.skipped = [i for i in self.skipped if i in chosen]
+        return sub
 
     def __del__(self):
         if getattr(self, "_h", None):

@@ -1,29 +1,5 @@
 import VinDrBoxes
 
-/// SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number generators", OOPSLA
-/// 2014; the constants of Vigna's reference C code): 64-bit state, one output per step. It is the
-/// splits' only source of randomness, so one seed gives the same folds on every platform and from
-/// every language.
-public struct SplitMix64: Sendable {
-    public private(set) var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// An integer in 0..<n (n >= 1): the high 64 bits of next() * n (Lemire's multiply-shift,
-    /// without rejection; the bias is below n / 2^64).
-    public mutating func below(_ n: Int) -> Int {
-        Int(next().multipliedFullWidth(by: UInt64(n)).high)
-    }
-}
-
 /// The shape of a split: k folds of 1/k each, or a train (fold 0, share 1 - f) and a validation
 /// (fold 1, share f) part.
 public enum SplitShape: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import VinDrCore
+
 /// The order of samples: a seeded permutation per epoch, split across ranks the way
 /// torch.utils.data.DistributedSampler does (pad to a multiple of the world size by repeating
 /// from the start, then rank r takes positions r, r + world, ...), then cut into batches.
@@ -65,31 +66,6 @@ public struct Sampler: Sendable, Equatable {
         var rng = SplitMix64(seed: seed ^ salt ^ (UInt64(truncatingIfNeeded: epoch) << 32) ^ UInt64(truncatingIfNeeded: sample))
         _ = rng.next()
         return Double(rng.next() >> 11) / Double(1 << 53)
-    }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): small, fast, and identical on every platform.
-public struct SplitMix64: Sendable {
-    public var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in 0..<bound (Lemire's rejection method).
-    public mutating func next(below bound: UInt64) -> UInt64 {
-        let threshold = (0 &- bound) % bound
-        while true {
-            let r = next()
-            let m = r.multipliedFullWidth(by: bound)
-            if m.low >= threshold { return m.high }
-        }
     }
 }
 

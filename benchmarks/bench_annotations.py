@@ -98,6 +98,24 @@ def main() -> None:
     # 2. Fusing every image's readers (WBF, iou 0.4): one call vs ensemble-boxes in a Python loop.
     ann = vindr.Annotations(csv)
     df = pd.read_csv(csv)
+
+    # 1b. Every image's boxes, one image at a time (a Dataset's __getitem__ without pixels): a fresh
+    # index each round, so the first call's table is part of the time.
+    ids = ann.image_ids
+
+    def ours_per_image():
+        a = vindr.Annotations(csv)
+        for image_id in ids:
+            a.boxes(image_id)
+
+    def pandas_per_image():
+        groups = df.dropna(subset=["x_min"]).groupby("image_id", sort=False)
+        present = groups.indices
+        for image_id in ids:
+            if image_id in present:
+                groups.get_group(image_id)[["x_min", "y_min", "x_max", "y_max", "class_name", "rad_id"]].to_numpy()
+    ours, peer = interleaved(ours_per_image, pandas_per_image, max(1, args.repeat // 2))
+    report(f"boxes of each of {len(ids):,} images, one call per image", ours, peer, "pandas groupby + get_group")
     names = [l.name for l in vindr.LABELS]
     per_image = []
     for image_id, g in df.groupby("image_id", sort=False):

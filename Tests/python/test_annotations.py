@@ -168,6 +168,46 @@ def test_inter_reader_box_f1_matches_independent_matching(train_index, train_df)
     assert train_index.statistics()["labels"][name]["box_f1"] == pytest.approx(2 * matched / total, abs=1e-12)
 
 
+def test_per_image_boxes_equal_pandas_groupby_for_every_image(train_index, train_df):
+    """`boxes(image_id)` of all 15,000 images equals the image's CSV rows (pandas groupby as the
+    oracle); the per-image lookup reuses one table, so the loop is one targets call plus O(1)
+    per image."""
+    df = train_df.dropna(subset=["x_min"])
+    names = [l.name for l in vindr.LABELS]
+    readers = train_index.readers
+    groups = dict(tuple(df.groupby("image_id", sort=False)))
+    for image_id in train_index.image_ids:
+        ours = train_index.boxes(image_id)
+        g = groups.get(image_id)
+        theirs = np.zeros((0, 6)) if g is None else np.column_stack([
+            [names.index(c) for c in g.class_name], [readers.index(r) for r in g.rad_id],
+            g[["x_min", "y_min", "x_max", "y_max"]].to_numpy()])
+        mine = np.column_stack([ours["labels"], ours["readers"], ours["boxes"]]).reshape(-1, 6)
+        assert len(mine) == len(theirs), image_id
+        np.testing.assert_array_equal(mine[np.lexsort(mine.T[::-1])], theirs[np.lexsort(theirs.T[::-1])])
+    # Another set of arguments gets its own table, equal to filtering the full targets.
+    t = train_index.targets("fused", iou_thr=0.5)
+    i = 7
+    sel = t["image"] == i
+    fused = train_index.boxes(train_index.image_ids[i], "fused", iou_thr=0.5)
+    np.testing.assert_array_equal(fused["boxes"], t["boxes"][sel])
+    np.testing.assert_array_equal(fused["labels"], t["labels"][sel])
+    with pytest.raises(vindr.InvalidArgumentError, match="unknown image_id"):
+        train_index.boxes("not-an-image")
+
+
+def test_boxes_see_files_added_later(tmp_path):
+    header = "image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max\n"
+    a = write(tmp_path, "a.csv", header + "img1,Cardiomegaly,3,R1,10,20,30,40\n")
+    b = write(tmp_path, "b.csv", header + "img1,Cardiomegaly,3,R2,11,21,31,41\nimg2,Nodule/Mass,8,R2,1,2,3,4\n")
+    ann = vindr.Annotations(a)
+    assert len(ann.boxes("img1")["boxes"]) == 1
+    assert "img2" not in ann
+    ann.add(b)
+    assert len(ann.boxes("img1")["boxes"]) == 2 and "img2" in ann
+    np.testing.assert_array_equal(ann.boxes("img2")["boxes"], [[1, 2, 3, 4]])
+
+
 def test_fused_targets_match_ensemble_boxes(train_index, train_df):
     eb = pytest.importorskip("ensemble_boxes")
     import warnings

@@ -110,6 +110,8 @@ class Annotations:
             raise InvalidArgumentError("give at least one CSV path")
         self._h = _vp()
         self._ids = None
+        self._positions = None
+        self._tables = {}
         self.layouts: list[str] = []
         layout = ctypes.c_int32()
         _lib.check(_open(c_str("path", paths[0]), ctypes.byref(self._h), ctypes.byref(layout)))
@@ -123,6 +125,8 @@ class Annotations:
         self = cls.__new__(cls)
         self._h = _vp()
         self._ids = None
+        self._positions = None
+        self._tables = {}
         self.layouts = []
         _lib.check(_create(ctypes.byref(self._h)))
         return self
@@ -132,7 +136,8 @@ class Annotations:
         layout = ctypes.c_int32()
         _lib.check(_add(self._handle, c_str("path", path), ctypes.byref(layout)))
         self.layouts.append(LAYOUTS[layout.value])
-        self._ids = None
+        self._ids = self._positions = None
+        self._tables = {}
         return self.layouts[-1]
 
     @property
@@ -169,8 +174,14 @@ class Annotations:
             self._ids = text.split("\n") if text else []
         return self._ids
 
+    def _position(self, image_id: str) -> int | None:
+        """The index of `image_id` in `image_ids` (a dict kept with them)."""
+        if self._positions is None:
+            self._positions = {id_: i for i, id_ in enumerate(self.image_ids)}
+        return self._positions.get(image_id)
+
     def __contains__(self, image_id: str) -> bool:
-        return image_id in set(self.image_ids)
+        return self._position(image_id) is not None
 
     @property
     def readers(self) -> list[str]:
@@ -300,15 +311,23 @@ class Annotations:
             _targets_destroy(t)
 
     def boxes(self, image_id: str, mode: str = "all", **kwargs) -> dict[str, np.ndarray]:
-        """The targets of one image (see `targets`), without the image column."""
-        ids = self.image_ids
-        try:
-            i = ids.index(image_id)
-        except ValueError:
-            raise InvalidArgumentError(f"unknown image_id {image_id!r}") from None
-        t = self.targets(mode, **kwargs)
-        sel = t["image"] == i
-        return {k: v[sel] for k, v in t.items() if k != "image"}
+        """The targets of one image (see `targets`; `kwargs` are its arguments), without the image
+        column. The table of every image is made by one `targets` call per set of arguments and
+        kept until `add`, so each call after the first costs O(1) plus copying the image's rows."""
+        i = self._position(image_id)
+        if i is None:
+            raise InvalidArgumentError(f"unknown image_id {image_id!r}")
+        kwargs = {k: tuple(v) if k == "exclude" else v for k, v in kwargs.items()}
+        key = (mode, tuple(sorted(kwargs.items())))
+        table = self._tables.get(key)
+        if table is None:
+            t = self.targets(mode, **kwargs)
+            order = np.argsort(t["image"], kind="stable")
+            bounds = np.searchsorted(t["image"][order], np.arange(len(self.image_ids) + 1))
+            table = self._tables[key] = ({k: v[order] for k, v in t.items() if k != "image"}, bounds)
+        columns, bounds = table
+        rows = slice(bounds[i], bounds[i + 1])
+        return {k: v[rows].copy() for k, v in columns.items()}
 
     def statistics(self, min_votes: int = 2, iou_thr: float = 0.4) -> dict:
         """Table 2 statistics: {'images', 'rows', 'boxes', 'labels': {name: {'majority', 'percent',

@@ -385,6 +385,29 @@ int32_t vdr_annotations_export(vdr_annotations * h, int32_t format, int32_t mode
 int32_t vdr_annotations_load_image_sizes(vdr_annotations * h, char const * path, size_t * out_count);
 
 /* ============================================================================================== */
+/* Dataset statistics (the paper's Table 2 and Figure 4) */
+/* ============================================================================================== */
+
+/* Format of vdr_stats_table: the table as text (what `vindr stats` prints). */
+#define VDR_STATS_TEXT 0
+/* Format of vdr_stats_table: JSON (the document of `vindr stats --json`). */
+#define VDR_STATS_JSON 1
+/* Format of vdr_stats_table: Figure 4 (label distribution) as an SVG document. */
+#define VDR_STATS_SVG 2
+
+/// The paper's Table 2 for a training split and, beside it, a test split: collection rows from
+/// the DICOM headers under `train_images` / `test_images` (UTF-8 folders), label rows from the
+/// `train` / `test` annotations under the consensus rules with `min_votes` (box F1 at `iou_thr`).
+/// Any of the four may be NULL, not all. `format`: VDR_STATS_TEXT, VDR_STATS_JSON or
+/// VDR_STATS_SVG (Figure 4, which needs annotations). *out is freed with vdr_string_destroy.
+int32_t vdr_stats_table(vdr_annotations * train, char const * train_images, vdr_annotations * test, char const * test_images, int32_t min_votes, double iou_thr, int32_t format, char * * out_);
+
+/// Draws the paper's Figure 4 (label distribution, one panel per split with annotations) to
+/// `path` (UTF-8), PNG or SVG by its extension (.png, .svg); `train` or `test` may be NULL, not
+/// both. The PNG holds the bars and axes without text.
+int32_t vdr_stats_plot(vdr_annotations * train, vdr_annotations * test, int32_t min_votes, char const * path);
+
+/* ============================================================================================== */
 /* Boxes */
 /* ============================================================================================== */
 

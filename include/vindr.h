@@ -740,7 +740,8 @@ int32_t vdr_deid_options_set_string(vdr_deid_options * options, int32_t key, cha
 int32_t vdr_deidentify(char const * input, char const * output, vdr_deid_options * options, vdr_deid_result * * result);
 
 /// Counts of a run: counts[0] files seen, [1] written, [2] rejected by screening, [3] failed,
-/// [4] flagged Burned In Annotation = YES. `counts` must hold 5 values.
+/// [4] flagged Burned In Annotation = YES. `counts` must hold 5 values. Files of the input folder
+/// that are no DICOM at all are seen but not failed (status "not_dicom" in the JSON report).
 int32_t vdr_deid_result_counts(vdr_deid_result * result, size_t * counts);
 
 /// The per-file report as JSON (the same document as VDR_DEID_REPORT_JSON); *out: release with

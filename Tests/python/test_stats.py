@@ -9,6 +9,7 @@ import pathlib
 import shutil
 import statistics
 import subprocess
+import warnings
 import xml.etree.ElementTree as ET
 
 import cv2
@@ -55,11 +56,13 @@ def dataset(tmp_path_factory):
              ("PatientAge", ""), ("PatientAge", "abc"), ("PatientSex", "O"), ("PatientSex", None), ("PatientSex", "")]
     for f, (keyword, value) in zip(files, edits):
         ds = pydicom.dcmread(f)
-        if value is None:
-            delattr(ds, keyword)
-        else:
-            setattr(ds, keyword, value)
-        ds.save_as(f)
+        with warnings.catch_warnings():  # "abc" is meant to be an invalid Age String
+            warnings.simplefilter("ignore")
+            if value is None:
+                delattr(ds, keyword)
+            else:
+                setattr(ds, keyword, value)
+            ds.save_as(f)
     truncated = sample / "train" / "truncated.dicom"
     truncated.write_bytes(files[-1].read_bytes()[:200])
     ann = sample / "annotations"
@@ -340,3 +343,17 @@ def test_deid_tree_lists_non_dicom_files_apart_from_failures(tmp_path, corpus):
     # A non-DICOM file given as the input itself fails, with the same message.
     single = run("deid", tree / "README", tmp_path / "out3", check=False)
     assert single.returncode == 1 and NOT_DICOM in single.stderr
+
+
+def test_cpp_wrappers_give_the_python_results(dataset, tmp_path):
+    from test_abi import build
+
+    exe = build(tmp_path, "stats_test.cpp", ["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror"])
+    figure = tmp_path / "cpp.svg"
+    out = subprocess.run([str(exe), *map(str, dataset["train"]), str(dataset["root"] / "train"), str(dataset["test"][1]),
+                          str(figure)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "needs annotations or a DICOM folder" in out.stderr
+    train, test = vindr.Annotations(*dataset["train"]), vindr.Annotations(dataset["test"][1])
+    assert json.loads(out.stdout) == vindr.table2(train, test, train_images=dataset["root"] / "train")
+    assert figure.read_text() == vindr.table2(train, test, format="svg")

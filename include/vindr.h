@@ -394,6 +394,29 @@ int32_t vdr_annotations_load_image_sizes(vdr_annotations * h, char const * path,
 int32_t vdr_annotations_split(vdr_annotations * h, size_t folds, double validation, uint64_t seed, int32_t min_votes, char const * reader, char const * exclude, int32_t * out_folds, size_t capacity);
 
 /* ============================================================================================== */
+/* Dataset statistics (the paper's Table 2 and Figure 4) */
+/* ============================================================================================== */
+
+/* Format of vdr_stats_table: the table as text (what `vindr stats` prints). */
+#define VDR_STATS_TEXT 0
+/* Format of vdr_stats_table: JSON (the document of `vindr stats --json`). */
+#define VDR_STATS_JSON 1
+/* Format of vdr_stats_table: Figure 4 (label distribution) as an SVG document. */
+#define VDR_STATS_SVG 2
+
+/// The paper's Table 2 for a training split and, beside it, a test split: collection rows from
+/// the DICOM headers under `train_images` / `test_images` (UTF-8 folders), label rows from the
+/// `train` / `test` annotations under the consensus rules with `min_votes` (box F1 at `iou_thr`).
+/// Any of the four may be NULL, not all. `format`: VDR_STATS_TEXT, VDR_STATS_JSON or
+/// VDR_STATS_SVG (Figure 4, which needs annotations). *out is freed with vdr_string_destroy.
+int32_t vdr_stats_table(vdr_annotations * train, char const * train_images, vdr_annotations * test, char const * test_images, int32_t min_votes, double iou_thr, int32_t format, char * * out_);
+
+/// Draws the paper's Figure 4 (label distribution, one panel per split with annotations) to
+/// `path` (UTF-8), PNG or SVG by its extension (.png, .svg); `train` or `test` may be NULL, not
+/// both. The PNG holds the bars and axes without text.
+int32_t vdr_stats_plot(vdr_annotations * train, vdr_annotations * test, int32_t min_votes, char const * path);
+
+/* ============================================================================================== */
 /* Boxes */
 /* ============================================================================================== */
 
@@ -760,7 +783,8 @@ int32_t vdr_deid_options_set_string(vdr_deid_options * options, int32_t key, cha
 int32_t vdr_deidentify(char const * input, char const * output, vdr_deid_options * options, vdr_deid_result * * result);
 
 /// Counts of a run: counts[0] files seen, [1] written, [2] rejected by screening, [3] failed,
-/// [4] flagged Burned In Annotation = YES. `counts` must hold 5 values.
+/// [4] flagged Burned In Annotation = YES. `counts` must hold 5 values. Files of the input folder
+/// that are no DICOM at all are seen but not failed (status "not_dicom" in the JSON report).
 int32_t vdr_deid_result_counts(vdr_deid_result * result, size_t * counts);
 
 /// The per-file report as JSON (the same document as VDR_DEID_REPORT_JSON); *out: release with

@@ -41,6 +41,7 @@ SECTIONS = [
     ("Status codes, errors and version", ["Status.swift", "Version.swift"]),
     ("DICOM files and rendering", ["DicomABI.swift", "RenderABI.swift"]),
     ("Annotations and targets", ["AnnotationsABI.swift"]),
+    ("Dataset statistics (the paper's Table 2 and Figure 4)", ["StatsABI.swift"]),
     ("Boxes", ["BoxesABI.swift"]),
     ("Metrics", ["MetricsABI.swift"]),
     ("Samples, loader, batches and cache", ["LoaderABI.swift", "SampleABI.swift"]),

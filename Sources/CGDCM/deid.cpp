@@ -75,6 +75,7 @@ bool read_up_to_pixels(cgdcm_edit *e) {
 int parse(cgdcm_edit *e) {
     std::string uid, why;
     cgdcm::repair_missing_transfer_syntax(e->bytes, uid);
+    if (cgdcm::not_dicom(e->bytes)) return cgdcm::fail(CGDCM_ERR_PARSE, cgdcm::not_dicom_message);
     if (!cgdcm::check_structure(e->bytes, why)) return cgdcm::fail(CGDCM_ERR_PARSE, "not a readable DICOM file: " + why);
     e->buffer = std::make_unique<cgdcm::MemoryBuffer>(e->bytes.data(), e->bytes.size());
     e->stream = std::make_unique<std::istream>(e->buffer.get());

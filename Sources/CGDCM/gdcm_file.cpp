@@ -81,6 +81,7 @@ int parse(cgdcm_file *f) {
     std::string uid;
     f->transfer_syntax_inferred = cgdcm::repair_missing_transfer_syntax(f->bytes, uid);
     std::string why;
+    if (cgdcm::not_dicom(f->bytes)) return cgdcm::fail(CGDCM_ERR_PARSE, cgdcm::not_dicom_message);
     if (!cgdcm::check_structure(f->bytes, why)) return cgdcm::fail(CGDCM_ERR_PARSE, "not a readable DICOM file: " + why);
     f->buffer = std::make_unique<cgdcm::MemoryBuffer>(f->bytes.data(), f->bytes.size());
     f->stream = std::make_unique<std::istream>(f->buffer.get());

@@ -15,9 +15,25 @@ bool repair_missing_transfer_syntax(std::string &bytes, std::string &uid);
 /// `why` and returns false otherwise.
 bool check_structure(const std::string &bytes, std::string &why);
 
-/// Rows and Columns of a file from a prefix of its bytes, walking top-level elements up to Pixel
-/// Data; false (with `why` when `complete`) when the prefix does not reach them.
-bool image_size(const std::string &prefix, bool complete, uint16_t &rows, uint16_t &columns, std::string &why);
+/// What a header-only walk notes: Rows, Columns, Patient's Sex and Age (top level).
+struct Header {
+    uint16_t rows = 0, columns = 0;
+    std::string sex, age;
+    bool has_sex = false, has_age = false;
+};
+
+/// Reads `Header` from a prefix of a file's bytes, walking top-level elements up to Pixel Data;
+/// false (with `why` when `complete`) when the prefix does not reach them.
+bool read_header(const std::string &prefix, bool complete, Header &out, std::string &why);
+
+/// True when `bytes` cannot be a DICOM file: no "DICM" prefix after the 128-byte preamble
+/// (PS3.10 7.1), and they do not begin a raw data set either, whose first tag is in an even group
+/// up to 0008 (PS3.5 7.1: elements in ascending tag order; every composite IOD has the group
+/// 0008 SOP Common attributes). Only the first 132 bytes are looked at.
+bool not_dicom(const std::string &bytes);
+
+/// The message for such a file.
+extern const char *const not_dicom_message;
 
 /// A read-only stream buffer over memory the caller keeps alive (no copy).
 class MemoryBuffer : public std::streambuf {

@@ -27,6 +27,9 @@ struct Walker {
     bool reached_pixels = false;
     bool past_meta = false;
     uint16_t rows = 0, columns = 0;
+    // Patient's Sex (0010,0040) and Patient's Age (0010,1010) as read (top level only).
+    std::string sex, age;
+    bool has_sex = false, has_age = false;
 
     uint16_t u16(size_t at, bool big) const {
         return big ? static_cast<uint16_t>(p[at] << 8 | p[at + 1]) : static_cast<uint16_t>(p[at] | p[at + 1] << 8);
@@ -162,6 +165,12 @@ struct Walker {
             if (depth == 0 && g == 0x0028 && (e == 0x0010 || e == 0x0011) && len == 2) {
                 (e == 0x0010 ? rows : columns) = u16(pos, bg);
             }
+            if (depth == 0 && g == 0x0010 && (e == 0x0040 || e == 0x1010) && len <= 64) {
+                std::string value(reinterpret_cast<const char *>(p + pos), len);
+                while (!value.empty() && (value.back() == ' ' || value.back() == '\0')) value.pop_back();
+                (e == 0x0040 ? sex : age) = value;
+                (e == 0x0040 ? has_sex : has_age) = true;
+            }
             if (sequence) {
                 size_t sq = pos;
                 if (!items(sq, pos + len, bg, ex, depth, false, g, e, false)) return false;
@@ -275,9 +284,27 @@ static Syntax read_syntax(const unsigned char *p, size_t size) {
     return sx;
 }
 
-bool image_size(const std::string &prefix, bool complete, uint16_t &rows, uint16_t &columns, std::string &why) {
+bool not_dicom(const std::string &bytes) {
+    const auto *p = reinterpret_cast<const unsigned char *>(bytes.data());
+    if (bytes.size() >= 132 && std::memcmp(p + 128, "DICM", 4) == 0) return false;
+    if (bytes.size() < 8) return true;
+    uint16_t group = static_cast<uint16_t>(p[0] | p[1] << 8);
+    return group % 2 != 0 || group > 0x0008;
+}
+
+const char *const not_dicom_message = "not a DICOM file (no DICM prefix at byte 128)";
+
+bool read_header(const std::string &prefix, bool complete, Header &out, std::string &why) {
     const auto *p = reinterpret_cast<const unsigned char *>(prefix.data());
     Syntax sx = read_syntax(p, prefix.size());
+    auto take = [&](const Walker &w) {
+        out.rows = w.rows;
+        out.columns = w.columns;
+        out.sex = w.sex;
+        out.age = w.age;
+        out.has_sex = w.has_sex;
+        out.has_age = w.has_age;
+    };
     if (sx.deflated) {
         std::string inflated;
         if (!complete) return false;  // needs the whole file
@@ -286,20 +313,18 @@ bool image_size(const std::string &prefix, bool complete, uint16_t &rows, uint16
         w.stop_at_pixels = true;
         size_t pos = 0;
         bool ok = w.dataset(pos, inflated.size(), false, true, 0, false);
-        rows = w.rows;
-        columns = w.columns;
-        if (!(ok || w.reached_pixels) || !rows || !columns) why = w.error.empty() ? "no Rows / Columns" : w.error;
-        return (ok || w.reached_pixels) && rows && columns;
+        take(w);
+        if (!(ok || w.reached_pixels) || !out.rows || !out.columns) why = w.error.empty() ? "no Rows / Columns" : w.error;
+        return (ok || w.reached_pixels) && out.rows && out.columns;
     }
     Walker w{p, prefix.size(), sx.explicit_vr, sx.big, {}};
     w.stop_at_pixels = true;
     size_t pos = sx.start;
     bool ok = w.dataset(pos, prefix.size(), sx.big, sx.explicit_vr, 0, false);
     if (w.reached_pixels || (ok && complete)) {
-        rows = w.rows;
-        columns = w.columns;
-        if (!rows || !columns) why = "no Rows (0028,0010) / Columns (0028,0011)";
-        return rows && columns;
+        take(w);
+        if (!out.rows || !out.columns) why = "no Rows (0028,0010) / Columns (0028,0011)";
+        return out.rows && out.columns;
     }
     if (complete) why = w.error.empty() ? "no image attributes" : w.error;
     return false;
@@ -347,29 +372,68 @@ bool check_structure(const std::string &bytes, std::string &why) {
 
 }  // namespace cgdcm
 
+namespace {
+
+/// Reads a growing prefix of the file at `path` until the header walk reaches Pixel Data
+/// (headers are a few kilobytes); a file that is not DICOM fails on its first bytes.
+int header_of(const char *path, cgdcm::Header &out) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in.is_open()) return cgdcm::fail(CGDCM_ERR_IO, "cannot open file");
+    std::string prefix;
+    size_t want = 1 << 16;
+    while (true) {
+        size_t have = prefix.size();
+        prefix.resize(want);
+        in.read(&prefix[have], static_cast<std::streamsize>(want - have));
+        prefix.resize(have + static_cast<size_t>(in.gcount()));
+        bool complete = !in;
+        if (have == 0 && cgdcm::not_dicom(prefix)) return cgdcm::fail(CGDCM_ERR_PARSE, cgdcm::not_dicom_message);
+        std::string why;
+        if (cgdcm::read_header(prefix, complete, out, why)) return CGDCM_OK;
+        if (complete) return cgdcm::fail(CGDCM_ERR_PARSE, "no image size in the header: " + why);
+        want *= 8;
+    }
+}
+
+}  // namespace
+
 extern "C" int cgdcm_image_size(const char *path, uint32_t *rows, uint32_t *columns) {
     return cgdcm::guard([&]() -> int {
         if (!path || !rows || !columns) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        cgdcm::Header h;
+        int rc = header_of(path, h);
+        if (rc != CGDCM_OK) return rc;
+        *rows = h.rows;
+        *columns = h.columns;
+        return CGDCM_OK;
+    });
+}
+
+extern "C" int cgdcm_read_header(const char *path, cgdcm_header *out) {
+    return cgdcm::guard([&]() -> int {
+        if (!path || !out) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        cgdcm::Header h;
+        int rc = header_of(path, h);
+        if (rc != CGDCM_OK) return rc;
+        *out = cgdcm_header{};
+        out->rows = h.rows;
+        out->columns = h.columns;
+        out->has_sex = h.has_sex;
+        out->has_age = h.has_age;
+        std::snprintf(out->sex, sizeof out->sex, "%s", h.sex.c_str());
+        std::snprintf(out->age, sizeof out->age, "%s", h.age.c_str());
+        return CGDCM_OK;
+    });
+}
+
+extern "C" int cgdcm_probe_path(const char *path) {
+    return cgdcm::guard([&]() -> int {
+        if (!path) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
         std::ifstream in(path, std::ios::binary);
         if (!in.is_open()) return cgdcm::fail(CGDCM_ERR_IO, "cannot open file");
-        // Read a growing prefix until the walk reaches Pixel Data (headers are a few kilobytes).
-        std::string prefix;
-        size_t want = 1 << 16;
-        while (true) {
-            size_t have = prefix.size();
-            prefix.resize(want);
-            in.read(&prefix[have], static_cast<std::streamsize>(want - have));
-            prefix.resize(have + static_cast<size_t>(in.gcount()));
-            bool complete = !in;
-            uint16_t r = 0, c = 0;
-            std::string why;
-            if (cgdcm::image_size(prefix, complete, r, c, why)) {
-                *rows = r;
-                *columns = c;
-                return CGDCM_OK;
-            }
-            if (complete) return cgdcm::fail(CGDCM_ERR_PARSE, "no image size in the header: " + why);
-            want *= 8;
-        }
+        std::string prefix(132, '\0');
+        in.read(&prefix[0], 132);
+        prefix.resize(static_cast<size_t>(in.gcount()));
+        return cgdcm::not_dicom(prefix) ? cgdcm::fail(CGDCM_ERR_PARSE, cgdcm::not_dicom_message) : CGDCM_OK;
     });
 }

@@ -40,6 +40,43 @@ public struct DatasetStatistics: Sendable {
     public var kappaImages: Int
     public var labels: [LabelStatistics]
     public var readers: [ReaderStatistics]
+    /// Images whose answer is a consensus reading (a file without rad_id: the test split).
+    public var consensusImages: Int
+    /// Median number of distinct readers (rad_id) per image, over the images that have readers'
+    /// readings (nil when none has).
+    public var medianReaders: Double?
+
+    /// Readers behind each test image's consensus (paper, Methods "Data labeling" and Figure 1:
+    /// "each image in the test set ... was labeled by the consensus of 5 radiologists"); the
+    /// consensus files do not name them.
+    public static let consensusReaders = 5
+
+    /// Table 2's "Number of human annotators per scan": the median readers per image from the
+    /// readings, or `consensusReaders` when every image has only a consensus reading.
+    public var annotatorsPerScan: Double? {
+        if let medianReaders { return medianReaders }
+        return consensusImages > 0 ? Double(Self.consensusReaders) : nil
+    }
+
+    var annotatorsText: String? {
+        guard let n = annotatorsPerScan else { return nil }
+        let text = n == n.rounded() ? String(Int(n)) : decimalText(n, places: 1)
+        return medianReaders == nil ? text + " (consensus)" : text
+    }
+
+    /// How a label row's images were counted: "consensus labels" (every image has a consensus
+    /// reading), the majority rule with `minimumVotes` (readers' readings), or both.
+    public var labelRule: String {
+        if consensusImages == images && images > 0 { return "consensus labels" }
+        let vote = "majority vote, at least \(minimumVotes) reader\(minimumVotes == 1 ? "" : "s") per label"
+        return consensusImages == 0 ? vote : "consensus labels on \(consensusImages) images, \(vote) on the others"
+    }
+
+    /// One label row of Table 2: "count (percent%)" with two decimals.
+    public func labelText(_ label: Label) -> String {
+        let s = labels[label.index]
+        return "\(s.majority) (\(decimalText(s.percent, places: 2))%)"
+    }
 
     /// `{"images": N, "rows": .., "boxes": .., "labels": {name: {...}}, "readers": {id: {...}}}`.
     public var json: JSONValue {
@@ -60,24 +97,33 @@ public struct DatasetStatistics: Sendable {
             ("readers", .object(readers.map { r in
                 (r.reader, .object([("images", .integer(r.images)), ("rows", .integer(r.rows)), ("boxes", .integer(r.boxes))]))
             })),
+            ("label_rule", .string(labelRule)), ("consensus_images", .integer(consensusImages)),
+            ("annotators_per_scan", opt(annotatorsPerScan)), ("median_readers", opt(medianReaders)),
+            ("table2_labels", .array(Taxonomy.paperOrder.enumerated().map { n, label in
+                let s = labels[label.index]
+                return .object([("number", .integer(n + 1)), ("label", .string(label.name)), ("kind", .string(label.kind.rawValue)),
+                                ("count", .integer(s.majority)), ("percent", .number(s.percent)),
+                                ("percent_text", .string(decimalText(s.percent, places: 2)))])
+            })),
         ])
     }
 
-    /// Table 2's layout as text: label, majority images (%), images marked by any reader, boxes.
+    /// Per-label detail in the paper's label order (Table 2): label, images by the label rule and
+    /// their share (two decimals), images marked by any reader, boxes, box F1, Fleiss' kappa.
     public var table: String {
         func pad(_ s: String, _ n: Int, right: Bool = false) -> String {
             let fill = String(repeating: " ", count: max(0, n - s.count))
             return right ? fill + s : s + fill
         }
-        func percent(_ v: Double) -> String { String(Double((v * 100).rounded()) / 100) }
+        func percent(_ v: Double) -> String { decimalText(v, places: 2) }
         var lines = ["\(pad("Label", 20)) \(pad("Kind", 6)) \(pad("Majority", 9, right: true)) \(pad("%", 7, right: true)) \(pad("Any", 7, right: true)) \(pad("Boxes", 7, right: true)) \(pad("Box F1", 7, right: true)) \(pad("Kappa", 7, right: true))"]
-        for s in labels {
+        for s in Taxonomy.paperOrder.map({ labels[$0.index] }) {
             let f1 = s.boxF1.map { percent($0) } ?? "-"
             let kappa = s.fleissKappa.map { percent($0) } ?? "-"
             lines.append("\(pad(s.label.name, 20)) \(pad(s.label.kind.rawValue, 6)) \(pad(String(s.majority), 9, right: true)) \(pad(percent(s.percent), 7, right: true)) \(pad(String(s.any), 7, right: true)) \(pad(String(s.boxes), 7, right: true)) \(pad(f1, 7, right: true)) \(pad(kappa, 7, right: true))")
         }
-        lines.append("\(images) images, \(rows) rows, \(boxes) boxes; majority = at least \(minimumVotes) readers")
-        lines.append("Readers: " + readers.map { "\($0.reader) \($0.images) images/\($0.boxes) boxes" }.joined(separator: ", "))
+        lines.append("\(images) images, \(rows) rows, \(boxes) boxes; labels: \(labelRule)")
+        if !readers.isEmpty { lines.append("Readers: " + readers.map { "\($0.reader) \($0.images) images/\($0.boxes) boxes" }.joined(separator: ", ")) }
         return lines.joined(separator: "\n")
     }
 }
@@ -91,7 +137,12 @@ extension AnnotationIndex {
         var matched = [Int](repeating: 0, count: n), pairBoxes = matched
         var readerStats = [String: ReaderStatistics]()
         var readerCounts = [Int: Int]()
+        var consensusImages = 0
+        var distinctReaders: [Double] = []
         for image in images {
+            if image.readings.contains(where: { $0.reader == nil }) { consensusImages += 1 }
+            let ids = Set(image.readings.compactMap(\.reader))
+            if !ids.isEmpty { distinctReaders.append(Double(ids.count)) }
             for l in image.consensusLabels(minimumVotes: minimumVotes) { majority[l] += 1 }
             var union = LabelSet()
             for r in image.readings {
@@ -137,7 +188,8 @@ extension AnnotationIndex {
         let readers = readerStats.values.sorted { readerOrder($0.reader, $1.reader) }
         return DatasetStatistics(images: images.count, rows: rowCounts.reduce(0, +) - imageLabelRowCount,
                                  boxes: boxes.reduce(0, +), minimumVotes: minimumVotes, iouThreshold: iouThreshold,
-                                 kappaReaders: kappaReaders, kappaImages: kappaImages.count, labels: labelStats, readers: readers)
+                                 kappaReaders: kappaReaders, kappaImages: kappaImages.count, labels: labelStats, readers: readers,
+                                 consensusImages: consensusImages, medianReaders: median(distinctReaders))
     }
 
     private var imageLabelRowCount: Int {

@@ -135,7 +135,8 @@ final class DeidResultBox {
 }
 
 /// Counts of a run: counts[0] files seen, [1] written, [2] rejected by screening, [3] failed,
-/// [4] flagged Burned In Annotation = YES. `counts` must hold 5 values.
+/// [4] flagged Burned In Annotation = YES. `counts` must hold 5 values. Files of the input folder
+/// that are no DICOM at all are seen but not failed (status "not_dicom" in the JSON report).
 @c public func vdr_deid_result_counts(_ result: UnsafeMutablePointer<vdr_deid_result>?, _ counts: UnsafeMutablePointer<UInt>?) -> Int32 {
     abiCall {
         let s = try DeidResultBox.from(result).summary

@@ -64,3 +64,37 @@ extension DICOMFile {
         return (Int(rows), Int(columns))
     }
 }
+
+/// The header attributes the dataset's collection statistics need (paper, Table 2): Rows and
+/// Columns (0028,0010)/(0028,0011), Patient's Sex (0010,0040) and Patient's Age (0010,1010).
+public struct DICOMHeaderSummary: Sendable, Equatable {
+    public var rows: Int
+    public var columns: Int
+    /// The value as stored, trailing spaces removed; nil when the attribute is absent.
+    public var patientSex: String?
+    public var patientAge: String?
+}
+
+extension DICOMFile {
+    /// `DICOMHeaderSummary` of the file at `path`, reading only its header (up to Pixel Data).
+    public static func headerSummary(path: String) throws -> DICOMHeaderSummary {
+        var h = cgdcm_header()
+        let rc = cgdcm_read_header(path, &h)
+        guard rc == CGDCM_OK else { throw VinDrError(rc == CGDCM_ERR_IO ? .io : .format, path, shimMessage()) }
+        func text<T>(_ tuple: T) -> String {
+            withUnsafeBytes(of: tuple) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        }
+        return DICOMHeaderSummary(rows: Int(h.rows), columns: Int(h.columns),
+                                  patientSex: h.has_sex != 0 ? text(h.sex) : nil,
+                                  patientAge: h.has_age != 0 ? text(h.age) : nil)
+    }
+
+    /// Throws a `.format` error "not a DICOM file (no DICM prefix at byte 128)" when the first
+    /// bytes of the file at `path` show it is no DICOM file: no "DICM" after the 128-byte
+    /// preamble (PS3.10 7.1) and no raw data set start (first tag in an even group up to 0008).
+    /// Passing says nothing about the rest of the file.
+    public static func probe(path: String) throws {
+        let rc = cgdcm_probe_path(path)
+        guard rc == CGDCM_OK else { throw VinDrError(rc == CGDCM_ERR_IO ? .io : .format, path, shimMessage()) }
+    }
+}

@@ -12,7 +12,8 @@ struct DeidCommand: ParsableCommand {
             file <md5 of SOP Instance UID>.dicom (the data set's (0008,0018); the file meta's \
             (0002,0003) when the data set has none); 'basic' applies the PS3.15 Annex E Basic Profile \
             with the Retain Patient Characteristics Option (UIDs replaced under 2.25). Exit status 1 \
-            when any file failed.
+            when any file failed. Files of a directory that are no DICOM at all (no DICM prefix at \
+            byte 128, such as a README or a zip) are listed as not DICOM, not as failed.
 
             Examples:
               vindr deid hospital_export/ release/ --report-csv screening.csv --only-accepted
@@ -52,11 +53,13 @@ struct DeidCommand: ParsableCommand {
         }
         let summary = try Deidentifier.run(input: input, output: output, options: options)
         for r in summary.records {
-            if let error = r.error { FileHandle.standardError.write(Data("failed: \(error)\n".utf8)) }
+            if let error = r.error {
+                FileHandle.standardError.write(Data("\(r.status == .notDICOM ? "not DICOM" : "failed"): \(error)\n".utf8))
+            }
             if let reason = r.screening { print("\(r.status == .rejected ? "rejected" : "flagged"): \(r.input): \(reason)") }
             if r.burnedInAnnotation { print("burned-in annotation: \(r.input)") }
         }
-        print("written \(summary.written), rejected \(summary.rejected), failed \(summary.failed), burned-in annotation \(summary.burnedIn)")
+        print("written \(summary.written), rejected \(summary.rejected), failed \(summary.failed), not DICOM \(summary.notDICOM), burned-in annotation \(summary.burnedIn)")
         if summary.failed > 0 { throw ExitCode(1) }
     }
 }

@@ -359,11 +359,14 @@ def test_unhandled_files_are_reported_and_never_copied(tmp_path):
     result = vindr.deidentify(src, out, profile="basic", min_size=512, report_csv=tmp_path / "r.csv")
     status = {pathlib.Path(r["input"]).name: r for r in result.files}
     assert status["good.dcm"]["status"] == "written"
-    for name in ("notes.txt", "truncated.dcm", "nopixels.dcm"):
+    for name in ("truncated.dcm", "nopixels.dcm"):
         assert status[name]["status"] == "failed" and name in status[name]["error"], status[name]
+    # A file of the tree that is no DICOM at all is listed apart from the failures.
+    assert status["notes.txt"]["status"] == "not_dicom", status["notes.txt"]
+    assert "not a DICOM file (no DICM prefix at byte 128)" in status["notes.txt"]["error"]
     assert "(7FE0,0010)" in status["nopixels.dcm"]["error"]
     assert sorted(p.name for p in out.iterdir()) == ["good.dcm"]
-    assert result.failed == 3
+    assert result.failed == 2
 
 
 def test_screening_reports_and_only_accepted(tmp_path):

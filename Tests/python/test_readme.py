@@ -22,7 +22,10 @@ def test_demo_runs_the_main_job_on_the_sample():
     assert out.returncode == 0, out.stderr[-2000:]
     text = out.stdout
     assert "wrote 32 training and 8 test images" in text
-    assert re.search(r"^Label\s+Kind\s+Majority", text, re.M), "Table 2 header"
+    assert re.search(r"^Characteristics\s+Training set\s+Test set$", text, re.M), "Table 2 header"
+    assert re.search(r"^  Number of scans\s+32\s+8$", text, re.M)
+    assert re.search(r"^  28\. No finding \(%\)\s+\d+ \(\d+\.\d\d%\)\s+\d+ \(\d+\.\d\d%\)$", text, re.M)
+    assert (ROOT / "sample" / "figure4.svg").read_text().count('class="bar"') == 56
     assert "rendered 32 images" in text
     epochs = re.findall(r"^epoch \d: 32 images, \d+ boxes in [\d.]+ s \(([\d.]+) images/s\)$", text, re.M)
     assert len(epochs) == 2 and all(float(e) > 0 for e in epochs)

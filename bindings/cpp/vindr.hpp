@@ -247,6 +247,24 @@ class Annotations {
     detail::Handle<vdr_annotations, vdr_annotations_destroy> h_;
 };
 
+/// The paper's Table 2 (see vdr_stats_table): `format` VDR_STATS_TEXT, VDR_STATS_JSON or
+/// VDR_STATS_SVG (Figure 4); a null annotations pointer or an empty folder leaves that part out.
+inline std::string table2(const Annotations *train, const std::string &train_images, const Annotations *test = nullptr,
+                          const std::string &test_images = "", int32_t format = VDR_STATS_TEXT, int32_t min_votes = 2,
+                          double iou_thr = 0.4) {
+    char *out = nullptr;
+    check(vdr_stats_table(train ? train->get() : nullptr, train_images.empty() ? nullptr : train_images.c_str(),
+                          test ? test->get() : nullptr, test_images.empty() ? nullptr : test_images.c_str(), min_votes, iou_thr,
+                          format, &out));
+    return detail::take(out);
+}
+
+/// Draws Figure 4 (label distribution) to a .png or .svg file (see vdr_stats_plot).
+inline void plot_label_distribution(const std::string &path, const Annotations *train, const Annotations *test = nullptr,
+                                    int32_t min_votes = 2) {
+    check(vdr_stats_plot(train ? train->get() : nullptr, test ? test->get() : nullptr, min_votes, path.c_str()));
+}
+
 /// Fused boxes: 4 coordinates per box, best first.
 struct Fused {
     std::vector<double> boxes;

@@ -38,6 +38,18 @@ void cgdcm_close(cgdcm_file *file);
 /** Rows and Columns of the file at `path`, reading only its header (up to Pixel Data). */
 int cgdcm_image_size(const char *path, uint32_t *rows, uint32_t *columns);
 
+/** Header attributes for dataset statistics (paper Table 2), reading only the header. */
+typedef struct cgdcm_header {
+    uint32_t rows, columns;
+    int has_sex, has_age;  /* 1 when (0010,0040) / (0010,1010) is present (possibly empty) */
+    char sex[17], age[17]; /* their values, trailing spaces removed, truncated to 16 bytes */
+} cgdcm_header;
+int cgdcm_read_header(const char *path, cgdcm_header *out);
+
+/** CGDCM_OK when the file at `path` may be DICOM; CGDCM_ERR_PARSE with "not a DICOM file (no DICM
+ * prefix at byte 128)" when its first bytes show it is not (cgdcm::not_dicom). */
+int cgdcm_probe_path(const char *path);
+
 /** Transfer syntax UID of the data set (as read, or inferred by GDCM when the meta lacks it);
  * `inferred` is set to 1 when (0002,0010) is absent from the file meta. */
 int cgdcm_transfer_syntax(cgdcm_file *file, char *buf, size_t cap, int *inferred);

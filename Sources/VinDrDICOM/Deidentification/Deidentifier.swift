@@ -34,7 +34,11 @@ public struct DeidentificationOptions: Sendable {
 
 /// The outcome for one input file.
 public struct DeidentificationRecord: Sendable, Codable, Equatable {
-    public enum Status: String, Sendable, Codable { case written, rejected, failed }
+    /// `notDICOM`: met while walking a directory, the file is no DICOM file at all (no DICM prefix,
+    /// no raw data set start: `DICOMFile.probe`), such as a README or a zip; reported apart from
+    /// `failed` so that a tree's stray files do not read as corrupt DICOMs. A file given as the
+    /// input itself is `failed` with the same message.
+    public enum Status: String, Sendable, Codable { case written, rejected, failed, notDICOM = "not_dicom" }
     public var input: String
     public var status: Status
     public var output: String?
@@ -42,7 +46,7 @@ public struct DeidentificationRecord: Sendable, Codable, Equatable {
     public var newID: String?
     /// Why screening rejects the image (nil: accepted); set even when the file was written.
     public var screening: String?
-    /// Why the file could not be de-identified (status `failed`).
+    /// Why the file could not be de-identified (status `failed` or `notDICOM`).
     public var error: String?
     /// Burned In Annotation (0028,0301) is YES: pixels may show identifying text.
     public var burnedInAnnotation = false
@@ -61,6 +65,7 @@ public struct DeidentificationSummary: Sendable, Codable {
     public var written: Int { records.filter { $0.status == .written }.count }
     public var rejected: Int { records.filter { $0.status == .rejected }.count }
     public var failed: Int { records.filter { $0.status == .failed }.count }
+    public var notDICOM: Int { records.filter { $0.status == .notDICOM }.count }
     public var burnedIn: Int { records.filter(\.burnedInAnnotation).count }
 
     enum CodingKeys: String, CodingKey { case profile, records = "files" }
@@ -102,7 +107,8 @@ public enum Deidentifier {
                 next += 1
                 lock.unlock()
                 guard i < inputs.count else { return }
-                let record = process(inputs[i].path, relative: inputs[i].relative, output: output, options: options, claim: claim)
+                let record = process(inputs[i].path, relative: inputs[i].relative, output: output, options: options,
+                                     inTree: isDir, claim: claim)
                 lock.lock()
                 records[i] = record
                 done += 1
@@ -129,11 +135,21 @@ public enum Deidentifier {
         return "\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] \(done)/\(total) files"
     }
 
-    /// De-identifies one file; never throws (failures become the record's `error`).
+    /// De-identifies one file; never throws (failures become the record's `error`). In a tree
+    /// (`inTree`), a file that is no DICOM file at all is recorded as `notDICOM`.
     static func process(_ path: String, relative: String, output: String, options: DeidentificationOptions,
-                        claim: (_ target: String, _ input: String) -> String?) -> DeidentificationRecord {
+                        inTree: Bool = false, claim: (_ target: String, _ input: String) -> String?) -> DeidentificationRecord {
         var record = DeidentificationRecord(input: path, status: .failed)
         do {
+            if inTree {
+                do {
+                    try DICOMFile.probe(path: path)
+                } catch let e as VinDrError where e.kind == .format {
+                    record.status = .notDICOM
+                    record.error = e.description
+                    return record
+                }
+            }
             let edit = try EditableDataSet(path: path)
             record.burnedInAnnotation = edit.string(0x0028_0301)?.uppercased() == "YES"
             var screened = ScreenedAttributes()

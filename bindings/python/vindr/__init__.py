@@ -18,7 +18,7 @@ def version_number() -> int:
 from .dicom import DicomImage, RenderTransform, read_dicom
 from .loader import Batch, CacheReport, Dataset, Loader, Sample, build_cache
 from .boxes import box_iou, convert_boxes, nms, soft_nms, weighted_boxes_fusion
-from .annotations import KAGGLE_CLASSES, LABELS, Annotations, Label, label
+from .annotations import KAGGLE_CLASSES, LABELS, Annotations, Label, label, plot_label_distribution, table2
 from .metrics import average_precision, coco_evaluate, coco_evaluate_files, evaluate
 from .deid import DeidResult, deidentify
 from .sample import write_sample

@@ -45,6 +45,8 @@ SIGNATURES = {
     "vdr_annotations_export": (c_int32, [c_void_p, c_int32, c_int32, c_double, c_int32, c_int32, c_char_p, c_char_p, c_char_p]),
     "vdr_annotations_load_image_sizes": (c_int32, [c_void_p, c_char_p, POINTER(c_size_t)]),
     "vdr_annotations_split": (c_int32, [c_void_p, c_size_t, c_double, c_uint64, c_int32, c_char_p, c_char_p, POINTER(c_int32), c_size_t]),
+    "vdr_stats_table": (c_int32, [c_void_p, c_char_p, c_void_p, c_char_p, c_int32, c_double, c_int32, POINTER(c_void_p)]),
+    "vdr_stats_plot": (c_int32, [c_void_p, c_void_p, c_int32, c_char_p]),
     "vdr_box_iou": (c_int32, [POINTER(c_double), c_size_t, POINTER(c_double), c_size_t, POINTER(c_double)]),
     "vdr_box_convert": (c_int32, [POINTER(c_double), c_size_t, c_int32, c_int32, c_double, c_double, POINTER(c_double)]),
     "vdr_nms": (c_int32, [POINTER(c_double), POINTER(c_double), POINTER(c_double), POINTER(c_size_t), c_size_t, POINTER(c_double), c_double, POINTER(c_int64), POINTER(c_double), POINTER(c_double), POINTER(c_double), POINTER(c_size_t), POINTER(c_size_t)]),

@@ -353,3 +353,39 @@ class Annotations:
                           c_int("min_votes", min_votes, _split, 4), _opt("reader", reader), c_str("exclude", ",".join(exclude)),
                           out.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)), out.size))
         return dict(sorted(zip(self.image_ids, out.tolist())))
+
+_stats_table = _lib.prototype("vdr_stats_table")
+_stats_plot = _lib.prototype("vdr_stats_plot")
+STATS_FORMATS = {"text": C.VDR_STATS_TEXT, "json": C.VDR_STATS_JSON, "svg": C.VDR_STATS_SVG}
+
+
+def _index(name: str, value) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, Annotations):
+        raise InvalidArgumentError(f"{name} must be an Annotations or None, got {type(value).__name__}")
+    return value._handle
+
+
+def table2(train: Annotations | None = None, test: Annotations | None = None, *, train_images=None, test_images=None,
+           min_votes: int = 2, iou_thr: float = 0.4, format: str = "json"):
+    """The paper's Table 2 (as `vindr stats`): collection rows from the DICOM headers under
+    `train_images` / `test_images`, label rows in the paper's order from the `train` / `test`
+    annotations (majority of `min_votes` readers, or the consensus reading), training and test
+    side by side. format="json" -> dict (the keys of `Annotations.statistics()`, plus "collection",
+    "table2_labels", ... and the test column under "test"); "text" -> the printed table; "svg" ->
+    Figure 4 (the label distribution) as an SVG document."""
+    if format not in STATS_FORMATS:
+        raise InvalidArgumentError(f"format must be one of {sorted(STATS_FORMATS)}, got {format!r}")
+    out = _lib.string(_stats_table, _index("train", train), _opt("train_images", train_images), _index("test", test),
+                      _opt("test_images", test_images), c_int("min_votes", min_votes, _stats_table, 4), float(iou_thr),
+                      STATS_FORMATS[format])
+    return json.loads(out) if format == "json" else out
+
+
+def plot_label_distribution(path, train: Annotations | None = None, test: Annotations | None = None, *,
+                            min_votes: int = 2) -> None:
+    """Draws the paper's Figure 4 (images per label, one panel per split) to `path`: PNG (bars and
+    axes, no text) or SVG (with every label and count) by its extension."""
+    _lib.check(_stats_plot(_index("train", train), _index("test", test), c_int("min_votes", min_votes, _stats_plot, 2),
+                           c_str("path", path)))

@@ -37,7 +37,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 @dataclasses.dataclass(frozen=True)
 class DeidResult:
     """What a run did. `files`: one dict per input (input order) with keys input, status
-    ("written" | "rejected" | "failed"), output, new_id, screening (rejection reason or None),
+    ("written" | "rejected" | "failed" | "not_dicom": a file of the input folder that is no DICOM
+    at all, not counted in `failed`), output, new_id, screening (rejection reason or None),
     error, burned_in_annotation."""
 
     profile: str

@@ -232,6 +232,11 @@ int32_t vdr_render_options_set_size(vdr_render_options * options, int32_t mode, 
 /// display value (0..1) of the borders.
 int32_t vdr_render_options_set_aspect(vdr_render_options * options, int32_t policy, double pad);
 
+/// A change of the chosen window (window/level): its width scaled by `width_scale` (0 < s <= 16)
+/// and its center moved by `center_shift` widths (-4...4); 1, 0 (the default) change nothing. A
+/// VOI LUT's output is re-windowed as a window of center 0.5 and width 1 (see WindowAdjustment).
+int32_t vdr_render_options_set_window_adjustment(vdr_render_options * options, double width_scale, double center_shift);
+
 /// Window: mode VDR_WINDOW_*; `a`, `b` are center/width (EXPLICIT: finite, width >= 1 for
 /// LINEAR, > 0 otherwise) or low/high percentiles (PERCENTILE: 0 <= low < high <= 100);
 /// `function` is a VDR_VOI_* for EXPLICIT; `index` (>= 0) selects the file's window or VOI LUT
@@ -569,6 +574,10 @@ int32_t vdr_coco_evaluate_files(char const * gt_path, char const * pred_path, in
 /* fails with VDR_ERR_ARGUMENT when (prefetch + 1) x batch size x height x width x channels x */
 /* bytes per sample exceeds it. */
 #define VDR_LOPT_MAX_BATCH_BYTES 19
+/* Window jitter in [0, 0.5] (default 0: none): per sample, the width scaled by a factor uniform */
+/* in [1 - j, 1 + j] and the center moved by up to j/2 widths (vdr_batch_window_adjustments gives */
+/* each draw). Jittered samples are rendered from their DICOMs, never from a cache. */
+#define VDR_LOPT_WINDOW_JITTER 21
 #define VDR_DTYPE_FLOAT16 6
 #define VDR_IMAGE_LAYOUT_NCHW 0
 #define VDR_IMAGE_LAYOUT_NHWC 1
@@ -650,6 +659,10 @@ int32_t vdr_batch_counts(vdr_batch * batch, size_t * images, size_t * boxes, siz
 /// (float[count][global_count]), transforms (double[count][5]: scale_x, scale_y, offset_x,
 /// offset_y, flipped). Any output pointer may be NULL.
 int32_t vdr_batch_arrays(vdr_batch * batch, void const * * images, float const * * boxes, int64_t const * * labels, int64_t const * * offsets, float const * * global_labels, double const * * transforms);
+
+/// Borrowed pointer to the window adjustment each image of the batch was rendered with
+/// (double[count][2]: width scale, center shift; 1, 0 without VDR_LOPT_WINDOW_JITTER).
+int32_t vdr_batch_window_adjustments(vdr_batch * batch, double const * * out_);
 
 /// Image id of image `index` of the batch (*out: release with vdr_string_destroy).
 int32_t vdr_batch_image_id(vdr_batch * batch, size_t index, char * * out_);

@@ -55,6 +55,10 @@ public let VDR_LOPT_ON_ERROR: Int32 = 17
 /// fails with VDR_ERR_ARGUMENT when (prefetch + 1) x batch size x height x width x channels x
 /// bytes per sample exceeds it.
 public let VDR_LOPT_MAX_BATCH_BYTES: Int32 = 19
+/// Window jitter in [0, 0.5] (default 0: none): per sample, the width scaled by a factor uniform
+/// in [1 - j, 1 + j] and the center moved by up to j/2 widths (vdr_batch_window_adjustments gives
+/// each draw). Jittered samples are rendered from their DICOMs, never from a cache.
+public let VDR_LOPT_WINDOW_JITTER: Int32 = 21
 
 public let VDR_DTYPE_FLOAT16: Int32 = 6
 public let VDR_IMAGE_LAYOUT_NCHW: Int32 = 0
@@ -191,6 +195,7 @@ final class LoaderOptionsBox {
         case VDR_LOPT_WORKERS: o.workers = try int()
         case VDR_LOPT_PREFETCH: o.prefetch = try int()
         case VDR_LOPT_MAX_BATCH_BYTES: o.maxBatchBytes = try int()
+        case VDR_LOPT_WINDOW_JITTER: o.windowJitter = value
         case VDR_LOPT_FLIP_PROBABILITY: o.flipProbability = value
         case VDR_LOPT_ON_ERROR: o.errorPolicy = try flag() ? .skip : .raise
         default: throw VinDrError(.argument, "unknown loader option \(key)")
@@ -306,6 +311,16 @@ final class LoaderOptionsBox {
         offsets?.pointee = b.boxOffsets.withUnsafeBufferPointer { $0.baseAddress }
         global_labels?.pointee = b.globalLabels.withUnsafeBufferPointer { $0.baseAddress }
         transforms?.pointee = b.transforms.withUnsafeBufferPointer { $0.baseAddress }
+    }
+}
+
+/// Borrowed pointer to the window adjustment each image of the batch was rendered with
+/// (double[count][2]: width scale, center shift; 1, 0 without VDR_LOPT_WINDOW_JITTER).
+@c public func vdr_batch_window_adjustments(_ batch: UnsafeMutablePointer<vdr_batch>?,
+                                            _ out: UnsafeMutablePointer<UnsafePointer<Double>?>?) -> Int32 {
+    abiCall {
+        let b = try Batch.from(batch)
+        try require(out, "out").pointee = b.windowAdjustments.withUnsafeBufferPointer { $0.baseAddress }
     }
 }
 

@@ -120,6 +120,16 @@ private func update(_ options: UnsafeMutablePointer<vdr_render_options>?, _ chan
     }
 }
 
+/// A change of the chosen window (window/level): its width scaled by `width_scale` (0 < s <= 16)
+/// and its center moved by `center_shift` widths (-4...4); 1, 0 (the default) change nothing. A
+/// VOI LUT's output is re-windowed as a window of center 0.5 and width 1 (see WindowAdjustment).
+@c public func vdr_render_options_set_window_adjustment(_ options: UnsafeMutablePointer<vdr_render_options>?, _ width_scale: Double,
+                                                        _ center_shift: Double) -> Int32 {
+    abiCall {
+        try update(options) { o in o.windowAdjustment = WindowAdjustment(widthScale: width_scale, centerShift: center_shift) }
+    }
+}
+
 /// Window: mode VDR_WINDOW_*; `a`, `b` are center/width (EXPLICIT: finite, width >= 1 for
 /// LINEAR, > 0 otherwise) or low/high percentiles (PERCENTILE: 0 <= low < high <= 100);
 /// `function` is a VDR_VOI_* for EXPLICIT; `index` (>= 0) selects the file's window or VOI LUT

@@ -29,6 +29,9 @@ public struct DisplayTransform: Sendable, Equatable {
     public var modality: Modality
     public var voi: VOI
     public var invert: Bool
+    /// Re-windowing of a VOI LUT's or the Kaggle recipe's output (`WindowAdjustment`); windows
+    /// and ranges are adjusted in `voi` itself.
+    public var outputAdjustment = WindowAdjustment()
 
     public init(modality: Modality, voi: VOI, invert: Bool) {
         self.modality = modality
@@ -79,7 +82,10 @@ public struct DisplayTransform: Sendable, Equatable {
 
     /// Display value of a stored value.
     @inlinable public func displayValue(stored: Int) -> Double {
-        let y = voiValue(modalityValue(Double(stored)))
+        var y = voiValue(modalityValue(Double(stored)))
+        if !outputAdjustment.isIdentity {
+            y = min(1, max(0, (y - 0.5 - outputAdjustment.centerShift) / outputAdjustment.widthScale + 0.5))
+        }
         return invert ? 1 - y : y
     }
 
@@ -98,7 +104,26 @@ public struct DisplayTransform: Sendable, Equatable {
 extension DisplayTransform {
     /// Resolves `choice` against the file's attributes and, for data-driven windows, the image.
     public static func make(metadata m: DICOMMetadata, pixels: PixelView, choice: WindowChoice,
-                            invertMonochrome1: Bool, source: String) throws -> DisplayTransform {
+                            invertMonochrome1: Bool, adjustment: WindowAdjustment = WindowAdjustment(),
+                            source: String) throws -> DisplayTransform {
+        var t = try resolve(metadata: m, pixels: pixels, choice: choice, invertMonochrome1: invertMonochrome1, source: source)
+        guard !adjustment.isIdentity else { return t }
+        let (s, shift) = (adjustment.widthScale, adjustment.centerShift)
+        switch t.voi {
+        case .window(let c, let w, let f):
+            t.voi = .window(center: c + shift * w, width: f == .linear ? max(1, w * s) : w * s, function: f)
+        case .range(let lo, let hi):
+            let (c, w) = ((lo + hi) / 2 + shift * (hi - lo), (hi - lo) * s)
+            t.voi = .range(low: c - w / 2, high: c + w / 2)
+        case .lut, .kaggle:
+            t.outputAdjustment = adjustment
+        }
+        return t
+    }
+
+    /// The transform `choice` names for this file, before any adjustment.
+    static func resolve(metadata m: DICOMMetadata, pixels: PixelView, choice: WindowChoice,
+                        invertMonochrome1: Bool, source: String) throws -> DisplayTransform {
         let modality = modality(of: m)
         let invert = invertMonochrome1 && m.photometricInterpretation == "MONOCHROME1"
         func check(_ c: Double, _ w: Double, _ f: VOIFunction) throws -> VOI {

@@ -85,6 +85,24 @@ public enum DecodeMode: String, Sendable, Equatable, CaseIterable {
     case fast
 }
 
+/// A change of the chosen window, as a radiologist drags window/level (and as a training
+/// augmentation jitters it): the width scaled by `widthScale`, the center moved by `centerShift`
+/// widths (of the window before scaling). Windows and data ranges (auto, percentile) are re-windowed
+/// exactly (a LINEAR width stays at least 1, PS3.3 C.11.2.1.2); a VOI LUT's or the Kaggle recipe's
+/// output y in [0, 1] is re-windowed as if it were a window of center 0.5 and width 1:
+/// y' = (y - 0.5 - centerShift) / widthScale + 0.5, clamped to [0, 1].
+public struct WindowAdjustment: Sendable, Equatable, Hashable {
+    public var widthScale: Double
+    public var centerShift: Double
+
+    public init(widthScale: Double = 1, centerShift: Double = 0) {
+        self.widthScale = widthScale
+        self.centerShift = centerShift
+    }
+
+    public var isIdentity: Bool { widthScale == 1 && centerShift == 0 }
+}
+
 /// Everything a render needs besides the file.
 public struct RenderOptions: Sendable, Equatable {
     public var frame: Int
@@ -99,6 +117,9 @@ public struct RenderOptions: Sendable, Equatable {
     public var decode: DecodeMode
     /// Threads for decoding and resampling (1 or more).
     public var threads: Int
+    /// A change of the chosen window (none by default): width scale in (0, 16], center shift in
+    /// [-4, 4] widths.
+    public var windowAdjustment = WindowAdjustment()
 
     public init(frame: Int = 0, size: OutputSize = .original, aspect: AspectPolicy = .stretch,
                 window: WindowChoice = .dicom, output: OutputType = .uint8, invertMonochrome1: Bool = true,
@@ -129,6 +150,10 @@ extension RenderOptions {
     public func validate() throws {
         guard frame >= 0 else { throw VinDrError(.argument, "frame \(frame) is negative") }
         guard threads >= 1, threads <= 256 else { throw VinDrError(.argument, "threads \(threads) not in 1...256") }
+        let a = windowAdjustment
+        guard a.widthScale > 0, a.widthScale <= 16, a.centerShift >= -4, a.centerShift <= 4 else {
+            throw VinDrError(.argument, "window adjustment: width scale \(a.widthScale) not in (0, 16] or center shift \(a.centerShift) not in [-4, 4]")
+        }
         _ = try RenderGeometry.plan(sourceWidth: 100, sourceHeight: 100, size: size, aspect: aspect)
         if case .letterbox(let pad) = aspect, !(pad >= 0 && pad <= 1) {
             throw VinDrError(.argument, "pad value \(pad) not a display value in [0, 1]")

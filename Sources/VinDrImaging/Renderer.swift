@@ -81,7 +81,8 @@ public enum Renderer {
         }
         try file.withPixels(frame: options.frame, maxReduction: reduction, threads: options.threads) { pixels in
             let transform = try DisplayTransform.make(metadata: m, pixels: pixels, choice: options.window,
-                                                      invertMonochrome1: options.invertMonochrome1, source: file.source)
+                                                      invertMonochrome1: options.invertMonochrome1,
+                                                      adjustment: options.windowAdjustment, source: file.source)
             let table = workspace.displayTable(transform, format: pixels.format, bitsStored: m.bitsStored)
             let base = buffer.baseAddress!
             let writer = RowWriter(type: options.output)

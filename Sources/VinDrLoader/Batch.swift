@@ -51,6 +51,9 @@ public final class Batch: @unchecked Sendable {
     /// Per image: scale_x, scale_y, offset_x, offset_y (output = source * scale + offset, before
     /// any flip) and 1.0 when flipped horizontally, else 0.0: 5 values per image.
     public internal(set) var transforms: [Double] = []
+    /// Per image: the window adjustment it was rendered with (`LoaderOptions.windowJitter`),
+    /// width scale and center shift: 2 values per image (1, 0 without jitter).
+    public internal(set) var windowAdjustments: [Double] = []
     /// Images left out under ErrorPolicy.skip: (image id, reason).
     public internal(set) var skipped: [(String, String)] = []
 

@@ -66,6 +66,7 @@ public final class Loader: @unchecked Sendable {
     static func openCache(options: LoaderOptions, samples: [LoaderSample]) throws -> (CacheReader?, String) {
         guard let dir = options.cache else { return (nil, "") }
         let reader = try CacheReader(directory: dir)
+        if options.windowJitter > 0 { return (nil, "not using cache \(dir): window jitter renders each sample from its DICOM") }
         if let mismatch = reader.index.settings.mismatch(with: options.render) { return (nil, "not using cache \(dir): \(mismatch)") }
         let hits = samples.filter { s in reader.entry(s.imageID).map { $0.source == s.path } ?? false }.count
         return (reader, "using cache \(dir): \(hits) of \(samples.count) images cached (\(reader.index.settings.format.name))")
@@ -130,7 +131,7 @@ public final class EpochRun: @unchecked Sendable {
     }
 
     private enum SampleOutcome {
-        case rendered(targets: ReaderTargets, geometry: RenderGeometry, flip: Bool)
+        case rendered(targets: ReaderTargets, geometry: RenderGeometry, flip: Bool, window: WindowAdjustment)
         case skipped(String)
         case failed(Error)
         case cancelled
@@ -280,14 +281,21 @@ public final class EpochRun: @unchecked Sendable {
         let slot = batch.buffer.bytes.baseAddress! + position * loader.imageBytes
         let o = loader.options
         let flip = o.flipProbability > 0 && loader.sampler.coin(epoch: epoch, sample: index, salt: 0x666C6970) < o.flipProbability
+        var window = o.render.windowAdjustment
+        if o.windowJitter > 0 {
+            // Width scale uniform in [1 - j, 1 + j], center shift uniform in [-j/2, j/2] widths.
+            let j = o.windowJitter
+            window.widthScale *= 1 + j * (2 * loader.sampler.coin(epoch: epoch, sample: index, salt: 0x7769_6477) - 1)
+            window.centerShift += j * (loader.sampler.coin(epoch: epoch, sample: index, salt: 0x6365_6E74) - 0.5)
+        }
         do {
-            let g = try renderer.render(sample, into: slot, flip: flip)
+            let g = try renderer.render(sample, into: slot, flip: flip, window: window)
             var targets = ReaderTargets(boxes: sample.boxes, labels: sample.labels)
             if !sample.readerTargets.isEmpty {
                 let draw = loader.sampler.coin(epoch: epoch, sample: index, salt: 0x7265_6164)
                 targets = sample.readerTargets[min(Int(draw * Double(sample.readerTargets.count)), sample.readerTargets.count - 1)]
             }
-            return .rendered(targets: targets, geometry: g, flip: flip)
+            return .rendered(targets: targets, geometry: g, flip: flip, window: window)
         } catch {
             // Under .raise the image's own kind (io for a missing file, format, ...) reaches the caller.
             if o.errorPolicy == .raise {
@@ -308,9 +316,10 @@ public final class EpochRun: @unchecked Sendable {
             let index = plan[b.step][position]
             let sample = loader.samples[index]
             switch outcome {
-            case .rendered(let targets, let g, let flip)?:
+            case .rendered(let targets, let g, let flip, let window)?:
                 if batch.count != position { (base + batch.count * size).copyMemory(from: base + position * size, byteCount: size) }
-                batch.append(sample: sample, targets: targets, index: index, geometry: g, flip: flip, width: loader.options.width)
+                batch.append(sample: sample, targets: targets, index: index, geometry: g, flip: flip, window: window,
+                             width: loader.options.width)
             case .skipped(let reason)?:
                 batch.skipped.append((sample.imageID, reason))
             case .failed(let e)?:
@@ -326,7 +335,8 @@ public final class EpochRun: @unchecked Sendable {
 extension Batch {
     /// Records a rendered image's targets: boxes mapped through the render geometry, then
     /// mirrored (x -> width - x, min and max swapped) when flipped.
-    func append(sample: LoaderSample, targets t: ReaderTargets, index: Int, geometry g: RenderGeometry, flip: Bool, width: Int) {
+    func append(sample: LoaderSample, targets t: ReaderTargets, index: Int, geometry g: RenderGeometry, flip: Bool,
+                window: WindowAdjustment, width: Int) {
         count += 1
         imageIDs.append(sample.imageID)
         sampleIndices.append(index)
@@ -343,5 +353,6 @@ extension Batch {
         boxOffsets.append(Int64(labels.count))
         globalLabels += sample.globalLabels
         transforms += [g.scaleX, g.scaleY, g.offsetX, g.offsetY, flip ? 1 : 0]
+        windowAdjustments += [window.widthScale, window.centerShift]
     }
 }

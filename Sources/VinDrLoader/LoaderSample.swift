@@ -78,6 +78,12 @@ public struct LoaderOptions: Sendable {
     public var prefetch: Int
     /// Probability of a horizontal flip per sample (boxes flipped too); 0 disables.
     public var flipProbability: Double
+    /// Window jitter j in [0, 0.5] (0, the default, disables): each sample's window (after
+    /// `render.windowAdjustment`) is scaled in width by a factor uniform in [1 - j, 1 + j] and
+    /// moved by a center shift uniform in [-j/2, j/2] widths, drawn per (seed, epoch, sample)
+    /// (`WindowAdjustment`; `Batch.windowAdjustments` records each draw). Jittered samples are
+    /// rendered from their DICOMs, never from an 8-bit cache.
+    public var windowJitter: Double = 0
     public var errorPolicy: ErrorPolicy
     /// A cache directory (CacheBuilder) to read images from when its settings match.
     public var cache: String?
@@ -122,7 +128,7 @@ public struct LoaderOptions: Sendable {
     /// a time with it): the render options' own (`RenderOptions.validate`) with an exact size of
     /// height and width 1...16384, channels 1 or 3, batch size 1...65536,
     /// workers 0...256 (0: one per core), prefetch 1...64, flip probability in [0, 1],
-    /// rank 0...65535, world size 1...65536, max_batch_bytes >= 1.
+    /// rank 0...65535, world size 1...65536, window jitter in [0, 0.5], max_batch_bytes >= 1.
     public func validateFields() throws {
         try render.validate()
         guard let (height, width) = render.exactSize else {
@@ -133,7 +139,9 @@ public struct LoaderOptions: Sendable {
         guard batchSize >= 1, batchSize <= 65536 else { throw VinDrError(.argument, "batch size \(batchSize) not in 1...65536") }
         guard workers >= 0, workers <= 256 else { throw VinDrError(.argument, "workers \(workers) not in 0...256 (0: one per core)") }
         guard prefetch >= 1, prefetch <= 64 else { throw VinDrError(.argument, "prefetch \(prefetch) not in 1...64") }
+        guard windowJitter >= 0, windowJitter <= 0.5 else { throw VinDrError(.argument, "window jitter \(windowJitter) not in [0, 0.5]") }
         guard flipProbability >= 0, flipProbability <= 1 else { throw VinDrError(.argument, "flip probability \(flipProbability) not in [0, 1]") }
+        guard windowJitter >= 0, windowJitter <= 0.5 else { throw VinDrError(.argument, "window jitter \(windowJitter) not in [0, 0.5]") }
         guard rank >= 0, rank <= 65535 else { throw VinDrError(.argument, "rank \(rank) not in 0...65535") }
         guard worldSize >= 1, worldSize <= 65536 else { throw VinDrError(.argument, "world size \(worldSize) not in 1...65536") }
         guard maxBatchBytes >= 1 else { throw VinDrError(.argument, "max_batch_bytes \(maxBatchBytes) must be at least 1") }

@@ -14,7 +14,7 @@ struct SampleRenderer {
     let cache: CacheReader?
     let codec: GrayJPEG?
 
-    func render(_ sample: LoaderSample, into slot: UnsafeMutableRawPointer, flip: Bool) throws -> RenderGeometry {
+    func render(_ sample: LoaderSample, into slot: UnsafeMutableRawPointer, flip: Bool, window: WindowAdjustment) throws -> RenderGeometry {
         let o = options
         let plane = o.height * o.width
         let entry = cache?.entry(sample.imageID)
@@ -33,6 +33,7 @@ struct SampleRenderer {
                                sourceWidth: entry.sourceWidth, sourceHeight: entry.sourceHeight)
         } else {
             var ro = o.render
+            ro.windowAdjustment = window
             ro.output = planeIsByte ? .uint8 : .float32
             ro.threads = 1
             g = try Renderer.render(try DICOMFile(path: sample.path), options: ro,

@@ -418,3 +418,75 @@ def test_memory_budget_option(lesion_set):
     assert len(epoch(vindr.Loader(lesion_set[:8], 64, batch_size=4, prefetch=1, max_batch_bytes=2 * 4 * 64 * 64))) == 2
     with pytest.raises(vindr.InvalidArgumentError, match="max_batch_bytes"):
         vindr.Loader(lesion_set, 64, max_batch_bytes=0)
+
+
+# -- window adjustment and the loader's window jitter ---------------------------------------------
+
+def linear_window(x, c, w):
+    """PS3.3 C.11.2.1.2.1 LINEAR, written out with numpy (the oracle)."""
+    y = (x - (c - 0.5)) / (w - 1) + 0.5
+    return np.where(x <= c - 0.5 - (w - 1) / 2, 0.0, np.where(x > c - 0.5 + (w - 1) / 2, 1.0, y))
+
+
+@pytest.mark.parametrize("scale,shift", [(1.0, 0.0), (0.6, 0.1), (1.4, -0.2), (0.3, 0.45)])
+def test_window_adjustment_rewindows_the_files_window(lesion_set, scale, shift):
+    import pydicom
+    s = lesion_set[5]  # MONOCHROME1: inverted after the window
+    ds = pydicom.dcmread(s.path)
+    c, w = float(ds.WindowCenter), float(ds.WindowWidth)
+    y = linear_window(ds.pixel_array.astype(np.float64), c + shift * w, max(1.0, w * scale))
+    if ds.PhotometricInterpretation == "MONOCHROME1":
+        y = 1 - y
+    ours = vindr.read_dicom(s.path).render(dtype="float32", window_adjustment=(scale, shift))
+    np.testing.assert_allclose(ours, y, atol=1e-6)
+    # The same as naming the adjusted window explicitly.
+    explicit = vindr.read_dicom(s.path).render(window=(c + shift * w, max(1.0, w * scale)))
+    np.testing.assert_array_equal(vindr.read_dicom(s.path).render(window_adjustment=(scale, shift)), explicit)
+
+
+def test_window_adjustment_of_a_data_range_and_of_a_recipe_output(lesion_set):
+    import pydicom
+    s = lesion_set[2]
+    x = pydicom.dcmread(s.path).pixel_array.astype(np.float64)
+    lo, hi = x.min(), x.max()
+    c, w = (lo + hi) / 2 + 0.1 * (hi - lo), (hi - lo) * 0.5
+    expected = np.clip((x - (c - w / 2)) / w, 0, 1)
+    ours = vindr.read_dicom(s.path).render(window="auto", dtype="float32", window_adjustment=(0.5, 0.1))
+    np.testing.assert_allclose(ours, expected, atol=1e-6)
+    # The Kaggle recipe's bytes, re-windowed as a window of center 0.5 and width 1.
+    k = vindr.read_dicom(s.path).render(window="kaggle", dtype="float32")
+    adjusted = vindr.read_dicom(s.path).render(window="kaggle", dtype="float32", window_adjustment=(0.8, -0.05))
+    np.testing.assert_allclose(adjusted, np.clip((k - 0.5 + 0.05) / 0.8 + 0.5, 0, 1), atol=1e-6)
+    for bad in [(0.0, 0.0), (17.0, 0.0), (1.0, 5.0), (float("nan"), 0.0)]:
+        with pytest.raises(vindr.InvalidArgumentError, match="window adjustment"):
+            vindr.read_dicom(s.path).render(window_adjustment=bad)
+
+
+def test_window_jitter_draws_per_sample_and_epoch_and_renders_each_draw(lesion_set, tmp_path):
+    samples = lesion_set[:8]
+    loader = vindr.Loader(samples, (64, 48), batch_size=4, dtype="float32", window_jitter=0.3, seed=11, copy=True)
+    draws = {}
+    for e in (0, 1):
+        loader.epoch = e
+        for b in loader:
+            for img, t in zip(b.images, b.targets):
+                scale, shift = t["window"]
+                assert 0.7 <= scale <= 1.3 and -0.15 <= shift <= 0.15
+                path = next(s.path for s in samples if s.image_id == t["image_id"])
+                ref = vindr.read_dicom(path).render(size=(64, 48), aspect="letterbox", dtype="float32",
+                                                    window_adjustment=(scale, shift))
+                np.testing.assert_allclose(img[0], ref, atol=0)
+                draws[(e, t["image_id"])] = (scale, shift)
+    assert len(set(draws.values())) == len(draws)  # a new draw per sample and epoch
+    again = vindr.Loader(samples, (64, 48), batch_size=4, dtype="float32", window_jitter=0.3, seed=11)
+    again.epoch = 1
+    assert {t["image_id"]: tuple(t["window"]) for b in again for t in b.targets} == \
+        {i: d for (e, i), d in draws.items() if e == 1}
+    plain = vindr.Loader(samples, (64, 48), batch_size=4)
+    assert all(tuple(t["window"]) == (1.0, 0.0) for b in plain for t in b.targets)
+    # An 8-bit cache cannot serve jittered windows.
+    vindr.build_cache(samples, tmp_path / "c", (64, 48), format="raw")
+    cached = vindr.Loader(samples, (64, 48), batch_size=4, window_jitter=0.1, cache=tmp_path / "c")
+    assert "window jitter" in cached.cache_status
+    with pytest.raises(vindr.InvalidArgumentError, match="window_jitter"):
+        vindr.Loader(samples, (64, 48), window_jitter=0.6)

@@ -97,6 +97,11 @@ class RenderOptions {
         return *this;
     }
     RenderOptions &set(int32_t key, int64_t value) { check(vdr_render_options_set_int(h_.get(), key, value)); return *this; }
+    /// Window/level change of the chosen window: width scale, center shift in widths.
+    RenderOptions &window_adjustment(double width_scale, double center_shift) {
+        check(vdr_render_options_set_window_adjustment(h_.get(), width_scale, center_shift));
+        return *this;
+    }
     vdr_render_options *get() const noexcept { return h_.get(); }
 
   private:
@@ -359,6 +364,7 @@ struct Target {
     Span<const int64_t> labels;
     Span<const float> global_labels;
     Span<const double> transform;  // scale_x, scale_y, offset_x, offset_y, flipped
+    Span<const double> window;     // width scale, center shift (VDR_LOPT_WINDOW_JITTER's draw)
 };
 
 /// A batch from Loader::next(). `images()` is valid until the loader's next next() call.
@@ -368,6 +374,7 @@ class Batch {
         int64_t epoch = 0, step = 0;
         check(vdr_batch_counts(h_.get(), &count_, &boxes_, &skipped_, &epoch, &step));
         check(vdr_batch_arrays(h_.get(), &images_, &box_data_, &labels_, &offsets_, &globals_, &transforms_));
+        check(vdr_batch_window_adjustments(h_.get(), &windows_));
         epoch_ = epoch;
         step_ = step;
     }
@@ -386,6 +393,7 @@ class Batch {
         t.labels = Span<const int64_t>(labels_ ? labels_ + a : nullptr, b - a);
         t.global_labels = Span<const float>(globals_ ? globals_ + i * global_count : nullptr, global_count);
         t.transform = Span<const double>(transforms_ + 5 * i, 5);
+        t.window = Span<const double>(windows_ + 2 * i, 2);
         return t;
     }
 
@@ -405,6 +413,7 @@ class Batch {
     const int64_t *offsets_ = nullptr;
     const float *globals_ = nullptr;
     const double *transforms_ = nullptr;
+    const double *windows_ = nullptr;
 };
 
 /// Images and their targets for a loader.

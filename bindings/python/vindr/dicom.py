@@ -28,6 +28,7 @@ _opts_size = prototype("vdr_render_options_set_size")
 _opts_aspect = prototype("vdr_render_options_set_aspect")
 _opts_window = prototype("vdr_render_options_set_window")
 _opts_int = prototype("vdr_render_options_set_int")
+_opts_adjust = prototype("vdr_render_options_set_window_adjustment")
 _render_size = prototype("vdr_dicom_render_size")
 _render = prototype("vdr_dicom_render")
 _transform_boxes = prototype("vdr_transform_boxes")
@@ -167,8 +168,8 @@ class DicomImage:
     def render(self, size: int | tuple[int, int] | None = None, window: Window = "dicom", dtype: str = "uint8", *,
                aspect: str = "stretch", pad: float = 0.0, window_function: str = "LINEAR",
                percentiles: tuple[float, float] = (0.5, 99.5), index: int = 0, frame: int = 0, threads: int = 1,
-               invert_monochrome1: bool = True, decode: str = "exact", out: np.ndarray | None = None,
-               return_transform: bool = False):
+               invert_monochrome1: bool = True, decode: str = "exact", window_adjustment: tuple[float, float] = (1.0, 0.0),
+               out: np.ndarray | None = None, return_transform: bool = False):
         """Display-ready pixels: modality LUT -> VOI -> MONOCHROME1 inversion -> resize.
 
         size: None (original), an int (longest side, aspect kept) or (height, width).
@@ -184,6 +185,9 @@ class DicomImage:
             (opt-in: JPEG 2000 at a reduced resolution level and baseline JPEG through the scaled
             IDCT when the output is at least 2x smaller; faster, but differs from "exact" along
             hard edges such as collimator bands and burned-in markers).
+        window_adjustment: (width scale, center shift in widths) applied to the chosen window, as
+            window/level dragging does: (1, 0) changes nothing; a VOI LUT's output is re-windowed
+            as a window of center 0.5 and width 1.
         out: optional preallocated writable array of the right shape and dtype (C-contiguous, or
             whole columns of a wider array).
         return_transform: also return the RenderTransform mapping source boxes to output pixels.
@@ -192,7 +196,7 @@ class DicomImage:
             raise _lib_error(1, f"dtype must be one of {sorted(_OUTPUT)}, got {dtype!r}")
         opts = render_options(size, window, aspect=aspect, pad=pad, window_function=window_function,
                               percentiles=percentiles, index=index, frame=frame, threads=threads,
-                              invert_monochrome1=invert_monochrome1, decode=decode)
+                              invert_monochrome1=invert_monochrome1, decode=decode, window_adjustment=window_adjustment)
         check(_opts_int(opts.h, C.VDR_OPT_OUTPUT_TYPE, _OUTPUT[dtype]))
         oh, ow = _i32(), _i32()
         check(_render_size(self._handle(), opts.h, ctypes.byref(oh), ctypes.byref(ow)))
@@ -239,7 +243,8 @@ class _RenderOptions:
 
 def render_options(size, window: Window = "dicom", *, aspect: str = "stretch", pad: float = 0.0,
                    window_function: str = "LINEAR", percentiles=(0.5, 99.5), index: int = 0, frame: int = 0,
-                   threads: int = 1, invert_monochrome1: bool = True, decode: str = "exact") -> _RenderOptions:
+                   threads: int = 1, invert_monochrome1: bool = True, decode: str = "exact",
+                   window_adjustment=(1.0, 0.0)) -> _RenderOptions:
     """A native render options object from `DicomImage.render`'s arguments (shared by the Loader
     and `build_cache`, which take the same size, aspect, pad, window and decode words)."""
     opts = _RenderOptions()
@@ -261,6 +266,8 @@ def render_options(size, window: Window = "dicom", *, aspect: str = "stretch", p
                        (C.VDR_OPT_THREADS, c_int("threads", threads, _opts_int, 2)),
                        (C.VDR_OPT_INVERT_MONOCHROME1, bool(invert_monochrome1)), (C.VDR_OPT_DECODE, _DECODE[decode])):
         check(_opts_int(opts.h, key, value))
+    scale, shift = window_adjustment
+    check(_opts_adjust(opts.h, float(scale), float(shift)))
     return opts
 
 

@@ -42,6 +42,7 @@ _samples_select = prototype("vdr_samples_select")
 _batch_destroy = prototype("vdr_batch_destroy")
 _batch_counts = prototype("vdr_batch_counts")
 _batch_arrays = prototype("vdr_batch_arrays")
+_batch_windows = prototype("vdr_batch_window_adjustments")
 _batch_image_id = prototype("vdr_batch_image_id")
 _batch_skipped = prototype("vdr_batch_skipped")
 
@@ -51,6 +52,7 @@ _OPT = {"dtype": C.VDR_LOPT_DTYPE, "layout": C.VDR_LOPT_LAYOUT, "channels": C.VD
         "batch_size": C.VDR_LOPT_BATCH_SIZE, "shuffle": C.VDR_LOPT_SHUFFLE, "seed": C.VDR_LOPT_SEED,
         "drop_last": C.VDR_LOPT_DROP_LAST, "rank": C.VDR_LOPT_RANK, "world_size": C.VDR_LOPT_WORLD_SIZE,
         "workers": C.VDR_LOPT_WORKERS, "prefetch": C.VDR_LOPT_PREFETCH, "flip": C.VDR_LOPT_FLIP_PROBABILITY,
+        "window_jitter": C.VDR_LOPT_WINDOW_JITTER,
         "on_error": C.VDR_LOPT_ON_ERROR, "max_batch_bytes": C.VDR_LOPT_MAX_BATCH_BYTES}
 _DTYPES = {"uint8": (C.VDR_DTYPE_UINT8, np.uint8), "float16": (C.VDR_DTYPE_FLOAT16, np.float16),
            "float32": (C.VDR_DTYPE_FLOAT32, np.float32)}
@@ -73,7 +75,9 @@ class Batch:
     """images: (B, C, H, W) or (B, H, W, C); per image targets as in torchvision detection:
     `targets[i]` = {"boxes": float32[N, 4] xyxy output pixels, "labels": int64[N],
     "global_labels": float32[G], "image_id": str, "transform": float64[5] (scale_x, scale_y,
-    offset_x, offset_y, flipped)}; `skipped`: [(image_id, reason)] under on_error="skip"."""
+    offset_x, offset_y, flipped), "window": float64[2] (width scale, center shift of the window
+    the image was rendered with: 1, 0 without window_jitter)}; `skipped`: [(image_id, reason)]
+    under on_error="skip"."""
 
     images: np.ndarray
     targets: list[dict]
@@ -176,6 +180,11 @@ class Loader:
     window: what `DicomImage.render(window=...)` takes ("dicom", "auto", "kaggle", "percentile",
     "file", "lut" or (center, width)); a cache serves "dicom", "auto" and "kaggle".
 
+    window_jitter: j in [0, 0.5] (default 0: none), a native augmentation: each sample's window
+    width is scaled by a factor uniform in [1 - j, 1 + j] and its center moved by up to j/2
+    widths, drawn per (seed, epoch, sample) like the flips; each target's "window" records the
+    draw. Jittered samples are rendered from their DICOMs (a cache is not used).
+
     workers: native render threads; 0 (the default) means one per online core.
     decode: "exact" (the default) or the opt-in "fast" reduced-resolution decoding (see
     `DicomImage.render`); a cache serves only loaders with the decode mode it was built with.
@@ -194,6 +203,7 @@ class Loader:
                  letterbox: bool = True, pad: float = 0.0, window: Window = "dicom", dtype: str = "uint8",
                  layout: str = "NCHW", channels: int = 1, shuffle: bool = True, seed: int = 0, drop_last: bool = False,
                  rank: int = 0, world_size: int = 1, workers: int = 0, prefetch: int = 2, flip: float = 0.0,
+                 window_jitter: float = 0.0,
                  on_error: str = "raise", copy: bool = False, cache: str | os.PathLike | None = None,
                  max_batch_bytes: int | None = None, decode: str = "exact"):
         h, w = _canvas(size, letterbox)
@@ -209,6 +219,7 @@ class Loader:
                                                window=window, dtype=dtype, layout=layout, channels=channels,
                                                shuffle=shuffle, seed=seed, drop_last=drop_last, rank=rank,
                                                world_size=world_size, workers=workers, prefetch=prefetch, flip=flip,
+                                               window_jitter=window_jitter,
                                                on_error=on_error, cache=cache, max_batch_bytes=max_batch_bytes,
                                                decode=decode)
         check(_create(handles.samples, handles.options, ctypes.byref(self._h)))
@@ -269,11 +280,14 @@ class Loader:
         gcount = self._global_count if n.value else 0
         globals_ = np.ctypeslib.as_array(glob, (n.value, gcount)).copy() if gcount else np.zeros((n.value, 0), np.float32)
         trans = np.ctypeslib.as_array(transforms, (n.value, 5)).copy() if n.value else np.zeros((0, 5))
+        windows = _dp()
+        check(_batch_windows(batch, ctypes.byref(windows)))
+        adjust = np.ctypeslib.as_array(windows, (n.value, 2)).copy() if n.value else np.zeros((0, 2))
         targets = []
         for i in range(n.value):
             targets.append({"boxes": all_boxes[offs[i]:offs[i + 1]], "labels": all_labels[offs[i]:offs[i + 1]],
                             "global_labels": globals_[i], "image_id": string(_batch_image_id, batch, i),
-                            "transform": trans[i]})
+                            "transform": trans[i], "window": adjust[i]})
         skipped = [self._skipped(batch, i) for i in range(ns.value)]
         return Batch(arr, targets, epoch.value, step.value, skipped)
 
@@ -319,7 +333,8 @@ def _canvas(size, letterbox: bool) -> tuple[int, int]:
 
 
 def _prepare(samples, size, *, batch_size, letterbox, pad, window, dtype, layout, channels, shuffle, seed, drop_last,
-             rank, world_size, workers, prefetch, flip, on_error, cache, max_batch_bytes=None, decode="exact"):
+             rank, world_size, workers, prefetch, flip, on_error, cache, max_batch_bytes=None, decode="exact",
+             window_jitter=0.0):
     """Native sample list and options from Python arguments; returns (handles, global label count)."""
     if dtype not in _DTYPES:
         raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
@@ -353,12 +368,12 @@ def _prepare(samples, size, *, batch_size, letterbox, pad, window, dtype, layout
               "layout": C.VDR_IMAGE_LAYOUT_NCHW if layout.upper() == "NCHW" else C.VDR_IMAGE_LAYOUT_NHWC, "channels": channels, "batch_size": batch_size,
               "shuffle": int(shuffle), "seed": seed, "drop_last": int(drop_last), "rank": rank,
               "world_size": world_size, "workers": workers, "prefetch": prefetch,
-              "flip": flip, "on_error": C.VDR_ON_ERROR_RAISE if on_error == "raise" else C.VDR_ON_ERROR_SKIP,
+              "flip": flip, "window_jitter": window_jitter, "on_error": C.VDR_ON_ERROR_RAISE if on_error == "raise" else C.VDR_ON_ERROR_SKIP,
               "max_batch_bytes": max_batch_bytes}
     for key, value in values.items():
         if value is None:  # the library's default
             continue
-        value = float(value) if key == "flip" else c_int(key, value, _opts_set, 2)
+        value = float(value) if key in ("flip", "window_jitter") else c_int(key, value, _opts_set, 2)
         try:
             check(_opts_set(handles.options, _OPT[key], value))
         except InvalidArgumentError as e:

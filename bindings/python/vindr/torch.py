@@ -134,15 +134,18 @@ class DetectionDataset(_SharedEpoch, _Labels, Dataset):
     `channels` (an expanded view of one plane: call .contiguous() before writing to it in place);
     boxes in output pixels. `samples`: a vindr.Dataset (its policy and classes; with
     policy="random" each epoch draws a reader per image, see set_epoch) or a sequence of Samples
-    (`classes` names their class ids; "taxonomy" by default). window: "dicom", "auto" or "kaggle"."""
+    (`classes` names their class ids; "taxonomy" by default). window: "dicom", "auto" or "kaggle".
+    window_jitter: the loader's native window augmentation (see `Loader`), drawn per (seed,
+    epoch, item)."""
 
     def __init__(self, samples: VinDrDataset | Sequence[Sample], size: int | tuple[int, int] = 1024,
                  letterbox: bool = True, window: str = "dicom", channels: int = 3, *, pad: float = 0.0,
                  transforms: Callable | None = None, background: bool = True,
-                 classes: str | Sequence[str] | None = None, seed: int = 0):
+                 classes: str | Sequence[str] | None = None, seed: int = 0, window_jitter: float = 0.0):
         self.samples = samples if isinstance(samples, VinDrDataset) else list(samples)
         self.size = (size, size) if np.ndim(size) == 0 else tuple(size)
         self.letterbox, self.window, self.channels, self.pad, self.seed = letterbox, window, channels, pad, seed
+        self.window_jitter = window_jitter
         self.transforms = transforms
         self._init_labels(samples, classes, background)
         self._init_epoch()
@@ -153,15 +156,16 @@ class DetectionDataset(_SharedEpoch, _Labels, Dataset):
     def _render(self, index: int):
         """The loader batch holding exactly sample `index` of this epoch."""
         args = dict(batch_size=1, letterbox=self.letterbox, pad=self.pad, window=self.window, dtype="float32",
-                    channels=1, shuffle=False, seed=self.seed, workers=1, prefetch=1, copy=True)
+                    channels=1, shuffle=False, workers=1, prefetch=1, copy=True, window_jitter=self.window_jitter)
         if isinstance(self.samples, VinDrDataset):
             # Unshuffled, rank r of world W takes samples r, r + W, ...: one batch per item, and
             # per-sample draws (policy="random") as the LoaderDataset makes them.
             world = min(len(self.samples), _MAX_WORLD)
-            loader = Loader(self.samples, self.size, rank=index % world, world_size=world, **args)
+            loader = Loader(self.samples, self.size, rank=index % world, world_size=world, seed=self.seed, **args)
             loader.start_step = index // world
         else:
-            loader = Loader([self.samples[index]], self.size, **args)
+            # A one-sample loader: the item's index goes into the seed so that draws differ per item.
+            loader = Loader([self.samples[index]], self.size, seed=(self.seed + index * 1_000_003) % 2**53, **args)
         loader.epoch = self.epoch
         try:
             return next(iter(loader))

@@ -21,9 +21,11 @@ import VinDrDICOM
 ///    `seedContrast` * sigma, `seedFraction` * the frame's value range), and a component grows
 ///    through 8-connected pixels of contrast >= max(`growContrast` * sigma, `growFraction` * seed
 ///    threshold) (hysteresis: anti-aliased glyph edges join their glyph).
-/// 3. Glyphs: components with a seed, height in `minGlyphHeight...maxGlyphHeight`, width at most
-///    `maxWordAspect` heights, mean stroke width (2 * area / boundary pixels) at most
-///    `maxStrokeWidth + 1`.
+/// 3. Glyphs: components of seed-level pixels with height in `minGlyphHeight...maxGlyphHeight`,
+///    width at most `maxWordAspect` heights, mean stroke width (2 * area / boundary pixels) at
+///    most `maxStrokeWidth + 1`, sharp edges (`minSharpness`) and few outside neighbours that
+///    continue them (`maxAttachment`: not the tip of a larger area). Each then grows by up to
+///    `fringe` steps into pixels above the growth threshold (anti-aliased edges).
 /// 4. Lines: glyphs that overlap vertically by half the smaller height and lie within
 ///    `lineGap` heights horizontally are one text line. A line of two or more glyphs is text; a
 ///    lone glyph is text (an L/R marker) when it is at least `3 * minGlyphHeight` tall. Smaller
@@ -56,8 +58,11 @@ public enum TextScrubber {
         /// 4-neighbour, over the 90th percentile of its contrast. Rendered glyphs drop from full
         /// contrast to background within a pixel or two; anatomy (ribs, vessels) falls off slowly.
         public var minSharpness = 0.3
+        /// Largest fraction of a glyph's outside neighbours that continue it (value within a
+        /// quarter of its contrast): rejects tips and corners of larger bright or dark areas.
+        public var maxAttachment = 0.1
         /// Steps (8-neighbour) a glyph grows from its core into pixels above the growth threshold.
-        public var fringe = 2
+        public var fringe = 1
         /// Dilation radius of the mask (anti-aliased glyph edges).
         public var dilation = 1
 
@@ -69,7 +74,7 @@ public enum TextScrubber {
                 throw VinDrError(.argument, "glyph heights \(minGlyphHeight)...\(maxGlyphHeight) are not a range of positive heights")
             }
             for (name, v) in [("seedContrast", seedContrast), ("seedFraction", seedFraction), ("growContrast", growContrast),
-                              ("growFraction", growFraction), ("lineGap", lineGap), ("maxWordAspect", maxWordAspect), ("minSharpness", minSharpness)] {
+                              ("growFraction", growFraction), ("lineGap", lineGap), ("maxWordAspect", maxWordAspect), ("minSharpness", minSharpness), ("maxAttachment", maxAttachment)] {
                 guard v.isFinite, v >= 0 else { throw VinDrError(.argument, "\(name) must be finite and non-negative, got \(v)") }
             }
             guard fringe >= 0, fringe <= 16 else { throw VinDrError(.argument, "fringe \(fringe) not in 0...16") }
@@ -287,6 +292,7 @@ public enum TextScrubber {
         var glyphs: [Int] = [], small: [Int] = []
         for (k, comp) in components.enumerated() where comp.seeded {
             let gh = comp.height, gw = comp.width
+            guard attachment(comp, Int32(k), label, c, v, w, h) <= p.maxAttachment else { continue }
             if max(gh, gw) < p.minGlyphHeight {
                 if sharpness(comp, c, v, w, h) >= p.minSharpness { small.append(k) }
                 continue
@@ -364,6 +370,25 @@ public enum TextScrubber {
             frontier = next
         }
         for i in 0..<n where local[i] != 0 { mask[i] = 1 }
+    }
+
+    /// The fraction of the component's outside 4-neighbours that lie beyond its bounding box and
+    /// whose value is within a quarter of the contrast of the pixel they touch: high where the component is the thin tip of a larger
+    /// structure (a corner of a saturated area) rather than a stroke on its background.
+    static func attachment(_ comp: Component, _ id: Int32, _ label: [Int32], _ c: [Int32], _ v: [Int32], _ w: Int, _ h: Int) -> Double {
+        var outside = 0, attached = 0
+        for i in comp.pixels {
+            let x = i % w, y = i / w
+            for (ok, j) in [(x > 0, i - 1), (x + 1 < w, i + 1), (y > 0, i - w), (y + 1 < h, i + w)] where ok && label[j] != id {
+                outside += 1
+                // Only across the bounding box: thick joins inside a large glyph (whose contrast
+                // the top-hat underrates) are not attachments.
+                let jx = j % w, jy = j / w
+                let across = jx < comp.minX || jx > comp.maxX || jy < comp.minY || jy > comp.maxY
+                if across && 4 * Int(abs(v[j] &- v[i])) < Int(c[i]) { attached += 1 }
+            }
+        }
+        return outside > 0 ? Double(attached) / Double(outside) : 0
     }
 
     /// p90 of the steepest 4-neighbour step of the component's pixels over its p90 contrast.

@@ -29,7 +29,7 @@ import vindr
 from vindr import _constants as C
 from vindr import _lib
 
-FONT_FILES = sorted(glob.glob("/usr/share/fonts/truetype/dejavu/*.ttf")) + sorted(glob.glob("/usr/share/fonts/truetype/liberation*/*.ttf"))
+FONT_FILES = sorted(glob.glob("/usr/share/fonts/truetype/dejavu/*.ttf"))
 NAMES = ["NGUYEN VAN AN", "Tran Thi Bich", "LE HOANG MINH", "Pham Quoc Dung", "VO THI HUONG", "Dang Van Khoa"]
 WORDS = ["PA ERECT", "AP SUPINE", "CHEST", "Portable", "HOSPITAL 108", "Dept. Radiology"]
 MAX = 4095

@@ -24,7 +24,9 @@ import VinDrDICOM
 /// 3. Glyphs: components of seed-level pixels with height in `minGlyphHeight...maxGlyphHeight`,
 ///    width at most `maxWordAspect` heights, mean stroke width (2 * area / boundary pixels) at
 ///    most `maxStrokeWidth + 1`, sharp edges (`minSharpness`) and few outside neighbours that
-///    continue them (`maxAttachment`: not the tip of a larger area). Each then grows by up to
+///    continue them (`maxAttachment`: not the tip of a larger area), whose value stands out from
+///    the plain background around them (not the gaps between strokes of the other polarity).
+///    Each then grows by up to
 ///    `fringe` steps into pixels above the growth threshold (anti-aliased edges).
 /// 4. Lines: glyphs that overlap vertically by half the smaller height and lie within
 ///    `lineGap` heights horizontally are one text line. A line of two or more glyphs is text; a
@@ -118,15 +120,16 @@ public enum TextScrubber {
         let r = p.maxStrokeWidth
         var mask = [UInt8](repeating: 0, count: n)
         if range > 0 {
-            // Bright strokes: value - opening.
+            // Bright strokes: value - opening; dark strokes: closing - value.
             let opened = dilate(erode(values, width, height, r), width, height, r)
-            var contrast = [Int32](repeating: 0, count: n)
-            for i in 0..<n { contrast[i] = values[i] &- opened[i] }
-            markText(contrast, values, width, height, seed: seed, grow: grow, p: p, into: &mask)
-            // Dark strokes: closing - value.
             let closed = erode(dilate(values, width, height, r), width, height, r)
-            for i in 0..<n { contrast[i] = closed[i] &- values[i] }
-            markText(contrast, values, width, height, seed: seed, grow: grow, p: p, into: &mask)
+            var bright = [Int32](repeating: 0, count: n), dark = [Int32](repeating: 0, count: n)
+            for i in 0..<n {
+                bright[i] = values[i] &- opened[i]
+                dark[i] = closed[i] &- values[i]
+            }
+            markText(bright, other: dark, values, width, height, seed: seed, grow: grow, p: p, into: &mask)
+            markText(dark, other: bright, values, width, height, seed: seed, grow: grow, p: p, into: &mask)
         }
         if p.dilation > 0 { mask = dilateMask(mask, width, height, p.dilation) }
         var out = values
@@ -249,7 +252,7 @@ public enum TextScrubber {
     }
 
     /// Steps 2-4 for one polarity: sets `mask` to 1 on the pixels of text components.
-    static func markText(_ c: [Int32], _ v: [Int32], _ w: Int, _ h: Int, seed: Double, grow: Double, p: Parameters, into mask: inout [UInt8]) {
+    static func markText(_ c: [Int32], other: [Int32], _ v: [Int32], _ w: Int, _ h: Int, seed: Double, grow: Double, p: Parameters, into mask: inout [UInt8]) {
         let n = w * h
         let growT = Int32(min(Double(Int32.max), grow.rounded(.up)))
         let seedT = Int32(min(Double(Int32.max), seed.rounded(.up)))
@@ -293,6 +296,7 @@ public enum TextScrubber {
         for (k, comp) in components.enumerated() where comp.seeded {
             let gh = comp.height, gw = comp.width
             guard attachment(comp, Int32(k), label, c, v, w, h) <= p.maxAttachment else { continue }
+            guard standsOut(comp, c, other, v, w, h, growT: growT) else { continue }
             if max(gh, gw) < p.minGlyphHeight {
                 if sharpness(comp, c, v, w, h) >= p.minSharpness { small.append(k) }
                 continue
@@ -389,6 +393,28 @@ public enum TextScrubber {
             }
         }
         return outside > 0 ? Double(attached) / Double(outside) : 0
+    }
+
+    /// Whether the component's median value differs from the median of the plain background
+    /// around its bounding box (a 3-pixel ring 2 pixels out, without pixels above the growth
+    /// threshold of either polarity) by at least half its median contrast. The background
+    /// enclosed by strokes of the other polarity (the gaps of a dark text line look like bright
+    /// strokes to the top-hat) has about the background's value and is not text.
+    static func standsOut(_ comp: Component, _ c: [Int32], _ other: [Int32], _ v: [Int32], _ w: Int, _ h: Int, growT: Int32) -> Bool {
+        var ring: [Int32] = []
+        let x0 = max(0, comp.minX - 4), x1 = min(w - 1, comp.maxX + 4), y0 = max(0, comp.minY - 4), y1 = min(h - 1, comp.maxY + 4)
+        for y in y0...y1 {
+            for x in x0...x1 {
+                let inner = x >= comp.minX - 1 && x <= comp.maxX + 1 && y >= comp.minY - 1 && y <= comp.maxY + 1
+                let i = y * w + x
+                if !inner && c[i] < growT && other[i] < growT { ring.append(v[i]) }
+            }
+        }
+        guard ring.count >= 8 else { return true }
+        var own = comp.pixels.map { v[$0] }, contrast = comp.pixels.map { c[$0] }
+        ring.sort(); own.sort(); contrast.sort()
+        let difference = abs(Int(own[own.count / 2]) - Int(ring[ring.count / 2]))
+        return 2 * difference >= Int(contrast[contrast.count / 2])
     }
 
     /// p90 of the steepest 4-neighbour step of the component's pixels over its p90 contrast.

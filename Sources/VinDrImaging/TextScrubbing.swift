@@ -85,8 +85,8 @@ public struct TextScrubbing: DeidentificationPixelEditor {
 
     /// The review sheet (RGB): one row per changed region, its crop before and after the change
     /// side by side (8-pixel margin around the region, shrunk by a whole factor to at most 480
-    /// pixels a side), separated by red bars. Display values come from the file's own window
-    /// (`WindowChoice.dicom`, MONOCHROME1 inverted), the same for both crops.
+    /// pixels a side), separated by red bars, on dark blue. Display values come from the file's
+    /// own window (`WindowChoice.dicom`, MONOCHROME1 inverted), the same for both crops.
     static func contactSheet(_ file: DICOMFile, changes: [(frame: Int, before: StoredPixels, after: [Int32], regions: [TextScrubber.Region])])
         throws -> (pixels: [UInt8], width: Int, height: Int) {
         let m = file.metadata
@@ -121,7 +121,9 @@ public struct TextScrubbing: DeidentificationPixelEditor {
         }
         let width = tiles.map(\.width).max() ?? 1
         let height = tiles.reduce(0) { $0 + $1.height } + gap * max(tiles.count - 1, 0)
+        // Unused space is dark blue, so that it is not read as black image content.
         var sheet = [UInt8](repeating: 0, count: width * max(height, 1) * 3)
+        for k in stride(from: 2, to: sheet.count, by: 3) { sheet[k] = 64 }
         var y = 0
         for (k, t) in tiles.enumerated() {
             if k > 0 {

@@ -762,6 +762,8 @@ int32_t vdr_sample_write(char const * root, size_t train, size_t test, int32_t s
 #define VDR_DEID_PROGRESS 6
 /* Minimum Patient's Age in years accepted by screening (default 18). */
 #define VDR_DEID_MIN_AGE 7
+/* 1: remove burned-in text from the pixels (TextScrubber; default 0: Pixel Data copied verbatim). */
+#define VDR_DEID_SCRUB_TEXT 8
 /* String options (vdr_deid_options_set_string; NULL clears a path). */
 /* Secret mixed into derived UIDs (basic profile). */
 #define VDR_DEID_SALT 20
@@ -771,6 +773,8 @@ int32_t vdr_sample_write(char const * root, size_t train, size_t test, int32_t s
 #define VDR_DEID_REPORT_CSV 22
 /* Path of the per-file JSON report. */
 #define VDR_DEID_REPORT_JSON 23
+/* Directory for the review contact sheets of scrubbed images (requires VDR_DEID_SCRUB_TEXT = 1). */
+#define VDR_DEID_REVIEW_DIR 24
 /* VDR_DEID_PROFILE values. */
 /* The VinDr-CXR release whitelist (25 attributes), files named by the MD5 of their SOP Instance UID. */
 #define VDR_DEID_PROFILE_VINDR 0
@@ -797,7 +801,8 @@ int32_t vdr_deidentify(char const * input, char const * output, vdr_deid_options
 
 /// Counts of a run: counts[0] files seen, [1] written, [2] rejected by screening, [3] failed,
 /// [4] flagged Burned In Annotation = YES. `counts` must hold 5 values. Files of the input folder
-/// that are no DICOM at all are seen but not failed (status "not_dicom" in the JSON report).
+/// that are no DICOM at all are seen but not failed (status "not_dicom" in the JSON report); files
+/// whose text was scrubbed have "text_regions" in it.
 int32_t vdr_deid_result_counts(vdr_deid_result * result, size_t * counts);
 
 /// The per-file report as JSON (the same document as VDR_DEID_REPORT_JSON); *out: release with
@@ -806,6 +811,15 @@ int32_t vdr_deid_result_json(vdr_deid_result * result, char * * out_);
 
 /// Releases a result from vdr_deidentify; NULL is accepted.
 void vdr_deid_result_destroy(vdr_deid_result * result);
+
+/// Removes burned-in text from one monochrome image of unsigned 16-bit stored values, in place
+/// (TextScrubber: top-hat strokes, glyph components clustered in lines, filled from the
+/// surrounding background; the VinDr-CXR paper's de-identification step). `pixels`: `height`
+/// rows `row_stride` bytes apart, each of `width` samples, `size` bytes in all. `mask` (may be
+/// NULL): `height` rows of `width` bytes, `mask_stride` apart, `mask_size` bytes in all,
+/// receiving 1 on text pixels and 0 elsewhere. `*changed` (may be NULL) receives the number of
+/// pixels whose value changed.
+int32_t vdr_scrub_text(void * pixels, size_t size, size_t width, size_t height, size_t row_stride, void * mask, size_t mask_size, size_t mask_stride, size_t * changed);
 
 #ifdef __cplusplus
 }

@@ -282,6 +282,40 @@ int cgdcm_edit_set_codes(cgdcm_edit *edit, uint32_t tag, const char *const *code
     });
 }
 
+int cgdcm_edit_set_native_pixels(cgdcm_edit *edit, const uint8_t *bytes, size_t length, int word_sized,
+                                 const char *transfer_syntax) {
+    return cgdcm::guard([&]() -> int {
+        if (!edit || (!bytes && length) || !transfer_syntax) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        if (length >= 0xFFFFFFFEu) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "native Pixel Data of " + std::to_string(length) + " bytes exceeds a 32-bit length");
+        gdcm::FileMetaInformation &meta = edit->reader().GetFile().GetHeader();
+        const bool implicit_now = !meta.GetDataSetTransferSyntax().IsExplicit();
+        const std::string uid = transfer_syntax;
+        gdcm::TransferSyntax ts;
+        if (uid == "1.2.840.10008.1.2") ts = gdcm::TransferSyntax::ImplicitVRLittleEndian;
+        else if (uid == "1.2.840.10008.1.2.1") ts = gdcm::TransferSyntax::ExplicitVRLittleEndian;
+        else return cgdcm::fail(CGDCM_ERR_ARGUMENT, "native pixels are written in Implicit or Explicit VR Little Endian, not " + uid);
+        if (implicit_now != !ts.IsExplicit()) {
+            return cgdcm::fail(CGDCM_ERR_ARGUMENT, "the data set was read as " + std::string(implicit_now ? "implicit" : "explicit") +
+                                                       " VR and cannot be written as " + uid);
+        }
+        std::string value(reinterpret_cast<const char *>(bytes), length);
+        if (value.size() % 2) value.push_back('\0');
+        gdcm::DataElement de(kPixelData);
+        de.SetVR(word_sized ? gdcm::VR::OW : gdcm::VR::OB);
+        de.SetByteValue(value.data(), static_cast<uint32_t>(value.size()));
+        gdcm::DataSet &ds = edit->reader().GetFile().GetDataSet();
+        ds.Remove(kPixelData);
+        ds.Remove(gdcm::Tag(0x7fe0, 0x0001));  // Extended Offset Table and its lengths (PS3.5 A.4)
+        ds.Remove(gdcm::Tag(0x7fe0, 0x0002));
+        ds.Insert(de);
+        edit->pixel_removed = true;  // the in-place element (if any) is not appended
+        meta.SetDataSetTransferSyntax(ts);
+        meta.Replace(text_element(gdcm::Tag(0x0002, 0x0010), gdcm::VR::UI, uid));
+        edit->order_stale = true;
+        return CGDCM_OK;
+    });
+}
+
 int cgdcm_edit_write(cgdcm_edit *edit, const char *path) {
     return cgdcm::guard([&]() -> int {
         if (!edit || !path) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");

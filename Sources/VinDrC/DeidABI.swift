@@ -10,6 +10,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import VinDrDICOM
+import VinDrImaging
 
 // De-identification and screening (PS3.15 Annex E; the VinDr-CXR release). Thread safety: an
 // options handle may be shared by concurrent vdr_deidentify calls once it is no longer modified;
@@ -30,6 +31,8 @@ public let VDR_DEID_ONLY_ACCEPTED: Int32 = 5
 public let VDR_DEID_PROGRESS: Int32 = 6
 /// Minimum Patient's Age in years accepted by screening (default 18).
 public let VDR_DEID_MIN_AGE: Int32 = 7
+/// 1: remove burned-in text from the pixels (TextScrubber; default 0: Pixel Data copied verbatim).
+public let VDR_DEID_SCRUB_TEXT: Int32 = 8
 
 /// String options (vdr_deid_options_set_string; NULL clears a path).
 /// Secret mixed into derived UIDs (basic profile).
@@ -40,6 +43,8 @@ public let VDR_DEID_MAPPING_CSV: Int32 = 21
 public let VDR_DEID_REPORT_CSV: Int32 = 22
 /// Path of the per-file JSON report.
 public let VDR_DEID_REPORT_JSON: Int32 = 23
+/// Directory for the review contact sheets of scrubbed images (requires VDR_DEID_SCRUB_TEXT = 1).
+public let VDR_DEID_REVIEW_DIR: Int32 = 24
 
 /// VDR_DEID_PROFILE values.
 /// The VinDr-CXR release whitelist (25 attributes), files named by the MD5 of their SOP Instance UID.
@@ -97,6 +102,7 @@ final class DeidResultBox {
         case VDR_DEID_ONLY_ACCEPTED: box.options.onlyAccepted = value != 0
         case VDR_DEID_PROGRESS: box.options.progress = value != 0
         case VDR_DEID_MIN_AGE: box.options.screening.minimumAgeYears = try count("minimum age")
+        case VDR_DEID_SCRUB_TEXT: box.options.setScrubText(value != 0)
         default: throw VinDrError(.argument, "unknown integer de-identification option \(key)")
         }
     }
@@ -112,6 +118,7 @@ final class DeidResultBox {
         case VDR_DEID_MAPPING_CSV: box.options.mappingCSV = text
         case VDR_DEID_REPORT_CSV: box.options.reportCSV = text
         case VDR_DEID_REPORT_JSON: box.options.reportJSON = text
+        case VDR_DEID_REVIEW_DIR: try box.options.setReviewDirectory(text)
         default: throw VinDrError(.argument, "unknown string de-identification option \(key)")
         }
     }
@@ -136,7 +143,8 @@ final class DeidResultBox {
 
 /// Counts of a run: counts[0] files seen, [1] written, [2] rejected by screening, [3] failed,
 /// [4] flagged Burned In Annotation = YES. `counts` must hold 5 values. Files of the input folder
-/// that are no DICOM at all are seen but not failed (status "not_dicom" in the JSON report).
+/// that are no DICOM at all are seen but not failed (status "not_dicom" in the JSON report); files
+/// whose text was scrubbed have "text_regions" in it.
 @c public func vdr_deid_result_counts(_ result: UnsafeMutablePointer<vdr_deid_result>?, _ counts: UnsafeMutablePointer<UInt>?) -> Int32 {
     abiCall {
         let s = try DeidResultBox.from(result).summary
@@ -156,4 +164,24 @@ final class DeidResultBox {
     DeidResultBox.destroy(result)
 }
 
-
+/// Removes burned-in text from one monochrome image of unsigned 16-bit stored values, in place
+/// (TextScrubber: top-hat strokes, glyph components clustered in lines, filled from the
+/// surrounding background; the VinDr-CXR paper's de-identification step). `pixels`: `height`
+/// rows `row_stride` bytes apart, each of `width` samples, `size` bytes in all. `mask` (may be
+/// NULL): `height` rows of `width` bytes, `mask_stride` apart, `mask_size` bytes in all,
+/// receiving 1 on text pixels and 0 elsewhere. `*changed` (may be NULL) receives the number of
+/// pixels whose value changed.
+@c public func vdr_scrub_text(_ pixels: UnsafeMutableRawPointer?, _ size: UInt, _ width: UInt, _ height: UInt, _ row_stride: UInt,
+                              _ mask: UnsafeMutableRawPointer?, _ mask_size: UInt, _ mask_stride: UInt,
+                              _ changed: UnsafeMutablePointer<UInt>?) -> Int32 {
+    abiCall {
+        let pixels = try require(pixels, "pixels")
+        let size = try count(size, "size"), width = try count(width, "width"), height = try count(height, "height")
+        let row_stride = try count(row_stride, "row_stride")
+        let mask_size = try count(mask_size, "mask_size"), mask_stride = try count(mask_stride, "mask_stride")
+        let result = try TextScrubber.scrub(uint16: UnsafeMutableRawBufferPointer(start: pixels, count: size), width: width, height: height,
+                                            rowStride: row_stride, mask: mask.map { UnsafeMutableRawBufferPointer(start: $0, count: mask_size) },
+                                            maskStride: mask_stride)
+        changed?.pointee = UInt(result.changed)
+    }
+}

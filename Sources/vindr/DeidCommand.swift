@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VinDrDICOM
+import VinDrImaging
 
 /// `vindr deid IN OUT`: de-identify and screen a DICOM file or tree (PS3.15 Annex E; VinDr-CXR).
 struct DeidCommand: ParsableCommand {
@@ -15,9 +16,16 @@ struct DeidCommand: ParsableCommand {
             when any file failed. Files of a directory that are no DICOM at all (no DICM prefix at \
             byte 128, such as a README or a zip) are listed as not DICOM, not as failed.
 
+            --scrub-text removes burned-in text from the pixels (the paper's automatic removal of \
+            textual information, followed by manual verification): files where text is found get \
+            native Explicit VR Little Endian Pixel Data (Implicit VR Little Endian files stay so); \
+            the others keep their Pixel Data byte for byte. --review DIR writes a before/after \
+            contact sheet <new id>.png of every changed image there for the manual check.
+
             Examples:
               vindr deid hospital_export/ release/ --report-csv screening.csv --only-accepted
               vindr deid study/ deidentified/ --profile basic --salt "$SECRET" --mapping private/uids.csv
+              vindr deid hospital_export/ release/ --scrub-text --review review/
             """)
 
     @Argument(help: "DICOM file or directory") var input: String
@@ -30,10 +38,13 @@ struct DeidCommand: ParsableCommand {
     @Option(name: .customLong("min-size"), help: "Minimum rows and columns accepted by screening") var minSize = 1024
     @Flag(name: .customLong("only-accepted"), help: "Write only files that pass screening") var onlyAccepted = false
     @Option(help: "Worker threads (0 = one per online core)") var workers = 0
+    @Flag(name: .customLong("scrub-text"), help: "Remove burned-in text from the pixels") var scrubText = false
+    @Option(help: "Write a before/after review sheet of every scrubbed image here (needs --scrub-text)") var review: String?
 
     func validate() throws {
         guard DeidentificationProfile.named(profile) != nil else { throw ValidationError("unknown profile '\(profile)' (vindr | basic)") }
         guard minSize >= 0, workers >= 0 else { throw ValidationError("--min-size and --workers must be non-negative") }
+        guard review == nil || scrubText else { throw ValidationError("--review needs --scrub-text") }
     }
 
     func run() throws {
@@ -48,6 +59,8 @@ struct DeidCommand: ParsableCommand {
         options.onlyAccepted = onlyAccepted
         options.workers = workers
         options.progress = true
+        options.setScrubText(scrubText)
+        try options.setReviewDirectory(review)
         if options.profile.naming == .mirror && salt.isEmpty {
             FileHandle.standardError.write(Data("warning: no --salt: anyone who knows an original UID can derive its replacement\n".utf8))
         }
@@ -58,8 +71,12 @@ struct DeidCommand: ParsableCommand {
             }
             if let reason = r.screening { print("\(r.status == .rejected ? "rejected" : "flagged"): \(r.input): \(reason)") }
             if r.burnedInAnnotation { print("burned-in annotation: \(r.input)") }
+            if let n = r.textRegions, n > 0, r.status == .written {
+                print("scrubbed \(n) text region(s): \(r.input)" + (r.review.map { " (review: \($0))" } ?? ""))
+            }
         }
-        print("written \(summary.written), rejected \(summary.rejected), failed \(summary.failed), not DICOM \(summary.notDICOM), burned-in annotation \(summary.burnedIn)")
+        let scrubbed = scrubText ? ", scrubbed \(summary.scrubbed)" : ""
+        print("written \(summary.written), rejected \(summary.rejected), failed \(summary.failed), not DICOM \(summary.notDICOM), burned-in annotation \(summary.burnedIn)" + scrubbed)
         if summary.failed > 0 { throw ExitCode(1) }
     }
 }

@@ -518,6 +518,17 @@ class Loader {
     detail::Handle<vdr_loader, vdr_loader_destroy> h_;
 };
 
+/// Removes burned-in text from one monochrome image of unsigned 16-bit stored values in place
+/// (vdr_scrub_text): `height` rows of `width` samples, contiguous. Returns the text mask (1 =
+/// text, row-major) and sets `*changed` to the number of pixels changed when given.
+inline std::vector<uint8_t> scrub_text(std::vector<uint16_t> &pixels, std::size_t width, std::size_t height,
+                                       std::size_t *changed = nullptr) {
+    std::vector<uint8_t> mask(pixels.size());
+    check(vdr_scrub_text(pixels.data(), pixels.size() * sizeof(uint16_t), width, height, width * sizeof(uint16_t),
+                         mask.data(), mask.size(), width, changed));
+    return mask;
+}
+
 }  // namespace vindr
 
 #endif  // VINDR_HPP

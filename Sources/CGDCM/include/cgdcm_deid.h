@@ -1,7 +1,7 @@
 /* Pure-C interface for rewriting a DICOM data set (de-identification, PS3.15 Annex E).
  * The shim only performs edits; which attributes to keep, blank or replace is decided by the
  * caller (VinDrDICOM's profiles). Pixel Data is never decoded: its element is written back with
- * the bytes (or fragments) it was read with. Same status values and cgdcm_last_error() as cgdcm.h. */
+ * the bytes (or fragments) it was read with, unless cgdcm_edit_set_native_pixels replaces it. Same status values and cgdcm_last_error() as cgdcm.h. */
 #ifndef CGDCM_DEID_H
 #define CGDCM_DEID_H
 
@@ -38,6 +38,14 @@ int cgdcm_edit_set(cgdcm_edit *edit, uint32_t tag, const char *vr, const char *v
 /** Sets a top-level code sequence (PS3.3 8.8) of `count` items from `count` triples
  * (code value, coding scheme designator, code meaning) in `codes` (3 * count strings). */
 int cgdcm_edit_set_codes(cgdcm_edit *edit, uint32_t tag, const char *const *codes, size_t count);
+
+/** Replaces Pixel Data (7FE0,0010) with `length` bytes of native samples (VR OW when
+ * `word_sized`, else OB; padded to even length) and sets the data set's transfer syntax to
+ * `transfer_syntax`, which must be Implicit VR Little Endian (1.2.840.10008.1.2) for a file read
+ * as implicit VR, else Explicit VR Little Endian (1.2.840.10008.1.2.1). The caller decodes the
+ * frames; this is the only edit that does not keep the Pixel Data bytes as read. */
+int cgdcm_edit_set_native_pixels(cgdcm_edit *edit, const uint8_t *bytes, size_t length, int word_sized,
+                                 const char *transfer_syntax);
 
 /** Writes the edited file (file meta group length recomputed) to `path`, creating or truncating
  * it. The caller is responsible for atomicity (write a temporary path, then rename). */

@@ -28,8 +28,35 @@ public struct DeidentificationOptions: Sendable {
     public var reportJSON: String?
     /// Print a progress line to standard error when it is a terminal.
     public var progress = false
+    /// Edits the pixels of each written file (nil: Pixel Data is copied byte for byte). VinDrImaging's
+    /// `TextScrubbing` (set through `scrubText`) removes burned-in text.
+    public var pixelEditor: (any DeidentificationPixelEditor)?
 
     public init() {}
+}
+
+/// Replaces the frames of a file being de-identified, e.g. to remove burned-in text (the VinDr-CXR
+/// paper's de-identification removes "textual information appearing on the image data").
+public protocol DeidentificationPixelEditor: Sendable {
+    /// The edited frames of `file` (every frame, full size, the file's sample format), or nil
+    /// when nothing changed (the Pixel Data is then written verbatim). `name` is the output's new
+    /// identifier, for files the editor writes beside the output (review sheets).
+    func edit(_ file: DICOMFile, name: String) throws -> PixelEdit?
+}
+
+/// What a `DeidentificationPixelEditor` changed.
+public struct PixelEdit: Sendable {
+    public var frames: [StoredPixels]
+    /// Regions changed (text lines and markers), over all frames.
+    public var regions: Int
+    /// A file written for the manual review of the change (nil: none).
+    public var review: String?
+
+    public init(frames: [StoredPixels], regions: Int, review: String? = nil) {
+        self.frames = frames
+        self.regions = regions
+        self.review = review
+    }
 }
 
 /// The outcome for one input file.
@@ -52,9 +79,14 @@ public struct DeidentificationRecord: Sendable, Codable, Equatable {
     public var burnedInAnnotation = false
     /// The original SOP Instance UID; kept out of the reports (only the mapping CSV has it).
     public var originalUID: String? = nil
+    /// Regions the pixel editor changed (nil: no editor ran; 0: nothing found, pixels verbatim).
+    public var textRegions: Int? = nil
+    /// The review sheet of the change (nil: none written).
+    public var review: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case input, status, output, newID = "new_id", screening, error, burnedInAnnotation = "burned_in_annotation"
+        case textRegions = "text_regions", review
     }
 }
 
@@ -67,6 +99,8 @@ public struct DeidentificationSummary: Sendable, Codable {
     public var failed: Int { records.filter { $0.status == .failed }.count }
     public var notDICOM: Int { records.filter { $0.status == .notDICOM }.count }
     public var burnedIn: Int { records.filter(\.burnedInAnnotation).count }
+    /// Written files whose pixels the editor changed.
+    public var scrubbed: Int { records.filter { $0.status == .written && ($0.textRegions ?? 0) > 0 }.count }
 
     enum CodingKeys: String, CodingKey { case profile, records = "files" }
 }
@@ -74,7 +108,8 @@ public struct DeidentificationSummary: Sendable, Codable {
 /// De-identifies a DICOM file or a tree into an output directory (PS3.15 Annex E; the VinDr-CXR
 /// release). Inputs are only read; each output is written to a temporary file in its target
 /// directory and renamed into place, so outputs are complete or absent; the Pixel Data element
-/// is copied byte for byte; the same inputs, options and salt give the same output bytes.
+/// is copied byte for byte unless `pixelEditor` changes the frames (then it is written native,
+/// see `replacePixels`); the same inputs, options and salt give the same output bytes.
 public enum Deidentifier {
     /// Processes `input` (a file or a directory walked recursively) into the directory `output`
     /// (created if missing). Per-file failures are recorded, not thrown; throws when the input is
@@ -173,6 +208,13 @@ public enum Deidentifier {
             if let owner = claim(target, path) {
                 throw VinDrError(.argument, path, "same output \(target) as \(owner) (duplicate SOP Instance UID)")
             }
+            if let editor = options.pixelEditor {
+                let file = try DICOMFile(path: path)
+                let change = try editor.edit(file, name: newID)
+                record.textRegions = change?.regions ?? 0
+                record.review = change?.review
+                if let change { try replacePixels(of: edit, with: change.frames, file: file) }
+            }
             try edit.writeAtomically(to: target)
             record.output = target
             record.status = .written
@@ -236,6 +278,26 @@ public enum Deidentifier {
             try edit.set(0x0002_0003, "UI", uid)
             return (FileSystem.joined(output, relative), original, uid)
         }
+    }
+
+    /// Writes `frames` as native Pixel Data (PS3.5 8.1.1, 8.2): OW for 16-bit, OB for 8-bit
+    /// samples. An Implicit VR Little Endian file stays so; any other little-endian syntax
+    /// (Explicit VR, deflated, or encapsulated: every compressed syntax is explicit little endian
+    /// outside its fragments) becomes Explicit VR Little Endian (1.2.840.10008.1.2.1). Explicit
+    /// VR Big Endian (retired) is refused. Values above Bits Stored are cleared as decoding does.
+    static func replacePixels(of edit: EditableDataSet, with frames: [StoredPixels], file: DICOMFile) throws {
+        let m = file.metadata
+        guard m.transferSyntaxUID != TransferSyntax.explicitBig else {
+            throw VinDrError(.unsupported, file.source, "pixels of an Explicit VR Big Endian file cannot be rewritten")
+        }
+        guard frames.count == m.frames, frames.allSatisfy({ $0.width == m.columns && $0.height == m.rows && $0.reduction == 0 }) else {
+            throw VinDrError(.internal, file.source, "edited frames do not match the image's \(m.frames) frames of \(m.columns)x\(m.rows)")
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(frames.reduce(0) { $0 + $1.bytes.count } + 1)
+        for f in frames { bytes += f.bytes }
+        let target = m.transferSyntaxUID == TransferSyntax.implicitLittle ? TransferSyntax.implicitLittle : TransferSyntax.explicitLittle
+        try edit.replacePixelData(bytes, wordSized: m.bitsAllocated > 8, transferSyntax: target)
     }
 
     static let typeTwoVR: [DICOMTag: String] = [

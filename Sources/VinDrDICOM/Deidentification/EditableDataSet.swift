@@ -61,6 +61,13 @@ final class EditableDataSet {
         try check(pointers.withUnsafeBufferPointer { cgdcm_edit_set_codes(handle, tag, $0.baseAddress, codes.count) }, tag)
     }
 
+    /// Replaces Pixel Data (7FE0,0010) with native `bytes` (VR OW when `wordSized`, else OB) and
+    /// sets the transfer syntax (0002,0010) the data set is written in.
+    func replacePixelData(_ bytes: [UInt8], wordSized: Bool, transferSyntax: String) throws {
+        try check(bytes.withUnsafeBufferPointer { cgdcm_edit_set_native_pixels(handle, $0.baseAddress, $0.count, wordSized ? 1 : 0, transferSyntax) },
+                  0x7FE0_0010)
+    }
+
     /// Writes the file to a temporary sibling of `path`, then renames it into place.
     func writeAtomically(to path: String) throws {
         try FileSystem.createDirectories(FileSystem.parent(path))

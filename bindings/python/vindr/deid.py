@@ -1,4 +1,5 @@
-"""De-identification and screening: `deidentify(input, output, profile=...)` -> `DeidResult`.
+"""De-identification and screening: `deidentify(input, output, profile=...)` -> `DeidResult`;
+burned-in text removal of one image: `scrub_text(array)` -> `(array, mask)`.
 
 Profiles: "vindr" keeps only the VinDr-CXR release's 25 attributes and names each file
 `<md5 hex of SOP Instance UID>.dicom`; "basic" is the PS3.15 Annex E Basic Application Level
@@ -11,11 +12,14 @@ import ctypes
 import dataclasses
 import json
 import os
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence, Tuple, Union
+
+import numpy as np
 
 from ._checks import c_int, c_str
 from . import _constants as C
 from ._lib import check, prototype, string
+from .errors import InvalidArgumentError
 
 _vp = ctypes.c_void_p
 
@@ -27,6 +31,7 @@ _run = prototype("vdr_deidentify")
 _counts = prototype("vdr_deid_result_counts")
 _json = prototype("vdr_deid_result_json")
 _result_destroy = prototype("vdr_deid_result_destroy")
+_scrub = prototype("vdr_scrub_text")
 
 # Constants of include/vindr.h used here.
 _PROFILES = {"vindr": C.VDR_DEID_PROFILE_VINDR, "basic": C.VDR_DEID_PROFILE_BASIC}
@@ -39,7 +44,8 @@ class DeidResult:
     """What a run did. `files`: one dict per input (input order) with keys input, status
     ("written" | "rejected" | "failed" | "not_dicom": a file of the input folder that is no DICOM
     at all, not counted in `failed`), output, new_id, screening (rejection reason or None),
-    error, burned_in_annotation."""
+    error, burned_in_annotation, text_regions (None without scrub_text; 0 when no text was found)
+    and review (the review sheet's path or None). `scrubbed`: written files whose text was removed."""
 
     profile: str
     files: list
@@ -47,17 +53,25 @@ class DeidResult:
     rejected: int
     failed: int
     burned_in: int
+    scrubbed: int = 0
 
 
 def deidentify(input: PathLike, output: PathLike, *, profile: str = "vindr", salt: str = "",
                min_size: Union[int, Sequence[int]] = 1024, min_age: int = 18, only_accepted: bool = False,
                workers: int = 0, mapping_csv: Optional[PathLike] = None, report_csv: Optional[PathLike] = None,
-               report_json: Optional[PathLike] = None, progress: bool = False) -> DeidResult:
+               report_json: Optional[PathLike] = None, progress: bool = False, scrub_text: bool = False,
+               review_dir: Optional[PathLike] = None) -> DeidResult:
     """De-identifies and screens a DICOM file or directory tree into the directory `output`.
 
     min_size: minimum (rows, columns), or one number for both. The input is never modified; each
     output is written atomically; files that cannot be handled are reported, never copied.
+    scrub_text: remove burned-in text from the pixels (files where text is found get native
+    Explicit VR Little Endian Pixel Data, or stay Implicit VR Little Endian; the others keep their
+    Pixel Data byte for byte); review_dir: where to write a before/after contact sheet of every
+    changed image (needs scrub_text).
     """
+    if review_dir is not None and not scrub_text:
+        raise InvalidArgumentError("review_dir needs scrub_text=True")
     if profile not in _PROFILES:
         raise ValueError(f"profile must be one of {sorted(_PROFILES)}, got {profile!r}")
     try:
@@ -72,21 +86,43 @@ def deidentify(input: PathLike, output: PathLike, *, profile: str = "vindr", sal
                                  (C.VDR_DEID_MIN_ROWS, "min_size", rows), (C.VDR_DEID_MIN_COLUMNS, "min_size", cols),
                                  (C.VDR_DEID_MIN_AGE, "min_age", min_age), (C.VDR_DEID_WORKERS, "workers", workers),
                                  (C.VDR_DEID_ONLY_ACCEPTED, "only_accepted", bool(only_accepted)),
-                                 (C.VDR_DEID_PROGRESS, "progress", bool(progress))):
+                                 (C.VDR_DEID_PROGRESS, "progress", bool(progress)),
+                                 (C.VDR_DEID_SCRUB_TEXT, "scrub_text", bool(scrub_text))):
             check(_opts_int(opts, key, c_int(name, value, _opts_int, 2)))
         check(_opts_string(opts, C.VDR_DEID_SALT, c_str("salt", salt)))
         for key, name, path in ((C.VDR_DEID_MAPPING_CSV, "mapping_csv", mapping_csv),
                                 (C.VDR_DEID_REPORT_CSV, "report_csv", report_csv),
-                                (C.VDR_DEID_REPORT_JSON, "report_json", report_json)):
+                                (C.VDR_DEID_REPORT_JSON, "report_json", report_json),
+                                (C.VDR_DEID_REVIEW_DIR, "review_dir", review_dir)):
             check(_opts_string(opts, key, None if path is None else c_str(name, path)))
         check(_run(c_str("input", input), c_str("output", output), opts, ctypes.byref(result)))
         counts = (ctypes.c_size_t * 5)()
         check(_counts(result, counts))
         doc = json.loads(string(_json, result))
-        keys = ("input", "status", "output", "new_id", "screening", "error", "burned_in_annotation")
+        keys = ("input", "status", "output", "new_id", "screening", "error", "burned_in_annotation",
+                "text_regions", "review")
         files = [{k: f.get(k) for k in keys} for f in doc["files"]]
+        scrubbed = sum(1 for f in files if f["status"] == "written" and (f["text_regions"] or 0) > 0)
         return DeidResult(profile=doc["profile"], files=files, written=counts[1], rejected=counts[2],
-                          failed=counts[3], burned_in=counts[4])
+                          failed=counts[3], burned_in=counts[4], scrubbed=scrubbed)
     finally:
         _result_destroy(result)
         _opts_destroy(opts)
+
+
+def scrub_text(image) -> Tuple[np.ndarray, np.ndarray]:
+    """Removes burned-in text from one monochrome image of stored values (a 2-D array of
+    integers in [0, 65535]): returns the scrubbed image (uint16, a new array) and the text mask
+    (bool, True on the pixels classified as text and filled from their surroundings). The same
+    algorithm as `deidentify(scrub_text=True)` (`vdr_scrub_text`)."""
+    a = np.asarray(image)
+    if a.ndim != 2 or a.dtype.kind not in "ui":
+        raise InvalidArgumentError(f"image must be a 2-D integer array, got {a.ndim}-D {a.dtype}")
+    if a.size and (int(a.min()) < 0 or int(a.max()) > 0xFFFF):
+        raise InvalidArgumentError("image values must be in [0, 65535]")
+    out = np.ascontiguousarray(a, dtype=np.uint16).copy()
+    mask = np.zeros(out.shape, dtype=np.uint8)
+    changed = ctypes.c_size_t()
+    check(_scrub(out.ctypes.data_as(_vp), out.nbytes, out.shape[1], out.shape[0], out.strides[0],
+                 mask.ctypes.data_as(_vp), mask.nbytes, mask.strides[0], ctypes.byref(changed)))
+    return out, mask.astype(bool)

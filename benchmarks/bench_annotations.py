@@ -204,6 +204,20 @@ def main() -> None:
     ours = median_time(ours_eval("voc"), args.repeat)
     report("evaluate 3,000 images, VOC 2010 (competition)", ours, peer, "pycocotools COCO mode")
 
+    # 5. The COCO summary (12 numbers: IoU 0.50:0.95, three area ranges, 1/10/100 detections).
+    def pycocotools_summary():
+        with contextlib.redirect_stdout(io.StringIO()):
+            coco_gt = COCO()
+            coco_gt.dataset = gt_json
+            coco_gt.createIndex()
+            e = COCOeval(coco_gt, coco_gt.loadRes(dets), "bbox")
+            e.evaluate()
+            e.accumulate()
+            e.summarize()
+    ours, peer = interleaved(lambda: vindr.coco_evaluate(gb, gl, gi, db, ds, dl, di, num_images=len(ids), num_classes=15),
+                             pycocotools_summary, max(1, args.repeat // 2))
+    report("COCO summary of 3,000 images (12 COCOeval numbers)", ours, peer, "pycocotools COCOeval")
+
 
 if __name__ == "__main__":
     main()

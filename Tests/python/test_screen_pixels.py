@@ -3,7 +3,9 @@ labelled synthetic set drawn here with numpy and written with pydicom, the built
 de-identification option and the Python classifier hook."""
 from __future__ import annotations
 
+import json
 import pathlib
+import subprocess
 
 import numpy as np
 import pydicom
@@ -12,6 +14,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 import vindr
+from vindr import _lib
 
 RULES = ("aspect", "inverted", "lateral", "layout")
 
@@ -231,3 +234,48 @@ def test_classifier_hook(tmp_path):
         vindr.deidentify(src, tmp_path / "x", classifier=classifier, report_csv=tmp_path / "r.csv")
     with pytest.raises(vindr.InvalidArgumentError):
         vindr.deidentify(src, tmp_path / "x", classifier=42)
+
+
+def test_c_and_cpp_agree_with_python(labelled, tmp_path):
+    """vindr::Dicom::screen_pixels (C++ over vdr_dicom_screen_pixels) gives the JSON behind
+    vindr.screen_pixels."""
+    root = pathlib.Path(__file__).resolve().parents[2]
+    src = tmp_path / "screen.cpp"
+    src.write_text('''#include "vindr.hpp"
+#include <cstdio>
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; ++i) std::printf("%s\\n", vindr::Dicom(argv[i]).screen_pixels().c_str());
+    return 0;
+}
+''')
+    exe = tmp_path / "screen"
+    lib = pathlib.Path(_lib.lib._name).parent
+    subprocess.run(["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", f"-I{root / 'include'}", f"-I{root / 'bindings/cpp'}",
+                    str(src), f"-L{lib}", "-lvindr", f"-Wl,-rpath,{lib}", "-o", str(exe)], check=True)
+    paths = [p for _, p in labelled[:4]]
+    lines = subprocess.run([str(exe), *map(str, paths)], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert len(lines) == 4
+    for line, path in zip(lines, paths):
+        doc = json.loads(line)
+        assert {k: (r["flagged"], r["value"]) for k, r in doc.items()} == vindr.screen_pixels(path)
+        assert doc["lateral"]["threshold"] == [0.1] and doc["aspect"]["threshold"] == [0.6, 1.67]
+
+
+def test_cli_screen_pixels(labelled, tmp_path):
+    exe = pathlib.Path(_lib.lib._name).parent / "vindr"
+    if not exe.exists():
+        pytest.skip(f"vindr command-line tool not built at {exe}")
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "frontal.dcm").write_bytes(labelled[0][1].read_bytes())
+    (src / "inverted.dcm").write_bytes(labelled[1][1].read_bytes())
+    proc = subprocess.run([str(exe), "deid", str(src), str(tmp_path / "out"), "--min-size", "256", "--screen-pixels",
+                           "--only-accepted", "--report-csv", str(tmp_path / "r.csv")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert f"rejected: {src / 'inverted.dcm'}: pixels: inverted polarity (stat=-" in proc.stdout
+    assert "written 1, rejected 1" in proc.stdout
+    assert len(list((tmp_path / "out").iterdir())) == 1
+    assert "pixels: inverted polarity" in (tmp_path / "r.csv").read_text()
+    plain = subprocess.run([str(exe), "deid", str(src), str(tmp_path / "plain"), "--min-size", "256", "--only-accepted"],
+                           capture_output=True, text=True)
+    assert plain.returncode == 0 and "written 2, rejected 0" in plain.stdout

@@ -86,11 +86,16 @@ public struct PixelScreening: Sendable, Equatable {
         }
     }
 
-    /// Renders the thumbnail of `file` and evaluates every rule on it.
+    /// Renders the thumbnail of `file` and evaluates every rule on it; an image whose thumbnail
+    /// has a side under 16 pixels (aspect ratio beyond 16:1) is refused.
     public func evaluate(_ file: DICOMFile) throws -> Result {
         guard thumbnailSide >= 16 else { throw VinDrError(.argument, "thumbnail side \(thumbnailSide) is under 16") }
         let options = RenderOptions(size: .longestSide(thumbnailSide), window: .dicom, output: .float32)
         let (bytes, g) = try Renderer.render(file, options: options)
+        guard g.outputWidth >= 16, g.outputHeight >= 16 else {
+            throw VinDrError(.unsupported, file.source,
+                             "a \(file.metadata.columns)x\(file.metadata.rows) image is too narrow for pixel screening (thumbnail \(g.outputWidth)x\(g.outputHeight), under 16)")
+        }
         let values = bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self).prefix(g.outputWidth * g.outputHeight)) }
         return try evaluate(values, width: g.outputWidth, height: g.outputHeight)
     }

@@ -279,3 +279,11 @@ def test_cli_screen_pixels(labelled, tmp_path):
     plain = subprocess.run([str(exe), "deid", str(src), str(tmp_path / "plain"), "--min-size", "256", "--only-accepted"],
                            capture_output=True, text=True)
     assert plain.returncode == 0 and "written 2, rejected 0" in plain.stdout
+
+
+def test_too_narrow_is_refused_by_name(tmp_path):
+    path = write_dicom(np.full((20, 1000), 0.5), tmp_path / "strip.dcm")
+    with pytest.raises(vindr.UnsupportedError, match="strip.dcm.*too narrow"):
+        vindr.screen_pixels(path)
+    result = vindr.deidentify(path, tmp_path / "out", min_size=0, screen_pixels=True)
+    assert result.failed == 1 and "too narrow" in result.files[0]["error"]

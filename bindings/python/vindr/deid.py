@@ -48,7 +48,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 class DeidResult:
     """What a run did. `files`: one dict per input (input order) with keys input, status
     ("written" | "rejected" | "failed" | "not_dicom": a file of the input folder that is no DICOM
-    at all, not counted in `failed`), output, new_id, screening (rejection reason or None),
+    at all, not counted in `failed`), output, new_id, screening (rejection reason or None: a
+    header rule's, "pixels: ..." with screen_pixels, "classifier: ..." with a classifier),
     error, burned_in_annotation, text_regions (None without scrub_text; 0 when no text was found)
     and review (the review sheet's path or None). `scrubbed`: written files whose text was removed."""
 
@@ -86,6 +87,7 @@ def deidentify(input: PathLike, output: PathLike, *, profile: str = "vindr", sal
     reason); with only_accepted its output is deleted and its status becomes "rejected". The
     report files are written by the native run before the classifier runs, so `classifier`
     cannot be combined with report_csv, report_json or mapping_csv: use the returned result.
+    An exception raised by the classifier propagates (the outputs written so far stay).
     """
     if review_dir is not None and not scrub_text:
         raise InvalidArgumentError("review_dir needs scrub_text=True")

@@ -764,6 +764,9 @@ int32_t vdr_sample_write(char const * root, size_t train, size_t test, int32_t s
 #define VDR_DEID_MIN_AGE 7
 /* 1: remove burned-in text from the pixels (TextScrubber; default 0: Pixel Data copied verbatim). */
 #define VDR_DEID_SCRUB_TEXT 8
+/* 1: screen the pixels as well as the header (PixelScreening: aspect, inverted polarity, lateral */
+/* view, intensity layout; default 0). */
+#define VDR_DEID_SCREEN_PIXELS 9
 /* String options (vdr_deid_options_set_string; NULL clears a path). */
 /* Secret mixed into derived UIDs (basic profile). */
 #define VDR_DEID_SALT 20
@@ -811,6 +814,12 @@ int32_t vdr_deid_result_json(vdr_deid_result * result, char * * out_);
 
 /// Releases a result from vdr_deidentify; NULL is accepted.
 void vdr_deid_result_destroy(vdr_deid_result * result);
+
+/// Screens the pixels of an open file with the default PixelScreening rules (frame 0, rendered
+/// with the file's window to 256 pixels on its longest side) and writes them as JSON to *out:
+/// {"aspect"|"inverted"|"lateral"|"layout": {"flagged": bool, "value": number, "threshold":
+/// [number...]}}; release with vdr_string_destroy. The same rules as VDR_DEID_SCREEN_PIXELS.
+int32_t vdr_dicom_screen_pixels(vdr_dicom * handle, char * * out_);
 
 /// Removes burned-in text from one monochrome image of unsigned 16-bit stored values, in place
 /// (TextScrubber: top-hat strokes, glyph components clustered in lines, filled from the

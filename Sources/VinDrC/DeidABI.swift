@@ -33,6 +33,9 @@ public let VDR_DEID_PROGRESS: Int32 = 6
 public let VDR_DEID_MIN_AGE: Int32 = 7
 /// 1: remove burned-in text from the pixels (TextScrubber; default 0: Pixel Data copied verbatim).
 public let VDR_DEID_SCRUB_TEXT: Int32 = 8
+/// 1: screen the pixels as well as the header (PixelScreening: aspect, inverted polarity, lateral
+/// view, intensity layout; default 0).
+public let VDR_DEID_SCREEN_PIXELS: Int32 = 9
 
 /// String options (vdr_deid_options_set_string; NULL clears a path).
 /// Secret mixed into derived UIDs (basic profile).
@@ -103,6 +106,7 @@ final class DeidResultBox {
         case VDR_DEID_PROGRESS: box.options.progress = value != 0
         case VDR_DEID_MIN_AGE: box.options.screening.minimumAgeYears = try count("minimum age")
         case VDR_DEID_SCRUB_TEXT: box.options.setScrubText(value != 0)
+        case VDR_DEID_SCREEN_PIXELS: box.options.setScreenPixels(value != 0)
         default: throw VinDrError(.argument, "unknown integer de-identification option \(key)")
         }
     }
@@ -162,6 +166,17 @@ final class DeidResultBox {
 /// Releases a result from vdr_deidentify; NULL is accepted.
 @c public func vdr_deid_result_destroy(_ result: UnsafeMutablePointer<vdr_deid_result>?) {
     DeidResultBox.destroy(result)
+}
+
+/// Screens the pixels of an open file with the default PixelScreening rules (frame 0, rendered
+/// with the file's window to 256 pixels on its longest side) and writes them as JSON to *out:
+/// {"aspect"|"inverted"|"lateral"|"layout": {"flagged": bool, "value": number, "threshold":
+/// [number...]}}; release with vdr_string_destroy. The same rules as VDR_DEID_SCREEN_PIXELS.
+@c public func vdr_dicom_screen_pixels(_ handle: UnsafeMutablePointer<vdr_dicom>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    abiCall {
+        let file = try DICOMFile.from(handle)
+        try store(try PixelScreening().evaluate(file).json(), to: out)
+    }
 }
 
 /// Removes burned-in text from one monochrome image of unsigned 16-bit stored values, in place

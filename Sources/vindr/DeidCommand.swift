@@ -22,6 +22,12 @@ struct DeidCommand: ParsableCommand {
             the others keep their Pixel Data byte for byte. --review DIR writes a before/after \
             contact sheet <new id>.png of every changed image there for the manual check.
 
+            --screen-pixels adds screening on the pixels of files that pass the header rules \
+            (frame 0 rendered with the file's window to 256 pixels on its longest side): aspect \
+            ratio, inverted polarity, lateral view (left-right asymmetry) and the dark-lungs / \
+            bright-mediastinum layout; flagged files are reported as 'pixels: ...' and not written \
+            with --only-accepted.
+
             Examples:
               vindr deid hospital_export/ release/ --report-csv screening.csv --only-accepted
               vindr deid study/ deidentified/ --profile basic --salt "$SECRET" --mapping private/uids.csv
@@ -39,6 +45,7 @@ struct DeidCommand: ParsableCommand {
     @Flag(name: .customLong("only-accepted"), help: "Write only files that pass screening") var onlyAccepted = false
     @Option(help: "Worker threads (0 = one per online core)") var workers = 0
     @Flag(name: .customLong("scrub-text"), help: "Remove burned-in text from the pixels") var scrubText = false
+    @Flag(name: .customLong("screen-pixels"), help: "Screen the pixels as well as the header (aspect, polarity, lateral, layout)") var screenPixels = false
     @Option(help: "Write a before/after review sheet of every scrubbed image here (needs --scrub-text)") var review: String?
 
     func validate() throws {
@@ -60,6 +67,7 @@ struct DeidCommand: ParsableCommand {
         options.workers = workers
         options.progress = true
         options.setScrubText(scrubText)
+        options.setScreenPixels(screenPixels)
         try options.setReviewDirectory(review)
         if options.profile.naming == .mirror && salt.isEmpty {
             FileHandle.standardError.write(Data("warning: no --salt: anyone who knows an original UID can derive its replacement\n".utf8))

@@ -142,6 +142,13 @@ class Dicom {
         check(vdr_dicom_get_string(h_.get(), key, &s));
         return detail::take(s);
     }
+    /// The pixel screening rules as JSON (vdr_dicom_screen_pixels): {"aspect"|"inverted"|
+    /// "lateral"|"layout": {"flagged", "value", "threshold"}}.
+    std::string screen_pixels() const {
+        char *s = nullptr;
+        check(vdr_dicom_screen_pixels(h_.get(), &s));
+        return detail::take(s);
+    }
     int64_t rows() const { return get_int(VDR_ATTR_ROWS); }
     int64_t columns() const { return get_int(VDR_ATTR_COLUMNS); }
 

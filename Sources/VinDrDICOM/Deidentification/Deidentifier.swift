@@ -31,8 +31,17 @@ public struct DeidentificationOptions: Sendable {
     /// Edits the pixels of each written file (nil: Pixel Data is copied byte for byte). VinDrImaging's
     /// `TextScrubbing` (set through `scrubText`) removes burned-in text.
     public var pixelEditor: (any DeidentificationPixelEditor)?
+    /// Screens the pixels of files that pass the header rules (nil: header screening only).
+    /// VinDrImaging's `PixelScreening` (set through `setScreenPixels`) is the built-in one.
+    public var pixelScreen: (any DeidentificationPixelScreen)?
 
     public init() {}
+}
+
+/// Screening on the image content, after the header rules (`ScreeningRules`).
+public protocol DeidentificationPixelScreen: Sendable {
+    /// Why the pixels of `file` contradict its header, or nil when they do not.
+    func rejection(_ file: DICOMFile) throws -> String?
 }
 
 /// Replaces the frames of a file being de-identified, e.g. to remove burned-in text (the VinDr-CXR
@@ -195,6 +204,12 @@ public enum Deidentifier {
             screened.rows = edit.string(0x0028_0010).flatMap { Int($0) } ?? 0
             screened.columns = edit.string(0x0028_0011).flatMap { Int($0) } ?? 0
             record.screening = options.screening.rejection(screened)
+            var file: DICOMFile?
+            if record.screening == nil, let screen = options.pixelScreen {
+                let opened = try DICOMFile(path: path)
+                file = opened
+                record.screening = try screen.rejection(opened)
+            }
             if record.screening != nil && options.onlyAccepted {
                 record.status = .rejected
                 return record
@@ -209,7 +224,7 @@ public enum Deidentifier {
                 throw VinDrError(.argument, path, "same output \(target) as \(owner) (duplicate SOP Instance UID)")
             }
             if let editor = options.pixelEditor {
-                let file = try DICOMFile(path: path)
+                let file = try file ?? DICOMFile(path: path)
                 let change = try editor.edit(file, name: newID)
                 record.textRegions = change?.regions ?? 0
                 record.review = change?.review

@@ -20,5 +20,5 @@ from .loader import Batch, CacheReport, Dataset, Loader, Sample, build_cache
 from .boxes import box_iou, convert_boxes, nms, soft_nms, weighted_boxes_fusion
 from .annotations import KAGGLE_CLASSES, LABELS, Annotations, Label, label, plot_label_distribution, table2
 from .metrics import average_precision, coco_evaluate, coco_evaluate_files, evaluate
-from .deid import DeidResult, deidentify, scrub_text
+from .deid import DeidResult, deidentify, screen_pixels, scrub_text
 from .sample import write_sample

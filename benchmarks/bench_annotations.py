@@ -184,17 +184,25 @@ def main() -> None:
     dets = [{"image_id": int(i), "category_id": int(c), "bbox": list(map(float, bb)), "score": float(sc)}
             for i, c, bb, sc in zip(di, dl, xywh(db), ds)]
 
-    def pycocotools_eval():
+    def cocoeval(single_threshold: bool, summarize: bool):
+        """pycocotools COCOeval on the same boxes: one IoU threshold of 0.4 and no size limits
+        (the AP rows), or its default settings with the 12-number summary."""
         with contextlib.redirect_stdout(io.StringIO()):
             coco_gt = COCO()
             coco_gt.dataset = gt_json
             coco_gt.createIndex()
             e = COCOeval(coco_gt, coco_gt.loadRes(dets), "bbox")
-            e.params.iouThrs = np.array([0.4])
-            e.params.maxDets = [1000]
-            e.params.areaRng, e.params.areaRngLbl = [[0, 1e10]], ["all"]
+            if single_threshold:
+                e.params.iouThrs = np.array([0.4])
+                e.params.maxDets = [1000]
+                e.params.areaRng, e.params.areaRngLbl = [[0, 1e10]], ["all"]
             e.evaluate()
             e.accumulate()
+            if summarize:
+                e.summarize()
+
+    def pycocotools_eval():
+        cocoeval(single_threshold=True, summarize=False)
 
     def ours_eval(mode):
         return lambda: vindr.average_precision(gb, gl, gi, db, ds, dl, di, num_images=len(ids), num_classes=15,
@@ -206,14 +214,7 @@ def main() -> None:
 
     # 5. The COCO summary (12 numbers: IoU 0.50:0.95, three area ranges, 1/10/100 detections).
     def pycocotools_summary():
-        with contextlib.redirect_stdout(io.StringIO()):
-            coco_gt = COCO()
-            coco_gt.dataset = gt_json
-            coco_gt.createIndex()
-            e = COCOeval(coco_gt, coco_gt.loadRes(dets), "bbox")
-            e.evaluate()
-            e.accumulate()
-            e.summarize()
+        cocoeval(single_threshold=False, summarize=True)
     ours, peer = interleaved(lambda: vindr.coco_evaluate(gb, gl, gi, db, ds, dl, di, num_images=len(ids), num_classes=15),
                              pycocotools_summary, max(1, args.repeat // 2))
     report("COCO summary of 3,000 images (12 COCOeval numbers)", ours, peer, "pycocotools COCOeval")

@@ -100,7 +100,8 @@ def cache() -> dict[str, bytes]:
                     "quality": 90 if fmt == "jpeg" else 0, "decode": "exact"}
         record = {"image_id": "a1", "source": "/x/a1.dcm", "source_size": 10, "source_mtime": 1.5, "source_crc32": 0,
                   "source_width": 8, "source_height": 8, "crc32": zlib.crc32(member), "transform": [1, 1, 0, 0],
-                  "boxes": [[1, 1, 4, 4]], "labels": [0], "global_labels": [], "readers": [], "settings": settings}
+                  "boxes": [[1, 1, 4, 4]], "labels": [0], "global_labels": [], "readers": [], "reader_ids": ["R1"],
+                  "settings": settings}
         if fmt == "raw16":
             record.update(values=[-1024, 3000], window={"center": 40, "width": 400, "function": "LINEAR"}, invert=False)
         shard = io.BytesIO()

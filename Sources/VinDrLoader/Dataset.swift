@@ -88,6 +88,7 @@ public enum Dataset {
                 continue
             }
             var sample = LoaderSample(imageID: image.id, path: path)
+            sample.readerIDs = image.readings.filter(filter.includes).compactMap(\.reader)
             switch options.policy {
             case .union:
                 (sample.boxes, sample.labels) = targets(try image.consensusBoxes(.all, filter: filter), options.classes)
@@ -108,7 +109,7 @@ public enum Dataset {
             case .randomReader:
                 sample.readerTargets = try image.readings.filter(filter.includes).map { r in
                     let t = targets(try image.consensusBoxes(.all, filter: ReaderFilter(reader: r.reader)), options.classes)
-                    return ReaderTargets(boxes: t.0, labels: t.1)
+                    return ReaderTargets(boxes: t.0, labels: t.1, reader: r.reader)
                 }
             }
             let labels = image.consensusLabels(minimumVotes: options.globalMinimumVotes, filter: filter)

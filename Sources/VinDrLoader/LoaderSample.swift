@@ -14,6 +14,8 @@ public struct LoaderSample: Sendable, Equatable {
     /// When not empty, each epoch uses one of these target sets (one per reader), drawn per
     /// (seed, epoch, sample) instead of `boxes`/`labels`.
     public var readerTargets: [ReaderTargets] = []
+    /// The radiologists who read the image (empty when unknown or for a consensus).
+    public var readerIDs: [String] = []
 
     public init(imageID: String, path: String, boxes: [Float] = [], labels: [Int64] = [], globalLabels: [Float] = []) {
         self.imageID = imageID
@@ -28,10 +30,13 @@ public struct LoaderSample: Sendable, Equatable {
 public struct ReaderTargets: Sendable, Equatable {
     public var boxes: [Float]
     public var labels: [Int64]
+    /// The reader's id (rad_id), when known.
+    public var reader: String?
 
-    public init(boxes: [Float], labels: [Int64]) {
+    public init(boxes: [Float], labels: [Int64], reader: String? = nil) {
         self.boxes = boxes
         self.labels = labels
+        self.reader = reader
     }
 }
 

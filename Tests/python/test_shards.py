@@ -256,3 +256,22 @@ def test_shards_rewritten_by_other_tar_writers_still_load(dataset, tmp_path):
                 t.addfile(info, io.BytesIO(data))
         got = np.concatenate([b.images for b in vindr.Loader(dataset, 64, batch_size=10, shuffle=False, cache=path, copy=True)])
         np.testing.assert_array_equal(got, want)
+
+
+def test_records_name_the_readers_of_each_image(sample, tmp_path):
+    """reader_ids and each reader's own targets (random-reader policy) against the CSV (pandas)."""
+    import pandas as pd
+
+    csv = sample / "annotations" / "annotations_train.csv"
+    ds = vindr.Dataset(sample, vindr.Annotations(csv), policy="random")
+    vindr.build_cache(ds, tmp_path / "c", 64, format="raw", shard_size=10)
+    table = pd.read_csv(csv)
+    records = [json.loads(b) for n, b in members(tmp_path / "c" / "shard-00000.tar") if n.endswith(".json")]
+    assert len(records) == 10
+    for r in records:
+        rows = table[table.image_id == r["image_id"]]
+        assert sorted(r["reader_ids"]) == sorted(rows.rad_id.unique())
+        assert sorted(x["reader"] for x in r["readers"]) == sorted(rows.rad_id.unique())
+        for x in r["readers"]:
+            boxes = rows[(rows.rad_id == x["reader"]) & rows.x_min.notna()]
+            assert len(x["boxes"]) == len(boxes)

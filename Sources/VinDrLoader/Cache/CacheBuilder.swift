@@ -216,7 +216,7 @@ public enum CacheBuilder {
                   r.imageID == s.imageID, r.source == s.path, r.settings == settings,
                   let st = FileSystem.sizeAndModified(s.path), st.size == r.sourceSize, st.modified == r.sourceModified,
                   r.boxes.count == s.boxes.count / 4, r.labels == s.labels, r.globalLabels == s.globalLabels,
-                  r.readers.count == s.readerTargets.count else { return false }
+                  r.readers.count == s.readerTargets.count, r.readerIDs == s.readerIDs else { return false }
         }
         return true
     }
@@ -339,7 +339,8 @@ public enum CacheBuilder {
                                  sourceWidth: g.sourceWidth, sourceHeight: g.sourceHeight, crc32: crc,
                                  transform: [g.scaleX, g.scaleY, g.offsetX, g.offsetY], boxes: outputBoxes(s.boxes), labels: s.labels,
                                  globalLabels: s.globalLabels,
-                                 readers: s.readerTargets.map { CacheRecord.Reader(boxes: outputBoxes($0.boxes), labels: $0.labels) },
+                                 readers: s.readerTargets.map { CacheRecord.Reader(boxes: outputBoxes($0.boxes), labels: $0.labels, reader: $0.reader) },
+                                 readerIDs: s.readerIDs,
                                  settings: settings, values: values, window: window, invert: invert)
         return (record, image)
     }

@@ -141,10 +141,11 @@ extension CacheSettings: Codable {
 /// (x_min, y_min, x_max, y_max); `transform` (scale_x, scale_y, offset_x, offset_y) maps source
 /// pixels to them.
 public struct CacheRecord: Codable, Equatable, Sendable {
-    /// One reader's boxes (output pixels) and class indices.
+    /// One reader's boxes (output pixels), class indices and id.
     public struct Reader: Codable, Equatable, Sendable {
         public var boxes: [[Double]]
         public var labels: [Int64]
+        public var reader: String?
     }
 
     /// The window a raw16 image is read with: a PS3.3 C.11.2 window (`function` LINEAR,
@@ -172,6 +173,8 @@ public struct CacheRecord: Codable, Equatable, Sendable {
     public var labels: [Int64]
     public var globalLabels: [Float]
     public var readers: [Reader]
+    /// The radiologists who read the image (rad_id).
+    public var readerIDs: [String]
     public var settings: CacheSettings
     /// raw16: the modality values of 0 and 65535 (linear between), the image's own window, and
     /// whether it is MONOCHROME1 (displayed inverted).
@@ -182,7 +185,7 @@ public struct CacheRecord: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case imageID = "image_id", source, sourceSize = "source_size", sourceModified = "source_mtime"
         case sourceCRC32 = "source_crc32", sourceWidth = "source_width", sourceHeight = "source_height", crc32, transform
-        case boxes, labels, globalLabels = "global_labels", readers, settings, values, window, invert
+        case boxes, labels, globalLabels = "global_labels", readers, readerIDs = "reader_ids", settings, values, window, invert
     }
 
     var geometry: RenderGeometry {
@@ -394,37 +397,67 @@ final class CacheReader: @unchecked Sendable {
               let transform = e.record.raw16Transform?.adjusted(by: adjustment) else {
             throw VinDrError(.format, "cache sample \(e.record.imageID) is not a \(s.height)x\(s.width) uint16 array with its window")
         }
-        let table = transform.table(format: .uint16, bitsStored: 16)
+        let map = CacheReader.raw16Map(transform)
         let values = (bytes.baseAddress! + header.count).assumingMemoryBound(to: UInt16.self)
         let pad: Float
         if case .letterbox(let p) = s.render.aspect { pad = Float(p) } else { pad = 0 }
         let g = e.record.geometry
         let (x0, y0) = (Int(g.offsetX), Int(g.offsetY))
         let (x1, y1) = (min(s.width, x0 + g.contentWidth), min(s.height, y0 + g.contentHeight))
-        table.withUnsafeBufferPointer { t in
-            let lut = t.baseAddress!
-            if float {
-                let out = slot.assumingMemoryBound(to: Float.self)
-                for y in 0..<s.height {
-                    let inside = y >= y0 && y < y1
-                    for x in 0..<s.width { out[y * s.width + x] = inside && x >= x0 && x < x1 ? lut[Int(UInt16(littleEndian: values[y * s.width + x]))] : pad }
-                }
-            } else {
-                var bytesTable = [UInt8](repeating: 0, count: 65536)
-                for i in 0..<65536 { bytesTable[i] = UInt8((min(max(lut[i], 0), 1) * 255).rounded(.toNearestOrEven)) }
-                let padByte = UInt8((min(max(pad, 0), 1) * 255).rounded(.toNearestOrEven))
-                let out = slot.assumingMemoryBound(to: UInt8.self)
-                bytesTable.withUnsafeBufferPointer { b in
-                    for y in 0..<s.height {
-                        let row = out + y * s.width, src = values + y * s.width
-                        guard y >= y0 && y < y1 else { row.update(repeating: padByte, count: s.width); continue }
-                        for x in 0..<x0 { row[x] = padByte }
-                        for x in x0..<x1 { row[x] = b[Int(UInt16(littleEndian: src[x]))] }
-                        for x in x1..<s.width { row[x] = padByte }
-                    }
+        if float {
+            fill(slot.assumingMemoryBound(to: Float.self), width: s.width, height: s.height, content: (x0, y0, x1, y1), pad: pad,
+                 values: values, map: map) { $0 }
+        } else {
+            // Display values to bytes rounded, as the renderer's uint8 output.
+            fill(slot.assumingMemoryBound(to: UInt8.self), width: s.width, height: s.height, content: (x0, y0, x1, y1),
+                 pad: UInt8(min(max(pad, 0), 1) * 255 + 0.5), values: values, map: map) { UInt8($0 * 255 + 0.5) }
+        }
+    }
+
+    /// Writes the padding and, inside `content` (x0, y0, x1, y1), each value's display value
+    /// converted by `convert`.
+    @inline(__always)
+    private func fill<T>(_ out: UnsafeMutablePointer<T>, width: Int, height: Int, content: (Int, Int, Int, Int), pad: T,
+                         values: UnsafePointer<UInt16>, map: Raw16Map, convert: (Float) -> T) {
+        let (x0, y0, x1, y1) = content
+        for y in 0..<height {
+            let row = out + y * width, src = values + y * width
+            guard y >= y0 && y < y1 else { row.update(repeating: pad, count: width); continue }
+            row.update(repeating: pad, count: x0)
+            (row + x1).update(repeating: pad, count: width - x1)
+            switch map {
+            case .affine(let a, let b):
+                for x in x0..<x1 { row[x] = convert(min(1, max(0, a * Float(UInt16(littleEndian: src[x])) + b))) }
+            case .table(let t):
+                t.withUnsafeBufferPointer { lut in
+                    for x in x0..<x1 { row[x] = convert(min(1, max(0, lut[Int(UInt16(littleEndian: src[x]))]))) }
                 }
             }
         }
+    }
+}
+
+/// How a raw16 value becomes a display value: clamp(a q + b), or a table of 65536 entries.
+enum Raw16Map {
+    case affine(Float, Float)
+    case table([Float])
+}
+
+extension CacheReader {
+    /// The display mapping of uint16 values. A LINEAR or LINEAR_EXACT window (PS3.3 C.11.2.1.2.1,
+    /// C.11.2.1.3.2) or a range is affine between its clamps, so with a rescale (and MONOCHROME1's
+    /// 1 - y) it is clamp(a q + b); other transforms use their own table.
+    static func raw16Map(_ t: DisplayTransform) -> Raw16Map {
+        guard case .rescale(let k, let lo) = t.modality, t.outputAdjustment.isIdentity else { return .table(t.table(format: .uint16, bitsStored: 16)) }
+        let a: Double, b: Double
+        switch t.voi {
+        case .window(let c, let w, .linear) where w > 1: (a, b) = (1 / (w - 1), 0.5 - (c - 0.5) / (w - 1))
+        case .window(let c, let w, .linearExact) where w > 0: (a, b) = (1 / w, 0.5 - c / w)
+        case .range(let l, let h) where h > l: (a, b) = (1 / (h - l), -l / (h - l))
+        default: return .table(t.table(format: .uint16, bitsStored: 16))
+        }
+        let (slope, intercept) = (a * k, a * lo + b)
+        return t.invert ? .affine(Float(-slope), Float(1 - intercept)) : .affine(Float(slope), Float(intercept))
     }
 }
 

@@ -24,6 +24,30 @@ public func reserveMemory(_ bytes: Int, what: @autoclosure () -> String, source:
     munmap(probe, bytes)
 }
 
+/// The most memory the decoding of one frame may take, in bytes: `VINDR_DECODE_BUDGET` when set
+/// (a decimal number), else half of the machine's physical memory or of the cgroup's memory.max
+/// (a container's limit), whichever is less. A codec stream can claim a 65535 x 65535 image in a
+/// few bytes (a JPEG 2000 stream of a constant image legitimately does); under overcommit the
+/// kernel grants such an allocation and the process is killed when the decoder touches it, so a
+/// frame whose decoding needs more than the budget is refused before any allocation.
+public let decodeBudget: Int = {
+    if let text = getenv("VINDR_DECODE_BUDGET").map({ String(cString: $0) }), let v = Int(text), v > 0 { return v }
+    var budget = Int.max
+    let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
+    if pages > 0, size > 0, let total = checkedProduct(pages, size) { budget = total / 2 }
+    if let bytes = try? FileSystem.readAll("/sys/fs/cgroup/memory.max"),
+       let limit = Int(String(decoding: bytes, as: UTF8.self).filter { !$0.isWhitespace }) {
+        budget = min(budget, limit / 2)
+    }
+    return budget
+}()
+
+/// A `.noMemory` error naming `what` and the budget when decoding needs more than `decodeBudget`.
+public func checkDecodeBudget(_ bytes: Int, what: @autoclosure () -> String, source: String) throws {
+    guard bytes > decodeBudget else { return }
+    throw VinDrError(.noMemory, source, "\(what()) needs \(bytes) bytes, more than the decode budget of \(decodeBudget) (VINDR_DECODE_BUDGET; default half the physical or cgroup memory)")
+}
+
 /// The product of `factors`, or nil when one is negative or the product overflows Int.
 @inlinable public func checkedProduct(_ factors: Int...) -> Int? {
     var product = 1

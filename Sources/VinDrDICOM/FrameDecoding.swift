@@ -187,6 +187,9 @@ extension DICOMFile {
             let r = stream.withUnsafeBytes { cgdcm_j2k_header($0.baseAddress, $0.count, Int32(reduce), &w, &h, &comps, &prec, &sgnd, &levels) }
             guard r == CGDCM_OK else { throw VinDrError(.decode, source, shimMessage()) }
         }
+        // OpenJPEG decodes into 32-bit samples per component before our output is written.
+        try checkDecodeBudget(try checkedSize(Int(w), Int(h), 4 + format.bytesPerSample, what: "JPEG 2000 working size", source: source),
+                              what: "JPEG 2000 decoding of a \(w)x\(h) frame", source: source)
         var bytes = try uninitializedBytes(try checkedSize(Int(w), Int(h), format.bytesPerSample, what: "JPEG 2000 output size", source: source),
                                             what: "the decoded JPEG 2000 frame", source: source)
         let status = stream.withUnsafeBytes { src in
@@ -301,6 +304,7 @@ extension DICOMFile {
 /// every byte before the array is used), skipping the zero fill of a multi-megabyte frame; a
 /// `.noMemory` error when it cannot be allocated.
 func uninitializedBytes(_ count: Int, what: @autoclosure () -> String, source: String) throws -> [UInt8] {
+    try checkDecodeBudget(count, what: what(), source: source)
     try reserveMemory(count, what: what(), source: source)
     return [UInt8](unsafeUninitializedCapacity: count) { _, n in n = count }
 }

@@ -26,6 +26,7 @@ EXPLICIT_LE = "1.2.840.10008.1.2.1"
 RLE = "1.2.840.10008.1.2.5"
 JPEG_LOSSLESS_SV1 = "1.2.840.10008.1.2.4.70"
 JPEG_LS_LOSSLESS = "1.2.840.10008.1.2.4.80"
+JPEG2000_LOSSLESS = "1.2.840.10008.1.2.4.90"
 
 # VRs with a 4-byte length after two reserved bytes (PS3.5 Table 7.1-1).
 LONG_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"}
@@ -334,6 +335,28 @@ def jpeg_lossless_header(rows: int, columns: int) -> bytes:
     return (b"\xff\xd8" + b"\xff\xc4" + struct.pack(">H", len(dht) + 2) + dht
             + b"\xff\xc3" + struct.pack(">H", len(sof) + 2) + sof
             + b"\xff\xda" + struct.pack(">H", len(sos) + 2) + sos + b"\x00" * 8 + b"\xff\xd9")
+
+
+def j2k_header(rows: int, columns: int) -> bytes:
+    """A lossless JPEG 2000 codestream of a 64 x 64 zero image (OpenJPEG, via pylibjpeg-openjpeg)
+    whose SIZ marker (ISO 15444-1 A.5.1) is rewritten to claim rows x columns in one tile."""
+    import openjpeg
+
+    stream = bytearray(openjpeg.encode(np.zeros((64, 64), np.uint16), bits_stored=16, codec_format=0))
+    siz = stream.index(b"\xff\x51")
+    struct.pack_into(">IIIIII", stream, siz + 6, columns, rows, 0, 0, columns, rows)  # Xsiz, Ysiz, offsets, XTsiz, YTsiz
+    return bytes(stream)
+
+
+def test_jpeg2000_claiming_more_than_the_decode_budget_is_refused_before_decoding(tmp_path, monkeypatch):
+    """A few-byte JPEG 2000 stream may legitimately code a huge constant image, so no size bound
+    can reject it; the decode budget refuses its 65535 x 65535 x (4 + 2) bytes of working memory."""
+    path = write(tmp_path, "j2k-bomb.dcm", dicom_bytes(BIG, syntax=JPEG2000_LOSSLESS, pixels=encapsulated([j2k_header(65535, 65535)])))
+    monkeypatch.setenv("VINDR_DECODE_BUDGET", str(1 << 30))
+    expect_error(run_child("render", path), path, "65535x65535", "decode budget of 1073741824", kind="OutOfMemoryError")
+    small = write(tmp_path, "j2k-small.dcm", dicom_bytes({ROWS: us(64), COLUMNS: us(64)}, syntax=JPEG2000_LOSSLESS,
+                                                         pixels=encapsulated([j2k_header(64, 64)])))
+    assert "error" not in run_child("render", small), "a frame within the budget decodes"
 
 
 CODEC_BOMBS = {

@@ -132,7 +132,7 @@ def test_parts_build_the_same_shards_and_merge_checks_them(sample, tmp_path):
     assert out.returncode == 1 and "parts 1/3 not finished" in out.stderr
     assert not (tmp_path / "parts" / "index.json").exists()
     cli("cache", "build", train, "--out", tmp_path / "parts", "--size", "64", "--shard-size", "3", "--shard", "1/3")
-    assert "10 samples in 4 shards" in cli("cache", "merge", tmp_path / "parts").stdout
+    assert "10 samples in 4 shards" in cli("cache", "merge", f"{tmp_path / 'parts'}/").stdout
     for k in range(4):
         name = f"shard-0000{k}.tar"
         assert (tmp_path / "parts" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
@@ -140,6 +140,10 @@ def test_parts_build_the_same_shards_and_merge_checks_them(sample, tmp_path):
     (tmp_path / "parts" / "shard-00002.tar").unlink()
     out = cli("cache", "merge", tmp_path / "parts", check=False)
     assert out.returncode == 1 and "1 of 4 shards missing" in out.stderr
+    # A whole build over a split one renders the missing shard and drops the parts' manifests.
+    assert "3 rendered, 7 already cached" in cli("cache", "build", train, "--out", tmp_path / "parts", "--size", "64",
+                                                  "--shard-size", "3").stdout
+    assert sorted(p.name for p in (tmp_path / "parts").iterdir()) == sorted(p.name for p in (tmp_path / "whole").iterdir())
     bad = cli("cache", "build", train, "--out", tmp_path / "x", "--shard", "3/3", check=False)
     assert bad.returncode == 64 and "--shard" in bad.stderr
     other = cli("cache", "build", train, "--out", tmp_path / "whole", "--size", "96", check=False)

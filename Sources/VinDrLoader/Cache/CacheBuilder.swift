@@ -105,7 +105,7 @@ public enum CacheBuilder {
     /// settings. Returns the index.
     @discardableResult
     public static func merge(directory: String) throws -> CacheIndex {
-        let files = try FileSystem.regularFiles(under: directory).map(\.path).filter { FileSystem.parent($0) == directory }
+        let files = try topLevelFiles(directory)
         let decoder = JSONDecoder()
         var manifests: [PartManifest] = []
         for f in files where FileSystem.lastComponent(f).hasPrefix("part-") && f.hasSuffix(".json") {
@@ -180,7 +180,7 @@ public enum CacheBuilder {
         if FileSystem.isDirectory(FileSystem.joined(directory, CacheIndex.fileName)) == false {
             return try CacheIndex.load(directory).settings
         }
-        let files = try FileSystem.regularFiles(under: directory).map(\.path).filter { FileSystem.parent($0) == directory }
+        let files = try topLevelFiles(directory)
         if let manifest = files.first(where: { FileSystem.lastComponent($0).hasPrefix("part-") && $0.hasSuffix(".json") }),
            let m = try? JSONDecoder().decode(PartManifest.self, from: Data(try FileSystem.readAll(manifest))) {
             return m.settings
@@ -193,11 +193,20 @@ public enum CacheBuilder {
         return nil
     }
 
-    /// Removes this part's leftovers: partial shards, shards past the plan, and index.json (stale
-    /// until the next merge).
+    /// The files directly in `directory`.
+    static func topLevelFiles(_ directory: String) throws -> [String] {
+        try FileSystem.regularFiles(under: directory).filter { !$0.relative.contains("/") }.map(\.path)
+    }
+
+    /// Removes this part's leftovers: partial shards, shards past the plan, manifests of a split
+    /// into another number of parts (or this part's own), and index.json (stale until the next merge).
     static func removeStale(_ directory: String, shardCount: Int, part: Part) throws {
-        for f in try FileSystem.regularFiles(under: directory).map(\.path) where FileSystem.parent(f) == directory {
+        for f in try topLevelFiles(directory) {
             let name = FileSystem.lastComponent(f)
+            if name.hasPrefix("part-") && name.hasSuffix(".json") {
+                if !name.hasSuffix("-of-\(part.count).json") || name == "part-\(part.index)-of-\(part.count).json" { try FileSystem.removeTree(f) }
+                continue
+            }
             let stem = name.hasSuffix(".partial") ? String(name.dropLast(8)) : name
             guard let n = CacheIndex.shardNumber(stem), n % part.count == part.index else { continue }
             if name != stem || n >= shardCount { try FileSystem.removeTree(f) }

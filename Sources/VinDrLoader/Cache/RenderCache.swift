@@ -350,8 +350,7 @@ final class CacheReader: @unchecked Sendable {
         if FileSystem.isDirectory(FileSystem.joined(location, CacheIndex.fileName)) == false {
             return try CacheIndex.load(location).shards.map { FileSystem.joined(location, $0.name) }
         }
-        return try FileSystem.regularFiles(under: location).map(\.path)
-            .filter { FileSystem.parent($0) == location && CacheIndex.shardNumber(FileSystem.lastComponent($0)) != nil }
+        return try CacheBuilder.topLevelFiles(location).filter { CacheIndex.shardNumber(FileSystem.lastComponent($0)) != nil }
     }
 
     func entry(_ imageID: String) -> CachedSample? { byID[imageID] }

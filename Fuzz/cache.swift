@@ -1,6 +1,6 @@
-// libFuzzer target: the render-cache reader on an arbitrary cache directory:
-//   4-byte little-endian length n, n bytes of index.json, the rest is shard-00000.bin
-// Every entry is looked up and read (raw copy or TurboJPEG decode) into an exact-size slot.
+// libFuzzer target: the render-cache reader on an arbitrary WebDataset shard (the input is
+// written as shard-00000.tar). Every sample found is read (raw copy, TurboJPEG decode, or raw16
+// windowing with and without a window adjustment) into an exact-size slot.
 @testable import VinDrLoader
 import VinDrImaging
 #if canImport(Glibc)
@@ -10,30 +10,29 @@ import Glibc
 private let dir = "/tmp/vindr-fuzz-cache-\(getpid())"
 private let codec = try! GrayJPEG()
 
-private func write(_ name: String, _ p: UnsafePointer<UInt8>, _ n: Int) {
-    let f = fopen(dir + "/" + name, "wb")!
-    if n > 0 { fwrite(p, 1, n, f) }
-    fclose(f)
-}
-
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
-    guard size >= 4 else { return 0 }
-    let n = min(size - 4, Int(data[0]) | Int(data[1]) << 8 | Int(data[2]) << 16 | Int(data[3]) << 24)
     mkdir(dir, 0o700)
-    write("index.json", data + 4, n)
-    write("shard-00000.bin", data + 4 + n, size - 4 - n)
-    defer { unlink(dir + "/index.json"); unlink(dir + "/shard-00000.bin") }
-    guard let reader = try? CacheReader(directory: dir) else { return 0 }
-    let s = reader.index.settings
-    let slotBytes = s.height * s.width
+    let path = dir + "/shard-00000.tar"
+    let f = fopen(path, "wb")!
+    if size > 0 { fwrite(data, 1, size, f) }
+    fclose(f)
+    defer { unlink(path) }
+    guard let reader = try? CacheReader(location: dir) else { return 0 }
+    let s = reader.settings
+    let slotBytes = s.height * s.width * 4
     guard slotBytes <= 64 << 20 else { return 0 }
     let slot = UnsafeMutableRawPointer.allocate(byteCount: max(1, slotBytes), alignment: 16)
     defer { slot.deallocate() }
-    for e in reader.index.entries {
-        guard let found = reader.entry(e.imageID) else { fatalError("entry \(e.imageID) not found") }
-        _ = try? reader.read(found, into: slot, codec: codec)
-        _ = try? reader.read(e, into: slot, codec: nil)
+    for e in reader.samples {
+        guard reader.entry(e.record.imageID) != nil else { fatalError("sample \(e.record.imageID) not found") }
+        if s.format == .raw16 {
+            _ = try? reader.readRaw16(e, adjustment: WindowAdjustment(), into: slot, float: false)
+            _ = try? reader.readRaw16(e, adjustment: WindowAdjustment(widthScale: 0.5, centerShift: 0.25), into: slot, float: true)
+        } else {
+            _ = try? reader.read(e, into: slot, codec: codec)
+            _ = try? reader.read(e, into: slot, codec: nil)
+        }
     }
     return 0
 }

@@ -79,16 +79,38 @@ def boxes() -> dict[str, bytes]:
     return {f"op{op}.bin": make(op, 2, (0.5, 0.5, 0.001, 1.0), items) for op in range(6)}
 
 
-def cache() -> bytes:
-    # Layout read by Fuzz/cache.swift: 4-byte little-endian index length, index.json, shard bytes.
-    raw = bytes(range(64))
-    index = {"version": 1, "settings": {"height": 8, "width": 8, "letterbox": True, "pad": 0, "window": "dicom",
-                                        "format": "raw", "quality": 90},
-             "entries": [{"imageID": "a1", "source": "/x/a1.dcm", "sourceSize": 10, "sourceModified": 1.5, "shard": 0,
-                          "offset": 0, "length": 64, "crc32": zlib.crc32(raw), "transform": [1, 1, 0, 0],
-                          "sourceWidth": 8, "sourceHeight": 8}]}
-    text = json.dumps(index).encode()
-    return struct.pack("<I", len(text)) + text + raw
+def cache() -> dict[str, bytes]:
+    # Inputs of Fuzz/cache.swift: one WebDataset shard (ustar) per cache format, 8x8 images.
+    import io
+    import tarfile
+
+    import cv2
+    import numpy as np
+
+    img = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    out = {}
+    for fmt in ("raw", "raw16", "jpeg"):
+        if fmt == "jpeg":
+            member, ext = cv2.imencode(".jpg", img)[1].tobytes(), "jpg"
+        else:
+            buf = io.BytesIO()
+            np.save(buf, img.astype(np.uint16) * 1000 if fmt == "raw16" else img)
+            member, ext = buf.getvalue(), "npy"
+        settings = {"height": 8, "width": 8, "letterbox": True, "pad": 0, "window": "dicom", "format": fmt,
+                    "quality": 90 if fmt == "jpeg" else 0, "decode": "exact"}
+        record = {"image_id": "a1", "source": "/x/a1.dcm", "source_size": 10, "source_mtime": 1.5, "source_crc32": 0,
+                  "source_width": 8, "source_height": 8, "crc32": zlib.crc32(member), "transform": [1, 1, 0, 0],
+                  "boxes": [[1, 1, 4, 4]], "labels": [0], "global_labels": [], "readers": [], "settings": settings}
+        if fmt == "raw16":
+            record.update(values=[-1024, 3000], window={"center": 40, "width": 400, "function": "LINEAR"}, invert=False)
+        shard = io.BytesIO()
+        with tarfile.open(fileobj=shard, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+            for name, data in ((f"a1.{ext}", member), ("a1.json", json.dumps(record).encode())):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        out[f"{fmt}.tar"] = shard.getvalue()
+    return out
 
 
 def write(target: str, files) -> None:
@@ -106,6 +128,6 @@ if __name__ == "__main__":
     write("deid", [(n, b) for n, b in dcm if "explicit" in n or "rle" in n or "big" in n])
     write("csv", CSVS.items())
     write("boxes", boxes().items())
-    write("cache", [("raw.bin", cache())])
+    write("cache", cache().items())
     total = sum(f.stat().st_size for f in SEEDS.rglob("*") if f.is_file())
     print(f"{total} bytes of seeds")

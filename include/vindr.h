@@ -22,9 +22,9 @@
 /* SDK version (Sources/VinDrDICOM/Version.swift); vdr_version() and vdr_version_number() give the
  * library's own, which must match for the ABI major version. */
 #define VDR_VERSION_MAJOR 0
-#define VDR_VERSION_MINOR 5
+#define VDR_VERSION_MINOR 6
 #define VDR_VERSION_PATCH 0
-#define VDR_VERSION_STRING "0.5.0"
+#define VDR_VERSION_STRING "0.6.0"
 #define VDR_VERSION_NUMBER (VDR_VERSION_MAJOR * 10000 + VDR_VERSION_MINOR * 100 + VDR_VERSION_PATCH)
 
 /* Handle kinds (Sources/CVinDrHandles/handles.h). */
@@ -670,23 +670,39 @@ int32_t vdr_batch_image_id(vdr_batch * batch, size_t index, char * * out_);
 /// Image id of skipped image `index` (VDR_ON_ERROR_SKIP) and why it was skipped (*out_id and
 /// *out_reason: release each with vdr_string_destroy).
 int32_t vdr_batch_skipped(vdr_batch * batch, size_t index, char * * out_id, char * * out_reason);
-/* Cache formats (vdr_cache_build). */
+/* Cache formats (vdr_cache_build): greyscale JPEG, raw uint8, raw16 (modality values as uint16, */
+/* windowed when read, so VDR_LOPT_WINDOW_JITTER is served from the cache). */
 #define VDR_CACHE_JPEG 0
 #define VDR_CACHE_RAW 1
+#define VDR_CACHE_RAW16 2
 
-/// Reads images from the cache directory `dir` (built by vdr_cache_build) when its settings match
-/// the other options; NULL clears it. vdr_loader_cache_status tells whether it is used and why.
+/// Reads images from a cache (built by vdr_cache_build): its directory, one shard (.tar), or
+/// several shard paths separated by '\n'; used when its settings match the other options. NULL
+/// clears it. vdr_loader_cache_status tells whether it is used and why.
 int32_t vdr_loader_options_set_cache(vdr_loader_options * options, char const * dir);
 
 /// Whether the loader reads from its cache, and if not, why (empty without a cache).
 int32_t vdr_loader_cache_status(vdr_loader * loader, char * * out_);
 
-/// Renders every sample once into `dir` with the loader options' render options
-/// (vdr_loader_options_set_render: VDR_WINDOW_DICOM, _AUTO or _KAGGLE), as VDR_CACHE_JPEG at `quality` or VDR_CACHE_RAW, on `workers`
-/// threads. Resumable: unchanged images already cached are kept. `progress(done, total, user)`
-/// is called from this thread after each chunk (may be NULL). `rendered`, `reused`, `failed`
-/// receive the counts; failed images are left out of the cache (vdr_last_error is not set for them).
-int32_t vdr_cache_build(vdr_samples * samples, vdr_loader_options * options, char const * dir, int32_t format, int32_t quality, void (* progress)(size_t, size_t, void *), void * user, size_t * rendered, size_t * reused, size_t * failed);
+/// Renders samples once into WebDataset shards in `dir` (shard-NNNNN.tar of `shard_size` samples
+/// each, in sample order: `{image_id}.jpg|.npy` plus `{image_id}.json`) with the loader options'
+/// render options (window VDR_WINDOW_DICOM, _AUTO or _KAGGLE), as VDR_CACHE_JPEG at `quality`,
+/// VDR_CACHE_RAW or VDR_CACHE_RAW16, on `workers` threads. Only shards numbered
+/// `part_index` modulo `part_count` are built (0 and 1: all, then index.json is written; else run
+/// vdr_cache_merge once every part is done). Resumable: complete, unchanged shards are kept.
+/// `progress(done, total, user)` is called from this thread (may be NULL). `rendered`, `reused`,
+/// `failed` receive the counts; failed images are left out (vdr_last_error is not set for them).
+int32_t vdr_cache_build(vdr_samples * samples, vdr_loader_options * options, char const * dir, int32_t format, int32_t quality, size_t shard_size, size_t part_index, size_t part_count, void (* progress)(size_t, size_t, void *), void * user, size_t * rendered, size_t * reused, size_t * failed);
+
+/// Checks the shards of a cache built in parts (every part finished, no shard missing, one set
+/// of settings) and writes its index.json; `samples` (may be NULL) receives the sample count.
+int32_t vdr_cache_merge(char const * dir, size_t * samples);
+
+/// Renders sample `index` as a cache build would: its JSON record (released with
+/// vdr_string_destroy) and its image member bytes into `image` (`capacity` bytes; `image_size`
+/// receives the size; 128 + 2 x height x width + 65536 bytes always suffice). Nothing is written
+/// on error; a too small buffer is VDR_ERR_BUFFER_TOO_SMALL with `image_size` set.
+int32_t vdr_cache_sample(vdr_samples * samples, vdr_loader_options * options, size_t index, int32_t format, int32_t quality, char * * json, void * image, size_t capacity, size_t * image_size);
 /* Box policies (vdr_samples_from_dataset). */
 #define VDR_POLICY_UNION 0
 #define VDR_POLICY_FUSED 1

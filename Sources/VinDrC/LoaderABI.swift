@@ -351,12 +351,15 @@ final class LoaderOptionsBox {
     }
 }
 
-/// Cache formats (vdr_cache_build).
+/// Cache formats (vdr_cache_build): greyscale JPEG, raw uint8, raw16 (modality values as uint16,
+/// windowed when read, so VDR_LOPT_WINDOW_JITTER is served from the cache).
 public let VDR_CACHE_JPEG: Int32 = 0
 public let VDR_CACHE_RAW: Int32 = 1
+public let VDR_CACHE_RAW16: Int32 = 2
 
-/// Reads images from the cache directory `dir` (built by vdr_cache_build) when its settings match
-/// the other options; NULL clears it. vdr_loader_cache_status tells whether it is used and why.
+/// Reads images from a cache (built by vdr_cache_build): its directory, one shard (.tar), or
+/// several shard paths separated by '\n'; used when its settings match the other options. NULL
+/// clears it. vdr_loader_cache_status tells whether it is used and why.
 @c public func vdr_loader_options_set_cache(_ options: UnsafeMutablePointer<vdr_loader_options>?, _ dir: UnsafePointer<CChar>?) -> Int32 {
     abiCall { try LoaderOptionsBox.from(options).options.cache = dir.map { String(cString: $0) } }
 }
@@ -366,13 +369,27 @@ public let VDR_CACHE_RAW: Int32 = 1
     abiCall { try store(try LoaderBox.from(loader).loader.cacheStatus, to: out) }
 }
 
-/// Renders every sample once into `dir` with the loader options' render options
-/// (vdr_loader_options_set_render: VDR_WINDOW_DICOM, _AUTO or _KAGGLE), as VDR_CACHE_JPEG at `quality` or VDR_CACHE_RAW, on `workers`
-/// threads. Resumable: unchanged images already cached are kept. `progress(done, total, user)`
-/// is called from this thread after each chunk (may be NULL). `rendered`, `reused`, `failed`
-/// receive the counts; failed images are left out of the cache (vdr_last_error is not set for them).
+func cacheSettings(_ o: LoaderOptions, _ format: Int32, _ quality: Int32) throws -> CacheSettings {
+    let f: CacheFormat
+    switch format {
+    case VDR_CACHE_JPEG: f = .jpeg(quality: Int(quality))
+    case VDR_CACHE_RAW: f = .raw
+    case VDR_CACHE_RAW16: f = .raw16
+    default: throw VinDrError(.argument, "unknown cache format \(format)")
+    }
+    return CacheSettings(render: o.render, format: f)
+}
+
+/// Renders samples once into WebDataset shards in `dir` (shard-NNNNN.tar of `shard_size` samples
+/// each, in sample order: `{image_id}.jpg|.npy` plus `{image_id}.json`) with the loader options'
+/// render options (window VDR_WINDOW_DICOM, _AUTO or _KAGGLE), as VDR_CACHE_JPEG at `quality`,
+/// VDR_CACHE_RAW or VDR_CACHE_RAW16, on `workers` threads. Only shards numbered
+/// `part_index` modulo `part_count` are built (0 and 1: all, then index.json is written; else run
+/// vdr_cache_merge once every part is done). Resumable: complete, unchanged shards are kept.
+/// `progress(done, total, user)` is called from this thread (may be NULL). `rendered`, `reused`,
+/// `failed` receive the counts; failed images are left out (vdr_last_error is not set for them).
 @c public func vdr_cache_build(_ samples: UnsafeMutablePointer<vdr_samples>?, _ options: UnsafeMutablePointer<vdr_loader_options>?, _ dir: UnsafePointer<CChar>?,
-                               _ format: Int32, _ quality: Int32,
+                               _ format: Int32, _ quality: Int32, _ shard_size: UInt, _ part_index: UInt, _ part_count: UInt,
                                _ progress: (@convention(c) (UInt, UInt, UnsafeMutableRawPointer?) -> Void)?,
                                _ user: UnsafeMutableRawPointer?, _ rendered: UnsafeMutablePointer<UInt>?,
                                _ reused: UnsafeMutablePointer<UInt>?, _ failed: UnsafeMutablePointer<UInt>?) -> Int32 {
@@ -380,14 +397,47 @@ public let VDR_CACHE_RAW: Int32 = 1
         let s = try SamplesBox.from(samples).samples
         let o = try LoaderOptionsBox.from(options).options
         let directory = try requireString(dir, "dir")
-        guard format == VDR_CACHE_JPEG || format == VDR_CACHE_RAW else { throw VinDrError(.argument, "unknown cache format \(format)") }
-        let settings = CacheSettings(render: o.render, format: format == VDR_CACHE_JPEG ? .jpeg(quality: Int(quality)) : .raw)
-        let report = try CacheBuilder.build(samples: s, directory: directory, settings: settings, workers: o.workers) { done, total in
+        let part = CacheBuilder.Part(index: try count(part_index, "part_index"), count: try count(part_count, "part_count"))
+        let report = try CacheBuilder.build(samples: s, directory: directory, settings: try cacheSettings(o, format, quality), workers: o.workers,
+                                            shardSize: try count(shard_size, "shard_size"), part: part) { done, total in
             progress?(UInt(done), UInt(total), user)
         }
         rendered?.pointee = UInt(report.rendered)
         reused?.pointee = UInt(report.reused)
         failed?.pointee = UInt(report.failures.count)
+    }
+}
+
+/// Checks the shards of a cache built in parts (every part finished, no shard missing, one set
+/// of settings) and writes its index.json; `samples` (may be NULL) receives the sample count.
+@c public func vdr_cache_merge(_ dir: UnsafePointer<CChar>?, _ samples: UnsafeMutablePointer<UInt>?) -> Int32 {
+    abiCall {
+        let index = try CacheBuilder.merge(directory: try requireString(dir, "dir"))
+        samples?.pointee = UInt(index.samples)
+    }
+}
+
+/// Renders sample `index` as a cache build would: its JSON record (released with
+/// vdr_string_destroy) and its image member bytes into `image` (`capacity` bytes; `image_size`
+/// receives the size; 128 + 2 x height x width + 65536 bytes always suffice). Nothing is written
+/// on error; a too small buffer is VDR_ERR_BUFFER_TOO_SMALL with `image_size` set.
+@c public func vdr_cache_sample(_ samples: UnsafeMutablePointer<vdr_samples>?, _ options: UnsafeMutablePointer<vdr_loader_options>?, _ index: UInt,
+                                _ format: Int32, _ quality: Int32, _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                                _ image: UnsafeMutableRawPointer?, _ capacity: UInt, _ image_size: UnsafeMutablePointer<UInt>?) -> Int32 {
+    abiCall {
+        let s = try SamplesBox.from(samples).samples
+        let o = try LoaderOptionsBox.from(options).options
+        let i = try count(index, "index")
+        guard i < s.count else { throw VinDrError(.argument, "sample index \(i) outside 0..<\(s.count)") }
+        _ = try require(json, "json")
+        let image_size = try require(image_size, "image_size")
+        let capacity = try count(capacity, "capacity")
+        let out = try CacheBuilder.sample(s[i], settings: try cacheSettings(o, format, quality))
+        image_size.pointee = UInt(out.image.count)
+        guard out.image.count <= capacity else { throw VinDrError(.bufferTooSmall, "image of \(out.image.count) bytes, buffer of \(capacity)") }
+        let image = try require(image, "image")
+        try store(String(decoding: out.json, as: UTF8.self), to: json)
+        out.image.withUnsafeBytes { image.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
     }
 }
 

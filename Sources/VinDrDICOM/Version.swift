@@ -3,7 +3,7 @@
 /// it from here (scripts/gen_header.py generates the header; the tests check the rest).
 public enum SDKVersion {
     public static let major = 0
-    public static let minor = 5
+    public static let minor = 6
     public static let patch = 0
 
     /// "major.minor.patch".

@@ -106,8 +106,15 @@ extension DisplayTransform {
     public static func make(metadata m: DICOMMetadata, pixels: PixelView, choice: WindowChoice,
                             invertMonochrome1: Bool, adjustment: WindowAdjustment = WindowAdjustment(),
                             source: String) throws -> DisplayTransform {
-        var t = try resolve(metadata: m, pixels: pixels, choice: choice, invertMonochrome1: invertMonochrome1, source: source)
-        guard !adjustment.isIdentity else { return t }
+        try resolve(metadata: m, pixels: pixels, choice: choice, invertMonochrome1: invertMonochrome1, source: source).adjusted(by: adjustment)
+    }
+
+    /// This transform re-windowed by `adjustment` (`WindowAdjustment`): a window or range is
+    /// scaled about its center and shifted in widths; a VOI LUT's or the Kaggle recipe's output
+    /// is re-windowed as a window of center 0.5 and width 1.
+    public func adjusted(by adjustment: WindowAdjustment) -> DisplayTransform {
+        guard !adjustment.isIdentity else { return self }
+        var t = self
         let (s, shift) = (adjustment.widthScale, adjustment.centerShift)
         switch t.voi {
         case .window(let c, let w, let f):

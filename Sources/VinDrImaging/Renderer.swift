@@ -49,8 +49,10 @@ public enum Renderer {
     /// Renders into caller memory: outputHeight rows, `rowStride` bytes apart, each of
     /// outputWidth samples of the output type. Nothing is written when an error is thrown.
     @discardableResult
+    /// `inspect`, when given, sees the decoded pixels before they are rendered.
     public static func render(_ file: DICOMFile, options: RenderOptions, into buffer: UnsafeMutableRawBufferPointer,
-                              rowStride: Int, workspace: RenderWorkspace = RenderWorkspace()) throws -> RenderGeometry {
+                              rowStride: Int, workspace: RenderWorkspace = RenderWorkspace(),
+                              inspect: ((PixelView) throws -> Void)? = nil) throws -> RenderGeometry {
         let m = file.metadata
         let g = try geometry(of: m, options: options)
         let rowBytes = g.outputWidth * options.output.bytesPerSample
@@ -80,6 +82,7 @@ public enum Renderer {
             }
         }
         try file.withPixels(frame: options.frame, maxReduction: reduction, threads: options.threads) { pixels in
+            try inspect?(pixels)
             let transform = try DisplayTransform.make(metadata: m, pixels: pixels, choice: options.window,
                                                       invertMonochrome1: options.invertMonochrome1,
                                                       adjustment: options.windowAdjustment, source: file.source)

@@ -62,14 +62,18 @@ public final class Loader: @unchecked Sendable {
         }
     }
 
-    /// The cache when its settings match the options (else nil and the reason).
+    /// The cache when its settings match the options (else nil and the reason). Window jitter
+    /// needs a raw16 cache, whose values are windowed per sample; 8-bit caches are not used then.
     static func openCache(options: LoaderOptions, samples: [LoaderSample]) throws -> (CacheReader?, String) {
-        guard let dir = options.cache else { return (nil, "") }
-        let reader = try CacheReader(directory: dir)
-        if options.windowJitter > 0 { return (nil, "not using cache \(dir): window jitter renders each sample from its DICOM") }
-        if let mismatch = reader.index.settings.mismatch(with: options.render) { return (nil, "not using cache \(dir): \(mismatch)") }
-        let hits = samples.filter { s in reader.entry(s.imageID).map { $0.source == s.path } ?? false }.count
-        return (reader, "using cache \(dir): \(hits) of \(samples.count) images cached (\(reader.index.settings.format.name))")
+        guard let location = options.cache else { return (nil, "") }
+        let reader = try CacheReader(location: location)
+        let name = location.contains("\n") ? "\(location.split(separator: "\n").count) shards" : location
+        if options.windowJitter > 0 && reader.settings.format != .raw16 {
+            return (nil, "not using cache \(name): window jitter needs a raw16 cache, so each sample is rendered from its DICOM")
+        }
+        if let mismatch = reader.settings.mismatch(with: options.render) { return (nil, "not using cache \(name): \(mismatch)") }
+        let hits = samples.filter { reader.entry($0.imageID) != nil }.count
+        return (reader, "using cache \(name): \(hits) of \(samples.count) images cached (\(reader.settings.format.name))")
     }
 
     /// Number of batches per epoch on this rank.
@@ -243,7 +247,7 @@ public final class EpochRun: @unchecked Sendable {
 
     private func work() {
         let workspace = RenderWorkspace()
-        let codec = loader.cache.map { $0.index.settings.format == .raw } == false ? try? GrayJPEG() : nil
+        let codec = loader.cache.map { $0.settings.format.fileExtension == "jpg" } == true ? try? GrayJPEG() : nil
         let renderer = SampleRenderer(options: loader.options, workspace: workspace, cache: loader.cache, codec: codec)
         lock.lock()
         while let job = claim() {

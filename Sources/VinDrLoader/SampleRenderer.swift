@@ -7,7 +7,8 @@ import VinDrDICOM
 import VinDrImaging
 
 /// Renders one sample into a batch slot in the loader's dtype, channel count and layout: from
-/// its cache entry when there is one (uint8, decoded from the shard), else from the DICOM.
+/// its cache entry when there is one (decoded from the shard; raw16 windowed per sample), else
+/// from the DICOM.
 struct SampleRenderer {
     let options: LoaderOptions
     let workspace: RenderWorkspace
@@ -18,8 +19,9 @@ struct SampleRenderer {
         let o = options
         let plane = o.height * o.width
         let entry = cache?.entry(sample.imageID)
-        // Channel 0 is produced as uint8 (cache, or uint8 output) or float32 (display values).
-        let planeIsByte = entry != nil || o.dtype == .uint8
+        let raw16 = cache?.settings.format == .raw16
+        // Channel 0 is produced as uint8 (8-bit cache, or uint8 output) or float32 (display values).
+        let planeIsByte = (entry != nil && !raw16) || o.dtype == .uint8
         let planeBytes = plane * (planeIsByte ? 1 : 4)
         let direct = (planeIsByte ? o.dtype == .uint8 : o.dtype == .float32) && (o.channels == 1 || o.layout == .nchw)
         let scratch = direct ? nil : try allocateBytes(planeBytes, alignment: 16, for: "a render plane")
@@ -27,10 +29,12 @@ struct SampleRenderer {
         let target = scratch?.baseAddress ?? slot
         let g: RenderGeometry
         if let entry, let cache {
-            try cache.read(entry, into: target, codec: codec)
-            g = RenderGeometry(outputWidth: o.width, outputHeight: o.height, scaleX: entry.transform[0], scaleY: entry.transform[1],
-                               offsetX: entry.transform[2], offsetY: entry.transform[3],
-                               sourceWidth: entry.sourceWidth, sourceHeight: entry.sourceHeight)
+            if raw16 {
+                try cache.readRaw16(entry, adjustment: window, into: target, float: !planeIsByte)
+            } else {
+                try cache.read(entry, into: target, codec: codec)
+            }
+            g = entry.record.geometry
         } else {
             var ro = o.render
             ro.windowAdjustment = window

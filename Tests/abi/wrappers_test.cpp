@@ -8,6 +8,8 @@
 //   wrappers_test dataset ROOT CSV       -> sample count and the ids skipped with VDR_MISSING_SKIP
 //   wrappers_test split CSV FOLDS VALIDATION SEED -> each image's fold, one a line, in index order
 //   wrappers_test split_dataset ROOT CSV FOLDS SEED -> per fold, its sample count (Samples::select)
+//   wrappers_test cache ROOT CSV OUT PARTS -> raw16 shards of 3 samples at 64 px built as PARTS
+//                                           parts then merged; a jittered loader epoch's image ids
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -81,6 +83,20 @@ int main(int argc, char **argv) {
             vindr::Samples s = vindr::Samples::from_dataset(argv[2], vindr::Annotations(argv[3]), VDR_MISSING_SKIP, VDR_POLICY_UNION);
             std::printf("samples %zu\n", s.size());
             for (const std::string &id : s.skipped()) std::printf("skipped %s\n", id.c_str());
+        } else if (argc == 6 && std::strcmp(argv[1], "cache") == 0) {
+            vindr::Samples s = vindr::Samples::from_dataset(argv[2], vindr::Annotations(argv[3]));
+            vindr::RenderOptions render;
+            render.exact(64, 64).letterbox();
+            vindr::LoaderOptions opts;
+            opts.render(render);
+            std::size_t parts = std::strtoull(argv[5], nullptr, 10), rendered = 0;
+            for (std::size_t i = 0; i < parts; ++i) rendered += vindr::cache_build(s, opts, argv[4], VDR_CACHE_RAW16, 0, 3, i, parts).rendered;
+            std::printf("rendered %zu merged %zu\n", rendered, vindr::cache_merge(argv[4]));
+            opts.cache(argv[4]).set(VDR_LOPT_WINDOW_JITTER, 0.2).set(VDR_LOPT_SHUFFLE, 0);
+            vindr::Loader loader(s, opts);
+            loader.start(0);
+            while (std::unique_ptr<vindr::Batch> b = loader.next())
+                for (std::size_t i = 0; i < b->size(); ++i) std::printf("%s\n", b->target(i, 28).image_id.c_str());
         } else {
             std::fprintf(stderr, "usage: see the comment at the top of %s\n", __FILE__);
             return 2;

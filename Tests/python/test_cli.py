@@ -5,6 +5,7 @@ import json
 import pathlib
 import re
 import subprocess
+import tarfile
 
 import cv2
 import numpy as np
@@ -89,7 +90,9 @@ def test_cache_build_is_resumable(corpus, tmp_path):
     assert "2 rendered, 0 already cached" in run("cache", "build", src, "--out", tmp_path / "c", "--size", "128").stdout
     assert "0 rendered, 2 already cached" in run("cache", "build", src, "--out", tmp_path / "c", "--size", "128").stdout
     index = json.loads((tmp_path / "c" / "index.json").read_text())
-    assert sorted(e["imageID"] for e in index["entries"]) == ["explicit", "j2k90"]
+    assert (index["samples"], [s["name"] for s in index["shards"]]) == (2, ["shard-00000.tar"])
+    with tarfile.open(tmp_path / "c" / "shard-00000.tar") as t:
+        assert t.getnames() == ["explicit.jpg", "explicit.json", "j2k90.jpg", "j2k90.json"]
 
 
 def test_draw_writes_pictures_and_a_sheet(tmp_path):

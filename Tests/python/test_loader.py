@@ -259,11 +259,14 @@ def test_cache_raw_equals_rendering_and_resumes(lesion_set, tmp_path):
             np.testing.assert_allclose(x, y, atol=1e-4)
     again = vindr.build_cache(lesion_set, cache, (96, 128), format="raw")
     assert (again.rendered, again.reused) == (0, 24)
-    # A changed source is rendered again.
+    # A changed source renders its shard again (shards of 5: the first holds samples 0-4).
+    vindr.build_cache(lesion_set, tmp_path / "small", (96, 128), format="raw", shard_size=5)
     ds = pydicom.dcmread(lesion_set[0].path)
     ds.WindowCenter = 1900
     ds.save_as(lesion_set[0].path)
-    assert vindr.build_cache(lesion_set, cache, (96, 128), format="raw").rendered == 1
+    assert vindr.build_cache(lesion_set, cache, (96, 128), format="raw").rendered == 24
+    again = vindr.build_cache(lesion_set, tmp_path / "small", (96, 128), format="raw", shard_size=5)
+    assert (again.rendered, again.reused) == (5, 19)
     other = vindr.Loader(lesion_set, (64, 64), cache=cache)
     assert other.cache_status.startswith("not using cache") and "size" in other.cache_status
     with pytest.raises(vindr.VinDrError, match="other|settings|jpeg"):
@@ -276,26 +279,42 @@ def test_cache_jpeg_is_close_and_checksummed(lesion_set, tmp_path):
     direct = np.concatenate([b.images.copy() for b in vindr.Loader(lesion_set, 128, batch_size=8, shuffle=False)])
     cached = np.concatenate([b.images.copy() for b in vindr.Loader(lesion_set, 128, batch_size=8, shuffle=False, cache=cache)])
     assert np.abs(direct.astype(int) - cached.astype(int)).mean() < 1.0
-    shard = next(cache.glob("shard-*.bin"))
+    shard = next(cache.glob("shard-*.tar"))
     data = bytearray(shard.read_bytes())
-    data[len(data) // 2] ^= 0xFF
+    data[512 + 300] ^= 0xFF  # inside the first sample's JPEG
     shard.write_bytes(bytes(data))
     with pytest.raises(vindr.VinDrError, match="CRC-32"):
         for _ in vindr.Loader(lesion_set, 128, batch_size=8, shuffle=False, cache=cache):
             pass
 
 
-def test_malformed_cache_index_is_an_error(lesion_set, tmp_path):
+def test_malformed_cache_record_or_index_is_an_error(lesion_set, tmp_path):
+    import io
     import json
+    import tarfile
     cache = tmp_path / "c"
     vindr.build_cache(lesion_set[:2], cache, 32, format="raw")
-    index = json.loads((cache / "index.json").read_text())
-    index["entries"][0]["transform"] = [1.0]
-    (cache / "index.json").write_text(json.dumps(index))
-    with pytest.raises(vindr.VinDrError, match="malformed"):
+    shard = cache / "shard-00000.tar"
+    members = []
+    with tarfile.open(shard) as t:
+        for m in t.getmembers():
+            members.append((m.name, t.extractfile(m).read()))
+    name, record = members[1]
+    bad = json.loads(record)
+    bad["transform"] = [1.0]
+    with tarfile.open(shard, "w", format=tarfile.USTAR_FORMAT) as t:
+        for n, data in [members[0], (name, json.dumps(bad).encode())] + members[2:]:
+            info = tarfile.TarInfo(n)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    with pytest.raises(vindr.FormatError, match="malformed"):
         vindr.Loader(lesion_set[:2], 32, cache=cache)
     (cache / "index.json").write_text("{not json")
-    with pytest.raises(vindr.VinDrError, match="index"):
+    with pytest.raises(vindr.FormatError, match="index"):
+        vindr.Loader(lesion_set[:2], 32, cache=cache)
+    shard.write_bytes(shard.read_bytes()[:700])  # cut inside the first member
+    (cache / "index.json").unlink()
+    with pytest.raises(vindr.FormatError, match="shard-00000.tar.*(past the end|end marker)"):
         vindr.Loader(lesion_set[:2], 32, cache=cache)
 
 
@@ -484,7 +503,7 @@ def test_window_jitter_draws_per_sample_and_epoch_and_renders_each_draw(lesion_s
         {i: d for (e, i), d in draws.items() if e == 1}
     plain = vindr.Loader(samples, (64, 48), batch_size=4)
     assert all(tuple(t["window"]) == (1.0, 0.0) for b in plain for t in b.targets)
-    # An 8-bit cache cannot serve jittered windows.
+    # An 8-bit cache cannot serve jittered windows (a raw16 one can: test_shards.py).
     vindr.build_cache(samples, tmp_path / "c", (64, 48), format="raw")
     cached = vindr.Loader(samples, (64, 48), batch_size=4, window_jitter=0.1, cache=tmp_path / "c")
     assert "window jitter" in cached.cache_status

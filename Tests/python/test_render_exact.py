@@ -19,7 +19,6 @@ decode is only required to agree with it to a stored-value tolerance.
 """
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -135,13 +134,6 @@ def test_exact_is_the_default_everywhere(corpus, tmp_path):
     np.testing.assert_array_equal(next(iter(cached)).images[0, 0], fast_batch.images[0, 0])
     vindr.build_cache(samples, tmp_path / "exact", 512, format="raw", workers=1)
     assert "decode exact vs fast" in vindr.Loader(samples, 512, cache=tmp_path / "exact", decode="fast").cache_status
-    # A cache from before 0.4 has no "decode" setting: it was rendered with the then-default fast path.
-    index = tmp_path / "exact" / "index.json"
-    settings = json.loads(index.read_text())
-    del settings["settings"]["decode"]
-    index.write_text(json.dumps(settings))
-    assert "decode fast vs exact" in vindr.Loader(samples, 512, cache=tmp_path / "exact").cache_status
-    assert vindr.Loader(samples, 512, cache=tmp_path / "exact", decode="fast").cache_status.startswith("using cache")
     with pytest.raises(ValueError, match="decode"):
         vindr.Loader(samples, 512, decode="approximate")
     with pytest.raises(vindr.InvalidArgumentError, match="decode"):

@@ -492,6 +492,7 @@ class LoaderOptions {
     }
     LoaderOptions &set(int32_t key, double value) { check(vdr_loader_options_set(h_.get(), key, value)); return *this; }
     LoaderOptions &render(const RenderOptions &options) { check(vdr_loader_options_set_render(h_.get(), options.get())); return *this; }
+    /// A cache directory, one shard, or shard paths separated by '\n' (vdr_loader_options_set_cache).
     LoaderOptions &cache(const std::string &dir) { check(vdr_loader_options_set_cache(h_.get(), dir.c_str())); return *this; }
     vdr_loader_options *get() const noexcept { return h_.get(); }
 
@@ -524,6 +525,30 @@ class Loader {
   private:
     detail::Handle<vdr_loader, vdr_loader_destroy> h_;
 };
+
+/// Counts of a cache build.
+struct CacheReport {
+    std::size_t rendered = 0, reused = 0, failed = 0;
+};
+
+/// Renders `samples` once into WebDataset shards in `dir` (vdr_cache_build): `format`
+/// VDR_CACHE_JPEG (at `quality`), _RAW or _RAW16, `shard_size` samples per shard, only the shards
+/// numbered `part_index` modulo `part_count` (then cache_merge when every part is done).
+inline CacheReport cache_build(const Samples &samples, const LoaderOptions &options, const std::string &dir,
+                               int32_t format = VDR_CACHE_JPEG, int32_t quality = 90, std::size_t shard_size = 1000,
+                               std::size_t part_index = 0, std::size_t part_count = 1) {
+    CacheReport r;
+    check(vdr_cache_build(samples.get(), options.get(), dir.c_str(), format, quality, shard_size, part_index, part_count,
+                          nullptr, nullptr, &r.rendered, &r.reused, &r.failed));
+    return r;
+}
+
+/// Checks a cache built in parts and writes its index.json (vdr_cache_merge); returns the sample count.
+inline std::size_t cache_merge(const std::string &dir) {
+    std::size_t n = 0;
+    check(vdr_cache_merge(dir.c_str(), &n));
+    return n;
+}
 
 /// Removes burned-in text from one monochrome image of unsigned 16-bit stored values in place
 /// (vdr_scrub_text): `height` rows of `width` samples, contiguous. Returns the text mask (1 =

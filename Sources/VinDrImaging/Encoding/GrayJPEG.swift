@@ -29,8 +29,8 @@ public final class GrayJPEG {
     }
 
     /// Decodes a greyscale JPEG of exactly width x height into `dst` (rows `width` bytes apart),
-    /// with libjpeg-turbo's fast integer IDCT (the cache is lossy already; decoding is the cost
-    /// of a cached epoch).
+    /// with libjpeg's accurate integer IDCT, the default of PIL, OpenCV and simplejpeg, so a shard
+    /// read by them gives the same pixels.
     public func decode(_ jpeg: UnsafeRawBufferPointer, width: Int, height: Int, into dst: UnsafeMutableRawPointer) throws {
         var w: Int32 = 0, h: Int32 = 0, sub: Int32 = 0, space: Int32 = 0
         let base = jpeg.baseAddress?.assumingMemoryBound(to: UInt8.self)
@@ -39,7 +39,7 @@ public final class GrayJPEG {
         }
         guard Int(w) == width, Int(h) == height else { throw VinDrError(.format, "cached JPEG is \(w)x\(h), expected \(width)x\(height)") }
         guard tjDecompress2(decompressor, base, UInt(jpeg.count), dst.assumingMemoryBound(to: UInt8.self), w, w, h,
-                            Int32(TJPF_GRAY.rawValue), TJFLAG_FASTDCT) == 0 else {
+                            Int32(TJPF_GRAY.rawValue), 0) == 0 else {
             throw VinDrError(.format, "cached JPEG is corrupt: \(String(cString: tjGetErrorStr2(decompressor)))")
         }
     }

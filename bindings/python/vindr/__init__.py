@@ -16,7 +16,7 @@ def version_number() -> int:
     return _lib.version_number()
 
 from .dicom import DicomImage, RenderTransform, read_dicom
-from .loader import Batch, CacheReport, Dataset, Loader, Sample, build_cache
+from .loader import Batch, CacheMember, CacheReport, Dataset, Loader, Sample, build_cache, cache_sample, merge_cache
 from .boxes import box_iou, convert_boxes, nms, soft_nms, weighted_boxes_fusion
 from .annotations import KAGGLE_CLASSES, LABELS, Annotations, Label, label, plot_label_distribution, table2
 from .metrics import average_precision, coco_evaluate, coco_evaluate_files, evaluate

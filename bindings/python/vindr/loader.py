@@ -3,6 +3,7 @@ threads (no Python worker processes; the GIL is released while waiting)."""
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
@@ -35,7 +36,9 @@ _stop = prototype("vdr_loader_stop")
 _opts_cache = prototype("vdr_loader_options_set_cache")
 _cache_status = prototype("vdr_loader_cache_status")
 _cache_build = prototype("vdr_cache_build")
-_PROGRESS = _cache_build.argtypes[5]
+_cache_merge = prototype("vdr_cache_merge")
+_cache_sample = prototype("vdr_cache_sample")
+_PROGRESS = _cache_build.argtypes[8]
 _from_dataset = prototype("vdr_samples_from_dataset")
 _samples_skipped = prototype("vdr_samples_skipped")
 _samples_select = prototype("vdr_samples_select")
@@ -379,6 +382,8 @@ def _prepare(samples, size, *, batch_size, letterbox, pad, window, dtype, layout
         except InvalidArgumentError as e:
             raise InvalidArgumentError(f"{key}: {e.message}") from None
     if cache is not None:
+        if isinstance(cache, (list, tuple)):  # shard paths
+            cache = "\n".join(os.fspath(p) for p in cache)
         check(_opts_cache(handles.options, c_str("cache", cache)))
     return handles, global_count
 
@@ -390,27 +395,77 @@ class CacheReport:
     failed: int
 
 
-def build_cache(samples: Sequence[Sample] | Dataset, directory: str | os.PathLike, size: int | tuple[int, int] = 512, *,
-                format: str = "jpeg", quality: int = 90, letterbox: bool = True, pad: float = 0.0,
-                window: str = "dicom", workers: int = 0, progress=None, decode: str = "exact") -> CacheReport:
-    """Renders every sample once into `directory` (shards + index.json with CRC-32 checksums),
-    as greyscale JPEG at `quality` or raw uint8. Resumable: unchanged cached images are kept.
-    A Loader with the same size, letterbox, pad, window and decode and `cache=directory` reads
-    from it. `decode` ("exact" or the opt-in "fast", as in `DicomImage.render`) is recorded in the
-    cache's settings.
-    `progress(done, total)` is called after each chunk."""
-    if format not in ("jpeg", "raw"):
-        raise ValueError(f"format must be 'jpeg' or 'raw', got {format!r}")
+@dataclass
+class CacheMember:
+    """One cached sample as a build writes it: the tar members `{key}.{extension}` (`image`) and
+    `{key}.json` (`json`)."""
+    key: str
+    extension: str
+    image: bytes
+    json: bytes
+
+
+_CACHE_FORMATS = {"jpeg": C.VDR_CACHE_JPEG, "raw": C.VDR_CACHE_RAW, "raw16": C.VDR_CACHE_RAW16}
+
+
+def _cache_handles(samples, size, letterbox, pad, window, workers, decode, format):
+    if format not in _CACHE_FORMATS:
+        raise ValueError(f"format must be one of {sorted(_CACHE_FORMATS)}, got {format!r}")
     h, w = _canvas(size, letterbox)
     handles, _ = _prepare(samples, (h, w), batch_size=1, letterbox=letterbox, pad=pad, window=window, dtype="uint8",
                           layout="NCHW", channels=1, shuffle=False, seed=0, drop_last=False, rank=0, world_size=1,
                           workers=workers, prefetch=1, flip=0.0, on_error="raise", cache=None, decode=decode)
+    return handles, (h, w)
+
+
+def build_cache(samples: Sequence[Sample] | Dataset, directory: str | os.PathLike, size: int | tuple[int, int] = 512, *,
+                format: str = "jpeg", quality: int = 90, letterbox: bool = True, pad: float = 0.0,
+                window: str = "dicom", workers: int = 0, progress=None, decode: str = "exact",
+                shard_size: int = 1000, part: tuple[int, int] = (0, 1)) -> CacheReport:
+    """Renders every sample once into WebDataset shards in `directory`: `shard-NNNNN.tar` of
+    `shard_size` samples in sample order, each `{image_id}.jpg` (format "jpeg" at `quality`) or
+    `{image_id}.npy` ("raw": uint8; "raw16": modality values as uint16, windowed when read, which
+    serves `Loader(window_jitter=)`) plus `{image_id}.json` (targets, render geometry, source and
+    CRC-32 checksums). `part=(i, n)` builds only shards k with k % n == i; call `merge_cache` when
+    all n parts are done (the whole build writes index.json itself). Resumable: complete,
+    unchanged shards are kept. A Loader with the same size, letterbox, pad, window and decode and
+    `cache=directory` (or a list of shard paths) reads from it; so does the `webdataset` package.
+    `progress(done, total)` is called after each chunk."""
+    handles, _ = _cache_handles(samples, size, letterbox, pad, window, workers, decode, format)
     callback = _PROGRESS((lambda done, total, _: progress(done, total)) if progress else (lambda *_: None))
     rendered, reused, failed = _size(), _size(), _size()
-    check(_cache_build(handles.samples, handles.options, c_str("directory", directory), C.VDR_CACHE_JPEG if format == "jpeg" else C.VDR_CACHE_RAW,
-                       c_int("quality", quality, _cache_build, 4), callback, None, ctypes.byref(rendered),
-                       ctypes.byref(reused), ctypes.byref(failed)))
+    index, count = part
+    check(_cache_build(handles.samples, handles.options, c_str("directory", directory), _CACHE_FORMATS[format],
+                       c_int("quality", quality, _cache_build, 4), c_int("shard_size", shard_size, _cache_build, 5),
+                       c_int("part index", index, _cache_build, 6), c_int("part count", count, _cache_build, 7), callback, None,
+                       ctypes.byref(rendered), ctypes.byref(reused), ctypes.byref(failed)))
     return CacheReport(rendered.value, reused.value, failed.value)
+
+
+def merge_cache(directory: str | os.PathLike) -> int:
+    """Checks a cache built in parts (every part done, no shard missing, one set of settings),
+    writes its index.json and returns the number of samples."""
+    n = _size()
+    check(_cache_merge(c_str("directory", directory), ctypes.byref(n)))
+    return n.value
+
+
+def cache_sample(samples: Sequence[Sample] | Dataset, index: int, size: int | tuple[int, int] = 512, *, format: str = "jpeg",
+                 quality: int = 90, letterbox: bool = True, pad: float = 0.0, window: str = "dicom",
+                 decode: str = "exact") -> CacheMember:
+    """Sample `index` rendered exactly as `build_cache` writes it (for other shard writers, such
+    as `vindr.ray`)."""
+    handles, (h, w) = _cache_handles(samples, size, letterbox, pad, window, 1, decode, format)
+    capacity = 128 + 2 * h * w + 65536
+    image = ctypes.create_string_buffer(capacity)
+    text, used = _vp(), _size()
+    check(_cache_sample(handles.samples, handles.options, c_int("index", index, _cache_sample, 2), _CACHE_FORMATS[format],
+                        c_int("quality", quality, _cache_sample, 4), ctypes.byref(text), image, capacity, ctypes.byref(used)))
+    try:
+        record = ctypes.string_at(text.value)
+    finally:
+        string_destroy(text)
+    return CacheMember(json.loads(record)["image_id"], "jpg" if format == "jpeg" else "npy", image.raw[:used.value], record)
 
 
 class _Handles:

@@ -85,6 +85,21 @@ def _remove_stale(directory: str, shards: int) -> None:
             os.remove(os.path.join(directory, name))
 
 
+def _existing_settings(directory: str) -> dict | None:
+    """The settings of a cache already in `directory`: its index, a part manifest or a record."""
+    names = sorted(os.listdir(directory))
+    for name in ["index.json"] + [n for n in names if n.startswith("part-") and n.endswith(".json")]:
+        if name in names:
+            with open(os.path.join(directory, name), "rb") as f:
+                return json.load(f).get("settings")
+    for name in (n for n in names if n.startswith("shard-") and n.endswith(".tar")):
+        with tarfile.open(os.path.join(directory, name)) as tar:
+            for m in tar:
+                if m.isfile() and m.name.endswith(".json"):
+                    return json.load(tar.extractfile(m)).get("settings")
+    return None
+
+
 def build_cache(root: str | os.PathLike, annotation_files: str | os.PathLike | Sequence[str | os.PathLike],
                 directory: str | os.PathLike, size: int | tuple[int, int] = 512, *,
                 policy: str = "fused", iou_thr: float = 0.4, min_readers: int = 2, reader: str | None = None,
@@ -112,11 +127,22 @@ def build_cache(root: str | os.PathLike, annotation_files: str | os.PathLike | S
     dataset_options = dict(policy=policy, iou_thr=iou_thr, min_readers=min_readers, reader=reader, classes=classes,
                            exclude=tuple(exclude), global_min_votes=global_min_votes, missing=missing)
     member_options = dict(format=format, quality=quality, letterbox=letterbox, pad=pad, window=window, decode=decode)
-    count = len(vindr.Dataset(root, files, **dataset_options))  # also checks the arguments here, not in the actors
+    dataset = vindr.Dataset(root, files, **dataset_options)  # also checks the arguments here, not in the actors
+    count = len(dataset)
     shards = -(-count // shard_size)
     os.makedirs(directory, exist_ok=True)
+    try:  # as the native build, refuse a directory built with other settings
+        settings = json.loads(vindr.cache_sample(dataset, 0, size, **member_options).json)["settings"] if count else None
+    except vindr.InvalidArgumentError:
+        raise
+    except vindr.VinDrError:  # sample 0 does not render: its shard leaves it out
+        settings = None
+    if settings is not None:
+        old = _existing_settings(directory)
+        if old is not None and old != settings:
+            raise vindr.VinDrIOError(f"{directory}: a cache built with other settings ({old}); "
+                                     f"use another directory for these settings ({settings})")
     _remove_stale(directory, shards)
-
     if count == 0:
         return vindr.merge_cache(directory)  # raises: nothing to index, as vindr.build_cache does
     started = not ray.is_initialized()

@@ -4,7 +4,7 @@
 1. Build: the synthetic CXRs (`vindr sample`, 12-bit uncompressed, --image-size rows, width 7/8
    of it) rendered to 512 px JPEG shards by the native `vindr.build_cache` (all cores) and by
    `vindr.ray.build_cache` on a local Ray with 2 CPUs (Ray started before the clock; its actor
-   start and shuffle are counted): images/s each and Ray's overhead in %. Also the native build
+   start and scheduling are counted): images/s each and Ray's overhead in %. Also the native build
    of raw, raw16 and of 1024 px JPEG shards, and each format's shard bytes per image against the
    source DICOM bytes per image.
 2. Train-time reads at 512 px, batches of 16, shuffled, 2 workers each: vindr.Loader(cache=dir)
@@ -212,12 +212,13 @@ def main() -> int:
     ray_init = time.perf_counter() - start
     ray_s = timed_ray(root, args.dir / f"ray-jpeg{SIZE}", SIZE, "jpeg", args.shard_size)
     ray.shutdown()
-    same = sorted(p.name for p in (args.dir / f"ray-jpeg{SIZE}").glob("shard-*.tar")) == \
-        sorted(p.name for p in caches["jpeg"].glob("shard-*.tar"))
+    names = sorted(p.name for p in caches["jpeg"].glob("shard-*.tar"))
+    same = names == sorted(p.name for p in (args.dir / f"ray-jpeg{SIZE}").glob("shard-*.tar")) and \
+        all((caches["jpeg"] / x).read_bytes() == (args.dir / f"ray-jpeg{SIZE}" / x).read_bytes() for x in names)
     print(f"\nbuild, {SIZE} px JPEG q90: native {n / native_s['jpeg']:7.1f} img/s ({native_s['jpeg']:.1f} s)   "
           f"vindr.ray (2 CPUs) {n / ray_s:7.1f} img/s ({ray_s:.1f} s)   Ray overhead "
           f"{(ray_s - native_s['jpeg']) / native_s['jpeg'] * 100:+.0f}%   (ray.init {ray_init:.1f} s, not counted; "
-          f"same shard names: {same})")
+          f"shard files identical: {same})")
     print(f"{'shards':14} {'build img/s':>11} {'bytes/image':>12} {'x DICOM':>8}")
     print(f"{'DICOM source':14} {'':>11} {dicom_bytes:12,.0f} {1:8.3f}")
     for fmt, d in caches.items():

@@ -76,6 +76,9 @@ def test_ray_shards_equal_native_shards(sample, ray_context, tmp_path, fmt):  # 
     assert (report.rendered, report.reused, report.failed) == (12, 0, 0)
     names = assert_same_shards(native, distributed, "jpg" if fmt == "jpeg" else "npy")
     assert names == ["shard-00000.tar", "shard-00001.tar", "shard-00002.tar"]
+    assert all((native / n).read_bytes() == (distributed / n).read_bytes() for n in names)  # whole files, headers too
+    again = vindr.ray.build_cache(sample, annotation_files(sample), distributed, SIZE, format=fmt, shard_size=SHARD)
+    assert (again.rendered, again.reused, again.failed) == (0, 12, 0)
     assert sum(len(members(native / n)) for n in names) == 2 * 12
     index = json.loads((distributed / "index.json").read_text())
     assert index["samples"] == 12 and [s["samples"] for s in index["shards"]] == [5, 5, 2]
@@ -104,7 +107,7 @@ def test_a_sample_that_fails_is_left_out_of_its_shard_by_both(sample, ray_contex
 def test_a_directory_built_with_other_settings_is_refused(sample, tmp_path):  # noqa: F811
     vindr.build_cache(vindr.Dataset(sample, annotation_files(sample)), tmp_path, SIZE, format="jpeg", shard_size=SHARD)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    with pytest.raises(vindr.VinDrIOError, match="other settings"):
+    with pytest.raises(vindr.VinDrIOError, match="another directory"):
         vindr.ray.build_cache(sample, annotation_files(sample), tmp_path, SIZE, format="raw16", shard_size=SHARD)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 

@@ -186,7 +186,7 @@ public enum CacheBuilder {
             return m.settings
         }
         for f in files where CacheIndex.shardNumber(FileSystem.lastComponent(f)) != nil {
-            let file = try MappedFile(f)
+            guard let file = try? MappedFile(f) else { continue }  // removed meanwhile by a concurrent part
             guard let m = try TarArchive.members(file.bytes, source: f).first(where: { $0.name.hasSuffix(".json") }) else { continue }
             return try CacheRecord.read(file, m, path: f).settings
         }

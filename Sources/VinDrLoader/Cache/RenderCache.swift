@@ -188,6 +188,15 @@ public struct CacheRecord: Codable, Equatable, Sendable {
         case boxes, labels, globalLabels = "global_labels", readers, readerIDs = "reader_ids", settings, values, window, invert
     }
 
+    /// Whether the source size is a DICOM one (1...65535 a side) and the transform places a
+    /// content rectangle inside the output: scales in (0, 65535], offsets within the output.
+    var hasValidGeometry: Bool {
+        let t = transform
+        guard t.count == 4, t.allSatisfy(\.isFinite), (1...65535).contains(sourceWidth), (1...65535).contains(sourceHeight) else { return false }
+        return t[0] > 0 && t[0] <= 65535 && t[1] > 0 && t[1] <= 65535
+            && t[2] >= 0 && t[2] <= Double(settings.width) && t[3] >= 0 && t[3] <= Double(settings.height)
+    }
+
     var geometry: RenderGeometry {
         RenderGeometry(outputWidth: settings.width, outputHeight: settings.height, scaleX: transform[0], scaleY: transform[1],
                        offsetX: transform[2], offsetY: transform[3], sourceWidth: sourceWidth, sourceHeight: sourceHeight)
@@ -315,8 +324,7 @@ final class CacheReader: @unchecked Sendable {
             }
             for (key, m) in records {
                 let record = try CacheRecord.read(file, m, path: path)
-                guard let image = images[key], record.imageID == key, record.transform.count == 4, record.transform.allSatisfy(\.isFinite),
-                      record.sourceWidth >= 1, record.sourceHeight >= 1 else {
+                guard let image = images[key], record.imageID == key, record.hasValidGeometry else {
                     throw VinDrError(.format, path, "sample \(key): record malformed or image member missing")
                 }
                 if let first, first != record.settings {

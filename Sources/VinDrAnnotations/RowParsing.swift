@@ -97,15 +97,25 @@ extension AnnotationIndex {
         var out = PendingRow(line: Int32(clamping: row.line))
         let imageBytes = row.field(c.imageID)
         guard !imageBytes.isEmpty else { throw fail(c.imageID, "empty image_id") }
-        let image = t.images.intern(imageBytes)
-        if image.isNew { newImages.append(String(decoding: imageBytes, as: UTF8.self)) }
-        out.image = Int32(image.id)
+        // A new id must be valid UTF-8 before it is interned: its name is the key a second half's
+        // ids are renumbered by (ParallelAdd), so a lossy decoding would split one id in two.
+        if let id = t.images.find(imageBytes) {
+            out.image = Int32(id)
+        } else {
+            guard let name = String(validating: imageBytes, as: UTF8.self) else { throw fail(c.imageID, "image_id is not valid UTF-8") }
+            out.image = Int32(t.images.intern(imageBytes).id)
+            newImages.append(name)
+        }
         if c.readerID >= 0 {
             let readerBytes = row.field(c.readerID)
             guard !readerBytes.isEmpty else { throw fail(c.readerID, "empty rad_id") }
-            let reader = t.readers.intern(readerBytes)
-            if reader.isNew { t.readerNames.append(String(decoding: readerBytes, as: UTF8.self)) }
-            out.reader = Int32(reader.id)
+            if let id = t.readers.find(readerBytes) {
+                out.reader = Int32(id)
+            } else {
+                guard let name = String(validating: readerBytes, as: UTF8.self) else { throw fail(c.readerID, "rad_id is not valid UTF-8") }
+                out.reader = Int32(t.readers.intern(readerBytes).id)
+                t.readerNames.append(name)
+            }
         }
 
         if c.hasLabelColumns {

@@ -264,6 +264,15 @@ def test_csv_errors_name_file_line_and_column(tmp_path):
         vindr.Annotations(p)
     with pytest.raises(vindr.CSVFormatError, match="unrecognised header|not a VinDr-CXR label"):
         vindr.Annotations(write(tmp_path, "other.csv", "image_id,foo,bar\n"))
+    # Ids that are not UTF-8 are refused (a lossy decoding used to split one reader in two when a
+    # large file was read in halves).
+    bad = tmp_path / "utf8.csv"
+    bad.write_bytes(b"image_id,rad_id,class_name,x_min,y_min,x_max,y_max\na,R1,No finding,,,,\na,R\xff2,No finding,,,,\n")
+    with pytest.raises(vindr.CSVFormatError, match=r"utf8\.csv:3: column rad_id: rad_id is not valid UTF-8"):
+        vindr.Annotations(bad)
+    bad.write_bytes(b"image_id,rad_id,class_name,x_min,y_min,x_max,y_max\n\xc3,R1,No finding,,,,\n")
+    with pytest.raises(vindr.CSVFormatError, match=r"utf8\.csv:2: column image_id: image_id is not valid UTF-8"):
+        vindr.Annotations(bad)
     # A file that cannot be opened is an I/O error (an OSError), not a format error.
     with pytest.raises(vindr.VinDrIOError, match=r"missing\.csv: cannot open") as e:
         vindr.Annotations(tmp_path / "missing.csv")

@@ -4,7 +4,8 @@
 1. Build: the synthetic CXRs (`vindr sample`, 12-bit uncompressed, --image-size rows, width 7/8
    of it) rendered to 512 px JPEG shards by the native `vindr.build_cache` (all cores) and by
    `vindr.ray.build_cache` on a local Ray with 2 CPUs (Ray started before the clock; its actor
-   start and scheduling are counted): images/s each and Ray's overhead in %. Also the native build
+   start and scheduling are counted): images/s each and Ray's overhead in %, and from a second
+   build of half the images, each build's per-image cost and fixed part. Also the native build
    of raw, raw16 and of 1024 px JPEG shards, and each format's shard bytes per image against the
    source DICOM bytes per image.
 2. Train-time reads at 512 px, batches of 16, shuffled, 2 workers each: vindr.Loader(cache=dir)
@@ -211,7 +212,15 @@ def main() -> int:
              runtime_env={"env_vars": {"PYTHONPATH": str(ROOT / "bindings" / "python")}})
     ray_init = time.perf_counter() - start
     ray_s = timed_ray(root, args.dir / f"ray-jpeg{SIZE}", SIZE, "jpeg", args.shard_size)
+    # Half the images again, to split each build's time into a fixed part and a per-image cost.
+    half = args.dir / f"sample-{args.images // 2}-{args.image_size}"
+    if not (half / "annotations" / "annotations_train.csv").exists():
+        vindr.write_sample(half, train=args.images // 2, test=0, size=args.image_size, seed=2)
+    n_half = len(vindr.Dataset(half, annotation_files(half)))
+    ray_half = timed_ray(half, args.dir / f"ray-half{SIZE}", SIZE, "jpeg", args.shard_size)
     ray.shutdown()
+    native_half = timed_native(vindr.Dataset(half, annotation_files(half)), args.dir / f"half{SIZE}", SIZE, "jpeg", args.shard_size)
+    per_native, per_ray = (native_s["jpeg"] - native_half) / (n - n_half), (ray_s - ray_half) / (n - n_half)
     names = sorted(p.name for p in caches["jpeg"].glob("shard-*.tar"))
     same = names == sorted(p.name for p in (args.dir / f"ray-jpeg{SIZE}").glob("shard-*.tar")) and \
         all((caches["jpeg"] / x).read_bytes() == (args.dir / f"ray-jpeg{SIZE}" / x).read_bytes() for x in names)
@@ -219,6 +228,9 @@ def main() -> int:
           f"vindr.ray (2 CPUs) {n / ray_s:7.1f} img/s ({ray_s:.1f} s)   Ray overhead "
           f"{(ray_s - native_s['jpeg']) / native_s['jpeg'] * 100:+.0f}%   (ray.init {ray_init:.1f} s, not counted; "
           f"shard files identical: {same})")
+    print(f"  from {n_half} and {n} images: per image native {per_native * 1000:.1f} ms, vindr.ray {per_ray * 1000:.1f} ms "
+          f"(overhead per image {(per_ray - per_native) / per_native * 100:+.0f}%); fixed part native "
+          f"{native_s['jpeg'] - per_native * n:.1f} s, vindr.ray {ray_s - per_ray * n:.1f} s")
     print(f"{'shards':14} {'build img/s':>11} {'bytes/image':>12} {'x DICOM':>8}")
     print(f"{'DICOM source':14} {'':>11} {dicom_bytes:12,.0f} {1:8.3f}")
     for fmt, d in caches.items():

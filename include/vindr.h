@@ -700,7 +700,8 @@ int32_t vdr_cache_merge(char const * dir, size_t * samples);
 
 /// Renders sample `index` as a cache build would: its JSON record (released with
 /// vdr_string_destroy) and its image member bytes into `image` (`capacity` bytes; `image_size`
-/// receives the size; 128 + 2 x height x width + 65536 bytes always suffice). Nothing is written
+/// receives the size; 2 x height x width + 16 x (height + width) + 65664 bytes always suffice,
+/// TurboJPEG's bound included). Nothing is written
 /// on error; a too small buffer is VDR_ERR_BUFFER_TOO_SMALL with `image_size` set.
 int32_t vdr_cache_sample(vdr_samples * samples, vdr_loader_options * options, size_t index, int32_t format, int32_t quality, char * * json, void * image, size_t capacity, size_t * image_size);
 /* Box policies (vdr_samples_from_dataset). */

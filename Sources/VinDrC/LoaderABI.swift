@@ -419,7 +419,8 @@ func cacheSettings(_ o: LoaderOptions, _ format: Int32, _ quality: Int32) throws
 
 /// Renders sample `index` as a cache build would: its JSON record (released with
 /// vdr_string_destroy) and its image member bytes into `image` (`capacity` bytes; `image_size`
-/// receives the size; 128 + 2 x height x width + 65536 bytes always suffice). Nothing is written
+/// receives the size; 2 x height x width + 16 x (height + width) + 65664 bytes always suffice,
+/// TurboJPEG's bound included). Nothing is written
 /// on error; a too small buffer is VDR_ERR_BUFFER_TOO_SMALL with `image_size` set.
 @c public func vdr_cache_sample(_ samples: UnsafeMutablePointer<vdr_samples>?, _ options: UnsafeMutablePointer<vdr_loader_options>?, _ index: UInt,
                                 _ format: Int32, _ quality: Int32, _ json: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,

@@ -456,7 +456,7 @@ def cache_sample(samples: Sequence[Sample] | Dataset, index: int, size: int | tu
     """Sample `index` rendered exactly as `build_cache` writes it (for other shard writers, such
     as `vindr.ray`)."""
     handles, (h, w) = _cache_handles(samples, size, letterbox, pad, window, 1, decode, format)
-    capacity = 128 + 2 * h * w + 65536
+    capacity = 2 * h * w + 16 * (h + w) + 65664  # the bound vdr_cache_sample documents
     image = ctypes.create_string_buffer(capacity)
     text, used = _vp(), _size()
     check(_cache_sample(handles.samples, handles.options, c_int("index", index, _cache_sample, 2), _CACHE_FORMATS[format],

@@ -438,7 +438,7 @@ func cacheSettings(_ o: LoaderOptions, _ format: Int32, _ quality: Int32) throws
         guard out.image.count <= capacity else { throw VinDrError(.bufferTooSmall, "image of \(out.image.count) bytes, buffer of \(capacity)") }
         let image = try require(image, "image")
         try store(String(decoding: out.json, as: UTF8.self), to: json)
-        out.image.withUnsafeBytes { image.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        out.image.withUnsafeBytes { if let b = $0.baseAddress { image.copyMemory(from: b, byteCount: $0.count) } }
     }
 }
 

@@ -303,6 +303,8 @@ final class CacheReader: @unchecked Sendable {
     let settings: CacheSettings
     private let shards: [MappedFile]
     private let byID: [String: CachedSample]
+    /// The .npy header every raw (uint8) or raw16 (uint16) member starts with.
+    private let npy: [UInt8]
 
     init(location: String) throws {
         let paths = try CacheReader.shardPaths(location)
@@ -347,6 +349,7 @@ final class CacheReader: @unchecked Sendable {
         settings = first
         shards = mapped
         byID = samples
+        npy = npyHeader(dtype: first.format == .raw16 ? "<u2" : "|u1", height: first.height, width: first.width)
     }
 
     /// The shard files `location` names (see the type's comment).
@@ -379,11 +382,10 @@ final class CacheReader: @unchecked Sendable {
         let bytes = try imageBytes(e)
         switch s.format {
         case .raw:
-            let header = npyHeader(dtype: "|u1", height: s.height, width: s.width)
-            guard bytes.count == header.count + s.height * s.width, bytes.prefix(header.count).elementsEqual(header) else {
+            guard bytes.count == npy.count + s.height * s.width, bytes.prefix(npy.count).elementsEqual(npy), let base = bytes.baseAddress else {
                 throw VinDrError(.format, "cache sample \(e.record.imageID) is not a \(s.height)x\(s.width) uint8 array")
             }
-            slot.copyMemory(from: bytes.baseAddress! + header.count, byteCount: s.height * s.width)
+            slot.copyMemory(from: base + npy.count, byteCount: s.height * s.width)
         case .jpeg:
             guard let codec else { throw VinDrError(.internal, "no JPEG decoder") }
             try codec.decode(bytes, width: s.width, height: s.height, into: slot)
@@ -398,14 +400,13 @@ final class CacheReader: @unchecked Sendable {
     func readRaw16(_ e: CachedSample, adjustment: WindowAdjustment, into slot: UnsafeMutableRawPointer, float: Bool) throws {
         let s = settings
         let bytes = try imageBytes(e)
-        let header = npyHeader(dtype: "<u2", height: s.height, width: s.width)
         let plane = s.height * s.width
-        guard bytes.count == header.count + 2 * plane, bytes.prefix(header.count).elementsEqual(header),
+        guard bytes.count == npy.count + 2 * plane, bytes.prefix(npy.count).elementsEqual(npy), let base = bytes.baseAddress,
               let transform = e.record.raw16Transform?.adjusted(by: adjustment) else {
             throw VinDrError(.format, "cache sample \(e.record.imageID) is not a \(s.height)x\(s.width) uint16 array with its window")
         }
         let map = CacheReader.raw16Map(transform)
-        let values = (bytes.baseAddress! + header.count).assumingMemoryBound(to: UInt16.self)
+        let values = (base + npy.count).assumingMemoryBound(to: UInt16.self)
         let pad: Float
         if case .letterbox(let p) = s.render.aspect { pad = Float(p) } else { pad = 0 }
         let g = e.record.geometry

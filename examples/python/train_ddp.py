@@ -17,6 +17,7 @@ DistributedDataParallel averages the gradients of a tiny classifier of the 28 gl
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import pathlib
 import sys
@@ -87,6 +88,11 @@ def main() -> int:
         if rank == 0:
             print(f"epoch {epoch}: {len(losses)} of {len(loader)} batches per rank, mean loss {np.mean(losses or [np.nan]):.4f}")
     record(weights=sum(p.detach().double().sum().item() for p in model.parameters()))
+    loader.close()
+    # DDP's reducer holds the process group and sits in reference cycles: left to the interpreter's
+    # exit, gloo's threads outlive Python and abort the process. Free both while Python is alive.
+    del model, optimizer
+    gc.collect()
     dist.destroy_process_group()
     return 0
 

@@ -54,8 +54,8 @@ def build_cache(root: str | os.PathLike, annotation_files: str | os.PathLike | S
                 shard_size: int = 1000, concurrency: int | None = None, **dataset_options) -> vindr.CacheReport:
     """Writes the shards of `vindr.Dataset(root, annotation_files, **dataset_options)` rendered at
     `size` into `directory`, as `vindr.build_cache` with the same arguments does, with Ray Data:
-    shard numbers -> `map_batches` on up to `concurrency` actors (default: one per CPU of the Ray
-    cluster), each building its shards natively -> `vindr.merge_cache`. Returns the summed
+    shard numbers -> `map_batches` on `concurrency` actors of one CPU each (default and at most:
+    the Ray cluster's CPUs), each building its shards natively -> `vindr.merge_cache`. Returns the summed
     CacheReport (complete unchanged shards count as reused).
 
     Uses the running Ray context when there is one (`ray.init(address=...)` on a cluster), else
@@ -76,10 +76,13 @@ def build_cache(root: str | os.PathLike, annotation_files: str | os.PathLike | S
         path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH")) if p)
         ray.init(runtime_env={"env_vars": {"PYTHONPATH": path}})
     try:
-        actors = concurrency or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        rows = (ray.data.range(shards)
-                .map_batches(_BuildShards, batch_size=1, batch_format="numpy",
-                             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=min(actors, max(shards, 1))),
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        actors = min(concurrency or cpus, cpus, max(shards, 1))  # an actor beyond the CPUs would wait forever
+        # from_items: the shard numbers start in the object store, so no read task competes with
+        # the actors for CPUs and a pool of fixed size (all actors from the start) cannot deadlock.
+        rows = (ray.data.from_items([{"id": k} for k in range(shards)])
+                .map_batches(_BuildShards, batch_size=1, batch_format="numpy", num_cpus=1,
+                             compute=ray.data.ActorPoolStrategy(size=actors),
                              fn_constructor_args=(root, files, dataset_options, directory, size, cache_options, shards))
                 .take_all())
     finally:

@@ -1,6 +1,8 @@
 #include "attribute_vrs.hpp"
 
 #include <gdcm-3.0/gdcmDataElement.h>
+#include <gdcm-3.0/gdcmDataSetHelper.h>
+#include <gdcm-3.0/gdcmFile.h>
 
 #include <cstdio>
 #include <cstring>
@@ -76,6 +78,22 @@ bool listed(const char *vrs, const char *vr) {
     return false;
 }
 
+const ReadAttribute *find_read(uint32_t parent, uint16_t g, uint16_t e) {
+    const ReadAttribute *a = nullptr;
+    for (const ReadAttribute &r : kRead)
+        if (r.parent == parent && r.tag == tag(g, e)) a = &r;
+    return a;
+}
+
+/// The VRs gdcm::StringFilter turns into text: the string VRs and the fixed-size numbers. It
+/// asserts on others (UV, SV, OV... arrived after Debian's GDCM 3.0 was written).
+bool filter_reads(gdcm::VR vr) {
+    if (vr == gdcm::VR::INVALID || vr == gdcm::VR::UN) return false;
+    if ((vr & gdcm::VR::VRASCII) == vr) return true;
+    return vr == gdcm::VR::US || vr == gdcm::VR::SS || vr == gdcm::VR::UL || vr == gdcm::VR::SL ||
+           vr == gdcm::VR::FL || vr == gdcm::VR::FD;
+}
+
 }  // namespace
 
 std::string tag_string(uint16_t g, uint16_t e) {
@@ -85,9 +103,7 @@ std::string tag_string(uint16_t g, uint16_t e) {
 }
 
 std::string attribute_vr_problem(uint32_t parent, uint16_t g, uint16_t e, const char *vr, uint32_t length) {
-    const ReadAttribute *a = nullptr;
-    for (const ReadAttribute &r : kRead)
-        if (r.parent == parent && r.tag == tag(g, e)) a = &r;
+    const ReadAttribute *a = find_read(parent, g, e);
     if (!a) return "";
     bool text = std::strcmp(a->vrs, "text") == 0;
     bool unknown = !vr || std::memcmp(vr, "UN", 2) == 0;  // implicit VR or UN: the dictionary VR applies
@@ -103,13 +119,24 @@ std::string attribute_vr_problem(uint32_t parent, uint16_t g, uint16_t e, const 
     return "";
 }
 
-std::string element_vr_problem(const gdcm::DataElement &de, uint32_t parent) {
+std::string element_vr_problem(const gdcm::DataElement &de, uint32_t parent, const gdcm::File &file) {
     gdcm::VR vr = de.GetVR();
     const char *name = vr == gdcm::VR::INVALID ? nullptr : gdcm::VR::GetVRString(vr);
     if (name && std::strlen(name) != 2) name = nullptr;  // a dictionary VR such as "US or SS"
     const gdcm::VL &vl = de.GetVL();
     uint32_t length = vl.IsUndefined() ? 0xFFFFFFFFu : static_cast<uint32_t>(vl);
-    return attribute_vr_problem(parent, de.GetTag().GetGroup(), de.GetTag().GetElement(), name, length);
+    const gdcm::Tag &t = de.GetTag();
+    if (find_read(parent, t.GetGroup(), t.GetElement())) return attribute_vr_problem(parent, t.GetGroup(), t.GetElement(), name, length);
+    // Any other attribute read as text (a UID to be replaced, a caller's tag): its VR as written,
+    // or without one (implicit VR, UN) the dictionary's, must be one StringFilter reads.
+    if (vr == gdcm::VR::INVALID || vr == gdcm::VR::UN) {
+        if (t.IsPrivate()) return tag_string(t.GetGroup(), t.GetElement()) + " is a private attribute of unknown VR; it is not read as text";
+        vr = gdcm::DataSetHelper::ComputeVR(file, file.GetDataSet(), t);
+        name = vr == gdcm::VR::INVALID ? nullptr : gdcm::VR::GetVRString(vr);
+    }
+    if (filter_reads(vr)) return "";
+    return tag_string(t.GetGroup(), t.GetElement()) + " has VR " + (name && std::strlen(name) == 2 ? std::string(name) : std::string("unknown")) +
+           ", which is not read as text (PS3.5 6.2)";
 }
 
 }  // namespace cgdcm

@@ -206,7 +206,7 @@ int cgdcm_edit_string(cgdcm_edit *edit, uint32_t tag, char *buf, size_t cap, siz
             if (bv) s.assign(bv->GetPointer(), bv->GetLength());
             while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
         } else {
-            std::string problem = cgdcm::element_vr_problem(de, 0);
+            std::string problem = cgdcm::element_vr_problem(de, 0, file);
             if (!problem.empty()) return cgdcm::fail(CGDCM_ERR_PARSE, problem);
             gdcm::StringFilter filter;
             filter.SetFile(file);

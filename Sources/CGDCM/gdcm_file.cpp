@@ -59,7 +59,7 @@ void put_text(const std::string &s, char *buf, size_t cap, size_t *len) {
 /// the filter asserts on binary VRs it does not expect. `parent` is the enclosing sequence's
 /// tag, 0 at the top level.
 int element_text(cgdcm_file *f, const gdcm::DataElement &de, uint32_t parent, char *buf, size_t cap, size_t *len) {
-    std::string problem = cgdcm::element_vr_problem(de, parent);
+    std::string problem = cgdcm::element_vr_problem(de, parent, f->reader().GetFile());
     if (!problem.empty()) return cgdcm::fail(CGDCM_ERR_PARSE, problem);
     put_text(f->filter.ToString(de), buf, cap, len);
     return CGDCM_OK;

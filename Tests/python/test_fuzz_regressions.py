@@ -4,6 +4,7 @@ file runs the target on it once and fails on any crash or sanitizer report. DICO
 through the Python package in a child process."""
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import subprocess
@@ -77,3 +78,23 @@ def test_fuzz_regression_dicom_through_the_python_package(path):
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=300,
                          env={**os.environ, "PYTHONPATH": str(ROOT / "bindings" / "python")})
     assert out.returncode == 0, out.stderr[-4000:]
+
+
+@pytest.mark.parametrize("profile", ["vindr", "basic"])
+def test_a_uid_of_binary_vr_fails_its_file_naming_the_tag(profile, tmp_path):
+    """(0002,0003) written as UV: GDCM's StringFilter asserted on it (the deid fuzz target), and a
+    UID the basic profile could not read used to be kept as it was. Now the file fails, its error
+    naming the tag, and nothing is written; checked in a child process since the old code aborted."""
+    code = (
+        "import json, sys, vindr\n"
+        "r = vindr.deidentify(sys.argv[1], sys.argv[2], profile=sys.argv[3], salt='s')\n"
+        "print(json.dumps([r.failed, r.written, r.files[0]['error']]))\n"
+    )
+    src = REGRESSIONS / "deid" / "meta-sop-instance-uid-of-vr-uv.dcm"
+    out = subprocess.run([sys.executable, "-c", code, str(src), str(tmp_path / "out"), profile], capture_output=True,
+                         text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT / "bindings" / "python")})
+    assert out.returncode == 0, out.stderr[-4000:]
+    failed, written, error = json.loads(out.stdout.splitlines()[-1])
+    assert (failed, written) == (1, 0)
+    assert "(0002,0003) has VR UV, which is not read as text" in error and src.name in error
+    assert not any(p.is_file() for p in (tmp_path / "out").rglob("*"))

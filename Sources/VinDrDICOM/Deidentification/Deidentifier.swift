@@ -255,15 +255,15 @@ public enum Deidentifier {
         // data set has none. When both are present and differ, (0008,0018) wins: it is part of the
         // instance itself, while the meta describes one file encoding of it (PS3.10 7.1 requires
         // them equal, so a disagreement is the file writer's error).
-        let datasetUID = edit.string(0x0008_0018).flatMap { $0.isEmpty ? nil : $0 }
-        guard let original = datasetUID ?? edit.string(0x0002_0003), !original.isEmpty else {
+        let datasetUID = try edit.text(0x0008_0018).flatMap { $0.isEmpty ? nil : $0 }
+        guard let original = try datasetUID ?? edit.text(0x0002_0003), !original.isEmpty else {
             throw VinDrError(.format, edit.source, "no SOP Instance UID (0008,0018) or Media Storage SOP Instance UID (0002,0003)")
         }
         for (tag, vr) in elements {
             switch profile.actions[tag] {
             case .keep?: continue
             case .replaceUID?:
-                if let uid = edit.string(tag), !uid.isEmpty { try edit.set(tag, "UI", derivedUID(uid, salt: salt)) }
+                if let uid = try edit.text(tag), !uid.isEmpty { try edit.set(tag, "UI", derivedUID(uid, salt: salt)) }
             case .empty?: try edit.set(tag, vr, "")
             case nil: try edit.remove(tag)
             }

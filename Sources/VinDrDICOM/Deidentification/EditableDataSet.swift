@@ -36,14 +36,20 @@ final class EditableDataSet {
         }
     }
 
-    /// Text value of a top-level or file meta attribute; nil when absent or unreadable.
-    func string(_ tag: DICOMTag) -> String? {
+    /// Text value of a top-level or file meta attribute; nil when absent; an error naming the
+    /// tag when its VR cannot be read as text.
+    func text(_ tag: DICOMTag) throws -> String? {
         var len = 0
-        guard cgdcm_edit_string(handle, tag, nil, 0, &len) == CGDCM_OK else { return nil }
+        let rc = cgdcm_edit_string(handle, tag, nil, 0, &len)
+        if rc == CGDCM_ABSENT { return nil }
+        try check(rc, nil)  // the shim's message names the tag
         var buf = [CChar](repeating: 0, count: len + 1)
-        guard cgdcm_edit_string(handle, tag, &buf, buf.count, &len) == CGDCM_OK else { return nil }
+        try check(cgdcm_edit_string(handle, tag, &buf, buf.count, &len), nil)
         return String(decoding: buf.prefix(len).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
+
+    /// Text value of a top-level or file meta attribute; nil when absent or unreadable.
+    func string(_ tag: DICOMTag) -> String? { (try? text(tag)) ?? nil }
 
     /// Removes a top-level data set attribute.
     func remove(_ tag: DICOMTag) throws { try check(cgdcm_edit_remove(handle, tag), tag) }

@@ -125,18 +125,18 @@ std::string element_vr_problem(const gdcm::DataElement &de, uint32_t parent, con
     if (name && std::strlen(name) != 2) name = nullptr;  // a dictionary VR such as "US or SS"
     const gdcm::VL &vl = de.GetVL();
     uint32_t length = vl.IsUndefined() ? 0xFFFFFFFFu : static_cast<uint32_t>(vl);
-    const gdcm::Tag &t = de.GetTag();
-    if (find_read(parent, t.GetGroup(), t.GetElement())) return attribute_vr_problem(parent, t.GetGroup(), t.GetElement(), name, length);
-    // Any other attribute read as text (a UID to be replaced, a caller's tag): its VR as written,
-    // or without one (implicit VR, UN) the dictionary's, must be one StringFilter reads.
+    const uint16_t g = de.GetTag().GetGroup(), e = de.GetTag().GetElement();
+    if (find_read(parent, g, e)) return attribute_vr_problem(parent, g, e, name, length);
+    // Any other attribute read as text (a UID to be replaced, a file meta attribute): its VR as
+    // written, or without one (implicit VR, UN) the dictionary's, must be one StringFilter reads.
     if (vr == gdcm::VR::INVALID || vr == gdcm::VR::UN) {
-        if (t.IsPrivate()) return tag_string(t.GetGroup(), t.GetElement()) + " is a private attribute of unknown VR; it is not read as text";
-        vr = gdcm::DataSetHelper::ComputeVR(file, file.GetDataSet(), t);
+        if (de.GetTag().IsPrivate()) return tag_string(g, e) + " is a private attribute of unknown VR; it is not read as text";
+        vr = gdcm::DataSetHelper::ComputeVR(file, file.GetDataSet(), de.GetTag());
         name = vr == gdcm::VR::INVALID ? nullptr : gdcm::VR::GetVRString(vr);
     }
     if (filter_reads(vr)) return "";
-    return tag_string(t.GetGroup(), t.GetElement()) + " has VR " + (name && std::strlen(name) == 2 ? std::string(name) : std::string("unknown")) +
-           ", which is not read as text (PS3.5 6.2)";
+    std::string shown = name && std::strlen(name) == 2 ? name : "unknown";
+    return tag_string(g, e) + " has VR " + shown + ", which is not read as text (PS3.5 6.2)";
 }
 
 }  // namespace cgdcm

@@ -26,9 +26,9 @@ std::string attribute_vr_problem(uint32_t parent, uint16_t g, uint16_t e, const 
 
 /// The same check on an element GDCM has parsed (its VR as read; implicit VR data has none).
 /// For an attribute outside the table, the reason its VR (or without one, the dictionary VR that
-/// DataSetHelper::ComputeVR finds in `file`) is
-/// not a string VR or a fixed-size number (US, SS, UL, SL, FL, FD), which StringFilter would
-/// assert on. Every accessor calls this before handing an element to gdcm::StringFilter.
+/// DataSetHelper::ComputeVR finds in `file`) is not a string VR or a fixed-size number (US, SS,
+/// UL, SL, FL, FD), which StringFilter would assert on. Every accessor calls this before handing
+/// an element to gdcm::StringFilter.
 std::string element_vr_problem(const gdcm::DataElement &de, uint32_t parent, const gdcm::File &file);
 
 /// "(GGGG,EEEE)".

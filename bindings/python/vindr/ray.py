@@ -55,8 +55,8 @@ def build_cache(root: str | os.PathLike, annotation_files: str | os.PathLike | S
     """Writes the shards of `vindr.Dataset(root, annotation_files, **dataset_options)` rendered at
     `size` into `directory`, as `vindr.build_cache` with the same arguments does, with Ray Data:
     shard numbers -> `map_batches` on `concurrency` actors of one CPU each (default and at most:
-    the Ray cluster's CPUs), each building its shards natively -> `vindr.merge_cache`. Returns the summed
-    CacheReport (complete unchanged shards count as reused).
+    the Ray cluster's CPUs), each building its shards natively -> `vindr.merge_cache`. Returns
+    the summed CacheReport (complete unchanged shards count as reused).
 
     Uses the running Ray context when there is one (`ray.init(address=...)` on a cluster), else
     starts a local one and shuts it down at the end. On a cluster, `root`, the annotation files and

@@ -86,7 +86,7 @@ int parse(cgdcm_edit *e) {
     e->stream->clear();
     e->stream->seekg(0);
     e->reader().SetStream(*e->stream);
-    if (!e->reader().Read()) return cgdcm::fail(CGDCM_ERR_PARSE, "not a readable DICOM file (GDCM could not parse it)");
+    if (!e->reader().Read()) return cgdcm::parse_failure(e->bytes);
     return CGDCM_OK;
 }
 

@@ -92,7 +92,7 @@ int parse(cgdcm_file *f) {
         f->stream->clear();
         f->stream->seekg(0);
         f->reader().SetStream(*f->stream);
-        if (!f->reader().Read()) return cgdcm::fail(CGDCM_ERR_PARSE, "not a readable DICOM file (GDCM could not parse it)");
+        if (!f->reader().Read()) return cgdcm::parse_failure(f->bytes);
     }
     f->filter.SetFile(f->reader().GetFile());
     return CGDCM_OK;

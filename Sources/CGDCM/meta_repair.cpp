@@ -1,7 +1,13 @@
 // Files whose File Meta Information (PS3.10 7.1) lacks Transfer Syntax UID (0002,0010), as
 // some VinDr-CXR releases do: the syntax is inferred from the bytes and the element inserted,
-// so GDCM (which refuses such files) can parse them.
+// so GDCM (which refuses such files) can parse them. Also why GDCM could not parse a file: a
+// transfer syntax it does not know is named as unsupported rather than reported as corruption.
 #include "meta_repair.hpp"
+
+#include "cgdcm.h"
+#include "shim_error.hpp"
+
+#include <gdcm-3.0/gdcmTransferSyntax.h>
 
 #include <cstdint>
 #include <cstring>
@@ -54,9 +60,49 @@ std::string sniff_fragment(const std::string &b, size_t at, size_t len) {
     return "";
 }
 
+/// Transfer Syntax UID (0002,0010) of a PS3.10 file's meta (Explicit VR Little Endian), without
+/// its padding; "" when the file has no meta or no such element.
+std::string meta_transfer_syntax(const std::string &b) {
+    if (b.size() < 144 || std::memcmp(b.data() + 128, "DICM", 4) != 0) return "";
+    for (size_t pos = 132; pos + 8 <= b.size() && u16(b, pos) == 0x0002;) {
+        size_t header = long_vr(b.data() + pos + 4) ? 12 : 8;
+        if (pos + header > b.size()) return "";
+        size_t len = header == 12 ? u32(b, pos + 8) : u16(b, pos + 6);
+        if (pos + header + len > b.size()) return "";
+        if (u16(b, pos + 2) == 0x0010) {
+            std::string uid = b.substr(pos + header, len);
+            while (!uid.empty() && (uid.back() == '\0' || uid.back() == ' ')) uid.pop_back();
+            return uid;
+        }
+        pos += header + len;
+    }
+    return "";
+}
+
+/// Names of the registered syntaxes GDCM 3.0 does not know that a CXR archive may hold.
+const char *syntax_name(const std::string &uid) {
+    if (uid == "1.2.840.10008.1.2.4.201") return "High-Throughput JPEG 2000 Image Compression (Lossless Only)";
+    if (uid == "1.2.840.10008.1.2.4.202") return "High-Throughput JPEG 2000 with RPCL Options Image Compression (Lossless Only)";
+    if (uid == "1.2.840.10008.1.2.4.203") return "High-Throughput JPEG 2000 Image Compression";
+    if (uid == "1.2.840.10008.1.2.4.110") return "JPEG XL Lossless";
+    if (uid == "1.2.840.10008.1.2.4.111") return "JPEG XL JPEG Recompression";
+    if (uid == "1.2.840.10008.1.2.4.112") return "JPEG XL";
+    return nullptr;
+}
+
 }  // namespace
 
 namespace cgdcm {
+
+int parse_failure(const std::string &bytes) {
+    std::string uid = meta_transfer_syntax(bytes);
+    if (!uid.empty() && gdcm::TransferSyntax::GetTSType(uid.c_str()) == gdcm::TransferSyntax::TS_END) {
+        const char *name = syntax_name(uid);
+        return fail(CGDCM_ERR_UNSUPPORTED, "transfer syntax " + uid + (name ? std::string(" (") + name + ")" : std::string()) +
+                                                " in (0002,0010) is not supported");
+    }
+    return fail(CGDCM_ERR_PARSE, "not a readable DICOM file (GDCM could not parse it)");
+}
 
 bool repair_missing_transfer_syntax(std::string &b, std::string &uid) {
     if (b.size() < 144 || std::memcmp(b.data() + 128, "DICM", 4) != 0) return false;

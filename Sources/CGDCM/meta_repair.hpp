@@ -10,6 +10,11 @@ namespace cgdcm {
 /// fragment's codec for encapsulated Pixel Data), sets `uid` and returns true.
 bool repair_missing_transfer_syntax(std::string &bytes, std::string &uid);
 
+/// Why GDCM could not parse `bytes`, as a shim failure (cgdcm::fail): CGDCM_ERR_UNSUPPORTED
+/// naming the transfer syntax when the meta's (0002,0010) is one GDCM does not know (High-
+/// Throughput JPEG 2000, PS3.5 A.4.11, among them), else the generic CGDCM_ERR_PARSE.
+int parse_failure(const std::string &bytes);
+
 /// Checks that every element, item and fragment of the file lies within it, so that GDCM (whose
 /// Debian build aborts on some malformed input) only parses structurally complete files. Sets
 /// `why` and returns false otherwise.

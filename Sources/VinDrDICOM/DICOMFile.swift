@@ -35,7 +35,7 @@ public final class DICOMFile: @unchecked Sendable {
 
     private init(handle: OpaquePointer?, status: Int32, source: String) throws {
         guard status == CGDCM_OK, let handle else {
-            throw VinDrError(status == CGDCM_ERR_IO ? .io : .format, source, shimMessage())
+            throw VinDrError(shimErrorKind(status), source, shimMessage())
         }
         self.source = source
         self.handle = handle
@@ -55,12 +55,22 @@ func shimMessage() -> String {
     String(cString: cgdcm_last_error())
 }
 
+/// The error kind of a failed shim call: I/O, an unsupported feature (a transfer syntax GDCM does
+/// not know), else a malformed file.
+func shimErrorKind(_ status: Int32) -> VinDrError.Kind {
+    switch status {
+    case CGDCM_ERR_IO: return .io
+    case CGDCM_ERR_UNSUPPORTED: return .unsupported
+    default: return .format
+    }
+}
+
 extension DICOMFile {
     /// Rows and Columns of the file at `path`, reading only its header (up to Pixel Data).
     public static func imageSize(path: String) throws -> (rows: Int, columns: Int) {
         var rows: UInt32 = 0, columns: UInt32 = 0
         let rc = cgdcm_image_size(path, &rows, &columns)
-        guard rc == CGDCM_OK else { throw VinDrError(rc == CGDCM_ERR_IO ? .io : .format, path, shimMessage()) }
+        guard rc == CGDCM_OK else { throw VinDrError(shimErrorKind(rc), path, shimMessage()) }
         return (Int(rows), Int(columns))
     }
 }
@@ -80,7 +90,7 @@ extension DICOMFile {
     public static func headerSummary(path: String) throws -> DICOMHeaderSummary {
         var h = cgdcm_header()
         let rc = cgdcm_read_header(path, &h)
-        guard rc == CGDCM_OK else { throw VinDrError(rc == CGDCM_ERR_IO ? .io : .format, path, shimMessage()) }
+        guard rc == CGDCM_OK else { throw VinDrError(shimErrorKind(rc), path, shimMessage()) }
         func text<T>(_ tuple: T) -> String {
             withUnsafeBytes(of: tuple) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         }
@@ -95,6 +105,6 @@ extension DICOMFile {
     /// Passing says nothing about the rest of the file.
     public static func probe(path: String) throws {
         let rc = cgdcm_probe_path(path)
-        guard rc == CGDCM_OK else { throw VinDrError(rc == CGDCM_ERR_IO ? .io : .format, path, shimMessage()) }
+        guard rc == CGDCM_OK else { throw VinDrError(shimErrorKind(rc), path, shimMessage()) }
     }
 }

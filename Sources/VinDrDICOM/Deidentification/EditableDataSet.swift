@@ -14,7 +14,7 @@ final class EditableDataSet {
     init(path: String) throws {
         var h: OpaquePointer?
         let rc = cgdcm_edit_open_path(path, &h)
-        guard rc == CGDCM_OK, let h else { throw VinDrError(rc == CGDCM_ERR_IO ? .io : .format, path, shimMessage()) }
+        guard rc == CGDCM_OK, let h else { throw VinDrError(shimErrorKind(rc), path, shimMessage()) }
         source = path
         handle = h
     }
@@ -93,7 +93,7 @@ final class EditableDataSet {
     private func check(_ rc: Int32, _ tag: DICOMTag?) throws {
         guard rc == CGDCM_OK else {
             let at = tag.map { "\(tagText(UInt16($0 >> 16), UInt16($0 & 0xFFFF))): " } ?? ""
-            throw VinDrError(rc == CGDCM_ERR_IO ? .io : .format, source, at + shimMessage())
+            throw VinDrError(shimErrorKind(rc), source, at + shimMessage())
         }
     }
 }

@@ -28,10 +28,30 @@ extern "C" int cgdcm_jpegls_header(const void *data, size_t size, uint32_t *widt
     });
 }
 
+namespace {
+
+/// Whether the stream ends with EOI (FFD9), after the fragment's zero padding (PS3.5 A.4).
+bool ends_with_eoi(const unsigned char *p, size_t size) {
+    while (size > 0 && p[size - 1] == 0) --size;
+    return size >= 2 && p[size - 2] == 0xFF && p[size - 1] == 0xD9;
+}
+
+}  // namespace
+
 extern "C" int cgdcm_jpegls_decode(const void *data, size_t size, uint32_t rows, uint32_t columns, int bytes_per_sample,
                                    void *out, size_t expected) {
     return cgdcm::guard([&]() -> int {
         if (!data || !out || (bytes_per_sample != 1 && bytes_per_sample != 2)) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "bad argument");
+        // A scan cut short without EOI makes Debian's CharLS 2.4.1 read past its end one bit at a
+        // time until a 32-bit count wraps (seconds on a 1 KB stream). Ending such a stream with
+        // EOI makes CharLS stop at the marker and report the stream as invalid at once.
+        std::string terminated;
+        if (!ends_with_eoi(static_cast<const unsigned char *>(data), size)) {
+            terminated.assign(static_cast<const char *>(data), size);
+            terminated += "\xFF\xD9";
+            data = terminated.data();
+            size = terminated.size();
+        }
         std::unique_ptr<charls_jpegls_decoder, void (*)(const charls_jpegls_decoder *)> decoder(charls_jpegls_decoder_create(),
                                                                                                charls_jpegls_decoder_destroy);
         if (!decoder) return cgdcm::fail(CGDCM_ERR_DECODE, "JPEG-LS: cannot create decoder");

@@ -38,6 +38,9 @@ public enum Renderer {
         let g = try geometry(of: file.metadata, options: options)
         let rowBytes = g.outputWidth * options.output.bytesPerSample  // at most 65535 x 4 (RenderGeometry.plan)
         guard let total = checkedProduct(rowBytes, g.outputHeight) else { throw VinDrError(.argument, "output of \(g.outputHeight) rows of \(rowBytes) bytes is too large") }
+        // The output is part of the frame's decoding memory: a header claiming 65535 x 65535 must
+        // not get its full-size output allocated (and zeroed) before its stream is even read.
+        try checkDecodeBudget(total, what: "a rendered \(g.outputWidth)x\(g.outputHeight) image", source: file.source)
         try reserveMemory(total, what: "a rendered \(g.outputWidth)x\(g.outputHeight) image", source: file.source)
         var bytes = [UInt8](repeating: 0, count: total)
         let out = try bytes.withUnsafeMutableBytes {

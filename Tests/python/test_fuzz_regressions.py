@@ -47,10 +47,11 @@ def test_known_fuzz_crash_still_crashes(target, path, fuzz_binaries):
 
 
 def replay(binary: pathlib.Path, path: pathlib.Path) -> None:
-    """Runs one input; fails on a crash, a sanitizer report or a peak RSS over 2 GB (libFuzzer
-    does not enforce -rss_limit_mb when it runs a single file)."""
+    """Runs one input as scripts/fuzz does (decode budget 1 GiB); fails on a crash, a sanitizer
+    report or a peak RSS over 2 GB (libFuzzer does not enforce -rss_limit_mb when it runs a single
+    file)."""
     with subprocess.Popen([str(binary), "-timeout=120", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True, env={**os.environ, "SWIFT_BACKTRACE": "enable=no",
+                          text=True, env={**os.environ, "SWIFT_BACKTRACE": "enable=no", "VINDR_DECODE_BUDGET": str(1 << 30),
                                "LSAN_OPTIONS": f"suppressions={ROOT / 'Fuzz' / 'lsan.supp'}"}) as proc:
         stderr = proc.stderr.read()
         _, status, usage = os.wait4(proc.pid, 0)

@@ -38,15 +38,17 @@ public enum Renderer {
         let g = try geometry(of: file.metadata, options: options)
         let rowBytes = g.outputWidth * options.output.bytesPerSample  // at most 65535 x 4 (RenderGeometry.plan)
         guard let total = checkedProduct(rowBytes, g.outputHeight) else { throw VinDrError(.argument, "output of \(g.outputHeight) rows of \(rowBytes) bytes is too large") }
-        // The output is part of the frame's decoding memory: a header claiming 65535 x 65535 must
-        // not get its full-size output allocated (and zeroed) before its stream is even read.
+        // The output is part of the frame's decoding memory, within the decode budget.
         try checkDecodeBudget(total, what: "a rendered \(g.outputWidth)x\(g.outputHeight) image", source: file.source)
         try reserveMemory(total, what: "a rendered \(g.outputWidth)x\(g.outputHeight) image", source: file.source)
-        var bytes = [UInt8](repeating: 0, count: total)
-        let out = try bytes.withUnsafeMutableBytes {
-            try render(file, options: options, into: $0, rowStride: rowBytes, workspace: workspace)
+        // Not zeroed first: render(into:) writes every byte when it succeeds (padding rows, then
+        // the content), and a header claiming 65535 x 65535 whose stream fails to decode leaves
+        // the pages untouched instead of costing their memory.
+        let bytes = try [UInt8](unsafeUninitializedCapacity: total) { buffer, count in
+            try render(file, options: options, into: UnsafeMutableRawBufferPointer(buffer), rowStride: rowBytes, workspace: workspace)
+            count = total
         }
-        return (bytes, out)
+        return (bytes, g)
     }
 
     /// Renders into caller memory: outputHeight rows, `rowStride` bytes apart, each of

@@ -8,8 +8,9 @@
    best of --rounds builds each, Ray's overhead in %, the first Ray build of a fresh Ray
    instance (which also starts its worker processes); and the same on --copies times the images
    (hard links to the same DICOMs under new ids), whence each pipeline's per-image cost and fixed
-   part. Also the native build of raw, raw16 and of 1024 px
-   JPEG shards, and each format's shard bytes per image against the source DICOM bytes per image.
+   part, and that large build again with shards of 100 and 500. Also the native build of raw,
+   raw16 and of 1024 px JPEG shards, and each format's shard bytes per image against the source
+   DICOM bytes per image.
 2. Train-time reads at 512 px, batches of 16, shuffled, 2 workers each: vindr.Loader(cache=dir)
    over the JPEG, raw (uint8) and raw16 shards (raw16 with window_jitter=0.1)  vs  the same shards
    read by webdataset.WebDataset(...).decode(...) in a torch DataLoader(num_workers=2,

@@ -60,23 +60,35 @@ std::string sniff_fragment(const std::string &b, size_t at, size_t len) {
     return "";
 }
 
-/// Transfer Syntax UID (0002,0010) of a PS3.10 file's meta (Explicit VR Little Endian), without
-/// its padding; "" when the file has no meta or no such element.
-std::string meta_transfer_syntax(const std::string &b) {
-    if (b.size() < 144 || std::memcmp(b.data() + 128, "DICM", 4) != 0) return "";
-    for (size_t pos = 132; pos + 8 <= b.size() && u16(b, pos) == 0x0002;) {
+/// Walks the File Meta Information group (PS3.10 7.1, always Explicit VR Little Endian) from
+/// byte 132, calling `visit(element, at, header, length)` for each element until it returns
+/// false. Returns where the walk stopped (the element `visit` refused, or the end of the group),
+/// or 0 when an element runs past the end of `b`.
+template <typename Visit> size_t walk_meta(const std::string &b, Visit &&visit) {
+    size_t pos = 132;
+    while (pos + 8 <= b.size() && u16(b, pos) == 0x0002) {
         size_t header = long_vr(b.data() + pos + 4) ? 12 : 8;
-        if (pos + header > b.size()) return "";
+        if (pos + header > b.size()) return 0;
         size_t len = header == 12 ? u32(b, pos + 8) : u16(b, pos + 6);
-        if (pos + header + len > b.size()) return "";
-        if (u16(b, pos + 2) == 0x0010) {
-            std::string uid = b.substr(pos + header, len);
-            while (!uid.empty() && (uid.back() == '\0' || uid.back() == ' ')) uid.pop_back();
-            return uid;
-        }
+        if (pos + header + len > b.size()) return 0;
+        if (!visit(u16(b, pos + 2), pos, header, len)) return pos;
         pos += header + len;
     }
-    return "";
+    return pos;
+}
+
+/// Transfer Syntax UID (0002,0010) of a PS3.10 file's meta, without its padding; "" when the
+/// file has no meta or no such element.
+std::string meta_transfer_syntax(const std::string &b) {
+    if (b.size() < 144 || std::memcmp(b.data() + 128, "DICM", 4) != 0) return "";
+    std::string uid;
+    walk_meta(b, [&](uint16_t element, size_t at, size_t header, size_t len) {
+        if (element != 0x0010) return true;
+        uid = b.substr(at + header, len);
+        while (!uid.empty() && (uid.back() == '\0' || uid.back() == ' ')) uid.pop_back();
+        return false;
+    });
+    return uid;
 }
 
 /// Names of the registered syntaxes GDCM 3.0 does not know that a CXR archive may hold.
@@ -106,21 +118,18 @@ int parse_failure(const std::string &bytes) {
 
 bool repair_missing_transfer_syntax(std::string &b, std::string &uid) {
     if (b.size() < 144 || std::memcmp(b.data() + 128, "DICM", 4) != 0) return false;
-    // Walk the meta group (always Explicit VR Little Endian).
-    size_t pos = 132, insert_at = 0, group_length_at = 0;
-    while (pos + 8 <= b.size() && u16(b, pos) == 0x0002) {
-        uint16_t element = u16(b, pos + 2);
-        const char *vr = b.data() + pos + 4;
-        size_t header = long_vr(vr) ? 12 : 8;
-        if (pos + header > b.size()) return false;
-        size_t len = header == 12 ? u32(b, pos + 8) : u16(b, pos + 6);
-        if (element == 0x0010) return false;  // present: nothing to repair
-        if (element == 0x0000) group_length_at = pos + 8;
-        if (element < 0x0010) insert_at = pos + header + len;
-        pos += header + len;
-        if (pos > b.size()) return false;
-    }
-    size_t end = pos;
+    size_t insert_at = 0, group_length_at = 0;
+    bool present = false;
+    size_t end = walk_meta(b, [&](uint16_t element, size_t at, size_t header, size_t len) {
+        if (element == 0x0010) {  // present: nothing to repair
+            present = true;
+            return false;
+        }
+        if (element == 0x0000) group_length_at = at + 8;
+        if (element < 0x0010) insert_at = at + header + len;
+        return true;
+    });
+    if (present || end == 0) return false;
     if (insert_at == 0) insert_at = 132;
     if (end + 8 > b.size()) return false;
     bool explicit_vr = known_vr(b.data() + end + 4);

@@ -21,7 +21,7 @@ let package = Package(
             cxxSettings: [.define("NDEBUG")],
             linkerSettings: [
                 .linkedLibrary("gdcmMSFF"), .linkedLibrary("gdcmDSED"), .linkedLibrary("gdcmCommon"),
-                .linkedLibrary("openjp2"), .linkedLibrary("charls"), .linkedLibrary("z"),
+                .linkedLibrary("openjp2"), .linkedLibrary("openjph"), .linkedLibrary("charls"), .linkedLibrary("z"),
             ]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg"),
         .systemLibrary(name: "CZlib"),

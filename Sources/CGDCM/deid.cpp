@@ -71,10 +71,9 @@ bool read_up_to_pixels(cgdcm_edit *e) {
     return true;
 }
 
-/// Repairs a missing transfer syntax, checks the structure, then parses `e->bytes`.
-int parse(cgdcm_edit *e) {
-    std::string uid, why;
-    cgdcm::repair_missing_transfer_syntax(e->bytes, uid);
+/// Checks the structure of `e->bytes`, then parses them.
+int parse_bytes(cgdcm_edit *e) {
+    std::string why;
     if (cgdcm::not_dicom(e->bytes)) return cgdcm::fail(CGDCM_ERR_PARSE, cgdcm::not_dicom_message);
     if (!cgdcm::check_structure(e->bytes, why)) return cgdcm::fail(CGDCM_ERR_PARSE, "not a readable DICOM file: " + why);
     e->buffer = std::make_unique<cgdcm::MemoryBuffer>(e->bytes.data(), e->bytes.size());
@@ -105,6 +104,19 @@ gdcm::DataElement text_element(const gdcm::Tag &tag, gdcm::VR vr, const std::str
     de.SetVR(vr);
     de.SetByteValue(v.data(), static_cast<uint32_t>(v.size()));
     return de;
+}
+
+/// Repairs a missing transfer syntax, checks the structure, then parses `e->bytes`; an HTJ2K
+/// syntax parsed under a stand-in is put back into the parsed meta as the file had it.
+int parse(cgdcm_edit *e) {
+    std::string uid, stood_in_for;
+    cgdcm::repair_missing_transfer_syntax(e->bytes, uid);
+    bool stand_in = cgdcm::stand_in_transfer_syntax(e->bytes, stood_in_for);
+    int rc = parse_bytes(e);
+    if (rc == CGDCM_OK && stand_in) {
+        e->reader().GetFile().GetHeader().Replace(text_element(gdcm::Tag(0x0002, 0x0010), gdcm::VR::UI, stood_in_for));
+    }
+    return rc;
 }
 
 /// Completes the file meta (PS3.10 7.1) with what remains after editing: File Meta Information

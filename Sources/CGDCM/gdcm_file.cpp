@@ -26,6 +26,7 @@ struct cgdcm_file {
     std::unique_ptr<cgdcm::MemoryBuffer> buffer;
     std::unique_ptr<std::istream> stream;
     bool transfer_syntax_inferred = false;
+    std::string stood_in_for;  // the file's HTJ2K syntax GDCM parsed under a stand-in (meta_repair.hpp)
     // Native little-endian Pixel Data is not copied by GDCM: its value stays in `bytes` at
     // [native_offset, native_offset + native_length) (length as declared; may exceed the file).
     bool native_in_place = false;
@@ -80,6 +81,7 @@ bool parse_in_place(cgdcm_file *f) {
 int parse(cgdcm_file *f) {
     std::string uid;
     f->transfer_syntax_inferred = cgdcm::repair_missing_transfer_syntax(f->bytes, uid);
+    cgdcm::stand_in_transfer_syntax(f->bytes, f->stood_in_for);
     std::string why;
     if (cgdcm::not_dicom(f->bytes)) return cgdcm::fail(CGDCM_ERR_PARSE, cgdcm::not_dicom_message);
     if (!cgdcm::check_structure(f->bytes, why)) return cgdcm::fail(CGDCM_ERR_PARSE, "not a readable DICOM file: " + why);
@@ -242,7 +244,7 @@ int cgdcm_transfer_syntax(cgdcm_file *file, char *buf, size_t cap, int *inferred
         const gdcm::FileMetaInformation &meta = file->reader().GetFile().GetHeader();
         if (inferred) *inferred = file->transfer_syntax_inferred || !meta.FindDataElement(gdcm::Tag(0x0002, 0x0010)) ? 1 : 0;
         const gdcm::TransferSyntax &ts = meta.GetDataSetTransferSyntax();
-        const char *uid = ts.IsValid() ? ts.GetString() : "";
+        const char *uid = !file->stood_in_for.empty() ? file->stood_in_for.c_str() : ts.IsValid() ? ts.GetString() : "";
         put_text(uid ? uid : "", buf, cap, nullptr);
         return CGDCM_OK;
     });

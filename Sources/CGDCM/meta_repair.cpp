@@ -93,9 +93,6 @@ std::string meta_transfer_syntax(const std::string &b) {
 
 /// Names of the registered syntaxes GDCM 3.0 does not know that a CXR archive may hold.
 const char *syntax_name(const std::string &uid) {
-    if (uid == "1.2.840.10008.1.2.4.201") return "High-Throughput JPEG 2000 Image Compression (Lossless Only)";
-    if (uid == "1.2.840.10008.1.2.4.202") return "High-Throughput JPEG 2000 with RPCL Options Image Compression (Lossless Only)";
-    if (uid == "1.2.840.10008.1.2.4.203") return "High-Throughput JPEG 2000 Image Compression";
     if (uid == "1.2.840.10008.1.2.4.110") return "JPEG XL Lossless";
     if (uid == "1.2.840.10008.1.2.4.111") return "JPEG XL JPEG Recompression";
     if (uid == "1.2.840.10008.1.2.4.112") return "JPEG XL";
@@ -114,6 +111,24 @@ int parse_failure(const std::string &bytes) {
                                                 " in (0002,0010) is not supported");
     }
     return fail(CGDCM_ERR_PARSE, "not a readable DICOM file (GDCM could not parse it)");
+}
+
+bool stand_in_transfer_syntax(std::string &b, std::string &uid) {
+    if (b.size() < 144 || std::memcmp(b.data() + 128, "DICM", 4) != 0) return false;
+    static const char stand_in[] = "1.2.840.10008.1.2.4.100";  // MPEG2 Main Profile @ Main Level
+    bool replaced = false;
+    walk_meta(b, [&](uint16_t element, size_t at, size_t header, size_t len) {
+        if (element != 0x0010) return true;
+        std::string value = b.substr(at + header, len);
+        while (!value.empty() && (value.back() == '\0' || value.back() == ' ')) value.pop_back();
+        if (value == "1.2.840.10008.1.2.4.201" || value == "1.2.840.10008.1.2.4.202" || value == "1.2.840.10008.1.2.4.203") {
+            b.replace(at + header, len, std::string(stand_in).append(len - value.size(), '\0'));
+            uid = value;
+            replaced = true;
+        }
+        return false;
+    });
+    return replaced;
 }
 
 bool repair_missing_transfer_syntax(std::string &b, std::string &uid) {

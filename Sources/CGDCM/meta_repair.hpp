@@ -10,9 +10,16 @@ namespace cgdcm {
 /// fragment's codec for encapsulated Pixel Data), sets `uid` and returns true.
 bool repair_missing_transfer_syntax(std::string &bytes, std::string &uid);
 
+/// When the meta's Transfer Syntax UID (0002,0010) is a High-Throughput JPEG 2000 one (PS3.5
+/// A.4.11), which GDCM 3.0 does not know, overwrites its value in `bytes` with a syntax GDCM
+/// knows that encodes the data set the same way (Explicit VR Little Endian, encapsulated Pixel
+/// Data, PS3.5 A.4) and has a UID of the same length (MPEG2 MP@ML, 1.2.840.10008.1.2.4.100), so
+/// GDCM parses the file; sets `uid` to the original (unpadded) and returns true.
+bool stand_in_transfer_syntax(std::string &bytes, std::string &uid);
+
 /// Why GDCM could not parse `bytes`, as a shim failure (cgdcm::fail): CGDCM_ERR_UNSUPPORTED
-/// naming the transfer syntax when the meta's (0002,0010) is one GDCM does not know (High-
-/// Throughput JPEG 2000, PS3.5 A.4.11, among them), else the generic CGDCM_ERR_PARSE.
+/// naming the transfer syntax when the meta's (0002,0010) is one GDCM does not know (JPEG XL
+/// among them), else the generic CGDCM_ERR_PARSE.
 int parse_failure(const std::string &bytes);
 
 /// Checks that every element, item and fragment of the file lies within it, so that GDCM (whose

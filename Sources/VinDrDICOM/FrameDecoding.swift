@@ -8,7 +8,7 @@ extension DICOMFile {
     ///   - maxReduction: the decoder may return the image downscaled by up to 2^maxReduction per
     ///     axis when the codec can do that cheaply (JPEG 2000 resolution levels, ISO 15444-1 B.5);
     ///     `StoredPixels.reduction` says what was applied. Other syntaxes ignore it.
-    ///   - threads: decoder threads (JPEG 2000 only).
+    ///   - threads: decoder threads (JPEG 2000 only; OpenJPH decodes HTJ2K on the calling thread).
     ///
     /// Values are stored values proper (PS3.5 8.1.1): bits above Bits Stored are cleared, or
     /// copies of the sign bit when Pixel Representation is signed, whatever the codec left there
@@ -64,7 +64,7 @@ extension DICOMFile {
         default:
             throw VinDrError(.noPixelData, source, "no Pixel Data (7FE0,0010)")
         }
-        if m.transferSyntaxUID == TransferSyntax.jpegLSNearLossless || m.transferSyntaxUID == TransferSyntax.jpeg2000 {
+        if TransferSyntax.isLossy(m.transferSyntaxUID) {
             decoded.saturate(bitsStored: m.bitsStored)  // lossy overshoot saturates instead of wrapping
         }
         return try decoded.bytes.withUnsafeBytes {
@@ -164,38 +164,44 @@ extension DICOMFile {
         return out
     }
 
-    /// JPEG 2000 through OpenJPEG. The stream's own precision and signedness may disagree with
-    /// Bits Stored / Pixel Representation (seen in the released dataset): the decoded values are
-    /// kept as the stream defines them, in the file's sample format.
+    /// JPEG 2000 through OpenJPEG, High-Throughput JPEG 2000 (PS3.5 A.4.11) through OpenJPH. The
+    /// stream's own precision and signedness may disagree with Bits Stored / Pixel Representation
+    /// (seen in the released dataset): the decoded values are kept as the stream defines them, in
+    /// the file's sample format.
     func decodeJPEG2000(_ stream: [UInt8], format: SampleFormat, maxReduction: Int, threads: Int) throws -> StoredPixels {
         let m = metadata
+        let ht = TransferSyntax.isHTJ2K(m.transferSyntaxUID)
+        let header = ht ? cgdcm_htj2k_header : cgdcm_j2k_header
+        let codec = ht ? "HTJ2K" : "JPEG 2000"
         var w: UInt32 = 0, h: UInt32 = 0, comps: UInt32 = 0, prec: UInt32 = 0, levels: UInt32 = 0
         var sgnd: Int32 = 0
-        let rc = stream.withUnsafeBytes { cgdcm_j2k_header($0.baseAddress, $0.count, 0, &w, &h, &comps, &prec, &sgnd, &levels) }
+        let rc = stream.withUnsafeBytes { header($0.baseAddress, $0.count, 0, &w, &h, &comps, &prec, &sgnd, &levels) }
         guard rc == CGDCM_OK else { throw VinDrError(.decode, source, shimMessage()) }
         guard comps == 1 else {
-            throw VinDrError(.unsupported, source, "JPEG 2000 stream has \(comps) components; only monochrome is supported")
+            throw VinDrError(.unsupported, source, "\(codec) stream has \(comps) components; only monochrome is supported")
         }
         guard Int(w) == m.columns, Int(h) == m.rows else {
-            throw VinDrError(.format, source, "JPEG 2000 stream is \(w)x\(h) but Columns/Rows (0028,0011)/(0028,0010) say \(m.columns)x\(m.rows)")
+            throw VinDrError(.format, source, "\(codec) stream is \(w)x\(h) but Columns/Rows (0028,0011)/(0028,0010) say \(m.columns)x\(m.rows)")
         }
         guard Int(prec) <= 8 * format.bytesPerSample else {
-            throw VinDrError(.decode, source, "JPEG 2000 precision \(prec) exceeds Bits Allocated (0028,0100) \(m.bitsAllocated)")
+            throw VinDrError(.decode, source, "\(codec) precision \(prec) exceeds Bits Allocated (0028,0100) \(m.bitsAllocated)")
         }
         let reduce = max(0, min(maxReduction, Int(levels) - 1))
         if reduce > 0 {
-            let r = stream.withUnsafeBytes { cgdcm_j2k_header($0.baseAddress, $0.count, Int32(reduce), &w, &h, &comps, &prec, &sgnd, &levels) }
+            let r = stream.withUnsafeBytes { header($0.baseAddress, $0.count, Int32(reduce), &w, &h, &comps, &prec, &sgnd, &levels) }
             guard r == CGDCM_OK else { throw VinDrError(.decode, source, shimMessage()) }
         }
-        // OpenJPEG decodes into 32-bit samples per component before our output is written.
-        try checkDecodeBudget(try checkedSize(Int(w), Int(h), 4 + format.bytesPerSample, what: "JPEG 2000 working size", source: source),
-                              what: "JPEG 2000 decoding of a \(w)x\(h) frame", source: source)
-        var bytes = try uninitializedBytes(try checkedSize(Int(w), Int(h), format.bytesPerSample, what: "JPEG 2000 output size", source: source),
-                                            what: "the decoded JPEG 2000 frame", source: source)
+        // OpenJPEG decodes into 32-bit samples per component before our output is written (OpenJPH
+        // needs less: 32-bit lines per code-block height).
+        try checkDecodeBudget(try checkedSize(Int(w), Int(h), 4 + format.bytesPerSample, what: "\(codec) working size", source: source),
+                              what: "\(codec) decoding of a \(w)x\(h) frame", source: source)
+        var bytes = try uninitializedBytes(try checkedSize(Int(w), Int(h), format.bytesPerSample, what: "\(codec) output size", source: source),
+                                            what: "the decoded \(codec) frame", source: source)
         let status = stream.withUnsafeBytes { src in
             bytes.withUnsafeMutableBytes { dst in
-                cgdcm_j2k_decode(src.baseAddress, src.count, Int32(reduce), Int32(max(1, threads)), dst.baseAddress,
-                                 Int(w), Int(h), Int32(format.bytesPerSample))
+                ht ? cgdcm_htj2k_decode(src.baseAddress, src.count, Int32(reduce), dst.baseAddress, Int(w), Int(h), Int32(format.bytesPerSample))
+                    : cgdcm_j2k_decode(src.baseAddress, src.count, Int32(reduce), Int32(max(1, threads)), dst.baseAddress,
+                                       Int(w), Int(h), Int32(format.bytesPerSample))
             }
         }
         guard status == CGDCM_OK else { throw VinDrError(.decode, source, shimMessage()) }

@@ -15,6 +15,11 @@ public enum TransferSyntax {
     public static let jpeg2000Lossless = "1.2.840.10008.1.2.4.90"
     public static let jpeg2000 = "1.2.840.10008.1.2.4.91"
     public static let rle = "1.2.840.10008.1.2.5"
+    /// High-Throughput JPEG 2000 (PS3.5 A.4.11, PS3.6 Table A-1): Explicit VR Little Endian with
+    /// encapsulated ISO 15444-15 codestreams; .201 and .202 lossless only, .203 lossless or lossy.
+    public static let htj2kLossless = "1.2.840.10008.1.2.4.201"
+    public static let htj2kLosslessRPCL = "1.2.840.10008.1.2.4.202"
+    public static let htj2k = "1.2.840.10008.1.2.4.203"
 
     /// Short names for display.
     public static let names: [String: String] = [
@@ -31,6 +36,9 @@ public enum TransferSyntax {
         jpeg2000Lossless: "JPEG 2000 Lossless",
         jpeg2000: "JPEG 2000",
         rle: "RLE Lossless",
+        htj2kLossless: "HTJ2K Lossless",
+        htj2kLosslessRPCL: "HTJ2K Lossless RPCL",
+        htj2k: "HTJ2K",
     ]
 
     /// GDCM codec (CGDCM_CODEC_*) for the JPEG syntaxes; nil for others.
@@ -41,6 +49,14 @@ public enum TransferSyntax {
         }
     }
 
-    /// True for the JPEG 2000 syntaxes, which OpenJPEG decodes directly (threads, reduced resolution).
-    public static func isJPEG2000(_ uid: String) -> Bool { uid == jpeg2000Lossless || uid == jpeg2000 }
+    /// True for the JPEG 2000 syntaxes, which OpenJPEG decodes directly (threads, reduced
+    /// resolution), and the High-Throughput JPEG 2000 ones, which OpenJPH decodes (reduced
+    /// resolution).
+    public static func isJPEG2000(_ uid: String) -> Bool { uid == jpeg2000Lossless || uid == jpeg2000 || isHTJ2K(uid) }
+
+    /// True for the High-Throughput JPEG 2000 syntaxes.
+    public static func isHTJ2K(_ uid: String) -> Bool { uid == htj2kLossless || uid == htj2kLosslessRPCL || uid == htj2k }
+
+    /// True for the syntaxes whose lossy reconstruction may leave the stored range (saturated, not wrapped).
+    static func isLossy(_ uid: String) -> Bool { uid == jpegLSNearLossless || uid == jpeg2000 || uid == htj2k }
 }

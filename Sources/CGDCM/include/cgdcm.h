@@ -1,4 +1,5 @@
-/* Pure-C interface over GDCM (DICOM parsing, JPEG-family codecs) and OpenJPEG (JPEG 2000).
+/* Pure-C interface over GDCM (DICOM parsing, JPEG-family codecs), OpenJPEG (JPEG 2000) and
+ * OpenJPH (High-Throughput JPEG 2000).
  * Every function catches every C++ exception; failures return a negative status and leave a
  * message readable with cgdcm_last_error() (thread-local). Pointers returned through `const
  * void **` are borrowed from the handle and stay valid until cgdcm_close(). */
@@ -119,6 +120,16 @@ int cgdcm_j2k_header(const void *data, size_t size, int reduce, uint32_t *width,
  * (two's complement). */
 int cgdcm_j2k_decode(const void *data, size_t size, int reduce, int threads,
                      void *out, size_t width, size_t height, int bytes_per_sample);
+
+/** High-Throughput JPEG 2000 codestream (ISO 15444-15, PS3.5 A.4.11) header at resolution
+ * reduction `reduce`, as cgdcm_j2k_header; fails on layouts OpenJPH cannot decode safely. */
+int cgdcm_htj2k_header(const void *data, size_t size, int reduce, uint32_t *width, uint32_t *height,
+                       uint32_t *components, uint32_t *precision, int *is_signed, uint32_t *resolutions);
+/** Decodes an HTJ2K codestream with OpenJPH at `reduce` into `out`, width*height samples of
+ * `bytes_per_sample` (1 or 2) bytes: values clamped to the stream's range, then truncated to that
+ * width (two's complement). */
+int cgdcm_htj2k_decode(const void *data, size_t size, int reduce, void *out, size_t width, size_t height,
+                       int bytes_per_sample);
 
 #ifdef __cplusplus
 }

@@ -72,10 +72,13 @@ int quantization_levels(const unsigned char *body, size_t length) {
 /// precincts of at least 2x2 above level 0 (A.6.1). OpenJPH copies COD and QCD into fixed arrays
 /// for 32 levels and indexes its tiles with a tile-part's Isot (A.4.2) unchecked at the tile
 /// count; it finds each SOT by scanning for the marker, so every SOT-like sequence (FF90, Lsot
-/// 10) after the main header is checked. "" when the stream passes, else why not.
+/// 10) after the main header is checked. OpenJPH also decodes a stream cut inside a tile-part as
+/// if the rest were there, so each tile-part's length Psot must fit the stream. "" when the
+/// stream passes, else why not.
 std::string stream_problem(const unsigned char *p, size_t size) {
     if (!p || size < 4 || be16(p) != 0xFF4F || be16(p + 2) != 0xFF51) return "no SOC and SIZ markers";
-    if (size < 4 + 41 || be16(p + 4) != 41) return "SIZ is not that of one component";
+    if (size < 4 + 41) return "stream ends in its SIZ marker segment";
+    if (be16(p + 4) != 41) return "SIZ is not that of one component";
     const unsigned char *siz = p + 6;  // Rsiz, Xsiz, Ysiz, XOsiz, YOsiz, XTsiz, YTsiz, XTOsiz, YTOsiz, Csiz, Ssiz, XRsiz, YRsiz
     if (be16(siz + 34) != 1) return std::to_string(be16(siz + 34)) + " components; only monochrome is supported";
     if (siz[37] != 1 || siz[38] != 1) return "component subsampled " + std::to_string(siz[37]) + "x" + std::to_string(siz[38]);
@@ -121,6 +124,18 @@ std::string stream_problem(const unsigned char *p, size_t size) {
     }
     if (cods != 1 || qcds != 1 || qccs > 1 || cod_levels != qcd_levels || (qccs && qcc_levels != cod_levels)) {
         return "main header needs one COD, one QCD and at most one QCC for the same decomposition levels";
+    }
+    for (size_t at = pos; at + 12 <= size && be16(p + at) == 0xFF90;) {  // tile-parts by their Psot
+        uint32_t length = be32(p + at + 6);
+        if (length == 0) {  // the last tile-part, up to EOC
+            if (be16(p + size - 2) != 0xFFD9) return "truncated: the last tile-part has no EOC after it";
+            break;
+        }
+        if (length < 14 || length > size - at) {
+            return "truncated: the tile-part at byte " + std::to_string(at) + " has " + std::to_string(length) + " bytes, the stream " +
+                   std::to_string(size - at) + " from there";
+        }
+        at += length;
     }
     for (; pos + 6 <= size; ++pos) {
         if (p[pos] != 0xFF || p[pos + 1] != 0x90 || be16(p + pos + 2) != 10) continue;

@@ -8,6 +8,9 @@ with GDCM's and DCMTK's command-line tools, which are independent of the code un
     gdcmconv -Y -L -e 2 (JPEG-LS near-lossless), gdcmconv -K (J2K lossless),
     gdcmconv -Y -K (J2K lossy), gdcmconv -R (RLE).
 
+High-Throughput JPEG 2000 files (`write_htj2k`) wrap a codestream from OpenJPH's ojph_compress
+into the data set with pydicom's encapsulate (GDCM and DCMTK on Debian 12 write no HTJ2K).
+
 Usage: python3 Tests/python/corpus.py OUTDIR [--small]
 """
 from __future__ import annotations
@@ -183,6 +186,59 @@ def write_variant(v: Variant, out: pathlib.Path, seed: int = 0) -> dict[str, pat
         subprocess.run(cmd, check=True, capture_output=True)
         files[key] = target
     return files
+
+
+HTJ2K = {
+    "htj2k201": "1.2.840.10008.1.2.4.201",
+    "htj2k202": "1.2.840.10008.1.2.4.202",
+    "htj2k203": "1.2.840.10008.1.2.4.203",
+}
+
+
+def htj2k_codestream(pixels: np.ndarray, bits: int, signed: bool, qstep: float | None = None) -> bytes:
+    """ISO 15444-15 codestream of `pixels` (rows x cols) from ojph_compress: reversible 5/3
+    (lossless), or irreversible 9/7 with quantisation step `qstep`; 5 decompositions, RPCL.
+
+    ojph_compress 0.9 reads raw samples as unsigned, so a signed image is encoded as its values +
+    2^(bits-1) and the SIZ Ssiz sign bit (ISO 15444-1 A.5.1) set afterwards: an unsigned sample
+    is coded after subtracting 2^(bits-1) (DC level shift, G.1.2) and a signed one as it is, so
+    the coded data are the same and the stream decodes to the negative values."""
+    import tempfile
+
+    rows, cols = pixels.shape
+    raw = pixels.astype(np.int64) + ((1 << (bits - 1)) if signed else 0)
+    with tempfile.TemporaryDirectory() as d:
+        src, out = pathlib.Path(d) / "in.raw", pathlib.Path(d) / "out.j2c"
+        raw.astype("<u1" if bits <= 8 else "<u2").tofile(src)
+        mode = ["-reversible", "true"] if qstep is None else ["-reversible", "false", "-qstep", str(qstep)]
+        subprocess.run(["ojph_compress", "-i", str(src), "-o", str(out), "-dims", f"{{{cols},{rows}}}", "-num_comps", "1",
+                        "-signed", "false", "-bit_depth", str(bits), "-downsamp", "{1,1}", *mode],
+                       check=True, capture_output=True)
+        stream = bytearray(out.read_bytes())
+    assert stream[:4] == b"\xff\x4f\xff\x51" and stream[42] == bits - 1, "SOC, SIZ, one component"
+    if signed:
+        stream[42] |= 0x80
+    return bytes(stream)
+
+
+def write_htj2k(v: Variant, out: pathlib.Path, syntax: str, qstep: float | None = None, seed: int = 0) -> pathlib.Path:
+    """`v` (one frame) as `{v.name}-{syntax}.dcm` in the HTJ2K syntax `syntax` (a key of HTJ2K),
+    Explicit VR Little Endian with encapsulated Pixel Data as PS3.5 A.4 encodes it, beside the
+    same image uncompressed (`{v.name}-explicit.dcm`)."""
+    out.mkdir(parents=True, exist_ok=True)
+    pixels = cxr_like(v.rows, v.cols, v.bits_stored, v.signed, seed)
+    ds = base_dataset(v, pixels)
+    ds.save_as(out / f"{v.name}-explicit.dcm", enforce_file_format=True)
+    from pydicom.encaps import encapsulate
+
+    ds.file_meta.TransferSyntaxUID = HTJ2K[syntax]
+    ds.PixelData = encapsulate([htj2k_codestream(pixels, v.bits_stored, v.signed, qstep)])
+    ds["PixelData"].VR = "OB"
+    if qstep is not None:
+        ds.LossyImageCompression = "01"
+    path = out / f"{v.name}-{syntax}.dcm"
+    ds.save_as(path, enforce_file_format=True, implicit_vr=False, little_endian=True)
+    return path
 
 
 CXR_ROWS, CXR_COLS = 2560, 2304  # CXR-sized, as in the dataset (2500-3000 px)

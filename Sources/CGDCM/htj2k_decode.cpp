@@ -95,7 +95,11 @@ std::string stream_problem(const unsigned char *p, size_t size) {
         if (p[pos] != 0xFF) return "no marker at byte " + std::to_string(pos) + " of the main header";
         unsigned char m = p[pos + 1];
         if (m == 0x90) break;
-        if (std::memchr(known, m, sizeof known) == nullptr) return "unexpected marker FF" + std::to_string(m) + " in the main header";
+        if (std::memchr(known, m, sizeof known) == nullptr) {
+            char name[8];
+            std::snprintf(name, sizeof name, "FF%02X", m);
+            return std::string("unexpected marker ") + name + " in the main header";
+        }
         size_t length = be16(p + pos + 2);
         if (length < 2 || pos + 2 + length > size) return "marker segment runs past the stream";
         const unsigned char *body = p + pos + 4;

@@ -225,3 +225,23 @@ def test_cli_info_render_and_loader(files, tmp_path):
         batches.append([b.images.copy() for b in vindr.Loader(samples, 128, batch_size=3, seed=3, flip=0.5, workers=2)])
     for a, b in zip(*batches):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("syntax", ["htj2k202", "htj2k203"])
+def test_c_abi_decodes_and_renders(files, syntax, tmp_path):
+    """Tests/abi/abi_test.c (a C program linked against libvindr) on an HTJ2K file: syntax, stored
+    values (the lossless file's sum is the source's) and render as the Python route gives them."""
+    from test_abi import build, parse
+
+    exe = build(tmp_path, "abi_test.c", ["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+    path = files["cxr"][syntax]
+    out = subprocess.run([str(exe), str(path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr + out.stdout
+    kv = parse(out.stdout)
+    assert kv["ts"] == pydicom.dcmread(path).file_meta.TransferSyntaxUID
+    im = vindr.read_dicom(str(path))
+    assert int(kv["stored_sum"]) == int(im.pixels().astype(np.uint64).sum())
+    if syntax == "htj2k202":
+        assert int(kv["stored_sum"]) == int(pydicom.dcmread(files["cxr"]["explicit"]).pixel_array.astype(np.uint64).sum())
+    py = im.render(size=(512, 512), aspect="letterbox", threads=2)
+    assert int(kv["render_sum"]) == int(py.astype(np.uint64).sum())

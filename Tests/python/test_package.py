@@ -1,7 +1,7 @@
 """The shipped artifacts as a user gets them (scripts/package): the wheel installed into a fresh
 venv, and the C/C++ SDK tarball used through CMake find_package and pkg-config. Each runs a real
-job in a child process that cannot see the Swift toolchain, the system GDCM, CharLS, OpenJPEG and
-TurboJPEG libraries, or this checkout (`unshare -m` with bind mounts), and must give the in-tree
+job in a child process that cannot see the Swift toolchain, the system GDCM, CharLS, OpenJPEG,
+OpenJPH and TurboJPEG libraries, or this checkout (`unshare -m` with bind mounts), and must give the in-tree
 build's results byte for byte."""
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LIBRARY = ROOT / ".build" / "release" / "libVinDrC.so"
 SYSTEM_LIBS = "/usr/lib/x86_64-linux-gnu"
-HIDDEN_LIBS = ("libgdcm", "libcharls", "libopenjp2", "libturbojpeg")
+HIDDEN_LIBS = ("libgdcm", "libcharls", "libopenjp2", "libopenjph", "libturbojpeg")
 # What the shipped library may load from the system (glibc, libstdc++, libgcc_s).
 ALLOWED_SYSTEM = re.compile(r"^(linux-vdso|libc|libm|libdl|libpthread|librt|ld-linux-x86-64|libstdc\+\+|libgcc_s)\.so")
 
@@ -60,7 +60,7 @@ def toolchain() -> pathlib.Path:
 
 def run_hidden(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
     """Runs argv in a mount namespace where the toolchain and the checkout are empty folders and
-    every GDCM/CharLS/OpenJPEG/TurboJPEG system library reads as /dev/null."""
+    every GDCM/CharLS/OpenJPEG/OpenJPH/TurboJPEG system library reads as /dev/null."""
     empty = pathlib.Path("/tmp/vindr-empty")
     empty.mkdir(exist_ok=True)
     mounts = [f"mount --bind {empty} {shlex.quote(str(toolchain()))}", f"mount --bind {empty} {shlex.quote(str(ROOT))}"]
@@ -82,7 +82,7 @@ import numpy as np
 import vindr
 
 files, out, hidden = json.loads(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
-for name in ["libgdcmMSFF.so.3.0", "libcharls.so.2", "libopenjp2.so.7", "libturbojpeg.so.0"]:
+for name in ["libgdcmMSFF.so.3.0", "libcharls.so.2", "libopenjp2.so.7", "libopenjph.so.0.9", "libturbojpeg.so.0"]:
     try:
         ctypes.CDLL(name)
     except OSError:
@@ -117,11 +117,15 @@ print("version", vindr.__version__, vindr.version_number())
 
 @pytest.fixture(scope="module")
 def job_inputs(corpus, tmp_path_factory) -> dict[str, str]:
-    """One CXR-sized file per transfer syntax, copied outside the checkout."""
+    """One CXR-sized file per transfer syntax, copied outside the checkout, and an HTJ2K one."""
+    import corpus as corpus_module
+
     d = tmp_path_factory.mktemp("package-inputs")
     files = {}
     for key, path in corpus["u12m2"].items():  # 12-bit, every transfer syntax the corpus has
         files[key] = str(shutil.copy(path, d / f"{key}.dcm"))
+    v = corpus_module.Variant("ht", corpus_module.CXR_ROWS, corpus_module.CXR_COLS, windows=[(2048, 4096)])
+    files["htj2k201"] = str(corpus_module.write_htj2k(v, d / "ht", "htj2k201"))
     return files
 
 
@@ -138,6 +142,7 @@ def test_wheel_is_a_platform_wheel_with_everything_inside(artifacts):
     major = version().split(".")[0]
     assert f"vindr/libvindr.so.{major}" in names
     bundled = [n for n in names if n.startswith("vindr.libs/")]
+    assert any(os.path.basename(n).startswith("libopenjph") for n in bundled), bundled
     licenses = zipfile.ZipFile(wheel).read("vindr/licenses/BUNDLED.txt").decode()
     for n in bundled:  # every bundled file has its license and is listed
         assert os.path.basename(n) in licenses, n

@@ -213,8 +213,8 @@ int32_t vdr_dicom_decode(vdr_dicom * handle, int32_t frame, void * out_, size_t 
 /* Decode modes (VDR_OPT_DECODE). */
 /* Full-resolution decode, then the documented resampling (the default). */
 #define VDR_DECODE_EXACT 0
-/* Opt-in approximation for outputs at least 2x smaller: JPEG 2000 at a reduced resolution */
-/* level, 8-bit baseline JPEG through the scaled IDCT; differs from exact along hard edges. */
+/* Opt-in approximation for outputs at least 2x smaller: JPEG 2000 and HTJ2K at a reduced */
+/* resolution level, 8-bit baseline JPEG through the scaled IDCT; differs from exact along hard edges. */
 #define VDR_DECODE_FAST 1
 
 /// Creates render options with the defaults: original size, the file's window, uint8 output.

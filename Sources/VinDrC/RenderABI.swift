@@ -58,8 +58,8 @@ public let VDR_OPT_DECODE: Int32 = 5
 /// Decode modes (VDR_OPT_DECODE).
 /// Full-resolution decode, then the documented resampling (the default).
 public let VDR_DECODE_EXACT: Int32 = 0
-/// Opt-in approximation for outputs at least 2x smaller: JPEG 2000 at a reduced resolution
-/// level, 8-bit baseline JPEG through the scaled IDCT; differs from exact along hard edges.
+/// Opt-in approximation for outputs at least 2x smaller: JPEG 2000 and HTJ2K at a reduced
+/// resolution level, 8-bit baseline JPEG through the scaled IDCT; differs from exact along hard edges.
 public let VDR_DECODE_FAST: Int32 = 1
 
 final class RenderOptionsBox {

@@ -2,7 +2,7 @@
 import CGDCM
 
 /// A parsed DICOM file: its image attributes (PS3.3 C.7.6.3 Image Pixel, C.11 LUTs) and access to
-/// the stored pixel values of any frame, for every transfer syntax GDCM or OpenJPEG decodes.
+/// the stored pixel values of any frame, for every transfer syntax GDCM, OpenJPEG or OpenJPH decodes.
 ///
 /// Opening parses the data set (and keeps the Pixel Data bytes) but decodes nothing. A
 /// `DICOMFile` may be read from several threads; each decode call is independent.

@@ -76,8 +76,8 @@ public enum DecodeMode: String, Sendable, Equatable, CaseIterable {
     /// Full-resolution decode, then the documented resampling: the output equals that of a full
     /// decode resampled by `Renderer` (the default).
     case exact
-    /// Opt-in approximation: when the output is at least 2x smaller, JPEG 2000 decodes at a
-    /// reduced resolution level (ISO 15444-1 B.5) and 8-bit baseline JPEG through the scaled
+    /// Opt-in approximation: when the output is at least 2x smaller, JPEG 2000 and HTJ2K decode at
+    /// a reduced resolution level (ISO 15444-1 B.5) and 8-bit baseline JPEG through the scaled
     /// IDCT, then resamples from there. Faster, but the codec's low-pass filter is not the
     /// renderer's area filter: along hard edges (collimator bands, burned-in markers, saturated
     /// regions) uint8 outputs can differ from `.exact` by a large part of the grey range.
@@ -112,7 +112,7 @@ public struct RenderOptions: Sendable, Equatable {
     public var output: OutputType
     /// Invert MONOCHROME1 after VOI so that 1 is white (PS3.3 C.7.6.3.1.2). On by default.
     public var invertMonochrome1: Bool
-    /// `.exact` (the default): decode in full; `.fast`: let JPEG 2000 and baseline JPEG decode
+    /// `.exact` (the default): decode in full; `.fast`: let JPEG 2000, HTJ2K and baseline JPEG decode
     /// at a reduced resolution when the output is at least 2x smaller (see `DecodeMode`).
     public var decode: DecodeMode
     /// Threads for decoding and resampling (1 or more).

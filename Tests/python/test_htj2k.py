@@ -210,6 +210,7 @@ def test_cli_info_render_and_loader(files, tmp_path):
     assert json.loads(info.stdout)["transfer_syntax_uid"] == "1.2.840.10008.1.2.4.201"
     human = subprocess.run([str(CLI), "info", str(path)], capture_output=True, text=True, check=True).stdout
     assert "HTJ2K Lossless" in human and "2560 x 2304" in human
+    assert vindr.dicom.transfer_syntax_name("1.2.840.10008.1.2.4.201") == "HTJ2K Lossless"  # the Python table agrees
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "ht.dcm").write_bytes(path.read_bytes())
     for decode in ("exact", "fast"):

@@ -182,9 +182,9 @@ class DicomImage:
         dtype: "uint8", "uint16" or "float32" (display values in [0, 1]); 1 / max is white.
         aspect: "stretch" or "letterbox" (for (height, width) sizes; borders get `pad` in [0, 1]).
         decode: "exact" (default: full-resolution decode, then the resampling above) or "fast"
-            (opt-in: JPEG 2000 at a reduced resolution level and baseline JPEG through the scaled
-            IDCT when the output is at least 2x smaller; faster, but differs from "exact" along
-            hard edges such as collimator bands and burned-in markers).
+            (opt-in: JPEG 2000 and HTJ2K at a reduced resolution level and baseline JPEG through the
+            scaled IDCT when the output is at least 2x smaller; faster, but differs from "exact"
+            along hard edges such as collimator bands and burned-in markers).
         window_adjustment: (width scale, center shift in widths) applied to the chosen window, as
             window/level dragging does: (1, 0) changes nothing; a VOI LUT's output is re-windowed
             as a window of center 0.5 and width 1.
@@ -299,7 +299,8 @@ _TS_NAMES = {
     "1.2.840.10008.1.2.4.57": "JPEG Lossless", "1.2.840.10008.1.2.4.70": "JPEG Lossless SV1",
     "1.2.840.10008.1.2.4.80": "JPEG-LS Lossless", "1.2.840.10008.1.2.4.81": "JPEG-LS Near-Lossless",
     "1.2.840.10008.1.2.4.90": "JPEG 2000 Lossless", "1.2.840.10008.1.2.4.91": "JPEG 2000",
-    "1.2.840.10008.1.2.5": "RLE Lossless",
+    "1.2.840.10008.1.2.5": "RLE Lossless", "1.2.840.10008.1.2.4.201": "HTJ2K Lossless",
+    "1.2.840.10008.1.2.4.202": "HTJ2K Lossless RPCL", "1.2.840.10008.1.2.4.203": "HTJ2K",
 }
 
 
@@ -309,5 +310,5 @@ def transfer_syntax_name(uid: str) -> str:
 
 
 def read_dicom(source: Union[str, os.PathLike, bytes, bytearray, memoryview]) -> DicomImage:
-    """Opens a DICOM file from a path or from its bytes (any transfer syntax GDCM/OpenJPEG decode)."""
+    """Opens a DICOM file from a path or from its bytes (any transfer syntax GDCM/OpenJPEG/OpenJPH decode)."""
     return DicomImage(source)

@@ -246,3 +246,23 @@ def test_c_abi_decodes_and_renders(files, syntax, tmp_path):
         assert int(kv["stored_sum"]) == int(pydicom.dcmread(files["cxr"]["explicit"]).pixel_array.astype(np.uint64).sum())
     py = im.render(size=(512, 512), aspect="letterbox", threads=2)
     assert int(kv["render_sum"]) == int(py.astype(np.uint64).sum())
+
+
+def test_multiframe_one_fragment_per_frame(tmp_path):
+    """Three frames, one codestream fragment each with a Basic Offset Table (PS3.5 A.4): every
+    frame equals its source and pydicom's decode."""
+    from pydicom.encaps import encapsulate
+
+    v = V("mf", 384, 320, frames=3, signed=True)
+    source = corpus_module.cxr_like(v.rows, v.cols, v.bits_stored, True, seed=5, frames=3)
+    ds = corpus_module.base_dataset(v, source)
+    ds.file_meta.TransferSyntaxUID = corpus_module.HTJ2K["htj2k201"]
+    ds.PixelData = encapsulate([corpus_module.htj2k_codestream(f, v.bits_stored, True) for f in source], has_bot=True)
+    ds["PixelData"].VR = "OB"
+    path = tmp_path / "mf.dcm"
+    ds.save_as(path, enforce_file_format=True, implicit_vr=False, little_endian=True)
+    im = vindr.read_dicom(str(path))
+    oracle = oracle_pixels(path)
+    for f in range(3):
+        np.testing.assert_array_equal(im.pixels(frame=f), source[f])
+        np.testing.assert_array_equal(im.pixels(frame=f), oracle[f])

@@ -191,10 +191,18 @@ extension DICOMFile {
             let r = stream.withUnsafeBytes { header($0.baseAddress, $0.count, Int32(reduce), &w, &h, &comps, &prec, &sgnd, &levels) }
             guard r == CGDCM_OK else { throw VinDrError(.decode, source, shimMessage()) }
         }
-        // OpenJPEG decodes into 32-bit samples per component before our output is written (OpenJPH
-        // needs less: 32-bit lines per code-block height).
-        try checkDecodeBudget(try checkedSize(Int(w), Int(h), 4 + format.bytesPerSample, what: "\(codec) working size", source: source),
-                              what: "\(codec) decoding of a \(w)x\(h) frame", source: source)
+        // OpenJPEG decodes into 32-bit samples per component before our output is written; OpenJPH
+        // needs less for that but allocates structures for every tile first.
+        var working = try checkedSize(Int(w), Int(h), 4 + format.bytesPerSample, what: "\(codec) working size", source: source)
+        if ht {
+            var tiles: UInt64 = 0  // at most 65535 tiles: well inside Int
+            guard stream.withUnsafeBytes({ cgdcm_htj2k_working_size($0.baseAddress, $0.count, &tiles) }) == CGDCM_OK else {
+                throw VinDrError(.decode, source, shimMessage())
+            }
+            let (sum, overflow) = working.addingReportingOverflow(Int(tiles))
+            working = overflow ? .max : sum
+        }
+        try checkDecodeBudget(working, what: "\(codec) decoding of a \(w)x\(h) frame", source: source)
         var bytes = try uninitializedBytes(try checkedSize(Int(w), Int(h), format.bytesPerSample, what: "\(codec) output size", source: source),
                                             what: "the decoded \(codec) frame", source: source)
         let status = stream.withUnsafeBytes { src in

@@ -195,9 +195,11 @@ HTJ2K = {
 }
 
 
-def htj2k_codestream(pixels: np.ndarray, bits: int, signed: bool, qstep: float | None = None) -> bytes:
+def htj2k_codestream(pixels: np.ndarray, bits: int, signed: bool, qstep: float | None = None,
+                     options: tuple[str, ...] = ()) -> bytes:
     """ISO 15444-15 codestream of `pixels` (rows x cols) from ojph_compress: reversible 5/3
-    (lossless), or irreversible 9/7 with quantisation step `qstep`; 5 decompositions, RPCL.
+    (lossless), or irreversible 9/7 with quantisation step `qstep`; 5 decompositions, RPCL, one
+    tile, unless ojph_compress `options` (e.g. ("-tile_size", "{16,16}")) say otherwise.
 
     ojph_compress 0.9 reads raw samples as unsigned, so a signed image is encoded as its values +
     2^(bits-1) and the SIZ Ssiz sign bit (ISO 15444-1 A.5.1) set afterwards: an unsigned sample
@@ -212,7 +214,7 @@ def htj2k_codestream(pixels: np.ndarray, bits: int, signed: bool, qstep: float |
         raw.astype("<u1" if bits <= 8 else "<u2").tofile(src)
         mode = ["-reversible", "true"] if qstep is None else ["-reversible", "false", "-qstep", str(qstep)]
         subprocess.run(["ojph_compress", "-i", str(src), "-o", str(out), "-dims", f"{{{cols},{rows}}}", "-num_comps", "1",
-                        "-signed", "false", "-bit_depth", str(bits), "-downsamp", "{1,1}", *mode],
+                        "-signed", "false", "-bit_depth", str(bits), "-downsamp", "{1,1}", *mode, *options],
                        check=True, capture_output=True)
         stream = bytearray(out.read_bytes())
     assert stream[:4] == b"\xff\x4f\xff\x51" and stream[42] == bits - 1, "SOC, SIZ, one component"

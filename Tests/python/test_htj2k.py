@@ -5,6 +5,7 @@ decode HTJ2K with OpenJPEG's own implementation."""
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -266,3 +267,36 @@ def test_multiframe_one_fragment_per_frame(tmp_path):
     for f in range(3):
         np.testing.assert_array_equal(im.pixels(frame=f), source[f])
         np.testing.assert_array_equal(im.pixels(frame=f), oracle[f])
+
+
+TILES_SCRIPT = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+import vindr
+try:
+    vindr.read_dicom(sys.argv[2]).pixels()
+    print("decoded")
+except vindr.VinDrError as e:
+    print(type(e).__name__ + ": " + str(e))
+"""
+
+
+def test_tile_structures_count_against_the_decode_budget(tmp_path):
+    """OpenJPH allocates structures for every tile before decoding (4096 tiles of 16 x 16 here:
+    about 130 MB for a 2 MB image): a stream of many small tiles is refused under a budget below
+    that, with the file named, and decodes under the default budget."""
+    from pydicom.encaps import encapsulate
+
+    v = V("tiles", 1024, 1024)
+    source = corpus_module.cxr_like(v.rows, v.cols, v.bits_stored, False, seed=7)
+    ds = corpus_module.base_dataset(v, source)
+    ds.file_meta.TransferSyntaxUID = corpus_module.HTJ2K["htj2k201"]
+    ds.PixelData = encapsulate([corpus_module.htj2k_codestream(source, v.bits_stored, False,
+                                                               options=("-tile_size", "{16,16}", "-num_decomps", "1"))])
+    ds["PixelData"].VR = "OB"
+    path = tmp_path / "tiles.dcm"
+    ds.save_as(path, enforce_file_format=True, implicit_vr=False, little_endian=True)
+    np.testing.assert_array_equal(vindr.read_dicom(str(path)).pixels(), source)
+    r = subprocess.run([sys.executable, "-c", TILES_SCRIPT, str(ROOT / "bindings" / "python"), str(path)],
+                       capture_output=True, text=True, timeout=120, env={**os.environ, "VINDR_DECODE_BUDGET": "100000000"})
+    assert r.stdout.startswith("OutOfMemoryError: ") and str(path) in r.stdout and "HTJ2K decoding" in r.stdout, r.stdout + r.stderr

@@ -125,6 +125,9 @@ int cgdcm_j2k_decode(const void *data, size_t size, int reduce, int threads,
  * reduction `reduce`, as cgdcm_j2k_header; fails on layouts OpenJPH cannot decode safely. */
 int cgdcm_htj2k_header(const void *data, size_t size, int reduce, uint32_t *width, uint32_t *height,
                        uint32_t *components, uint32_t *precision, int *is_signed, uint32_t *resolutions);
+/** Bytes OpenJPH allocates for the stream's tiles before decoding (an upper bound, on top of the
+ * output and line buffers): a few bytes of header may declare 65535 tiles. */
+int cgdcm_htj2k_working_size(const void *data, size_t size, uint64_t *bytes);
 /** Decodes an HTJ2K codestream with OpenJPH at `reduce` into `out`, width*height samples of
  * `bytes_per_sample` (1 or 2) bytes: values clamped to the stream's range, then truncated to that
  * width (two's complement). */

@@ -33,7 +33,11 @@ import VinDrDICOM
 ///    lone glyph is text (an L/R marker) when it is at least `3 * minGlyphHeight` tall. Smaller
 ///    components (dots, commas, hyphens of small fonts) are text when they touch a text line's
 ///    box grown by half its height.
-/// 5. Mask: the text components dilated by a square of radius `dilation` (anti-aliasing).
+/// 5. Mask: the text components grow by up to `dilation` 4-neighbour steps (anti-aliased edges
+///    too faint for the growth threshold) into pixels no more than `ringTolerance` sigmas beyond
+///    the background estimate (the fill of the components dilated by a square of radius
+///    `dilation`) on the side away from the text. Diagonal corners, and plain background whose
+///    noise lies on that side, keep their values.
 /// 6. Fill: masked pixels are filled from the outside in, layer by layer, each with the mean of
 ///    its already known 8-neighbours (the values known before the layer), so a stroke takes the
 ///    surrounding background, gradients included.
@@ -65,8 +69,11 @@ public enum TextScrubber {
         public var maxAttachment = 0.1
         /// Steps (8-neighbour) a glyph grows from its core into pixels above the growth threshold.
         public var fringe = 1
-        /// Dilation radius of the mask (anti-aliased glyph edges).
+        /// 4-neighbour steps the mask grows from the glyphs into their anti-aliased edge.
         public var dilation = 1
+        /// Largest distance, in noise sigmas, beyond the background estimate on the side away from
+        /// the text of a pixel the mask grows into.
+        public var ringTolerance = 1.0
 
         public init() {}
 
@@ -76,7 +83,8 @@ public enum TextScrubber {
                 throw VinDrError(.argument, "glyph heights \(minGlyphHeight)...\(maxGlyphHeight) are not a range of positive heights")
             }
             for (name, v) in [("seedContrast", seedContrast), ("seedFraction", seedFraction), ("growContrast", growContrast),
-                              ("growFraction", growFraction), ("lineGap", lineGap), ("maxWordAspect", maxWordAspect), ("minSharpness", minSharpness), ("maxAttachment", maxAttachment)] {
+                              ("growFraction", growFraction), ("lineGap", lineGap), ("maxWordAspect", maxWordAspect), ("minSharpness", minSharpness), ("maxAttachment", maxAttachment),
+                              ("ringTolerance", ringTolerance)] {
                 guard v.isFinite, v >= 0 else { throw VinDrError(.argument, "\(name) must be finite and non-negative, got \(v)") }
             }
             guard fringe >= 0, fringe <= 16 else { throw VinDrError(.argument, "fringe \(fringe) not in 0...16") }
@@ -118,7 +126,7 @@ public enum TextScrubber {
         let seed = max(p.seedContrast * sigma, p.seedFraction * range, 1)
         let grow = max(p.growContrast * sigma, p.growFraction * seed, 1)
         let r = p.maxStrokeWidth
-        var mask = [UInt8](repeating: 0, count: n)
+        var mask = [UInt8](repeating: 0, count: n)  // 1: bright text, 2: dark text
         if range > 0 {
             // Bright strokes: value - opening; dark strokes: closing - value.
             let opened = dilate(erode(values, width, height, r), width, height, r)
@@ -128,10 +136,11 @@ public enum TextScrubber {
                 bright[i] = values[i] &- opened[i]
                 dark[i] = closed[i] &- values[i]
             }
-            markText(bright, other: dark, values, width, height, seed: seed, grow: grow, p: p, into: &mask)
-            markText(dark, other: bright, values, width, height, seed: seed, grow: grow, p: p, into: &mask)
+            markText(bright, other: dark, values, width, height, seed: seed, grow: grow, p: p, polarity: 1, into: &mask)
+            markText(dark, other: bright, values, width, height, seed: seed, grow: grow, p: p, polarity: 2, into: &mask)
         }
-        if p.dilation > 0 { mask = dilateMask(mask, width, height, p.dilation) }
+        if p.dilation > 0 { growRing(&mask, values, width, height, steps: p.dilation, tolerance: p.ringTolerance * sigma) }
+        for i in 0..<n where mask[i] != 0 { mask[i] = 1 }
         var out = values
         fill(&out, mask: mask, width, height)
         var masked = 0, changed = 0
@@ -251,8 +260,9 @@ public enum TextScrubber {
         var height: Int { maxY - minY + 1 }
     }
 
-    /// Steps 2-4 for one polarity: sets `mask` to 1 on the pixels of text components.
-    static func markText(_ c: [Int32], other: [Int32], _ v: [Int32], _ w: Int, _ h: Int, seed: Double, grow: Double, p: Parameters, into mask: inout [UInt8]) {
+    /// Steps 2-4 for one polarity: sets the bit `polarity` of `mask` on the pixels of text components.
+    static func markText(_ c: [Int32], other: [Int32], _ v: [Int32], _ w: Int, _ h: Int, seed: Double, grow: Double, p: Parameters,
+                         polarity: UInt8, into mask: inout [UInt8]) {
         let n = w * h
         let growT = Int32(min(Double(Int32.max), grow.rounded(.up)))
         let seedT = Int32(min(Double(Int32.max), seed.rounded(.up)))
@@ -373,7 +383,7 @@ public enum TextScrubber {
             }
             frontier = next
         }
-        for i in 0..<n where local[i] != 0 { mask[i] = 1 }
+        for i in 0..<n where local[i] != 0 { mask[i] |= polarity }
     }
 
     /// The fraction of the component's outside 4-neighbours that lie beyond its bounding box and
@@ -439,10 +449,32 @@ public enum TextScrubber {
         return top > 0 ? Double(steps[min(k, steps.count - 1)]) / Double(top) : 0
     }
 
-    /// Square dilation of a 0/1 mask by radius r.
-    static func dilateMask(_ m: [UInt8], _ w: Int, _ h: Int, _ r: Int) -> [UInt8] {
-        let wide = filter(m.map { Int32($0) }, w, h, r, takeMin: false)
-        return wide.map { UInt8($0) }
+    /// Step 5: grows the polarity mask (1 bright, 2 dark) by `steps` 4-neighbour steps into
+    /// pixels whose value is at most `tolerance` beyond the background estimate on the side away
+    /// from the text. The estimate is the fill of the mask dilated by a square of radius `steps`.
+    static func growRing(_ mask: inout [UInt8], _ v: [Int32], _ w: Int, _ h: Int, steps: Int, tolerance: Double) {
+        let wide = filter(mask.map { Int32($0 != 0 ? 1 : 0) }, w, h, steps, takeMin: false)
+        var background = v
+        fill(&background, mask: wide.map { UInt8($0) }, w, h)
+        var frontier: [Int] = []
+        for i in 0..<(w * h) where mask[i] != 0 { frontier.append(i) }
+        var added = [Int](repeating: -1, count: w * h)  // the step that last added the pixel
+        for step in 0..<steps {
+            var next: [Int] = []
+            for i in frontier {
+                let x = i % w, y = i / w
+                for (ok, j) in [(x > 0, i - 1), (x + 1 < w, i + 1), (y > 0, i - w), (y + 1 < h, i + w)] where ok {
+                    // The offset from the background estimate, positive toward bright text.
+                    let offset = Double(v[j]) - Double(background[j])
+                    for polarity: UInt8 in [1, 2] where mask[i] & polarity != 0 && mask[j] & polarity == 0 {
+                        guard (polarity == 1 ? offset : -offset) >= -tolerance else { continue }
+                        mask[j] |= polarity
+                        if added[j] != step { added[j] = step; next.append(j) }
+                    }
+                }
+            }
+            frontier = next
+        }
     }
 
     /// Step 6: onion-peel fill of the masked pixels from their known 8-neighbours.

@@ -14,8 +14,7 @@ import VinDrDICOM
 ///    value minus its opening (bright strokes) or the closing minus the value (dark strokes).
 ///    Strokes narrower than the square stand out; step edges (collimators), smooth gradients and
 ///    structures wider than the square (ribs, lungs, saturated areas) give about zero. (The
-///    background enclosed by strokes of the other polarity stands out too; it is filled with
-///    its own surroundings, which changes it by about the noise.)
+///    background enclosed by strokes of the other polarity stands out too: see step 4.)
 /// 2. Thresholds from the frame: the noise level sigma is the median absolute difference of
 ///    horizontal neighbours (scaled to a Gaussian's sigma); seeds have contrast >= max(
 ///    `seedContrast` * sigma, `seedFraction` * the frame's value range), and a component grows
@@ -26,13 +25,17 @@ import VinDrDICOM
 ///    most `maxStrokeWidth + 1`, sharp edges (`minSharpness`) and few outside neighbours that
 ///    continue them (`maxAttachment`: not the tip of a larger area), whose value stands out from
 ///    the plain background around them (not the gaps between strokes of the other polarity).
-///    Each then grows by up to
-///    `fringe` steps into pixels above the growth threshold (anti-aliased edges).
+///    Each then grows by up to `fringe` steps into pixels above the growth threshold
+///    (anti-aliased edges).
 /// 4. Lines: glyphs that overlap vertically by half the smaller height and lie within
 ///    `lineGap` heights horizontally are one text line. A line of two or more glyphs is text; a
 ///    lone glyph is text (an L/R marker) when it is at least `3 * minGlyphHeight` tall. Smaller
 ///    components (dots, commas, hyphens of small fonts) are text when they touch a text line's
 ///    box grown by half its height.
+///    Steps 1-4 then run again for each polarity on the frame with all text found filled (step
+///    6) and that polarity's components put back: the background enclosed by strokes of the
+///    other polarity (the gaps of a dark text line, a shutter strip between dark text and the
+///    frame's edge) no longer stands out, and true strokes keep their contrast.
 /// 5. Mask: the text components grow by up to `dilation` 4-neighbour steps (anti-aliased edges
 ///    too faint for the growth threshold) into pixels no more than `ringTolerance` sigmas beyond
 ///    the background estimate (the fill of the components dilated by a square of radius
@@ -128,16 +131,25 @@ public enum TextScrubber {
         let r = p.maxStrokeWidth
         var mask = [UInt8](repeating: 0, count: n)  // 1: bright text, 2: dark text
         if range > 0 {
-            // Bright strokes: value - opening; dark strokes: closing - value.
-            let opened = dilate(erode(values, width, height, r), width, height, r)
-            let closed = erode(dilate(values, width, height, r), width, height, r)
-            var bright = [Int32](repeating: 0, count: n), dark = [Int32](repeating: 0, count: n)
-            for i in 0..<n {
-                bright[i] = values[i] &- opened[i]
-                dark[i] = closed[i] &- values[i]
+            let bright = topHat(values, width, height, r, bright: true), dark = topHat(values, width, height, r, bright: false)
+            var first = [UInt8](repeating: 0, count: n)
+            markText(bright, other: dark, values, width, height, seed: seed, grow: grow, p: p, polarity: 1, into: &first)
+            markText(dark, other: bright, values, width, height, seed: seed, grow: grow, p: p, polarity: 2, into: &first)
+            // Each polarity again, its components put back on the frame with all text found
+            // filled: the background enclosed by strokes of the other polarity then no longer
+            // stands out, and its own strokes keep their contrast.
+            var background = values
+            fill(&background, mask: first, width, height)
+            for (polarity, other) in [(UInt8(1), UInt8(2)), (2, 1)] {
+                guard first.contains(where: { $0 & other != 0 }) else {
+                    for i in 0..<n { mask[i] |= first[i] & polarity }
+                    continue
+                }
+                var v = background
+                for i in 0..<n where first[i] & polarity != 0 { v[i] = values[i] }
+                let c = topHat(v, width, height, r, bright: polarity == 1)
+                markText(c, other: polarity == 1 ? dark : bright, v, width, height, seed: seed, grow: grow, p: p, polarity: polarity, into: &mask)
             }
-            markText(bright, other: dark, values, width, height, seed: seed, grow: grow, p: p, polarity: 1, into: &mask)
-            markText(dark, other: bright, values, width, height, seed: seed, grow: grow, p: p, polarity: 2, into: &mask)
         }
         if p.dilation > 0 { growRing(&mask, values, width, height, steps: p.dilation, tolerance: p.ringTolerance * sigma) }
         for i in 0..<n where mask[i] != 0 { mask[i] = 1 }
@@ -237,6 +249,16 @@ public enum TextScrubber {
                 dst[base + k * step] = src[base + queue[head] * step]
             }
         }
+    }
+
+    /// Step 1: value - opening (bright strokes) or closing - value (dark strokes).
+    static func topHat(_ v: [Int32], _ w: Int, _ h: Int, _ r: Int, bright: Bool) -> [Int32] {
+        if bright {
+            let opened = dilate(erode(v, w, h, r), w, h, r)
+            return zip(v, opened).map { $0 &- $1 }
+        }
+        let closed = erode(dilate(v, w, h, r), w, h, r)
+        return zip(closed, v).map { $0 &- $1 }
     }
 
     static func erode(_ v: [Int32], _ w: Int, _ h: Int, _ r: Int) -> [Int32] { filter(v, w, h, r, takeMin: true) }

@@ -30,8 +30,8 @@ import VinDrDICOM
 /// 4. Lines: glyphs that overlap vertically by half the smaller height and lie within
 ///    `lineGap` heights horizontally are one text line. A line of two or more glyphs is text; a
 ///    lone glyph is text (an L/R marker) when it is at least `3 * minGlyphHeight` tall. Smaller
-///    components (dots, commas, hyphens of small fonts) are text when they touch a text line's
-///    box grown by half its height.
+///    or flatter components (less than `minGlyphHeight` tall: dots, commas, hyphens, dashes) are
+///    text when they touch a text line's box grown by half its height.
 ///    Steps 1-4 then run again for each polarity on the frame with all text found filled (step
 ///    6) and that polarity's components put back: the background enclosed by strokes of the
 ///    other polarity (the gaps of a dark text line, a shutter strip between dark text and the
@@ -329,7 +329,7 @@ public enum TextScrubber {
             let gh = comp.height, gw = comp.width
             guard attachment(comp, Int32(k), label, c, v, w, h) <= p.maxAttachment else { continue }
             guard standsOut(comp, c, other, v, w, h, growT: growT) else { continue }
-            if max(gh, gw) < p.minGlyphHeight {
+            if gh < p.minGlyphHeight {
                 if sharpness(comp, c, v, w, h) >= p.minSharpness { small.append(k) }
                 continue
             }

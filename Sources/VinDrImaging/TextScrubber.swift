@@ -76,7 +76,7 @@ public enum TextScrubber {
         public var dilation = 1
         /// Largest distance, in noise sigmas, beyond the background estimate on the side away from
         /// the text of a pixel the mask grows into.
-        public var ringTolerance = 1.0
+        public var ringTolerance = 0.0
 
         public init() {}
 

@@ -25,8 +25,8 @@ import VinDrDICOM
 ///    most `maxStrokeWidth + 1`, sharp edges (`minSharpness`) and few outside neighbours that
 ///    continue them (`maxAttachment`: not the tip of a larger area), whose value stands out from
 ///    the plain background around them (not the gaps between strokes of the other polarity).
-///    Each then grows by up to `fringe` steps into pixels above the growth threshold
-///    (anti-aliased edges).
+///    Each then grows by up to `fringe` 4-neighbour steps into pixels above the growth
+///    threshold (anti-aliased edges).
 /// 4. Lines: glyphs that overlap vertically by half the smaller height and lie within
 ///    `lineGap` heights horizontally are one text line. A line of two or more glyphs is text; a
 ///    lone glyph is text (an L/R marker) when it is at least `3 * minGlyphHeight` tall. Smaller
@@ -70,7 +70,7 @@ public enum TextScrubber {
         /// Largest fraction of a glyph's outside neighbours that continue it (value within a
         /// quarter of its contrast): rejects tips and corners of larger bright or dark areas.
         public var maxAttachment = 0.1
-        /// Steps (8-neighbour) a glyph grows from its core into pixels above the growth threshold.
+        /// 4-neighbour steps a glyph grows from its core into pixels above the growth threshold.
         public var fringe = 1
         /// 4-neighbour steps the mask grows from the glyphs into their anti-aliased edge.
         public var dilation = 1
@@ -384,7 +384,7 @@ public enum TextScrubber {
                 if s.maxX >= b.0 - m, s.minX <= b.2 + m, s.maxY >= b.1 - m, s.minY <= b.3 + m { accepted.append(k); break }
             }
         }
-        // Fringe: pixels of contrast >= the growth threshold within `fringe` steps of a core.
+        // Fringe: pixels of contrast >= the growth threshold within `fringe` 4-neighbour steps of a core.
         var frontier: [Int] = []
         var local = [UInt8](repeating: 0, count: n)
         for k in accepted { for i in components[k].pixels { local[i] = 1; frontier.append(i) } }
@@ -392,15 +392,8 @@ public enum TextScrubber {
             var next: [Int] = []
             for i in frontier {
                 let x = i % w, y = i / w
-                for dy in -1...1 {
-                    let yy = y + dy
-                    guard yy >= 0, yy < h else { continue }
-                    for dx in -1...1 {
-                        let xx = x + dx
-                        guard xx >= 0, xx < w else { continue }
-                        let j = yy * w + xx
-                        if local[j] == 0 && c[j] >= growT { local[j] = 1; next.append(j) }
-                    }
+                for (ok, j) in [(x > 0, i - 1), (x + 1 < w, i + 1), (y > 0, i - w), (y + 1 < h, i + w)] where ok {
+                    if local[j] == 0 && c[j] >= growT { local[j] = 1; next.append(j) }
                 }
             }
             frontier = next

@@ -17,9 +17,9 @@ import VinDrDICOM
 ///    background enclosed by strokes of the other polarity stands out too: see step 4.)
 /// 2. Thresholds from the frame: the noise level sigma is the median absolute difference of
 ///    horizontal neighbours (scaled to a Gaussian's sigma); seeds have contrast >= max(
-///    `seedContrast` * sigma, `seedFraction` * the frame's value range), and a component grows
-///    through 8-connected pixels of contrast >= max(`growContrast` * sigma, `growFraction` * seed
-///    threshold) (hysteresis: anti-aliased glyph edges join their glyph).
+///    `seedContrast` * sigma, `seedFraction` * the frame's value range), and glyphs grow (step 3)
+///    into pixels of contrast >= max(`growContrast` * sigma, `growFraction` * seed threshold)
+///    (hysteresis: anti-aliased glyph edges join their glyph).
 /// 3. Glyphs: components of seed-level pixels with height in `minGlyphHeight...maxGlyphHeight`,
 ///    width at most `maxWordAspect` heights, mean stroke width (2 * area / boundary pixels) at
 ///    most `maxStrokeWidth + 1`, sharp edges (`minSharpness`) and few outside neighbours that
@@ -40,7 +40,7 @@ import VinDrDICOM
 ///    too faint for the growth threshold) into pixels no more than `ringTolerance` sigmas beyond
 ///    the background estimate (the fill of the components dilated by a square of radius
 ///    `dilation`) on the side away from the text. Diagonal corners, and plain background whose
-///    noise lies on that side, keep their values.
+///    noise lies on that side (about half of it), keep their values.
 /// 6. Fill: masked pixels are filled from the outside in, layer by layer, each with the mean of
 ///    its already known 8-neighbours (the values known before the layer), so a stroke takes the
 ///    surrounding background, gradients included.
@@ -333,7 +333,7 @@ public enum TextScrubber {
                 if sharpness(comp, c, v, w, h) >= p.minSharpness { small.append(k) }
                 continue
             }
-            guard gh >= p.minGlyphHeight, gh <= p.maxGlyphHeight, Double(gw) <= p.maxWordAspect * Double(gh) else { continue }
+            guard gh <= p.maxGlyphHeight, Double(gw) <= p.maxWordAspect * Double(gh) else { continue }
             let stroke = 2.0 * Double(comp.area) / Double(max(comp.boundary, 1))
             guard stroke <= Double(p.maxStrokeWidth + 1) else { continue }
             guard sharpness(comp, c, v, w, h) >= p.minSharpness else { continue }

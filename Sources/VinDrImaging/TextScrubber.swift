@@ -14,26 +14,33 @@ import VinDrDICOM
 ///    value minus its opening (bright strokes) or the closing minus the value (dark strokes).
 ///    Strokes narrower than the square stand out; step edges (collimators), smooth gradients and
 ///    structures wider than the square (ribs, lungs, saturated areas) give about zero. (The
-///    background enclosed by strokes of the other polarity stands out too; it is filled with
-///    its own surroundings, which changes it by about the noise.)
+///    background enclosed by strokes of the other polarity stands out too: see step 4.)
 /// 2. Thresholds from the frame: the noise level sigma is the median absolute difference of
 ///    horizontal neighbours (scaled to a Gaussian's sigma); seeds have contrast >= max(
-///    `seedContrast` * sigma, `seedFraction` * the frame's value range), and a component grows
-///    through 8-connected pixels of contrast >= max(`growContrast` * sigma, `growFraction` * seed
-///    threshold) (hysteresis: anti-aliased glyph edges join their glyph).
+///    `seedContrast` * sigma, `seedFraction` * the frame's value range), and glyphs grow (step 3)
+///    into pixels of contrast >= max(`growContrast` * sigma, `growFraction` * seed threshold)
+///    (hysteresis: anti-aliased glyph edges join their glyph).
 /// 3. Glyphs: components of seed-level pixels with height in `minGlyphHeight...maxGlyphHeight`,
 ///    width at most `maxWordAspect` heights, mean stroke width (2 * area / boundary pixels) at
 ///    most `maxStrokeWidth + 1`, sharp edges (`minSharpness`) and few outside neighbours that
 ///    continue them (`maxAttachment`: not the tip of a larger area), whose value stands out from
 ///    the plain background around them (not the gaps between strokes of the other polarity).
-///    Each then grows by up to
-///    `fringe` steps into pixels above the growth threshold (anti-aliased edges).
+///    Each then grows by up to `fringe` 4-neighbour steps into pixels above the growth
+///    threshold (anti-aliased edges).
 /// 4. Lines: glyphs that overlap vertically by half the smaller height and lie within
 ///    `lineGap` heights horizontally are one text line. A line of two or more glyphs is text; a
 ///    lone glyph is text (an L/R marker) when it is at least `3 * minGlyphHeight` tall. Smaller
-///    components (dots, commas, hyphens of small fonts) are text when they touch a text line's
-///    box grown by half its height.
-/// 5. Mask: the text components dilated by a square of radius `dilation` (anti-aliasing).
+///    or flatter components (less than `minGlyphHeight` tall: dots, commas, hyphens, dashes) are
+///    text when they touch a text line's box grown by half its height.
+///    Steps 1-4 then run again for each polarity on the frame with all text found filled (step
+///    6) and that polarity's components put back: the background enclosed by strokes of the
+///    other polarity (the gaps of a dark text line, a shutter strip between dark text and the
+///    frame's edge) no longer stands out, and true strokes keep their contrast.
+/// 5. Mask: the text components grow by up to `dilation` 4-neighbour steps (anti-aliased edges
+///    too faint for the growth threshold) into pixels no more than `ringTolerance` sigmas beyond
+///    the background estimate (the fill of the components dilated by a square of radius
+///    `dilation`) on the side away from the text. Diagonal corners, and plain background whose
+///    noise lies on that side (about half of it), keep their values.
 /// 6. Fill: masked pixels are filled from the outside in, layer by layer, each with the mean of
 ///    its already known 8-neighbours (the values known before the layer), so a stroke takes the
 ///    surrounding background, gradients included.
@@ -63,10 +70,13 @@ public enum TextScrubber {
         /// Largest fraction of a glyph's outside neighbours that continue it (value within a
         /// quarter of its contrast): rejects tips and corners of larger bright or dark areas.
         public var maxAttachment = 0.1
-        /// Steps (8-neighbour) a glyph grows from its core into pixels above the growth threshold.
+        /// 4-neighbour steps a glyph grows from its core into pixels above the growth threshold.
         public var fringe = 1
-        /// Dilation radius of the mask (anti-aliased glyph edges).
+        /// 4-neighbour steps the mask grows from the glyphs into their anti-aliased edge.
         public var dilation = 1
+        /// Largest distance, in noise sigmas, beyond the background estimate on the side away from
+        /// the text of a pixel the mask grows into.
+        public var ringTolerance = 0.0
 
         public init() {}
 
@@ -76,7 +86,8 @@ public enum TextScrubber {
                 throw VinDrError(.argument, "glyph heights \(minGlyphHeight)...\(maxGlyphHeight) are not a range of positive heights")
             }
             for (name, v) in [("seedContrast", seedContrast), ("seedFraction", seedFraction), ("growContrast", growContrast),
-                              ("growFraction", growFraction), ("lineGap", lineGap), ("maxWordAspect", maxWordAspect), ("minSharpness", minSharpness), ("maxAttachment", maxAttachment)] {
+                              ("growFraction", growFraction), ("lineGap", lineGap), ("maxWordAspect", maxWordAspect), ("minSharpness", minSharpness), ("maxAttachment", maxAttachment),
+                              ("ringTolerance", ringTolerance)] {
                 guard v.isFinite, v >= 0 else { throw VinDrError(.argument, "\(name) must be finite and non-negative, got \(v)") }
             }
             guard fringe >= 0, fringe <= 16 else { throw VinDrError(.argument, "fringe \(fringe) not in 0...16") }
@@ -118,20 +129,30 @@ public enum TextScrubber {
         let seed = max(p.seedContrast * sigma, p.seedFraction * range, 1)
         let grow = max(p.growContrast * sigma, p.growFraction * seed, 1)
         let r = p.maxStrokeWidth
-        var mask = [UInt8](repeating: 0, count: n)
+        var mask = [UInt8](repeating: 0, count: n)  // 1: bright text, 2: dark text
         if range > 0 {
-            // Bright strokes: value - opening; dark strokes: closing - value.
-            let opened = dilate(erode(values, width, height, r), width, height, r)
-            let closed = erode(dilate(values, width, height, r), width, height, r)
-            var bright = [Int32](repeating: 0, count: n), dark = [Int32](repeating: 0, count: n)
-            for i in 0..<n {
-                bright[i] = values[i] &- opened[i]
-                dark[i] = closed[i] &- values[i]
+            let bright = topHat(values, width, height, r, bright: true), dark = topHat(values, width, height, r, bright: false)
+            var first = [UInt8](repeating: 0, count: n)
+            markText(bright, other: dark, values, width, height, seed: seed, grow: grow, p: p, polarity: 1, into: &first)
+            markText(dark, other: bright, values, width, height, seed: seed, grow: grow, p: p, polarity: 2, into: &first)
+            // Each polarity again, its components put back on the frame with all text found
+            // filled: the background enclosed by strokes of the other polarity then no longer
+            // stands out, and its own strokes keep their contrast.
+            var background = values
+            fill(&background, mask: first, width, height)
+            for (polarity, other) in [(UInt8(1), UInt8(2)), (2, 1)] {
+                guard first.contains(where: { $0 & other != 0 }) else {
+                    for i in 0..<n { mask[i] |= first[i] & polarity }
+                    continue
+                }
+                var v = background
+                for i in 0..<n where first[i] & polarity != 0 { v[i] = values[i] }
+                let c = topHat(v, width, height, r, bright: polarity == 1)
+                markText(c, other: polarity == 1 ? dark : bright, v, width, height, seed: seed, grow: grow, p: p, polarity: polarity, into: &mask)
             }
-            markText(bright, other: dark, values, width, height, seed: seed, grow: grow, p: p, into: &mask)
-            markText(dark, other: bright, values, width, height, seed: seed, grow: grow, p: p, into: &mask)
         }
-        if p.dilation > 0 { mask = dilateMask(mask, width, height, p.dilation) }
+        if p.dilation > 0 { growRing(&mask, values, width, height, steps: p.dilation, tolerance: p.ringTolerance * sigma) }
+        for i in 0..<n where mask[i] != 0 { mask[i] = 1 }
         var out = values
         fill(&out, mask: mask, width, height)
         var masked = 0, changed = 0
@@ -230,6 +251,16 @@ public enum TextScrubber {
         }
     }
 
+    /// Step 1: value - opening (bright strokes) or closing - value (dark strokes).
+    static func topHat(_ v: [Int32], _ w: Int, _ h: Int, _ r: Int, bright: Bool) -> [Int32] {
+        if bright {
+            let opened = dilate(erode(v, w, h, r), w, h, r)
+            return zip(v, opened).map { $0 &- $1 }
+        }
+        let closed = erode(dilate(v, w, h, r), w, h, r)
+        return zip(closed, v).map { $0 &- $1 }
+    }
+
     static func erode(_ v: [Int32], _ w: Int, _ h: Int, _ r: Int) -> [Int32] { filter(v, w, h, r, takeMin: true) }
     static func dilate(_ v: [Int32], _ w: Int, _ h: Int, _ r: Int) -> [Int32] { filter(v, w, h, r, takeMin: false) }
 
@@ -251,8 +282,9 @@ public enum TextScrubber {
         var height: Int { maxY - minY + 1 }
     }
 
-    /// Steps 2-4 for one polarity: sets `mask` to 1 on the pixels of text components.
-    static func markText(_ c: [Int32], other: [Int32], _ v: [Int32], _ w: Int, _ h: Int, seed: Double, grow: Double, p: Parameters, into mask: inout [UInt8]) {
+    /// Steps 2-4 for one polarity: sets the bit `polarity` of `mask` on the pixels of text components.
+    static func markText(_ c: [Int32], other: [Int32], _ v: [Int32], _ w: Int, _ h: Int, seed: Double, grow: Double, p: Parameters,
+                         polarity: UInt8, into mask: inout [UInt8]) {
         let n = w * h
         let growT = Int32(min(Double(Int32.max), grow.rounded(.up)))
         let seedT = Int32(min(Double(Int32.max), seed.rounded(.up)))
@@ -297,11 +329,11 @@ public enum TextScrubber {
             let gh = comp.height, gw = comp.width
             guard attachment(comp, Int32(k), label, c, v, w, h) <= p.maxAttachment else { continue }
             guard standsOut(comp, c, other, v, w, h, growT: growT) else { continue }
-            if max(gh, gw) < p.minGlyphHeight {
+            if gh < p.minGlyphHeight {
                 if sharpness(comp, c, v, w, h) >= p.minSharpness { small.append(k) }
                 continue
             }
-            guard gh >= p.minGlyphHeight, gh <= p.maxGlyphHeight, Double(gw) <= p.maxWordAspect * Double(gh) else { continue }
+            guard gh <= p.maxGlyphHeight, Double(gw) <= p.maxWordAspect * Double(gh) else { continue }
             let stroke = 2.0 * Double(comp.area) / Double(max(comp.boundary, 1))
             guard stroke <= Double(p.maxStrokeWidth + 1) else { continue }
             guard sharpness(comp, c, v, w, h) >= p.minSharpness else { continue }
@@ -352,7 +384,7 @@ public enum TextScrubber {
                 if s.maxX >= b.0 - m, s.minX <= b.2 + m, s.maxY >= b.1 - m, s.minY <= b.3 + m { accepted.append(k); break }
             }
         }
-        // Fringe: pixels of contrast >= the growth threshold within `fringe` steps of a core.
+        // Fringe: pixels of contrast >= the growth threshold within `fringe` 4-neighbour steps of a core.
         var frontier: [Int] = []
         var local = [UInt8](repeating: 0, count: n)
         for k in accepted { for i in components[k].pixels { local[i] = 1; frontier.append(i) } }
@@ -360,20 +392,13 @@ public enum TextScrubber {
             var next: [Int] = []
             for i in frontier {
                 let x = i % w, y = i / w
-                for dy in -1...1 {
-                    let yy = y + dy
-                    guard yy >= 0, yy < h else { continue }
-                    for dx in -1...1 {
-                        let xx = x + dx
-                        guard xx >= 0, xx < w else { continue }
-                        let j = yy * w + xx
-                        if local[j] == 0 && c[j] >= growT { local[j] = 1; next.append(j) }
-                    }
+                for (ok, j) in [(x > 0, i - 1), (x + 1 < w, i + 1), (y > 0, i - w), (y + 1 < h, i + w)] where ok {
+                    if local[j] == 0 && c[j] >= growT { local[j] = 1; next.append(j) }
                 }
             }
             frontier = next
         }
-        for i in 0..<n where local[i] != 0 { mask[i] = 1 }
+        for i in 0..<n where local[i] != 0 { mask[i] |= polarity }
     }
 
     /// The fraction of the component's outside 4-neighbours that lie beyond its bounding box and
@@ -439,10 +464,32 @@ public enum TextScrubber {
         return top > 0 ? Double(steps[min(k, steps.count - 1)]) / Double(top) : 0
     }
 
-    /// Square dilation of a 0/1 mask by radius r.
-    static func dilateMask(_ m: [UInt8], _ w: Int, _ h: Int, _ r: Int) -> [UInt8] {
-        let wide = filter(m.map { Int32($0) }, w, h, r, takeMin: false)
-        return wide.map { UInt8($0) }
+    /// Step 5: grows the polarity mask (1 bright, 2 dark) by `steps` 4-neighbour steps into
+    /// pixels whose value is at most `tolerance` beyond the background estimate on the side away
+    /// from the text. The estimate is the fill of the mask dilated by a square of radius `steps`.
+    static func growRing(_ mask: inout [UInt8], _ v: [Int32], _ w: Int, _ h: Int, steps: Int, tolerance: Double) {
+        let wide = filter(mask.map { Int32($0 != 0 ? 1 : 0) }, w, h, steps, takeMin: false)
+        var background = v
+        fill(&background, mask: wide.map { UInt8($0) }, w, h)
+        var frontier: [Int] = []
+        for i in 0..<(w * h) where mask[i] != 0 { frontier.append(i) }
+        var added = [Int](repeating: -1, count: w * h)  // the step that last added the pixel
+        for step in 0..<steps {
+            var next: [Int] = []
+            for i in frontier {
+                let x = i % w, y = i / w
+                for (ok, j) in [(x > 0, i - 1), (x + 1 < w, i + 1), (y > 0, i - w), (y + 1 < h, i + w)] where ok {
+                    // The offset from the background estimate, positive toward bright text.
+                    let offset = Double(v[j]) - Double(background[j])
+                    for polarity: UInt8 in [1, 2] where mask[i] & polarity != 0 && mask[j] & polarity == 0 {
+                        guard (polarity == 1 ? offset : -offset) >= -tolerance else { continue }
+                        mask[j] |= polarity
+                        if added[j] != step { added[j] = step; next.append(j) }
+                    }
+                }
+            }
+            frontier = next
+        }
     }
 
     /// Step 6: onion-peel fill of the masked pixels from their known 8-neighbours.

@@ -178,11 +178,11 @@ def measure(original, scrubbed, mask, truth, tolerance):
 SEEDS = range(10)
 # The goal of the issue: recall >= 0.99 of glyph pixels and <= 0.2% of the other pixels changed.
 GOAL_RECALL, GOAL_OTHER = 0.99, 0.002
-# Counting only changes beyond the image's noise (5 sigmas), the goal holds: 0.15% measured on
-# SEEDS. Counting any change at all it is not reached (README): 0.89% measured, mostly the
-# one-pixel ring filled next to each glyph (changed by about the noise) and shutter edges that
-# text touches; that bound is the level reached, so that a regression fails.
-BOUND_BEYOND_NOISE, BOUND_ANY_CHANGE = GOAL_OTHER, 0.012
+# Counting only changes beyond the image's noise (5 sigmas), the goal holds: 0.067% measured on
+# SEEDS. Counting any change at all it is not reached (README): 0.37% measured, mostly background
+# pixels 4-adjacent to a glyph whose noise lies on the text's side (changed by about the noise)
+# and shutter edges that text touches; that bound is the level reached, so that a regression fails.
+BOUND_BEYOND_NOISE, BOUND_ANY_CHANGE = GOAL_OTHER, 0.0042
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +224,7 @@ def test_generator_draws_visible_text_of_every_kind():
 def test_benchmark_text_recall(scrub_benchmark):
     summary, rows = scrub_benchmark
     assert summary["recall"] >= GOAL_RECALL, summary
-    assert summary["worst_recall"] >= 0.97, rows  # reached: 0.979 (seed 5)
+    assert summary["worst_recall"] >= 0.97, rows  # reached: 0.972 (seed 5)
 
 
 def test_benchmark_non_text_changes(scrub_benchmark):

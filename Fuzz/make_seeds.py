@@ -47,6 +47,11 @@ def dicoms() -> list[bytes]:
                     print(f"skipped {v.name}-{key}: {e}", file=sys.stderr)
                     continue
                 out.append((f"{v.name}-{key}.dcm", files[key].read_bytes()))
+        # High-Throughput JPEG 2000 (PS3.5 A.4.11): lossless, lossy, signed, 8-bit.
+        for i, (v, syntax, qstep) in enumerate([(variants[0], "htj2k201", None), (variants[0], "htj2k203", 0.01),
+                                                 (variants[2], "htj2k201", None), (variants[3], "htj2k202", None)]):
+            path = corpus.write_htj2k(v, pathlib.Path(tmp) / f"ht{i}", syntax, qstep=qstep, seed=i)
+            out.append((f"{v.name}-{syntax}{'-lossy' if qstep else ''}.dcm", path.read_bytes()))
     return out
 
 

@@ -1,6 +1,7 @@
 // High-Throughput JPEG 2000 (ISO 15444-15; DICOM transfer syntaxes 1.2.840.10008.1.2.4.201,
 // .202, .203, PS3.5 A.4.11) through OpenJPH: header, reduced resolution, line-by-line decoding.
 #include "cgdcm.h"
+#include "isolated_call.hpp"
 #include "shim_error.hpp"
 
 #include <openjph/ojph_arch.h>  // first: the other headers use its OJPH_EXPORT
@@ -10,6 +11,7 @@
 #include <openjph/ojph_message.h>
 #include <openjph/ojph_params.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -17,6 +19,9 @@
 #include <string>
 
 namespace {
+
+/// How long the child process decoding one frame may take (a 6-megapixel frame takes about 0.2 s).
+constexpr unsigned kDecodeSeconds = 120;
 
 /// OpenJPH's message of the last error in this thread.
 std::string &ojph_message() {
@@ -194,44 +199,9 @@ template <typename F> int run(F &&body) {
     });
 }
 
-}  // namespace
-
-extern "C" {
-
-int cgdcm_htj2k_header(const void *data, size_t size, int reduce, uint32_t *width, uint32_t *height,
-                       uint32_t *components, uint32_t *precision, int *is_signed, uint32_t *resolutions) {
+/// Decodes into `out` in this process (the child of `cgdcm_htj2k_decode`).
+int decode_frame(const void *data, size_t size, int reduce, void *out, size_t width, size_t height, int bytes_per_sample) {
     return run([&]() -> int {
-        if (!width || !height || !components || !precision || !is_signed) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
-        Session s;
-        uint32_t levels = 0;
-        s.open(data, size, reduce, &levels);
-        ojph::param_siz siz = s.cs.access_siz();
-        *width = siz.get_recon_width(0);
-        *height = siz.get_recon_height(0);
-        *components = siz.get_num_components();
-        *precision = siz.get_bit_depth(0);
-        *is_signed = siz.is_signed(0) ? 1 : 0;
-        if (resolutions) *resolutions = levels + 1;
-        return CGDCM_OK;
-    });
-}
-
-int cgdcm_htj2k_working_size(const void *data, size_t size, uint64_t *bytes) {
-    return run([&]() -> int {
-        if (!bytes) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
-        Layout layout;
-        std::string problem = stream_problem(static_cast<const unsigned char *>(data), size, layout);
-        if (!problem.empty()) throw std::runtime_error(problem);
-        // Fitted above OpenJPH 0.9's measured peak: 29-129 KiB per tile for 16-64 px tiles of 1-5
-        // levels, about 600 KiB for 2048 x 16 tiles of 3 levels.
-        *bytes = layout.tiles * ((static_cast<uint64_t>(layout.levels) + 1) * 32768 + layout.tile_width * 512);
-        return CGDCM_OK;
-    });
-}
-
-int cgdcm_htj2k_decode(const void *data, size_t size, int reduce, void *out, size_t width, size_t height, int bytes_per_sample) {
-    return run([&]() -> int {
-        if (!out || (bytes_per_sample != 1 && bytes_per_sample != 2)) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "bad output buffer");
         Session s;
         s.open(data, size, reduce, nullptr);
         ojph::param_siz siz = s.cs.access_siz();
@@ -269,6 +239,50 @@ int cgdcm_htj2k_decode(const void *data, size_t size, int reduce, void *out, siz
         }
         return CGDCM_OK;
     });
+}
+
+}  // namespace
+
+extern "C" {
+
+int cgdcm_htj2k_header(const void *data, size_t size, int reduce, uint32_t *width, uint32_t *height,
+                       uint32_t *components, uint32_t *precision, int *is_signed, uint32_t *resolutions) {
+    return run([&]() -> int {
+        if (!width || !height || !components || !precision || !is_signed) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        Session s;
+        uint32_t levels = 0;
+        s.open(data, size, reduce, &levels);
+        ojph::param_siz siz = s.cs.access_siz();
+        *width = siz.get_recon_width(0);
+        *height = siz.get_recon_height(0);
+        *components = siz.get_num_components();
+        *precision = siz.get_bit_depth(0);
+        *is_signed = siz.is_signed(0) ? 1 : 0;
+        if (resolutions) *resolutions = levels + 1;
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_htj2k_working_size(const void *data, size_t size, uint64_t *bytes) {
+    return run([&]() -> int {
+        if (!bytes) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        Layout layout;
+        std::string problem = stream_problem(static_cast<const unsigned char *>(data), size, layout);
+        if (!problem.empty()) throw std::runtime_error(problem);
+        // Fitted above OpenJPH 0.9's measured peak: 29-129 KiB per tile for 16-64 px tiles of 1-5
+        // levels, about 600 KiB for 2048 x 16 tiles of 3 levels.
+        *bytes = layout.tiles * ((static_cast<uint64_t>(layout.levels) + 1) * 32768 + layout.tile_width * 512);
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_htj2k_decode(const void *data, size_t size, int reduce, void *out, size_t width, size_t height, int bytes_per_sample) {
+    if (!out || (bytes_per_sample != 1 && bytes_per_sample != 2)) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "bad output buffer");
+    if (width != 0 && height > SIZE_MAX / width / static_cast<size_t>(bytes_per_sample)) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "output too large");
+    // OpenJPH's block decoders assert on code-block bytes (Debian builds them with assertions on),
+    // which no header check can rule out: the frame is decoded in a child process.
+    return cgdcm::run_isolated("HTJ2K", out, width * height * static_cast<size_t>(bytes_per_sample), kDecodeSeconds,
+                               [&](void *shared) { return decode_frame(data, size, reduce, shared, width, height, bytes_per_sample); });
 }
 
 }  // extern "C"

@@ -130,7 +130,8 @@ int cgdcm_htj2k_header(const void *data, size_t size, int reduce, uint32_t *widt
 int cgdcm_htj2k_working_size(const void *data, size_t size, uint64_t *bytes);
 /** Decodes an HTJ2K codestream with OpenJPH at `reduce` into `out`, width*height samples of
  * `bytes_per_sample` (1 or 2) bytes: values clamped to the stream's range, then truncated to that
- * width (two's complement). */
+ * width (two's complement). The decoding runs in a child process (fork), since OpenJPH's block
+ * decoders assert on corrupt code-block bytes: an abort there is a CGDCM_ERR_DECODE. */
 int cgdcm_htj2k_decode(const void *data, size_t size, int reduce, void *out, size_t width, size_t height,
                        int bytes_per_sample);
 

@@ -168,9 +168,38 @@ extension DICOMFile {
     /// stream's own precision and signedness may disagree with Bits Stored / Pixel Representation
     /// (seen in the released dataset): the decoded values are kept as the stream defines them, in
     /// the file's sample format.
+    /// Whether a stream's main header (ISO 15444-1 A.4-A.5) has a CAP marker segment (FF50)
+    /// announcing Part 15 block coding (Pcap bit 2^(32-15), ISO 15444-15 A.3). A JP2 file
+    /// (ISO 15444-1 I.5) is searched from its contiguous codestream box (`jp2c`).
+    static func signalsHighThroughput(_ stream: [UInt8]) -> Bool {
+        var i = 0
+        if stream.count >= 2, stream[0] == 0xFF, stream[1] == 0x4F {
+            i = 2
+        } else if let box = stream.prefix(4096).indices.first(where: { k in
+            k + 6 <= stream.count && stream[k] == 0x6A && stream[k + 1] == 0x70 && stream[k + 2] == 0x32 && stream[k + 3] == 0x63
+                && stream[k + 4] == 0xFF && stream[k + 5] == 0x4F
+        }) {
+            i = box + 6
+        } else {
+            return false
+        }
+        while i + 4 <= stream.count, stream[i] == 0xFF, stream[i + 1] != 0x90 {  // up to the first SOT
+            let length = Int(stream[i + 2]) << 8 | Int(stream[i + 3])
+            if stream[i + 1] == 0x50, length >= 6, i + 8 <= stream.count {
+                let pcap = UInt32(stream[i + 4]) << 24 | UInt32(stream[i + 5]) << 16 | UInt32(stream[i + 6]) << 8 | UInt32(stream[i + 7])
+                return pcap & (1 << (32 - 15)) != 0
+            }
+            guard length >= 2 else { return false }
+            i += 2 + length
+        }
+        return false
+    }
+
     func decodeJPEG2000(_ stream: [UInt8], format: SampleFormat, maxReduction: Int, threads: Int) throws -> StoredPixels {
         let m = metadata
-        let ht = TransferSyntax.isHTJ2K(m.transferSyntaxUID)
+        // A JPEG 2000 syntax holding an HT codestream goes to the HTJ2K path too: OpenJPEG would
+        // decode it with an HT block decoder that asserts on corrupt bytes, in this process.
+        let ht = TransferSyntax.isHTJ2K(m.transferSyntaxUID) || Self.signalsHighThroughput(stream)
         let header = ht ? cgdcm_htj2k_header : cgdcm_j2k_header
         let codec = ht ? "HTJ2K" : "JPEG 2000"
         var w: UInt32 = 0, h: UInt32 = 0, comps: UInt32 = 0, prec: UInt32 = 0, levels: UInt32 = 0

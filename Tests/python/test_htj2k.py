@@ -188,6 +188,25 @@ def test_broken_codestreams_are_decode_errors_naming_the_file(files, tmp_path):
     assert "tile-part of tile 1 in a stream of 1 tiles" in results[str(paths["tile_index"])]
 
 
+def test_an_ht_codestream_under_a_jpeg2000_syntax_takes_the_htj2k_path(files, tmp_path):
+    """A JPEG 2000 Lossless (.90) file holding an HT codestream (CAP marker, ISO 15444-15 A.3) is
+    decoded by the HTJ2K path, not by OpenJPEG in the calling process: equal to the source, and a
+    stream cut short fails with the HTJ2K decoder's message."""
+    ds = pydicom.dcmread(files["u12m1"]["htj2k201"])
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.90"
+    whole = tmp_path / "ht-as-j2k.dcm"
+    ds.save_as(whole, enforce_file_format=True, implicit_vr=False, little_endian=True)
+    source = pydicom.dcmread(files["u12m1"]["explicit"]).pixel_array
+    np.testing.assert_array_equal(vindr.read_dicom(str(whole)).pixels(), source)
+    from pydicom.encaps import encapsulate
+
+    ds.PixelData = encapsulate([codestream(whole)[:-200]])
+    cut = tmp_path / "ht-as-j2k-cut.dcm"
+    ds.save_as(cut, enforce_file_format=True, implicit_vr=False, little_endian=True)
+    with pytest.raises(vindr.DecodeError, match="HTJ2K"):
+        vindr.read_dicom(str(cut)).pixels()
+
+
 def test_deidentification_keeps_the_codestream_and_the_syntax(files, tmp_path):
     src = tmp_path / "in"
     src.mkdir()

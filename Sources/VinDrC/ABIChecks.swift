@@ -38,15 +38,6 @@ func checkBuffer(size: Int, rowStride: Int, rowBytes: Int, rows: Int, align: Int
     }
 }
 
-/// Copies `rows` rows of `rowBytes` bytes into a caller buffer `rowStride` bytes apart, after
-/// checkBuffer accepted the buffer for exactly these values.
-func copyRows(from src: UnsafeRawBufferPointer, rowBytes: Int, rows: Int, to out: UnsafeMutableRawPointer, rowStride: Int) {
-    guard let base = src.baseAddress else { return }
-    for y in 0..<rows {
-        (out + y * rowStride).copyMemory(from: base + y * rowBytes, byteCount: rowBytes)
-    }
-}
-
 /// `count` groups of `stride` values from a caller array (NULL only when `count` is 0), with
 /// `count` below `limit`.
 func array<T>(_ p: UnsafePointer<T>?, count n: UInt, stride: Int = 1, limit: Int, _ name: String) throws -> [T] {

@@ -171,8 +171,7 @@ public let VDR_DTYPE_FLOAT32: Int32 = 5
         _ = try file.checkDecodable(frame: Int(frame))
         let rowBytes = try checkedSize(m.columns, format.bytesPerSample, what: "row size Columns (0028,0011) x bytes per sample", source: file.source)
         try checkBuffer(size: size, rowStride: row_stride, rowBytes: rowBytes, rows: m.rows, align: format.bytesPerSample, base: out)
-        let pixels = try file.decode(frame: Int(frame))
-        pixels.bytes.withUnsafeBytes { copyRows(from: $0, rowBytes: rowBytes, rows: m.rows, to: out, rowStride: row_stride) }
+        try file.decode(frame: Int(frame), into: out, rowStride: row_stride)
     }
 }
 

@@ -19,10 +19,28 @@ extension DICOMFile {
         let bitsStored = metadata.bitsStored
         return try withPixels(frame: frame, maxReduction: maxReduction, threads: threads) { v in
             try reserveMemory(v.bytes.count, what: "the frame's stored values", source: source)
-            var p = StoredPixels(width: v.width, height: v.height, format: v.format, bytes: [UInt8](v.bytes), reduction: v.reduction,
-                                 sampleCentre: v.sampleCentre)
-            p.normalize(bitsStored: bitsStored)
-            return p
+            let bytes = [UInt8](unsafeUninitializedCapacity: v.bytes.count) { buffer, count in
+                if let base = buffer.baseAddress {
+                    v.copyNormalized(to: base, rowStride: v.width * v.format.bytesPerSample, bitsStored: bitsStored)
+                }
+                count = v.bytes.count
+            }
+            return StoredPixels(width: v.width, height: v.height, format: v.format, bytes: bytes, reduction: v.reduction,
+                                sampleCentre: v.sampleCentre)
+        }
+    }
+
+    /// Writes the stored values of `frame` at full size, as `decode` gives them, into Rows rows
+    /// of Columns samples, `rowStride` bytes apart (2-byte aligned for 16-bit samples), at `out`,
+    /// which the caller has checked can hold them. A native frame is copied once, straight from
+    /// the file's bytes.
+    public func decode(frame: Int = 0, into out: UnsafeMutableRawPointer, rowStride: Int) throws {
+        let m = metadata
+        try withPixels(frame: frame) { v in
+            guard v.width == m.columns, v.height == m.rows else {
+                throw VinDrError(.decode, source, "frame decoded to \(v.width)x\(v.height), Columns/Rows (0028,0011)/(0028,0010) say \(m.columns)x\(m.rows)")
+            }
+            v.copyNormalized(to: out, rowStride: rowStride, bitsStored: m.bitsStored)
         }
     }
 

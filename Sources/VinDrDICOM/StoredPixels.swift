@@ -21,6 +21,28 @@ public enum SampleFormat: Sendable, Equatable {
     }
 
     public var isSigned: Bool { self == .int8 || self == .int16 }
+
+    /// Clears the bits above `bitsStored` of `count` samples at `p` (unsigned) or sets them to
+    /// the sign bit (signed), as PS3.5 8.1.1 prescribes for stored values.
+    func normalize(_ p: UnsafeMutableRawPointer, count n: Int, bitsStored: Int) {
+        let bits = 8 * bytesPerSample
+        guard bitsStored < bits else { return }
+        let shift = bits - bitsStored
+        switch self {
+        case .uint8:
+            let q = p.bindMemory(to: UInt8.self, capacity: n), mask = UInt8.max &>> shift
+            for i in 0..<n { q[i] &= mask }
+        case .int8:
+            let q = p.bindMemory(to: Int8.self, capacity: n)
+            for i in 0..<n { q[i] = (q[i] &<< shift) &>> shift }
+        case .uint16:
+            let q = p.bindMemory(to: UInt16.self, capacity: n), mask = UInt16.max &>> shift
+            for i in 0..<n { q[i] &= mask }
+        case .int16:
+            let q = p.bindMemory(to: Int16.self, capacity: n)
+            for i in 0..<n { q[i] = (q[i] &<< shift) &>> shift }
+        }
+    }
 }
 
 /// One decoded frame of stored values (PS3.3 C.7.6.3.1), before any LUT.
@@ -69,29 +91,6 @@ public struct StoredPixels: Sendable {
         }
     }
 
-    mutating func normalize(bitsStored: Int) {
-        let bits = 8 * format.bytesPerSample
-        guard bitsStored < bits else { return }
-        let shift = bits - bitsStored
-        let n = width * height
-        bytes.withUnsafeMutableBytes { raw in
-            switch format {
-            case .uint8:
-                let p = raw.bindMemory(to: UInt8.self)
-                for i in 0..<n { p[i] = (p[i] << shift) >> shift }
-            case .int8:
-                let p = raw.bindMemory(to: Int8.self)
-                for i in 0..<n { p[i] = (p[i] << shift) >> shift }
-            case .uint16:
-                let p = raw.bindMemory(to: UInt16.self)
-                for i in 0..<n { p[i] = (p[i] << shift) >> shift }
-            case .int16:
-                let p = raw.bindMemory(to: Int16.self)
-                for i in 0..<n { p[i] = (p[i] << shift) >> shift }
-            }
-        }
-    }
-
     /// The value of pixel (row, column) with bits above `bitsStored` masked (unsigned) or
     /// sign-extended (signed), as PS3.5 8.1.1 prescribes.
     public func value(row: Int, column: Int, bitsStored: Int) -> Int {
@@ -113,6 +112,19 @@ public struct PixelView {
     public var bytes: UnsafeRawBufferPointer
     public var reduction: Int
     public var sampleCentre: Double
+
+    /// Copies the rows into `out`, `rowStride` bytes apart (2-byte aligned for 16-bit samples),
+    /// each normalized to `bitsStored` (`SampleFormat.normalize`) while it is in cache: one pass
+    /// over the memory.
+    func copyNormalized(to out: UnsafeMutableRawPointer, rowStride: Int, bitsStored: Int) {
+        guard let src = bytes.baseAddress else { return }
+        let rowBytes = width * format.bytesPerSample
+        for y in 0..<height {
+            let row = out + y * rowStride
+            row.copyMemory(from: src + y * rowBytes, byteCount: rowBytes)
+            format.normalize(row, count: width, bitsStored: bitsStored)
+        }
+    }
 }
 
 /// The meaning of a raw sample under Bits Stored and Pixel Representation.

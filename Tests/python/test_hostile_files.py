@@ -397,11 +397,11 @@ frame = im.rows * im.columns * 2
 vm = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize:"))
 soft, hard = resource.getrlimit(resource.RLIMIT_AS)
 # Room for the caller's output array (pixels: a whole frame; render: 64 x 64) and half of the
-# frame buffer the library needs (pixels: a copy of the stored values; render: the decoded RLE frame).
-resource.setrlimit(resource.RLIMIT_AS, (vm + (frame if action == "pixels" else 0) + frame // 2, hard))
+# frame buffer the library needs to decode RLE.
+resource.setrlimit(resource.RLIMIT_AS, (vm + (0 if action == "render" else frame) + frame // 2, hard))
 out = {}
 try:
-    im.pixels() if action == "pixels" else im.render(size=64, threads=1)
+    im.render(size=64, threads=1) if action == "render" else im.pixels()
     out["limited"] = "no error"
 except vindr.OutOfMemoryError as e:
     out["limited"] = [type(e).__name__, isinstance(e, MemoryError), e.message]
@@ -412,21 +412,33 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.parametrize("action", ["pixels", "render"])
-def test_a_frame_beyond_the_address_space_limit_is_an_out_of_memory_error(tmp_path, action):
+def run_under_address_space_limit(tmp_path, action: str, rle: bool) -> tuple[dict, np.ndarray]:
     side = 4096
     values = (np.arange(side * side, dtype=np.uint32) % 4096).astype("<u2")
     path = write(tmp_path, "big.dcm", dicom_bytes({ROWS: us(side), COLUMNS: us(side), (0x7FE0, 0x0010): ("OW", values.tobytes())}))
-    if action == "render":  # a native frame renders from the file's own bytes: decoding RLE needs a buffer
+    if rle:  # a native frame is read from the file's own bytes: decoding RLE needs a buffer
         native, path = path, tmp_path / "big-rle.dcm"
         subprocess.run(["gdcmconv", "-R", str(native), str(path)], check=True, capture_output=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "bindings" / "python"), env.get("PYTHONPATH", "")])
     p = subprocess.run([sys.executable, "-c", OOM_CHILD, str(path), action], env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, f"child died with status {p.returncode}: {p.stderr[-2000:]}"
-    result = json.loads(p.stdout.strip().splitlines()[-1])
+    return json.loads(p.stdout.strip().splitlines()[-1]), values
+
+
+def test_native_stored_values_need_no_buffer_beyond_the_callers_array(tmp_path):
+    """pixels() of a native frame copies the file's bytes once, into the caller's array: under a
+    limit that leaves room for that array and half a frame more, it succeeds."""
+    result, values = run_under_address_space_limit(tmp_path, "pixels", rle=False)
+    assert result["limited"] == "no error", result
+    assert result["after"] == [int(values[1]), int(values[-1])]
+
+
+@pytest.mark.parametrize("action", ["pixels", "render"])
+def test_a_frame_beyond_the_address_space_limit_is_an_out_of_memory_error(tmp_path, action):
+    result, values = run_under_address_space_limit(tmp_path, action, rle=True)
     name, is_memory_error, message = result["limited"]
     assert name == "OutOfMemoryError" and is_memory_error, result
-    assert path.name in message and "cannot allocate" in message, message
+    assert "big-rle.dcm" in message and "cannot allocate" in message, message
     # The process is unharmed: with the limit lifted the same handle decodes.
     assert result["after"] == [int(values[1]), int(values[-1])]

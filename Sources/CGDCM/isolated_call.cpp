@@ -56,20 +56,22 @@ static_assert(sizeof(Report) <= kHeader, "the report fits its page");
 /// or -1 when someone else reaped it, e.g. a host that ignores SIGCHLD).
 bool wait_child(pid_t pid, unsigned seconds, int *wstatus) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    struct Descriptor {  // closed on every return: one leaked per frame would fill the host's fd table
+        int fd;
+        ~Descriptor() { if (fd >= 0) close(fd); }
+    } pidfd{static_cast<int>(syscall(SYS_pidfd_open, pid, 0))};
     long sleep_ns = 50'000;
     for (;;) {
         pid_t r = waitpid(pid, wstatus, WNOHANG);
         if (r == pid) return true;
         if (r < 0 && errno != EINTR) {
             *wstatus = -1;
-            if (pidfd >= 0) close(pidfd);
             return true;
         }
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
         if (left <= 0) break;
-        if (pidfd >= 0) {
-            pollfd p{pidfd, POLLIN, 0};
+        if (pidfd.fd >= 0) {
+            pollfd p{pidfd.fd, POLLIN, 0};
             poll(&p, 1, static_cast<int>(left));  // readable once the child ended
         } else {  // no pidfd (kernel < 5.3 or a seccomp filter): back off up to 10 ms
             timespec ts{0, sleep_ns};
@@ -77,7 +79,6 @@ bool wait_child(pid_t pid, unsigned seconds, int *wstatus) {
             sleep_ns = sleep_ns * 2 > 10'000'000 ? 10'000'000 : sleep_ns * 2;
         }
     }
-    if (pidfd >= 0) close(pidfd);
     kill(pid, SIGKILL);
     while (waitpid(pid, wstatus, 0) < 0 && errno == EINTR) {}
     return false;

@@ -188,6 +188,25 @@ def test_broken_codestreams_are_decode_errors_naming_the_file(files, tmp_path):
     assert "tile-part of tile 1 in a stream of 1 tiles" in results[str(paths["tile_index"])]
 
 
+def test_the_child_process_leaves_no_descriptor_open(files, tmp_path):
+    """Each frame decoded in the child process opens a pidfd and a memfd: both are closed again
+    whether the child decodes or fails (one leaked per frame filled the host's descriptor table
+    after about a thousand images)."""
+    good = vindr.read_dicom(files["u12m1"]["htj2k201"])
+    garbage = broken_copies(files["u12m1"]["htj2k201"], tmp_path)["garbage"]
+    good.pixels()
+    before = sorted(os.listdir("/proc/self/fd"))
+    outcomes = set()
+    for _ in range(20):
+        good.pixels()
+        try:
+            vindr.read_dicom(garbage).pixels()
+            outcomes.add("decoded")
+        except vindr.DecodeError:
+            outcomes.add("DecodeError")
+    assert sorted(os.listdir("/proc/self/fd")) == before, outcomes
+
+
 def test_an_ht_codestream_under_a_jpeg2000_syntax_takes_the_htj2k_path(files, tmp_path):
     """A JPEG 2000 Lossless (.90) file holding an HT codestream (CAP marker, ISO 15444-15 A.3) is
     decoded by the HTJ2K path, not by OpenJPEG in the calling process: equal to the source, and a

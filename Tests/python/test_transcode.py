@@ -230,6 +230,7 @@ def test_cli_transcodes_a_file_and_a_tree_with_and_without_verification(tmp_path
     assert not (tmp_path / "bad-out.dcm").exists() and not no_leftovers(tmp_path)
     proc = subprocess.run([str(cli()), "transcode", str(src), str(tmp_path / "x"), "--to", "jpeg"], capture_output=True, text=True)
     assert proc.returncode == 64 and "unknown --to 'jpeg'" in proc.stderr
+    assert "Examples:" in subprocess.run([str(cli()), "transcode", "--help"], capture_output=True, text=True, check=True).stdout
 
 
 def test_c_abi_counts_report_and_argument_errors(tmp_path, files):

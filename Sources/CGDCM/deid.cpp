@@ -2,6 +2,7 @@
 // elements, write. Pixel Data keeps the exact bytes or fragments it was read with.
 #include "cgdcm.h"
 #include "attribute_vrs.hpp"
+#include "isolated_call.hpp"
 #include "cgdcm_deid.h"
 #include "meta_repair.hpp"
 #include "native_pixels.hpp"
@@ -163,6 +164,43 @@ void install_pixels(cgdcm_edit *e, const gdcm::DataElement &de, const gdcm::Tran
     meta.SetDataSetTransferSyntax(ts);
     meta.Replace(text_element(gdcm::Tag(0x0002, 0x0010), gdcm::VR::UI, uid));
     e->order_stale = true;
+}
+
+/// Gives an implicit VR data set the VRs of the data dictionary (GDCM's FileExplicitFilter: UN for
+/// unknown private elements, sequences of undefined length) and makes it Explicit VR Little Endian.
+/// GDCM asserts on a US-or-SS attribute whose tag precedes Pixel Representation (0028,0103) but
+/// Perimeter Value (0028,0071): PS3.6 has two, Zero Velocity Pixel Value (0018,9810) and Mapped
+/// Pixel Value (0022,1452). At the top level they are taken out before the conversion and put
+/// back with US, or SS when Pixel Representation is 1; in a sequence item the conversion fails.
+int convert_to_explicit(cgdcm_edit *e) {
+    gdcm::DataSet &ds = e->reader().GetFile().GetDataSet();
+    const gdcm::Tag pixel_representation(0x0028, 0x0103);
+    std::vector<gdcm::DataElement> early;
+    for (const gdcm::Tag t : {gdcm::Tag(0x0018, 0x9810), gdcm::Tag(0x0022, 0x1452)}) {
+        if (!ds.FindDataElement(t)) continue;
+        early.push_back(ds.GetDataElement(t));
+        ds.Remove(t);
+    }
+    gdcm::FileExplicitFilter filter;
+    filter.SetFile(e->reader().GetFile());
+    filter.SetChangePrivateTags(false);
+    filter.SetUseVRUN(true);  // (GDCM 3.0 does not implement recomputing lengths)
+    if (!filter.Change()) return cgdcm::fail(CGDCM_ERR_PARSE, "cannot convert the implicit VR data set to explicit VR");
+    bool sgnd = false;
+    if (ds.FindDataElement(pixel_representation)) {
+        const gdcm::ByteValue *bv = ds.GetDataElement(pixel_representation).GetByteValue();
+        sgnd = bv && bv->GetLength() >= 2 && (static_cast<unsigned char>(bv->GetPointer()[0]) | static_cast<unsigned char>(bv->GetPointer()[1]) << 8) == 1;
+    }
+    for (gdcm::DataElement de : early) {
+        de.SetVR(sgnd ? gdcm::VR::SS : gdcm::VR::US);
+        ds.Insert(de);
+    }
+    gdcm::FileMetaInformation &meta = e->reader().GetFile().GetHeader();
+    meta.SetDataSetTransferSyntax(gdcm::TransferSyntax::ExplicitVRLittleEndian);
+    meta.Replace(text_element(gdcm::Tag(0x0002, 0x0010), gdcm::VR::UI, "1.2.840.10008.1.2.1"));
+    e->made_explicit = true;
+    e->order_stale = true;
+    return CGDCM_OK;
 }
 
 }  // namespace
@@ -345,22 +383,18 @@ int cgdcm_edit_set_native_pixels(cgdcm_edit *edit, const uint8_t *bytes, size_t 
 int cgdcm_edit_make_explicit(cgdcm_edit *edit) {
     return cgdcm::guard([&]() -> int {
         if (!edit) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null handle");
-        gdcm::FileMetaInformation &meta = edit->reader().GetFile().GetHeader();
-        const gdcm::TransferSyntax &now = meta.GetDataSetTransferSyntax();
+        const gdcm::TransferSyntax &now = edit->reader().GetFile().GetHeader().GetDataSetTransferSyntax();
         if (now.GetSwapCode() == gdcm::SwapCode::BigEndian) {
             return cgdcm::fail(CGDCM_ERR_UNSUPPORTED, "an Explicit VR Big Endian data set cannot be rewritten as little endian");
         }
         if (now.IsExplicit()) return CGDCM_OK;
-        gdcm::FileExplicitFilter filter;
-        filter.SetFile(edit->reader().GetFile());
-        filter.SetChangePrivateTags(false);  // unknown private elements become UN
-        filter.SetUseVRUN(true);  // (GDCM 3.0 does not implement recomputing lengths: sequences become undefined length)
-        if (!filter.Change()) return cgdcm::fail(CGDCM_ERR_PARSE, "cannot convert the implicit VR data set to explicit VR");
-        meta.SetDataSetTransferSyntax(gdcm::TransferSyntax::ExplicitVRLittleEndian);
-        meta.Replace(text_element(gdcm::Tag(0x0002, 0x0010), gdcm::VR::UI, "1.2.840.10008.1.2.1"));
-        edit->made_explicit = true;
-        edit->order_stale = true;
-        return CGDCM_OK;
+        // GDCM's VR lookup asserts on some attributes (Debian builds it with assertions on), e.g.
+        // a US-or-SS attribute that precedes Pixel Representation (0028,0103): the conversion is
+        // tried first in a child process, on its copy, and done here only when it succeeded there.
+        char unused = 0;
+        int rc = cgdcm::run_isolated("implicit to explicit VR conversion (GDCM)", &unused, 1, 120,
+                                     [&](void *) { return convert_to_explicit(edit); });
+        return rc == CGDCM_OK ? convert_to_explicit(edit) : rc;
     });
 }
 

@@ -269,3 +269,42 @@ def test_cpp_wrapper(tmp_path, files):
     assert first.split() == ["2", "1", "0", "1"]
     assert {f["status"] for f in json.loads(doc)["files"]} == {"written", "not_dicom"}
     assert np.array_equal(frames_of(tmp_path / "out" / "s.dcm"), frames_of(files["s16"]["explicit"]))
+
+
+def test_implicit_vr_with_private_elements_sequences_and_an_early_us_or_ss(tmp_path, files):
+    """An Implicit VR data set becomes Explicit VR: public VRs from the dictionary, private data
+    elements UN with their bytes kept, sequences kept; Zero Velocity Pixel Value (0018,9810), a US
+    or SS attribute before Pixel Representation on which GDCM's VR lookup asserts, gets US."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    ds = pydicom.dcmread(files["s12"]["explicit"])
+    ds.private_block(0x0009, "ACME", create=True).add_new(0x01, "LO", "vendor value")
+    ds.ReferencedImageSequence = Sequence([Dataset()])
+    ds.ReferencedImageSequence[0].ReferencedSOPInstanceUID = "1.2.3.4"
+    ds.add_new(0x00189810, "SS", -5)
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2"
+    src = tmp_path / "implicit.dcm"
+    ds.save_as(src, enforce_file_format=True)
+    for to, syntax in (("htj2k", HTJ2K_LOSSLESS), ("explicit-le", EXPLICIT)):
+        r = vindr.transcode(src, tmp_path / f"{to}.dcm", to=to)
+        assert r.written == 1, r.files
+        out = pydicom.dcmread(tmp_path / f"{to}.dcm")
+        assert out.file_meta.TransferSyntaxUID == syntax
+        assert out[0x00189810].VR == "SS" and out[0x00189810].value == -5  # Pixel Representation 1
+        assert out[0x00091001].VR == "UN" and out[0x00091001].value.rstrip(b" ") == b"vendor value"
+        assert out.ReferencedImageSequence[0].ReferencedSOPInstanceUID == "1.2.3.4"
+        assert np.array_equal(frames_of(tmp_path / f"{to}.dcm"), frames_of(files["s12"]["explicit"]))
+
+
+def test_big_endian_and_overwriting_the_input_are_refused(tmp_path, files):
+    big = tmp_path / "big.dcm"
+    subprocess.run([a.format(i=files["u12"]["explicit"], o=big) for a in corpus.CONVERT["big"]], check=True, capture_output=True)
+    r = vindr.transcode(big, tmp_path / "out.dcm", to="htj2k")
+    assert r.failed == 1 and "Explicit VR Big Endian" in r.files[0]["error"] and str(big) in r.files[0]["error"]
+    assert not (tmp_path / "out.dcm").exists()
+    copy = tmp_path / "same.dcm"
+    shutil.copy(files["u12"]["explicit"], copy)
+    r = vindr.transcode(copy, copy, to="htj2k")
+    assert r.failed == 1 and "would overwrite the input" in r.files[0]["error"]
+    assert copy.read_bytes() == files["u12"]["explicit"].read_bytes() and not no_leftovers(tmp_path)

@@ -34,6 +34,7 @@ VARIANTS = [
     corpus.Variant("u16", 64, 64, bits_stored=16, syntaxes=("explicit", "deflated")),
     corpus.Variant("s16", 40, 64, bits_stored=16, signed=True, rescale=(1.0, -100.0), syntaxes=("explicit", "rle")),
     corpus.Variant("s12", 40, 64, bits_stored=12, signed=True, syntaxes=("explicit", "j2k90")),
+    corpus.Variant("s8", 30, 26, bits_allocated=8, bits_stored=8, signed=True, syntaxes=("explicit", "rle")),
     corpus.Variant("multiframe", 33, 31, frames=3, syntaxes=("explicit", "rle", "j2k90")),
     corpus.Variant("mono1", 32, 40, photometric="MONOCHROME1", rescale=(2.0, -1024.0), syntaxes=("explicit", "jpeg70")),
 ]
@@ -125,7 +126,8 @@ def test_ojph_expand_decodes_the_unsigned_codestreams(tmp_path, files, name):
 
 
 @pytest.mark.parametrize("name,key", [("u12", "explicit"), ("u8", "explicit"), ("s16", "explicit"), ("s12", "explicit"),
-                                      ("multiframe", "explicit"), ("mono1", "explicit"), ("u16", "explicit")])
+                                      ("multiframe", "explicit"), ("mono1", "explicit"), ("u16", "explicit"),
+                                      ("s8", "explicit")])
 def test_explicit_to_htj2k_to_explicit_is_byte_identical(tmp_path, files, name, key):
     src = files[name][key]
     vindr.transcode(src, tmp_path / "h.dcm", to="htj2k")

@@ -310,3 +310,16 @@ def test_big_endian_and_overwriting_the_input_are_refused(tmp_path, files):
     r = vindr.transcode(copy, copy, to="htj2k")
     assert r.failed == 1 and "would overwrite the input" in r.files[0]["error"]
     assert copy.read_bytes() == files["u12"]["explicit"].read_bytes() and not no_leftovers(tmp_path)
+
+
+def test_python_arguments_are_checked_before_the_call(tmp_path, files):
+    src = files["u8"]["explicit"]
+    with pytest.raises(vindr.InvalidArgumentError, match="workers"):
+        vindr.transcode(src, tmp_path / "o.dcm", workers=1 << 40)
+    with pytest.raises(vindr.InvalidArgumentError, match="NUL"):
+        vindr.transcode(str(src) + "\0x", tmp_path / "o.dcm")
+    with pytest.raises(vindr.InvalidArgumentError, match="workers must be 0 or more"):
+        vindr.transcode(src, tmp_path / "o.dcm", workers=-1)
+    with pytest.raises(vindr.VinDrIOError):
+        vindr.transcode(tmp_path / "missing", tmp_path / "o")
+    assert not list(tmp_path.iterdir())

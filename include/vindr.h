@@ -847,6 +847,35 @@ int32_t vdr_dicom_screen_pixels(vdr_dicom * handle, char * * out_);
 /// pixels whose value changed.
 int32_t vdr_scrub_text(void * pixels, size_t size, size_t width, size_t height, size_t row_stride, void * mask, size_t mask_size, size_t mask_stride, size_t * changed);
 
+/* ============================================================================================== */
+/* Transcoding */
+/* ============================================================================================== */
+
+/* Lossless transcoding between HTJ2K Lossless Only (1.2.840.10008.1.2.4.201, PS3.5 A.4.11, */
+/* ISO/IEC 15444-15) and Explicit VR Little Endian (VinDrDICOM's Transcoder). Thread safety: */
+/* concurrent calls are safe when their outputs differ. */
+/* Targets of vdr_transcode (`to`). */
+/* HTJ2K Lossless Only (1.2.840.10008.1.2.4.201): one reversible 5/3 codestream per frame, */
+/* encapsulated (PS3.5 A.4) behind a Basic Offset Table holding every frame's offset. */
+#define VDR_TRANSCODE_HTJ2K 0
+/* Explicit VR Little Endian (1.2.840.10008.1.2.1), native Pixel Data. */
+#define VDR_TRANSCODE_EXPLICIT_LE 1
+
+/// Transcodes the DICOM file or tree `input` to `output` losslessly from the decoded stored values
+/// (`to`: VDR_TRANSCODE_*). A tree is mirrored into the directory `output` (created if missing);
+/// for a file, `output` is the output file, or an existing directory. Every other attribute is
+/// kept; a lossy source stays flagged by its Lossy Image Compression (0028,2110). Each output is
+/// written to a temporary sibling, re-read and compared frame by frame with the input unless
+/// `verify` is 0, then renamed into place; a failed file leaves no output. `workers`: threads (0 =
+/// one per core). Per-file failures are in the report, not the status; the status is an error
+/// when the input is missing, the output directory cannot be created, or an argument is invalid.
+/// `counts` (may be NULL) receives 4 values: [0] files seen, [1] written, [2] failed, [3] not DICOM
+/// (files of the input folder that are no DICOM at all, skipped). `*report` (may be NULL) receives
+/// the per-file report as JSON ({"target", "files": [{"input", "status": "written" | "failed" |
+/// "not_dicom", "output", "source_syntax", "error", "frames", "input_bytes", "output_bytes",
+/// "verified"}]}); release with vdr_string_destroy.
+int32_t vdr_transcode(char const * input, char const * output, int32_t to, int32_t verify, int32_t workers, size_t * counts, char * * report);
+
 #ifdef __cplusplus
 }
 #endif

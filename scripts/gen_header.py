@@ -46,6 +46,7 @@ SECTIONS = [
     ("Metrics", ["MetricsABI.swift"]),
     ("Samples, loader, batches and cache", ["LoaderABI.swift", "SampleABI.swift"]),
     ("De-identification", ["DeidABI.swift"]),
+    ("Transcoding", ["TranscodeABI.swift"]),
 ]
 
 

@@ -2,6 +2,7 @@
 // elements, write. Pixel Data keeps the exact bytes or fragments it was read with.
 #include "cgdcm.h"
 #include "attribute_vrs.hpp"
+#include "isolated_call.hpp"
 #include "cgdcm_deid.h"
 #include "meta_repair.hpp"
 #include "native_pixels.hpp"
@@ -9,9 +10,12 @@
 
 #include <gdcm-3.0/gdcmDataSetHelper.h>
 #include <gdcm-3.0/gdcmExplicitDataElement.h>
+#include <gdcm-3.0/gdcmFileExplicitFilter.h>
 #include <gdcm-3.0/gdcmFileMetaInformation.h>
+#include <gdcm-3.0/gdcmFragment.h>
 #include <gdcm-3.0/gdcmItem.h>
 #include <gdcm-3.0/gdcmReader.h>
+#include <gdcm-3.0/gdcmSequenceOfFragments.h>
 #include <gdcm-3.0/gdcmSequenceOfItems.h>
 #include <gdcm-3.0/gdcmStringFilter.h>
 #include <gdcm-3.0/gdcmVR.h>
@@ -35,6 +39,9 @@ struct cgdcm_edit {
     bool pixel_in_place = false;
     bool pixel_removed = false;
     size_t pixel_begin = 0;
+    // The data set was read as implicit VR and converted (cgdcm_edit_make_explicit): an in-place
+    // native Pixel Data element, encoded implicit, can no longer be appended as it is.
+    bool made_explicit = false;
     std::vector<gdcm::Tag> order;  // top-level tags, refreshed after each edit
     bool order_stale = true;
 };
@@ -141,6 +148,59 @@ void finish_meta(gdcm::FileMetaInformation &meta) {
                            static_cast<unsigned char>(length >> 16), static_cast<unsigned char>(length >> 24)};
     group.SetByteValue(reinterpret_cast<const char *>(le), 4);
     meta.Insert(group);
+}
+
+/// Puts the new Pixel Data element `de` in place of the old one (and of the Extended Offset
+/// Table (7FE0,0001)/(7FE0,0002) and its lengths, which describe the old encoding, PS3.5 A.4),
+/// the data set written as `ts` with (0002,0010) `uid`.
+void install_pixels(cgdcm_edit *e, const gdcm::DataElement &de, const gdcm::TransferSyntax &ts, const std::string &uid) {
+    gdcm::DataSet &ds = e->reader().GetFile().GetDataSet();
+    ds.Remove(kPixelData);
+    ds.Remove(gdcm::Tag(0x7fe0, 0x0001));
+    ds.Remove(gdcm::Tag(0x7fe0, 0x0002));
+    ds.Insert(de);
+    e->pixel_removed = true;  // the in-place element (if any) is not appended
+    gdcm::FileMetaInformation &meta = e->reader().GetFile().GetHeader();
+    meta.SetDataSetTransferSyntax(ts);
+    meta.Replace(text_element(gdcm::Tag(0x0002, 0x0010), gdcm::VR::UI, uid));
+    e->order_stale = true;
+}
+
+/// Gives an implicit VR data set the VRs of the data dictionary (GDCM's FileExplicitFilter: UN for
+/// unknown private elements, sequences of undefined length) and makes it Explicit VR Little Endian.
+/// GDCM asserts on a US-or-SS attribute whose tag precedes Pixel Representation (0028,0103) but
+/// Perimeter Value (0028,0071): PS3.6 has two, Zero Velocity Pixel Value (0018,9810) and Mapped
+/// Pixel Value (0022,1452). At the top level they are taken out before the conversion and put
+/// back with US, or SS when Pixel Representation is 1; in a sequence item the conversion fails.
+int convert_to_explicit(cgdcm_edit *e) {
+    gdcm::DataSet &ds = e->reader().GetFile().GetDataSet();
+    const gdcm::Tag pixel_representation(0x0028, 0x0103);
+    std::vector<gdcm::DataElement> early;
+    for (const gdcm::Tag t : {gdcm::Tag(0x0018, 0x9810), gdcm::Tag(0x0022, 0x1452)}) {
+        if (!ds.FindDataElement(t)) continue;
+        early.push_back(ds.GetDataElement(t));
+        ds.Remove(t);
+    }
+    gdcm::FileExplicitFilter filter;
+    filter.SetFile(e->reader().GetFile());
+    filter.SetChangePrivateTags(false);
+    filter.SetUseVRUN(true);  // (GDCM 3.0 does not implement recomputing lengths)
+    if (!filter.Change()) return cgdcm::fail(CGDCM_ERR_PARSE, "cannot convert the implicit VR data set to explicit VR");
+    bool sgnd = false;
+    if (ds.FindDataElement(pixel_representation)) {
+        const gdcm::ByteValue *bv = ds.GetDataElement(pixel_representation).GetByteValue();
+        sgnd = bv && bv->GetLength() >= 2 && (static_cast<unsigned char>(bv->GetPointer()[0]) | static_cast<unsigned char>(bv->GetPointer()[1]) << 8) == 1;
+    }
+    for (gdcm::DataElement de : early) {
+        de.SetVR(sgnd ? gdcm::VR::SS : gdcm::VR::US);
+        ds.Insert(de);
+    }
+    gdcm::FileMetaInformation &meta = e->reader().GetFile().GetHeader();
+    meta.SetDataSetTransferSyntax(gdcm::TransferSyntax::ExplicitVRLittleEndian);
+    meta.Replace(text_element(gdcm::Tag(0x0002, 0x0010), gdcm::VR::UI, "1.2.840.10008.1.2.1"));
+    e->made_explicit = true;
+    e->order_stale = true;
+    return CGDCM_OK;
 }
 
 }  // namespace
@@ -315,15 +375,72 @@ int cgdcm_edit_set_native_pixels(cgdcm_edit *edit, const uint8_t *bytes, size_t 
         gdcm::DataElement de(kPixelData);
         de.SetVR(word_sized ? gdcm::VR::OW : gdcm::VR::OB);
         de.SetByteValue(value.data(), static_cast<uint32_t>(value.size()));
-        gdcm::DataSet &ds = edit->reader().GetFile().GetDataSet();
-        ds.Remove(kPixelData);
-        ds.Remove(gdcm::Tag(0x7fe0, 0x0001));  // Extended Offset Table and its lengths (PS3.5 A.4)
-        ds.Remove(gdcm::Tag(0x7fe0, 0x0002));
-        ds.Insert(de);
-        edit->pixel_removed = true;  // the in-place element (if any) is not appended
-        meta.SetDataSetTransferSyntax(ts);
-        meta.Replace(text_element(gdcm::Tag(0x0002, 0x0010), gdcm::VR::UI, uid));
-        edit->order_stale = true;
+        install_pixels(edit, de, ts, uid);
+        return CGDCM_OK;
+    });
+}
+
+int cgdcm_edit_make_explicit(cgdcm_edit *edit) {
+    return cgdcm::guard([&]() -> int {
+        if (!edit) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null handle");
+        const gdcm::TransferSyntax &now = edit->reader().GetFile().GetHeader().GetDataSetTransferSyntax();
+        if (now.GetSwapCode() == gdcm::SwapCode::BigEndian) {
+            return cgdcm::fail(CGDCM_ERR_UNSUPPORTED, "an Explicit VR Big Endian data set cannot be rewritten as little endian");
+        }
+        if (now.IsExplicit()) return CGDCM_OK;
+        // GDCM's VR lookup asserts on some attributes (Debian builds it with assertions on), e.g.
+        // a US-or-SS attribute that precedes Pixel Representation (0028,0103): the conversion is
+        // tried first in a child process, on its copy, and done here only when it succeeded there.
+        char unused = 0;
+        int rc = cgdcm::run_isolated("implicit to explicit VR conversion (GDCM)", &unused, 1, 120,
+                                     [&](void *) { return convert_to_explicit(edit); });
+        return rc == CGDCM_OK ? convert_to_explicit(edit) : rc;
+    });
+}
+
+int cgdcm_edit_set_encapsulated_pixels(cgdcm_edit *edit, const uint8_t *const *fragments, const size_t *lengths, size_t count,
+                                       const char *transfer_syntax) {
+    return cgdcm::guard([&]() -> int {
+        if (!edit || !transfer_syntax || (count && (!fragments || !lengths))) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        if (count == 0) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "encapsulated Pixel Data needs at least one fragment");
+        gdcm::FileMetaInformation &meta = edit->reader().GetFile().GetHeader();
+        if (!meta.GetDataSetTransferSyntax().IsExplicit() || meta.GetDataSetTransferSyntax().GetSwapCode() == gdcm::SwapCode::BigEndian) {
+            return cgdcm::fail(CGDCM_ERR_ARGUMENT, "encapsulated Pixel Data needs an Explicit VR Little Endian data set");
+        }
+        // Basic Offset Table (PS3.5 A.4, Table A.4-1): 32-bit offsets, so the items before the
+        // last fragment must fit in 2^32 - 1 bytes; every item value below 2^32 - 2 bytes.
+        std::string table;
+        table.reserve(4 * count);
+        uint64_t offset = 0;
+        for (size_t i = 0; i < count; ++i) {
+            if (!fragments[i] || lengths[i] == 0) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "empty fragment " + std::to_string(i));
+            if (lengths[i] >= 0xFFFFFFFEu) return cgdcm::fail(CGDCM_ERR_UNSUPPORTED, "fragment " + std::to_string(i) + " of " + std::to_string(lengths[i]) + " bytes exceeds a 32-bit item length");
+            if (offset > 0xFFFFFFFFu) {
+                return cgdcm::fail(CGDCM_ERR_UNSUPPORTED, "encapsulated Pixel Data beyond 4 GiB: the Basic Offset Table cannot address fragment " + std::to_string(i));
+            }
+            const uint32_t o = static_cast<uint32_t>(offset);
+            const char le[4] = {static_cast<char>(o), static_cast<char>(o >> 8), static_cast<char>(o >> 16), static_cast<char>(o >> 24)};
+            table.append(le, 4);
+            offset += 8 + lengths[i] + (lengths[i] % 2);
+        }
+        if (table.size() >= 0xFFFFFFFEu) return cgdcm::fail(CGDCM_ERR_UNSUPPORTED, "Basic Offset Table too long");
+        gdcm::SmartPointer<gdcm::SequenceOfFragments> sq = new gdcm::SequenceOfFragments;
+        sq->GetTable().SetByteValue(table.data(), static_cast<uint32_t>(table.size()));
+        for (size_t i = 0; i < count; ++i) {
+            std::string value(reinterpret_cast<const char *>(fragments[i]), lengths[i]);
+            if (value.size() % 2) value.push_back('\0');
+            gdcm::Fragment frag;
+            frag.SetByteValue(value.data(), static_cast<uint32_t>(value.size()));
+            sq->AddFragment(frag);
+        }
+        gdcm::DataElement de(kPixelData);
+        de.SetVR(gdcm::VR::OB);
+        de.SetValue(*sq);  // a sequence of fragments has undefined length (PS3.5 A.4)
+        if (!de.GetVL().IsUndefined()) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "encapsulated Pixel Data without undefined length");
+        // GDCM 3.0 knows no HTJ2K UID: the data set is written as an encapsulated syntax it knows
+        // (the same byte layout: Explicit VR Little Endian, PS3.5 A.4) and (0002,0010) names
+        // `transfer_syntax`, as the parse of an HTJ2K file does (meta_repair.cpp).
+        install_pixels(edit, de, gdcm::TransferSyntax::JPEG2000Lossless, transfer_syntax);
         return CGDCM_OK;
     });
 }
@@ -331,6 +448,9 @@ int cgdcm_edit_set_native_pixels(cgdcm_edit *edit, const uint8_t *bytes, size_t 
 int cgdcm_edit_write(cgdcm_edit *edit, const char *path) {
     return cgdcm::guard([&]() -> int {
         if (!edit || !path) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
+        if (edit->made_explicit && edit->pixel_in_place && !edit->pixel_removed) {
+            return cgdcm::fail(CGDCM_ERR_ARGUMENT, "implicit VR Pixel Data kept in a data set converted to explicit VR");
+        }
         finish_meta(edit->reader().GetFile().GetHeader());
         std::ofstream out(path, std::ios::binary | std::ios::trunc);
         if (!out.is_open()) return cgdcm::fail(CGDCM_ERR_IO, std::string("cannot create ") + path);

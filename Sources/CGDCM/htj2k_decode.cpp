@@ -1,6 +1,7 @@
 // High-Throughput JPEG 2000 (ISO 15444-15; DICOM transfer syntaxes 1.2.840.10008.1.2.4.201,
 // .202, .203, PS3.5 A.4.11) through OpenJPH: header, reduced resolution, line-by-line decoding.
 #include "cgdcm.h"
+#include "htj2k_messages.hpp"
 #include "isolated_call.hpp"
 #include "shim_error.hpp"
 
@@ -17,44 +18,12 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace {
 
 /// How long the child process decoding one frame may take (a 6-megapixel frame takes about 0.2 s).
 constexpr unsigned kDecodeSeconds = 120;
-
-/// OpenJPH's message of the last error in this thread.
-std::string &ojph_message() {
-    thread_local std::string message;
-    return message;
-}
-
-ssize_t keep_message(void *, const char *buf, size_t size) {
-    ojph_message().append(buf, size);
-    return static_cast<ssize_t>(size);
-}
-
-ssize_t drop_message(void *, const char *, size_t size) { return static_cast<ssize_t>(size); }
-
-/// OpenJPH reports through process-wide handlers that print to stdout (info, warnings) or stderr
-/// and then throw std::runtime_error("ojph error") (errors). OpenJPH 0.9's configure_error()
-/// and its siblings assign the new handler into the default object by value, which keeps the
-/// default's behaviour, so the streams are redirected instead: warnings and info are dropped,
-/// and an error's text goes, unbuffered (written by the thread that raised it), into that
-/// thread's `ojph_message()`; the exception that follows is caught by `run`.
-void route_messages() {
-    static std::once_flag once;
-    std::call_once(once, [] {
-        FILE *errors = fopencookie(nullptr, "w", cookie_io_functions_t{nullptr, keep_message, nullptr, nullptr});
-        FILE *others = fopencookie(nullptr, "w", cookie_io_functions_t{nullptr, drop_message, nullptr, nullptr});
-        if (!errors || !others) throw std::runtime_error("cannot redirect OpenJPH's messages");
-        setvbuf(errors, nullptr, _IONBF, 0);
-        setvbuf(others, nullptr, _IONBF, 0);
-        ojph::set_error_stream(errors);
-        ojph::set_warning_stream(others);
-        ojph::set_info_stream(others);
-    });
-}
 
 uint16_t be16(const unsigned char *p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 
@@ -184,20 +153,8 @@ struct Session {
     }
 };
 
-/// Runs `body`, turning OpenJPH's errors (its message, else the exception's) into CGDCM_ERR_DECODE.
-template <typename F> int run(F &&body) {
-    return cgdcm::guard([&]() -> int {
-        route_messages();
-        ojph_message().clear();
-        try {
-            return body();
-        } catch (const std::exception &e) {
-            std::string why = ojph_message().empty() ? e.what() : ojph_message();
-            while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-            return cgdcm::fail(CGDCM_ERR_DECODE, "HTJ2K: " + why);
-        }
-    });
-}
+/// Runs `body`, turning OpenJPH's errors into CGDCM_ERR_DECODE.
+template <typename F> int run(F &&body) { return cgdcm::htj2k_run(std::forward<F>(body), CGDCM_ERR_DECODE); }
 
 /// Decodes into `out` in this process (the child of `cgdcm_htj2k_decode`).
 int decode_frame(const void *data, size_t size, int reduce, void *out, size_t width, size_t height, int bytes_per_sample) {
@@ -242,6 +199,38 @@ int decode_frame(const void *data, size_t size, int reduce, void *out, size_t wi
 }
 
 }  // namespace
+
+namespace cgdcm {
+
+std::string &ojph_message() {
+    thread_local std::string message;
+    return message;
+}
+
+namespace {
+ssize_t keep_message(void *, const char *buf, size_t size) {
+    ojph_message().append(buf, size);
+    return static_cast<ssize_t>(size);
+}
+
+ssize_t drop_message(void *, const char *, size_t size) { return static_cast<ssize_t>(size); }
+}  // namespace
+
+void route_ojph_messages() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        FILE *errors = fopencookie(nullptr, "w", cookie_io_functions_t{nullptr, keep_message, nullptr, nullptr});
+        FILE *others = fopencookie(nullptr, "w", cookie_io_functions_t{nullptr, drop_message, nullptr, nullptr});
+        if (!errors || !others) throw std::runtime_error("cannot redirect OpenJPH's messages");
+        setvbuf(errors, nullptr, _IONBF, 0);
+        setvbuf(others, nullptr, _IONBF, 0);
+        ojph::set_error_stream(errors);
+        ojph::set_warning_stream(others);
+        ojph::set_info_stream(others);
+    });
+}
+
+}  // namespace cgdcm
 
 extern "C" {
 

@@ -12,5 +12,6 @@ struct VinDr: ParsableCommand {
         subcommands: [
             InfoCommand.self, RenderCommand.self, StatsCommand.self, EvalCommand.self, FuseCommand.self, QCCommand.self,
             ExportCommand.self, SplitCommand.self, DrawCommand.self, CacheCommand.self, SampleCommand.self, BenchCommand.self, DeidCommand.self,
+            TranscodeCommand.self,
         ])
 }

@@ -10,6 +10,8 @@
 //   wrappers_test split_dataset ROOT CSV FOLDS SEED -> per fold, its sample count (Samples::select)
 //   wrappers_test cache ROOT CSV OUT PARTS -> raw16 shards of 3 samples at 64 px built as PARTS
 //                                           parts then merged; a jittered loader epoch's image ids
+//   wrappers_test transcode IN OUT htj2k|explicit-le -> seen, written, failed and not-DICOM counts,
+//                                           then the JSON report on a line of its own
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -97,6 +99,10 @@ int main(int argc, char **argv) {
             loader.start(0);
             while (std::unique_ptr<vindr::Batch> b = loader.next())
                 for (std::size_t i = 0; i < b->size(); ++i) std::printf("%s\n", b->target(i, 28).image_id.c_str());
+        } else if (argc == 5 && std::strcmp(argv[1], "transcode") == 0) {
+            int32_t to = std::strcmp(argv[4], "htj2k") == 0 ? VDR_TRANSCODE_HTJ2K : VDR_TRANSCODE_EXPLICIT_LE;
+            vindr::TranscodeReport r = vindr::transcode(argv[2], argv[3], to);
+            std::printf("%zu %zu %zu %zu\n%s\n", r.seen, r.written, r.failed, r.not_dicom, r.json.c_str());
         } else {
             std::fprintf(stderr, "usage: see the comment at the top of %s\n", __FILE__);
             return 2;

@@ -561,6 +561,29 @@ inline std::vector<uint8_t> scrub_text(std::vector<uint16_t> &pixels, std::size_
     return mask;
 }
 
+/// Counts of a transcode run (vdr_transcode).
+struct TranscodeReport {
+    std::size_t seen = 0, written = 0, failed = 0, not_dicom = 0;
+    /// Per-file report as JSON (see vdr_transcode).
+    std::string json;
+};
+
+/// Transcodes a DICOM file or tree losslessly (vdr_transcode; `to`: VDR_TRANSCODE_HTJ2K or
+/// VDR_TRANSCODE_EXPLICIT_LE); per-file failures are in the report, not thrown.
+inline TranscodeReport transcode(const std::string &input, const std::string &output, int32_t to = VDR_TRANSCODE_HTJ2K,
+                                 bool verify = true, int32_t workers = 0) {
+    std::size_t counts[4] = {0, 0, 0, 0};
+    char *json = nullptr;
+    check(vdr_transcode(input.c_str(), output.c_str(), to, verify ? 1 : 0, workers, counts, &json));
+    TranscodeReport r;
+    r.json = detail::take(json);
+    r.seen = counts[0];
+    r.written = counts[1];
+    r.failed = counts[2];
+    r.not_dicom = counts[3];
+    return r;
+}
+
 }  // namespace vindr
 
 #endif  // VINDR_HPP

@@ -135,6 +135,16 @@ int cgdcm_htj2k_working_size(const void *data, size_t size, uint64_t *bytes);
 int cgdcm_htj2k_decode(const void *data, size_t size, int reduce, void *out, size_t width, size_t height,
                        int bytes_per_sample);
 
+/** Encodes one monochrome frame losslessly as an HTJ2K codestream (ISO/IEC 15444-15; for
+ * transfer syntax 1.2.840.10008.1.2.4.201, PS3.5 A.4.11) with OpenJPH: reversible 5/3 wavelet,
+ * one tile, RPCL, 64x64 code-blocks, up to 5 decomposition levels. `samples`: width*height
+ * little-endian samples of `bytes_per_sample` (1 or 2) bytes, `size` bytes in all, holding
+ * stored values of `bits` bits (sign-extended two's complement when `is_signed`); a value
+ * outside that range is an error. On success `*out` receives a malloc'ed codestream of
+ * `*out_size` bytes (release with free()). Runs in this process (no untrusted input). */
+int cgdcm_htj2k_encode(const void *samples, size_t size, size_t width, size_t height, int bytes_per_sample, uint32_t bits,
+                       int is_signed, void **out, size_t *out_size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -47,6 +47,21 @@ int cgdcm_edit_set_codes(cgdcm_edit *edit, uint32_t tag, const char *const *code
 int cgdcm_edit_set_native_pixels(cgdcm_edit *edit, const uint8_t *bytes, size_t length, int word_sized,
                                  const char *transfer_syntax);
 
+/** Converts a data set read as Implicit VR Little Endian to Explicit VR Little Endian (VRs from
+ * the data dictionary, UN for unknown private elements; PS3.5 7.1.2); no-op for an explicit one.
+ * Explicit VR Big Endian (retired) is refused. Needed before an implicit file is given
+ * encapsulated or Explicit VR Little Endian Pixel Data. */
+int cgdcm_edit_make_explicit(cgdcm_edit *edit);
+
+/** Replaces Pixel Data (7FE0,0010) with encapsulated Pixel Data (PS3.5 A.4): VR OB, undefined
+ * length, a Basic Offset Table item holding the offset of each of the `count` fragments (one
+ * fragment per frame; offsets from the first byte after the table item to each fragment's item
+ * tag), then one item per fragment padded to even length with a trailing NUL, then the sequence
+ * delimiter. Removes the Extended Offset Table (7FE0,0001)/(7FE0,0002) and sets (0002,0010) to
+ * `transfer_syntax`. The data set must be explicit VR (cgdcm_edit_make_explicit). */
+int cgdcm_edit_set_encapsulated_pixels(cgdcm_edit *edit, const uint8_t *const *fragments, const size_t *lengths, size_t count,
+                                       const char *transfer_syntax);
+
 /** Writes the edited file (file meta group length recomputed) to `path`, creating or truncating
  * it. The caller is responsible for atomicity (write a temporary path, then rename). */
 int cgdcm_edit_write(cgdcm_edit *edit, const char *path);

@@ -129,9 +129,7 @@ public enum Deidentifier {
         try FileSystem.createDirectories(output)
         guard access(output, W_OK | X_OK) == 0 else { throw VinDrError(.io, output, "output directory is not writable") }
 
-        var records = [DeidentificationRecord?](repeating: nil, count: inputs.count)
         let lock = Lock()
-        var next = 0, done = 0
         var claimed: [String: String] = [:]  // output path -> the input writing it
         // Two inputs with the same SOP Instance UID would share a vindr output name: the first
         // to claim it is written, the other is reported.
@@ -142,26 +140,10 @@ public enum Deidentifier {
             claimed[target] = input
             return nil
         }
-        let showProgress = options.progress && isatty(STDERR_FILENO) == 1
-        let workers = max(1, min(options.workers > 0 ? options.workers : onlineCores(), inputs.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            while true {
-                lock.lock()
-                let i = next
-                next += 1
-                lock.unlock()
-                guard i < inputs.count else { return }
-                let record = process(inputs[i].path, relative: inputs[i].relative, output: output, options: options,
-                                     inTree: isDir, claim: claim)
-                lock.lock()
-                records[i] = record
-                done += 1
-                if showProgress { fputs(progressLine(done, of: inputs.count), stderr) }
-                lock.unlock()
-            }
+        let records = forEachFile(inputs.count, workers: options.workers, progress: options.progress) { i in
+            process(inputs[i].path, relative: inputs[i].relative, output: output, options: options, inTree: isDir, claim: claim)
         }
-        if showProgress { fputs("\n", stderr) }
-        let summary = DeidentificationSummary(profile: options.profile.name, records: records.compactMap { $0 })
+        let summary = DeidentificationSummary(profile: options.profile.name, records: records)
         if let path = options.reportCSV { try FileSystem.writeAtomically(csvReport(summary).utf8, to: path) }
         if let path = options.reportJSON {
             let encoder = JSONEncoder()

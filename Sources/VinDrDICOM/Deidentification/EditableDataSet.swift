@@ -74,6 +74,36 @@ final class EditableDataSet {
                   0x7FE0_0010)
     }
 
+    /// Converts an Implicit VR Little Endian data set to Explicit VR Little Endian (no-op when
+    /// already explicit; Explicit VR Big Endian is refused).
+    func makeExplicit() throws { try check(cgdcm_edit_make_explicit(handle), nil) }
+
+    /// Replaces Pixel Data (7FE0,0010) with encapsulated `fragments` (one per frame) behind a
+    /// filled Basic Offset Table (PS3.5 A.4) and sets the transfer syntax (0002,0010).
+    func replaceEncapsulatedPixelData(_ fragments: [[UInt8]], transferSyntax: String) throws {
+        let joined = Array(fragments.joined())
+        let lengths = fragments.map(\.count)
+        try check(joined.withUnsafeBufferPointer { all -> Int32 in
+            var at = 0
+            let pointers: [UnsafePointer<UInt8>?] = lengths.map { n in
+                defer { at += n }
+                return all.baseAddress.map { $0 + at }
+            }
+            return pointers.withUnsafeBufferPointer { p in
+                lengths.withUnsafeBufferPointer { cgdcm_edit_set_encapsulated_pixels(handle, p.baseAddress, $0.baseAddress, fragments.count, transferSyntax) }
+            }
+        }, 0x7FE0_0010)
+    }
+
+    /// Writes the file to `path` (created or truncated); the caller renames it into place.
+    func write(to path: String) throws {
+        guard cgdcm_edit_write(handle, path) == CGDCM_OK else {
+            let message = shimMessage()
+            unlink(path)
+            throw VinDrError(.io, source, message)
+        }
+    }
+
     /// Writes the file to a temporary sibling of `path`, then renames it into place.
     func writeAtomically(to path: String) throws {
         try FileSystem.createDirectories(FileSystem.parent(path))

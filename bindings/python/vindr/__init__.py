@@ -21,4 +21,5 @@ from .boxes import box_iou, convert_boxes, nms, soft_nms, weighted_boxes_fusion
 from .annotations import KAGGLE_CLASSES, LABELS, Annotations, Label, label, plot_label_distribution, table2
 from .metrics import average_precision, coco_evaluate, coco_evaluate_files, evaluate
 from .deid import DeidResult, deidentify, screen_pixels, scrub_text
+from .transcoding import TranscodeResult, transcode
 from .sample import write_sample

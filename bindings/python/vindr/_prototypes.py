@@ -98,4 +98,5 @@ SIGNATURES = {
     "vdr_deid_result_destroy": (None, [c_void_p]),
     "vdr_dicom_screen_pixels": (c_int32, [c_void_p, POINTER(c_void_p)]),
     "vdr_scrub_text": (c_int32, [c_void_p, c_size_t, c_size_t, c_size_t, c_size_t, c_void_p, c_size_t, c_size_t, POINTER(c_size_t)]),
+    "vdr_transcode": (c_int32, [c_char_p, c_char_p, c_int32, c_int32, c_int32, POINTER(c_size_t), POINTER(c_void_p)]),
 }

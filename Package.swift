@@ -20,7 +20,7 @@ let package = Package(
             name: "CGDCM",
             cxxSettings: [.define("NDEBUG")],
             linkerSettings: [
-                .linkedLibrary("gdcmMSFF"), .linkedLibrary("gdcmDSED"), .linkedLibrary("gdcmCommon"),
+                .linkedLibrary("gdcmMSFF"), .linkedLibrary("gdcmDICT"), .linkedLibrary("gdcmDSED"), .linkedLibrary("gdcmCommon"),
                 .linkedLibrary("openjp2"), .linkedLibrary("openjph"), .linkedLibrary("charls"), .linkedLibrary("z"),
             ]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg"),

@@ -1,7 +1,8 @@
 #include "attribute_vrs.hpp"
 
 #include <gdcm-3.0/gdcmDataElement.h>
-#include <gdcm-3.0/gdcmDataSetHelper.h>
+#include <gdcm-3.0/gdcmDicts.h>
+#include <gdcm-3.0/gdcmGlobal.h>
 #include <gdcm-3.0/gdcmFile.h>
 
 #include <cstdio>
@@ -119,6 +120,45 @@ std::string attribute_vr_problem(uint32_t parent, uint16_t g, uint16_t e, const 
     return "";
 }
 
+namespace {
+
+/// The dictionary's entry for `tag` as it stands: possibly several VRs ("US or SS"), INVALID when
+/// the tag is unknown.
+gdcm::VR listed_vr(const gdcm::File &file, const gdcm::Tag &tag) {
+    if (tag.IsGroupLength()) return gdcm::VR::UL;
+    if (tag.IsPrivateCreator()) return gdcm::VR::LO;
+    std::string owner;
+    if (tag.IsPrivate()) owner = file.GetDataSet().GetPrivateCreator(tag);
+    return gdcm::Global::GetInstance().GetDicts().GetDictEntry(tag, tag.IsPrivate() ? owner.c_str() : nullptr).GetVR();
+}
+
+}  // namespace
+
+gdcm::VR dictionary_vr(const gdcm::File &file, const gdcm::Tag &tag) {
+    const gdcm::DataSet &ds = file.GetDataSet();
+    const gdcm::VR vr = listed_vr(file, tag);
+    switch (vr) {
+    case gdcm::VR::US_SS: {
+        const gdcm::Tag pixel_representation(0x0028, 0x0103);
+        if (tag < pixel_representation || !ds.FindDataElement(pixel_representation)) return gdcm::VR::US;
+        const gdcm::ByteValue *bv = ds.GetDataElement(pixel_representation).GetByteValue();
+        const bool sgnd = bv && bv->GetLength() >= 2 && (static_cast<unsigned char>(bv->GetPointer()[0]) | static_cast<unsigned char>(bv->GetPointer()[1])) != 0;
+        return sgnd ? gdcm::VR::SS : gdcm::VR::US;
+    }
+    case gdcm::VR::OB_OW: {
+        const uint16_t g = tag.GetGroup();
+        const bool words = tag == gdcm::Tag(0x7fe0, 0x0010) || ((g & 0xFF00) == 0x6000 && tag.GetElement() == 0x3000) ||
+                           tag == gdcm::Tag(0x5400, 0x1010) || tag == gdcm::Tag(0x5400, 0x100a);
+        return words ? gdcm::VR::OW : gdcm::VR::OB;
+    }
+    case gdcm::VR::US_SS_OW:
+    case gdcm::VR::US_OW:
+        return gdcm::VR::OW;
+    default:
+        return vr.IsVRFile() ? vr : gdcm::VR(gdcm::VR::UN);
+    }
+}
+
 std::string element_vr_problem(const gdcm::DataElement &de, uint32_t parent, const gdcm::File &file) {
     gdcm::VR vr = de.GetVR();
     const char *name = vr == gdcm::VR::INVALID ? nullptr : gdcm::VR::GetVRString(vr);
@@ -131,7 +171,12 @@ std::string element_vr_problem(const gdcm::DataElement &de, uint32_t parent, con
     // written, or without one (implicit VR, UN) the dictionary's, must be one StringFilter reads.
     if (vr == gdcm::VR::INVALID || vr == gdcm::VR::UN) {
         if (de.GetTag().IsPrivate()) return tag_string(g, e) + " is a private attribute of unknown VR; it is not read as text";
-        vr = gdcm::DataSetHelper::ComputeVR(file, file.GetDataSet(), de.GetTag());
+        vr = listed_vr(file, de.GetTag());
+        // StringFilter resolves a choice of VRs itself, with assertions ("US or SS" before Pixel
+        // Representation, or outside (0028,0104)-(0028,0111), aborts it).
+        if (vr != gdcm::VR::INVALID && !vr.IsVRFile()) {
+            return tag_string(g, e) + " has no VR in the file and PS3.6 allows " + gdcm::VR::GetVRString(vr) + "; it is not read as text";
+        }
         name = vr == gdcm::VR::INVALID ? nullptr : gdcm::VR::GetVRString(vr);
     }
     if (filter_reads(vr)) return "";

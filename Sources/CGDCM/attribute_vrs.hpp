@@ -6,9 +6,12 @@
 #include <cstdint>
 #include <string>
 
+#include <gdcm-3.0/gdcmVR.h>
+
 namespace gdcm {
 class DataElement;
 class File;
+class Tag;
 }
 
 namespace cgdcm {
@@ -24,9 +27,16 @@ namespace cgdcm {
 /// be whole numbers of their unit (2 bytes for US/SS).
 std::string attribute_vr_problem(uint32_t parent, uint16_t g, uint16_t e, const char *vr, uint32_t length);
 
+/// The VR the data dictionary gives `tag` (PS3.6; PS3.5 7.1.3: implicit VR data, and UN) at the
+/// top level of `file`, resolved as GDCM's DataSetHelper::ComputeVR resolves it but without its
+/// assertions, which abort the process in Debian's build: "US or SS" from Pixel Representation
+/// (0028,0103), US when the data set has none or when the attribute precedes it (Zero Velocity
+/// Pixel Value (0018,9810) does); "OB or OW" as OW for Pixel, Overlay and Waveform Data and OB
+/// otherwise; "US or SS or OW" and "US or OW" as OW; UN for a tag the dictionary does not know.
+gdcm::VR dictionary_vr(const gdcm::File &file, const gdcm::Tag &tag);
+
 /// The same check on an element GDCM has parsed (its VR as read; implicit VR data has none).
-/// For an attribute outside the table, the reason its VR (or without one, the dictionary VR that
-/// DataSetHelper::ComputeVR finds in `file`) is not a string VR or a fixed-size number (US, SS,
+/// For an attribute outside the table, the reason its VR (or without one, `dictionary_vr`) is not a string VR or a fixed-size number (US, SS,
 /// UL, SL, FL, FD), which StringFilter would assert on. Every accessor calls this before handing
 /// an element to gdcm::StringFilter.
 std::string element_vr_problem(const gdcm::DataElement &de, uint32_t parent, const gdcm::File &file);

@@ -8,7 +8,6 @@
 #include "native_pixels.hpp"
 #include "shim_error.hpp"
 
-#include <gdcm-3.0/gdcmDataSetHelper.h>
 #include <gdcm-3.0/gdcmExplicitDataElement.h>
 #include <gdcm-3.0/gdcmFileExplicitFilter.h>
 #include <gdcm-3.0/gdcmFileMetaInformation.h>
@@ -100,7 +99,7 @@ int parse_bytes(cgdcm_edit *e) {
 gdcm::VR effective_vr(const gdcm::File &file, const gdcm::DataElement &de) {
     gdcm::VR vr = de.GetVR();
     if (vr != gdcm::VR::INVALID && vr != gdcm::VR::UN) return vr;
-    return gdcm::DataSetHelper::ComputeVR(file, file.GetDataSet(), de.GetTag());
+    return cgdcm::dictionary_vr(file, de.GetTag());
 }
 
 /// A text value padded to even length (PS3.5 6.2): NUL for UI, space for the other string VRs.

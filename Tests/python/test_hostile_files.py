@@ -253,6 +253,48 @@ def test_unexpected_vr_fails_one_file_of_a_deidentification_tree(tmp_path):
     assert bad["status"] != "written" and "(0028,0010)" in (bad["error"] or "") and "UV" in bad["error"], files
 
 
+# -- 2c. implicit VR attributes whose dictionary VR is a choice (PS3.6 "US or SS", "US or OW"): GDCM's
+#        DataSetHelper::ComputeVR asserts on "US or SS" before Pixel Representation or without one -----
+
+def implicit_vr_file(path: pathlib.Path, extra: dict[int, tuple[str, object]], pixel_representation: bool = True) -> pathlib.Path:
+    from pydicom.dataset import Dataset, FileMetaDataset
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2"
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = "1.2.3.4.5.6.7"
+    ds.PatientName, ds.PatientID, ds.Modality = "Doe^John", "PID-1", "DX"
+    ds.Rows = ds.Columns = 4
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.SamplesPerPixel = 16, 12, 11, 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    if pixel_representation:
+        ds.PixelRepresentation = 0
+    for tag, (vr, value) in extra.items():
+        ds.add_new(tag, vr, value)
+    ds.PixelData = bytes(range(32))
+    ds.save_as(path, enforce_file_format=True, implicit_vr=True, little_endian=True)
+    return path
+
+
+CHOICE_OF_VRS = {
+    "zero-velocity-before-pixel-representation": ({0x00189810: ("US", 5)}, True),  # "US or SS"
+    "smallest-value-without-pixel-representation": ({0x00280106: ("US", 0)}, False),  # "US or SS"
+    "lut-data": ({0x00283006: ("US", [0, 1, 2, 3])}, True),  # "US or OW"
+}
+
+
+@pytest.mark.parametrize("case", CHOICE_OF_VRS)
+def test_implicit_attributes_with_a_choice_of_vrs_are_opened_and_deidentified(tmp_path, case):
+    extra, pixel_representation = CHOICE_OF_VRS[case]
+    tree = tmp_path / "in"
+    tree.mkdir()
+    path = implicit_vr_file(tree / f"{case}.dcm", extra, pixel_representation)
+    assert run_child("open", path).get("ok")
+    result = run_child("deid", tree, tmp_path / "out")
+    assert result.get("ok") and [f["status"] for f in result["files"]] == ["written"], result
+
+
 # -- 2b. structures GDCM asserts on or misreads: undefined lengths outside SQ, UN and encapsulated OB/OW
 #        Pixel Data (PS3.5 7.1.2, A.4), and VRs outside PS3.5 Table 6.2-1 ------------------------------
 

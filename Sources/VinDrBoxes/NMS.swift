@@ -290,10 +290,11 @@ func softNMS(_ boxes: [Box], _ scores: [Double], method: SoftNMSMethod, iouThres
 /// Integer class codes for ensemble-boxes' float class ids, grouped by exact value as
 /// `np.unique` groups them (-0.0 and 0.0 are one class): integral values keep their integer,
 /// other sets become each value's first position among the sorted values, so order is kept either way.
-/// A non-finite label is a VinDrError naming its position.
-public func classCodes<C: Collection>(ofLabelValues values: C) throws -> [Int] where C.Element == Double {
+/// A non-finite label is a VinDrError naming its position. (Not generic: a generic function of
+/// another module runs unspecialized, through value witnesses, several times slower per call.)
+public func classCodes(ofLabelValues values: UnsafeBufferPointer<Double>) throws -> [Int] {
     if let i = values.firstIndex(where: { !$0.isFinite }) {
-        throw VinDrError(.argument, "labels[\(values.distance(from: values.startIndex, to: i))] is not finite")
+        throw VinDrError(.argument, "labels[\(i)] is not finite")
     }
     let limit = 0x1p62
     if values.allSatisfy({ $0.rounded(.towardZero) == $0 && abs($0) < limit }) {

@@ -63,9 +63,10 @@ final class BoxMathTests: XCTestCase {
     }
 
     func testClassCodesGroupFloatLabelsLikeNumpyUnique() throws {
-        XCTAssertEqual(try classCodes(ofLabelValues: [3, 0, -0.0, 3, 7]), [3, 0, 0, 3, 7])
-        XCTAssertEqual(try classCodes(ofLabelValues: [0.5, -1, 0.5, 2.25, -0.0, 0]), [3, 0, 3, 5, 1, 1])
-        XCTAssertThrowsError(try classCodes(ofLabelValues: [1, .nan])) { XCTAssertEqual(($0 as? VinDrError)?.message, "labels[1] is not finite") }
+        func codes(_ values: [Double]) throws -> [Int] { try values.withUnsafeBufferPointer { try classCodes(ofLabelValues: $0) } }
+        XCTAssertEqual(try codes([3, 0, -0.0, 3, 7]), [3, 0, 0, 3, 7])
+        XCTAssertEqual(try codes([0.5, -1, 0.5, 2.25, -0.0, 0]), [3, 0, 3, 5, 1, 1])
+        XCTAssertThrowsError(try codes([1, .nan])) { XCTAssertEqual(($0 as? VinDrError)?.message, "labels[1] is not finite") }
     }
 
     func testFormatRoundTrips() throws {

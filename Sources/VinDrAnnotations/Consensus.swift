@@ -49,17 +49,20 @@ enum ConsensusRules {
     }
 
     /// Labels by vote of the included readers (rules 2 and 3).
+    /// (The tally lives on the stack: this runs once per image when every image is fused.)
     static func votedLabels(_ included: [Reading], minimumVotes: Int) -> LabelSet {
-        var votes = [Int](repeating: 0, count: Taxonomy.count)
-        for r in included { for l in r.labels { votes[l] += 1 } }
-        let noFinding = Taxonomy.noFinding.index
-        var out = LabelSet()
-        if votes[noFinding] * 2 > included.count {
-            out.insert(noFinding)
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: Taxonomy.count) { votes in
+            votes.initialize(repeating: 0)
+            for r in included { for l in r.labels { votes[l] += 1 } }
+            let noFinding = Taxonomy.noFinding.index
+            var out = LabelSet()
+            if votes[noFinding] * 2 > included.count {
+                out.insert(noFinding)
+                return out
+            }
+            for (l, v) in votes.enumerated() where l != noFinding && v >= max(minimumVotes, 1) { out.insert(l) }
             return out
         }
-        for (l, v) in votes.enumerated() where l != noFinding && v >= max(minimumVotes, 1) { out.insert(l) }
-        return out
     }
 }
 

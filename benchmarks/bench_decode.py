@@ -12,6 +12,10 @@ Pipelines, each run in its own process so peak RSS is its own:
   dicomsdl open -> pixelData() (rescaled) -> numpy LINEAR window -> MONOCHROME1 -> uint8 ->
            cv2.resize INTER_AREA  (same pooling)
 
+Size 0 (`--sizes 0`) times decoding alone, to the stored values each library returns: vindr
+`read_dicom(path).pixels()`, pydicom `dcmread(path).pixel_array`, dicomsdl
+`open(path).pixelData(storedvalue=True)` (vindr-fast is vindr there).
+
 Every process runs with OPENBLAS_NUM_THREADS=1, so idle OpenBLAS threads do not compete for the
 cores. Rounds interleave the pipelines; the table gives medians of images/s and the ratio of vindr to
 each peer measured in the same round ("x vindr-fast" < 1: what exactness costs).
@@ -75,6 +79,8 @@ def run_pydicom(path, size):
     ds = pydicom.dcmread(path)
     if ds.file_meta.TransferSyntaxUID.is_compressed:
         ds.pixel_array_options(decoding_plugin="pylibjpeg")
+    if size == 0:
+        return ds.pixel_array
     arr = apply_voi_lut(apply_modality_lut(ds.pixel_array, ds), ds)
     return to_uint8_resized(arr, ds.PhotometricInterpretation, size)
 
@@ -82,6 +88,8 @@ def run_pydicom(path, size):
 def run_dicomsdl(path, size):
     import dicomsdl
     dcm = dicomsdl.open(str(path))
+    if size == 0:
+        return dcm.pixelData(storedvalue=True)
     arr = dcm.pixelData()
     center, width = dcm.WindowCenter, dcm.WindowWidth
     if isinstance(center, list):
@@ -92,12 +100,12 @@ def run_dicomsdl(path, size):
 
 def run_vindr(path, size):
     import vindr
-    return vindr.read_dicom(path).render(size=size)
+    return vindr.read_dicom(path).pixels() if size == 0 else vindr.read_dicom(path).render(size=size)
 
 
 def run_vindr_fast(path, size):
     import vindr
-    return vindr.read_dicom(path).render(size=size, decode="fast")
+    return vindr.read_dicom(path).pixels() if size == 0 else vindr.read_dicom(path).render(size=size, decode="fast")
 
 
 RUNNERS = {"vindr": run_vindr, "vindr-fast": run_vindr_fast, "pydicom": run_pydicom, "dicomsdl": run_dicomsdl}
@@ -261,7 +269,7 @@ def main() -> int:
     print(f"\nuint8 difference against the exact render, max / mean grey levels over {args.images} images{edges}")
     print(f"{'syntax':10} {'size':>5} " + " ".join(f"{k:>22}" for k in ("exact vs reference", "fast vs exact", "pydicom vs exact")))
     for syntax in args.syntaxes:
-        for size in args.sizes:
+        for size in (s for s in args.sizes if s > 0):
             d = differences(files[syntax], size)
             print(f"{syntax:10} {size:5d} " + " ".join(f"{f'{m:.0f} / {a:.3f}':>22}" for m, a in d.values()))
     return 0

@@ -2,8 +2,8 @@
 /// library's SONAME (libvindr.so.<major>) and symbol version, the Python package and the CLI take
 /// it from here (scripts/gen_header.py generates the header; the tests check the rest).
 public enum SDKVersion {
-    public static let major = 0
-    public static let minor = 6
+    public static let major = 1
+    public static let minor = 0
     public static let patch = 0
 
     /// "major.minor.patch".

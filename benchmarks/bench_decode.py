@@ -18,7 +18,8 @@ Size 0 (`--sizes 0`) times decoding alone, to the stored values each library ret
 
 Every process runs with OPENBLAS_NUM_THREADS=1, so idle OpenBLAS threads do not compete for the
 cores. Rounds interleave the pipelines; the table gives medians of images/s and the ratio of vindr to
-each peer measured in the same round ("x vindr-fast" < 1: what exactness costs).
+each peer measured in the same round ("x vindr-fast" < 1: what exactness costs), with the lowest and
+highest of those per-round ratios in brackets.
 
 A second table gives, per syntax and size, the uint8 difference (max / mean grey levels over the
 corpus) of each path against the exact render: the exact render against an independent
@@ -242,7 +243,7 @@ def main() -> int:
     edges = " with sharp edges" if args.edges else ""
     print(f"\n2800x2400 12-bit images{edges}, {args.images} per syntax, median of {args.rounds} interleaved rounds")
     header = f"{'syntax':10} {'size':>5} {'wk':>3} " + " ".join(f"{p + ' img/s':>14} {'RSS MB':>7}" for p in args.pipelines)
-    header += "  " + " ".join(f"{'x ' + p:>10}" for p in args.pipelines if p != "vindr")
+    header += "  " + " ".join(f"{'x ' + p + ' (spread)':>22}" for p in args.pipelines if p != "vindr")
     print(header)
     for syntax in args.syntaxes:
         for size in args.sizes:
@@ -263,7 +264,8 @@ def main() -> int:
                         continue
                     ratios = [v["images_per_s"] / q["images_per_s"] for v, q in
                               zip(results.get((syntax, size, workers, "vindr"), []), results.get((syntax, size, workers, p), []))]
-                    row += f"{statistics.median(ratios):10.1f}" if ratios else f"{'-':>10}"
+                    spread = f"{statistics.median(ratios):.1f} ({min(ratios):.1f}-{max(ratios):.1f})" if ratios else "-"
+                    row += f"{spread:>22}"
                 print(row)
 
     print(f"\nuint8 difference against the exact render, max / mean grey levels over {args.images} images{edges}")

@@ -30,10 +30,20 @@ struct Report {
 constexpr size_t kHeader = 4096;
 static_assert(sizeof(Report) <= kHeader, "the report fits its page");
 
+}  // namespace
+
+// Present only when a sanitizer runtime is linked in (fuzzing and sanitizer builds).
+extern "C" void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+
+namespace {
+
 [[noreturn]] void child_main(Report *report, void *out, int stderr_fd, const std::function<int(void *)> &work) {
     // The host's crash handlers (Python's faulthandler, a trainer's backtrace printer) would
     // report the child's abort as the host's own crash; the codec's messages go to `stderr_fd`.
     for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE}) signal(sig, SIG_DFL);
+    // Likewise a sanitizer's death callback: libFuzzer's would save the input as a crash of the
+    // host, though the host only sees a DecodeError.
+    if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(nullptr);
     if (stderr_fd >= 0) dup2(stderr_fd, STDERR_FILENO);
     int status;
     try {

@@ -188,6 +188,31 @@ def test_broken_codestreams_are_decode_errors_naming_the_file(files, tmp_path):
     assert "tile-part of tile 1 in a stream of 1 tiles" in results[str(paths["tile_index"])]
 
 
+@pytest.mark.parametrize("name", ["htj2k-openjph-precinct-parse-segfault.dcm", "htj2k-openjph-precinct-parse-segfault-2.dcm"])
+def test_a_codestream_that_crashes_openjph_ends_the_child_not_the_host(files, name):
+    """Fuzz inputs on which OpenJPH 0.9 writes out of bounds (a memset in precinct::parse;
+    Debian's own ojph_expand dies with SIGSEGV on their codestreams): the decoding child dies,
+    the host gets a DecodeError naming the file and the signal, and goes on decoding."""
+    path = ROOT / "Tests" / "fuzz-regressions" / "dicom" / name
+    code = (
+        "import sys, vindr\n"
+        "try:\n"
+        "    vindr.read_dicom(sys.argv[1]).pixels()\n"
+        "    print('decoded')\n"
+        "except vindr.DecodeError as e:\n"
+        "    print('DecodeError', e.message)\n"
+        "print(int(vindr.read_dicom(sys.argv[2]).pixels().sum()))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code, str(path), str(files["u8"]["htj2k201"])], capture_output=True,
+                       text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT / "bindings" / "python")})
+    assert r.returncode == 0, r.stderr[-2000:]
+    first, second = r.stdout.splitlines()
+    assert first.startswith("DecodeError") and str(path) in first, first
+    assert "the decoder stopped on corrupt data (signal 11 SIGSEGV" in first, first
+    expected = pydicom.dcmread(files["u8"]["explicit"]).pixel_array.astype(np.int64).sum()
+    assert int(second) == expected
+
+
 def test_the_child_process_leaves_no_descriptor_open(files, tmp_path):
     """Each frame decoded in the child process opens a pidfd and a memfd: both are closed again
     whether the child decodes or fails (one leaked per frame filled the host's descriptor table

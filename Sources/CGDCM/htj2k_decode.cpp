@@ -122,8 +122,11 @@ std::string stream_problem(const unsigned char *p, size_t size, Layout &layout) 
         }
         at += length;
     }
-    for (; pos + 6 <= size; ++pos) {
-        if (p[pos] != 0xFF || p[pos + 1] != 0x90 || be16(p + pos + 2) != 10) continue;
+    for (; pos + 6 <= size; ++pos) {  // memchr: a byte-by-byte scan took a tenth of a frame's decode
+        const void *mark = std::memchr(p + pos, 0xFF, size - 5 - pos);
+        if (!mark) break;
+        pos = static_cast<size_t>(static_cast<const unsigned char *>(mark) - p);
+        if (p[pos + 1] != 0x90 || be16(p + pos + 2) != 10) continue;
         uint16_t index = be16(p + pos + 4);
         if (index >= tiles) return "tile-part of tile " + std::to_string(index) + " in a stream of " + std::to_string(tiles) + " tiles";
     }

@@ -253,7 +253,7 @@ def test_unexpected_vr_fails_one_file_of_a_deidentification_tree(tmp_path):
     assert bad["status"] != "written" and "(0028,0010)" in (bad["error"] or "") and "UV" in bad["error"], files
 
 
-# -- 2c. implicit VR attributes whose dictionary VR is a choice (PS3.6 "US or SS", "US or OW"): GDCM's
+# -- 2a. implicit VR attributes whose dictionary VR is a choice (PS3.6 "US or SS", "US or OW"): GDCM's
 #        DataSetHelper::ComputeVR asserts on "US or SS" before Pixel Representation or without one -----
 
 def implicit_vr_file(path: pathlib.Path, extra: dict[int, tuple[str, object]], pixel_representation: bool = True) -> pathlib.Path:

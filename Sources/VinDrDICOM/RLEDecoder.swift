@@ -1,9 +1,10 @@
 /// RLE Lossless (PS3.5 Annex G): a 64-byte header of segment count and offsets, then one
 /// PackBits segment per byte plane, most significant plane first. Decoded here in one pass,
-/// row by row: each segment is unpacked one row at a time into a row-sized scratch (or, for
-/// 8-bit samples, straight into the output row), and the planes are interleaved into the
-/// output while the row is in cache. No frame-sized intermediate is allocated; GDCM's reader
-/// would decode the frame twice (once to compute the lossy flag).
+/// row by row: each segment is unpacked one row at a time into a row-sized scratch (runs, at
+/// most 128 bytes, are moved 16 bytes at a time into its slack instead of calling memcpy or
+/// memset), and the planes are interleaved into the output row while it is in cache. No
+/// frame-sized intermediate is allocated; GDCM's reader would decode the frame twice (once to
+/// compute the lossy flag).
 enum RLEDecoder {
     static func decode(_ frame: [UInt8], width: Int, height: Int, format: SampleFormat, source: String) throws -> StoredPixels {
         try frame.withUnsafeBytes { try decode($0, width: width, height: height, format: format, source: source) }
@@ -68,18 +69,23 @@ enum RLEDecoder {
         guard width > 0, height > 0 else { return }
         let base = frame.baseAddress!.assumingMemoryBound(to: UInt8.self)
         var complete = true
+        let slack = PackBits.slack
         if format.bytesPerSample == 1 {
             var segment = PackBits(base: base, at: offsets[0], end: offsets[1])
-            for y in 0..<height {
-                let row = out + y * rowStride
-                guard segment.fill(row.assumingMemoryBound(to: UInt8.self), width) else { complete = false; break }
-                if let bitsStored { format.normalize(row, count: width, bitsStored: bitsStored) }
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: width + slack) { scratch in
+                let bytes = scratch.baseAddress!
+                for y in 0..<height {
+                    guard segment.fill(bytes, width) else { complete = false; return }
+                    let row = out + y * rowStride
+                    row.copyMemory(from: bytes, byteCount: width)
+                    if let bitsStored { format.normalize(row, count: width, bitsStored: bitsStored) }
+                }
             }
         } else {
             var high = PackBits(base: base, at: offsets[0], end: offsets[1])
             var low = PackBits(base: base, at: offsets[1], end: offsets[2])
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 * width) { scratch in
-                let hi = scratch.baseAddress!, lo = hi + width
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 * (width + slack)) { scratch in
+                let hi = scratch.baseAddress!, lo = hi + width + slack
                 for y in 0..<height {
                     guard high.fill(hi, width), low.fill(lo, width) else { complete = false; return }
                     let row = out + y * rowStride
@@ -106,6 +112,8 @@ enum RLEDecoder {
     /// -127...-1 repeats the next byte 1-n times, -128 is a no-op. A literal run cut short by the
     /// segment's end yields the bytes that are there. Every read is inside start..<end.
     private struct PackBits {
+        /// Bytes `fill` may write past the count asked for.
+        static let slack = 16
         let base: UnsafePointer<UInt8>
         var i: Int
         let end: Int
@@ -119,20 +127,39 @@ enum RLEDecoder {
             self.end = end
         }
 
-        /// Writes the segment's next `count` bytes at `dst`; false when the segment ends first.
-        @inline(__always)
+        /// Writes the segment's next `count` bytes at `dst`, which has room for `count + slack`
+        /// (the bytes past `count` may be overwritten); false when the segment ends first.
+        /// Not inlined, and the state is kept in locals: the run loop keeps it in registers.
+        @inline(never)
         mutating func fill(_ dst: UnsafeMutablePointer<UInt8>, _ count: Int) -> Bool {
+            var i = self.i, literal = self.literal, repeats = self.repeats, value = self.value
+            defer { (self.i, self.literal, self.repeats, self.value) = (i, literal, repeats, value) }
+            let base = self.base, end = self.end
             var o = 0
             while o < count {
                 if literal > 0 {
                     let k = min(literal, count - o)
-                    (dst + o).update(from: base + i, count: k)
+                    if end - i >= k + 15 {  // runs are short (at most 128 bytes): 16-byte moves, no call
+                        var c = 0
+                        repeat {
+                            UnsafeMutableRawPointer(dst + o + c).storeBytes(of: UnsafeRawPointer(base + i + c).loadUnaligned(as: SIMD16<UInt8>.self),
+                                                                            as: SIMD16<UInt8>.self)
+                            c += 16
+                        } while c < k
+                    } else {
+                        (dst + o).update(from: base + i, count: k)
+                    }
                     i += k
                     literal -= k
                     o += k
                 } else if repeats > 0 {
                     let k = min(repeats, count - o)
-                    (dst + o).update(repeating: value, count: k)
+                    let v = SIMD16<UInt8>(repeating: value)
+                    var c = 0
+                    repeat {
+                        UnsafeMutableRawPointer(dst + o + c).storeBytes(of: v, as: SIMD16<UInt8>.self)
+                        c += 16
+                    } while c < k
                     repeats -= k
                     o += k
                 } else {

@@ -36,6 +36,19 @@ extension DICOMFile {
     /// the file's bytes.
     public func decode(frame: Int = 0, into out: UnsafeMutableRawPointer, rowStride: Int) throws {
         let m = metadata
+        if m.transferSyntaxUID == TransferSyntax.rle {
+            // RLE is unpacked straight into the caller's rows, from the file's bytes when the
+            // frame is one fragment: no frame-sized buffer.
+            let format = try checkDecodable(frame: frame)
+            let (kind, fragments, offsets) = try pixelLayout()
+            if kind == CGDCM_PIXELS_ENCAPSULATED {
+                try withFrameStream(frame: frame, fragments: fragments, offsets: offsets) { stream in
+                    try RLEDecoder.decode(stream, width: m.columns, height: m.rows, format: format, bitsStored: m.bitsStored,
+                                          into: out, rowStride: rowStride, source: source)
+                }
+                return
+            }
+        }
         try withPixels(frame: frame) { v in
             guard v.width == m.columns, v.height == m.rows else {
                 throw VinDrError(.decode, source, "frame decoded to \(v.width)x\(v.height), Columns/Rows (0028,0011)/(0028,0010) say \(m.columns)x\(m.rows)")
@@ -50,22 +63,21 @@ extension DICOMFile {
                               _ body: (PixelView) throws -> R) throws -> R {
         let m = metadata
         let format = try checkDecodable(frame: frame)
-        var kind: Int32 = 0
-        var fragments = 0
-        var offsets = 0
-        guard cgdcm_pixel_layout(handle, &kind, &fragments, &offsets) == CGDCM_OK else {
-            throw VinDrError(.format, source, shimMessage())
-        }
+        let (kind, fragments, offsets) = try pixelLayout()
         var decoded: StoredPixels
         switch kind {
         case CGDCM_PIXELS_NATIVE:
             return try withExtendedLifetime(self) { try body(nativeFrame(frame, format: format)) }
         case CGDCM_PIXELS_ENCAPSULATED:
+            if m.transferSyntaxUID == TransferSyntax.rle {
+                decoded = try withFrameStream(frame: frame, fragments: fragments, offsets: offsets) {
+                    try RLEDecoder.decode($0, width: m.columns, height: m.rows, format: format, source: source)
+                }
+                break
+            }
             let stream = try frameStream(frame: frame, fragments: fragments, offsets: offsets)
             if TransferSyntax.isJPEG2000(m.transferSyntaxUID) {
                 decoded = try decodeJPEG2000(stream, format: format, maxReduction: maxReduction, threads: threads)
-            } else if m.transferSyntaxUID == TransferSyntax.rle {
-                decoded = try RLEDecoder.decode(stream, width: m.columns, height: m.rows, format: format, source: source)
             } else if m.transferSyntaxUID == TransferSyntax.jpegLSLossless || m.transferSyntaxUID == TransferSyntax.jpegLSNearLossless {
                 decoded = try decodeJPEGLS(stream, format: format)
             } else if let codec = TransferSyntax.gdcmCodec(m.transferSyntaxUID) {
@@ -89,6 +101,18 @@ extension DICOMFile {
             try body(PixelView(width: decoded.width, height: decoded.height, format: format, bytes: $0, reduction: decoded.reduction,
                                sampleCentre: decoded.sampleCentre))
         }
+    }
+
+    /// How Pixel Data is held (CGDCM_PIXELS_*), its fragment count and its Basic Offset Table's
+    /// entry count.
+    private func pixelLayout() throws -> (kind: Int32, fragments: Int, offsets: Int) {
+        var kind: Int32 = 0
+        var fragments = 0
+        var offsets = 0
+        guard cgdcm_pixel_layout(handle, &kind, &fragments, &offsets) == CGDCM_OK else {
+            throw VinDrError(.format, source, shimMessage())
+        }
+        return (kind, fragments, offsets)
     }
 
     /// Validates the image attributes a monochrome decode needs and returns the sample format.
@@ -142,15 +166,44 @@ extension DICOMFile {
                          sampleCentre: 0.5)
     }
 
+    /// Calls `body` with the encapsulated bytes of one frame (`frameStream`): lent straight from
+    /// the file's bytes when the frame is a single fragment, else gathered into a copy. The
+    /// bytes are valid only inside `body`.
+    func withFrameStream<R>(frame: Int, fragments: Int, offsets: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        let selected = try frameFragments(frame: frame, fragments: fragments, offsets: offsets)
+        if selected.count == 1 {
+            return try withExtendedLifetime(self) { try body(try fragment(selected[0])) }
+        }
+        return try gatherFragments(selected, frame: frame).withUnsafeBytes { try body($0) }
+    }
+
     /// The encapsulated bytes of one frame (PS3.5 A.4): one fragment per frame, or the fragments
     /// the Basic Offset Table assigns to it, or all fragments for a single-frame image.
     func frameStream(frame: Int, fragments: Int, offsets: Int) throws -> [UInt8] {
-        func fragment(_ i: Int) throws -> UnsafeRawBufferPointer {
-            var p: UnsafeRawPointer?
-            var n = 0
-            guard cgdcm_fragment(handle, i, &p, &n) == CGDCM_OK else { throw VinDrError(.format, source, shimMessage()) }
-            return UnsafeRawBufferPointer(start: p, count: n)
-        }
+        try gatherFragments(try frameFragments(frame: frame, fragments: fragments, offsets: offsets), frame: frame)
+    }
+
+    /// Fragment `i` of the encapsulated Pixel Data, borrowed from the handle.
+    private func fragment(_ i: Int) throws -> UnsafeRawBufferPointer {
+        var p: UnsafeRawPointer?
+        var n = 0
+        guard cgdcm_fragment(handle, i, &p, &n) == CGDCM_OK else { throw VinDrError(.format, source, shimMessage()) }
+        return UnsafeRawBufferPointer(start: p, count: n)
+    }
+
+    /// The fragments `selected` copied into one array.
+    private func gatherFragments(_ selected: [Int], frame: Int) throws -> [UInt8] {
+        let parts = try selected.map(fragment)
+        let total = parts.reduce(0) { $0 + $1.count }  // fragments lie inside the file: no overflow
+        try reserveMemory(total, what: "frame \(frame)'s compressed stream", source: source)
+        var out = [UInt8]()
+        out.reserveCapacity(total)
+        for part in parts { out.append(contentsOf: part) }
+        return out
+    }
+
+    /// The fragments holding one frame (PS3.5 A.4), by index; never empty.
+    private func frameFragments(frame: Int, fragments: Int, offsets: Int) throws -> [Int] {
         let frames = metadata.frames
         guard fragments > 0 else { throw VinDrError(.format, source, "encapsulated Pixel Data (7FE0,0010) has no fragments") }
         var selected: [Int]
@@ -173,13 +226,7 @@ extension DICOMFile {
             throw VinDrError(.format, source, "cannot locate frame \(frame): \(fragments) fragments, \(frames) frames and \(offsets) Basic Offset Table entries")
         }
         guard !selected.isEmpty else { throw VinDrError(.format, source, "frame \(frame) has no fragments") }
-        let parts = try selected.map(fragment)
-        let total = parts.reduce(0) { $0 + $1.count }  // fragments lie inside the file: no overflow
-        try reserveMemory(total, what: "frame \(frame)'s compressed stream", source: source)
-        var out = [UInt8]()
-        out.reserveCapacity(total)
-        for part in parts { out.append(contentsOf: part) }
-        return out
+        return selected
     }
 
     /// JPEG 2000 through OpenJPEG, High-Throughput JPEG 2000 (PS3.5 A.4.11) through OpenJPH. The

@@ -468,17 +468,19 @@ def run_under_address_space_limit(tmp_path, action: str, rle: bool) -> tuple[dic
     return json.loads(p.stdout.strip().splitlines()[-1]), values
 
 
-def test_native_stored_values_need_no_buffer_beyond_the_callers_array(tmp_path):
-    """pixels() of a native frame copies the file's bytes once, into the caller's array: under a
-    limit that leaves room for that array and half a frame more, it succeeds."""
-    result, values = run_under_address_space_limit(tmp_path, "pixels", rle=False)
+@pytest.mark.parametrize("rle", [False, True])
+def test_stored_values_need_no_buffer_beyond_the_callers_array(tmp_path, rle):
+    """pixels() of a native frame copies the file's bytes once, into the caller's array; an RLE
+    frame of one fragment is unpacked from the file's bytes straight into it: under a limit that
+    leaves room for that array and half a frame more, both succeed."""
+    result, values = run_under_address_space_limit(tmp_path, "pixels", rle=rle)
     assert result["limited"] == "no error", result
     assert result["after"] == [int(values[1]), int(values[-1])]
 
 
-@pytest.mark.parametrize("action", ["pixels", "render"])
-def test_a_frame_beyond_the_address_space_limit_is_an_out_of_memory_error(tmp_path, action):
-    result, values = run_under_address_space_limit(tmp_path, action, rle=True)
+def test_a_frame_beyond_the_address_space_limit_is_an_out_of_memory_error(tmp_path):
+    """render() needs the decoded RLE frame in a buffer of its own."""
+    result, values = run_under_address_space_limit(tmp_path, "render", rle=True)
     name, is_memory_error, message = result["limited"]
     assert name == "OutOfMemoryError" and is_memory_error, result
     assert "big-rle.dcm" in message and "cannot allocate" in message, message

@@ -17,8 +17,9 @@ enum RLEDecoder {
         var out = try uninitializedBytes(try checkedSize(pixels, format.bytesPerSample, what: "RLE output size", source: source),
                                          what: "the decoded RLE frame", source: source)
         try out.withUnsafeMutableBytes { dst in
+            guard let start = dst.baseAddress else { return }  // an empty frame: nothing to unpack
             try unpack(frame, offsets: offsets, width: width, height: height, format: format, bitsStored: nil,
-                       into: dst.baseAddress!, rowStride: width * format.bytesPerSample, source: source)
+                       into: start, rowStride: width * format.bytesPerSample, source: source)
         }
         return StoredPixels(width: width, height: height, format: format, bytes: out)
     }

@@ -233,7 +233,7 @@ enum LosslessJPEGDecoder {
                     swap(&above, &current)
                 }
                 guard ok else {
-                    throw VinDrError(.decode, source, "JPEG lossless stream: no Huffman code matches the bits at byte \(reader.pos) in line \(y + 1) of \(height) (T.81 F.2.2.3): corrupt")
+                    throw VinDrError(.decode, source, "JPEG lossless stream: no Huffman code matches the bits near byte \(reader.pos) in line \(y + 1) of \(height) (T.81 F.2.2.3): corrupt")
                 }
                 guard reader.count >= reader.pad else {
                     let what = reader.end < reader.streamEnd ? "a marker" : "the end of the stream"

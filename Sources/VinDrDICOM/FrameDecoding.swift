@@ -91,16 +91,7 @@ extension DICOMFile {
                 break
             }
             if TransferSyntax.isLosslessJPEG(m.transferSyntaxUID),
-               let pixels = try withFrameStream(frame: frame, fragments: fragments, offsets: offsets, { stream -> StoredPixels? in
-                   guard let scan = try losslessJPEGScan(stream, format: format) else { return nil }
-                   var bytes = try uninitializedBytes(try checkedSize(m.rows, m.columns, format.bytesPerSample, what: "JPEG output size", source: source),
-                                                      what: "the decoded JPEG frame", source: source)
-                   try bytes.withUnsafeMutableBytes { dst in
-                       try LosslessJPEGDecoder.decode(scan, stream, format: format, bitsStored: nil, into: dst.baseAddress!,
-                                                      rowStride: m.columns * format.bytesPerSample, source: source)
-                   }
-                   return StoredPixels(width: m.columns, height: m.rows, format: format, bytes: bytes)
-               }) {
+               let pixels = try withFrameStream(frame: frame, fragments: fragments, offsets: offsets, { try decodeLosslessJPEG($0, format: format) }) {
                 decoded = pixels
                 break
             }
@@ -408,6 +399,21 @@ extension DICOMFile {
             throw VinDrError(.decode, source, "JPEG lossless stream: sample precision \(scan.precision) exceeds Bits Allocated (0028,0100) \(metadata.bitsAllocated)")
         }
         return scan
+    }
+
+    /// A lossless JPEG frame in a new array, as the stream codes it (not normalized); nil when
+    /// `LosslessJPEGDecoder` leaves it to GDCM.
+    func decodeLosslessJPEG(_ stream: UnsafeRawBufferPointer, format: SampleFormat) throws -> StoredPixels? {
+        let m = metadata
+        guard let scan = try losslessJPEGScan(stream, format: format) else { return nil }
+        var bytes = try uninitializedBytes(try checkedSize(m.rows, m.columns, format.bytesPerSample, what: "JPEG output size", source: source),
+                                           what: "the decoded JPEG frame", source: source)
+        try bytes.withUnsafeMutableBytes { dst in
+            guard let start = dst.baseAddress else { return }  // an empty frame: nothing to decode
+            try LosslessJPEGDecoder.decode(scan, stream, format: format, bitsStored: nil, into: start,
+                                           rowStride: m.columns * format.bytesPerSample, source: source)
+        }
+        return StoredPixels(width: m.columns, height: m.rows, format: format, bytes: bytes)
     }
 
     /// JPEG-LS frames through CharLS. The frame header is checked first: a JPEG-LS line costs at

@@ -108,14 +108,13 @@ enum LosslessJPEGDecoder {
     /// A Huffman table for lossless differences (T.81 C, F.2.2.3). `fast` maps the next
     /// `fastBits` bits of the stream to what they start with: a code and its extra bits when both
     /// fit (the difference << 16 | 0x100 | bits used), else a code alone (SSSS << 16 | its
-    /// length), else 0 for a longer code, which the per-length bounds `maxCode`, `firstCode`,
-    /// `firstIndex` decode (T.81 F.2.2.3, Figure F.16).
+    /// length), else 0 for a longer code, which `long` decodes: per length, the largest code
+    /// (MAXCODE, -1 for none) and the index in `values` less the first code (VALPTR - MINCODE),
+    /// T.81 F.2.2.3, Figure F.16.
     struct HuffmanTable {
         static let fastBits = 12
         var fast = [Int32](repeating: 0, count: 1 << fastBits)
-        var maxCode = [Int](repeating: -1, count: 17)
-        var firstCode = [Int](repeating: 0, count: 17)
-        var firstIndex = [Int](repeating: 0, count: 17)
+        var long = [Int](repeating: -1, count: 2 * 17)  // [2 l] MAXCODE, [2 l + 1] VALPTR - MINCODE of length l
         var values: [UInt8]
 
         /// `bitsAndValues`: BITS (16 code counts by length) then HUFFVAL (T.81 B.2.4.2). Codes
@@ -129,10 +128,9 @@ enum LosslessJPEGDecoder {
             for length in 1...16 {
                 let n = Int(bitsAndValues[length - 1])
                 if n > 0 {
-                    firstCode[length] = code
-                    firstIndex[length] = index
                     guard code + n <= 1 << length else { throw error("\(index + n) codes do not fit in \(length) bits (over-subscribed, T.81 C.2)") }
-                    maxCode[length] = code + n - 1
+                    long[2 * length] = code + n - 1
+                    long[2 * length + 1] = index - code
                     for k in 0..<n where length <= f {
                         let c = code + k, s = Int(values[index + k])
                         if s == 0 || s == 16 || length + s <= f {
@@ -170,18 +168,13 @@ enum LosslessJPEGDecoder {
         guard scan.width > 0, scan.height > 0, let base = stream.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
         var reader = BitReader(base: base, start: scan.dataStart, end: stream.count)
         try scan.table.fast.withUnsafeBufferPointer { fast in
-            try scan.table.maxCode.withUnsafeBufferPointer { maxCode in
-                try scan.table.firstCode.withUnsafeBufferPointer { firstCode in
-                    try scan.table.firstIndex.withUnsafeBufferPointer { firstIndex in
-                        try scan.table.values.withUnsafeBufferPointer { values in
-                            let table = Table(fast: fast.baseAddress!, maxCode: maxCode.baseAddress!, firstCode: firstCode.baseAddress!,
-                                              firstIndex: firstIndex.baseAddress!, values: values.baseAddress!)
-                            if format.bytesPerSample == 1 {
-                                try rows(UInt8.self, scan, &reader, table, format: format, bitsStored: bitsStored, out: out, rowStride: rowStride, source: source)
-                            } else {
-                                try rows(UInt16.self, scan, &reader, table, format: format, bitsStored: bitsStored, out: out, rowStride: rowStride, source: source)
-                            }
-                        }
+            try scan.table.long.withUnsafeBufferPointer { long in
+                try scan.table.values.withUnsafeBufferPointer { values in
+                    let table = Table(fast: fast.baseAddress!, long: long.baseAddress!, values: values)
+                    if format.bytesPerSample == 1 {
+                        try rows(UInt8.self, scan, &reader, table, format: format, bitsStored: bitsStored, out: out, rowStride: rowStride, source: source)
+                    } else {
+                        try rows(UInt16.self, scan, &reader, table, format: format, bitsStored: bitsStored, out: out, rowStride: rowStride, source: source)
                     }
                 }
             }
@@ -300,10 +293,8 @@ enum LosslessJPEGDecoder {
     /// `HuffmanTable`'s arrays, borrowed for the scan.
     private struct Table {
         let fast: UnsafePointer<Int32>
-        let maxCode: UnsafePointer<Int>
-        let firstCode: UnsafePointer<Int>
-        let firstIndex: UnsafePointer<Int>
-        let values: UnsafePointer<UInt8>
+        let long: UnsafePointer<Int>
+        let values: UnsafeBufferPointer<UInt8>  // may be empty: a table of no codes
     }
 
     /// The entropy-coded data (T.81 F.2.2.5): bits most significant first in a 64-bit buffer,
@@ -367,8 +358,9 @@ enum LosslessJPEGDecoder {
         static func longCode(_ acc: UInt64, _ t: Table) -> (length: Int, value: Int) {
             for length in (HuffmanTable.fastBits + 1)...16 {
                 let code = Int(truncatingIfNeeded: acc &>> UInt64(64 - length))
-                if code <= t.maxCode[length] {
-                    return (length, Int(t.values[t.firstIndex[length] + code - t.firstCode[length]]))
+                if code <= t.long[2 * length] {
+                    let i = code + t.long[2 * length + 1]  // inside values for any table HuffmanTable accepts
+                    return i < t.values.count ? (length, Int(t.values[i])) : (0, 0)
                 }
             }
             return (0, 0)

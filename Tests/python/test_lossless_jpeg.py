@@ -286,6 +286,7 @@ def test_corrupt_headers_are_errors(tmp_path):
         "no-table": (s[:dht_at] + s[dht_at + 4 + 1 + 16 + 17:], "Huffman table 0"),
         "over-subscribed": (with_byte(s, dht_at + 5 + 1, 5), "over-subscribed"),
         "category-17": (with_byte(s, dht_at + 5 + 16, 17), "category 17"),
+        "empty-table": (s[:dht_at] + dht([0] * 16, []) + s[dht_at + 4 + 1 + 16 + 17:], "Huffman code"),
         "predictor0": (with_byte(s, sos + 7, 0), "predictor"),
         "predictor8": (with_byte(s, sos + 7, 8), "predictor"),
         "point-transform": (with_byte(s, sos + 9, 12), "point transform"),

@@ -14,7 +14,8 @@ Pipelines, each run in its own process so peak RSS is its own:
 
 Size 0 (`--sizes 0`) times decoding alone, to the stored values each library returns: vindr
 `read_dicom(path).pixels()`, pydicom `dcmread(path).pixel_array`, dicomsdl
-`open(path).pixelData(storedvalue=True)` (vindr-fast is vindr there, and is run only on the syntaxes with a fast path: FAST_SYNTAXES).
+`open(path).pixelData(storedvalue=True)`. vindr-fast runs only where it differs from vindr: on
+the syntaxes with a fast path (FAST_SYNTAXES), at sizes above 0.
 
 Every process runs with OPENBLAS_NUM_THREADS=1, so idle OpenBLAS threads do not compete for the
 cores. Rounds interleave the pipelines; the table gives medians of images/s and the ratio of vindr to

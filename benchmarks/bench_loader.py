@@ -20,9 +20,16 @@ idle OpenBLAS threads do not compete for the two cores.
    `--cpu-library OLD.so` runs the same measurement against another build of the library
    (VINDR_LIBRARY) and prints both, e.g. the library before the change.
 
+4. Core use per syntax (`--syntax-cpu`): CPU time / wall time of vindr.Loader(workers=2) over
+   epochs of 8 distinct 2800x2400 12-bit files -> 1024x1024 (batches of 4), per transfer syntax,
+   children's CPU included (HTJ2K frames decode in a child process), against two separate
+   processes rendering half the files each (read_dicom().render, the same size): what 2 threads
+   get out of 2 cores, next to what 2 processes get.
+
 Prints images/s, peak RSS (this process + workers) and ratios; rounds interleave the pipelines.
 
     python3 benchmarks/bench_loader.py [--images 48] [--rounds 3] [--only-cpu] [--cpu-library OLD.so]
+        [--syntax-cpu [SYNTAX ...]]
 """
 from __future__ import annotations
 
@@ -172,6 +179,88 @@ def cpu_worker(spec: dict) -> dict:
     return {"cpu_per_wall": cpu / wall, "images_per_s": n / wall, "busiest_worker_share": share}
 
 
+def cpu_seconds() -> float:
+    """User + system CPU of this process and its waited-for children."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def syntax_worker(spec: dict) -> dict:
+    """Section 4, one measurement: vindr.Loader(workers=2) over `epochs` epochs of `files`
+    ("loader"), or one process rendering `files` one by one ("process"); after a warm-up pass."""
+    import vindr
+    files = spec["files"]
+    if spec["kind"] == "process":
+        for f in files[:1]:
+            vindr.read_dicom(f).render(1024)
+        c, t = cpu_seconds(), time.perf_counter()
+        for f in files:
+            vindr.read_dicom(f).render(1024)
+        return {"cpu": cpu_seconds() - c, "wall": time.perf_counter() - t, "images": len(files)}
+    samples = [vindr.Sample(pathlib.Path(f).stem, f) for f in files]
+    loader = vindr.Loader(samples, 1024, batch_size=4, workers=2, prefetch=2, shuffle=False)
+    for _ in loader:
+        pass
+    c, t, n = cpu_seconds(), time.perf_counter(), 0
+    for e in range(spec["epochs"]):
+        loader.epoch = e + 1
+        for b in loader:
+            n += b.images.shape[0]
+    return {"cpu": cpu_seconds() - c, "wall": time.perf_counter() - t, "images": n}
+
+
+def syntax_files(directory: pathlib.Path, syntax: str) -> list[str]:
+    """8 distinct 2800x2400 12-bit files in `syntax` (made once under `directory`/syntax)."""
+    import corpus as c
+    out = []
+    for i in range(8):
+        p = directory / "syntax" / f"s{i}-{syntax}.dcm"
+        if not p.exists():
+            v = c.Variant(f"s{i}", 2800, 2400, windows=[(2048, 3600)], syntaxes=() if syntax.startswith("htj2k") else (syntax,))
+            if syntax.startswith("htj2k"):
+                c.write_htj2k(v, directory / "syntax", syntax, seed=70 + i)
+            else:
+                c.write_variant(v, directory / "syntax", seed=70 + i)
+        out.append(str(p))
+    return out
+
+
+def syntax_section(directory: pathlib.Path, syntaxes: list[str], rounds: int) -> None:
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+
+    def run(spec: dict) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, __file__, "--syntax-worker", json.dumps(spec)], stdout=subprocess.PIPE, text=True,
+                                env=env)
+
+    def result(p: subprocess.Popen) -> dict:
+        out, _ = p.communicate()
+        if p.returncode != 0:
+            raise SystemExit(f"worker failed ({p.returncode})")
+        return json.loads(out.strip().splitlines()[-1])
+
+    rows: dict[str, dict[str, list]] = {}
+    for r in range(rounds):
+        for syntax in syntaxes:
+            files = syntax_files(directory, syntax)
+            loader = result(run({"kind": "loader", "files": files, "epochs": 2}))
+            pair = [run({"kind": "process", "files": files[k::2] * 2}) for k in range(2)]
+            procs = [result(p) for p in pair]
+            wall = max(x["wall"] for x in procs)
+            row = rows.setdefault(syntax, {"cores": [], "loader": [], "pool": [], "pool_cores": []})
+            row["cores"].append(loader["cpu"] / loader["wall"])
+            row["loader"].append(loader["images"] / loader["wall"])
+            row["pool"].append(sum(x["images"] for x in procs) / wall)
+            row["pool_cores"].append(sum(x["cpu"] for x in procs) / wall)
+        print(f"round {r + 1}/{rounds} done", file=sys.stderr)
+    print(f"\ncore use per syntax, 8 distinct 2800x2400 12-bit files -> 1024x1024, median of {rounds} rounds "
+          f"(load average at the end: {os.getloadavg()[0]:.1f}); cores = CPU / wall, children included")
+    print(f"{'syntax':10} {'Loader(workers=2)':>18} {'cores':>6} {'2 processes':>12} {'cores':>6} {'ratio':>6}")
+    for syntax, row in rows.items():
+        med = {k: statistics.median(v) for k, v in row.items()}
+        print(f"{syntax:10} {med['loader']:13.2f} img/s {med['cores']:6.2f} {med['pool']:6.2f} img/s {med['pool_cores']:6.2f} "
+              f"{med['loader'] / med['pool']:5.2f}x")
+
+
 def j2k_files(directory: pathlib.Path, count: int) -> list[str]:
     """`count` distinct 2800x2400 JPEG 2000 lossless files (made once under `directory`/j2k)."""
     import corpus as c
@@ -218,7 +307,10 @@ def main() -> int:
     ap.add_argument("--dir", type=pathlib.Path, default=pathlib.Path("/tmp/vindr-bench-loader"))
     ap.add_argument("--only-cpu", action="store_true", help="only the short-epoch core use (section 3)")
     ap.add_argument("--cpu-library", help="another libvindr build to measure section 3 with (VINDR_LIBRARY)")
+    ap.add_argument("--syntax-cpu", nargs="*", metavar="SYNTAX",
+                    help="only the core use per syntax (section 4): explicit j2k90 rle jpeg70 jpegls80 htj2k201 when none is named")
     ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--syntax-worker", help=argparse.SUPPRESS)
     ap.add_argument("--cpu-worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -226,6 +318,12 @@ def main() -> int:
         return 0
     if args.cpu_worker:
         print(json.dumps(cpu_worker(json.loads(args.cpu_worker))))
+        return 0
+    if args.syntax_worker:
+        print(json.dumps(syntax_worker(json.loads(args.syntax_worker))))
+        return 0
+    if args.syntax_cpu is not None:
+        syntax_section(args.dir, args.syntax_cpu or ["explicit", "j2k90", "rle", "jpeg70", "jpegls80", "htj2k201"], args.rounds)
         return 0
 
     import corpus as c

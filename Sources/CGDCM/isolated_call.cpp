@@ -27,8 +27,24 @@ struct Report {
     int status;
     char message[1024];
 };
-constexpr size_t kHeader = 4096;
+constexpr size_t kHeader = 4096, kPage = 4096;
 static_assert(sizeof(Report) <= kHeader, "the report fits its page");
+
+/// The mapping this thread shares with its decoder processes (the report, then the output),
+/// kept from one frame to the next up to kKeep bytes: its pages are then allocated and zeroed
+/// once, not per frame. Unmapped when the thread ends.
+constexpr size_t kKeep = size_t{256} << 20;
+struct SharedRegion {
+    void *base = nullptr;
+    size_t size = 0;
+    void release() {
+        if (base) munmap(base, size);
+        base = nullptr;
+        size = 0;
+    }
+    ~SharedRegion() { release(); }
+};
+thread_local SharedRegion region;
 
 }  // namespace
 
@@ -115,10 +131,19 @@ std::string last_line(int fd) {
 namespace cgdcm {
 
 int run_isolated(const char *what, void *out, size_t size, unsigned seconds, const std::function<int(void *)> &work) {
-    if (size > SIZE_MAX - kHeader) return fail(CGDCM_ERR_ARGUMENT, std::string(what) + ": output too large");
-    const size_t mapped = kHeader + size;
-    void *shared = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (shared == MAP_FAILED) return fail(CGDCM_ERR_DECODE, std::string(what) + ": cannot map " + std::to_string(mapped) + " bytes for the decoder process (" + std::strerror(errno) + ")");
+    if (size > SIZE_MAX - kHeader - kPage) return fail(CGDCM_ERR_ARGUMENT, std::string(what) + ": output too large");
+    const size_t mapped = (kHeader + size + kPage - 1) / kPage * kPage;
+    if (region.size < mapped) {
+        region.release();
+        void *p = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) return fail(CGDCM_ERR_DECODE, std::string(what) + ": cannot map " + std::to_string(mapped) + " bytes for the decoder process (" + std::strerror(errno) + ")");
+        region.base = p;
+        region.size = mapped;
+    }
+    void *shared = region.base;
+    struct Keep {  // a mapping larger than kKeep is not kept for the next frame
+        ~Keep() { if (region.size > kKeep) region.release(); }
+    } keep;
     auto *report = new (shared) Report{};
     void *child_out = static_cast<char *>(shared) + kHeader;
 
@@ -127,7 +152,6 @@ int run_isolated(const char *what, void *out, size_t size, unsigned seconds, con
     if (pid == 0) child_main(report, child_out, stderr_fd, work);
     if (pid < 0) {
         const int e = errno;
-        munmap(shared, mapped);
         if (stderr_fd >= 0) close(stderr_fd);
         return fail(CGDCM_ERR_DECODE, std::string(what) + ": cannot start the decoder process (" + std::strerror(e) + ")");
     }
@@ -149,7 +173,6 @@ int run_isolated(const char *what, void *out, size_t size, unsigned seconds, con
     } else {
         status = fail(CGDCM_ERR_DECODE, std::string(what) + ": the decoder process ended without a result");
     }
-    munmap(shared, mapped);
     if (stderr_fd >= 0) close(stderr_fd);
     return status;
 }

@@ -90,25 +90,23 @@ extension DICOMFile {
                 }
                 break
             }
-            if TransferSyntax.isLosslessJPEG(m.transferSyntaxUID),
-               let pixels = try withFrameStream(frame: frame, fragments: fragments, offsets: offsets, { try decodeLosslessJPEG($0, format: format) }) {
-                decoded = pixels
-                break
-            }
-            let stream = try frameStream(frame: frame, fragments: fragments, offsets: offsets)
-            if TransferSyntax.isJPEG2000(m.transferSyntaxUID) {
-                decoded = try decodeJPEG2000(stream, format: format, maxReduction: maxReduction, threads: threads)
-            } else if m.transferSyntaxUID == TransferSyntax.jpegLSLossless || m.transferSyntaxUID == TransferSyntax.jpegLSNearLossless {
-                decoded = try decodeJPEGLS(stream, format: format)
-            } else if let codec = TransferSyntax.gdcmCodec(m.transferSyntaxUID) {
-                try checkJPEGHeader(stream)
-                if m.transferSyntaxUID == TransferSyntax.jpegBaseline, format == .uint8, maxReduction > 0,
-                   let scaled = decodeJPEGScaled(stream, maxReduction: min(maxReduction, 3)) {
-                    decoded = scaled
-                } else {
-                    decoded = try decodeJPEG(stream, codec: codec, format: format)
+            // The frame's bytes are lent from the file when it is one fragment (no copy).
+            decoded = try withFrameStream(frame: frame, fragments: fragments, offsets: offsets) { stream in
+                if TransferSyntax.isJPEG2000(m.transferSyntaxUID) {
+                    return try decodeJPEG2000(stream, format: format, maxReduction: maxReduction, threads: threads)
+                } else if m.transferSyntaxUID == TransferSyntax.jpegLSLossless || m.transferSyntaxUID == TransferSyntax.jpegLSNearLossless {
+                    return try decodeJPEGLS(stream, format: format)
+                } else if let codec = TransferSyntax.gdcmCodec(m.transferSyntaxUID) {
+                    if TransferSyntax.isLosslessJPEG(m.transferSyntaxUID), let pixels = try decodeLosslessJPEG(stream, format: format) {
+                        return pixels
+                    }
+                    try checkJPEGHeader(stream)
+                    if m.transferSyntaxUID == TransferSyntax.jpegBaseline, format == .uint8, maxReduction > 0,
+                       let scaled = decodeJPEGScaled(stream, maxReduction: min(maxReduction, 3)) {
+                        return scaled
+                    }
+                    return try decodeJPEG(stream, codec: codec, format: format)
                 }
-            } else {
                 throw VinDrError(.unsupported, source, "transfer syntax \(m.transferSyntaxUID) (0002,0010) is not supported")
             }
         default:
@@ -186,21 +184,22 @@ extension DICOMFile {
                          sampleCentre: 0.5)
     }
 
-    /// Calls `body` with the encapsulated bytes of one frame (`frameStream`): lent straight from
-    /// the file's bytes when the frame is a single fragment, else gathered into a copy. The
-    /// bytes are valid only inside `body`.
+    /// Calls `body` with the encapsulated bytes of one frame (PS3.5 A.4: one fragment per frame,
+    /// or the fragments the Basic Offset Table assigns to it, or all fragments for a single-frame
+    /// image): lent straight from the file's bytes when the frame is a single fragment, else
+    /// gathered into a copy. The bytes are valid only inside `body`; an empty stream is an error.
     func withFrameStream<R>(frame: Int, fragments: Int, offsets: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         let selected = try frameFragments(frame: frame, fragments: fragments, offsets: offsets)
-        if selected.count == 1 {
-            return try withExtendedLifetime(self) { try body(try fragment(selected[0])) }
+        func stream(_ bytes: UnsafeRawBufferPointer) throws -> R {
+            guard bytes.count > 0, bytes.baseAddress != nil else {
+                throw VinDrError(.decode, source, "frame \(frame)'s compressed stream is empty (fragments of 0 bytes)")
+            }
+            return try body(bytes)
         }
-        return try gatherFragments(selected, frame: frame).withUnsafeBytes { try body($0) }
-    }
-
-    /// The encapsulated bytes of one frame (PS3.5 A.4): one fragment per frame, or the fragments
-    /// the Basic Offset Table assigns to it, or all fragments for a single-frame image.
-    func frameStream(frame: Int, fragments: Int, offsets: Int) throws -> [UInt8] {
-        try gatherFragments(try frameFragments(frame: frame, fragments: fragments, offsets: offsets), frame: frame)
+        if selected.count == 1 {
+            return try withExtendedLifetime(self) { try stream(try fragment(selected[0])) }
+        }
+        return try gatherFragments(selected, frame: frame).withUnsafeBytes { try stream($0) }
     }
 
     /// Fragment `i` of the encapsulated Pixel Data, borrowed from the handle.
@@ -256,7 +255,7 @@ extension DICOMFile {
     /// Whether a stream's main header (ISO 15444-1 A.4-A.5) has a CAP marker segment (FF50)
     /// announcing Part 15 block coding (Pcap bit 2^(32-15), ISO 15444-15 A.3). A JP2 file
     /// (ISO 15444-1 I.5) is searched from its contiguous codestream box (`jp2c`).
-    static func signalsHighThroughput(_ stream: [UInt8]) -> Bool {
+    static func signalsHighThroughput(_ stream: UnsafeRawBufferPointer) -> Bool {
         var i = 0
         if stream.count >= 2, stream[0] == 0xFF, stream[1] == 0x4F {
             i = 2
@@ -280,7 +279,7 @@ extension DICOMFile {
         return false
     }
 
-    func decodeJPEG2000(_ stream: [UInt8], format: SampleFormat, maxReduction: Int, threads: Int) throws -> StoredPixels {
+    func decodeJPEG2000(_ stream: UnsafeRawBufferPointer, format: SampleFormat, maxReduction: Int, threads: Int) throws -> StoredPixels {
         let m = metadata
         // A JPEG 2000 syntax holding an HT codestream goes to the HTJ2K path too: OpenJPEG would
         // decode it with an HT block decoder that asserts on corrupt bytes, in this process.
@@ -289,7 +288,7 @@ extension DICOMFile {
         let codec = ht ? "HTJ2K" : "JPEG 2000"
         var w: UInt32 = 0, h: UInt32 = 0, comps: UInt32 = 0, prec: UInt32 = 0, levels: UInt32 = 0
         var sgnd: Int32 = 0
-        let rc = stream.withUnsafeBytes { header($0.baseAddress, $0.count, 0, &w, &h, &comps, &prec, &sgnd, &levels) }
+        let rc = header(stream.baseAddress, stream.count, 0, &w, &h, &comps, &prec, &sgnd, &levels)
         guard rc == CGDCM_OK else { throw VinDrError(.decode, source, shimMessage()) }
         guard comps == 1 else {
             throw VinDrError(.unsupported, source, "\(codec) stream has \(comps) components; only monochrome is supported")
@@ -302,7 +301,7 @@ extension DICOMFile {
         }
         let reduce = max(0, min(maxReduction, Int(levels) - 1))
         if reduce > 0 {
-            let r = stream.withUnsafeBytes { header($0.baseAddress, $0.count, Int32(reduce), &w, &h, &comps, &prec, &sgnd, &levels) }
+            let r = header(stream.baseAddress, stream.count, Int32(reduce), &w, &h, &comps, &prec, &sgnd, &levels)
             guard r == CGDCM_OK else { throw VinDrError(.decode, source, shimMessage()) }
         }
         // OpenJPEG decodes into 32-bit samples per component before our output is written; OpenJPH
@@ -310,7 +309,7 @@ extension DICOMFile {
         var working = try checkedSize(Int(w), Int(h), 4 + format.bytesPerSample, what: "\(codec) working size", source: source)
         if ht {
             var tiles: UInt64 = 0  // at most 65535 tiles: well inside Int
-            guard stream.withUnsafeBytes({ cgdcm_htj2k_working_size($0.baseAddress, $0.count, &tiles) }) == CGDCM_OK else {
+            guard cgdcm_htj2k_working_size(stream.baseAddress, stream.count, &tiles) == CGDCM_OK else {
                 throw VinDrError(.decode, source, shimMessage())
             }
             let (sum, overflow) = working.addingReportingOverflow(Int(tiles))
@@ -319,12 +318,10 @@ extension DICOMFile {
         try checkDecodeBudget(working, what: "\(codec) decoding of a \(w)x\(h) frame", source: source)
         var bytes = try uninitializedBytes(try checkedSize(Int(w), Int(h), format.bytesPerSample, what: "\(codec) output size", source: source),
                                             what: "the decoded \(codec) frame", source: source)
-        let status = stream.withUnsafeBytes { src in
-            bytes.withUnsafeMutableBytes { dst in
-                ht ? cgdcm_htj2k_decode(src.baseAddress, src.count, Int32(reduce), dst.baseAddress, Int(w), Int(h), Int32(format.bytesPerSample))
-                    : cgdcm_j2k_decode(src.baseAddress, src.count, Int32(reduce), Int32(max(1, threads)), dst.baseAddress,
-                                       Int(w), Int(h), Int32(format.bytesPerSample))
-            }
+        let status = bytes.withUnsafeMutableBytes { dst in
+            ht ? cgdcm_htj2k_decode(stream.baseAddress, stream.count, Int32(reduce), dst.baseAddress, Int(w), Int(h), Int32(format.bytesPerSample))
+                : cgdcm_j2k_decode(stream.baseAddress, stream.count, Int32(reduce), Int32(max(1, threads)), dst.baseAddress,
+                                   Int(w), Int(h), Int32(format.bytesPerSample))
         }
         guard status == CGDCM_OK else { throw VinDrError(.decode, source, shimMessage()) }
         return StoredPixels(width: Int(w), height: Int(h), format: format, bytes: bytes, reduction: reduce)
@@ -333,20 +330,19 @@ extension DICOMFile {
     /// An 8-bit baseline JPEG frame decoded by libjpeg-turbo at 1/2^r scale (its scaled IDCT
     /// outputs one sample per 2^r x 2^r block area); nil when TurboJPEG cannot (the caller then
     /// decodes at full size).
-    func decodeJPEGScaled(_ stream: [UInt8], maxReduction r: Int) -> StoredPixels? {
+    func decodeJPEGScaled(_ stream: UnsafeRawBufferPointer, maxReduction r: Int) -> StoredPixels? {
         let m = metadata
         guard let handle = tjInitDecompress() else { return nil }
         defer { tjDestroy(handle) }
         var w: Int32 = 0, h: Int32 = 0, sub: Int32 = 0, space: Int32 = 0
-        let ok = stream.withUnsafeBufferPointer { tjDecompressHeader3(handle, $0.baseAddress, UInt($0.count), &w, &h, &sub, &space) == 0 }
+        let src = stream.assumingMemoryBound(to: UInt8.self)
+        let ok = tjDecompressHeader3(handle, src.baseAddress, UInt(src.count), &w, &h, &sub, &space) == 0
         guard ok, Int(w) == m.columns, Int(h) == m.rows, space == Int32(TJCS_GRAY.rawValue) else { return nil }
         let f = 1 << r
         let sw = (Int(w) + f - 1) / f, sh = (Int(h) + f - 1) / f
         guard let count = checkedProduct(sw, sh), var bytes = try? uninitializedBytes(count, what: "", source: source) else { return nil }
-        let rc = stream.withUnsafeBufferPointer { src in
-            bytes.withUnsafeMutableBufferPointer { dst in
-                tjDecompress2(handle, src.baseAddress, UInt(src.count), dst.baseAddress, Int32(sw), Int32(sw), Int32(sh), Int32(TJPF_GRAY.rawValue), 0)
-            }
+        let rc = bytes.withUnsafeMutableBufferPointer { dst in
+            tjDecompress2(handle, src.baseAddress, UInt(src.count), dst.baseAddress, Int32(sw), Int32(sw), Int32(sh), Int32(TJPF_GRAY.rawValue), 0)
         }
         guard rc == 0 else { return nil }
         return StoredPixels(width: sw, height: sh, format: .uint8, bytes: bytes, reduction: r, sampleCentre: Double(f) / 2)
@@ -374,10 +370,10 @@ extension DICOMFile {
     /// sample and a DCT stream at least one bit per 8x8 block (its DC difference, T.81 F.1.2.1);
     /// arithmetic-coded streams (T.81 Annex D) get a 64 times looser bound. Generous: real
     /// streams are orders of magnitude larger.
-    func checkJPEGHeader(_ stream: [UInt8]) throws {
+    func checkJPEGHeader(_ stream: UnsafeRawBufferPointer) throws {
         var marker: Int32 = 0
         var precision: UInt32 = 0, w: UInt32 = 0, h: UInt32 = 0, comps: UInt32 = 0
-        let rc = stream.withUnsafeBytes { cgdcm_jpeg_header($0.baseAddress, $0.count, &marker, &precision, &w, &h, &comps) }
+        let rc = cgdcm_jpeg_header(stream.baseAddress, stream.count, &marker, &precision, &w, &h, &comps)
         guard rc == CGDCM_OK else { throw VinDrError(.decode, source, shimMessage()) }
         let lossless = [0xC3, 0xC7, 0xCB, 0xCF].contains(marker)
         let arithmetic = marker >= 0xC9
@@ -420,20 +416,18 @@ extension DICOMFile {
     /// least one bit per 2^15 samples (run mode codes at most 2^J samples per bit, J <= 15,
     /// ISO 14495-1 A.7.1), so a stream shorter than Rows x ceil(Columns / 2^15) bits cannot be
     /// the image and no output is allocated for it.
-    func decodeJPEGLS(_ stream: [UInt8], format: SampleFormat) throws -> StoredPixels {
+    func decodeJPEGLS(_ stream: UnsafeRawBufferPointer, format: SampleFormat) throws -> StoredPixels {
         let m = metadata
         var w: UInt32 = 0, h: UInt32 = 0, comps: UInt32 = 0, bitsPerSample: UInt32 = 0
-        let header = stream.withUnsafeBytes { cgdcm_jpegls_header($0.baseAddress, $0.count, &w, &h, &comps, &bitsPerSample) }
+        let header = cgdcm_jpegls_header(stream.baseAddress, stream.count, &w, &h, &comps, &bitsPerSample)
         guard header == CGDCM_OK else { throw VinDrError(.decode, source, shimMessage()) }
         try checkCodedFrame(codec: "JPEG-LS", width: Int(w), height: Int(h), components: Int(comps), streamBytes: stream.count,
                             minimumBits: Int(h) * ((Int(w) + 32767) / 32768))
         var bytes = try uninitializedBytes(try checkedSize(m.rows, m.columns, format.bytesPerSample, what: "JPEG-LS output size", source: source),
                                             what: "the decoded JPEG-LS frame", source: source)
-        let rc = stream.withUnsafeBytes { src in
-            bytes.withUnsafeMutableBytes { dst in
-                cgdcm_jpegls_decode(src.baseAddress, src.count, UInt32(m.rows), UInt32(m.columns), Int32(format.bytesPerSample),
-                                    dst.baseAddress, dst.count)
-            }
+        let rc = bytes.withUnsafeMutableBytes { dst in
+            cgdcm_jpegls_decode(stream.baseAddress, stream.count, UInt32(m.rows), UInt32(m.columns), Int32(format.bytesPerSample),
+                                dst.baseAddress, dst.count)
         }
         guard rc == CGDCM_OK else { throw VinDrError(.decode, source, shimMessage()) }
         return StoredPixels(width: m.columns, height: m.rows, format: format, bytes: bytes)
@@ -441,16 +435,14 @@ extension DICOMFile {
 
     /// JPEG frames through GDCM's codec: DCT (baseline, extended) and the lossless frames
     /// `LosslessJPEGDecoder` leaves (another SOFn than SOF3, several components).
-    func decodeJPEG(_ stream: [UInt8], codec: Int32, format: SampleFormat) throws -> StoredPixels {
+    func decodeJPEG(_ stream: UnsafeRawBufferPointer, codec: Int32, format: SampleFormat) throws -> StoredPixels {
         let m = metadata
         var bytes = try uninitializedBytes(try checkedSize(m.rows, m.columns, format.bytesPerSample, what: "JPEG output size", source: source),
                                             what: "the decoded JPEG frame", source: source)
-        let rc = stream.withUnsafeBytes { src in
-            bytes.withUnsafeMutableBytes { dst in
-                cgdcm_decode_jpeg(src.baseAddress, src.count, codec, UInt32(m.rows), UInt32(m.columns), UInt16(m.bitsAllocated),
-                                  UInt16(m.bitsStored), UInt16(m.pixelRepresentation), m.photometricInterpretation,
-                                  dst.baseAddress, dst.count)
-            }
+        let rc = bytes.withUnsafeMutableBytes { dst in
+            cgdcm_decode_jpeg(stream.baseAddress, stream.count, codec, UInt32(m.rows), UInt32(m.columns), UInt16(m.bitsAllocated),
+                              UInt16(m.bitsStored), UInt16(m.pixelRepresentation), m.photometricInterpretation,
+                              dst.baseAddress, dst.count)
         }
         guard rc == CGDCM_OK else { throw VinDrError(.decode, source, shimMessage()) }
         return StoredPixels(width: m.columns, height: m.rows, format: format, bytes: bytes)

@@ -43,7 +43,9 @@ import VinDrDICOM
 ///    noise lies on that side (about half of it), keep their values.
 /// 6. Fill: masked pixels are filled from the outside in, layer by layer, each with the mean of
 ///    its already known 8-neighbours (the values known before the layer), so a stroke takes the
-///    surrounding background, gradients included.
+///    surrounding background, gradients included. A masked pixel within `keepTolerance` noise
+///    sigmas of its fill keeps its value: by value it cannot be told from the background it would
+///    be replaced by (mostly plain background around a glyph whose noise lies on the text's side).
 public enum TextScrubber {
     /// Detector parameters, in pixels of the frame and multiples of its noise level.
     public struct Parameters: Sendable, Equatable {
@@ -77,6 +79,9 @@ public enum TextScrubber {
         /// Largest distance, in noise sigmas, beyond the background estimate on the side away from
         /// the text of a pixel the mask grows into.
         public var ringTolerance = 0.0
+        /// Largest distance, in noise sigmas, between a masked pixel and its fill at which the
+        /// pixel keeps its value (step 6).
+        public var keepTolerance = 2.0
 
         public init() {}
 
@@ -87,7 +92,7 @@ public enum TextScrubber {
             }
             for (name, v) in [("seedContrast", seedContrast), ("seedFraction", seedFraction), ("growContrast", growContrast),
                               ("growFraction", growFraction), ("lineGap", lineGap), ("maxWordAspect", maxWordAspect), ("minSharpness", minSharpness), ("maxAttachment", maxAttachment),
-                              ("ringTolerance", ringTolerance)] {
+                              ("ringTolerance", ringTolerance), ("keepTolerance", keepTolerance)] {
                 guard v.isFinite, v >= 0 else { throw VinDrError(.argument, "\(name) must be finite and non-negative, got \(v)") }
             }
             guard fringe >= 0, fringe <= 16 else { throw VinDrError(.argument, "fringe \(fringe) not in 0...16") }
@@ -155,6 +160,8 @@ public enum TextScrubber {
         for i in 0..<n where mask[i] != 0 { mask[i] = 1 }
         var out = values
         fill(&out, mask: mask, width, height)
+        let keep = p.keepTolerance * sigma
+        for i in 0..<n where mask[i] != 0 && abs(Double(out[i]) - Double(values[i])) <= keep { out[i] = values[i] }
         var masked = 0, changed = 0
         for i in 0..<n {
             if mask[i] != 0 { masked += 1 }

@@ -162,15 +162,18 @@ def make_case(seed, h=1024, w=1024, n_items=8):
     return clean, img, truth, sigma
 
 
-def measure(original, scrubbed, mask, truth, tolerance):
-    """Recall of glyph pixels (covered by the mask) and the fractions of non-glyph pixels changed
-    at all and by more than `tolerance`."""
+def measure(clean, original, scrubbed, mask, truth, tolerance):
+    """Recall of glyph pixels (covered by the mask), the fractions of non-glyph pixels changed
+    at all and by more than `tolerance`, and the glyph pixels that differed from the clean image
+    by more than `tolerance` (visible text) and are back within `tolerance` of it (removed)."""
     other = ~truth
     diff = np.abs(scrubbed.astype(np.int64) - original.astype(np.int64))
     recall = float((mask & truth).sum() / max(truth.sum(), 1))
     changed_any = float(((diff > 0) & other).sum() / other.sum())
     changed_tol = float(((diff > tolerance) & other).sum() / other.sum())
-    return recall, changed_any, changed_tol
+    visible = truth & (np.abs(original.astype(np.int64) - clean.astype(np.int64)) > tolerance)
+    removed = visible & (np.abs(scrubbed.astype(np.int64) - clean.astype(np.int64)) <= tolerance)
+    return recall, changed_any, changed_tol, int(visible.sum()), int(removed.sum())
 
 
 # -- the benchmark -------------------------------------------------------------------------------
@@ -178,11 +181,12 @@ def measure(original, scrubbed, mask, truth, tolerance):
 SEEDS = range(10)
 # The goal of the issue: recall >= 0.99 of glyph pixels and <= 0.2% of the other pixels changed.
 GOAL_RECALL, GOAL_OTHER = 0.99, 0.002
-# Counting only changes beyond the image's noise (5 sigmas), the goal holds: 0.067% measured on
-# SEEDS. Counting any change at all it is not reached (README): 0.37% measured, mostly background
-# pixels 4-adjacent to a glyph whose noise lies on the text's side (changed by about the noise)
-# and shutter edges that text touches; that bound is the level reached, so that a regression fails.
-BOUND_BEYOND_NOISE, BOUND_ANY_CHANGE = GOAL_OTHER, 0.0042
+# Measured on SEEDS: 0.14% of the other pixels changed at all, 0.067% beyond 5 noise sigmas; 95.1%
+# of the glyph pixels that stood out from the clean image by more than 5 sigmas are back within 5
+# sigmas of it after scrubbing (the rest: glyphs the detector misses, and fills across a shutter
+# edge or rib band that differ from the clean image there). The removal bound is the level
+# reached, so that a regression fails.
+BOUND_REMOVED = 0.945
 
 
 @pytest.fixture(scope="module")
@@ -191,17 +195,18 @@ def scrub_benchmark():
     for seed in SEEDS:
         clean, img, truth, sigma = make_case(seed)
         out, mask = vindr.scrub_text(img)
-        recall, any_change, beyond_noise = measure(img, out, mask, truth, 5 * sigma)
+        recall, any_change, beyond_noise, visible, removed = measure(clean, img, out, mask, truth, 5 * sigma)
         clean_out, _ = vindr.scrub_text(clean)
         rows.append(dict(seed=seed, glyph_pixels=int(truth.sum()), covered=int((mask & truth).sum()), recall=recall,
-                         other_changed=any_change, other_beyond_noise=beyond_noise,
+                         other_changed=any_change, other_beyond_noise=beyond_noise, visible=visible, removed=removed,
                          clean_changed=float((clean_out != clean).mean())))
     total = sum(r["glyph_pixels"] for r in rows)
     summary = dict(recall=sum(r["covered"] for r in rows) / total,
                    other_changed=float(np.mean([r["other_changed"] for r in rows])),
                    other_beyond_noise=float(np.mean([r["other_beyond_noise"] for r in rows])),
                    clean_changed=float(np.mean([r["clean_changed"] for r in rows])),
-                   worst_recall=min(r["recall"] for r in rows))
+                   worst_recall=min(r["recall"] for r in rows),
+                   removed=sum(r["removed"] for r in rows) / sum(r["visible"] for r in rows))
     print("\ntext scrubbing benchmark:", json.dumps(summary))
     for r in rows:
         print("  ", json.dumps(r))
@@ -225,15 +230,15 @@ def test_benchmark_text_recall(scrub_benchmark):
     summary, rows = scrub_benchmark
     assert summary["recall"] >= GOAL_RECALL, summary
     assert summary["worst_recall"] >= 0.97, rows  # reached: 0.972 (seed 5)
+    assert summary["removed"] >= BOUND_REMOVED, summary
 
 
 def test_benchmark_non_text_changes(scrub_benchmark):
-    """Non-glyph pixels changed. Values changed by more than the noise are what matters for
-    reading the image; any change at all is reported too (the fill replaces noise by a smooth
-    estimate next to every glyph)."""
+    """Non-glyph pixels changed, at all and by more than the noise (what matters for reading
+    the image)."""
     summary, rows = scrub_benchmark
-    assert summary["other_beyond_noise"] <= BOUND_BEYOND_NOISE, summary
-    assert summary["other_changed"] <= BOUND_ANY_CHANGE, summary
+    assert summary["other_beyond_noise"] <= GOAL_OTHER, summary
+    assert summary["other_changed"] <= GOAL_OTHER, summary
 
 
 def test_images_without_text_stay_within_the_bound(scrub_benchmark):

@@ -145,7 +145,8 @@ def deidentify(input: PathLike, output: PathLike, *, profile: str = "vindr", sal
 def scrub_text(image) -> Tuple[np.ndarray, np.ndarray]:
     """Removes burned-in text from one monochrome image of stored values (a 2-D array of
     integers in [0, 65535]): returns the scrubbed image (uint16, a new array) and the text mask
-    (bool, True on the pixels classified as text and filled from their surroundings). The same
+    (bool, True on the pixels classified as text; each is filled from its surroundings unless its
+    value is already within 2 noise sigmas of that fill, when it is kept). The same
     algorithm as `deidentify(scrub_text=True)` (`vdr_scrub_text`)."""
     a = np.asarray(image)
     if a.ndim != 2 or a.dtype.kind not in "ui":

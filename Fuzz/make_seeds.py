@@ -19,6 +19,9 @@ import zlib
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Tests" / "python"))
 import corpus  # noqa: E402
+import ljpeg_encoder  # noqa: E402
+import numpy as np  # noqa: E402
+from pydicom.encaps import encapsulate  # noqa: E402
 
 SEEDS = ROOT / "Fuzz" / "seeds"
 
@@ -52,6 +55,25 @@ def dicoms() -> list[bytes]:
                                                  (variants[2], "htj2k201", None), (variants[3], "htj2k202", None)]):
             path = corpus.write_htj2k(v, pathlib.Path(tmp) / f"ht{i}", syntax, qstep=qstep, seed=i)
             out.append((f"{v.name}-{syntax}{'-lossy' if qstep else ''}.dcm", path.read_bytes()))
+        out += lossless_jpeg(variants, pathlib.Path(tmp))
+    return out
+
+
+def lossless_jpeg(variants: list, tmp: pathlib.Path) -> list[tuple[str, bytes]]:
+    """Lossless JPEG streams DCMTK's dcmcjpeg cannot write (Tests/python/ljpeg_encoder.py): restart
+    intervals with fill bytes, predictors 6 and 7, a point transform, 16-bit differences."""
+    out = []
+    for name, v, bits, kw in [("u12-jpeg70-restarts", variants[0], 12, dict(sv=1, restart_lines=3, fill=1)),
+                              ("s16-jpeg57-sv6-pt2", variants[2], 16, dict(sv=6, pt=2, restart_lines=2)),
+                              ("u8-jpeg57-sv7", variants[3], 8, dict(sv=7))]:
+        pixels = corpus.cxr_like(v.rows, v.cols, bits, v.signed, seed=len(name))
+        ds = corpus.base_dataset(v, pixels)
+        ds.file_meta.TransferSyntaxUID = corpus.LOSSLESS["jpeg70" if "jpeg70" in name else "jpeg57"]
+        ds.PixelData = encapsulate([ljpeg_encoder.encode(pixels.astype(np.int64) & ((1 << bits) - 1), bits, **kw)])
+        ds["PixelData"].VR = "OB"
+        path = tmp / f"{name}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        out.append((f"{name}.dcm", path.read_bytes()))
     return out
 
 

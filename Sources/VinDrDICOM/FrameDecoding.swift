@@ -36,6 +36,21 @@ extension DICOMFile {
     /// the file's bytes.
     public func decode(frame: Int = 0, into out: UnsafeMutableRawPointer, rowStride: Int) throws {
         let m = metadata
+        if TransferSyntax.isLosslessJPEG(m.transferSyntaxUID) {
+            // A single-component SOF3 stream is decoded straight into the caller's rows; other
+            // frames go through GDCM below.
+            let format = try checkDecodable(frame: frame)
+            let (kind, fragments, offsets) = try pixelLayout()
+            if kind == CGDCM_PIXELS_ENCAPSULATED {
+                let done = try withFrameStream(frame: frame, fragments: fragments, offsets: offsets) { stream -> Bool in
+                    guard let scan = try losslessJPEGScan(stream, format: format) else { return false }
+                    try LosslessJPEGDecoder.decode(scan, stream, format: format, bitsStored: m.bitsStored, into: out,
+                                                   rowStride: rowStride, source: source)
+                    return true
+                }
+                if done { return }
+            }
+        }
         if m.transferSyntaxUID == TransferSyntax.rle {
             // RLE is unpacked straight into the caller's rows, from the file's bytes when the
             // frame is one fragment: no frame-sized buffer.
@@ -82,6 +97,9 @@ extension DICOMFile {
                 } else if m.transferSyntaxUID == TransferSyntax.jpegLSLossless || m.transferSyntaxUID == TransferSyntax.jpegLSNearLossless {
                     return try decodeJPEGLS(stream, format: format)
                 } else if let codec = TransferSyntax.gdcmCodec(m.transferSyntaxUID) {
+                    if TransferSyntax.isLosslessJPEG(m.transferSyntaxUID), let pixels = try decodeLosslessJPEG(stream, format: format) {
+                        return pixels
+                    }
                     try checkJPEGHeader(stream)
                     if m.transferSyntaxUID == TransferSyntax.jpegBaseline, format == .uint8, maxReduction > 0,
                        let scaled = decodeJPEGScaled(stream, maxReduction: min(maxReduction, 3)) {
@@ -366,6 +384,34 @@ extension DICOMFile {
                             minimumBits: bits)
     }
 
+    /// The headers of a lossless JPEG frame that `LosslessJPEGDecoder` decodes, checked against
+    /// the data set as `checkJPEGHeader` checks them, and its precision against Bits Allocated;
+    /// nil when the frame is not a single-component SOF3 (GDCM's codec decodes it).
+    func losslessJPEGScan(_ stream: UnsafeRawBufferPointer, format: SampleFormat) throws -> LosslessJPEGDecoder.Scan? {
+        guard let scan = try LosslessJPEGDecoder.Scan(parsing: stream, source: source) else { return nil }
+        try checkCodedFrame(codec: "JPEG", width: scan.width, height: scan.height, components: 1, streamBytes: stream.count,
+                            minimumBits: scan.width * scan.height)
+        guard scan.precision <= 8 * format.bytesPerSample else {
+            throw VinDrError(.decode, source, "JPEG lossless stream: sample precision \(scan.precision) exceeds Bits Allocated (0028,0100) \(metadata.bitsAllocated)")
+        }
+        return scan
+    }
+
+    /// A lossless JPEG frame in a new array, as the stream codes it (not normalized); nil when
+    /// `LosslessJPEGDecoder` leaves it to GDCM.
+    func decodeLosslessJPEG(_ stream: UnsafeRawBufferPointer, format: SampleFormat) throws -> StoredPixels? {
+        let m = metadata
+        guard let scan = try losslessJPEGScan(stream, format: format) else { return nil }
+        var bytes = try uninitializedBytes(try checkedSize(m.rows, m.columns, format.bytesPerSample, what: "JPEG output size", source: source),
+                                           what: "the decoded JPEG frame", source: source)
+        try bytes.withUnsafeMutableBytes { dst in
+            guard let start = dst.baseAddress else { return }  // an empty frame: nothing to decode
+            try LosslessJPEGDecoder.decode(scan, stream, format: format, bitsStored: nil, into: start,
+                                           rowStride: m.columns * format.bytesPerSample, source: source)
+        }
+        return StoredPixels(width: m.columns, height: m.rows, format: format, bytes: bytes)
+    }
+
     /// JPEG-LS frames through CharLS. The frame header is checked first: a JPEG-LS line costs at
     /// least one bit per 2^15 samples (run mode codes at most 2^J samples per bit, J <= 15,
     /// ISO 14495-1 A.7.1), so a stream shorter than Rows x ceil(Columns / 2^15) bits cannot be
@@ -387,7 +433,8 @@ extension DICOMFile {
         return StoredPixels(width: m.columns, height: m.rows, format: format, bytes: bytes)
     }
 
-    /// JPEG frames through GDCM's codec.
+    /// JPEG frames through GDCM's codec: DCT (baseline, extended) and the lossless frames
+    /// `LosslessJPEGDecoder` leaves (another SOFn than SOF3, several components).
     func decodeJPEG(_ stream: UnsafeRawBufferPointer, codec: Int32, format: SampleFormat) throws -> StoredPixels {
         let m = metadata
         var bytes = try uninitializedBytes(try checkedSize(m.rows, m.columns, format.bytesPerSample, what: "JPEG output size", source: source),

@@ -49,6 +49,10 @@ public enum TransferSyntax {
         }
     }
 
+    /// True for the lossless JPEG syntaxes (process 14, PS3.5 A.4.1), which `LosslessJPEGDecoder`
+    /// decodes (GDCM's codec the frames it leaves).
+    static func isLosslessJPEG(_ uid: String) -> Bool { uid == jpegLossless || uid == jpegLosslessSV1 }
+
     /// True for the JPEG 2000 syntaxes, which OpenJPEG decodes directly (threads, reduced
     /// resolution), and the High-Throughput JPEG 2000 ones, which OpenJPH decodes (reduced
     /// resolution).

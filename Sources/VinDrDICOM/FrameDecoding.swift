@@ -64,6 +64,21 @@ extension DICOMFile {
                 return
             }
         }
+        if TransferSyntax.isJPEGLS(m.transferSyntaxUID) {
+            // JPEG-LS within JPEGLSDecoder's scope is decoded line by line into the caller's rows.
+            let format = try checkDecodable(frame: frame)
+            let (kind, fragments, offsets) = try pixelLayout()
+            if kind == CGDCM_PIXELS_ENCAPSULATED {
+                let done = try withFrameStream(frame: frame, fragments: fragments, offsets: offsets) { stream -> Bool in
+                    guard let header = try jpegLSHeader(stream) else { return false }
+                    try JPEGLSDecoder.decode(stream, header, format: format, bitsStored: m.bitsStored,
+                                             saturate: TransferSyntax.isLossy(m.transferSyntaxUID), into: out, rowStride: rowStride,
+                                             source: source)
+                    return true
+                }
+                if done { return }
+            }
+        }
         try withPixels(frame: frame) { v in
             guard v.width == m.columns, v.height == m.rows else {
                 throw VinDrError(.decode, source, "frame decoded to \(v.width)x\(v.height), Columns/Rows (0028,0011)/(0028,0010) say \(m.columns)x\(m.rows)")
@@ -94,7 +109,7 @@ extension DICOMFile {
             decoded = try withFrameStream(frame: frame, fragments: fragments, offsets: offsets) { stream in
                 if TransferSyntax.isJPEG2000(m.transferSyntaxUID) {
                     return try decodeJPEG2000(stream, format: format, maxReduction: maxReduction, threads: threads)
-                } else if m.transferSyntaxUID == TransferSyntax.jpegLSLossless || m.transferSyntaxUID == TransferSyntax.jpegLSNearLossless {
+                } else if TransferSyntax.isJPEGLS(m.transferSyntaxUID) {
                     return try decodeJPEGLS(stream, format: format)
                 } else if let codec = TransferSyntax.gdcmCodec(m.transferSyntaxUID) {
                     if TransferSyntax.isLosslessJPEG(m.transferSyntaxUID), let pixels = try decodeLosslessJPEG(stream, format: format) {
@@ -412,11 +427,34 @@ extension DICOMFile {
         return StoredPixels(width: m.columns, height: m.rows, format: format, bytes: bytes)
     }
 
+    /// JPEG-LS frames: through JPEGLSDecoder when its header is within that decoder's scope,
+    /// else through CharLS.
+    func decodeJPEGLS(_ stream: UnsafeRawBufferPointer, format: SampleFormat) throws -> StoredPixels {
+        let m = metadata
+        guard let header = try jpegLSHeader(stream) else { return try decodeJPEGLSWithCharLS(stream, format: format) }
+        var bytes = try uninitializedBytes(try checkedSize(m.rows, m.columns, format.bytesPerSample, what: "JPEG-LS output size", source: source),
+                                            what: "the decoded JPEG-LS frame", source: source)
+        try bytes.withUnsafeMutableBytes { dst in
+            try JPEGLSDecoder.decode(stream, header, format: format, bitsStored: nil, saturate: false, into: dst.baseAddress!,
+                                     rowStride: m.columns * format.bytesPerSample, source: source)
+        }
+        return StoredPixels(width: m.columns, height: m.rows, format: format, bytes: bytes)
+    }
+
+    /// The JPEG-LS header if JPEGLSDecoder decodes the stream (nil: CharLS does), checked
+    /// against the data set as `decodeJPEGLSWithCharLS` checks it.
+    private func jpegLSHeader(_ stream: UnsafeRawBufferPointer) throws -> JPEGLSDecoder.Parameters? {
+        guard let header = try JPEGLSDecoder.header(stream, source: source) else { return nil }
+        try checkCodedFrame(codec: "JPEG-LS", width: header.width, height: header.height, components: 1, streamBytes: stream.count,
+                            minimumBits: header.height * ((header.width + 32767) / 32768))
+        return header
+    }
+
     /// JPEG-LS frames through CharLS. The frame header is checked first: a JPEG-LS line costs at
     /// least one bit per 2^15 samples (run mode codes at most 2^J samples per bit, J <= 15,
     /// ISO 14495-1 A.7.1), so a stream shorter than Rows x ceil(Columns / 2^15) bits cannot be
     /// the image and no output is allocated for it.
-    func decodeJPEGLS(_ stream: UnsafeRawBufferPointer, format: SampleFormat) throws -> StoredPixels {
+    func decodeJPEGLSWithCharLS(_ stream: UnsafeRawBufferPointer, format: SampleFormat) throws -> StoredPixels {
         let m = metadata
         var w: UInt32 = 0, h: UInt32 = 0, comps: UInt32 = 0, bitsPerSample: UInt32 = 0
         let header = cgdcm_jpegls_header(stream.baseAddress, stream.count, &w, &h, &comps, &bitsPerSample)

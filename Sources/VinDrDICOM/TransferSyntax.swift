@@ -62,5 +62,6 @@ public enum TransferSyntax {
     public static func isHTJ2K(_ uid: String) -> Bool { uid == htj2kLossless || uid == htj2kLosslessRPCL || uid == htj2k }
 
     /// True for the syntaxes whose lossy reconstruction may leave the stored range (saturated, not wrapped).
+    static func isJPEGLS(_ uid: String) -> Bool { uid == jpegLSLossless || uid == jpegLSNearLossless }
     static func isLossy(_ uid: String) -> Bool { uid == jpegLSNearLossless || uid == jpeg2000 || uid == htj2k }
 }

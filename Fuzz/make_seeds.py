@@ -7,6 +7,7 @@ Usage: python3 Fuzz/make_seeds.py
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import pathlib
 import shutil
@@ -19,6 +20,7 @@ import zlib
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Tests" / "python"))
 import corpus  # noqa: E402
+import jpegls_streams  # noqa: E402
 import ljpeg_encoder  # noqa: E402
 import numpy as np  # noqa: E402
 from pydicom.encaps import encapsulate  # noqa: E402
@@ -56,7 +58,7 @@ def dicoms() -> list[bytes]:
             path = corpus.write_htj2k(v, pathlib.Path(tmp) / f"ht{i}", syntax, qstep=qstep, seed=i)
             out.append((f"{v.name}-{syntax}{'-lossy' if qstep else ''}.dcm", path.read_bytes()))
         out += lossless_jpeg(variants, pathlib.Path(tmp))
-    return out
+    return out + jpegls_seeds(variants[0])
 
 
 def lossless_jpeg(variants: list, tmp: pathlib.Path) -> list[tuple[str, bytes]]:
@@ -74,6 +76,23 @@ def lossless_jpeg(variants: list, tmp: pathlib.Path) -> list[tuple[str, bytes]]:
         path = tmp / f"{name}.dcm"
         ds.save_as(path, enforce_file_format=True)
         out.append((f"{name}.dcm", path.read_bytes()))
+    return out
+
+
+def jpegls_seeds(variant: corpus.Variant) -> list[tuple[str, bytes]]:
+    """JPEG-LS (T.87) with restart intervals, preset parameters (LSE id 1), NEAR 3."""
+    out = []
+    values = corpus.cxr_like(variant.rows, variant.cols, 12, False, seed=7)
+    for name, uid, stream in [("jpegls80-restart", "1.2.840.10008.1.2.4.80", jpegls_streams.with_restarts(values, 12, 5)),
+                              ("jpegls80-preset", "1.2.840.10008.1.2.4.80", jpegls_streams.charls_encode(values, 12, 0, (0, 5, 9, 30, 20))),
+                              ("jpegls81-near3", "1.2.840.10008.1.2.4.81", jpegls_streams.charls_encode(values, 12, 3))]:
+        ds = corpus.base_dataset(variant, values)
+        ds.file_meta.TransferSyntaxUID = uid
+        ds.PixelData = encapsulate([stream], has_bot=True)
+        ds["PixelData"].VR = "OB"
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        out.append((f"u12-{name}.dcm", buffer.getvalue()))
     return out
 
 
@@ -108,7 +127,6 @@ def boxes() -> dict[str, bytes]:
 
 def cache() -> dict[str, bytes]:
     # Inputs of Fuzz/cache.swift: one WebDataset shard (ustar) per cache format, 8x8 images.
-    import io
     import tarfile
 
     import cv2

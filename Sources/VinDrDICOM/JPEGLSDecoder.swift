@@ -369,8 +369,9 @@ private struct Scan {
             let previous = lines + 1 + (y & 1) * stride, current = lines + 1 + (~y & 1) * stride
             previous[width] = previous[width - 1]  // Rd past the end of the line (A.2.1)
             current[-1] = previous[0]  // Ra of the first sample; Rc is previous[-1], Ra of the line above
-            if !decodeLine(M.self, previous: previous, current: current) { return "invalid code in line \(y + 1)" }
+            let decoded = decodeLine(M.self, previous: previous, current: current)
             if bits.overrun { return "data end in line \(y + 1) of \(q.height): truncated" }
+            if !decoded { return "invalid code in line \(y + 1)" }
             let row = out + y * rowStride
             if wide {
                 row.copyMemory(from: current, byteCount: 2 * width)

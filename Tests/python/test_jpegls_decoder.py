@@ -255,10 +255,12 @@ def test_cut_streams_raise_promptly(tmp_path):
         for eoi in (False, True):
             part = stream[:cut] + (b"\xff\xd9" if eoi else b"")
             paths.append(write(tmp_path / f"cut{i}-{int(eoi)}.dcm", [part], (1, 131, 257), np.uint16, 12))
-    for path, error, message, seconds in attempt_in_child(paths):
+    results = attempt_in_child(paths)
+    for path, error, message, seconds in results:
         assert error in ("DecodeError", "FormatError"), (path, error, message)
         assert pathlib.Path(path).name in message, message
         assert seconds < 1, (path, seconds)
+    assert sum("truncated" in message for _, _, message, _ in results) > len(cuts), "a cut scan is named as such"
 
 
 def test_garbage_scans_raise_or_decode_without_crashing(tmp_path):

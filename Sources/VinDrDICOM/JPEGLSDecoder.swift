@@ -154,9 +154,9 @@ enum JPEGLSDecoder {
 }
 
 /// NEAR = 0 or not, fixed at compile time so that the lossless loop carries no NEAR arithmetic.
-protocol JPEGLSMode { static var lossless: Bool { get } }
-enum Lossless: JPEGLSMode { static var lossless: Bool { true } }
-enum NearLossless: JPEGLSMode { static var lossless: Bool { false } }
+private protocol JPEGLSMode { static var lossless: Bool { get } }
+private enum Lossless: JPEGLSMode { static var lossless: Bool { true } }
+private enum NearLossless: JPEGLSMode { static var lossless: Bool { false } }
 
 /// One context's statistics (T.87 A.2): A, B, C, N; for the run interruption contexts 365 and
 /// 366 (A.7.2), A, N and Nn (kept in `c`).

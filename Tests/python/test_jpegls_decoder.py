@@ -172,6 +172,21 @@ def test_multi_frame(tmp_path):
         np.testing.assert_array_equal(decoded_both_ways(path, i), f)
 
 
+@pytest.mark.parametrize("near,dtype,bits", [(0, np.uint16, 12), (3, np.uint16, 12), (0, np.int16, 16), (0, np.uint8, 8),
+                                             (2, np.uint16, 10)])
+def test_decoded_into_a_new_array_as_into_the_callers(tmp_path, near, dtype, bits):
+    """The path that decodes into the library's own array (withPixels: rendering, transcoding),
+    seen through a transcode to Explicit VR Little Endian, gives what pixels() gives."""
+    frames = [image(kind, 37, 53, bits, seed=i) for i, kind in enumerate(["cxr", "noise"])]
+    path = write(tmp_path / "src.dcm", [charls_encode(f, bits, near) for f in frames], (2, 37, 53), dtype, bits,
+                 LOSSLESS if near == 0 else NEAR_LOSSLESS)
+    result = vindr.transcode(path, tmp_path / "native.dcm", to="explicit-le")
+    assert result.written == 1, result.files
+    native = pydicom.dcmread(tmp_path / "native.dcm").pixel_array
+    for i in range(2):
+        np.testing.assert_array_equal(native[i], decoded_both_ways(path, i))
+
+
 def dcmtk_decoded(path: pathlib.Path, tmp_path: pathlib.Path) -> np.ndarray:
     out = tmp_path / "dcmdjpls.dcm"
     subprocess.run(["dcmdjpls", str(path), str(out)], check=True)

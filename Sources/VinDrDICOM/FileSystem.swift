@@ -146,12 +146,16 @@ public enum FileSystem {
     }
 
     /// Removes `path` and, for a folder, everything under it (links are removed, not followed);
-    /// a missing path is not an error.
+    /// a missing path, or an entry another process or thread removes meanwhile (the parts of a
+    /// split cache build clear the same stale files), is not an error.
     public static func removeTree(_ path: String) throws {
         var st = stat()
         guard lstat(path, &st) == 0 else { return }
         if (st.st_mode & S_IFMT) == S_IFDIR {
-            guard let dir = opendir(path) else { throw VinDrError(.io, path, "cannot list folder: \(String(cString: strerror(errno)))") }
+            guard let dir = opendir(path) else {
+                if errno == ENOENT { return }  // removed meanwhile by another process or thread
+                throw VinDrError(.io, path, "cannot list folder: \(String(cString: strerror(errno)))")
+            }
             var names: [String] = []
             while let entry = readdir(dir) {
                 let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
@@ -159,9 +163,9 @@ public enum FileSystem {
             }
             closedir(dir)
             for name in names { try removeTree(joined(path, name)) }
-            guard rmdir(path) == 0 else { throw VinDrError(.io, path, "cannot remove folder: \(String(cString: strerror(errno)))") }
+            guard rmdir(path) == 0 || errno == ENOENT else { throw VinDrError(.io, path, "cannot remove folder: \(String(cString: strerror(errno)))") }
         } else {
-            guard unlink(path) == 0 else { throw VinDrError(.io, path, "cannot remove: \(String(cString: strerror(errno)))") }
+            guard unlink(path) == 0 || errno == ENOENT else { throw VinDrError(.io, path, "cannot remove: \(String(cString: strerror(errno)))") }
         }
     }
 

@@ -36,44 +36,28 @@ extension DICOMFile {
     /// the file's bytes.
     public func decode(frame: Int = 0, into out: UnsafeMutableRawPointer, rowStride: Int) throws {
         let m = metadata
-        if TransferSyntax.isLosslessJPEG(m.transferSyntaxUID) {
-            // A single-component SOF3 stream is decoded straight into the caller's rows; other
-            // frames go through GDCM below.
+        let uid = m.transferSyntaxUID
+        if uid == TransferSyntax.rle || TransferSyntax.isLosslessJPEG(uid) || TransferSyntax.isJPEGLS(uid) {
+            // The library's own decoders write straight into the caller's rows, from the file's
+            // bytes when the frame is one fragment: no frame-sized buffer. Frames they leave (a
+            // lossless JPEG frame other than single-component SOF3, JPEG-LS outside
+            // JPEGLSDecoder's scope) go through `withPixels` below.
             let format = try checkDecodable(frame: frame)
             let (kind, fragments, offsets) = try pixelLayout()
             if kind == CGDCM_PIXELS_ENCAPSULATED {
                 let done = try withFrameStream(frame: frame, fragments: fragments, offsets: offsets) { stream -> Bool in
-                    guard let scan = try losslessJPEGScan(stream, format: format) else { return false }
-                    try LosslessJPEGDecoder.decode(scan, stream, format: format, bitsStored: m.bitsStored, into: out,
-                                                   rowStride: rowStride, source: source)
-                    return true
-                }
-                if done { return }
-            }
-        }
-        if m.transferSyntaxUID == TransferSyntax.rle {
-            // RLE is unpacked straight into the caller's rows, from the file's bytes when the
-            // frame is one fragment: no frame-sized buffer.
-            let format = try checkDecodable(frame: frame)
-            let (kind, fragments, offsets) = try pixelLayout()
-            if kind == CGDCM_PIXELS_ENCAPSULATED {
-                try withFrameStream(frame: frame, fragments: fragments, offsets: offsets) { stream in
-                    try RLEDecoder.decode(stream, width: m.columns, height: m.rows, format: format, bitsStored: m.bitsStored,
-                                          into: out, rowStride: rowStride, source: source)
-                }
-                return
-            }
-        }
-        if TransferSyntax.isJPEGLS(m.transferSyntaxUID) {
-            // JPEG-LS within JPEGLSDecoder's scope is decoded line by line into the caller's rows.
-            let format = try checkDecodable(frame: frame)
-            let (kind, fragments, offsets) = try pixelLayout()
-            if kind == CGDCM_PIXELS_ENCAPSULATED {
-                let done = try withFrameStream(frame: frame, fragments: fragments, offsets: offsets) { stream -> Bool in
-                    guard let header = try jpegLSHeader(stream) else { return false }
-                    try JPEGLSDecoder.decode(stream, header, format: format, bitsStored: m.bitsStored,
-                                             saturate: TransferSyntax.isLossy(m.transferSyntaxUID), into: out, rowStride: rowStride,
-                                             source: source)
+                    if uid == TransferSyntax.rle {
+                        try RLEDecoder.decode(stream, width: m.columns, height: m.rows, format: format, bitsStored: m.bitsStored,
+                                              into: out, rowStride: rowStride, source: source)
+                    } else if TransferSyntax.isJPEGLS(uid) {
+                        guard let header = try jpegLSHeader(stream) else { return false }
+                        try JPEGLSDecoder.decode(stream, header, format: format, bitsStored: m.bitsStored, saturate: TransferSyntax.isLossy(uid),
+                                                 into: out, rowStride: rowStride, source: source)
+                    } else {
+                        guard let scan = try losslessJPEGScan(stream, format: format) else { return false }
+                        try LosslessJPEGDecoder.decode(scan, stream, format: format, bitsStored: m.bitsStored, into: out,
+                                                       rowStride: rowStride, source: source)
+                    }
                     return true
                 }
                 if done { return }
@@ -435,7 +419,8 @@ extension DICOMFile {
         var bytes = try uninitializedBytes(try checkedSize(m.rows, m.columns, format.bytesPerSample, what: "JPEG-LS output size", source: source),
                                             what: "the decoded JPEG-LS frame", source: source)
         try bytes.withUnsafeMutableBytes { dst in
-            try JPEGLSDecoder.decode(stream, header, format: format, bitsStored: nil, saturate: false, into: dst.baseAddress!,
+            guard let start = dst.baseAddress else { return }  // an empty frame: nothing to decode
+            try JPEGLSDecoder.decode(stream, header, format: format, bitsStored: nil, saturate: false, into: start,
                                      rowStride: m.columns * format.bytesPerSample, source: source)
         }
         return StoredPixels(width: m.columns, height: m.rows, format: format, bytes: bytes)

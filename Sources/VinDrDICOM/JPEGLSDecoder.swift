@@ -23,7 +23,6 @@ enum JPEGLSDecoder {
         func fail(_ message: String) -> VinDrError { VinDrError(.decode, source, "JPEG-LS: \(message)") }
         let n = s.count
         func u16(_ i: Int) -> Int { Int(s[i]) << 8 | Int(s[i + 1]) }
-        func hex(_ b: UInt8) -> String { (b < 16 ? "0" : "") + String(b, radix: 16, uppercase: true) }
         guard n >= 2, s[0] == 0xFF, s[1] == 0xD8 else { throw fail("stream does not start with SOI (FFD8)") }
         var p = 2
         var frame: (precision: Int, height: Int, width: Int)?

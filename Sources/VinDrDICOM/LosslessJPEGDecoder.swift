@@ -426,7 +426,8 @@ enum LosslessJPEGDecoder {
     }
 }
 
-private func hex(_ b: UInt8) -> String {
+/// A byte as two upper-case hex digits, for the codecs' messages about markers and bytes.
+func hex(_ b: UInt8) -> String {
     let digits = String(b, radix: 16, uppercase: true)
     return b < 16 ? "0" + digits : digits
 }

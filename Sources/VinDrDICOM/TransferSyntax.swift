@@ -61,7 +61,10 @@ public enum TransferSyntax {
     /// True for the High-Throughput JPEG 2000 syntaxes.
     public static func isHTJ2K(_ uid: String) -> Bool { uid == htj2kLossless || uid == htj2kLosslessRPCL || uid == htj2k }
 
-    /// True for the syntaxes whose lossy reconstruction may leave the stored range (saturated, not wrapped).
+    /// True for the JPEG-LS syntaxes (PS3.5 A.4.3), which `JPEGLSDecoder` decodes (CharLS the
+    /// streams it leaves).
     static func isJPEGLS(_ uid: String) -> Bool { uid == jpegLSLossless || uid == jpegLSNearLossless }
+
+    /// True for the syntaxes whose lossy reconstruction may leave the stored range (saturated, not wrapped).
     static func isLossy(_ uid: String) -> Bool { uid == jpegLSNearLossless || uid == jpeg2000 || uid == htj2k }
 }

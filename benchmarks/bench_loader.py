@@ -21,10 +21,11 @@ idle OpenBLAS threads do not compete for the two cores.
    (VINDR_LIBRARY) and prints both, e.g. the library before the change.
 
 4. Core use per syntax (`--syntax-cpu`): CPU time / wall time of vindr.Loader(workers=2) over
-   epochs of 8 distinct 2800x2400 12-bit files -> 1024x1024 (batches of 4), per transfer syntax,
-   children's CPU included (HTJ2K frames decode in a child process), against two separate
-   processes rendering half the files each (read_dicom().render, the same size): what 2 threads
-   get out of 2 cores, next to what 2 processes get.
+   one epoch of 8 distinct 2800x2400 12-bit files, each repeated (REPEAT) for about a second of
+   work -> 1024x1024 (batches of 4), per transfer syntax, children's CPU included (HTJ2K frames
+   decode in a child process), against two separate processes rendering half the files as often
+   each (read_dicom().render, the same size): what 2 threads get out of 2 cores, next to what 2
+   processes get.
 
 Prints images/s, peak RSS (this process + workers) and ratios; rounds interleave the pipelines.
 
@@ -186,26 +187,23 @@ def cpu_seconds() -> float:
 
 
 def syntax_worker(spec: dict) -> dict:
-    """Section 4, one measurement: vindr.Loader(workers=2) over `epochs` epochs of `files`
-    ("loader"), or one process rendering `files` one by one ("process"); after a warm-up pass."""
+    """Section 4, one measurement after a warm-up pass: vindr.Loader(workers=2) over one epoch of
+    `files` repeated `repeat` times ("loader"), or one process rendering `files` `repeat` times one
+    by one ("process")."""
     import vindr
     files = spec["files"]
+    for f in files:
+        vindr.read_dicom(f).render(1024)
     if spec["kind"] == "process":
-        for f in files[:1]:
-            vindr.read_dicom(f).render(1024)
         c, t = cpu_seconds(), time.perf_counter()
-        for f in files:
+        for f in files * spec["repeat"]:
             vindr.read_dicom(f).render(1024)
-        return {"cpu": cpu_seconds() - c, "wall": time.perf_counter() - t, "images": len(files)}
-    samples = [vindr.Sample(pathlib.Path(f).stem, f) for f in files]
+        return {"cpu": cpu_seconds() - c, "wall": time.perf_counter() - t, "images": len(files) * spec["repeat"]}
+    samples = [vindr.Sample(f"{pathlib.Path(f).stem}-{k}", f) for k in range(spec["repeat"]) for f in files]
     loader = vindr.Loader(samples, 1024, batch_size=4, workers=2, prefetch=2, shuffle=False)
-    for _ in loader:
-        pass
     c, t, n = cpu_seconds(), time.perf_counter(), 0
-    for e in range(spec["epochs"]):
-        loader.epoch = e + 1
-        for b in loader:
-            n += b.images.shape[0]
+    for b in loader:
+        n += b.images.shape[0]
     return {"cpu": cpu_seconds() - c, "wall": time.perf_counter() - t, "images": n}
 
 
@@ -225,6 +223,11 @@ def syntax_files(directory: pathlib.Path, syntax: str) -> list[str]:
     return out
 
 
+# How often each file recurs in the measured epoch: enough for about a second of work, so that
+# the epoch's end (one thread idle while the other finishes) weighs little on the fast syntaxes.
+REPEAT = {"explicit": 24, "rle": 8, "jpeg70": 6}
+
+
 def syntax_section(directory: pathlib.Path, syntaxes: list[str], rounds: int) -> None:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
 
@@ -242,8 +245,9 @@ def syntax_section(directory: pathlib.Path, syntaxes: list[str], rounds: int) ->
     for r in range(rounds):
         for syntax in syntaxes:
             files = syntax_files(directory, syntax)
-            loader = result(run({"kind": "loader", "files": files, "epochs": 2}))
-            pair = [run({"kind": "process", "files": files[k::2] * 2}) for k in range(2)]
+            repeat = REPEAT.get(syntax, 2)
+            loader = result(run({"kind": "loader", "files": files, "repeat": repeat}))
+            pair = [run({"kind": "process", "files": files[k::2], "repeat": repeat}) for k in range(2)]
             procs = [result(p) for p in pair]
             wall = max(x["wall"] for x in procs)
             row = rows.setdefault(syntax, {"cores": [], "loader": [], "pool": [], "pool_cores": []})
@@ -252,7 +256,7 @@ def syntax_section(directory: pathlib.Path, syntaxes: list[str], rounds: int) ->
             row["pool"].append(sum(x["images"] for x in procs) / wall)
             row["pool_cores"].append(sum(x["cpu"] for x in procs) / wall)
         print(f"round {r + 1}/{rounds} done", file=sys.stderr)
-    print(f"\ncore use per syntax, 8 distinct 2800x2400 12-bit files -> 1024x1024, median of {rounds} rounds "
+    print(f"\ncore use per syntax, 8 distinct 2800x2400 12-bit files (repeated) -> 1024x1024, median of {rounds} rounds "
           f"(load average at the end: {os.getloadavg()[0]:.1f}); cores = CPU / wall, children included")
     print(f"{'syntax':10} {'Loader(workers=2)':>18} {'cores':>6} {'2 processes':>12} {'cores':>6} {'ratio':>6}")
     for syntax, row in rows.items():

@@ -4,6 +4,7 @@
 #include "attribute_vrs.hpp"
 #include "isolated_call.hpp"
 #include "cgdcm_deid.h"
+#include "file_bytes.hpp"
 #include "meta_repair.hpp"
 #include "native_pixels.hpp"
 #include "shim_error.hpp"
@@ -27,7 +28,7 @@
 #include <vector>
 
 struct cgdcm_edit {
-    std::string bytes;
+    cgdcm::Bytes bytes;
     std::unique_ptr<cgdcm::MemoryBuffer> buffer;
     std::unique_ptr<std::istream> stream;
     std::unique_ptr<gdcm::Reader> reader_ptr = std::make_unique<gdcm::Reader>();
@@ -43,6 +44,12 @@ struct cgdcm_edit {
     bool made_explicit = false;
     std::vector<gdcm::Tag> order;  // top-level tags, refreshed after each edit
     bool order_stale = true;
+    ~cgdcm_edit() {  // the parser lets go of `bytes` before they go to the thread's spare
+        reader_ptr.reset();
+        stream.reset();
+        buffer.reset();
+        cgdcm::recycle(bytes);
+    }
 };
 
 namespace {
@@ -210,16 +217,10 @@ int cgdcm_edit_open_path(const char *path, cgdcm_edit **out) {
     return cgdcm::guard([&]() -> int {
         if (!path || !out) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
         cgdcm_quiet();
-        std::ifstream in(path, std::ios::binary);
-        if (!in.is_open()) return cgdcm::fail(CGDCM_ERR_IO, "cannot open file");
-        in.seekg(0, std::ios::end);
-        std::streamoff size = in.tellg();
-        if (size < 0) return cgdcm::fail(CGDCM_ERR_IO, "cannot read file");
         auto e = std::make_unique<cgdcm_edit>();
-        e->bytes.resize(static_cast<size_t>(size));
-        in.seekg(0);
-        if (size > 0 && !in.read(&e->bytes[0], size)) return cgdcm::fail(CGDCM_ERR_IO, "cannot read file");
-        int rc = parse(e.get());
+        int rc = cgdcm::read_file(path, e->bytes);
+        if (rc != CGDCM_OK) return rc;
+        rc = parse(e.get());
         if (rc != CGDCM_OK) return rc;
         *out = e.release();
         return CGDCM_OK;

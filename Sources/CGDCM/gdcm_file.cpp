@@ -1,6 +1,7 @@
 // GDCM side of the shim: parsing, attribute access, pixel data layout, GDCM's codecs.
 #include "attribute_vrs.hpp"
 #include "cgdcm.h"
+#include "file_bytes.hpp"
 #include "meta_repair.hpp"
 #include "native_pixels.hpp"
 #include "shim_error.hpp"
@@ -14,7 +15,6 @@
 #include <gdcm-3.0/gdcmTrace.h>
 
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -22,7 +22,7 @@
 #include <vector>
 
 struct cgdcm_file {
-    std::string bytes;  // the whole file; GDCM parses it in place through `buffer`
+    cgdcm::Bytes bytes;  // the whole file; GDCM parses it in place through `buffer`
     std::unique_ptr<cgdcm::MemoryBuffer> buffer;
     std::unique_ptr<std::istream> stream;
     bool transfer_syntax_inferred = false;
@@ -35,6 +35,12 @@ struct cgdcm_file {
     std::unique_ptr<gdcm::Reader> reader_ptr = std::make_unique<gdcm::Reader>();
     gdcm::Reader &reader() { return *reader_ptr; }
     gdcm::StringFilter filter;
+    ~cgdcm_file() {  // the parser lets go of `bytes` before they go to the thread's spare
+        reader_ptr.reset();
+        stream.reset();
+        buffer.reset();
+        cgdcm::recycle(bytes);
+    }
 };
 
 namespace {
@@ -207,16 +213,10 @@ int cgdcm_open_path(const char *path, cgdcm_file **out) {
     return cgdcm::guard([&]() -> int {
         if (!path || !out) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
         cgdcm_quiet();
-        std::ifstream in(path, std::ios::binary);
-        if (!in.is_open()) return cgdcm::fail(CGDCM_ERR_IO, "cannot open file");
         auto f = std::make_unique<cgdcm_file>();
-        in.seekg(0, std::ios::end);
-        std::streamoff size = in.tellg();
-        if (size < 0) return cgdcm::fail(CGDCM_ERR_IO, "cannot read file");
-        f->bytes.resize(static_cast<size_t>(size));
-        in.seekg(0);
-        if (size > 0 && !in.read(&f->bytes[0], size)) return cgdcm::fail(CGDCM_ERR_IO, "cannot read file");
-        int rc = parse(f.get());
+        int rc = cgdcm::read_file(path, f->bytes);
+        if (rc != CGDCM_OK) return rc;
+        rc = parse(f.get());
         if (rc != CGDCM_OK) return rc;
         *out = f.release();
         return CGDCM_OK;
@@ -228,7 +228,8 @@ int cgdcm_open_memory(const void *data, size_t size, cgdcm_file **out) {
         if ((!data && size) || !out) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
         cgdcm_quiet();
         auto f = std::make_unique<cgdcm_file>();
-        f->bytes.assign(static_cast<const char *>(data), size);
+        cgdcm::take_spare(f->bytes, size);
+        if (size) std::memcpy(&f->bytes[0], data, size);
         int rc = parse(f.get());
         if (rc != CGDCM_OK) return rc;
         *out = f.release();

@@ -15,11 +15,11 @@
 
 namespace {
 
-uint16_t u16(const std::string &b, size_t at) {
+uint16_t u16(std::string_view b, size_t at) {
     return static_cast<uint16_t>(static_cast<unsigned char>(b[at]) | static_cast<unsigned char>(b[at + 1]) << 8);
 }
 
-uint32_t u32(const std::string &b, size_t at) { return u16(b, at) | static_cast<uint32_t>(u16(b, at + 2)) << 16; }
+uint32_t u32(std::string_view b, size_t at) { return u16(b, at) | static_cast<uint32_t>(u16(b, at + 2)) << 16; }
 
 bool long_vr(const char *vr) {
     static const char *kinds[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"};
@@ -38,7 +38,7 @@ bool known_vr(const char *vr) {
 
 /// Compression of the first fragment of encapsulated Pixel Data, from its leading bytes:
 /// JPEG 2000 codestream/JP2, JPEG (by SOF marker, PS3.5 A.4.1), JPEG-LS (SOF55), RLE header.
-std::string sniff_fragment(const std::string &b, size_t at, size_t len) {
+std::string sniff_fragment(std::string_view b, size_t at, size_t len) {
     if (at + len > b.size() || len < 4) return "";
     const auto *p = reinterpret_cast<const unsigned char *>(b.data() + at);
     if (p[0] == 0xFF && p[1] == 0x4F) return "1.2.840.10008.1.2.4.90";
@@ -64,7 +64,7 @@ std::string sniff_fragment(const std::string &b, size_t at, size_t len) {
 /// byte 132, calling `visit(element, at, header, length)` for each element until it returns
 /// false. Returns where the walk stopped (the element `visit` refused, or the end of the group),
 /// or 0 when an element runs past the end of `b`.
-template <typename Visit> size_t walk_meta(const std::string &b, Visit &&visit) {
+template <typename Visit> size_t walk_meta(std::string_view b, Visit &&visit) {
     size_t pos = 132;
     while (pos + 8 <= b.size() && u16(b, pos) == 0x0002) {
         size_t header = long_vr(b.data() + pos + 4) ? 12 : 8;
@@ -79,12 +79,12 @@ template <typename Visit> size_t walk_meta(const std::string &b, Visit &&visit) 
 
 /// Transfer Syntax UID (0002,0010) of a PS3.10 file's meta, without its padding; "" when the
 /// file has no meta or no such element.
-std::string meta_transfer_syntax(const std::string &b) {
+std::string meta_transfer_syntax(std::string_view b) {
     if (b.size() < 144 || std::memcmp(b.data() + 128, "DICM", 4) != 0) return "";
     std::string uid;
     walk_meta(b, [&](uint16_t element, size_t at, size_t header, size_t len) {
         if (element != 0x0010) return true;
-        uid = b.substr(at + header, len);
+        uid = std::string(b.substr(at + header, len));
         while (!uid.empty() && (uid.back() == '\0' || uid.back() == ' ')) uid.pop_back();
         return false;
     });
@@ -103,7 +103,7 @@ const char *syntax_name(const std::string &uid) {
 
 namespace cgdcm {
 
-int parse_failure(const std::string &bytes) {
+int parse_failure(std::string_view bytes) {
     std::string uid = meta_transfer_syntax(bytes);
     if (!uid.empty() && gdcm::TransferSyntax::GetTSType(uid.c_str()) == gdcm::TransferSyntax::TS_END) {
         const char *name = syntax_name(uid);
@@ -113,16 +113,17 @@ int parse_failure(const std::string &bytes) {
     return fail(CGDCM_ERR_PARSE, "not a readable DICOM file (GDCM could not parse it)");
 }
 
-bool stand_in_transfer_syntax(std::string &b, std::string &uid) {
+bool stand_in_transfer_syntax(Bytes &b, std::string &uid) {
     if (b.size() < 144 || std::memcmp(b.data() + 128, "DICM", 4) != 0) return false;
     static const char stand_in[] = "1.2.840.10008.1.2.4.100";  // MPEG2 Main Profile @ Main Level
     bool replaced = false;
     walk_meta(b, [&](uint16_t element, size_t at, size_t header, size_t len) {
         if (element != 0x0010) return true;
-        std::string value = b.substr(at + header, len);
+        std::string value(b.data() + at + header, len);
         while (!value.empty() && (value.back() == '\0' || value.back() == ' ')) value.pop_back();
         if (value == "1.2.840.10008.1.2.4.201" || value == "1.2.840.10008.1.2.4.202" || value == "1.2.840.10008.1.2.4.203") {
-            b.replace(at + header, len, std::string(stand_in).append(len - value.size(), '\0'));
+            const std::string padded = std::string(stand_in).append(len - value.size(), '\0');
+            b.replace(at + header, len, padded.data(), padded.size());
             uid = value;
             replaced = true;
         }
@@ -131,7 +132,7 @@ bool stand_in_transfer_syntax(std::string &b, std::string &uid) {
     return replaced;
 }
 
-bool repair_missing_transfer_syntax(std::string &b, std::string &uid) {
+bool repair_missing_transfer_syntax(Bytes &b, std::string &uid) {
     if (b.size() < 144 || std::memcmp(b.data() + 128, "DICM", 4) != 0) return false;
     size_t insert_at = 0, group_length_at = 0;
     bool present = false;
@@ -151,8 +152,8 @@ bool repair_missing_transfer_syntax(std::string &b, std::string &uid) {
     uid = explicit_vr ? "1.2.840.10008.1.2.1" : "1.2.840.10008.1.2";
     // Encapsulated Pixel Data (undefined length) decides the compression.
     static const char pixel_tag[] = {'\xE0', '\x7F', '\x10', '\x00'};
-    size_t at = b.rfind(std::string(pixel_tag, 4));
-    if (at != std::string::npos && at >= end) {
+    size_t at = b.rfind(pixel_tag, Bytes::npos, 4);
+    if (at != Bytes::npos && at >= end) {
         size_t value = 0;
         if (explicit_vr && at + 12 <= b.size() && long_vr(b.data() + at + 4) && u32(b, at + 8) == 0xFFFFFFFFu) value = at + 12;
         if (!explicit_vr && at + 8 <= b.size() && u32(b, at + 4) == 0xFFFFFFFFu) value = at + 8;
@@ -176,7 +177,7 @@ bool repair_missing_transfer_syntax(std::string &b, std::string &uid) {
         uint32_t gl = u32(b, group_length_at) + static_cast<uint32_t>(element.size());
         for (int i = 0; i < 4; ++i) b[group_length_at + i] = static_cast<char>((gl >> (8 * i)) & 0xFF);
     }
-    b.insert(insert_at, element);
+    b.insert(insert_at, element.data(), element.size());
     return true;
 }
 

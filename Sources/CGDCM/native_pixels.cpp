@@ -4,7 +4,7 @@
 
 namespace cgdcm {
 
-bool read_up_to_native_pixels(gdcm::Reader &reader, std::istream &stream, const std::string &bytes, NativePixels &out) {
+bool read_up_to_native_pixels(gdcm::Reader &reader, std::istream &stream, std::string_view bytes, NativePixels &out) {
     const gdcm::Tag pixel(0x7fe0, 0x0010);
     std::set<gdcm::Tag> skip{pixel};
     if (!reader.ReadUpToTag(pixel, skip)) return false;

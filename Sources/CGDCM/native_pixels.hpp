@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <istream>
 #include <string>
+#include <string_view>
 
 #include <gdcm-3.0/gdcmReader.h>
 
@@ -21,6 +22,6 @@ struct NativePixels {
 /// with the location when Pixel Data is native, little endian and of defined length (PS3.5 7.1:
 /// the 4 bytes before a value are its length, after tag and VR in explicit VR or the tag alone
 /// in implicit VR); false when the caller must read the whole file instead.
-bool read_up_to_native_pixels(gdcm::Reader &reader, std::istream &stream, const std::string &bytes, NativePixels &out);
+bool read_up_to_native_pixels(gdcm::Reader &reader, std::istream &stream, std::string_view bytes, NativePixels &out);
 
 }  // namespace cgdcm

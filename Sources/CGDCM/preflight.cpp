@@ -284,7 +284,7 @@ static Syntax read_syntax(const unsigned char *p, size_t size) {
     return sx;
 }
 
-bool not_dicom(const std::string &bytes) {
+bool not_dicom(std::string_view bytes) {
     const auto *p = reinterpret_cast<const unsigned char *>(bytes.data());
     if (bytes.size() >= 132 && std::memcmp(p + 128, "DICM", 4) == 0) return false;
     if (bytes.size() < 8) return true;
@@ -294,7 +294,7 @@ bool not_dicom(const std::string &bytes) {
 
 const char *const not_dicom_message = "not a DICOM file (no DICM prefix at byte 128)";
 
-bool read_header(const std::string &prefix, bool complete, Header &out, std::string &why) {
+bool read_header(std::string_view prefix, bool complete, Header &out, std::string &why) {
     const auto *p = reinterpret_cast<const unsigned char *>(prefix.data());
     Syntax sx = read_syntax(p, prefix.size());
     auto take = [&](const Walker &w) {
@@ -330,7 +330,7 @@ bool read_header(const std::string &prefix, bool complete, Header &out, std::str
     return false;
 }
 
-bool check_structure(const std::string &bytes, std::string &why) {
+bool check_structure(std::string_view bytes, std::string &why) {
     const auto *p = reinterpret_cast<const unsigned char *>(bytes.data());
     size_t size = bytes.size();
     Syntax sx = read_syntax(p, size);

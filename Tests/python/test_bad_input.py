@@ -6,7 +6,11 @@ streams. Each case is opened from a path and from memory, then decoded and rende
 """
 from __future__ import annotations
 
+import os
+import pathlib
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pydicom
@@ -74,6 +78,36 @@ def test_missing_file_and_directory(tmp_path):
         vindr.read_dicom(tmp_path / "nope.dcm")
     with pytest.raises(vindr.VinDrError):
         vindr.read_dicom(tmp_path)
+
+
+def test_a_file_read_after_a_larger_one_is_read_as_it_is(corpus, tmp_path):
+    """A thread reuses its last file buffer (no zero fill): what a file reads as must not depend
+    on a larger file read before it. Each cut copy gives the same outcome after the whole file
+    as in a fresh process, and the whole file still reads exactly after its cut copies."""
+    whole = corpus["u12m2"]["explicit"]
+    data = whole.read_bytes()
+    cuts = []
+    for cut in (len(data) // 2, len(data) - 2, 600):
+        cuts.append(tmp_path / f"cut{cut}.dcm")
+        cuts[-1].write_bytes(data[:cut])
+    code = ("import sys, vindr\n"
+            "for p in sys.argv[1:]:\n"
+            "    try:\n"
+            "        print(vindr.read_dicom(p).pixels().sum())\n"
+            "    except vindr.VinDrError as e:\n"
+            "        print(type(e).__name__, e.message)\n")
+    env = {**os.environ, "PYTHONPATH": str(pathlib.Path(vindr.__file__).parents[1])}
+    fresh = [subprocess.run([sys.executable, "-c", code, str(p)], capture_output=True, text=True, check=True,
+                            env=env).stdout.strip() for p in cuts]
+    expected = pydicom.dcmread(whole).pixel_array
+    for p, outcome in zip(cuts, fresh):
+        assert np.array_equal(vindr.read_dicom(whole).pixels(), expected)
+        try:
+            here = str(vindr.read_dicom(p).pixels().sum())
+        except vindr.VinDrError as e:
+            here = f"{type(e).__name__} {e.message}"
+        assert here == outcome, p.name
+    assert np.array_equal(vindr.read_dicom(whole).pixels(), expected)
 
 
 def patch_pixel_length(data: bytes, new_length: int) -> bytes:

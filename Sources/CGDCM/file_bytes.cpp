@@ -1,6 +1,7 @@
 #include "file_bytes.hpp"
 
 #include "cgdcm.h"
+#include "kept_memory.hpp"
 #include "shim_error.hpp"
 
 #include <cerrno>
@@ -15,8 +16,19 @@ namespace {
 constexpr size_t kKeep = size_t{64} << 20;
 
 /// This thread's spare buffer. Its size is kept at its capacity, so that handing it a smaller
-/// file's bytes (resize down, then read) never writes a fill.
-thread_local cgdcm::Bytes spare;
+/// file's bytes (resize down, then read) never writes a fill. `kept` is what keep_bytes granted
+/// for it.
+struct Spare {
+    cgdcm::Bytes bytes;
+    size_t kept = 0;
+    void clear() {
+        cgdcm::Bytes().swap(bytes);
+        cgdcm::unkeep_bytes(kept);
+        kept = 0;
+    }
+    ~Spare() { clear(); }
+};
+thread_local Spare spare;
 
 struct Descriptor {
     int fd;
@@ -51,17 +63,24 @@ int read_file(const char *path, Bytes &bytes) {
 
 void take_spare(Bytes &bytes, size_t size) {
     Bytes().swap(bytes);
-    if (spare.capacity() >= size) bytes.swap(spare);  // resized down below: no write
+    if (spare.kept >= size) {  // resized down below: no write
+        bytes.swap(spare.bytes);
+        spare.clear();
+    }
     bytes.resize(size);
 }
 
 void recycle(Bytes &bytes) {
-    if (bytes.capacity() <= kKeep && bytes.capacity() > spare.capacity()) {
-        bytes.resize(bytes.capacity());
-        spare.swap(bytes);
+    const size_t capacity = bytes.capacity();
+    if (capacity <= kKeep && capacity > spare.kept) {
+        spare.clear();
+        if (keep_bytes(capacity)) {
+            bytes.resize(capacity);
+            spare.bytes.swap(bytes);
+            spare.kept = capacity;
+        }
     }
-    bytes.clear();
-    bytes.shrink_to_fit();
+    Bytes().swap(bytes);
 }
 
 }  // namespace cgdcm

@@ -34,8 +34,8 @@ int read_file(const char *path, Bytes &bytes);
 void take_spare(Bytes &bytes, size_t size);
 
 /// Keeps `bytes`'s buffer as this thread's spare for its next read_file, when it is at most
-/// 64 MiB and larger than the spare it has; `bytes` is left empty either way. The spare is
-/// freed when the thread ends.
+/// 64 MiB, larger than the spare it has, and within what all threads may keep (keep_bytes);
+/// `bytes` is left empty either way. The spare is freed when the thread ends.
 void recycle(Bytes &bytes);
 
 }  // namespace cgdcm

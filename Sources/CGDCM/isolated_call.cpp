@@ -1,6 +1,7 @@
 #include "isolated_call.hpp"
 
 #include "cgdcm.h"
+#include "kept_memory.hpp"
 #include "shim_error.hpp"
 
 #include <atomic>
@@ -31,16 +32,20 @@ constexpr size_t kHeader = 4096, kPage = 4096;
 static_assert(sizeof(Report) <= kHeader, "the report fits its page");
 
 /// The mapping this thread shares with its decoder processes (the report, then the output),
-/// kept from one frame to the next up to kKeep bytes: its pages are then allocated and zeroed
-/// once, not per frame. Unmapped when the thread ends.
+/// kept from one frame to the next up to kKeep bytes, within what all threads may keep
+/// (keep_bytes): its pages are then allocated and zeroed once, not per frame. Unmapped when the
+/// thread ends.
 constexpr size_t kKeep = size_t{256} << 20;
 struct SharedRegion {
     void *base = nullptr;
     size_t size = 0;
+    bool kept = false;  // granted by keep_bytes
     void release() {
         if (base) munmap(base, size);
+        if (kept) cgdcm::unkeep_bytes(size);
         base = nullptr;
         size = 0;
+        kept = false;
     }
     ~SharedRegion() { release(); }
 };
@@ -139,10 +144,11 @@ int run_isolated(const char *what, void *out, size_t size, unsigned seconds, con
         if (p == MAP_FAILED) return fail(CGDCM_ERR_DECODE, std::string(what) + ": cannot map " + std::to_string(mapped) + " bytes for the decoder process (" + std::strerror(errno) + ")");
         region.base = p;
         region.size = mapped;
+        region.kept = mapped <= kKeep && cgdcm::keep_bytes(mapped);
     }
     void *shared = region.base;
-    struct Keep {  // a mapping larger than kKeep is not kept for the next frame
-        ~Keep() { if (region.size > kKeep) region.release(); }
+    struct Keep {  // a mapping not granted is not kept for the next frame
+        ~Keep() { if (!region.kept) region.release(); }
     } keep;
     auto *report = new (shared) Report{};
     void *child_out = static_cast<char *>(shared) + kHeader;

@@ -7,7 +7,8 @@
 namespace cgdcm {
 
 /// Runs `work(out)` in a child process made by fork(), which writes `size` bytes into a shared
-/// mapping (kept by the calling thread for its next call, up to 256 MiB); on success they are copied to `out`. `work` returns a CGDCM status (0 = success) and
+/// mapping (kept by the calling thread for its next call, up to 256 MiB and within keep_bytes);
+/// on success they are copied to `out`. `work` returns a CGDCM status (0 = success) and
 /// sets `last_error()` on failure; a C++ exception it throws is caught in the child. The child
 /// runs only `work` (no Swift code, no atexit handlers: it ends with _exit) and gets `seconds`
 /// to finish, after which it is killed. A child that dies (assert, signal) or times out becomes

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -136,3 +137,47 @@ def test_missing_pixel_data_is_a_clear_error(corpus, tmp_path):
         im.pixels()
     with pytest.raises(vindr.NoPixelDataError):
         im.render(size=256)
+
+
+SPARE_SCRIPT = """
+import sys, threading, vindr
+path, count = sys.argv[1], int(sys.argv[2])
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+before = rss()
+opened, done = threading.Barrier(count + 1), threading.Event()
+def work():
+    vindr.read_dicom(path).pixels()
+    opened.wait()
+    done.wait()  # the thread stays alive, and with it any spare buffer it keeps
+threads = [threading.Thread(target=work) for _ in range(count)]
+for t in threads:
+    t.start()
+opened.wait()
+print(rss() - before)
+done.set()
+for t in threads:
+    t.join()
+"""
+
+
+def test_threads_keep_spare_file_buffers_within_512_mib(corpus, tmp_path):
+    """Each thread keeps its last file buffer for its next file, but all threads together keep at
+    most 512 MiB: 96 live threads that each read a 13 MB file do not hold 96 of them."""
+    whole = corpus["u12m2"]["explicit"].read_bytes()
+    assert len(whole) > 10 << 20, len(whole)
+    # Blocks of 1 MiB and more are mapped and unmapped by malloc (no dynamic threshold, no arena
+    # caching), so resident memory counts the blocks still held.
+    env = {**os.environ, "PYTHONPATH": str(pathlib.Path(vindr.__file__).parents[1]), "OPENBLAS_NUM_THREADS": "1",
+           "MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
+    grown = {}
+    for count in (4, 96):
+        r = subprocess.run([sys.executable, "-c", SPARE_SCRIPT, str(corpus["u12m2"]["explicit"]), str(count)],
+                           capture_output=True, text=True, timeout=300, env=env)
+        assert r.returncode == 0, r.stderr[-2000:]
+        grown[count] = int(r.stdout.split()[-1])
+    # 4 threads keep their buffers; 96 would keep 96 x 13 MB = 1.3 GB without the cap.
+    assert grown[4] >= 3 * len(whole), grown
+    assert grown[96] <= (512 << 20) + (128 << 20), grown

@@ -30,33 +30,50 @@ struct Spare {
 };
 thread_local Spare spare;
 
-struct Descriptor {
-    int fd;
-    ~Descriptor() {
-        if (fd >= 0) close(fd);
-    }
-};
-
 }  // namespace
 
 namespace cgdcm {
 
-int read_file(const char *path, Bytes &bytes) {
-    Descriptor file{open(path, O_RDONLY | O_CLOEXEC)};
-    if (file.fd < 0) return fail(CGDCM_ERR_IO, std::string("cannot open file (") + std::strerror(errno) + ")");
+int OpenFile::open(const char *path) {
+    // O_NONBLOCK: opening a FIFO does not wait for a writer (the FIFO is then refused as not a
+    // regular file); it changes nothing for regular files.
+    fd = ::open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return fail(CGDCM_ERR_IO, std::string("cannot open file (") + std::strerror(errno) + ")");
     struct stat st{};
-    if (fstat(file.fd, &st) != 0) return fail(CGDCM_ERR_IO, std::string("cannot read file (") + std::strerror(errno) + ")");
+    if (fstat(fd, &st) != 0) return fail(CGDCM_ERR_IO, std::string("cannot read file (") + std::strerror(errno) + ")");
     if (S_ISDIR(st.st_mode)) return fail(CGDCM_ERR_IO, "cannot read file (it is a directory)");
-    if (st.st_size < 0) return fail(CGDCM_ERR_IO, "cannot read file");
-    const size_t size = static_cast<size_t>(st.st_size);
-    take_spare(bytes, size);
+    if (!S_ISREG(st.st_mode) || st.st_size < 0) return fail(CGDCM_ERR_IO, "cannot read file (not a regular file)");
+    size = static_cast<size_t>(st.st_size);
+    return CGDCM_OK;
+}
+
+size_t OpenFile::read_up_to(char *into, size_t count) {
     size_t done = 0;
-    while (done < size) {
-        const ssize_t n = read(file.fd, &bytes[done], size - done);
+    error = 0;
+    while (done < count) {
+        const ssize_t n = ::read(fd, into + done, count - done);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return fail(CGDCM_ERR_IO, std::string("cannot read file (") + std::strerror(errno) + ")");
-        if (n == 0) return fail(CGDCM_ERR_IO, "cannot read file (it became shorter while being read: " + std::to_string(done) + " of " + std::to_string(size) + " bytes)");
+        if (n < 0) error = errno;
+        if (n <= 0) break;
         done += static_cast<size_t>(n);
+    }
+    return done;
+}
+
+OpenFile::~OpenFile() {
+    if (fd >= 0) close(fd);
+}
+
+int read_file(const char *path, Bytes &bytes) {
+    OpenFile file;
+    int rc = file.open(path);
+    if (rc != CGDCM_OK) return rc;
+    take_spare(bytes, file.size);
+    const size_t done = file.read_up_to(&bytes[0], file.size);
+    if (file.error) return fail(CGDCM_ERR_IO, std::string("cannot read file (") + std::strerror(file.error) + ")");
+    if (done < file.size) {
+        return fail(CGDCM_ERR_IO, "cannot read file (it became shorter while being read: " + std::to_string(done) + " of " +
+                                      std::to_string(file.size) + " bytes)");
     }
     return CGDCM_OK;
 }

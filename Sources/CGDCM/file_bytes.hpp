@@ -23,6 +23,18 @@ template <typename T> struct LineAligned {
 /// A whole file's bytes.
 using Bytes = std::basic_string<char, std::char_traits<char>, LineAligned<char>>;
 
+/// A file opened for reading: a regular file (a directory, FIFO or device is refused with a
+/// shim failure that says so; a FIFO without a writer does not block), its size when opened.
+struct OpenFile {
+    int fd = -1;
+    size_t size = 0;
+    int error = 0;  // errno of read_up_to's failed read, 0 when it reached the end or `count`
+    int open(const char *path);
+    /// Reads up to `count` bytes from the current offset; fewer at the end of the file or on error.
+    size_t read_up_to(char *into, size_t count);
+    ~OpenFile();
+};
+
 /// Reads the whole file at `path` into `bytes` (CGDCM_OK, else a shim failure naming what went
 /// wrong). Takes this thread's spare buffer when it has one: then the bytes land in pages that
 /// are already mapped, with no zero fill, instead of a fresh allocation whose page faults and

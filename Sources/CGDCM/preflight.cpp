@@ -4,12 +4,12 @@
 // (PS3.5 7.1, 7.5, A.4) turns those files into ordinary errors.
 #include "attribute_vrs.hpp"
 #include "cgdcm.h"
+#include "file_bytes.hpp"
 #include "meta_repair.hpp"
 #include "shim_error.hpp"
 
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <string>
 
 #include <zlib.h>
@@ -377,16 +377,18 @@ namespace {
 /// Reads a growing prefix of the file at `path` until the header walk reaches Pixel Data
 /// (headers are a few kilobytes); a file that is not DICOM fails on its first bytes.
 int header_of(const char *path, cgdcm::Header &out) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in.is_open()) return cgdcm::fail(CGDCM_ERR_IO, "cannot open file");
+    cgdcm::OpenFile file;
+    int rc = file.open(path);
+    if (rc != CGDCM_OK) return rc;
     std::string prefix;
     size_t want = 1 << 16;
     while (true) {
         size_t have = prefix.size();
         prefix.resize(want);
-        in.read(&prefix[have], static_cast<std::streamsize>(want - have));
-        prefix.resize(have + static_cast<size_t>(in.gcount()));
-        bool complete = !in;
+        const size_t got = file.read_up_to(&prefix[have], want - have);
+        if (file.error) return cgdcm::fail(CGDCM_ERR_IO, std::string("cannot read file (") + std::strerror(file.error) + ")");
+        prefix.resize(have + got);
+        bool complete = have + got < want;
         if (have == 0 && cgdcm::not_dicom(prefix)) return cgdcm::fail(CGDCM_ERR_PARSE, cgdcm::not_dicom_message);
         std::string why;
         if (cgdcm::read_header(prefix, complete, out, why)) return CGDCM_OK;
@@ -429,11 +431,12 @@ extern "C" int cgdcm_read_header(const char *path, cgdcm_header *out) {
 extern "C" int cgdcm_probe_path(const char *path) {
     return cgdcm::guard([&]() -> int {
         if (!path) return cgdcm::fail(CGDCM_ERR_ARGUMENT, "null argument");
-        std::ifstream in(path, std::ios::binary);
-        if (!in.is_open()) return cgdcm::fail(CGDCM_ERR_IO, "cannot open file");
+        cgdcm::OpenFile file;
+        int rc = file.open(path);
+        if (rc != CGDCM_OK) return rc;
         std::string prefix(132, '\0');
-        in.read(&prefix[0], 132);
-        prefix.resize(static_cast<size_t>(in.gcount()));
+        prefix.resize(file.read_up_to(&prefix[0], 132));
+        if (file.error) return cgdcm::fail(CGDCM_ERR_IO, std::string("cannot read file (") + std::strerror(file.error) + ")");
         return cgdcm::not_dicom(prefix) ? cgdcm::fail(CGDCM_ERR_PARSE, cgdcm::not_dicom_message) : CGDCM_OK;
     });
 }

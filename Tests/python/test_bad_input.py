@@ -265,3 +265,32 @@ def test_a_transfer_syntax_gdcm_does_not_know_is_unsupported_not_malformed(uid, 
         assert expected in str(e.value)
     result = vindr.deidentify(str(path), str(tmp_path / "out"), profile="basic", salt="s")
     assert result.failed == 1 and expected in result.files[0]["error"]
+
+
+FIFO_SCRIPT = """
+import os, sys, vindr
+fifo, out = sys.argv[1], sys.argv[2]
+for name, call in [("read_dicom", lambda: vindr.read_dicom(fifo)),
+                   ("deidentify", lambda: vindr.deidentify(fifo, out))]:
+    try:
+        r = call()
+        print(name, "returned", getattr(r, "files", r))
+    except vindr.VinDrError as e:
+        print(name, type(e).__name__, e.message)
+"""
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    """Opening a FIFO for reading blocks until something writes to it; the library opens without
+    blocking and refuses what is not a regular file, naming it."""
+    fifo = tmp_path / "scan.dcm"
+    os.mkfifo(fifo)
+    env = {**os.environ, "PYTHONPATH": str(pathlib.Path(vindr.__file__).parents[1])}
+    r = subprocess.run([sys.executable, "-c", FIFO_SCRIPT, str(fifo), str(tmp_path / "out")], capture_output=True,
+                       text=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = r.stdout.splitlines()
+    assert lines[0] == f"read_dicom VinDrIOError {fifo}: cannot read file (not a regular file)", lines
+    assert lines[1].startswith("deidentify"), lines
+    assert "not a regular file" in lines[1], lines
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

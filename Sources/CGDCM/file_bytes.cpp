@@ -36,13 +36,18 @@ namespace cgdcm {
 
 int OpenFile::open(const char *path) {
     // O_NONBLOCK: opening a FIFO does not wait for a writer (the FIFO is then refused as not a
-    // regular file); it changes nothing for regular files.
+    // regular file). The flag is cleared again below for the reads.
     fd = ::open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return fail(CGDCM_ERR_IO, std::string("cannot open file (") + std::strerror(errno) + ")");
     struct stat st{};
     if (fstat(fd, &st) != 0) return fail(CGDCM_ERR_IO, std::string("cannot read file (") + std::strerror(errno) + ")");
     if (S_ISDIR(st.st_mode)) return fail(CGDCM_ERR_IO, "cannot read file (it is a directory)");
     if (!S_ISREG(st.st_mode) || st.st_size < 0) return fail(CGDCM_ERR_IO, "cannot read file (not a regular file)");
+    // Reads then block as usual, whatever a network or FUSE file system makes of the flag.
+    const int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        return fail(CGDCM_ERR_IO, std::string("cannot read file (") + std::strerror(errno) + ")");
+    }
     size = static_cast<size_t>(st.st_size);
     return CGDCM_OK;
 }

@@ -1,5 +1,7 @@
 #include "kept_memory.hpp"
 
+#include "cgdcm.h"
+
 #include <atomic>
 
 namespace {
@@ -22,3 +24,7 @@ bool keep_bytes(size_t bytes) {
 void unkeep_bytes(size_t bytes) { kept.fetch_sub(bytes, std::memory_order_relaxed); }
 
 }  // namespace cgdcm
+
+extern "C" int cgdcm_keep_bytes(size_t bytes) { return cgdcm::keep_bytes(bytes) ? 1 : 0; }
+
+extern "C" void cgdcm_unkeep_bytes(size_t bytes) { cgdcm::unkeep_bytes(bytes); }

@@ -73,7 +73,9 @@ extension DICOMFile {
 
     /// Calls `body` with the stored values of `frame`; native (uncompressed) frames are lent
     /// straight from the file's bytes, without a copy. The view is valid only inside `body`.
-    public func withPixels<R>(frame: Int = 0, maxReduction: Int = 0, threads: Int = 1,
+    /// With `scratch`, the frames of the library's own lossless decoders (RLE, lossless JPEG,
+    /// JPEG-LS .80) are decoded into its memory instead of a new array.
+    public func withPixels<R>(frame: Int = 0, maxReduction: Int = 0, threads: Int = 1, scratch: FrameScratch? = nil,
                               _ body: (PixelView) throws -> R) throws -> R {
         let m = metadata
         let format = try checkDecodable(frame: frame)
@@ -83,6 +85,10 @@ extension DICOMFile {
         case CGDCM_PIXELS_NATIVE:
             return try withExtendedLifetime(self) { try body(nativeFrame(frame, format: format)) }
         case CGDCM_PIXELS_ENCAPSULATED:
+            if let scratch, let view = try decodeOwn(frame: frame, format: format, fragments: fragments, offsets: offsets, into: scratch) {
+                defer { scratch.endOfFrame() }
+                return try body(view)
+            }
             if m.transferSyntaxUID == TransferSyntax.rle {
                 decoded = try withFrameStream(frame: frame, fragments: fragments, offsets: offsets) {
                     try RLEDecoder.decode($0, width: m.columns, height: m.rows, format: format, source: source)
@@ -117,6 +123,40 @@ extension DICOMFile {
         return try decoded.bytes.withUnsafeBytes {
             try body(PixelView(width: decoded.width, height: decoded.height, format: format, bytes: $0, reduction: decoded.reduction,
                                sampleCentre: decoded.sampleCentre))
+        }
+    }
+
+    /// The frame decoded into `scratch` as the stream codes it (as `decode` returns it before
+    /// normalizing), when the transfer syntax is lossless and the library's own decoder takes the
+    /// frame; nil otherwise (nothing decoded).
+    private func decodeOwn(frame: Int, format: SampleFormat, fragments: Int, offsets: Int,
+                           into scratch: FrameScratch) throws -> PixelView? {
+        let m = metadata, uid = m.transferSyntaxUID
+        guard uid == TransferSyntax.rle || TransferSyntax.isLosslessJPEG(uid) || uid == TransferSyntax.jpegLSLossless else { return nil }
+        let count = try checkedSize(m.rows, m.columns, format.bytesPerSample, what: "decoded frame size", source: source)
+        try checkDecodeBudget(count, what: "the decoded frame", source: source)
+        let rowStride = m.columns * format.bytesPerSample
+        return try withFrameStream(frame: frame, fragments: fragments, offsets: offsets) { stream -> PixelView? in
+            let out: UnsafeMutableRawPointer
+            // Each header is checked before the memory is taken, as the array paths do.
+            if uid == TransferSyntax.rle {
+                _ = try RLEDecoder.segmentOffsets(stream, width: m.columns, height: m.rows, format: format, source: source)
+                out = try scratch.memory(count, source: source)
+                try RLEDecoder.decode(stream, width: m.columns, height: m.rows, format: format, bitsStored: nil,
+                                      into: out, rowStride: rowStride, source: source)
+            } else if TransferSyntax.isJPEGLS(uid) {
+                guard let header = try jpegLSHeader(stream) else { return nil }
+                out = try scratch.memory(count, source: source)
+                try JPEGLSDecoder.decode(stream, header, format: format, bitsStored: nil, saturate: false,
+                                         into: out, rowStride: rowStride, source: source)
+            } else {
+                guard let scan = try losslessJPEGScan(stream, format: format) else { return nil }
+                out = try scratch.memory(count, source: source)
+                try LosslessJPEGDecoder.decode(scan, stream, format: format, bitsStored: nil, into: out,
+                                               rowStride: rowStride, source: source)
+            }
+            return PixelView(width: m.columns, height: m.rows, format: format,
+                             bytes: UnsafeRawBufferPointer(start: out, count: count), reduction: 0, sampleCentre: 0.5)
         }
     }
 

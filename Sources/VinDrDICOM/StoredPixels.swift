@@ -1,3 +1,5 @@
+import CGDCM
+
 /// How stored pixel values are held in memory: one sample per pixel, little-endian words.
 public enum SampleFormat: Sendable, Equatable {
     case uint8, int8, uint16, int16
@@ -137,4 +139,45 @@ public enum StoredValueRange {
         if signed && v & (1 << (bitsStored - 1)) != 0 { return v - (1 << bitsStored) }
         return v
     }
+}
+
+/// Memory for decoded frames that its owner reuses from one frame to the next (a
+/// `RenderWorkspace` holds one per render thread): the frame lands in pages already mapped, with
+/// no allocation and no page faults per frame. Kept up to 64 MiB and within what all threads
+/// may keep together (`cgdcm_keep_bytes`, 512 MiB); a larger frame's memory is freed after use.
+/// One frame at a time (not thread-safe).
+public final class FrameScratch: @unchecked Sendable {
+    private var base: UnsafeMutableRawPointer?
+    private var capacity = 0
+    private var kept = false
+
+    public init() {}
+
+    /// At least `count` bytes, 64-byte aligned, valid until the next call or `endOfFrame()`. A
+    /// size the machine cannot provide is a `.noMemory` error (`reserveMemory`), not a trap.
+    func memory(_ count: Int, source: String) throws -> UnsafeMutableRawPointer {
+        if let base, count <= capacity { return base }
+        release()
+        try reserveMemory(count, what: "the decoded frame", source: source)
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
+        base = p
+        capacity = count
+        kept = count <= 64 << 20 && cgdcm_keep_bytes(count) != 0
+        return p
+    }
+
+    /// Frees the memory unless it may be kept for the next frame.
+    func endOfFrame() {
+        if !kept { release() }
+    }
+
+    private func release() {
+        base?.deallocate()
+        if kept { cgdcm_unkeep_bytes(capacity) }
+        base = nil
+        capacity = 0
+        kept = false
+    }
+
+    deinit { release() }
 }

@@ -1,11 +1,13 @@
 import Dispatch
 import VinDrDICOM
 
-/// Reusable scratch memory for renders: per-band row buffers and the last display table.
+/// Reusable scratch memory for renders: per-band row buffers, the last display table and the
+/// decoded frame of the library's own lossless decoders (`FrameScratch`).
 /// One workspace serves one render at a time (not thread-safe); reuse it across images to avoid
 /// re-allocating buffers and rebuilding tables.
 public final class RenderWorkspace: @unchecked Sendable {
     var rowScratch: [Float] = []
+    let frames = FrameScratch()
     var tableKey: (DisplayTransform, SampleFormat, Int)?
     var table: [Float] = []
 
@@ -86,7 +88,7 @@ public enum Renderer {
                 reduction += 1
             }
         }
-        try file.withPixels(frame: options.frame, maxReduction: reduction, threads: options.threads) { pixels in
+        try file.withPixels(frame: options.frame, maxReduction: reduction, threads: options.threads, scratch: workspace.frames) { pixels in
             try inspect?(pixels)
             let transform = try DisplayTransform.make(metadata: m, pixels: pixels, choice: options.window,
                                                       invertMonochrome1: options.invertMonochrome1,

@@ -51,6 +51,12 @@ int cgdcm_read_header(const char *path, cgdcm_header *out);
  * prefix at byte 128)" when its first bytes show it is not (cgdcm::not_dicom). */
 int cgdcm_probe_path(const char *path);
 
+/** What threads keep from one call to the next, under one cap of 512 MiB for the process
+ * (kept_memory.hpp): 1 when `bytes` more may be kept (and are now counted), else 0. */
+int cgdcm_keep_bytes(size_t bytes);
+/** Gives back `bytes` that cgdcm_keep_bytes granted. */
+void cgdcm_unkeep_bytes(size_t bytes);
+
 /** Transfer syntax UID of the data set (as read, or inferred by GDCM when the meta lacks it);
  * `inferred` is set to 1 when (0002,0010) is absent from the file meta. */
 int cgdcm_transfer_syntax(cgdcm_file *file, char *buf, size_t cap, int *inferred);

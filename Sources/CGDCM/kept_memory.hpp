@@ -1,5 +1,5 @@
 // What threads keep from one call to the next (spare file buffers, the mappings shared with
-// decoder processes), under one cap for the whole process.
+// decoder processes, the renders' frame memory), under one cap for the whole process.
 #pragma once
 #include <cstddef>
 

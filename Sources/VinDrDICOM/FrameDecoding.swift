@@ -85,9 +85,11 @@ extension DICOMFile {
         case CGDCM_PIXELS_NATIVE:
             return try withExtendedLifetime(self) { try body(nativeFrame(frame, format: format)) }
         case CGDCM_PIXELS_ENCAPSULATED:
-            if let scratch, let view = try decodeOwn(frame: frame, format: format, fragments: fragments, offsets: offsets, into: scratch) {
-                defer { scratch.endOfFrame() }
-                return try body(view)
+            if let scratch {
+                defer { scratch.endOfFrame() }  // also when decoding fails
+                if let view = try decodeOwn(frame: frame, format: format, fragments: fragments, offsets: offsets, into: scratch) {
+                    return try body(view)
+                }
             }
             if m.transferSyntaxUID == TransferSyntax.rle {
                 decoded = try withFrameStream(frame: frame, fragments: fragments, offsets: offsets) {

@@ -45,20 +45,9 @@ extension DICOMFile {
             let format = try checkDecodable(frame: frame)
             let (kind, fragments, offsets) = try pixelLayout()
             if kind == CGDCM_PIXELS_ENCAPSULATED {
-                let done = try withFrameStream(frame: frame, fragments: fragments, offsets: offsets) { stream -> Bool in
-                    if uid == TransferSyntax.rle {
-                        try RLEDecoder.decode(stream, width: m.columns, height: m.rows, format: format, bitsStored: m.bitsStored,
-                                              into: out, rowStride: rowStride, source: source)
-                    } else if TransferSyntax.isJPEGLS(uid) {
-                        guard let header = try jpegLSHeader(stream) else { return false }
-                        try JPEGLSDecoder.decode(stream, header, format: format, bitsStored: m.bitsStored, saturate: TransferSyntax.isLossy(uid),
-                                                 into: out, rowStride: rowStride, source: source)
-                    } else {
-                        guard let scan = try losslessJPEGScan(stream, format: format) else { return false }
-                        try LosslessJPEGDecoder.decode(scan, stream, format: format, bitsStored: m.bitsStored, into: out,
-                                                       rowStride: rowStride, source: source)
-                    }
-                    return true
+                let done = try withFrameStream(frame: frame, fragments: fragments, offsets: offsets) { stream in
+                    try decodeOwn(stream, format: format, bitsStored: m.bitsStored, saturate: TransferSyntax.isLossy(uid),
+                                  rowStride: rowStride) { out }
                 }
                 if done { return }
             }
@@ -87,7 +76,7 @@ extension DICOMFile {
         case CGDCM_PIXELS_ENCAPSULATED:
             if let scratch {
                 defer { scratch.endOfFrame() }  // also when decoding fails
-                if let view = try decodeOwn(frame: frame, format: format, fragments: fragments, offsets: offsets, into: scratch) {
+                if let view = try decodeIntoScratch(frame: frame, format: format, fragments: fragments, offsets: offsets, scratch) {
                     return try body(view)
                 }
             }
@@ -128,38 +117,51 @@ extension DICOMFile {
         }
     }
 
+    /// Decodes the frame in `stream` with the library's own decoder (RLE, lossless JPEG SOF3,
+    /// JPEG-LS within JPEGLSDecoder's scope) into rows `rowStride` bytes apart at the memory
+    /// `destination` gives, asked for only once the frame's header is checked (as the array paths
+    /// allocate). Values normalized to `bitsStored` (nil: as the stream codes them), saturated
+    /// when `saturate`. False, with nothing decoded, for a frame outside those decoders' scope.
+    private func decodeOwn(_ stream: UnsafeRawBufferPointer, format: SampleFormat, bitsStored: Int?, saturate: Bool,
+                           rowStride: Int, into destination: () throws -> UnsafeMutableRawPointer) throws -> Bool {
+        let m = metadata, uid = m.transferSyntaxUID
+        if uid == TransferSyntax.rle {
+            try RLEDecoder.decode(stream, width: m.columns, height: m.rows, format: format, bitsStored: bitsStored,
+                                  rowStride: rowStride, source: source, into: destination)
+        } else if TransferSyntax.isJPEGLS(uid) {
+            guard let header = try jpegLSHeader(stream) else { return false }
+            try JPEGLSDecoder.decode(stream, header, format: format, bitsStored: bitsStored, saturate: saturate,
+                                     into: destination(), rowStride: rowStride, source: source)
+        } else if TransferSyntax.isLosslessJPEG(uid) {
+            guard let scan = try losslessJPEGScan(stream, format: format) else { return false }
+            try LosslessJPEGDecoder.decode(scan, stream, format: format, bitsStored: bitsStored, into: destination(),
+                                           rowStride: rowStride, source: source)
+        } else {
+            return false
+        }
+        return true
+    }
+
     /// The frame decoded into `scratch` as the stream codes it (as `decode` returns it before
     /// normalizing), when the transfer syntax is lossless and the library's own decoder takes the
     /// frame; nil otherwise (nothing decoded).
-    private func decodeOwn(frame: Int, format: SampleFormat, fragments: Int, offsets: Int,
-                           into scratch: FrameScratch) throws -> PixelView? {
+    private func decodeIntoScratch(frame: Int, format: SampleFormat, fragments: Int, offsets: Int,
+                                   _ scratch: FrameScratch) throws -> PixelView? {
         let m = metadata, uid = m.transferSyntaxUID
         guard uid == TransferSyntax.rle || TransferSyntax.isLosslessJPEG(uid) || uid == TransferSyntax.jpegLSLossless else { return nil }
         let count = try checkedSize(m.rows, m.columns, format.bytesPerSample, what: "decoded frame size", source: source)
         try checkDecodeBudget(count, what: "the decoded frame", source: source)
-        let rowStride = m.columns * format.bytesPerSample
-        return try withFrameStream(frame: frame, fragments: fragments, offsets: offsets) { stream -> PixelView? in
-            let out: UnsafeMutableRawPointer
-            // Each header is checked before the memory is taken, as the array paths do.
-            if uid == TransferSyntax.rle {
-                _ = try RLEDecoder.segmentOffsets(stream, width: m.columns, height: m.rows, format: format, source: source)
-                out = try scratch.memory(count, source: source)
-                try RLEDecoder.decode(stream, width: m.columns, height: m.rows, format: format, bitsStored: nil,
-                                      into: out, rowStride: rowStride, source: source)
-            } else if TransferSyntax.isJPEGLS(uid) {
-                guard let header = try jpegLSHeader(stream) else { return nil }
-                out = try scratch.memory(count, source: source)
-                try JPEGLSDecoder.decode(stream, header, format: format, bitsStored: nil, saturate: false,
-                                         into: out, rowStride: rowStride, source: source)
-            } else {
-                guard let scan = try losslessJPEGScan(stream, format: format) else { return nil }
-                out = try scratch.memory(count, source: source)
-                try LosslessJPEGDecoder.decode(scan, stream, format: format, bitsStored: nil, into: out,
-                                               rowStride: rowStride, source: source)
+        var out: UnsafeMutableRawPointer?
+        let done = try withFrameStream(frame: frame, fragments: fragments, offsets: offsets) { stream in
+            try decodeOwn(stream, format: format, bitsStored: nil, saturate: false, rowStride: m.columns * format.bytesPerSample) {
+                let p = try scratch.memory(count, source: source)
+                out = p
+                return p
             }
-            return PixelView(width: m.columns, height: m.rows, format: format,
-                             bytes: UnsafeRawBufferPointer(start: out, count: count), reduction: 0, sampleCentre: 0.5)
         }
+        guard done, let out else { return nil }
+        return PixelView(width: m.columns, height: m.rows, format: format, bytes: UnsafeRawBufferPointer(start: out, count: count),
+                         reduction: 0, sampleCentre: 0.5)
     }
 
     /// How Pixel Data is held (CGDCM_PIXELS_*), its fragment count and its Basic Offset Table's

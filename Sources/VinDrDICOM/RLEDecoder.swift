@@ -25,14 +25,15 @@ enum RLEDecoder {
     }
 
     /// Writes the frame's samples into `height` rows of `width` samples, `rowStride` bytes apart
-    /// (2-byte aligned for 16-bit samples), at `out`, which the caller has checked can hold them,
-    /// each row normalized to `bitsStored` (`SampleFormat.normalize`; nil: as the stream codes
-    /// them). No frame-sized buffer is allocated. On an error the rows may be partly written.
+    /// (2-byte aligned for 16-bit samples), at the memory `destination` gives once the header is
+    /// checked, which the caller has checked can hold them; each row normalized to `bitsStored`
+    /// (`SampleFormat.normalize`; nil: as the stream codes them). No frame-sized buffer is
+    /// allocated. On an error the rows may be partly written.
     static func decode(_ frame: UnsafeRawBufferPointer, width: Int, height: Int, format: SampleFormat, bitsStored: Int?,
-                       into out: UnsafeMutableRawPointer, rowStride: Int, source: String) throws {
+                       rowStride: Int, source: String, into destination: () throws -> UnsafeMutableRawPointer) throws {
         let offsets = try segmentOffsets(frame, width: width, height: height, format: format, source: source)
         try unpack(frame, offsets: offsets, width: width, height: height, format: format, bitsStored: bitsStored,
-                   into: out, rowStride: rowStride, source: source)
+                   into: destination(), rowStride: rowStride, source: source)
     }
 
     /// The header, checked before any output is allocated: segment count and offsets (PS3.5
